@@ -1,0 +1,1 @@
+//! crabmix on the host.

@@ -1,0 +1,114 @@
+//! The one error type of the kernels: every fallible kernel returns `Result<_, Error>`.
+
+use core::fmt;
+
+/// What went wrong, and where. Indices are zero-based.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Error {
+    /// No samples were given where at least one is needed.
+    EmptyData,
+    /// Fewer samples than mixture components (K > N).
+    TooFewSamples {
+        /// Samples given (N).
+        samples: usize,
+        /// Components asked for (K).
+        components: usize,
+    },
+    /// A sample holds NaN or ±∞.
+    NonFiniteSample {
+        /// Which sample (row).
+        sample: usize,
+        /// Which feature (column).
+        feature: usize,
+    },
+    /// A model parameter or an argument holds NaN or ±∞.
+    NonFiniteParameter {
+        /// Which parameter (`"weights"`, `"means"`, `"covariances"`, `"mu"`, …).
+        name: &'static str,
+        /// Flat index of the first offending entry.
+        index: usize,
+    },
+    /// A buffer or slice has the wrong length for the shape it is used with.
+    ShapeMismatch {
+        /// What was checked.
+        what: &'static str,
+        /// Length required.
+        expected: usize,
+        /// Length given.
+        found: usize,
+    },
+    /// A size exceeds the capacity of fixed-size storage.
+    CapacityExceeded {
+        /// What was sized.
+        what: &'static str,
+        /// Capacity available.
+        capacity: usize,
+        /// Size asked for.
+        requested: usize,
+    },
+    /// A covariance (after regularization) is not positive definite, so it has no Cholesky factor.
+    NotPositiveDefinite {
+        /// Which mixture component, or 0 for a lone matrix.
+        component: usize,
+        /// The pivot (row) where the factorization broke down.
+        pivot: usize,
+    },
+    /// An argument outside its domain (negative `reg_covar`, weights not summing to one, …).
+    InvalidParameter {
+        /// Which argument.
+        name: &'static str,
+        /// The rule it broke.
+        reason: &'static str,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Error::EmptyData => write!(f, "no samples"),
+            Error::TooFewSamples {
+                samples,
+                components,
+            } => write!(
+                f,
+                "{components} components need at least {components} samples, got {samples}"
+            ),
+            Error::NonFiniteSample { sample, feature } => {
+                write!(
+                    f,
+                    "sample {sample}, feature {feature} is not finite (NaN or infinite)"
+                )
+            }
+            Error::NonFiniteParameter { name, index } => {
+                write!(f, "parameter `{name}` entry {index} is not finite")
+            }
+            Error::ShapeMismatch {
+                what,
+                expected,
+                found,
+            } => {
+                write!(f, "{what}: expected length {expected}, found {found}")
+            }
+            Error::CapacityExceeded {
+                what,
+                capacity,
+                requested,
+            } => {
+                write!(f, "{what}: {requested} exceeds the capacity {capacity}")
+            }
+            Error::NotPositiveDefinite { component, pivot } => write!(
+                f,
+                "covariance of component {component} is not positive definite (pivot {pivot}); \
+                 increase reg_covar"
+            ),
+            Error::InvalidParameter { name, reason } => write!(f, "invalid `{name}`: {reason}"),
+        }
+    }
+}
+
+impl core::error::Error for Error {}
+
+/// `Result` with the kernels' [`Error`].
+pub type Result<T> = core::result::Result<T, Error>;

@@ -1,0 +1,1 @@
+//! f64 reference implementations used as oracles by the cross-crate tests.
