@@ -1,1 +1,114 @@
-//! Gaussian mixtures.
+//! Gaussian mixtures p(x) = Σ_k α_k N(x; μ_k, Σ_k), fitted by EM (§2 of the lecture).
+//!
+//! Every EM computation has one shape, from the microcontroller to the GPU:
+//!
+//! 1. **accumulate** — [`SufficientStats`] (fixed size) or [`StatsMut`] (slices) take one sample
+//!    at a time: E-step in the log domain, then responsibility-weighted sums of the deviations
+//!    from a per-component shift (the model's current means), so f32 keeps its digits on data far
+//!    from zero;
+//! 2. **merge** — statistics from threads, GPU blocks or devices add associatively, re-centred
+//!    exactly when their shifts differ;
+//! 3. **finish** — the M-step turns them into new parameters (α, μ, Σ + `reg_covar`·I) and
+//!    refreshes the Cholesky factors used by the next E-step.
+//!
+//! The slice routines take runtime K and D (the host fits any K, D ≤ 64 with one instantiation per
+//! scalar type); [`GaussianMixture`] and [`SufficientStats`] wrap them with const-generic sizes
+//! and inline storage for firmware.
+
+mod em;
+mod fixed;
+mod init;
+mod model;
+mod online;
+mod stats;
+
+pub use em::{EStep, FitConfig, FitReport, SerialEStep, em_loop, fit, validate_data};
+pub use fixed::{GaussianMixture, SufficientStats};
+pub use init::{InitMethod, choose_centres, initialize, uniform_below};
+pub use model::{MixtureMut, MixtureRef, log_sum_exp};
+pub use online::{OnlineConfig, OnlineEm, online_step};
+pub use stats::{StatsMut, StatsRef, Totals};
+
+use crate::{Error, Result};
+
+/// Largest K and D the runtime-sized (slice) routines accept; fixed-size types may use any size.
+pub const MAX_RUNTIME_SIZE: usize = 64;
+
+/// Which covariance structure each component has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum CovarianceKind {
+    /// A full symmetric positive-definite D × D matrix per component: D(D+1)/2 parameters.
+    #[default]
+    Full,
+    /// A diagonal matrix per component: D parameters.
+    Diag,
+    /// σ²·I per component: 1 parameter.
+    Spherical,
+}
+
+impl CovarianceKind {
+    /// Number of free covariance parameters of one component in D dimensions.
+    pub const fn parameters_per_component(self, d: usize) -> usize {
+        match self {
+            CovarianceKind::Full => d * (d + 1) / 2,
+            CovarianceKind::Diag => d,
+            CovarianceKind::Spherical => 1,
+        }
+    }
+
+    /// Free parameters of a K-component mixture: K·cov + K·D means + (K − 1) weights
+    /// (scikit-learn's `_n_parameters`), used by BIC and AIC.
+    pub const fn model_parameters(self, k: usize, d: usize) -> usize {
+        k * self.parameters_per_component(d) + k * d + k - 1
+    }
+
+    /// The name used on the command line and in JSON: `full`, `diag`, `spherical`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            CovarianceKind::Full => "full",
+            CovarianceKind::Diag => "diag",
+            CovarianceKind::Spherical => "spherical",
+        }
+    }
+}
+
+/// K components in D dimensions of a given covariance kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Shape {
+    /// Number of components K ≥ 1.
+    pub components: usize,
+    /// Number of features D ≥ 1.
+    pub features: usize,
+    /// Covariance structure.
+    pub kind: CovarianceKind,
+}
+
+impl Shape {
+    /// A shape; see [`Shape::validate`] for the rules.
+    pub const fn new(components: usize, features: usize, kind: CovarianceKind) -> Self {
+        Self {
+            components,
+            features,
+            kind,
+        }
+    }
+
+    /// K ≥ 1 and D ≥ 1 (zero-sized models have no density).
+    pub fn validate(&self) -> Result<()> {
+        if self.components == 0 {
+            return Err(Error::InvalidParameter {
+                name: "components",
+                reason: "must be at least 1",
+            });
+        }
+        if self.features == 0 {
+            return Err(Error::InvalidParameter {
+                name: "features",
+                reason: "must be at least 1",
+            });
+        }
+        Ok(())
+    }
+}

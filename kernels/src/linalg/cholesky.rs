@@ -58,26 +58,33 @@ pub fn solve_lower_in_place<T: Real>(l: &[T], b: &mut [T], d: usize) {
     }
 }
 
-/// Writes U = L⁻ᵀ (upper triangular) into `u` for lower-triangular `l` with non-zero diagonal.
+/// Replaces a lower-triangular L (strict upper part ignored) by U = L⁻ᵀ, upper triangular, in place.
 ///
-/// With Σ = L Lᵀ, the precision is Σ⁻¹ = U Uᵀ, and ‖Uᵀ(x − μ)‖² is the squared Mahalanobis
-/// distance; scikit-learn calls U `precisions_cholesky_`. Cost d³/6 multiply-adds.
-pub fn lower_inverse_transpose<T: Real>(l: &[T], u: &mut [T], d: usize) {
-    if l.len() < d * d || u.len() < d * d {
+/// With Σ = L Lᵀ, the precision is Σ⁻¹ = U Uᵀ and ‖Uᵀ(x − μ)‖² is the squared Mahalanobis
+/// distance; scikit-learn calls U `precisions_cholesky_`. Column c of L⁻¹ (x with L x = e_c) is
+/// written into row c of the strict upper triangle while L still occupies the lower one; the
+/// diagonal is inverted last. Cost d³/6 multiply-adds, no scratch. Short slices are left unchanged.
+pub fn lower_inverse_transpose_in_place<T: Real>(a: &mut [T], d: usize) {
+    if a.len() < d * d {
         return;
     }
-    u[..d * d].fill(T::ZERO);
-    // Column c of L⁻¹ solves L x = e_c; x is zero above c. Store it as row c of U = (L⁻¹)ᵀ.
     for c in 0..d {
-        for i in c..d {
-            let mut s = if i == c { T::ONE } else { T::ZERO };
-            for k in c..i {
-                s -= l[i * d + k] * u[c * d + k];
+        let inv_lcc = T::ONE / a[c * d + c];
+        for i in (c + 1)..d {
+            // x_i = −(Σ_{k=c}^{i−1} l_ik x_k) / l_ii with x_c = 1/l_cc.
+            let mut s = -a[i * d + c] * inv_lcc;
+            for k in (c + 1)..i {
+                s -= a[i * d + k] * a[c * d + k];
             }
-            u[c * d + i] = s / l[i * d + i];
+            a[c * d + i] = s / a[i * d + i];
         }
     }
-    // Row c of U now holds column c of L⁻¹, i.e. U[c][i] = (L⁻¹)[i][c] = (L⁻ᵀ)[c][i]: done.
+    for c in 0..d {
+        a[c * d + c] = T::ONE / a[c * d + c];
+        for i in 0..c {
+            a[c * d + i] = T::ZERO;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -132,8 +139,13 @@ mod tests {
     fn inverse_transpose_gives_precision() {
         let mut l = A;
         cholesky_in_place(&mut l, 4).unwrap();
-        let mut u = [0.0; 16];
-        lower_inverse_transpose(&l, &mut u, 4);
+        let mut u = l;
+        lower_inverse_transpose_in_place(&mut u, 4);
+        for i in 1..4 {
+            for j in 0..i {
+                assert_eq!(u[i * 4 + j], 0.0, "U must be upper triangular");
+            }
+        }
         // A · (U Uᵀ) = I
         let prec = matmul(&u, &transpose(&u, 4), 4);
         let id = matmul(&A, &prec, 4);

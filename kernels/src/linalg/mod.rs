@@ -6,4 +6,4 @@
 
 pub mod cholesky;
 
-pub use cholesky::{cholesky_in_place, lower_inverse_transpose, solve_lower_in_place};
+pub use cholesky::{cholesky_in_place, lower_inverse_transpose_in_place, solve_lower_in_place};

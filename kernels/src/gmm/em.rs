@@ -1,0 +1,287 @@
+//! Batch EM: restarts, the iteration loop and its stopping rule (scikit-learn's semantics).
+//!
+//! Each iteration is one pass of accumulate (E-step fused with the sufficient statistics) and
+//! one finish (M-step). How the pass over the data is executed — serially here, on threads or a
+//! GPU in the host crate — is the [`EStep`] implementation's business; the loop is shared.
+
+use super::CovarianceKind;
+use super::init::{InitMethod, initialize};
+use super::model::{MixtureMut, MixtureRef};
+use super::stats::StatsMut;
+use crate::{BACKEND, Error, MathBackend, Real, Result};
+use rand_core::Rng;
+
+/// Settings of a batch fit. Defaults are scikit-learn's `GaussianMixture` defaults except the
+/// initializer (k-means++ here, full k-means there).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct FitConfig<T> {
+    /// Covariance structure (default `Full`).
+    pub kind: CovarianceKind,
+    /// Initial centres (default k-means++).
+    pub init: InitMethod,
+    /// Number of initializations; the one with the best final lower bound is kept (default 1).
+    pub n_init: u32,
+    /// Maximum EM iterations per initialization (default 100).
+    pub max_iter: u32,
+    /// Stop when |Δ mean log-likelihood| between iterations is below this (default 1e-3).
+    pub tol: T,
+    /// Added to every covariance diagonal in the M-step (default 1e-6).
+    pub reg_covar: T,
+    /// Re-seed components that lose all responsibility (default true); see
+    /// [`StatsMut::finish`].
+    pub reseed_empty: bool,
+}
+
+impl<T: Real> Default for FitConfig<T> {
+    fn default() -> Self {
+        Self {
+            kind: CovarianceKind::Full,
+            init: InitMethod::KMeansPlusPlus,
+            n_init: 1,
+            max_iter: 100,
+            tol: T::from_f64(1e-3),
+            reg_covar: T::from_f64(1e-6),
+            reseed_empty: true,
+        }
+    }
+}
+
+impl<T: Real> FitConfig<T> {
+    /// `n_init ≥ 1`, `max_iter ≥ 1`, `tol` and `reg_covar` finite and ≥ 0.
+    pub fn validate(&self) -> Result<()> {
+        if self.n_init == 0 {
+            return Err(Error::InvalidParameter {
+                name: "n_init",
+                reason: "must be at least 1",
+            });
+        }
+        if self.max_iter == 0 {
+            return Err(Error::InvalidParameter {
+                name: "max_iter",
+                reason: "must be at least 1",
+            });
+        }
+        if !(self.tol >= T::ZERO) || !self.tol.is_finite() {
+            return Err(Error::InvalidParameter {
+                name: "tol",
+                reason: "must be finite and non-negative",
+            });
+        }
+        if !(self.reg_covar >= T::ZERO) || !self.reg_covar.is_finite() {
+            return Err(Error::InvalidParameter {
+                name: "reg_covar",
+                reason: "must be finite and non-negative",
+            });
+        }
+        Ok(())
+    }
+}
+
+/// What a fit did.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct FitReport<T> {
+    /// EM iterations run by the kept initialization.
+    pub n_iter: u32,
+    /// Whether it stopped on `tol` before `max_iter`.
+    pub converged: bool,
+    /// scikit-learn's `lower_bound_`: the mean log-likelihood at the last E-step (under the
+    /// parameters before the last M-step).
+    pub lower_bound: T,
+    /// Mean log-likelihood of the data under the returned parameters (≥ `lower_bound` by the
+    /// monotonicity of EM).
+    pub mean_log_likelihood: T,
+    /// Number of data samples N.
+    pub samples: u64,
+    /// Components re-seeded during the kept run (including initialization).
+    pub reseeded: u32,
+    /// Which initialization (0-based) was kept.
+    pub best_init: u32,
+    /// Math backend of this build.
+    pub backend: MathBackend,
+}
+
+impl<T: Real> FitReport<T> {
+    /// Bayesian information criterion −2 N ℓ̄ + p ln N, p = free parameters (scikit-learn's).
+    pub fn bic(&self, kind: CovarianceKind, components: usize, features: usize) -> T {
+        let n = T::from_f64(self.samples as f64);
+        let p = T::from_usize(kind.model_parameters(components, features));
+        -(T::ONE + T::ONE) * self.mean_log_likelihood * n + p * n.ln()
+    }
+    /// Akaike information criterion −2 N ℓ̄ + 2 p.
+    pub fn aic(&self, kind: CovarianceKind, components: usize, features: usize) -> T {
+        let n = T::from_f64(self.samples as f64);
+        let p = T::from_usize(kind.model_parameters(components, features));
+        let two = T::ONE + T::ONE;
+        -two * self.mean_log_likelihood * n + two * p
+    }
+}
+
+/// One full pass over a data set: accumulate every sample's statistics under `model` into
+/// `stats` (already reset to the model's means as shifts). Implementations may split the pass
+/// and merge partial statistics (threads, GPU blocks); results must not depend on scheduling
+/// beyond rounding.
+pub trait EStep<T: Real> {
+    /// Accumulates the whole data set; a non-finite sample is reported with its row index.
+    fn accumulate(&mut self, model: &MixtureRef<'_, T>, stats: &mut StatsMut<'_, T>) -> Result<()>;
+}
+
+/// The single-threaded pass over an in-memory data set (N × D row-major).
+#[derive(Debug)]
+pub struct SerialEStep<'a, T> {
+    data: &'a [T],
+    log_probs: &'a mut [T],
+    work: &'a mut [T],
+}
+
+impl<'a, T: Real> SerialEStep<'a, T> {
+    /// `log_probs` needs length ≥ K and `work` ≥ 2·D (checked on use).
+    pub fn new(data: &'a [T], log_probs: &'a mut [T], work: &'a mut [T]) -> Self {
+        Self {
+            data,
+            log_probs,
+            work,
+        }
+    }
+}
+
+impl<T: Real> EStep<T> for SerialEStep<'_, T> {
+    fn accumulate(&mut self, model: &MixtureRef<'_, T>, stats: &mut StatsMut<'_, T>) -> Result<()> {
+        stats.accumulate_batch(model, self.data, self.log_probs, self.work)
+    }
+}
+
+/// Checks a data set (N × D row-major) for a K-component fit: D ≥ 1, length a multiple of D,
+/// N ≥ 1, N ≥ K, every value finite. Returns N.
+pub fn validate_data<T: Real>(data: &[T], d: usize, k: usize) -> Result<usize> {
+    if d == 0 {
+        return Err(Error::InvalidParameter {
+            name: "features",
+            reason: "must be at least 1",
+        });
+    }
+    if data.len() % d != 0 {
+        return Err(Error::ShapeMismatch {
+            what: "data length (a multiple of D)",
+            expected: (data.len() / d + 1) * d,
+            found: data.len(),
+        });
+    }
+    let n = data.len() / d;
+    if n == 0 {
+        return Err(Error::EmptyData);
+    }
+    if k > n {
+        return Err(Error::TooFewSamples {
+            samples: n,
+            components: k,
+        });
+    }
+    if let Some(pos) = data.iter().position(|v| !v.is_finite()) {
+        return Err(Error::NonFiniteSample {
+            sample: pos / d,
+            feature: pos % d,
+        });
+    }
+    Ok(n)
+}
+
+/// EM iterations from the parameters in `model` until |Δ lower bound| < `tol` or `max_iter`,
+/// then one more pass for the mean log-likelihood of the returned parameters.
+///
+/// Each iteration: reset `stats` with shifts = current means, `estep.accumulate`, lower bound =
+/// mean log-likelihood, `finish` (M-step). `config.n_init` and `config.init` are not used here.
+pub fn em_loop<T: Real, E: EStep<T> + ?Sized>(
+    model: &mut MixtureMut<'_, T>,
+    stats: &mut StatsMut<'_, T>,
+    estep: &mut E,
+    config: &FitConfig<T>,
+) -> Result<FitReport<T>> {
+    config.validate()?;
+    let mut lower_bound = T::NEG_INFINITY;
+    let mut converged = false;
+    let mut n_iter = 0;
+    let mut reseeded = 0u32;
+    for iter in 1..=config.max_iter {
+        let previous = lower_bound;
+        stats.reset(model.as_ref().means())?;
+        estep.accumulate(&model.as_ref(), stats)?;
+        lower_bound = stats.totals().mean_log_likelihood()?;
+        reseeded += stats.finish(model, config.reg_covar, config.reseed_empty)? as u32;
+        n_iter = iter;
+        if (lower_bound - previous).abs() < config.tol {
+            converged = true;
+            break;
+        }
+    }
+    stats.reset(model.as_ref().means())?;
+    estep.accumulate(&model.as_ref(), stats)?;
+    Ok(FitReport {
+        n_iter,
+        converged,
+        lower_bound,
+        mean_log_likelihood: stats.totals().mean_log_likelihood()?,
+        samples: stats.totals().samples,
+        reseeded,
+        best_init: 0,
+        backend: BACKEND,
+    })
+}
+
+/// Fits a mixture to `data` (N × D row-major): `config.n_init` times initialize
+/// ([`initialize`]) and run [`em_loop`] in `trial`, keeping in `best` the run with the highest
+/// final lower bound (scikit-learn's rule). `work` ≥ D; `dist` as in
+/// [`super::init::choose_centres`].
+///
+/// Errors: those of [`validate_data`], [`FitConfig::validate`], initialization and the M-step.
+#[allow(clippy::too_many_arguments)]
+pub fn fit<T: Real, E: EStep<T> + ?Sized, R: Rng + ?Sized>(
+    data: &[T],
+    best: &mut MixtureMut<'_, T>,
+    trial: &mut MixtureMut<'_, T>,
+    stats: &mut StatsMut<'_, T>,
+    estep: &mut E,
+    config: &FitConfig<T>,
+    rng: &mut R,
+    work: &mut [T],
+    mut dist: Option<&mut [T]>,
+) -> Result<FitReport<T>> {
+    config.validate()?;
+    let shape = best.shape();
+    if shape.kind != config.kind || trial.shape() != shape {
+        return Err(Error::InvalidParameter {
+            name: "kind",
+            reason: "model storage and FitConfig disagree on the covariance kind or shape",
+        });
+    }
+    validate_data(data, shape.features, shape.components)?;
+    let mut kept: Option<FitReport<T>> = None;
+    for init in 0..config.n_init {
+        let init_reseeded = initialize(
+            data,
+            trial,
+            stats,
+            config.init,
+            config.reg_covar,
+            rng,
+            work,
+            dist.as_deref_mut(),
+        )?;
+        let mut report = em_loop(trial, stats, estep, config)?;
+        report.reseeded += init_reseeded as u32;
+        report.best_init = init;
+        let better = match &kept {
+            None => true,
+            Some(k) => report.lower_bound > k.lower_bound,
+        };
+        if better {
+            best.copy_from(&trial.as_ref())?;
+            kept = Some(report);
+        }
+    }
+    kept.ok_or(Error::InvalidParameter {
+        name: "n_init",
+        reason: "must be at least 1",
+    })
+}

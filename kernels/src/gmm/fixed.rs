@@ -1,0 +1,401 @@
+//! Const-generic, inline-storage mixture and statistics: what firmware uses.
+//!
+//! `GaussianMixture<T, K, D>` and `SufficientStats<T, K, D>` own arrays and lend them to the
+//! slice routines, so the fixed-size API computes exactly what the runtime-sized one does.
+
+use super::em::{FitConfig, FitReport, SerialEStep, em_loop, fit};
+use super::model::{MixtureMut, MixtureRef};
+use super::stats::{StatsMut, StatsRef, Totals};
+use super::{CovarianceKind, Shape};
+use crate::{Error, Real, Result};
+use rand_core::Rng;
+
+/// A K-component mixture of D-dimensional Gaussians with inline storage
+/// (2·K·D² + K·D + 2·K scalars). Always valid: constructors and updates refresh and check the
+/// Cholesky factors, so every density is finite for finite input.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct GaussianMixture<T, const K: usize, const D: usize> {
+    kind: CovarianceKind,
+    weights: [T; K],
+    means: [[T; D]; K],
+    covariances: [[[T; D]; D]; K],
+    precisions_cholesky: [[[T; D]; D]; K],
+    log_norm: [T; K],
+}
+
+fn check_sample<T: Real>(x: &[T]) -> Result<()> {
+    match x.iter().position(|v| !v.is_finite()) {
+        Some(feature) => Err(Error::NonFiniteSample { sample: 0, feature }),
+        None => Ok(()),
+    }
+}
+
+impl<T: Real, const K: usize, const D: usize> GaussianMixture<T, K, D> {
+    const SIZES_OK: () = assert!(K > 0 && D > 0, "a mixture needs K ≥ 1 and D ≥ 1");
+
+    fn zeroed(kind: CovarianceKind) -> Self {
+        let () = Self::SIZES_OK;
+        Self {
+            kind,
+            weights: [T::ZERO; K],
+            means: [[T::ZERO; D]; K],
+            covariances: [[[T::ZERO; D]; D]; K],
+            precisions_cholesky: [[[T::ZERO; D]; D]; K],
+            log_norm: [T::ZERO; K],
+        }
+    }
+
+    /// A mixture from weights (≥ 0, sum 1 within √ε), means and covariances (symmetric positive
+    /// definite; zero off the diagonal for `diag`, also equal diagonal for `spherical`).
+    /// Errors as [`MixtureMut::refresh`].
+    pub fn new(
+        kind: CovarianceKind,
+        weights: [T; K],
+        means: [[T; D]; K],
+        covariances: [[[T; D]; D]; K],
+    ) -> Result<Self> {
+        let mut m = Self::zeroed(kind);
+        m.weights = weights;
+        m.means = means;
+        m.covariances = covariances;
+        m.view_mut().refresh()?;
+        Ok(m)
+    }
+
+    /// Shape (K, D, kind).
+    pub fn shape(&self) -> Shape {
+        Shape::new(K, D, self.kind)
+    }
+    /// Covariance kind.
+    pub fn kind(&self) -> CovarianceKind {
+        self.kind
+    }
+    /// Mixing weights α.
+    pub fn weights(&self) -> &[T; K] {
+        &self.weights
+    }
+    /// Means μ_k.
+    pub fn means(&self) -> &[[T; D]; K] {
+        &self.means
+    }
+    /// Covariances Σ_k (including the `reg_covar` the fit added).
+    pub fn covariances(&self) -> &[[[T; D]; D]; K] {
+        &self.covariances
+    }
+    /// U_k = L_k⁻ᵀ (upper triangular), Σ_k⁻¹ = U_k U_kᵀ.
+    pub fn precisions_cholesky(&self) -> &[[[T; D]; D]; K] {
+        &self.precisions_cholesky
+    }
+
+    /// Borrowed view for the slice routines.
+    pub fn view(&self) -> MixtureRef<'_, T> {
+        MixtureRef::from_parts(
+            self.shape(),
+            [
+                &self.weights,
+                self.means.as_flattened(),
+                self.covariances.as_flattened().as_flattened(),
+                self.precisions_cholesky.as_flattened().as_flattened(),
+                &self.log_norm,
+            ],
+        )
+    }
+
+    /// Mutable view for the slice routines (call `refresh` after writing parameters).
+    pub fn view_mut(&mut self) -> MixtureMut<'_, T> {
+        let shape = self.shape();
+        MixtureMut::from_parts(
+            shape,
+            [
+                &mut self.weights,
+                self.means.as_flattened_mut(),
+                self.covariances.as_flattened_mut().as_flattened_mut(),
+                self.precisions_cholesky
+                    .as_flattened_mut()
+                    .as_flattened_mut(),
+                &mut self.log_norm,
+            ],
+        )
+    }
+
+    /// ln p(x). Errors: `NonFiniteSample` for NaN/±∞ in `x`.
+    pub fn log_density(&self, x: &[T; D]) -> Result<T> {
+        check_sample(x)?;
+        let mut lp = [T::ZERO; K];
+        let mut work = [[T::ZERO; D]; 2];
+        self.view().log_density(x, &mut lp, work.as_flattened_mut())
+    }
+
+    /// Responsibilities q_k(x) into `proba`; returns ln p(x).
+    pub fn predict_proba(&self, x: &[T; D], proba: &mut [T; K]) -> Result<T> {
+        check_sample(x)?;
+        let mut work = [[T::ZERO; D]; 2];
+        self.view().predict_proba(x, proba, work.as_flattened_mut())
+    }
+
+    /// argmax_k q_k(x).
+    pub fn predict(&self, x: &[T; D]) -> Result<usize> {
+        check_sample(x)?;
+        let mut lp = [T::ZERO; K];
+        let mut work = [[T::ZERO; D]; 2];
+        self.view().predict(x, &mut lp, work.as_flattened_mut())
+    }
+
+    /// One draw x ~ p and the component it came from.
+    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> ([T; D], usize) {
+        let mut x = [T::ZERO; D];
+        // Lengths match by construction, so the only error path cannot occur.
+        let k = self.view().sample(rng, &mut x).unwrap_or(0);
+        (x, k)
+    }
+
+    /// Mean log-likelihood (1/N) Σ ln p(x_i). Errors: `EmptyData`, `NonFiniteSample`.
+    pub fn score(&self, data: &[[T; D]]) -> Result<T> {
+        let mut stats = SufficientStats::<T, K, D>::new(self.kind);
+        stats.reset(self);
+        for (i, x) in data.iter().enumerate() {
+            stats.accumulate(self, x).map_err(|e| with_row(e, i))?;
+        }
+        stats.totals().mean_log_likelihood()
+    }
+
+    /// BIC = −2 Σ ln p(x_i) + p ln N on `data`.
+    pub fn bic(&self, data: &[[T; D]]) -> Result<T> {
+        let report = self.pseudo_report(data)?;
+        Ok(report.bic(self.kind, K, D))
+    }
+
+    /// AIC = −2 Σ ln p(x_i) + 2 p on `data`.
+    pub fn aic(&self, data: &[[T; D]]) -> Result<T> {
+        let report = self.pseudo_report(data)?;
+        Ok(report.aic(self.kind, K, D))
+    }
+
+    fn pseudo_report(&self, data: &[[T; D]]) -> Result<FitReport<T>> {
+        let mean = self.score(data)?;
+        Ok(FitReport {
+            n_iter: 0,
+            converged: true,
+            lower_bound: mean,
+            mean_log_likelihood: mean,
+            samples: data.len() as u64,
+            reseeded: 0,
+            best_init: 0,
+            backend: crate::BACKEND,
+        })
+    }
+
+    /// Fits by EM (`config.n_init` initializations, each run to `tol` or `max_iter`).
+    /// Uses stack for three models' worth of storage. Errors: see [`fit`].
+    pub fn fit<R: Rng + ?Sized>(
+        data: &[[T; D]],
+        config: &FitConfig<T>,
+        rng: &mut R,
+    ) -> Result<(Self, FitReport<T>)> {
+        let mut best = Self::zeroed(config.kind);
+        let mut trial = Self::zeroed(config.kind);
+        let mut stats = SufficientStats::<T, K, D>::new(config.kind);
+        let mut lp = [T::ZERO; K];
+        let mut work = [[T::ZERO; D]; 2];
+        let mut init_work = [T::ZERO; D];
+        let flat = data.as_flattened();
+        let mut estep = SerialEStep::new(flat, &mut lp, work.as_flattened_mut());
+        let report = fit(
+            flat,
+            &mut best.view_mut(),
+            &mut trial.view_mut(),
+            &mut stats.view_mut(),
+            &mut estep,
+            config,
+            rng,
+            &mut init_work,
+            None,
+        )?;
+        Ok((best, report))
+    }
+
+    /// EM from these parameters (no initialization; `config.init`/`n_init` unused).
+    /// `config.kind` must equal `self.kind()`.
+    pub fn refine(&self, data: &[[T; D]], config: &FitConfig<T>) -> Result<(Self, FitReport<T>)> {
+        if config.kind != self.kind {
+            return Err(Error::InvalidParameter {
+                name: "kind",
+                reason: "differs from the model's",
+            });
+        }
+        let flat = data.as_flattened();
+        super::em::validate_data(flat, D, K)?;
+        let mut model = *self;
+        let mut stats = SufficientStats::<T, K, D>::new(self.kind);
+        let mut lp = [T::ZERO; K];
+        let mut work = [[T::ZERO; D]; 2];
+        let mut estep = SerialEStep::new(flat, &mut lp, work.as_flattened_mut());
+        let report = em_loop(
+            &mut model.view_mut(),
+            &mut stats.view_mut(),
+            &mut estep,
+            config,
+        )?;
+        Ok((model, report))
+    }
+}
+
+fn with_row(e: Error, row: usize) -> Error {
+    match e {
+        Error::NonFiniteSample { feature, .. } => Error::NonFiniteSample {
+            sample: row,
+            feature,
+        },
+        other => other,
+    }
+}
+
+/// Sufficient statistics of a K × D mixture with inline storage (K·D² + 2·K·D + K + D scalars
+/// plus totals); see [`StatsMut`] for the formulas.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SufficientStats<T, const K: usize, const D: usize> {
+    kind: CovarianceKind,
+    shift: [[T; D]; K],
+    resp: [T; K],
+    s1: [[T; D]; K],
+    s2: [[[T; D]; D]; K],
+    worst: [T; D],
+    totals: Totals<T>,
+}
+
+impl<T: Real, const K: usize, const D: usize> SufficientStats<T, K, D> {
+    /// Empty statistics with zero shifts; call [`Self::reset`] with the model before use.
+    pub fn new(kind: CovarianceKind) -> Self {
+        Self {
+            kind,
+            shift: [[T::ZERO; D]; K],
+            resp: [T::ZERO; K],
+            s1: [[T::ZERO; D]; K],
+            s2: [[[T::ZERO; D]; D]; K],
+            worst: [T::ZERO; D],
+            totals: Totals::default(),
+        }
+    }
+
+    /// Mutable slice view.
+    pub fn view_mut(&mut self) -> StatsMut<'_, T> {
+        StatsMut::from_parts(
+            Shape::new(K, D, self.kind),
+            [
+                self.shift.as_flattened_mut(),
+                &mut self.resp,
+                self.s1.as_flattened_mut(),
+                self.s2.as_flattened_mut().as_flattened_mut(),
+                &mut self.worst,
+            ],
+            &mut self.totals,
+        )
+    }
+
+    /// Read-only slice view.
+    pub fn view(&self) -> StatsRef<'_, T> {
+        StatsRef::from_parts(
+            Shape::new(K, D, self.kind),
+            [
+                self.shift.as_flattened(),
+                &self.resp,
+                self.s1.as_flattened(),
+                self.s2.as_flattened().as_flattened(),
+                &self.worst,
+            ],
+            &self.totals,
+        )
+    }
+
+    /// Empties the statistics, shifting by `model`'s means (and adopting its kind).
+    pub fn reset(&mut self, model: &GaussianMixture<T, K, D>) {
+        self.kind = model.kind;
+        // Same lengths by construction: cannot fail.
+        let _ = self.view_mut().reset(model.means.as_flattened());
+    }
+
+    /// E-step and accumulation of one sample under `model` (see [`StatsMut::accumulate`]).
+    pub fn accumulate(&mut self, model: &GaussianMixture<T, K, D>, x: &[T; D]) -> Result<T> {
+        let mut lp = [T::ZERO; K];
+        let mut work = [[T::ZERO; D]; 2];
+        self.view_mut()
+            .accumulate(&model.view(), x, &mut lp, work.as_flattened_mut())
+    }
+
+    /// Adds `other` (see [`StatsMut::merge`]).
+    pub fn merge(&mut self, other: &Self) -> Result<()> {
+        self.view_mut().merge(&other.view())
+    }
+
+    /// M-step into `model` (see [`StatsMut::finish`]); returns the number of re-seeded components.
+    pub fn finish(
+        &self,
+        model: &mut GaussianMixture<T, K, D>,
+        reg_covar: T,
+        reseed: bool,
+    ) -> Result<usize> {
+        // Work on a copy so that an error leaves `model` untouched.
+        let mut candidate = *model;
+        let n = self
+            .view()
+            .finish(&mut candidate.view_mut(), reg_covar, reseed)?;
+        *model = candidate;
+        Ok(n)
+    }
+
+    /// Count and log-likelihood totals.
+    pub fn totals(&self) -> &Totals<T> {
+        &self.totals
+    }
+    /// n_k = Σ r_k.
+    pub fn resp_sums(&self) -> &[T; K] {
+        &self.resp
+    }
+}
+
+#[cfg(feature = "nalgebra")]
+mod nalgebra_interop {
+    //! Zero-cost conversions to nalgebra's fixed-size types (`SVector`, `SMatrix`).
+    use super::*;
+    use nalgebra::{SMatrix, SVector, Scalar};
+
+    impl<T: Real + Scalar, const K: usize, const D: usize> GaussianMixture<T, K, D> {
+        /// μ_k as an `SVector<T, D>`.
+        pub fn mean_vector(&self, k: usize) -> Option<SVector<T, D>> {
+            self.means.get(k).map(|m| SVector::from_column_slice(m))
+        }
+        /// Σ_k as an `SMatrix<T, D, D>` (symmetric, so row- and column-major agree).
+        pub fn covariance_matrix(&self, k: usize) -> Option<SMatrix<T, D, D>> {
+            self.covariances
+                .get(k)
+                .map(|c| SMatrix::from_column_slice(c.as_flattened()))
+        }
+        /// A mixture from nalgebra means and covariances; errors as [`GaussianMixture::new`].
+        pub fn from_nalgebra(
+            kind: CovarianceKind,
+            weights: [T; K],
+            means: &[SVector<T, D>; K],
+            covariances: &[SMatrix<T, D, D>; K],
+        ) -> Result<Self> {
+            let mut m = [[T::ZERO; D]; K];
+            let mut c = [[[T::ZERO; D]; D]; K];
+            for k in 0..K {
+                for i in 0..D {
+                    m[k][i] = means[k][i];
+                    for j in 0..D {
+                        c[k][i][j] = covariances[k][(i, j)];
+                    }
+                }
+            }
+            Self::new(kind, weights, m, c)
+        }
+        /// ln p(x) for an nalgebra vector.
+        pub fn log_density_vector(&self, x: &SVector<T, D>) -> Result<T> {
+            let mut a = [T::ZERO; D];
+            a.copy_from_slice(x.as_slice());
+            self.log_density(&a)
+        }
+    }
+}

@@ -1,0 +1,492 @@
+//! Mixture parameters over borrowed slices, and the per-sample densities computed from them.
+//!
+//! p(x) = Σ_k α_k N(x; μ_k, Σ_k). Besides α, μ, Σ the model keeps, per component, the upper
+//! triangular U_k = L_k⁻ᵀ with Σ_k = L_k L_kᵀ (scikit-learn's `precisions_cholesky_`) and
+//! `log_norm_k = ln α_k − (D/2) ln 2π + Σ_i ln U_k,ii`, so that
+//! ln α_k N(x; μ_k, Σ_k) = log_norm_k − ½ ‖U_kᵀ (x − μ_k)‖².
+//! Both are refreshed by [`MixtureMut::refresh`], the only place a Cholesky factorization happens.
+//!
+//! Storage is uniform for every covariance kind: `covariances` and `precisions_cholesky` are
+//! `K × D × D` row-major; `diag` and `spherical` models keep their off-diagonal entries zero and
+//! the per-sample work uses only the diagonal (O(D) instead of O(D²)).
+
+use super::{CovarianceKind, Shape};
+use crate::gaussian::normal::{standard_normal, uniform01};
+use crate::linalg::{cholesky_in_place, lower_inverse_transpose_in_place};
+use crate::{Error, Real, Result};
+use rand_core::Rng;
+
+/// Read-only view of a mixture's parameters and cached factors (lengths checked on creation).
+#[derive(Clone, Copy, Debug)]
+pub struct MixtureRef<'a, T> {
+    shape: Shape,
+    weights: &'a [T],
+    means: &'a [T],
+    covariances: &'a [T],
+    precisions_cholesky: &'a [T],
+    log_norm: &'a [T],
+}
+
+/// Mutable view of a mixture's parameters and cached factors (lengths checked on creation).
+#[derive(Debug)]
+pub struct MixtureMut<'a, T> {
+    shape: Shape,
+    weights: &'a mut [T],
+    means: &'a mut [T],
+    covariances: &'a mut [T],
+    precisions_cholesky: &'a mut [T],
+    log_norm: &'a mut [T],
+}
+
+fn check_len(what: &'static str, len: usize, expected: usize) -> Result<()> {
+    if len == expected {
+        Ok(())
+    } else {
+        Err(Error::ShapeMismatch {
+            what,
+            expected,
+            found: len,
+        })
+    }
+}
+
+fn check_lengths(shape: Shape, w: usize, m: usize, c: usize, p: usize, l: usize) -> Result<()> {
+    shape.validate()?;
+    let (k, d) = (shape.components, shape.features);
+    check_len("weights", w, k)?;
+    check_len("means", m, k * d)?;
+    check_len("covariances", c, k * d * d)?;
+    check_len("precisions_cholesky", p, k * d * d)?;
+    check_len("log_norm", l, k)
+}
+
+impl<'a, T: Real> MixtureRef<'a, T> {
+    /// Wraps slices of lengths K, K·D, K·D·D, K·D·D, K. The factors must be those
+    /// [`MixtureMut::refresh`] computed from the parameters; a mismatch gives wrong densities,
+    /// never a panic.
+    pub fn new(
+        shape: Shape,
+        weights: &'a [T],
+        means: &'a [T],
+        covariances: &'a [T],
+        precisions_cholesky: &'a [T],
+        log_norm: &'a [T],
+    ) -> Result<Self> {
+        check_lengths(
+            shape,
+            weights.len(),
+            means.len(),
+            covariances.len(),
+            precisions_cholesky.len(),
+            log_norm.len(),
+        )?;
+        Ok(Self {
+            shape,
+            weights,
+            means,
+            covariances,
+            precisions_cholesky,
+            log_norm,
+        })
+    }
+
+    /// Unchecked constructor for storage whose lengths the type system already guarantees.
+    pub(crate) fn from_parts(shape: Shape, parts: [&'a [T]; 5]) -> Self {
+        let [weights, means, covariances, precisions_cholesky, log_norm] = parts;
+        Self {
+            shape,
+            weights,
+            means,
+            covariances,
+            precisions_cholesky,
+            log_norm,
+        }
+    }
+
+    /// Number of components K, features D and the covariance kind.
+    pub fn shape(&self) -> Shape {
+        self.shape
+    }
+    /// Mixing weights α (length K, sum 1).
+    pub fn weights(&self) -> &'a [T] {
+        self.weights
+    }
+    /// Means μ, K × D row-major.
+    pub fn means(&self) -> &'a [T] {
+        self.means
+    }
+    /// Covariances Σ, K × D × D row-major (zero off-diagonals for diag and spherical).
+    pub fn covariances(&self) -> &'a [T] {
+        self.covariances
+    }
+    /// U_k = L_k⁻ᵀ, K × D × D row-major upper triangular (Σ_k⁻¹ = U_k U_kᵀ).
+    pub fn precisions_cholesky(&self) -> &'a [T] {
+        self.precisions_cholesky
+    }
+    /// ln α_k − (D/2) ln 2π + ln |U_k|, length K.
+    pub fn log_norm(&self) -> &'a [T] {
+        self.log_norm
+    }
+    /// Mean of component k (length D).
+    pub fn mean(&self, k: usize) -> &'a [T] {
+        let d = self.shape.features;
+        &self.means[k * d..(k + 1) * d]
+    }
+
+    /// Scratch length [`Self::component_log_probs`] and the density functions need: 2·D.
+    pub const fn work_len(features: usize) -> usize {
+        2 * features
+    }
+
+    /// ln α_k + ln N(x; μ_k, Σ_k) for every component k into `out[..K]`.
+    ///
+    /// `x` has length D, `work` at least 2·D (deviation and projection). Cost per component:
+    /// full D(D+1)/2 + D multiply-adds, diag/spherical 2D. Lengths are the caller's contract
+    /// (checked with a typed error by the public wrappers); a short slice returns `ShapeMismatch`.
+    pub fn component_log_probs(&self, x: &[T], out: &mut [T], work: &mut [T]) -> Result<()> {
+        let (k_n, d) = (self.shape.components, self.shape.features);
+        check_len("sample", x.len(), d)?;
+        if out.len() < k_n {
+            return Err(Error::ShapeMismatch {
+                what: "log_prob buffer",
+                expected: k_n,
+                found: out.len(),
+            });
+        }
+        if work.len() < 2 * d {
+            return Err(Error::ShapeMismatch {
+                what: "work buffer",
+                expected: 2 * d,
+                found: work.len(),
+            });
+        }
+        let (dev, proj) = work.split_at_mut(d);
+        let half = T::from_f64(0.5);
+        for k in 0..k_n {
+            let mu = &self.means[k * d..(k + 1) * d];
+            let u = &self.precisions_cholesky[k * d * d..(k + 1) * d * d];
+            let maha = match self.shape.kind {
+                CovarianceKind::Full => {
+                    for i in 0..d {
+                        dev[i] = x[i] - mu[i];
+                    }
+                    // y = Uᵀ dev, accumulated row by row of U (contiguous memory).
+                    proj[..d].fill(T::ZERO);
+                    for i in 0..d {
+                        let di = dev[i];
+                        let row = &u[i * d..(i + 1) * d];
+                        for j in i..d {
+                            proj[j] += di * row[j];
+                        }
+                    }
+                    let mut s = T::ZERO;
+                    for &y in proj[..d].iter() {
+                        s += y * y;
+                    }
+                    s
+                }
+                CovarianceKind::Diag | CovarianceKind::Spherical => {
+                    let mut s = T::ZERO;
+                    for i in 0..d {
+                        let y = (x[i] - mu[i]) * u[i * d + i];
+                        s += y * y;
+                    }
+                    s
+                }
+            };
+            out[k] = self.log_norm[k] - half * maha;
+        }
+        Ok(())
+    }
+
+    /// Log density ln p(x) = logsumexp_k(ln α_k N(x; μ_k, Σ_k)). `log_probs` has length ≥ K and
+    /// receives the per-component terms; `work` ≥ 2·D.
+    pub fn log_density(&self, x: &[T], log_probs: &mut [T], work: &mut [T]) -> Result<T> {
+        self.component_log_probs(x, log_probs, work)?;
+        Ok(log_sum_exp(&log_probs[..self.shape.components]))
+    }
+
+    /// Posterior responsibilities q_k = α_k N_k / Σ_l α_l N_l into `proba[..K]`; returns ln p(x).
+    pub fn predict_proba(&self, x: &[T], proba: &mut [T], work: &mut [T]) -> Result<T> {
+        let lse = self.log_density(x, proba, work)?;
+        for p in proba[..self.shape.components].iter_mut() {
+            *p = (*p - lse).exp();
+        }
+        Ok(lse)
+    }
+
+    /// The most probable component argmax_k q_k (ties: the lowest k).
+    pub fn predict(&self, x: &[T], log_probs: &mut [T], work: &mut [T]) -> Result<usize> {
+        self.component_log_probs(x, log_probs, work)?;
+        Ok(argmax(&log_probs[..self.shape.components]))
+    }
+
+    /// Draws one sample into `out` (length D): component k with probability α_k, then
+    /// x = μ_k + L_k ε with ε ~ N(0, I), solving U_kᵀ x' = ε (U_kᵀ = L_k⁻¹) by forward substitution.
+    /// Returns the component drawn.
+    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R, out: &mut [T]) -> Result<usize> {
+        let (k_n, d) = (self.shape.components, self.shape.features);
+        check_len("sample", out.len(), d)?;
+        let u01: T = uniform01(rng);
+        let mut k = k_n - 1;
+        let mut cum = T::ZERO;
+        for (j, &w) in self.weights.iter().enumerate() {
+            cum += w;
+            if u01 < cum {
+                k = j;
+                break;
+            }
+        }
+        let u = &self.precisions_cholesky[k * d * d..(k + 1) * d * d];
+        for v in out.iter_mut() {
+            *v = standard_normal(rng);
+        }
+        // Forward substitution with the lower-triangular Uᵀ: (Uᵀ)_ij = U_ji.
+        for i in 0..d {
+            let mut s = out[i];
+            for j in 0..i {
+                s -= u[j * d + i] * out[j];
+            }
+            out[i] = s / u[i * d + i];
+        }
+        let mu = self.mean(k);
+        for i in 0..d {
+            out[i] += mu[i];
+        }
+        Ok(k)
+    }
+}
+
+/// ln Σ exp(a_i), computed as m + ln Σ exp(a_i − m) with m = max a_i so nothing overflows.
+///
+/// Returns −∞ for an empty slice or when every term is −∞; NaN propagates.
+pub fn log_sum_exp<T: Real>(a: &[T]) -> T {
+    let mut m = T::NEG_INFINITY;
+    for &v in a {
+        if v > m || v != v {
+            m = v;
+        }
+    }
+    if m == T::NEG_INFINITY || m != m {
+        return m;
+    }
+    let mut s = T::ZERO;
+    for &v in a {
+        s += (v - m).exp();
+    }
+    m + s.ln()
+}
+
+fn argmax<T: Real>(a: &[T]) -> usize {
+    let mut best = 0;
+    for (i, &v) in a.iter().enumerate() {
+        if v > a[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+impl<'a, T: Real> MixtureMut<'a, T> {
+    /// Wraps mutable slices of lengths K, K·D, K·D·D, K·D·D, K (contents need not be valid yet;
+    /// call [`Self::refresh`] after writing parameters).
+    pub fn new(
+        shape: Shape,
+        weights: &'a mut [T],
+        means: &'a mut [T],
+        covariances: &'a mut [T],
+        precisions_cholesky: &'a mut [T],
+        log_norm: &'a mut [T],
+    ) -> Result<Self> {
+        check_lengths(
+            shape,
+            weights.len(),
+            means.len(),
+            covariances.len(),
+            precisions_cholesky.len(),
+            log_norm.len(),
+        )?;
+        Ok(Self {
+            shape,
+            weights,
+            means,
+            covariances,
+            precisions_cholesky,
+            log_norm,
+        })
+    }
+
+    /// Unchecked constructor for storage whose lengths the type system already guarantees.
+    pub(crate) fn from_parts(shape: Shape, parts: [&'a mut [T]; 5]) -> Self {
+        let [weights, means, covariances, precisions_cholesky, log_norm] = parts;
+        Self {
+            shape,
+            weights,
+            means,
+            covariances,
+            precisions_cholesky,
+            log_norm,
+        }
+    }
+
+    /// Read-only view of the same storage.
+    pub fn as_ref(&self) -> MixtureRef<'_, T> {
+        MixtureRef {
+            shape: self.shape,
+            weights: self.weights,
+            means: self.means,
+            covariances: self.covariances,
+            precisions_cholesky: self.precisions_cholesky,
+            log_norm: self.log_norm,
+        }
+    }
+
+    /// Reborrows for a shorter lifetime.
+    pub fn reborrow(&mut self) -> MixtureMut<'_, T> {
+        MixtureMut {
+            shape: self.shape,
+            weights: self.weights,
+            means: self.means,
+            covariances: self.covariances,
+            precisions_cholesky: self.precisions_cholesky,
+            log_norm: self.log_norm,
+        }
+    }
+
+    /// Shape of the model.
+    pub fn shape(&self) -> Shape {
+        self.shape
+    }
+    /// Mixing weights, writable; call [`Self::refresh`] afterwards.
+    pub fn weights_mut(&mut self) -> &mut [T] {
+        self.weights
+    }
+    /// Means (K × D), writable; call [`Self::refresh`] afterwards.
+    pub fn means_mut(&mut self) -> &mut [T] {
+        self.means
+    }
+    /// Covariances (K × D × D), writable; call [`Self::refresh`] afterwards.
+    pub fn covariances_mut(&mut self) -> &mut [T] {
+        self.covariances
+    }
+
+    /// Means and covariances, writable at once (the M-step writes both).
+    pub fn means_and_covariances_mut(&mut self) -> (&mut [T], &mut [T]) {
+        (self.means, self.covariances)
+    }
+
+    /// Copies every parameter and factor from a model of the same shape.
+    pub fn copy_from(&mut self, other: &MixtureRef<'_, T>) -> Result<()> {
+        if other.shape != self.shape {
+            return Err(Error::ShapeMismatch {
+                what: "mixture shape",
+                expected: self.shape.components * self.shape.features,
+                found: other.shape.components * other.shape.features,
+            });
+        }
+        self.weights.copy_from_slice(other.weights);
+        self.means.copy_from_slice(other.means);
+        self.covariances.copy_from_slice(other.covariances);
+        self.precisions_cholesky
+            .copy_from_slice(other.precisions_cholesky);
+        self.log_norm.copy_from_slice(other.log_norm);
+        Ok(())
+    }
+
+    /// Checks the parameters and recomputes the cached factors from them.
+    ///
+    /// Requires: every entry finite; weights ≥ 0 summing to 1 within √ε (then rescaled to sum
+    /// exactly to 1 in working precision); covariances symmetric, zero off the diagonal for
+    /// `diag`, additionally equal diagonal entries for `spherical`, and positive definite. No
+    /// regularization is added here (the M-step adds `reg_covar` before calling this).
+    /// Errors: `NonFiniteParameter`, `InvalidParameter`, `NotPositiveDefinite { component, pivot }`.
+    pub fn refresh(&mut self) -> Result<()> {
+        let (k_n, d) = (self.shape.components, self.shape.features);
+        check_finite("weights", self.weights)?;
+        check_finite("means", self.means)?;
+        check_finite("covariances", self.covariances)?;
+        let mut total = T::ZERO;
+        for &w in self.weights.iter() {
+            if w < T::ZERO {
+                return Err(Error::InvalidParameter {
+                    name: "weights",
+                    reason: "negative weight",
+                });
+            }
+            total += w;
+        }
+        if (total - T::ONE).abs() > T::EPSILON.sqrt() {
+            return Err(Error::InvalidParameter {
+                name: "weights",
+                reason: "weights must sum to 1",
+            });
+        }
+        for w in self.weights.iter_mut() {
+            *w /= total;
+        }
+        let half_d_ln2pi = T::from_f64(0.5 * d as f64) * T::LN_2PI;
+        for k in 0..k_n {
+            let cov = &self.covariances[k * d * d..(k + 1) * d * d];
+            check_structure(self.shape.kind, cov, d)?;
+            let u = &mut self.precisions_cholesky[k * d * d..(k + 1) * d * d];
+            u.copy_from_slice(cov);
+            cholesky_in_place(u, d).map_err(|pivot| Error::NotPositiveDefinite {
+                component: k,
+                pivot,
+            })?;
+            lower_inverse_transpose_in_place(u, d);
+            let mut log_det_u = T::ZERO;
+            for i in 0..d {
+                log_det_u += u[i * d + i].ln();
+            }
+            // A zero weight is a legal, empty component: ln 0 = −∞ gives it zero responsibility.
+            self.log_norm[k] = self.weights[k].ln() - half_d_ln2pi + log_det_u;
+        }
+        Ok(())
+    }
+}
+
+fn check_finite<T: Real>(name: &'static str, v: &[T]) -> Result<()> {
+    match v.iter().position(|x| !x.is_finite()) {
+        Some(index) => Err(Error::NonFiniteParameter { name, index }),
+        None => Ok(()),
+    }
+}
+
+fn check_structure<T: Real>(kind: CovarianceKind, cov: &[T], d: usize) -> Result<()> {
+    for i in 0..d {
+        for j in 0..i {
+            let (a, b) = (cov[i * d + j], cov[j * d + i]);
+            match kind {
+                CovarianceKind::Full => {
+                    let scale = a.abs().max(b.abs()).max(T::MIN_POSITIVE);
+                    if (a - b).abs() > T::from_f64(1e3) * T::EPSILON * scale {
+                        return Err(Error::InvalidParameter {
+                            name: "covariances",
+                            reason: "covariance matrix is not symmetric",
+                        });
+                    }
+                }
+                CovarianceKind::Diag | CovarianceKind::Spherical => {
+                    if a != T::ZERO || b != T::ZERO {
+                        return Err(Error::InvalidParameter {
+                            name: "covariances",
+                            reason: "diag and spherical covariances must be zero off the diagonal",
+                        });
+                    }
+                }
+            }
+        }
+    }
+    if kind == CovarianceKind::Spherical {
+        for i in 1..d {
+            if cov[i * d + i] != cov[0] {
+                return Err(Error::InvalidParameter {
+                    name: "covariances",
+                    reason: "spherical covariance needs equal diagonal entries",
+                });
+            }
+        }
+    }
+    Ok(())
+}

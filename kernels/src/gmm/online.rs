@@ -1,0 +1,207 @@
+//! Online (stepwise) EM for unbounded streams in fixed memory (Cappé & Moulines 2009).
+//!
+//! The expected sufficient statistics are averaged with step size γ_n = (n + n0)^(−α),
+//! α ∈ (0.5, 1]: s_n = s_{n−1} + γ_n (s̄(x_n; θ_{n−1}) − s_{n−1}), θ_n = M-step(s_n).
+//! Kept in the stable parameterization (α_k, μ_k, Σ_k) rather than raw moments, one update is
+//! (r_k the responsibilities of x_n under θ_{n−1}, δ_k = x_n − μ_k):
+//!
+//! * α_k ← (1 − γ) α_k + γ r_k
+//! * η_k = γ r_k / α_k(new),  μ_k ← μ_k + η_k δ_k
+//! * Σ_k ← (1 − η_k) Σ_k + η_k (1 − η_k) δ_k δ_kᵀ + η_k · reg · I
+//!
+//! which is exactly the statistics recursion (a Welford-style weighted update: no Σ x xᵀ − μμᵀ
+//! cancellation), with the `reg`·I that the model's covariances carry kept at exactly `reg`.
+//! The weights keep summing to one. Cost per sample: the E-step plus K Cholesky refreshes
+//! (K·D³/3 for `full`).
+
+use super::CovarianceKind;
+use super::fixed::GaussianMixture;
+use super::model::{MixtureMut, log_sum_exp};
+use crate::{Error, Real, Result};
+
+/// Step-size schedule and regularization of online EM.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct OnlineConfig<T> {
+    /// Exponent α ∈ (0.5, 1] of γ_n = (n + n0)^(−α) (default 0.6, as in Cappé & Moulines' examples).
+    pub alpha: T,
+    /// Offset n0 ≥ 0: how many samples' worth the initial model counts for (default 10).
+    pub n0: T,
+    /// Regularization the covariances carry, as `reg_covar` in batch EM (default 1e-6).
+    pub reg_covar: T,
+}
+
+impl<T: Real> Default for OnlineConfig<T> {
+    fn default() -> Self {
+        Self {
+            alpha: T::from_f64(0.6),
+            n0: T::from_f64(10.0),
+            reg_covar: T::from_f64(1e-6),
+        }
+    }
+}
+
+impl<T: Real> OnlineConfig<T> {
+    /// α ∈ (0.5, 1], n0 ≥ 0 and reg_covar ≥ 0, all finite.
+    pub fn validate(&self) -> Result<()> {
+        let half = T::from_f64(0.5);
+        if !(self.alpha > half && self.alpha <= T::ONE) {
+            return Err(Error::InvalidParameter {
+                name: "alpha",
+                reason: "must lie in (0.5, 1]",
+            });
+        }
+        if !(self.n0 >= T::ZERO) || !self.n0.is_finite() {
+            return Err(Error::InvalidParameter {
+                name: "n0",
+                reason: "must be finite and non-negative",
+            });
+        }
+        if !(self.reg_covar >= T::ZERO) || !self.reg_covar.is_finite() {
+            return Err(Error::InvalidParameter {
+                name: "reg_covar",
+                reason: "must be finite and non-negative",
+            });
+        }
+        Ok(())
+    }
+
+    /// γ_n = (n + n0)^(−α) for the n-th sample (n ≥ 1); γ ≤ 1 whenever n + n0 ≥ 1.
+    pub fn step_size(&self, n: u64) -> T {
+        let base = (T::from_f64(n as f64) + self.n0).max(T::ONE);
+        base.powf(-self.alpha)
+    }
+}
+
+/// One online-EM update of `model` with sample `x` and step `gamma` ∈ (0, 1]; returns ln p(x)
+/// under the model *before* the update (what an anomaly detector thresholds).
+///
+/// `log_probs` ≥ K, `work` ≥ 2·D. Errors: `NonFiniteSample` (model untouched), `InvalidParameter`
+/// for γ outside (0, 1], and `refresh` errors — after which the model is partly updated: keep a
+/// copy to roll back ([`OnlineEm`] does).
+pub fn online_step<T: Real>(
+    model: &mut MixtureMut<'_, T>,
+    x: &[T],
+    gamma: T,
+    reg_covar: T,
+    log_probs: &mut [T],
+    work: &mut [T],
+) -> Result<T> {
+    if !(gamma > T::ZERO && gamma <= T::ONE) {
+        return Err(Error::InvalidParameter {
+            name: "gamma",
+            reason: "step size must lie in (0, 1]",
+        });
+    }
+    if let Some(feature) = x.iter().position(|v| !v.is_finite()) {
+        return Err(Error::NonFiniteSample { sample: 0, feature });
+    }
+    let shape = model.shape();
+    let (k_n, d) = (shape.components, shape.features);
+    model.as_ref().component_log_probs(x, log_probs, work)?;
+    let lse = log_sum_exp(&log_probs[..k_n]);
+    let one = T::ONE;
+    for k in 0..k_n {
+        let r = (log_probs[k] - lse).fast_exp();
+        let w_old = model.weights_mut()[k];
+        let w_new = (one - gamma) * w_old + gamma * r;
+        model.weights_mut()[k] = w_new;
+        if !(w_new > T::ZERO) || !(r > T::ZERO) {
+            continue;
+        }
+        let eta = (gamma * r / w_new).min(one);
+        let (means, covs) = model.means_and_covariances_mut();
+        let mu = &mut means[k * d..(k + 1) * d];
+        let dev = &mut work[..d];
+        for i in 0..d {
+            dev[i] = x[i] - mu[i];
+            mu[i] += eta * dev[i];
+        }
+        let cov = &mut covs[k * d * d..(k + 1) * d * d];
+        let keep = one - eta;
+        let spread = eta * keep;
+        match shape.kind {
+            CovarianceKind::Full => {
+                for i in 0..d {
+                    for j in 0..d {
+                        cov[i * d + j] = keep * cov[i * d + j] + spread * dev[i] * dev[j];
+                    }
+                }
+            }
+            CovarianceKind::Diag => {
+                for i in 0..d {
+                    cov[i * d + i] = keep * cov[i * d + i] + spread * dev[i] * dev[i];
+                }
+            }
+            CovarianceKind::Spherical => {
+                let mut s = T::ZERO;
+                for &v in dev.iter() {
+                    s += v * v;
+                }
+                let v = keep * cov[0] + spread * s / T::from_usize(d);
+                for i in 0..d {
+                    cov[i * d + i] = v;
+                }
+            }
+        }
+        for i in 0..d {
+            cov[i * d + i] += eta * reg_covar;
+        }
+    }
+    model.refresh()?;
+    Ok(lse)
+}
+
+/// Online EM over a stream, in the memory of one model plus a counter.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct OnlineEm<T, const K: usize, const D: usize> {
+    model: GaussianMixture<T, K, D>,
+    config: OnlineConfig<T>,
+    n: u64,
+}
+
+impl<T: Real, const K: usize, const D: usize> OnlineEm<T, K, D> {
+    /// Starts from `initial` (e.g. a batch fit on a warm-up window). Errors: invalid `config`.
+    pub fn new(initial: GaussianMixture<T, K, D>, config: OnlineConfig<T>) -> Result<Self> {
+        config.validate()?;
+        Ok(Self {
+            model: initial,
+            config,
+            n: 0,
+        })
+    }
+
+    /// Incorporates `x`; returns ln p(x) under the model before the update. On error the model
+    /// is unchanged (the update runs on a copy).
+    pub fn update(&mut self, x: &[T; D]) -> Result<T> {
+        let gamma = self.config.step_size(self.n + 1);
+        let mut next = self.model;
+        let mut lp = [T::ZERO; K];
+        let mut work = [[T::ZERO; D]; 2];
+        let lse = online_step(
+            &mut next.view_mut(),
+            x,
+            gamma,
+            self.config.reg_covar,
+            &mut lp,
+            work.as_flattened_mut(),
+        )?;
+        self.model = next;
+        self.n += 1;
+        Ok(lse)
+    }
+
+    /// The current model.
+    pub fn model(&self) -> &GaussianMixture<T, K, D> {
+        &self.model
+    }
+    /// Samples incorporated so far.
+    pub fn samples(&self) -> u64 {
+        self.n
+    }
+    /// The schedule in use.
+    pub fn config(&self) -> &OnlineConfig<T> {
+        &self.config
+    }
+}
