@@ -1,6 +1,16 @@
-//! Gaussian building blocks: standard-normal variates (and, with the VAE work, KL divergences and
-//! reparameterized sampling).
+//! Gaussian building blocks: standard-normal variates, KL divergences (eq 14–15) and
+//! reparameterized sampling (eq 18).
 
+pub mod kl;
 pub mod normal;
+pub mod reparam;
 
-pub use normal::standard_normal;
+pub use kl::{
+    DiagKlGrad, FullKlGrad, kl_diag, kl_diag_grad, kl_diag_std_normal, kl_diag_std_normal_grad,
+    kl_full, kl_full_cov, kl_full_grad,
+};
+pub use normal::{fill_standard_normal, standard_normal};
+pub use reparam::{
+    reparam_diag, reparam_diag_backward, reparam_full, reparam_full_backward, sample_diag,
+    sample_full,
+};
