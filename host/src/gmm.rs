@@ -1,0 +1,422 @@
+//! Runtime-sized Gaussian mixtures on the host: `Vec` storage around the kernels' slice routines,
+//! and a multithreaded E-step that merges per-chunk statistics in a fixed order.
+//!
+//! Any K, D ≤ [`MAX_RUNTIME_SIZE`] is one instantiation per scalar type (no per-size
+//! monomorphization), computing exactly what the fixed-size firmware types compute.
+
+use crabmix_kernels::gmm::{
+    self, CovarianceKind, EStep, FitConfig, FitReport, MAX_RUNTIME_SIZE, MixtureMut, MixtureRef,
+    Shape, StatsMut, Totals,
+};
+use crabmix_kernels::{Error, Real, Result};
+use rand_core::Rng;
+use rayon::prelude::*;
+
+/// Rows per chunk of the parallel E-step. Fixed (not derived from the thread count) so that the
+/// merge order, and hence every rounding, is the same on any machine.
+pub const CHUNK_ROWS: usize = 4096;
+
+/// A K-component mixture in D dimensions with heap storage; always valid (factors refreshed).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mixture<T> {
+    shape: Shape,
+    weights: Vec<T>,
+    means: Vec<T>,
+    covariances: Vec<T>,
+    precisions_cholesky: Vec<T>,
+    log_norm: Vec<T>,
+}
+
+fn check_sizes(k: usize, d: usize) -> Result<()> {
+    if k > MAX_RUNTIME_SIZE {
+        return Err(Error::CapacityExceeded {
+            what: "components",
+            capacity: MAX_RUNTIME_SIZE,
+            requested: k,
+        });
+    }
+    if d > MAX_RUNTIME_SIZE {
+        return Err(Error::CapacityExceeded {
+            what: "features",
+            capacity: MAX_RUNTIME_SIZE,
+            requested: d,
+        });
+    }
+    Shape::new(k, d, CovarianceKind::Full).validate()
+}
+
+impl<T: Real> Mixture<T> {
+    fn zeroed(shape: Shape) -> Self {
+        let (k, d) = (shape.components, shape.features);
+        Self {
+            shape,
+            weights: vec![T::ZERO; k],
+            means: vec![T::ZERO; k * d],
+            covariances: vec![T::ZERO; k * d * d],
+            precisions_cholesky: vec![T::ZERO; k * d * d],
+            log_norm: vec![T::ZERO; k],
+        }
+    }
+
+    /// A mixture from weights (K), means (K·D) and full-shaped covariances (K·D·D, row-major);
+    /// rules and errors as the kernels' `MixtureMut::refresh`.
+    pub fn new(
+        kind: CovarianceKind,
+        d: usize,
+        weights: Vec<T>,
+        means: Vec<T>,
+        covariances: Vec<T>,
+    ) -> Result<Self> {
+        let k = weights.len();
+        check_sizes(k, d)?;
+        let mut m = Self::zeroed(Shape::new(k, d, kind));
+        if means.len() != k * d {
+            return Err(Error::ShapeMismatch {
+                what: "means",
+                expected: k * d,
+                found: means.len(),
+            });
+        }
+        if covariances.len() != k * d * d {
+            return Err(Error::ShapeMismatch {
+                what: "covariances",
+                expected: k * d * d,
+                found: covariances.len(),
+            });
+        }
+        m.weights = weights;
+        m.means = means;
+        m.covariances = covariances;
+        m.view_mut().refresh()?;
+        Ok(m)
+    }
+
+    /// Shape (K, D, kind).
+    pub fn shape(&self) -> Shape {
+        self.shape
+    }
+    /// Weights α (K).
+    pub fn weights(&self) -> &[T] {
+        &self.weights
+    }
+    /// Means (K × D row-major).
+    pub fn means(&self) -> &[T] {
+        &self.means
+    }
+    /// Covariances (K × D × D row-major).
+    pub fn covariances(&self) -> &[T] {
+        &self.covariances
+    }
+
+    /// Borrowed view for the kernels.
+    pub fn view(&self) -> MixtureRef<'_, T> {
+        MixtureRef::new(
+            self.shape,
+            &self.weights,
+            &self.means,
+            &self.covariances,
+            &self.precisions_cholesky,
+            &self.log_norm,
+        )
+        .expect("storage sized by the constructor")
+    }
+
+    /// Mutable view for the kernels.
+    pub fn view_mut(&mut self) -> MixtureMut<'_, T> {
+        MixtureMut::new(
+            self.shape,
+            &mut self.weights,
+            &mut self.means,
+            &mut self.covariances,
+            &mut self.precisions_cholesky,
+            &mut self.log_norm,
+        )
+        .expect("storage sized by the constructor")
+    }
+
+    /// Converts every parameter to another precision (`f64` ↔ `f32`) and refreshes the factors.
+    pub fn cast<U: Real>(&self) -> Result<Mixture<U>> {
+        let c = |v: &[T]| {
+            v.iter()
+                .map(|x| U::from_f64(x.to_f64()))
+                .collect::<Vec<U>>()
+        };
+        Mixture::new(
+            self.shape.kind,
+            self.shape.features,
+            c(&self.weights),
+            c(&self.means),
+            c(&self.covariances),
+        )
+    }
+
+    /// Fits by EM on `data` (N × D row-major) with `threads`-way parallel E-steps (`None`: the
+    /// rayon default). `progress` prints one line per EM pass to stderr.
+    pub fn fit<R: Rng + ?Sized>(
+        data: &[T],
+        d: usize,
+        k: usize,
+        config: &FitConfig<T>,
+        rng: &mut R,
+        progress: bool,
+    ) -> Result<(Self, FitReport<T>)> {
+        check_sizes(k, d)?;
+        let shape = Shape::new(k, d, config.kind);
+        gmm::validate_data(data, d, k)?;
+        let mut best = Self::zeroed(shape);
+        let mut trial = Self::zeroed(shape);
+        let mut stats = Stats::new(shape);
+        let mut estep = ParallelEStep::new(data, d).with_progress(progress);
+        let mut work = vec![T::ZERO; d];
+        let mut dist = vec![T::ZERO; data.len() / d];
+        let report = gmm::fit(
+            data,
+            &mut best.view_mut(),
+            &mut trial.view_mut(),
+            &mut stats.view_mut(),
+            &mut estep,
+            config,
+            rng,
+            &mut work,
+            Some(&mut dist),
+        )?;
+        estep.finish_progress();
+        Ok((best, report))
+    }
+
+    /// EM from these parameters (`config.kind` must match).
+    pub fn refine(&self, data: &[T], config: &FitConfig<T>) -> Result<(Self, FitReport<T>)> {
+        if config.kind != self.shape.kind {
+            return Err(Error::InvalidParameter {
+                name: "kind",
+                reason: "differs from the model's",
+            });
+        }
+        gmm::validate_data(data, self.shape.features, self.shape.components)?;
+        let mut model = self.clone();
+        let mut stats = Stats::new(self.shape);
+        let mut estep = ParallelEStep::new(data, self.shape.features);
+        let report = gmm::em_loop(
+            &mut model.view_mut(),
+            &mut stats.view_mut(),
+            &mut estep,
+            config,
+        )?;
+        Ok((model, report))
+    }
+
+    /// One exact EM step (E-step + M-step, no re-seeding); returns the new model and the mean
+    /// log-likelihood of `data` under `self`.
+    pub fn em_step(&self, data: &[T], reg_covar: T) -> Result<(Self, T)> {
+        gmm::validate_data(data, self.shape.features, 1)?;
+        let mut stats = Stats::new(self.shape);
+        let mut sv = stats.view_mut();
+        sv.reset(&self.means)?;
+        ParallelEStep::new(data, self.shape.features).accumulate(&self.view(), &mut sv)?;
+        let mean = sv.totals().mean_log_likelihood()?;
+        let mut next = self.clone();
+        sv.finish(&mut next.view_mut(), reg_covar, false)?;
+        Ok((next, mean))
+    }
+
+    /// Per-sample ln p(x) (scikit-learn's `score_samples`), computed in parallel.
+    pub fn score_samples(&self, data: &[T]) -> Result<Vec<T>> {
+        self.per_sample(data, |m, x, lp, w| m.log_density(x, lp, w))
+    }
+
+    /// Mean ln p(x) over `data`.
+    pub fn score(&self, data: &[T]) -> Result<T> {
+        let s = self.score_samples(data)?;
+        let sum = s.iter().fold(0.0f64, |a, &v| a + v.to_f64());
+        Ok(T::from_f64(sum / s.len() as f64))
+    }
+
+    /// Per-sample most probable component.
+    pub fn predict(&self, data: &[T]) -> Result<Vec<usize>> {
+        self.per_sample(data, |m, x, lp, w| m.predict(x, lp, w))
+    }
+
+    /// Per-sample responsibilities (N × K row-major).
+    pub fn predict_proba(&self, data: &[T]) -> Result<Vec<T>> {
+        let (k, d) = (self.shape.components, self.shape.features);
+        gmm::validate_data(data, d, 1)?;
+        let mut out = vec![T::ZERO; data.len() / d * k];
+        let view = self.view();
+        out.par_chunks_mut(k)
+            .zip(data.par_chunks(d))
+            .try_for_each_init(
+                || vec![T::ZERO; 2 * d],
+                |work, (row, x)| view.predict_proba(x, row, work).map(|_| ()),
+            )?;
+        Ok(out)
+    }
+
+    /// `n` draws (N × D row-major) and their components.
+    pub fn sample<R: Rng + ?Sized>(&self, n: usize, rng: &mut R) -> (Vec<T>, Vec<usize>) {
+        let d = self.shape.features;
+        let mut out = vec![T::ZERO; n * d];
+        let mut comps = Vec::with_capacity(n);
+        let view = self.view();
+        for row in out.chunks_exact_mut(d) {
+            comps.push(view.sample(rng, row).unwrap_or(0));
+        }
+        (out, comps)
+    }
+
+    /// Free parameters p (scikit-learn's `_n_parameters`).
+    pub fn n_parameters(&self) -> usize {
+        self.shape
+            .kind
+            .model_parameters(self.shape.components, self.shape.features)
+    }
+
+    /// BIC = −2 Σ ln p(x) + p ln N.
+    pub fn bic(&self, data: &[T]) -> Result<f64> {
+        let n = (data.len() / self.shape.features) as f64;
+        Ok(-2.0 * self.score(data)?.to_f64() * n + self.n_parameters() as f64 * n.ln())
+    }
+
+    /// AIC = −2 Σ ln p(x) + 2 p.
+    pub fn aic(&self, data: &[T]) -> Result<f64> {
+        let n = (data.len() / self.shape.features) as f64;
+        Ok(-2.0 * self.score(data)?.to_f64() * n + 2.0 * self.n_parameters() as f64)
+    }
+
+    fn per_sample<U: Send + Default + Clone>(
+        &self,
+        data: &[T],
+        f: impl Fn(&MixtureRef<'_, T>, &[T], &mut [T], &mut [T]) -> Result<U> + Sync,
+    ) -> Result<Vec<U>> {
+        let (k, d) = (self.shape.components, self.shape.features);
+        gmm::validate_data(data, d, 1)?;
+        let view = self.view();
+        let mut out = vec![U::default(); data.len() / d];
+        out.par_iter_mut()
+            .zip(data.par_chunks(d))
+            .try_for_each_init(
+                || (vec![T::ZERO; k], vec![T::ZERO; 2 * d]),
+                |(lp, work), (o, x)| {
+                    *o = f(&view, x, lp, work)?;
+                    Ok::<(), Error>(())
+                },
+            )?;
+        Ok(out)
+    }
+}
+
+/// Sufficient statistics with heap storage (see the kernels' `StatsMut`).
+#[derive(Clone, Debug)]
+pub struct Stats<T> {
+    shape: Shape,
+    shift: Vec<T>,
+    resp: Vec<T>,
+    s1: Vec<T>,
+    s2: Vec<T>,
+    worst: Vec<T>,
+    totals: Totals<T>,
+}
+
+impl<T: Real> Stats<T> {
+    /// Empty statistics for `shape`.
+    pub fn new(shape: Shape) -> Self {
+        let (k, d) = (shape.components, shape.features);
+        Self {
+            shape,
+            shift: vec![T::ZERO; k * d],
+            resp: vec![T::ZERO; k],
+            s1: vec![T::ZERO; k * d],
+            s2: vec![T::ZERO; k * d * d],
+            worst: vec![T::ZERO; d],
+            totals: Totals::default(),
+        }
+    }
+
+    /// Mutable view for the kernels.
+    pub fn view_mut(&mut self) -> StatsMut<'_, T> {
+        StatsMut::new(
+            self.shape,
+            &mut self.shift,
+            &mut self.resp,
+            &mut self.s1,
+            &mut self.s2,
+            &mut self.worst,
+            &mut self.totals,
+        )
+        .expect("storage sized by the constructor")
+    }
+}
+
+/// The multithreaded E-step: rows in chunks of [`CHUNK_ROWS`], each accumulated into its own
+/// statistics on a rayon worker, then merged into the caller's statistics in chunk order.
+#[derive(Debug)]
+pub struct ParallelEStep<'a, T> {
+    data: &'a [T],
+    d: usize,
+    progress: bool,
+    passes: u32,
+}
+
+impl<'a, T: Real> ParallelEStep<'a, T> {
+    /// Over `data` (N × D row-major).
+    pub fn new(data: &'a [T], d: usize) -> Self {
+        Self {
+            data,
+            d,
+            progress: false,
+            passes: 0,
+        }
+    }
+    /// Print one progress line per pass to stderr.
+    pub fn with_progress(mut self, on: bool) -> Self {
+        self.progress = on;
+        self
+    }
+    /// Ends the progress line.
+    pub fn finish_progress(&self) {
+        if self.progress && self.passes > 0 {
+            eprintln!();
+        }
+    }
+}
+
+impl<T: Real> EStep<T> for ParallelEStep<'_, T> {
+    fn accumulate(&mut self, model: &MixtureRef<'_, T>, stats: &mut StatsMut<'_, T>) -> Result<()> {
+        let shape = model.shape();
+        let d = self.d;
+        let shifts = model.means();
+        let partials: Vec<Result<Stats<T>>> = self
+            .data
+            .par_chunks(CHUNK_ROWS * d)
+            .enumerate()
+            .map(|(c, chunk)| {
+                let mut s = Stats::new(shape);
+                let mut lp = vec![T::ZERO; shape.components];
+                let mut work = vec![T::ZERO; 2 * d];
+                let mut v = s.view_mut();
+                v.reset(shifts)?;
+                v.accumulate_batch(model, chunk, &mut lp, &mut work)
+                    .map_err(|e| match e {
+                        Error::NonFiniteSample { sample, feature } => Error::NonFiniteSample {
+                            sample: sample + c * CHUNK_ROWS,
+                            feature,
+                        },
+                        other => other,
+                    })?;
+                Ok(s)
+            })
+            .collect();
+        for p in partials {
+            let mut p = p?;
+            stats.merge(&p.view_mut().as_ref())?;
+        }
+        self.passes += 1;
+        if self.progress {
+            let mean = stats.totals().mean_log_likelihood()?;
+            eprint!(
+                "\rEM pass {:4}  mean log-likelihood {:+.6}",
+                self.passes, mean
+            );
+        }
+        Ok(())
+    }
+}

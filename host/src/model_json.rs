@@ -1,0 +1,206 @@
+//! The JSON form of a fitted mixture, as `crabmix gmm fit` writes it and `score`, `predict`
+//! and `sample` read it. Covariances follow scikit-learn's shapes: `full` [K][D][D], `diag`
+//! [K][D], `spherical` [K].
+
+use crate::gmm::Mixture;
+use crabmix_kernels::Real;
+use crabmix_kernels::gmm::{CovarianceKind, FitReport};
+use serde::{Deserialize, Serialize};
+
+/// Covariances in the shape of their kind.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Covariances {
+    /// `full`: K × D × D.
+    Full(Vec<Vec<Vec<f64>>>),
+    /// `diag`: K × D.
+    Diag(Vec<Vec<f64>>),
+    /// `spherical`: K.
+    Spherical(Vec<f64>),
+}
+
+/// How a model was fitted (absent from hand-written models).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FitInfo {
+    /// Mean log-likelihood of the training data under the returned model.
+    pub mean_log_likelihood: f64,
+    /// scikit-learn's `lower_bound_` (mean log-likelihood at the last E-step).
+    pub lower_bound: f64,
+    /// EM iterations of the kept run.
+    pub n_iter: u32,
+    /// Whether the kept run met `tol`.
+    pub converged: bool,
+    /// Bayesian information criterion on the training data.
+    pub bic: f64,
+    /// Akaike information criterion on the training data.
+    pub aic: f64,
+    /// Training samples N.
+    pub n_samples: u64,
+    /// Components re-seeded because they lost all responsibility.
+    pub reseeded: u32,
+    /// `f32` or `f64`: the precision the fit ran in.
+    pub precision: String,
+    /// Math backend of the kernels (`libm` or `micromath`).
+    pub backend: String,
+}
+
+/// A mixture model as JSON.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelJson {
+    /// `full`, `diag` or `spherical`.
+    pub covariance_type: String,
+    /// Mixing weights [K].
+    pub weights: Vec<f64>,
+    /// Means [K][D].
+    pub means: Vec<Vec<f64>>,
+    /// Covariances, shaped by `covariance_type`.
+    pub covariances: Covariances,
+    /// Fit information, when the model came from `gmm fit` (flattened into the top level).
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub fit: Option<FitInfo>,
+}
+
+/// Parses `full`, `diag`, `spherical`.
+pub fn parse_kind(s: &str) -> Result<CovarianceKind, String> {
+    match s {
+        "full" => Ok(CovarianceKind::Full),
+        "diag" => Ok(CovarianceKind::Diag),
+        "spherical" => Ok(CovarianceKind::Spherical),
+        other => Err(format!(
+            "unknown covariance type {other:?} (expected full, diag or spherical)"
+        )),
+    }
+}
+
+impl ModelJson {
+    /// The JSON form of `model`, with `fit` information when given.
+    pub fn from_mixture<T: Real>(model: &Mixture<T>, fit: Option<FitInfo>) -> Self {
+        let s = model.shape();
+        let (k, d) = (s.components, s.features);
+        let f = |v: &[T]| v.iter().map(|x| x.to_f64()).collect::<Vec<f64>>();
+        let means = model.means().chunks(d).map(f).collect();
+        let cov = model.covariances();
+        let covariances = match s.kind {
+            CovarianceKind::Full => Covariances::Full(
+                (0..k)
+                    .map(|c| {
+                        (0..d)
+                            .map(|i| f(&cov[c * d * d + i * d..c * d * d + (i + 1) * d]))
+                            .collect()
+                    })
+                    .collect(),
+            ),
+            CovarianceKind::Diag => Covariances::Diag(
+                (0..k)
+                    .map(|c| {
+                        (0..d)
+                            .map(|i| cov[c * d * d + i * d + i].to_f64())
+                            .collect()
+                    })
+                    .collect(),
+            ),
+            CovarianceKind::Spherical => {
+                Covariances::Spherical((0..k).map(|c| cov[c * d * d].to_f64()).collect())
+            }
+        };
+        Self {
+            covariance_type: s.kind.name().to_owned(),
+            weights: f(model.weights()),
+            means,
+            covariances,
+            fit,
+        }
+    }
+
+    /// Builds the mixture this JSON describes, checking every shape.
+    pub fn to_mixture<T: Real>(&self) -> Result<Mixture<T>, String> {
+        let kind = parse_kind(&self.covariance_type)?;
+        let k = self.weights.len();
+        if k == 0 {
+            return Err("model has no components (`weights` is empty)".into());
+        }
+        if self.means.len() != k {
+            return Err(format!(
+                "`means` has {} rows, `weights` has {k}",
+                self.means.len()
+            ));
+        }
+        let d = self.means[0].len();
+        if let Some((i, m)) = self.means.iter().enumerate().find(|(_, m)| m.len() != d) {
+            return Err(format!(
+                "`means[{i}]` has {} entries, `means[0]` has {d}",
+                m.len()
+            ));
+        }
+        let mut cov = vec![0.0f64; k * d * d];
+        let bad = |what: String| {
+            Err(format!(
+                "`covariances` {what} (covariance_type {:?}, K = {k}, D = {d})",
+                self.covariance_type
+            ))
+        };
+        match (&self.covariances, kind) {
+            (Covariances::Full(c), CovarianceKind::Full) => {
+                if c.len() != k
+                    || c.iter()
+                        .any(|m| m.len() != d || m.iter().any(|r| r.len() != d))
+                {
+                    return bad("must be K × D × D".into());
+                }
+                for (ci, m) in c.iter().enumerate() {
+                    for (i, r) in m.iter().enumerate() {
+                        cov[ci * d * d + i * d..ci * d * d + (i + 1) * d].copy_from_slice(r);
+                    }
+                }
+            }
+            (Covariances::Diag(c), CovarianceKind::Diag) => {
+                if c.len() != k || c.iter().any(|r| r.len() != d) {
+                    return bad("must be K × D".into());
+                }
+                for (ci, r) in c.iter().enumerate() {
+                    for i in 0..d {
+                        cov[ci * d * d + i * d + i] = r[i];
+                    }
+                }
+            }
+            (Covariances::Spherical(c), CovarianceKind::Spherical) => {
+                if c.len() != k {
+                    return bad("must have K entries".into());
+                }
+                for (ci, &v) in c.iter().enumerate() {
+                    for i in 0..d {
+                        cov[ci * d * d + i * d + i] = v;
+                    }
+                }
+            }
+            _ => return bad("have the wrong nesting for this covariance_type".into()),
+        }
+        let c = |v: &[f64]| v.iter().map(|&x| T::from_f64(x)).collect::<Vec<T>>();
+        let means: Vec<f64> = self.means.concat();
+        Mixture::new(kind, d, c(&self.weights), c(&means), c(&cov))
+            .map_err(|e| format!("invalid model: {e}"))
+    }
+}
+
+impl FitInfo {
+    /// Fit information from a kernels report and the fitted model.
+    pub fn from_report<T: Real>(model: &Mixture<T>, r: &FitReport<T>) -> Self {
+        let s = model.shape();
+        // In f64 whatever T is: −2 N ℓ̄ reaches 10⁶ at N = 10⁵, beyond f32's 7 digits.
+        let n = r.samples as f64;
+        let p = s.kind.model_parameters(s.components, s.features) as f64;
+        let fit_term = -2.0 * r.mean_log_likelihood.to_f64() * n;
+        Self {
+            mean_log_likelihood: r.mean_log_likelihood.to_f64(),
+            lower_bound: r.lower_bound.to_f64(),
+            n_iter: r.n_iter,
+            converged: r.converged,
+            bic: fit_term + p * n.ln(),
+            aic: fit_term + 2.0 * p,
+            n_samples: r.samples,
+            reseeded: r.reseeded,
+            precision: T::NAME.to_owned(),
+            backend: r.backend.name().to_owned(),
+        }
+    }
+}
