@@ -18,6 +18,7 @@ pub mod error;
 pub mod gaussian;
 pub mod gmm;
 pub mod linalg;
+pub mod mlp;
 pub mod real;
 
 pub use error::{Error, Result};
