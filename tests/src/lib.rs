@@ -7,3 +7,4 @@
 
 pub mod fixtures;
 pub mod gmm_reference;
+pub mod kl_reference;
