@@ -50,6 +50,8 @@ pub fn sensor_config() -> MonitorConfig {
             alpha: 1.0,
             n0: SENSOR_WINDOW as f32,
             reg_covar: 1e-6,
+            // Fields the kernels may add later keep their defaults.
+            ..OnlineConfig::default()
         },
         batch: batch(CovarianceKind::Full),
     }
@@ -65,6 +67,8 @@ pub fn crab_config() -> MonitorConfig {
             alpha: 1.0,
             n0: CRAB_WINDOW as f32,
             reg_covar: 1e-6,
+            // Fields the kernels may add later keep their defaults.
+            ..OnlineConfig::default()
         },
         batch: batch(CovarianceKind::Full),
     }
