@@ -78,35 +78,15 @@ impl fmt::Display for CsvError {
         match self {
             CsvError::Io { path, message } => write!(f, "{}: {message}", path.display()),
             CsvError::NoData { path } => write!(f, "{}: no data rows", path.display()),
-            CsvError::Ragged {
-                path,
-                line,
-                expected,
-                found,
-            } => write!(
+            CsvError::Ragged { path, line, expected, found } => write!(
                 f,
                 "{}:{line}: row has {found} columns, expected {expected} (as in the first row)",
                 path.display()
             ),
-            CsvError::NotANumber {
-                path,
-                line,
-                column,
-                text,
-            } => {
-                write!(
-                    f,
-                    "{}:{line}:{column}: cell {text:?} is not a number",
-                    path.display()
-                )
+            CsvError::NotANumber { path, line, column, text } => {
+                write!(f, "{}:{line}:{column}: cell {text:?} is not a number", path.display())
             }
-            CsvError::NonFinite {
-                path,
-                line,
-                column,
-                text,
-                precision,
-            } => write!(
+            CsvError::NonFinite { path, line, column, text, precision } => write!(
                 f,
                 "{}:{line}:{column}: cell {text:?} is not a finite {precision} value",
                 path.display()
@@ -121,32 +101,20 @@ fn parse_cell<T: Real>(text: &str) -> Result<T, bool> {
     // Err(false): not a number; Err(true): a number but not finite in T.
     let v: f64 = text.parse().map_err(|_| false)?;
     let t = T::from_f64(v);
-    if v.is_finite() && t.is_finite() {
-        Ok(t)
-    } else {
-        Err(true)
-    }
+    if v.is_finite() && t.is_finite() { Ok(t) } else { Err(true) }
 }
 
 /// Reads a numeric CSV file into a row-major table of `T`.
 pub fn read_csv<T: Real>(path: &Path) -> Result<Table<T>, CsvError> {
-    let file = std::fs::File::open(path).map_err(|e| CsvError::Io {
-        path: path.to_owned(),
-        message: e.to_string(),
-    })?;
+    let file = std::fs::File::open(path)
+        .map_err(|e| CsvError::Io { path: path.to_owned(), message: e.to_string() })?;
     read_csv_from(file, path)
 }
 
 /// As [`read_csv`], from any reader (`path` only names the source in errors).
-pub fn read_csv_from<T: Real, R: std::io::Read>(
-    reader: R,
-    path: &Path,
-) -> Result<Table<T>, CsvError> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(reader);
+pub fn read_csv_from<T: Real, R: std::io::Read>(reader: R, path: &Path) -> Result<Table<T>, CsvError> {
+    let mut rdr =
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(reader);
     let mut data = Vec::new();
     let mut cols = 0usize;
     let mut rows = 0usize;
@@ -158,10 +126,7 @@ pub fn read_csv_from<T: Real, R: std::io::Read>(
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
-                return Err(CsvError::Io {
-                    path: path.to_owned(),
-                    message: e.to_string(),
-                });
+                return Err(CsvError::Io { path: path.to_owned(), message: e.to_string() });
             }
         }
         let line = record.position().map(|p| p.line()).unwrap_or(0);
@@ -211,16 +176,9 @@ pub fn read_csv_from<T: Real, R: std::io::Read>(
         rows += 1;
     }
     if rows == 0 {
-        return Err(CsvError::NoData {
-            path: path.to_owned(),
-        });
+        return Err(CsvError::NoData { path: path.to_owned() });
     }
-    Ok(Table {
-        data,
-        rows,
-        cols,
-        header,
-    })
+    Ok(Table { data, rows, cols, header })
 }
 
 #[cfg(test)]
@@ -253,10 +211,7 @@ mod tests {
         let e = read("1,2\n3,x\n").unwrap_err().to_string();
         assert_eq!(e, "t.csv:2:2: cell \"x\" is not a number");
         let e = read("1,2\n3,4,5\n").unwrap_err().to_string();
-        assert!(
-            e.starts_with("t.csv:2: row has 3 columns, expected 2"),
-            "{e}"
-        );
+        assert!(e.starts_with("t.csv:2: row has 3 columns, expected 2"), "{e}");
         let e = read("a,b\n1,NaN\n").unwrap_err().to_string();
         assert_eq!(e, "t.csv:2:2: cell \"NaN\" is not a finite f64 value");
         let e = read_csv_from::<f32, _>("1e308,1\n".as_bytes(), Path::new("t.csv")).unwrap_err();

@@ -5,8 +5,8 @@
 //! monomorphization), computing exactly what the fixed-size firmware types compute.
 
 use crabmix_kernels::gmm::{
-    self, CovarianceKind, EStep, FitConfig, FitReport, MAX_RUNTIME_SIZE, MixtureMut, MixtureRef,
-    Shape, StatsMut, Totals,
+    self, CovarianceKind, EStep, FitConfig, FitReport, MAX_RUNTIME_SIZE, MixtureMut, MixtureRef, Shape,
+    StatsMut, Totals,
 };
 use crabmix_kernels::{Error, Real, Result};
 use rand_core::Rng;
@@ -29,18 +29,10 @@ pub struct Mixture<T> {
 
 fn check_sizes(k: usize, d: usize) -> Result<()> {
     if k > MAX_RUNTIME_SIZE {
-        return Err(Error::CapacityExceeded {
-            what: "components",
-            capacity: MAX_RUNTIME_SIZE,
-            requested: k,
-        });
+        return Err(Error::CapacityExceeded { what: "components", capacity: MAX_RUNTIME_SIZE, requested: k });
     }
     if d > MAX_RUNTIME_SIZE {
-        return Err(Error::CapacityExceeded {
-            what: "features",
-            capacity: MAX_RUNTIME_SIZE,
-            requested: d,
-        });
+        return Err(Error::CapacityExceeded { what: "features", capacity: MAX_RUNTIME_SIZE, requested: d });
     }
     Shape::new(k, d, CovarianceKind::Full).validate()
 }
@@ -71,11 +63,7 @@ impl<T: Real> Mixture<T> {
         check_sizes(k, d)?;
         let mut m = Self::zeroed(Shape::new(k, d, kind));
         if means.len() != k * d {
-            return Err(Error::ShapeMismatch {
-                what: "means",
-                expected: k * d,
-                found: means.len(),
-            });
+            return Err(Error::ShapeMismatch { what: "means", expected: k * d, found: means.len() });
         }
         if covariances.len() != k * d * d {
             return Err(Error::ShapeMismatch {
@@ -136,11 +124,7 @@ impl<T: Real> Mixture<T> {
 
     /// Converts every parameter to another precision (`f64` ↔ `f32`) and refreshes the factors.
     pub fn cast<U: Real>(&self) -> Result<Mixture<U>> {
-        let c = |v: &[T]| {
-            v.iter()
-                .map(|x| U::from_f64(x.to_f64()))
-                .collect::<Vec<U>>()
-        };
+        let c = |v: &[T]| v.iter().map(|x| U::from_f64(x.to_f64())).collect::<Vec<U>>();
         Mixture::new(
             self.shape.kind,
             self.shape.features,
@@ -187,21 +171,13 @@ impl<T: Real> Mixture<T> {
     /// EM from these parameters (`config.kind` must match).
     pub fn refine(&self, data: &[T], config: &FitConfig<T>) -> Result<(Self, FitReport<T>)> {
         if config.kind != self.shape.kind {
-            return Err(Error::InvalidParameter {
-                name: "kind",
-                reason: "differs from the model's",
-            });
+            return Err(Error::InvalidParameter { name: "kind", reason: "differs from the model's" });
         }
         gmm::validate_data(data, self.shape.features, self.shape.components)?;
         let mut model = self.clone();
         let mut stats = Stats::new(self.shape);
         let mut estep = ParallelEStep::new(data, self.shape.features);
-        let report = gmm::em_loop(
-            &mut model.view_mut(),
-            &mut stats.view_mut(),
-            &mut estep,
-            config,
-        )?;
+        let report = gmm::em_loop(&mut model.view_mut(), &mut stats.view_mut(), &mut estep, config)?;
         Ok((model, report))
     }
 
@@ -242,12 +218,10 @@ impl<T: Real> Mixture<T> {
         gmm::validate_data(data, d, 1)?;
         let mut out = vec![T::ZERO; data.len() / d * k];
         let view = self.view();
-        out.par_chunks_mut(k)
-            .zip(data.par_chunks(d))
-            .try_for_each_init(
-                || vec![T::ZERO; 2 * d],
-                |work, (row, x)| view.predict_proba(x, row, work).map(|_| ()),
-            )?;
+        out.par_chunks_mut(k).zip(data.par_chunks(d)).try_for_each_init(
+            || vec![T::ZERO; 2 * d],
+            |work, (row, x)| view.predict_proba(x, row, work).map(|_| ()),
+        )?;
         Ok(out)
     }
 
@@ -265,9 +239,7 @@ impl<T: Real> Mixture<T> {
 
     /// Free parameters p (scikit-learn's `_n_parameters`).
     pub fn n_parameters(&self) -> usize {
-        self.shape
-            .kind
-            .model_parameters(self.shape.components, self.shape.features)
+        self.shape.kind.model_parameters(self.shape.components, self.shape.features)
     }
 
     /// BIC = −2 Σ ln p(x) + p ln N.
@@ -291,15 +263,13 @@ impl<T: Real> Mixture<T> {
         gmm::validate_data(data, d, 1)?;
         let view = self.view();
         let mut out = vec![U::default(); data.len() / d];
-        out.par_iter_mut()
-            .zip(data.par_chunks(d))
-            .try_for_each_init(
-                || (vec![T::ZERO; k], vec![T::ZERO; 2 * d]),
-                |(lp, work), (o, x)| {
-                    *o = f(&view, x, lp, work)?;
-                    Ok::<(), Error>(())
-                },
-            )?;
+        out.par_iter_mut().zip(data.par_chunks(d)).try_for_each_init(
+            || (vec![T::ZERO; k], vec![T::ZERO; 2 * d]),
+            |(lp, work), (o, x)| {
+                *o = f(&view, x, lp, work)?;
+                Ok::<(), Error>(())
+            },
+        )?;
         Ok(out)
     }
 }
@@ -359,12 +329,7 @@ pub struct ParallelEStep<'a, T> {
 impl<'a, T: Real> ParallelEStep<'a, T> {
     /// Over `data` (N × D row-major).
     pub fn new(data: &'a [T], d: usize) -> Self {
-        Self {
-            data,
-            d,
-            progress: false,
-            passes: 0,
-        }
+        Self { data, d, progress: false, passes: 0 }
     }
     /// Print one progress line per pass to stderr.
     pub fn with_progress(mut self, on: bool) -> Self {
@@ -394,14 +359,12 @@ impl<T: Real> EStep<T> for ParallelEStep<'_, T> {
                 let mut work = vec![T::ZERO; 2 * d];
                 let mut v = s.view_mut();
                 v.reset(shifts)?;
-                v.accumulate_batch(model, chunk, &mut lp, &mut work)
-                    .map_err(|e| match e {
-                        Error::NonFiniteSample { sample, feature } => Error::NonFiniteSample {
-                            sample: sample + c * CHUNK_ROWS,
-                            feature,
-                        },
-                        other => other,
-                    })?;
+                v.accumulate_batch(model, chunk, &mut lp, &mut work).map_err(|e| match e {
+                    Error::NonFiniteSample { sample, feature } => {
+                        Error::NonFiniteSample { sample: sample + c * CHUNK_ROWS, feature }
+                    }
+                    other => other,
+                })?;
                 Ok(s)
             })
             .collect();
@@ -412,10 +375,7 @@ impl<T: Real> EStep<T> for ParallelEStep<'_, T> {
         self.passes += 1;
         if self.progress {
             let mean = stats.totals().mean_log_likelihood()?;
-            eprint!(
-                "\rEM pass {:4}  mean log-likelihood {:+.6}",
-                self.passes, mean
-            );
+            eprint!("\rEM pass {:4}  mean log-likelihood {:+.6}", self.passes, mean);
         }
         Ok(())
     }

@@ -13,11 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(
-    name = "crabmix",
-    version,
-    about = "Gaussian mixtures (and more) from the crabmix kernels"
-)]
+#[command(name = "crabmix", version, about = "Gaussian mixtures (and more) from the crabmix kernels")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -156,22 +152,14 @@ fn fit<T: Real>(a: &FitArgs) -> CliResult {
     };
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(a.seed);
     let progress = std::io::stderr().is_terminal();
-    let (model, report) = Mixture::<T>::fit(
-        &table.data,
-        table.cols,
-        a.components,
-        &config,
-        &mut rng,
-        progress,
-    )
-    .map_err(|e| format!("{}: {e}", a.data.display()))?;
+    let (model, report) =
+        Mixture::<T>::fit(&table.data, table.cols, a.components, &config, &mut rng, progress)
+            .map_err(|e| format!("{}: {e}", a.data.display()))?;
     let json = ModelJson::from_mixture(&model, Some(FitInfo::from_report(&model, &report)));
     let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())? + "\n";
     match &a.output {
         Some(path) => write_atomically(path, text.as_bytes()),
-        None => std::io::stdout()
-            .write_all(text.as_bytes())
-            .map_err(|e| e.to_string()),
+        None => std::io::stdout().write_all(text.as_bytes()).map_err(|e| e.to_string()),
     }
 }
 
@@ -186,21 +174,15 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> CliResult {
 
 fn load_model(path: &Path) -> Result<Mixture<f64>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let json: ModelJson =
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    json.to_mixture::<f64>()
-        .map_err(|e| format!("{}: {e}", path.display()))
+    let json: ModelJson = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    json.to_mixture::<f64>().map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn load_data_for(model: &Mixture<f64>, data: &Path) -> Result<Vec<f64>, String> {
     let table = read_csv::<f64>(data).map_err(|e| e.to_string())?;
     let d = model.shape().features;
     if table.cols != d {
-        return Err(format!(
-            "{}: {} columns, but the model has {d} features",
-            data.display(),
-            table.cols
-        ));
+        return Err(format!("{}: {} columns, but the model has {d} features", data.display(), table.cols));
     }
     Ok(table.data)
 }
@@ -232,10 +214,5 @@ fn sample(a: &SampleArgs) -> CliResult {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(a.seed);
     let (x, _) = model.sample(a.n, &mut rng);
     let d = model.shape().features;
-    print_lines(x.chunks(d).map(|row| {
-        row.iter()
-            .map(|v| format!("{v:.17e}"))
-            .collect::<Vec<_>>()
-            .join(",")
-    }))
+    print_lines(x.chunks(d).map(|row| row.iter().map(|v| format!("{v:.17e}")).collect::<Vec<_>>().join(",")))
 }

@@ -66,9 +66,7 @@ pub fn parse_kind(s: &str) -> Result<CovarianceKind, String> {
         "full" => Ok(CovarianceKind::Full),
         "diag" => Ok(CovarianceKind::Diag),
         "spherical" => Ok(CovarianceKind::Spherical),
-        other => Err(format!(
-            "unknown covariance type {other:?} (expected full, diag or spherical)"
-        )),
+        other => Err(format!("unknown covariance type {other:?} (expected full, diag or spherical)")),
     }
 }
 
@@ -83,21 +81,11 @@ impl ModelJson {
         let covariances = match s.kind {
             CovarianceKind::Full => Covariances::Full(
                 (0..k)
-                    .map(|c| {
-                        (0..d)
-                            .map(|i| f(&cov[c * d * d + i * d..c * d * d + (i + 1) * d]))
-                            .collect()
-                    })
+                    .map(|c| (0..d).map(|i| f(&cov[c * d * d + i * d..c * d * d + (i + 1) * d])).collect())
                     .collect(),
             ),
             CovarianceKind::Diag => Covariances::Diag(
-                (0..k)
-                    .map(|c| {
-                        (0..d)
-                            .map(|i| cov[c * d * d + i * d + i].to_f64())
-                            .collect()
-                    })
-                    .collect(),
+                (0..k).map(|c| (0..d).map(|i| cov[c * d * d + i * d + i].to_f64()).collect()).collect(),
             ),
             CovarianceKind::Spherical => {
                 Covariances::Spherical((0..k).map(|c| cov[c * d * d].to_f64()).collect())
@@ -120,17 +108,11 @@ impl ModelJson {
             return Err("model has no components (`weights` is empty)".into());
         }
         if self.means.len() != k {
-            return Err(format!(
-                "`means` has {} rows, `weights` has {k}",
-                self.means.len()
-            ));
+            return Err(format!("`means` has {} rows, `weights` has {k}", self.means.len()));
         }
         let d = self.means[0].len();
         if let Some((i, m)) = self.means.iter().enumerate().find(|(_, m)| m.len() != d) {
-            return Err(format!(
-                "`means[{i}]` has {} entries, `means[0]` has {d}",
-                m.len()
-            ));
+            return Err(format!("`means[{i}]` has {} entries, `means[0]` has {d}", m.len()));
         }
         let mut cov = vec![0.0f64; k * d * d];
         let bad = |what: String| {
@@ -141,10 +123,7 @@ impl ModelJson {
         };
         match (&self.covariances, kind) {
             (Covariances::Full(c), CovarianceKind::Full) => {
-                if c.len() != k
-                    || c.iter()
-                        .any(|m| m.len() != d || m.iter().any(|r| r.len() != d))
-                {
+                if c.len() != k || c.iter().any(|m| m.len() != d || m.iter().any(|r| r.len() != d)) {
                     return bad("must be K × D × D".into());
                 }
                 for (ci, m) in c.iter().enumerate() {
@@ -177,8 +156,7 @@ impl ModelJson {
         }
         let c = |v: &[f64]| v.iter().map(|&x| T::from_f64(x)).collect::<Vec<T>>();
         let means: Vec<f64> = self.means.concat();
-        Mixture::new(kind, d, c(&self.weights), c(&means), c(&cov))
-            .map_err(|e| format!("invalid model: {e}"))
+        Mixture::new(kind, d, c(&self.weights), c(&means), c(&cov)).map_err(|e| format!("invalid model: {e}"))
     }
 }
 

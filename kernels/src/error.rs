@@ -68,34 +68,19 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Error::EmptyData => write!(f, "no samples"),
-            Error::TooFewSamples {
-                samples,
-                components,
-            } => write!(
-                f,
-                "{components} components need at least {components} samples, got {samples}"
-            ),
+            Error::TooFewSamples { samples, components } => {
+                write!(f, "{components} components need at least {components} samples, got {samples}")
+            }
             Error::NonFiniteSample { sample, feature } => {
-                write!(
-                    f,
-                    "sample {sample}, feature {feature} is not finite (NaN or infinite)"
-                )
+                write!(f, "sample {sample}, feature {feature} is not finite (NaN or infinite)")
             }
             Error::NonFiniteParameter { name, index } => {
                 write!(f, "parameter `{name}` entry {index} is not finite")
             }
-            Error::ShapeMismatch {
-                what,
-                expected,
-                found,
-            } => {
+            Error::ShapeMismatch { what, expected, found } => {
                 write!(f, "{what}: expected length {expected}, found {found}")
             }
-            Error::CapacityExceeded {
-                what,
-                capacity,
-                requested,
-            } => {
+            Error::CapacityExceeded { what, capacity, requested } => {
                 write!(f, "{what}: {requested} exceeds the capacity {capacity}")
             }
             Error::NotPositiveDefinite { component, pivot } => write!(

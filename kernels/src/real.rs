@@ -110,20 +110,12 @@ pub trait Real:
     /// The larger of two values (NaN-ignoring like `f64::max`).
     #[inline(always)]
     fn max(self, other: Self) -> Self {
-        if self >= other || other != other {
-            self
-        } else {
-            other
-        }
+        if self >= other || other != other { self } else { other }
     }
     /// The smaller of two values (NaN-ignoring like `f64::min`).
     #[inline(always)]
     fn min(self, other: Self) -> Self {
-        if self <= other || other != other {
-            self
-        } else {
-            other
-        }
+        if self <= other || other != other { self } else { other }
     }
 }
 
@@ -203,17 +195,7 @@ impl_real!(
     libm::tanhf,
     libm::fabsf
 );
-impl_real!(
-    f64,
-    "f64",
-    libm::exp,
-    libm::log,
-    libm::log1p,
-    libm::sqrt,
-    libm::pow,
-    libm::tanh,
-    libm::fabs
-);
+impl_real!(f64, "f64", libm::exp, libm::log, libm::log1p, libm::sqrt, libm::pow, libm::tanh, libm::fabs);
 
 /// Dispatch for `fast_exp`: only `f32` under `micromath` differs from libm.
 trait FastExp {
@@ -240,11 +222,7 @@ impl FastExp for f32 {
     fn fast_exp_impl(self) -> Self {
         // micromath's exp overflows to garbage far below f32's range; responsibilities only need
         // exp of non-positive arguments, where underflow to 0 is the right answer.
-        if self < -87.0 {
-            0.0
-        } else {
-            micromath::F32Ext::exp(self)
-        }
+        if self < -87.0 { 0.0 } else { micromath::F32Ext::exp(self) }
     }
 }
 
@@ -271,10 +249,7 @@ mod tests {
             let x = -20.0 + 0.1 * i as f32;
             let got = x.fast_exp() as f64;
             let want = (x as f64).exp();
-            assert!(
-                (got - want).abs() <= tol * want,
-                "x={x} got={got} want={want}"
-            );
+            assert!((got - want).abs() <= tol * want, "x={x} got={got} want={want}");
         }
         if BACKEND == MathBackend::Micromath {
             assert_eq!((-100.0f32).fast_exp(), 0.0);

@@ -5,10 +5,7 @@ use std::path::PathBuf;
 
 /// The repository root (parent of the `tests` crate).
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
-        .to_owned()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_owned()
 }
 
 /// Parameters as scikit-learn shapes them: covariances `full` [K][D][D], `diag` [K][D],
@@ -71,9 +68,7 @@ pub struct SkCase {
 
 /// Loads `tests/fixtures/sklearn/<name>.json`.
 pub fn sklearn_case(name: &str) -> SkCase {
-    let path = repo_root()
-        .join("tests/fixtures/sklearn")
-        .join(format!("{name}.json"));
+    let path = repo_root().join("tests/fixtures/sklearn").join(format!("{name}.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -103,8 +98,5 @@ pub fn full_covariances(kind: &str, v: &serde_json::Value, k: usize, d: usize) -
 pub fn pearson_crabs() -> Vec<f64> {
     let path = repo_root().join("data/pearson_crabs.csv");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.lines()
-        .skip(1)
-        .map(|l| l.trim().parse().expect("number"))
-        .collect()
+    text.lines().skip(1).map(|l| l.trim().parse().expect("number")).collect()
 }

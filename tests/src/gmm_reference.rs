@@ -20,23 +20,13 @@ pub struct RefGmm {
 
 impl RefGmm {
     /// From flat storage: weights K, means K·D, full-shaped covariances K·D·D.
-    pub fn from_flat(
-        kind: &'static str,
-        d: usize,
-        weights: &[f64],
-        means: &[f64],
-        covs: &[f64],
-    ) -> Self {
+    pub fn from_flat(kind: &'static str, d: usize, weights: &[f64], means: &[f64], covs: &[f64]) -> Self {
         let k = weights.len();
         Self {
             kind,
             weights: weights.to_vec(),
-            means: (0..k)
-                .map(|c| DVector::from_column_slice(&means[c * d..(c + 1) * d]))
-                .collect(),
-            covs: (0..k)
-                .map(|c| DMatrix::from_row_slice(d, d, &covs[c * d * d..(c + 1) * d * d]))
-                .collect(),
+            means: (0..k).map(|c| DVector::from_column_slice(&means[c * d..(c + 1) * d])).collect(),
+            covs: (0..k).map(|c| DMatrix::from_row_slice(d, d, &covs[c * d * d..(c + 1) * d * d])).collect(),
         }
     }
 
@@ -46,10 +36,7 @@ impl RefGmm {
         let x = DVector::from_column_slice(x);
         (0..self.weights.len())
             .map(|k| {
-                let inv = self.covs[k]
-                    .clone()
-                    .try_inverse()
-                    .expect("invertible covariance");
+                let inv = self.covs[k].clone().try_inverse().expect("invertible covariance");
                 let diff = &x - &self.means[k];
                 let maha = (diff.transpose() * inv * &diff)[(0, 0)];
                 self.weights[k].ln()

@@ -54,36 +54,16 @@ fn run_case(name: &str) {
     let e = &case.expected;
     assert_eq!(report.n_iter, e.n_iter, "{name}: iterations");
     assert_eq!(report.reseeded, 0, "{name}: no component may be re-seeded");
-    assert_close(
-        &format!("{name} weights"),
-        model.weights(),
-        &e.weights,
-        1e-6,
-    );
-    assert_close(
-        &format!("{name} means"),
-        model.means(),
-        &e.means.concat(),
-        1e-6,
-    );
+    assert_close(&format!("{name} weights"), model.weights(), &e.weights, 1e-6);
+    assert_close(&format!("{name} means"), model.means(), &e.means.concat(), 1e-6);
     assert_close(
         &format!("{name} covariances"),
         model.covariances(),
         &full_covariances(&case.covariance_type, &e.covariances, k, d),
         1e-6,
     );
-    assert_close(
-        &format!("{name} lower_bound"),
-        &[report.lower_bound],
-        &[e.lower_bound],
-        1e-6,
-    );
-    assert_close(
-        &format!("{name} score"),
-        &[report.mean_log_likelihood],
-        &[e.score],
-        1e-6,
-    );
+    assert_close(&format!("{name} lower_bound"), &[report.lower_bound], &[e.lower_bound], 1e-6);
+    assert_close(&format!("{name} score"), &[report.mean_log_likelihood], &[e.score], 1e-6);
     assert_close(
         &format!("{name} score_samples"),
         &model.score_samples(&data).unwrap(),
@@ -91,18 +71,8 @@ fn run_case(name: &str) {
         1e-6,
     );
     assert_eq!(model.predict(&data).unwrap(), e.predict, "{name}: predict");
-    assert_close(
-        &format!("{name} bic"),
-        &[model.bic(&data).unwrap()],
-        &[e.bic],
-        1e-6,
-    );
-    assert_close(
-        &format!("{name} aic"),
-        &[model.aic(&data).unwrap()],
-        &[e.aic],
-        1e-6,
-    );
+    assert_close(&format!("{name} bic"), &[model.bic(&data).unwrap()], &[e.bic], 1e-6);
+    assert_close(&format!("{name} aic"), &[model.aic(&data).unwrap()], &[e.aic], 1e-6);
 }
 
 #[test]

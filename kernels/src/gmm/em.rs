@@ -51,22 +51,13 @@ impl<T: Real> FitConfig<T> {
     /// `n_init ≥ 1`, `max_iter ≥ 1`, `tol` and `reg_covar` finite and ≥ 0.
     pub fn validate(&self) -> Result<()> {
         if self.n_init == 0 {
-            return Err(Error::InvalidParameter {
-                name: "n_init",
-                reason: "must be at least 1",
-            });
+            return Err(Error::InvalidParameter { name: "n_init", reason: "must be at least 1" });
         }
         if self.max_iter == 0 {
-            return Err(Error::InvalidParameter {
-                name: "max_iter",
-                reason: "must be at least 1",
-            });
+            return Err(Error::InvalidParameter { name: "max_iter", reason: "must be at least 1" });
         }
         if !(self.tol >= T::ZERO) || !self.tol.is_finite() {
-            return Err(Error::InvalidParameter {
-                name: "tol",
-                reason: "must be finite and non-negative",
-            });
+            return Err(Error::InvalidParameter { name: "tol", reason: "must be finite and non-negative" });
         }
         if !(self.reg_covar >= T::ZERO) || !self.reg_covar.is_finite() {
             return Err(Error::InvalidParameter {
@@ -138,11 +129,7 @@ pub struct SerialEStep<'a, T> {
 impl<'a, T: Real> SerialEStep<'a, T> {
     /// `log_probs` needs length ≥ K and `work` ≥ 2·D (checked on use).
     pub fn new(data: &'a [T], log_probs: &'a mut [T], work: &'a mut [T]) -> Self {
-        Self {
-            data,
-            log_probs,
-            work,
-        }
+        Self { data, log_probs, work }
     }
 }
 
@@ -156,10 +143,7 @@ impl<T: Real> EStep<T> for SerialEStep<'_, T> {
 /// N ≥ 1, N ≥ K, every value finite. Returns N.
 pub fn validate_data<T: Real>(data: &[T], d: usize, k: usize) -> Result<usize> {
     if d == 0 {
-        return Err(Error::InvalidParameter {
-            name: "features",
-            reason: "must be at least 1",
-        });
+        return Err(Error::InvalidParameter { name: "features", reason: "must be at least 1" });
     }
     if data.len() % d != 0 {
         return Err(Error::ShapeMismatch {
@@ -173,16 +157,10 @@ pub fn validate_data<T: Real>(data: &[T], d: usize, k: usize) -> Result<usize> {
         return Err(Error::EmptyData);
     }
     if k > n {
-        return Err(Error::TooFewSamples {
-            samples: n,
-            components: k,
-        });
+        return Err(Error::TooFewSamples { samples: n, components: k });
     }
     if let Some(pos) = data.iter().position(|v| !v.is_finite()) {
-        return Err(Error::NonFiniteSample {
-            sample: pos / d,
-            feature: pos % d,
-        });
+        return Err(Error::NonFiniteSample { sample: pos / d, feature: pos % d });
     }
     Ok(n)
 }
@@ -258,16 +236,8 @@ pub fn fit<T: Real, E: EStep<T> + ?Sized, R: Rng + ?Sized>(
     validate_data(data, shape.features, shape.components)?;
     let mut kept: Option<FitReport<T>> = None;
     for init in 0..config.n_init {
-        let init_reseeded = initialize(
-            data,
-            trial,
-            stats,
-            config.init,
-            config.reg_covar,
-            rng,
-            work,
-            dist.as_deref_mut(),
-        )?;
+        let init_reseeded =
+            initialize(data, trial, stats, config.init, config.reg_covar, rng, work, dist.as_deref_mut())?;
         let mut report = em_loop(trial, stats, estep, config)?;
         report.reseeded += init_reseeded as u32;
         report.best_init = init;
@@ -280,8 +250,5 @@ pub fn fit<T: Real, E: EStep<T> + ?Sized, R: Rng + ?Sized>(
             kept = Some(report);
         }
     }
-    kept.ok_or(Error::InvalidParameter {
-        name: "n_init",
-        reason: "must be at least 1",
-    })
+    kept.ok_or(Error::InvalidParameter { name: "n_init", reason: "must be at least 1" })
 }

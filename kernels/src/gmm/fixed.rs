@@ -111,9 +111,7 @@ impl<T: Real, const K: usize, const D: usize> GaussianMixture<T, K, D> {
                 &mut self.weights,
                 self.means.as_flattened_mut(),
                 self.covariances.as_flattened_mut().as_flattened_mut(),
-                self.precisions_cholesky
-                    .as_flattened_mut()
-                    .as_flattened_mut(),
+                self.precisions_cholesky.as_flattened_mut().as_flattened_mut(),
                 &mut self.log_norm,
             ],
         )
@@ -219,10 +217,7 @@ impl<T: Real, const K: usize, const D: usize> GaussianMixture<T, K, D> {
     /// `config.kind` must equal `self.kind()`.
     pub fn refine(&self, data: &[[T; D]], config: &FitConfig<T>) -> Result<(Self, FitReport<T>)> {
         if config.kind != self.kind {
-            return Err(Error::InvalidParameter {
-                name: "kind",
-                reason: "differs from the model's",
-            });
+            return Err(Error::InvalidParameter { name: "kind", reason: "differs from the model's" });
         }
         let flat = data.as_flattened();
         super::em::validate_data(flat, D, K)?;
@@ -231,22 +226,14 @@ impl<T: Real, const K: usize, const D: usize> GaussianMixture<T, K, D> {
         let mut lp = [T::ZERO; K];
         let mut work = [[T::ZERO; D]; 2];
         let mut estep = SerialEStep::new(flat, &mut lp, work.as_flattened_mut());
-        let report = em_loop(
-            &mut model.view_mut(),
-            &mut stats.view_mut(),
-            &mut estep,
-            config,
-        )?;
+        let report = em_loop(&mut model.view_mut(), &mut stats.view_mut(), &mut estep, config)?;
         Ok((model, report))
     }
 }
 
 fn with_row(e: Error, row: usize) -> Error {
     match e {
-        Error::NonFiniteSample { feature, .. } => Error::NonFiniteSample {
-            sample: row,
-            feature,
-        },
+        Error::NonFiniteSample { feature, .. } => Error::NonFiniteSample { sample: row, feature },
         other => other,
     }
 }
@@ -320,8 +307,7 @@ impl<T: Real, const K: usize, const D: usize> SufficientStats<T, K, D> {
     pub fn accumulate(&mut self, model: &GaussianMixture<T, K, D>, x: &[T; D]) -> Result<T> {
         let mut lp = [T::ZERO; K];
         let mut work = [[T::ZERO; D]; 2];
-        self.view_mut()
-            .accumulate(&model.view(), x, &mut lp, work.as_flattened_mut())
+        self.view_mut().accumulate(&model.view(), x, &mut lp, work.as_flattened_mut())
     }
 
     /// Adds `other` (see [`StatsMut::merge`]).
@@ -330,17 +316,10 @@ impl<T: Real, const K: usize, const D: usize> SufficientStats<T, K, D> {
     }
 
     /// M-step into `model` (see [`StatsMut::finish`]); returns the number of re-seeded components.
-    pub fn finish(
-        &self,
-        model: &mut GaussianMixture<T, K, D>,
-        reg_covar: T,
-        reseed: bool,
-    ) -> Result<usize> {
+    pub fn finish(&self, model: &mut GaussianMixture<T, K, D>, reg_covar: T, reseed: bool) -> Result<usize> {
         // Work on a copy so that an error leaves `model` untouched.
         let mut candidate = *model;
-        let n = self
-            .view()
-            .finish(&mut candidate.view_mut(), reg_covar, reseed)?;
+        let n = self.view().finish(&mut candidate.view_mut(), reg_covar, reseed)?;
         *model = candidate;
         Ok(n)
     }
@@ -368,9 +347,7 @@ mod nalgebra_interop {
         }
         /// Σ_k as an `SMatrix<T, D, D>` (symmetric, so row- and column-major agree).
         pub fn covariance_matrix(&self, k: usize) -> Option<SMatrix<T, D, D>> {
-            self.covariances
-                .get(k)
-                .map(|c| SMatrix::from_column_slice(c.as_flattened()))
+            self.covariances.get(k).map(|c| SMatrix::from_column_slice(c.as_flattened()))
         }
         /// A mixture from nalgebra means and covariances; errors as [`GaussianMixture::new`].
         pub fn from_nalgebra(

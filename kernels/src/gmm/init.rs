@@ -75,10 +75,7 @@ pub fn choose_centres<T: Real, R: Rng + ?Sized>(
     let n = data.len() / d;
     let k_n = centres.len() / d;
     if k_n > n {
-        return Err(Error::TooFewSamples {
-            samples: n,
-            components: k_n,
-        });
+        return Err(Error::TooFewSamples { samples: n, components: k_n });
     }
     match method {
         InitMethod::Random => {
@@ -88,8 +85,7 @@ pub fn choose_centres<T: Real, R: Rng + ?Sized>(
                     break;
                 }
                 if uniform_below(rng, n - i) < k_n - chosen {
-                    centres[chosen * d..(chosen + 1) * d]
-                        .copy_from_slice(&data[i * d..(i + 1) * d]);
+                    centres[chosen * d..(chosen + 1) * d].copy_from_slice(&data[i * d..(i + 1) * d]);
                     chosen += 1;
                 }
             }
@@ -177,11 +173,7 @@ pub fn initialize<T: Real, R: Rng + ?Sized>(
     let (k_n, d) = (shape.components, shape.features);
     validate_data(data, d, k_n)?;
     if work.len() < d {
-        return Err(Error::ShapeMismatch {
-            what: "work buffer",
-            expected: d,
-            found: work.len(),
-        });
+        return Err(Error::ShapeMismatch { what: "work buffer", expected: d, found: work.len() });
     }
     choose_centres(data, d, model.means_mut(), method, rng, dist)?;
     stats.reset(model.as_ref().means())?;

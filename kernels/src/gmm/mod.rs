@@ -88,26 +88,16 @@ pub struct Shape {
 impl Shape {
     /// A shape; see [`Shape::validate`] for the rules.
     pub const fn new(components: usize, features: usize, kind: CovarianceKind) -> Self {
-        Self {
-            components,
-            features,
-            kind,
-        }
+        Self { components, features, kind }
     }
 
     /// K ≥ 1 and D ≥ 1 (zero-sized models have no density).
     pub fn validate(&self) -> Result<()> {
         if self.components == 0 {
-            return Err(Error::InvalidParameter {
-                name: "components",
-                reason: "must be at least 1",
-            });
+            return Err(Error::InvalidParameter { name: "components", reason: "must be at least 1" });
         }
         if self.features == 0 {
-            return Err(Error::InvalidParameter {
-                name: "features",
-                reason: "must be at least 1",
-            });
+            return Err(Error::InvalidParameter { name: "features", reason: "must be at least 1" });
         }
         Ok(())
     }

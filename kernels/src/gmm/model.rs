@@ -39,15 +39,7 @@ pub struct MixtureMut<'a, T> {
 }
 
 fn check_len(what: &'static str, len: usize, expected: usize) -> Result<()> {
-    if len == expected {
-        Ok(())
-    } else {
-        Err(Error::ShapeMismatch {
-            what,
-            expected,
-            found: len,
-        })
-    }
+    if len == expected { Ok(()) } else { Err(Error::ShapeMismatch { what, expected, found: len }) }
 }
 
 fn check_lengths(shape: Shape, w: usize, m: usize, c: usize, p: usize, l: usize) -> Result<()> {
@@ -80,27 +72,13 @@ impl<'a, T: Real> MixtureRef<'a, T> {
             precisions_cholesky.len(),
             log_norm.len(),
         )?;
-        Ok(Self {
-            shape,
-            weights,
-            means,
-            covariances,
-            precisions_cholesky,
-            log_norm,
-        })
+        Ok(Self { shape, weights, means, covariances, precisions_cholesky, log_norm })
     }
 
     /// Unchecked constructor for storage whose lengths the type system already guarantees.
     pub(crate) fn from_parts(shape: Shape, parts: [&'a [T]; 5]) -> Self {
         let [weights, means, covariances, precisions_cholesky, log_norm] = parts;
-        Self {
-            shape,
-            weights,
-            means,
-            covariances,
-            precisions_cholesky,
-            log_norm,
-        }
+        Self { shape, weights, means, covariances, precisions_cholesky, log_norm }
     }
 
     /// Number of components K, features D and the covariance kind.
@@ -147,18 +125,10 @@ impl<'a, T: Real> MixtureRef<'a, T> {
         let (k_n, d) = (self.shape.components, self.shape.features);
         check_len("sample", x.len(), d)?;
         if out.len() < k_n {
-            return Err(Error::ShapeMismatch {
-                what: "log_prob buffer",
-                expected: k_n,
-                found: out.len(),
-            });
+            return Err(Error::ShapeMismatch { what: "log_prob buffer", expected: k_n, found: out.len() });
         }
         if work.len() < 2 * d {
-            return Err(Error::ShapeMismatch {
-                what: "work buffer",
-                expected: 2 * d,
-                found: work.len(),
-            });
+            return Err(Error::ShapeMismatch { what: "work buffer", expected: 2 * d, found: work.len() });
         }
         let (dev, proj) = work.split_at_mut(d);
         let half = T::from_f64(0.5);
@@ -306,27 +276,13 @@ impl<'a, T: Real> MixtureMut<'a, T> {
             precisions_cholesky.len(),
             log_norm.len(),
         )?;
-        Ok(Self {
-            shape,
-            weights,
-            means,
-            covariances,
-            precisions_cholesky,
-            log_norm,
-        })
+        Ok(Self { shape, weights, means, covariances, precisions_cholesky, log_norm })
     }
 
     /// Unchecked constructor for storage whose lengths the type system already guarantees.
     pub(crate) fn from_parts(shape: Shape, parts: [&'a mut [T]; 5]) -> Self {
         let [weights, means, covariances, precisions_cholesky, log_norm] = parts;
-        Self {
-            shape,
-            weights,
-            means,
-            covariances,
-            precisions_cholesky,
-            log_norm,
-        }
+        Self { shape, weights, means, covariances, precisions_cholesky, log_norm }
     }
 
     /// Read-only view of the same storage.
@@ -387,8 +343,7 @@ impl<'a, T: Real> MixtureMut<'a, T> {
         self.weights.copy_from_slice(other.weights);
         self.means.copy_from_slice(other.means);
         self.covariances.copy_from_slice(other.covariances);
-        self.precisions_cholesky
-            .copy_from_slice(other.precisions_cholesky);
+        self.precisions_cholesky.copy_from_slice(other.precisions_cholesky);
         self.log_norm.copy_from_slice(other.log_norm);
         Ok(())
     }
@@ -408,18 +363,12 @@ impl<'a, T: Real> MixtureMut<'a, T> {
         let mut total = T::ZERO;
         for &w in self.weights.iter() {
             if w < T::ZERO {
-                return Err(Error::InvalidParameter {
-                    name: "weights",
-                    reason: "negative weight",
-                });
+                return Err(Error::InvalidParameter { name: "weights", reason: "negative weight" });
             }
             total += w;
         }
         if (total - T::ONE).abs() > T::EPSILON.sqrt() {
-            return Err(Error::InvalidParameter {
-                name: "weights",
-                reason: "weights must sum to 1",
-            });
+            return Err(Error::InvalidParameter { name: "weights", reason: "weights must sum to 1" });
         }
         for w in self.weights.iter_mut() {
             *w /= total;
@@ -430,10 +379,7 @@ impl<'a, T: Real> MixtureMut<'a, T> {
             check_structure(self.shape.kind, cov, d)?;
             let u = &mut self.precisions_cholesky[k * d * d..(k + 1) * d * d];
             u.copy_from_slice(cov);
-            cholesky_in_place(u, d).map_err(|pivot| Error::NotPositiveDefinite {
-                component: k,
-                pivot,
-            })?;
+            cholesky_in_place(u, d).map_err(|pivot| Error::NotPositiveDefinite { component: k, pivot })?;
             lower_inverse_transpose_in_place(u, d);
             let mut log_det_u = T::ZERO;
             for i in 0..d {

@@ -29,6 +29,10 @@ pub struct OnlineConfig<T> {
     pub n0: T,
     /// Regularization the covariances carry, as `reg_covar` in batch EM (default 1e-6).
     pub reg_covar: T,
+    /// Polyak–Ruppert averaging: from this many samples on, [`OnlineEm::averaged`] returns the
+    /// running mean of the parameters, which for α < 1 removes most of the step-size noise
+    /// (Cappé & Moulines 2009, §2.3). `None` (default) keeps no average and no extra memory use.
+    pub average_from: Option<u64>,
 }
 
 impl<T: Real> Default for OnlineConfig<T> {
@@ -37,6 +41,7 @@ impl<T: Real> Default for OnlineConfig<T> {
             alpha: T::from_f64(0.6),
             n0: T::from_f64(10.0),
             reg_covar: T::from_f64(1e-6),
+            average_from: None,
         }
     }
 }
@@ -46,16 +51,10 @@ impl<T: Real> OnlineConfig<T> {
     pub fn validate(&self) -> Result<()> {
         let half = T::from_f64(0.5);
         if !(self.alpha > half && self.alpha <= T::ONE) {
-            return Err(Error::InvalidParameter {
-                name: "alpha",
-                reason: "must lie in (0.5, 1]",
-            });
+            return Err(Error::InvalidParameter { name: "alpha", reason: "must lie in (0.5, 1]" });
         }
         if !(self.n0 >= T::ZERO) || !self.n0.is_finite() {
-            return Err(Error::InvalidParameter {
-                name: "n0",
-                reason: "must be finite and non-negative",
-            });
+            return Err(Error::InvalidParameter { name: "n0", reason: "must be finite and non-negative" });
         }
         if !(self.reg_covar >= T::ZERO) || !self.reg_covar.is_finite() {
             return Err(Error::InvalidParameter {
@@ -88,10 +87,7 @@ pub fn online_step<T: Real>(
     work: &mut [T],
 ) -> Result<T> {
     if !(gamma > T::ZERO && gamma <= T::ONE) {
-        return Err(Error::InvalidParameter {
-            name: "gamma",
-            reason: "step size must lie in (0, 1]",
-        });
+        return Err(Error::InvalidParameter { name: "gamma", reason: "step size must lie in (0, 1]" });
     }
     if let Some(feature) = x.iter().position(|v| !v.is_finite()) {
         return Err(Error::NonFiniteSample { sample: 0, feature });
@@ -152,11 +148,13 @@ pub fn online_step<T: Real>(
     Ok(lse)
 }
 
-/// Online EM over a stream, in the memory of one model plus a counter.
+/// Online EM over a stream, in the memory of two models (current and averaged) plus counters.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct OnlineEm<T, const K: usize, const D: usize> {
     model: GaussianMixture<T, K, D>,
+    average: GaussianMixture<T, K, D>,
+    averaged_samples: u64,
     config: OnlineConfig<T>,
     n: u64,
 }
@@ -165,11 +163,7 @@ impl<T: Real, const K: usize, const D: usize> OnlineEm<T, K, D> {
     /// Starts from `initial` (e.g. a batch fit on a warm-up window). Errors: invalid `config`.
     pub fn new(initial: GaussianMixture<T, K, D>, config: OnlineConfig<T>) -> Result<Self> {
         config.validate()?;
-        Ok(Self {
-            model: initial,
-            config,
-            n: 0,
-        })
+        Ok(Self { model: initial, average: initial, averaged_samples: 0, config, n: 0 })
     }
 
     /// Incorporates `x`; returns ln p(x) under the model before the update. On error the model
@@ -189,7 +183,34 @@ impl<T: Real, const K: usize, const D: usize> OnlineEm<T, K, D> {
         )?;
         self.model = next;
         self.n += 1;
+        if self.config.average_from.is_some_and(|from| self.n > from) {
+            self.averaged_samples += 1;
+            let step = T::ONE / T::from_f64(self.averaged_samples as f64);
+            // Parameters only; factors are refreshed when the average is read.
+            let (mut avg, cur) = (self.average.view_mut(), self.model.view());
+            for (a, c) in avg.weights_mut().iter_mut().zip(cur.weights()) {
+                *a += (*c - *a) * step;
+            }
+            let (means, covs) = avg.means_and_covariances_mut();
+            for (a, c) in means.iter_mut().zip(cur.means()) {
+                *a += (*c - *a) * step;
+            }
+            for (a, c) in covs.iter_mut().zip(cur.covariances()) {
+                *a += (*c - *a) * step;
+            }
+        }
         Ok(lse)
+    }
+
+    /// The Polyak–Ruppert average of the models since `average_from` (a convex combination of
+    /// valid models, hence valid), or the current model when averaging has not started.
+    pub fn averaged(&self) -> Result<GaussianMixture<T, K, D>> {
+        if self.averaged_samples == 0 {
+            return Ok(self.model);
+        }
+        let mut m = self.average;
+        m.view_mut().refresh()?;
+        Ok(m)
     }
 
     /// The current model.

@@ -36,12 +36,7 @@ pub struct Totals<T> {
 
 impl<T: Real> Default for Totals<T> {
     fn default() -> Self {
-        Self {
-            samples: 0,
-            log_likelihood: T::ZERO,
-            compensation: T::ZERO,
-            worst_log_likelihood: T::MAX,
-        }
+        Self { samples: 0, log_likelihood: T::ZERO, compensation: T::ZERO, worst_log_likelihood: T::MAX }
     }
 }
 
@@ -101,20 +96,10 @@ fn check(shape: Shape, lens: [usize; 5]) -> Result<()> {
     shape.validate()?;
     let (k, d) = (shape.components, shape.features);
     let expected = [k * d, k, k * d, k * d * d, d];
-    let names = [
-        "stats shift",
-        "stats n",
-        "stats s1",
-        "stats s2",
-        "stats worst sample",
-    ];
+    let names = ["stats shift", "stats n", "stats s1", "stats s2", "stats worst sample"];
     for i in 0..5 {
         if lens[i] != expected[i] {
-            return Err(Error::ShapeMismatch {
-                what: names[i],
-                expected: expected[i],
-                found: lens[i],
-            });
+            return Err(Error::ShapeMismatch { what: names[i], expected: expected[i], found: lens[i] });
         }
     }
     Ok(())
@@ -131,32 +116,13 @@ impl<'a, T: Real> StatsRef<'a, T> {
         worst: &'a [T],
         totals: &'a Totals<T>,
     ) -> Result<Self> {
-        check(
-            shape,
-            [shift.len(), resp.len(), s1.len(), s2.len(), worst.len()],
-        )?;
-        Ok(Self {
-            shape,
-            shift,
-            resp,
-            s1,
-            s2,
-            worst,
-            totals,
-        })
+        check(shape, [shift.len(), resp.len(), s1.len(), s2.len(), worst.len()])?;
+        Ok(Self { shape, shift, resp, s1, s2, worst, totals })
     }
     /// Unchecked constructor for storage whose lengths the type system already guarantees.
     pub(crate) fn from_parts(shape: Shape, parts: [&'a [T]; 5], totals: &'a Totals<T>) -> Self {
         let [shift, resp, s1, s2, worst] = parts;
-        Self {
-            shape,
-            shift,
-            resp,
-            s1,
-            s2,
-            worst,
-            totals,
-        }
+        Self { shape, shift, resp, s1, s2, worst, totals }
     }
 
     /// Shape these statistics belong to.
@@ -196,37 +162,14 @@ impl<'a, T: Real> StatsMut<'a, T> {
         worst: &'a mut [T],
         totals: &'a mut Totals<T>,
     ) -> Result<Self> {
-        check(
-            shape,
-            [shift.len(), resp.len(), s1.len(), s2.len(), worst.len()],
-        )?;
-        Ok(Self {
-            shape,
-            shift,
-            resp,
-            s1,
-            s2,
-            worst,
-            totals,
-        })
+        check(shape, [shift.len(), resp.len(), s1.len(), s2.len(), worst.len()])?;
+        Ok(Self { shape, shift, resp, s1, s2, worst, totals })
     }
 
     /// Unchecked constructor for storage whose lengths the type system already guarantees.
-    pub(crate) fn from_parts(
-        shape: Shape,
-        parts: [&'a mut [T]; 5],
-        totals: &'a mut Totals<T>,
-    ) -> Self {
+    pub(crate) fn from_parts(shape: Shape, parts: [&'a mut [T]; 5], totals: &'a mut Totals<T>) -> Self {
         let [shift, resp, s1, s2, worst] = parts;
-        Self {
-            shape,
-            shift,
-            resp,
-            s1,
-            s2,
-            worst,
-            totals,
-        }
+        Self { shape, shift, resp, s1, s2, worst, totals }
     }
 
     /// Read-only view of the same storage.
@@ -380,13 +323,10 @@ impl<'a, T: Real> StatsMut<'a, T> {
             });
         }
         for (i, x) in data.chunks_exact(d).enumerate() {
-            self.accumulate(model, x, log_probs, work)
-                .map_err(|e| match e {
-                    Error::NonFiniteSample { feature, .. } => {
-                        Error::NonFiniteSample { sample: i, feature }
-                    }
-                    other => other,
-                })?;
+            self.accumulate(model, x, log_probs, work).map_err(|e| match e {
+                Error::NonFiniteSample { feature, .. } => Error::NonFiniteSample { sample: i, feature },
+                other => other,
+            })?;
         }
         Ok(())
     }
@@ -435,12 +375,7 @@ impl<'a, T: Real> StatsMut<'a, T> {
     }
 
     /// The M-step: see [`StatsRef::finish`].
-    pub fn finish(
-        &self,
-        model: &mut MixtureMut<'_, T>,
-        reg_covar: T,
-        reseed: bool,
-    ) -> Result<usize> {
+    pub fn finish(&self, model: &mut MixtureMut<'_, T>, reg_covar: T, reseed: bool) -> Result<usize> {
         self.as_ref().finish(model, reg_covar, reseed)
     }
 }
@@ -500,12 +435,7 @@ impl<T: Real> StatsRef<'_, T> {
     /// `reg_covar`; `NotPositiveDefinite { component, .. }` when Σ_k + reg·I has no Cholesky
     /// factor (degenerate data with `reg_covar` = 0); `NonFiniteParameter` if overflow made a
     /// parameter non-finite. On error the model may be partly written.
-    pub fn finish(
-        &self,
-        model: &mut MixtureMut<'_, T>,
-        reg_covar: T,
-        reseed: bool,
-    ) -> Result<usize> {
+    pub fn finish(&self, model: &mut MixtureMut<'_, T>, reg_covar: T, reseed: bool) -> Result<usize> {
         if model.shape() != self.shape {
             return Err(Error::ShapeMismatch {
                 what: "model shape vs stats shape",
@@ -556,11 +486,7 @@ impl<T: Real> StatsRef<'_, T> {
             // m = s1/n is the (small) offset of the new mean from the shift.
             for i in 0..d {
                 let mi = s1[i] * inv_n;
-                let jmax = if kind == CovarianceKind::Full {
-                    d
-                } else {
-                    i + 1
-                };
+                let jmax = if kind == CovarianceKind::Full { d } else { i + 1 };
                 for j in i..jmax {
                     let v = s2[i * d + j] * inv_n - mi * (s1[j] * inv_n);
                     cov[i * d + j] = v;

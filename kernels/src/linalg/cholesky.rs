@@ -164,13 +164,7 @@ mod tests {
         let b = [1.0, -2.0, 0.5, 3.0];
         let mut y = b;
         solve_lower_in_place(&l, &mut y, 4);
-        let ly = matmul(
-            &l,
-            &[
-                y[0], 0., 0., 0., y[1], 0., 0., 0., y[2], 0., 0., 0., y[3], 0., 0., 0.,
-            ],
-            4,
-        );
+        let ly = matmul(&l, &[y[0], 0., 0., 0., y[1], 0., 0., 0., y[2], 0., 0., 0., y[3], 0., 0., 0.], 4);
         for i in 0..4 {
             assert!((ly[i * 4] - b[i]).abs() < 1e-14);
         }
