@@ -41,7 +41,13 @@ pub fn llt(l: &[f32; 16]) -> [f32; 16] {
 mod tests {
     use super::{L4, llt, stack};
     use crabmix_kernels::gaussian::standard_normal;
-    use crabmix_kernels::linalg::{cholesky_in_place, lower_inverse_transpose, solve_lower_in_place};
+    use crabmix_kernels::linalg::{
+        cholesky_in_place, lower_inverse_transpose_in_place, solve_lower_in_place,
+    };
+    use crabmix_kernels::gaussian::kl_diag_std_normal;
+    use crabmix_kernels::gmm::{
+        CovarianceKind, GaussianMixture, OnlineConfig, OnlineEm, SufficientStats,
+    };
     use rand_core::SeedableRng;
     use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -94,8 +100,8 @@ mod tests {
             assert_eq!(b, want);
             // U = L⁻ᵀ: A·U·Uᵀ = I to f32 rounding (entries of L⁻¹ are not dyadic: 1/3, 1/1.5).
             let a = llt(&L4);
-            let mut u = [0.0f32; 16];
-            lower_inverse_transpose(&L4, &mut u, 4);
+            let mut u = L4;
+            lower_inverse_transpose_in_place(&mut u, 4);
             let mut prec = [0.0f32; 16];
             for i in 0..4 {
                 for j in 0..4 {
@@ -148,6 +154,112 @@ mod tests {
                 let y: f64 = standard_normal(&mut b);
                 assert_eq!(x.to_bits(), y.to_bits());
             }
+        });
+    }
+
+    #[test]
+    fn mixture_log_density_matches_closed_form() {
+        stack("mixture_log_density_matches_closed_form", || {
+            // One component N(μ, Σ), Σ = [[4, 2], [2, 5]] (det 16), at x − μ = (2, 1):
+            // Σ⁻¹ = [[5, −2], [−2, 4]]/16, Mahalanobis² = (20 − 8 + 4)/16 = 1,
+            // ln p = −ln 2π − ½ ln 16 − ½ = −1.837877 − 1.386294 − 0.5 = −3.724171.
+            let m = GaussianMixture::<f32, 1, 2>::new(
+                CovarianceKind::Full,
+                [1.0],
+                [[1.0, -1.0]],
+                [[[4.0, 2.0], [2.0, 5.0]]],
+            )
+            .unwrap();
+            let lp = m.log_density(&[3.0, 0.0]).unwrap();
+            assert!((lp - (-3.724_171)).abs() < 2e-6, "ln p = {}", lp);
+            // Two equal components mirrored about 0: ln p(0) = ln N(0; 1, 1) = −½ ln 2π − ½.
+            let m2 = GaussianMixture::<f32, 2, 1>::new(
+                CovarianceKind::Full,
+                [0.5, 0.5],
+                [[-1.0], [1.0]],
+                [[[1.0]], [[1.0]]],
+            )
+            .unwrap();
+            let lp = m2.log_density(&[0.0]).unwrap();
+            assert!((lp - (-1.418_939)).abs() < 2e-6, "ln p = {}", lp);
+            let mut q = [0.0f32; 2];
+            m2.predict_proba(&[0.0], &mut q).unwrap();
+            assert_eq!(q, [0.5, 0.5]);
+            assert_eq!(m2.predict(&[0.7]).unwrap(), 1);
+            assert!(m2.log_density(&[f32::NAN]).is_err());
+        });
+    }
+
+    #[test]
+    fn em_steps_never_decrease_likelihood_on_crabs() {
+        stack("em_steps_never_decrease_likelihood_on_crabs", || {
+            // E-step (accumulate) + M-step (finish) by hand over the crab ratios from a poor
+            // start; the lecture's monotonicity: ℓ(θ_{t+1}) ≥ ℓ(θ_t), up to f32 rounding of a
+            // mean of 1000 terms (≈ 1e-6 of 2.5 nats).
+            let data = &crabmix_app::crabs::RATIOS;
+            let mut m = GaussianMixture::<f32, 2, 1>::new(
+                CovarianceKind::Full,
+                [0.5, 0.5],
+                [[0.60], [0.67]],
+                [[[1e-3]], [[1e-3]]],
+            )
+            .unwrap();
+            let mut stats = SufficientStats::<f32, 2, 1>::new(CovarianceKind::Full);
+            let mut last = f32::NEG_INFINITY;
+            for _ in 0..20 {
+                stats.reset(&m);
+                for x in data.iter() {
+                    stats.accumulate(&m, x).unwrap();
+                }
+                let ll = stats.totals().mean_log_likelihood().unwrap();
+                assert!(ll >= last - 2e-6, "EM decreased the likelihood: {} -> {}", last, ll);
+                last = ll;
+                stats.finish(&mut m, 1e-6, false).unwrap();
+            }
+            // After 20 steps the likelihood has climbed from the poor start to near the optimum
+            // (2.5675 at 3000 steps, see crabmix-app's crabs::fit_config).
+            assert!(last > 2.55 && last < 2.5676, "ll = {}", last);
+            let w = m.weights();
+            assert!((w[0] + w[1] - 1.0).abs() < 1e-6);
+        });
+    }
+
+    #[test]
+    fn online_em_tracks_two_separated_clusters() {
+        stack("online_em_tracks_two_separated_clusters", || {
+            // Samples alternate between clusters at −2 and +3 (σ = 0.5 from the polar sampler);
+            // starting from means ±1, online EM must move them to within 0.1 of the truth.
+            let start = GaussianMixture::<f32, 2, 1>::new(
+                CovarianceKind::Full,
+                [0.5, 0.5],
+                [[-1.0], [1.0]],
+                [[[1.0]], [[1.0]]],
+            )
+            .unwrap();
+            let mut em = OnlineEm::new(start, OnlineConfig::default()).unwrap();
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+            for i in 0..2000 {
+                let z: f32 = standard_normal(&mut rng);
+                let c = if i % 2 == 0 { -2.0 } else { 3.0 };
+                let lp = em.update(&[c + 0.5 * z]).unwrap();
+                assert!(lp.is_finite());
+            }
+            let m = em.model();
+            assert!((m.means()[0][0] + 2.0).abs() < 0.1, "{:?}", m.means());
+            assert!((m.means()[1][0] - 3.0).abs() < 0.1, "{:?}", m.means());
+            assert!((m.weights()[0] - 0.5).abs() < 0.05, "{:?}", m.weights());
+            assert!(em.update(&[f32::INFINITY]).is_err());
+        });
+    }
+
+    #[test]
+    fn kl_diag_against_standard_normal() {
+        stack("kl_diag_against_standard_normal", || {
+            // ½ Σ (σ² + μ² − 1 − ln σ²): zero at N(0, I); with μ = (1, 0), ln σ² = (0, ln 4):
+            // ½ (1 + 0 + 4 − 1 − ln 4) = 2 − ln 2 = 1.306853.
+            assert_eq!(kl_diag_std_normal(&[0.0f32; 3], &[0.0f32; 3]), 0.0);
+            let kl = kl_diag_std_normal(&[1.0f32, 0.0], &[0.0f32, core::f32::consts::LN_2 * 2.0]);
+            assert!((kl - 1.306_853).abs() < 1e-6, "kl = {}", kl);
         });
     }
 }

