@@ -75,12 +75,7 @@ pub trait Layer<T: Real>: Clone {
     fn predict(&self, x: &Self::Input) -> Self::Output;
     /// Given ∂L/∂y, adds ∂L/∂θ into `grads` and returns ∂L/∂x, using the cache of the last
     /// `forward`.
-    fn backward(
-        &self,
-        cache: &Self::Cache,
-        grad_out: &Self::Output,
-        grads: &mut Self,
-    ) -> Self::Input;
+    fn backward(&self, cache: &Self::Cache, grad_out: &Self::Output, grads: &mut Self) -> Self::Input;
     /// A value of the same shape with every trainable scalar 0 (gradient and optimizer buffers).
     fn zeros_like(&self) -> Self;
     /// Calls `f` on every trainable scalar, in a fixed order.
@@ -103,7 +98,7 @@ pub trait Layer<T: Real>: Clone {
     fn init<R: Rng + ?Sized>(&mut self, scheme: Init, rng: &mut R);
 }
 
-/// Two layers in sequence: `B` after `A`. Nest to build deeper networks (see [`chain!`]).
+/// Two layers in sequence: `B` after `A`. Nest to build deeper networks (see [`chain!`](crate::chain)).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Chain<A, B>(pub A, pub B);
 
@@ -126,12 +121,7 @@ impl<T: Real, A: Layer<T>, B: Layer<T, Input = A::Output>> Layer<T> for Chain<A,
         self.1.predict(&self.0.predict(x))
     }
     #[inline]
-    fn backward(
-        &self,
-        cache: &Self::Cache,
-        grad_out: &Self::Output,
-        grads: &mut Self,
-    ) -> Self::Input {
+    fn backward(&self, cache: &Self::Cache, grad_out: &Self::Output, grads: &mut Self) -> Self::Input {
         let gh = self.1.backward(&cache.1, grad_out, &mut grads.1);
         self.0.backward(&cache.0, &gh, &mut grads.0)
     }
@@ -198,10 +188,7 @@ pub fn check_finite<T: Real, L: Layer<T>>(net: &L) -> Result<()> {
         index += 1;
     });
     match bad {
-        Some(index) => Err(Error::NonFiniteParameter {
-            name: "params",
-            index,
-        }),
+        Some(index) => Err(Error::NonFiniteParameter { name: "params", index }),
         None => Ok(()),
     }
 }
@@ -220,9 +207,7 @@ pub(crate) mod testutil {
         let w: [f64; OUT] = core::array::from_fn(|k| 0.5 + 0.3 * k as f64);
         let loss = |n: &L, x: &[f64; IN]| {
             let y = n.predict(x);
-            (0..OUT)
-                .map(|k| 0.5 * w[k] * y[k] * y[k] + y[k])
-                .sum::<f64>()
+            (0..OUT).map(|k| 0.5 * w[k] * y[k] * y[k] + y[k]).sum::<f64>()
         };
         let mut cache = L::new_cache();
         let y = net.forward(x, &mut cache);
@@ -309,10 +294,7 @@ mod tests {
     #[test]
     fn whole_network_gradient_matches_finite_differences() {
         let n = net();
-        assert_eq!(
-            Net::PARAMS,
-            3 * 6 + 6 + 6 * 5 + 5 + 5 * 4 + 4 + 4 * 4 + 4 + 4 * 2 + 2
-        );
+        assert_eq!(Net::PARAMS, 3 * 6 + 6 + 6 * 5 + 5 + 5 * 4 + 4 + 4 * 4 + 4 + 4 * 2 + 2);
         let err = max_gradient_error(&n, &[0.4, -1.3, 0.8]);
         assert!(err < 1e-8, "max relative gradient error {err}");
     }
@@ -347,13 +329,7 @@ mod tests {
             }
             i += 1;
         });
-        assert_eq!(
-            check_finite(&n),
-            Err(Error::NonFiniteParameter {
-                name: "params",
-                index: 20
-            })
-        );
+        assert_eq!(check_finite(&n), Err(Error::NonFiniteParameter { name: "params", index: 20 }));
         // NaN input propagates to the output without a panic.
         assert!(n.predict(&[f64::NAN, 0.0, 0.0]).iter().all(|v| v.is_nan()));
     }
