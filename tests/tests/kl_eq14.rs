@@ -8,19 +8,12 @@ use proptest::prelude::*;
 /// A lower-triangular 3×3 factor with diagonal in [0.3, 2.5], so Σ is well conditioned
 /// (condition number ≲ 10³) and eq 14's dense inverse loses at most ~1e-13 relative.
 fn factor() -> impl Strategy<Value = [[f64; 3]; 3]> {
-    (
-        proptest::array::uniform3(0.3f64..2.5),
-        proptest::array::uniform3(-1.0f64..1.0),
-    )
+    (proptest::array::uniform3(0.3f64..2.5), proptest::array::uniform3(-1.0f64..1.0))
         .prop_map(|(d, o)| [[d[0], 0.0, 0.0], [o[0], d[1], 0.0], [o[1], o[2], d[2]]])
 }
 
 fn as_matrix(flat: &[f64]) -> [[f64; 3]; 3] {
-    [
-        [flat[0], flat[1], flat[2]],
-        [flat[3], flat[4], flat[5]],
-        [flat[6], flat[7], flat[8]],
-    ]
+    [[flat[0], flat[1], flat[2]], [flat[3], flat[4], flat[5]], [flat[6], flat[7], flat[8]]]
 }
 
 proptest! {

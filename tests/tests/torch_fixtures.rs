@@ -71,23 +71,11 @@ fn kl_diag_matches_torch() {
         let mut g = DiagKlGrad::zeros();
         let kl = kl_diag_grad(&p[0], &p[1], &p[2], &p[3], &mut g);
         close(kl, c["kl"].as_f64().unwrap(), "kl");
-        close(
-            kl_diag(&p[0], &p[1], &p[2], &p[3]),
-            kl,
-            "kl without gradient",
-        );
+        close(kl_diag(&p[0], &p[1], &p[2], &p[3]), kl, "kl without gradient");
         close_all(&g.mu1, &vec_of::<4>(&c["grad_mu1"]), "grad_mu1");
-        close_all(
-            &g.log_var1,
-            &vec_of::<4>(&c["grad_log_var1"]),
-            "grad_log_var1",
-        );
+        close_all(&g.log_var1, &vec_of::<4>(&c["grad_log_var1"]), "grad_log_var1");
         close_all(&g.mu2, &vec_of::<4>(&c["grad_mu2"]), "grad_mu2");
-        close_all(
-            &g.log_var2,
-            &vec_of::<4>(&c["grad_log_var2"]),
-            "grad_log_var2",
-        );
+        close_all(&g.log_var2, &vec_of::<4>(&c["grad_log_var2"]), "grad_log_var2");
     }
 }
 
@@ -100,11 +88,7 @@ fn kl_full_matches_torch() {
         let mut g = FullKlGrad::zeros();
         let kl = kl_full_grad(&mu1, &l1, &mu2, &l2, &mut g).unwrap();
         close(kl, c["kl"].as_f64().unwrap(), "kl");
-        close(
-            kl_full(&mu1, &l1, &mu2, &l2).unwrap(),
-            kl,
-            "kl without gradient",
-        );
+        close(kl_full(&mu1, &l1, &mu2, &l2).unwrap(), kl, "kl without gradient");
         close_all(&g.mu1, &vec_of::<3>(&c["grad_mu1"]), "grad_mu1");
         close_all(&g.mu2, &vec_of::<3>(&c["grad_mu2"]), "grad_mu2");
         let (w1, w2) = (mat_of::<3, 3>(&c["grad_l1"]), mat_of::<3, 3>(&c["grad_l2"]));
@@ -213,12 +197,8 @@ fn whole_network_gradients_match_torch_autograd() {
                 .iter()
                 .flat_map(|row| row.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()))
                 .collect();
-            let want_b: Vec<f64> = c["grad_b"][k]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_f64().unwrap())
-                .collect();
+            let want_b: Vec<f64> =
+                c["grad_b"][k].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
             close_all(&w, &want_w, &format!("{name}: layer {k} grad_w"));
             close_all(&b, &want_b, &format!("{name}: layer {k} grad_b"));
         }
@@ -228,18 +208,12 @@ fn whole_network_gradients_match_torch_autograd() {
 #[test]
 fn optimizer_trajectories_match_torch_optim() {
     let fx = load(include_str!("../fixtures/torch/optim.json"));
-    let start = Dense::<f64, 3, 2> {
-        w: mat_of::<2, 3>(&fx["w0"]),
-        b: vec_of::<2>(&fx["b0"]),
-    };
+    let start = Dense::<f64, 3, 2> { w: mat_of::<2, 3>(&fx["w0"]), b: vec_of::<2>(&fx["b0"]) };
     let grads: Vec<Dense<f64, 3, 2>> = fx["grads"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|g| Dense {
-            w: mat_of::<2, 3>(&g["w"]),
-            b: vec_of::<2>(&g["b"]),
-        })
+        .map(|g| Dense { w: mat_of::<2, 3>(&g["w"]), b: vec_of::<2>(&g["b"]) })
         .collect();
     let check = |name: &str, step: &mut dyn FnMut(&mut Dense<f64, 3, 2>, &Dense<f64, 3, 2>)| {
         let traj = fx["trajectories"][name].as_array().unwrap();
@@ -248,16 +222,8 @@ fn optimizer_trajectories_match_torch_optim() {
         for (t, (g, want)) in grads.iter().zip(traj).enumerate() {
             step(&mut net, g);
             let w = mat_of::<2, 3>(&want["w"]);
-            close_all(
-                net.w.as_flattened(),
-                w.as_flattened(),
-                &format!("{name} step {t} w"),
-            );
-            close_all(
-                &net.b,
-                &vec_of::<2>(&want["b"]),
-                &format!("{name} step {t} b"),
-            );
+            close_all(net.w.as_flattened(), w.as_flattened(), &format!("{name} step {t} w"));
+            close_all(&net.b, &vec_of::<2>(&want["b"]), &format!("{name} step {t} b"));
         }
         check_finite(&net).unwrap();
     };

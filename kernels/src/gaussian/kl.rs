@@ -120,12 +120,7 @@ pub struct DiagKlGrad<T, const D: usize> {
 impl<T: Real, const D: usize> DiagKlGrad<T, D> {
     /// All-zero gradient, to be overwritten by [`kl_diag_grad`].
     pub fn zeros() -> Self {
-        Self {
-            mu1: [T::ZERO; D],
-            log_var1: [T::ZERO; D],
-            mu2: [T::ZERO; D],
-            log_var2: [T::ZERO; D],
-        }
+        Self { mu1: [T::ZERO; D], log_var1: [T::ZERO; D], mu2: [T::ZERO; D], log_var2: [T::ZERO; D] }
     }
 }
 
@@ -174,12 +169,7 @@ pub struct FullKlGrad<T, const D: usize> {
 impl<T: Real, const D: usize> FullKlGrad<T, D> {
     /// All-zero gradient, to be overwritten by [`kl_full_grad`].
     pub fn zeros() -> Self {
-        Self {
-            mu1: [T::ZERO; D],
-            l1: [[T::ZERO; D]; D],
-            mu2: [T::ZERO; D],
-            l2: [[T::ZERO; D]; D],
-        }
+        Self { mu1: [T::ZERO; D], l1: [[T::ZERO; D]; D], mu2: [T::ZERO; D], l2: [[T::ZERO; D]; D] }
     }
 }
 
@@ -201,16 +191,10 @@ fn check_factor<T: Real, const D: usize>(
     for (i, row) in l.iter().enumerate() {
         // `!(x > 0)` also rejects NaN.
         if !(row[i] > T::ZERO) || !row[i].is_finite() {
-            return Err(Error::NotPositiveDefinite {
-                component,
-                pivot: i,
-            });
+            return Err(Error::NotPositiveDefinite { component, pivot: i });
         }
         if let Some(j) = row[..i].iter().position(|v| !v.is_finite()) {
-            return Err(Error::NonFiniteParameter {
-                name,
-                index: i * D + j,
-            });
+            return Err(Error::NonFiniteParameter { name, index: i * D + j });
         }
     }
     Ok(())
@@ -362,10 +346,7 @@ fn factor_covariance<T: Real, const D: usize>(
 ) -> Result<[[T; D]; D]> {
     for (i, row) in cov.iter().enumerate() {
         if let Some(j) = row[..=i].iter().position(|v| !v.is_finite()) {
-            return Err(Error::NonFiniteParameter {
-                name,
-                index: i * D + j,
-            });
+            return Err(Error::NonFiniteParameter { name, index: i * D + j });
         }
     }
     let mut l = *cov;
@@ -474,10 +455,7 @@ mod tests {
                 (g.log_var2[i], fd(|v| kl_diag(&mu1, &lv1, &mu2, v), &lv2, i)),
             ];
             for (k, (got, want)) in checks.into_iter().enumerate() {
-                assert!(
-                    (got - want).abs() < 1e-7,
-                    "param {k} index {i}: {got} vs {want}"
-                );
+                assert!((got - want).abs() < 1e-7, "param {k} index {i}: {got} vs {want}");
             }
         }
     }
@@ -577,18 +555,12 @@ mod tests {
         let id = [[1.0, 0.0], [0.0, 1.0]];
         assert_eq!(
             kl_full_cov(&[0.0; 2], &id, &[0.0; 2], &indefinite),
-            Err(Error::NotPositiveDefinite {
-                component: 1,
-                pivot: 1
-            })
+            Err(Error::NotPositiveDefinite { component: 1, pivot: 1 })
         );
         // The upper triangle of a factor is ignored, even when not finite.
         let mut upper = L1;
         upper[0][2] = f64::NAN;
-        assert_eq!(
-            kl_full(&MU1, &upper, &MU2, &L2),
-            kl_full(&MU1, &L1, &MU2, &L2)
-        );
+        assert_eq!(kl_full(&MU1, &upper, &MU2, &L2), kl_full(&MU1, &L1, &MU2, &L2));
     }
 
     #[test]
@@ -603,10 +575,7 @@ mod tests {
     }
 
     fn lower_factor() -> impl Strategy<Value = [[f64; 3]; 3]> {
-        (
-            proptest::array::uniform3(0.2f64..3.0),
-            proptest::array::uniform3(-1.5f64..1.5),
-        )
+        (proptest::array::uniform3(0.2f64..3.0), proptest::array::uniform3(-1.5f64..1.5))
             .prop_map(|(d, o)| [[d[0], 0.0, 0.0], [o[0], d[1], 0.0], [o[1], o[2], d[2]]])
     }
 

@@ -86,9 +86,7 @@ mod tests {
         for (i, &v) in z.iter().enumerate() {
             // Φ(v) = ½ erfc(−v/√2); the empirical CDF steps from i/n to (i+1)/n at v.
             let phi = 0.5 * libm::erfc(-v / core::f64::consts::SQRT_2);
-            ks = ks
-                .max((phi - i as f64 / nf).abs())
-                .max(((i + 1) as f64 / nf - phi).abs());
+            ks = ks.max((phi - i as f64 / nf).abs()).max(((i + 1) as f64 / nf - phi).abs());
         }
         (mean, m2, skew, kurt, ks)
     }

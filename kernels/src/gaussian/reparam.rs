@@ -13,12 +13,7 @@ use rand_core::Rng;
 
 /// z = μ + e^{½ ln σ²} ⊙ ε for a given ε (eq 18). One `exp` per element.
 #[inline]
-pub fn reparam_diag<T: Real, const D: usize>(
-    mu: &[T; D],
-    log_var: &[T; D],
-    eps: &[T; D],
-    z: &mut [T; D],
-) {
+pub fn reparam_diag<T: Real, const D: usize>(mu: &[T; D], log_var: &[T; D], eps: &[T; D], z: &mut [T; D]) {
     let half = T::from_f64(0.5);
     for i in 0..D {
         z[i] = mu[i] + (half * log_var[i]).exp() * eps[i];
@@ -61,12 +56,7 @@ pub fn reparam_diag_backward<T: Real, const D: usize>(
 /// z = μ + L ε for a lower-triangular factor L of the covariance (strict upper triangle ignored);
 /// Cov z = L Lᵀ. d(d+1)/2 multiply-adds.
 #[inline]
-pub fn reparam_full<T: Real, const D: usize>(
-    mu: &[T; D],
-    l: &[[T; D]; D],
-    eps: &[T; D],
-    z: &mut [T; D],
-) {
+pub fn reparam_full<T: Real, const D: usize>(mu: &[T; D], l: &[[T; D]; D], eps: &[T; D], z: &mut [T; D]) {
     for i in 0..D {
         let mut acc = mu[i];
         for j in 0..=i {

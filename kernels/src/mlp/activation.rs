@@ -71,11 +71,7 @@ impl<T: Real> Activation<T> for Identity {
     #[inline]
     fn derivative(&self, x: T) -> T {
         // Unordered with itself only when NaN: keep NaN a NaN.
-        if x.partial_cmp(&x).is_none() {
-            x
-        } else {
-            T::ONE
-        }
+        if x.partial_cmp(&x).is_none() { x } else { T::ONE }
     }
 }
 

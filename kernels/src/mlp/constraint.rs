@@ -13,10 +13,7 @@ use rand_core::Rng;
 /// parameter stays NaN (documented propagation; see [`check_finite`](super::check_finite)).
 pub fn clip_weights<T: Real, L: Layer<T>>(net: &mut L, c: T) -> Result<()> {
     if !(c >= T::ZERO) || !c.is_finite() {
-        return Err(Error::InvalidParameter {
-            name: "c",
-            reason: "clip bound must be finite and >= 0",
-        });
+        return Err(Error::InvalidParameter { name: "c", reason: "clip bound must be finite and >= 0" });
     }
     net.for_each_param(&mut |p| {
         // Comparisons are false for NaN, which therefore passes through unchanged.
@@ -65,11 +62,7 @@ fn normalize_in_place<T: Real>(x: &mut [T]) {
 impl<T: Real, const IN: usize, const OUT: usize> SpectralNorm<T, IN, OUT> {
     /// Starts from u = (1, …, 1)/√OUT (deterministic).
     pub fn new() -> Self {
-        Self {
-            u: [T::ONE / T::from_usize(OUT).sqrt(); OUT],
-            v: [T::ZERO; IN],
-            sigma: T::ZERO,
-        }
+        Self { u: [T::ONE / T::from_usize(OUT).sqrt(); OUT], v: [T::ZERO; IN], sigma: T::ZERO }
     }
 
     /// Starts from a random unit u (u ~ N(0, I) normalized, as PyTorch does), which is almost
@@ -122,10 +115,7 @@ impl<T: Real, const IN: usize, const OUT: usize> SpectralNorm<T, IN, OUT> {
         if self.sigma > T::ZERO && self.sigma.is_finite() {
             Ok(self.sigma)
         } else {
-            Err(Error::InvalidParameter {
-                name: "w",
-                reason: "spectral norm estimate is zero or not finite",
-            })
+            Err(Error::InvalidParameter { name: "w", reason: "spectral norm estimate is zero or not finite" })
         }
     }
 
@@ -244,9 +234,7 @@ mod tests {
         // L(W) = ⟨C, W / uᵀWv⟩ with the kept u, v; ∂L/∂W_sn = C.
         let loss = |w: &[[f64; 2]; 3]| {
             let s = sn.estimate(w);
-            (0..3)
-                .map(|o| (0..2).map(|i| c[o][i] * w[o][i] / s).sum::<f64>())
-                .sum::<f64>()
+            (0..3).map(|o| (0..2).map(|i| c[o][i] * w[o][i] / s).sum::<f64>()).sum::<f64>()
         };
         let mut w_sn = [[0.0; 2]; 3];
         sn.normalize(&w, &mut w_sn).unwrap();
@@ -268,10 +256,7 @@ mod tests {
     fn zero_or_nan_weights_give_typed_errors() {
         let mut sn = SpectralNorm::<f32, 2, 2>::new();
         let mut zero = [[0.0f32; 2]; 2];
-        assert!(matches!(
-            sn.project(&mut zero),
-            Err(Error::InvalidParameter { name: "w", .. })
-        ));
+        assert!(matches!(sn.project(&mut zero), Err(Error::InvalidParameter { name: "w", .. })));
         let mut nan = [[f32::NAN, 1.0], [0.0, 1.0]];
         assert!(sn.project(&mut nan).is_err());
         assert_eq!(nan[0][1], 1.0, "unchanged on error");
@@ -280,15 +265,9 @@ mod tests {
     #[test]
     fn clipping_bounds_every_parameter_and_keeps_nan() {
         let mut net = chain!(
-            Dense::<f64, 2, 3> {
-                w: [[0.5, -0.002], [0.0, 3.0], [-7.0, 0.009]],
-                b: [0.02, -0.03, f64::NAN],
-            },
+            Dense::<f64, 2, 3> { w: [[0.5, -0.002], [0.0, 3.0], [-7.0, 0.009]], b: [0.02, -0.03, f64::NAN] },
             Act::<_, 3>(Relu),
-            Dense::<f64, 3, 1> {
-                w: [[1.0, -1.0, 0.001]],
-                b: [0.0],
-            }
+            Dense::<f64, 3, 1> { w: [[1.0, -1.0, 0.001]], b: [0.0] }
         );
         clip_weights(&mut net, 0.01).unwrap();
         assert_eq!(net.0.w, [[0.01, -0.002], [0.0, 0.01], [-0.01, 0.009]]);

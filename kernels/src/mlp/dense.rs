@@ -20,10 +20,7 @@ pub struct Dense<T, const IN: usize, const OUT: usize> {
 impl<T: Real, const IN: usize, const OUT: usize> Dense<T, IN, OUT> {
     /// All weights and biases 0 (a gradient buffer, or a layer to be initialized).
     pub fn zeros() -> Self {
-        Self {
-            w: [[T::ZERO; IN]; OUT],
-            b: [T::ZERO; OUT],
-        }
+        Self { w: [[T::ZERO; IN]; OUT], b: [T::ZERO; OUT] }
     }
 
     /// A layer initialized by `scheme` from `rng`, biases 0.
@@ -93,11 +90,7 @@ impl<T: Real, const IN: usize, const OUT: usize> Layer<T> for Dense<T, IN, OUT> 
         s2: &mut Self,
         f: &mut impl FnMut(&mut T, T, &mut T, &mut T),
     ) {
-        let params = self
-            .w
-            .as_flattened_mut()
-            .iter_mut()
-            .chain(self.b.iter_mut());
+        let params = self.w.as_flattened_mut().iter_mut().chain(self.b.iter_mut());
         let g = grads.w.as_flattened().iter().chain(grads.b.iter());
         let a = s1.w.as_flattened_mut().iter_mut().chain(s1.b.iter_mut());
         let b = s2.w.as_flattened_mut().iter_mut().chain(s2.b.iter_mut());
@@ -106,11 +99,7 @@ impl<T: Real, const IN: usize, const OUT: usize> Layer<T> for Dense<T, IN, OUT> 
         }
     }
     fn zip_params1(&mut self, grads: &Self, s: &mut Self, f: &mut impl FnMut(&mut T, T, &mut T)) {
-        let params = self
-            .w
-            .as_flattened_mut()
-            .iter_mut()
-            .chain(self.b.iter_mut());
+        let params = self.w.as_flattened_mut().iter_mut().chain(self.b.iter_mut());
         let g = grads.w.as_flattened().iter().chain(grads.b.iter());
         let a = s.w.as_flattened_mut().iter_mut().chain(s.b.iter_mut());
         for ((p, g), a) in params.zip(g).zip(a) {
@@ -130,10 +119,7 @@ mod tests {
 
     #[test]
     fn forward_is_affine_map() {
-        let d = Dense::<f64, 3, 2> {
-            w: [[1.0, 2.0, 3.0], [-1.0, 0.5, 0.0]],
-            b: [0.25, -4.0],
-        };
+        let d = Dense::<f64, 3, 2> { w: [[1.0, 2.0, 3.0], [-1.0, 0.5, 0.0]], b: [0.25, -4.0] };
         // [1·1 + 2·(−2) + 3·0.5 + 0.25, −1·1 + 0.5·(−2) + 0 − 4] = [−1.25, −6].
         assert_eq!(d.predict(&[1.0, -2.0, 0.5]), [-1.25, -6.0]);
         let mut cache = [0.0; 3];
@@ -143,10 +129,7 @@ mod tests {
 
     #[test]
     fn backward_is_outer_product_and_transpose() {
-        let d = Dense::<f64, 2, 2> {
-            w: [[1.0, 2.0], [3.0, 4.0]],
-            b: [0.0, 0.0],
-        };
+        let d = Dense::<f64, 2, 2> { w: [[1.0, 2.0], [3.0, 4.0]], b: [0.0, 0.0] };
         let mut g = d.zeros_like();
         let gx = d.backward(&[5.0, 7.0], &[1.0, -1.0], &mut g);
         assert_eq!(g.w, [[5.0, 7.0], [-5.0, -7.0]]);

@@ -89,10 +89,7 @@ mod tests {
             let n = w.len() as f64;
             let mean = w.iter().sum::<f64>() / n;
             let var = w.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
-            assert!(
-                (var / want - 1.0).abs() < 0.04,
-                "{scheme:?}: {var} vs {want}"
-            );
+            assert!((var / want - 1.0).abs() < 0.04, "{scheme:?}: {var} vs {want}");
             assert!(mean.abs() < 4.0 * (want / n).sqrt());
             assert!(d.b.iter().all(|&b| b == 0.0));
             if matches!(scheme, Init::XavierUniform | Init::HeUniform) {

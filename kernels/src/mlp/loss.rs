@@ -26,11 +26,7 @@ pub fn mse<T: Real, const N: usize>(pred: &[T; N], target: &[T; N], grad: &mut [
 /// Gaussian NLL with unit variance (eq 16–17): −ln N(x; μ, I) = ½ ‖x − μ‖² + (N/2) ln 2π;
 /// ∂L/∂μ = μ − x.
 #[inline]
-pub fn gaussian_nll_unit<T: Real, const N: usize>(
-    mean: &[T; N],
-    x: &[T; N],
-    grad_mean: &mut [T; N],
-) -> T {
+pub fn gaussian_nll_unit<T: Real, const N: usize>(mean: &[T; N], x: &[T; N], grad_mean: &mut [T; N]) -> T {
     const { assert!(N > 0, "a loss needs at least one entry") };
     let mut s = T::ZERO;
     for i in 0..N {
@@ -70,11 +66,7 @@ pub fn gaussian_nll<T: Real, const N: usize>(
 /// L = (1/N) Σ [max(zᵢ, 0) − zᵢ yᵢ + ln(1 + e^{−|zᵢ|})] (= −y ln σ(z) − (1 − y) ln(1 − σ(z))
 /// without overflow), ∂L/∂zᵢ = (σ(zᵢ) − yᵢ) / N. Targets yᵢ ∈ [0, 1] (soft labels allowed).
 #[inline]
-pub fn bce_with_logits<T: Real, const N: usize>(
-    logits: &[T; N],
-    targets: &[T; N],
-    grad: &mut [T; N],
-) -> T {
+pub fn bce_with_logits<T: Real, const N: usize>(logits: &[T; N], targets: &[T; N], grad: &mut [T; N]) -> T {
     const { assert!(N > 0, "a loss needs at least one entry") };
     let inv_n = T::ONE / T::from_usize(N);
     let mut s = T::ZERO;

@@ -28,12 +28,7 @@ pub struct Sgd<T, L> {
 impl<T: Real, L: Layer<T>> Sgd<T, L> {
     /// SGD for `net` with learning rate `lr`, no momentum, no weight decay.
     pub fn new(net: &L, lr: T) -> Self {
-        Self {
-            lr,
-            momentum: T::ZERO,
-            weight_decay: T::ZERO,
-            velocity: net.zeros_like(),
-        }
+        Self { lr, momentum: T::ZERO, weight_decay: T::ZERO, velocity: net.zeros_like() }
     }
 
     /// One update of `net` with gradient `grads` (same type as the network).
@@ -194,30 +189,24 @@ mod tests {
     #[test]
     fn every_optimizer_minimizes_a_quadratic() {
         // f(W, b) = ½ Σ (θ − c)², gradient θ − c; all three must reach c.
-        let target = Dense::<f64, 2, 2> {
-            w: [[1.0, -2.0], [0.5, 3.0]],
-            b: [-1.0, 0.25],
-        };
+        let target = Dense::<f64, 2, 2> { w: [[1.0, -2.0], [0.5, 3.0]], b: [-1.0, 0.25] };
         let grad_of = |net: &Dense<f64, 2, 2>| {
             let mut g = *net;
             g.zip_params1(&target, &mut target.clone(), &mut |g, c, _| *g -= c);
             g
         };
         // Runs `iters` steps from 0 and returns the largest distance to the target.
-        let minimize =
-            |iters: usize, step: &mut dyn FnMut(&mut Dense<f64, 2, 2>, &Dense<f64, 2, 2>)| {
-                let mut net = Dense::<f64, 2, 2>::zeros();
-                for _ in 0..iters {
-                    let g = grad_of(&net);
-                    step(&mut net, &g);
-                }
-                let mut d: f64 = 0.0;
-                let mut t = target;
-                t.zip_params1(&net, &mut net.clone(), &mut |c, p, _| {
-                    d = d.max((*c - p).abs())
-                });
-                d
-            };
+        let minimize = |iters: usize, step: &mut dyn FnMut(&mut Dense<f64, 2, 2>, &Dense<f64, 2, 2>)| {
+            let mut net = Dense::<f64, 2, 2>::zeros();
+            for _ in 0..iters {
+                let g = grad_of(&net);
+                step(&mut net, &g);
+            }
+            let mut d: f64 = 0.0;
+            let mut t = target;
+            t.zip_params1(&net, &mut net.clone(), &mut |c, p, _| d = d.max((*c - p).abs()));
+            d
+        };
         let zeros = Dense::<f64, 2, 2>::zeros();
         let mut sgd = Sgd::new(&zeros, 0.1);
         sgd.momentum = 0.5;
