@@ -359,12 +359,8 @@ impl<T: Real> EStep<T> for ParallelEStep<'_, T> {
                 let mut work = vec![T::ZERO; 2 * d];
                 let mut v = s.view_mut();
                 v.reset(shifts)?;
-                v.accumulate_batch(model, chunk, &mut lp, &mut work).map_err(|e| match e {
-                    Error::NonFiniteSample { sample, feature } => {
-                        Error::NonFiniteSample { sample: sample + c * CHUNK_ROWS, feature }
-                    }
-                    other => other,
-                })?;
+                v.accumulate_batch(model, chunk, &mut lp, &mut work)
+                    .map_err(|e| e.offset_sample(c * CHUNK_ROWS))?;
                 Ok(s)
             })
             .collect();

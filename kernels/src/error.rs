@@ -55,6 +55,12 @@ pub enum Error {
         /// The pivot (row) where the factorization broke down.
         pivot: usize,
     },
+    /// A finite sample whose density underflows to zero under every component in working
+    /// precision (it lies absurdly far from the model), so it has no responsibilities.
+    ZeroDensity {
+        /// Which sample (row).
+        sample: usize,
+    },
     /// An argument outside its domain (negative `reg_covar`, weights not summing to one, …).
     InvalidParameter {
         /// Which argument.
@@ -62,6 +68,20 @@ pub enum Error {
         /// The rule it broke.
         reason: &'static str,
     },
+}
+
+impl Error {
+    /// The same error with its sample index moved by `offset` (a batch at row `offset` of a larger
+    /// data set reports rows of the whole set). Other variants are returned unchanged.
+    pub fn offset_sample(self, offset: usize) -> Self {
+        match self {
+            Error::NonFiniteSample { sample, feature } => {
+                Error::NonFiniteSample { sample: sample + offset, feature }
+            }
+            Error::ZeroDensity { sample } => Error::ZeroDensity { sample: sample + offset },
+            other => other,
+        }
+    }
 }
 
 impl fmt::Display for Error {
@@ -88,6 +108,9 @@ impl fmt::Display for Error {
                 "covariance of component {component} is not positive definite (pivot {pivot}); \
                  increase reg_covar"
             ),
+            Error::ZeroDensity { sample } => {
+                write!(f, "sample {sample} has zero density under every component in working precision")
+            }
             Error::InvalidParameter { name, reason } => write!(f, "invalid `{name}`: {reason}"),
         }
     }

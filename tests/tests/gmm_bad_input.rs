@@ -135,3 +135,20 @@ fn invalid_parameters_are_typed_errors() {
         assert!(matches!(e, Error::InvalidParameter { .. }), "{e:?}");
     }
 }
+
+#[test]
+fn samples_beyond_the_float_range_of_the_model_are_typed_errors() {
+    // (1e20 − 0)² / 1e-6 overflows f32: the density underflows to exactly zero.
+    let g = GaussianMixture::<f32, 2, 1>::new(
+        CovarianceKind::Full,
+        [0.5, 0.5],
+        [[0.0], [1.0]],
+        [[[1e-6]], [[1e-6]]],
+    )
+    .unwrap();
+    assert_eq!(g.log_density(&[1e20]).unwrap(), f32::NEG_INFINITY);
+    let mut proba = [0.0f32; 2];
+    assert_eq!(g.predict_proba(&[1e20], &mut proba), Err(Error::ZeroDensity { sample: 0 }));
+    let data = [[0.1f32], [0.2], [1e20]];
+    assert_eq!(g.score(&data), Err(Error::ZeroDensity { sample: 2 }));
+}

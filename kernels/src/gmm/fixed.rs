@@ -153,7 +153,7 @@ impl<T: Real, const K: usize, const D: usize> GaussianMixture<T, K, D> {
         let mut stats = SufficientStats::<T, K, D>::new(self.kind);
         stats.reset(self);
         for (i, x) in data.iter().enumerate() {
-            stats.accumulate(self, x).map_err(|e| with_row(e, i))?;
+            stats.accumulate(self, x).map_err(|e| e.offset_sample(i))?;
         }
         stats.totals().mean_log_likelihood()
     }
@@ -228,13 +228,6 @@ impl<T: Real, const K: usize, const D: usize> GaussianMixture<T, K, D> {
         let mut estep = SerialEStep::new(flat, &mut lp, work.as_flattened_mut());
         let report = em_loop(&mut model.view_mut(), &mut stats.view_mut(), &mut estep, config)?;
         Ok((model, report))
-    }
-}
-
-fn with_row(e: Error, row: usize) -> Error {
-    match e {
-        Error::NonFiniteSample { feature, .. } => Error::NonFiniteSample { sample: row, feature },
-        other => other,
     }
 }
 

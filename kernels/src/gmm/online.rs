@@ -15,9 +15,12 @@
 //! (K·D³/3 for `full`).
 
 use super::CovarianceKind;
-use super::fixed::GaussianMixture;
-use super::model::{MixtureMut, log_sum_exp};
+use super::em::{FitConfig, FitReport, SerialEStep, em_loop, validate_data};
+use super::fixed::{GaussianMixture, SufficientStats};
+use super::init::initialize;
+use super::model::{MixtureMut, responsibilities_in_place};
 use crate::{Error, Real, Result};
+use rand_core::Rng;
 
 /// Step-size schedule and regularization of online EM.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -95,10 +98,10 @@ pub fn online_step<T: Real>(
     let shape = model.shape();
     let (k_n, d) = (shape.components, shape.features);
     model.as_ref().component_log_probs(x, log_probs, work)?;
-    let lse = log_sum_exp(&log_probs[..k_n]);
+    let lse = responsibilities_in_place(&mut log_probs[..k_n]).ok_or(Error::ZeroDensity { sample: 0 })?;
     let one = T::ONE;
     for k in 0..k_n {
-        let r = (log_probs[k] - lse).fast_exp();
+        let r = log_probs[k];
         let w_old = model.weights_mut()[k];
         let w_new = (one - gamma) * w_old + gamma * r;
         model.weights_mut()[k] = w_new;
@@ -224,5 +227,213 @@ impl<T: Real, const K: usize, const D: usize> OnlineEm<T, K, D> {
     /// The schedule in use.
     pub fn config(&self) -> &OnlineConfig<T> {
         &self.config
+    }
+
+    /// Replaces the model, in place, by batch EM over `data` started from the current model, and
+    /// restarts the online state: the result equals
+    /// `OnlineEm::new(self.model().refine(data, config)?.0, *self.config())`, bit for bit.
+    ///
+    /// Why in place: [`GaussianMixture::refine`] returns a new model by value, and a refit built on
+    /// it holds the old model, the refined one and a new `OnlineEm` on the stack at once. Here EM
+    /// runs in the storage of the Polyak average (which restarts from the refit model anyway) and
+    /// in the caller's `stats` (overwritten; firmware keeps them in static memory), so the call's
+    /// stack is the EM loop's own.
+    ///
+    /// `config.kind` must equal the model's kind; `config.init` and `config.n_init` are unused.
+    /// Errors: those of [`GaussianMixture::refine`]. On error the model and the sample count are
+    /// unchanged, but the Polyak average restarts from the current model (its storage was the
+    /// scratch space).
+    pub fn refine(
+        &mut self,
+        data: &[[T; D]],
+        config: &FitConfig<T>,
+        stats: &mut SufficientStats<T, K, D>,
+    ) -> Result<FitReport<T>> {
+        self.check_batch(data, config, stats)?;
+        self.average = self.model;
+        let mut lp = [T::ZERO; K];
+        let mut work = [[T::ZERO; D]; 2];
+        let mut estep = SerialEStep::new(data.as_flattened(), &mut lp, work.as_flattened_mut());
+        let result = em_loop(&mut self.average.view_mut(), &mut stats.view_mut(), &mut estep, config);
+        self.adopt_scratch(result)
+    }
+
+    /// Replaces the model, in place, by a batch fit over `data` from scratch (`config.init`, then
+    /// EM), and restarts the online state: the result equals
+    /// `OnlineEm::new(GaussianMixture::fit(data, config, rng)?.0, *self.config())`, bit for bit,
+    /// with the same draws from `rng`. Storage as in [`OnlineEm::refine`]: the fit needs no model
+    /// or statistics on the stack, which is what lets firmware start from an `OnlineEm` built
+    /// around any valid placeholder model of the right kind.
+    ///
+    /// Only one initialization: `config.n_init` must be 1, because keeping the best of several
+    /// would take a third model's storage (use [`GaussianMixture::fit`] for restarts).
+    /// `config.kind` must equal the model's kind. Errors: `InvalidParameter` for `n_init` ≠ 1 or
+    /// a different kind, otherwise those of [`GaussianMixture::fit`]. On error the model and the
+    /// sample count are unchanged and the Polyak average restarts from the current model.
+    pub fn fit<R: Rng + ?Sized>(
+        &mut self,
+        data: &[[T; D]],
+        config: &FitConfig<T>,
+        stats: &mut SufficientStats<T, K, D>,
+        rng: &mut R,
+    ) -> Result<FitReport<T>> {
+        if config.n_init != 1 {
+            return Err(Error::InvalidParameter {
+                name: "n_init",
+                reason: "an in-place fit runs exactly one initialization",
+            });
+        }
+        self.check_batch(data, config, stats)?;
+        let flat = data.as_flattened();
+        let mut init_work = [T::ZERO; D];
+        // `initialize` overwrites every parameter of the scratch model, so its old contents
+        // (the average) do not matter.
+        let result = initialize(
+            flat,
+            &mut self.average.view_mut(),
+            &mut stats.view_mut(),
+            config.init,
+            config.reg_covar,
+            rng,
+            &mut init_work,
+            None,
+        )
+        .and_then(|init_reseeded| {
+            let mut lp = [T::ZERO; K];
+            let mut work = [[T::ZERO; D]; 2];
+            let mut estep = SerialEStep::new(flat, &mut lp, work.as_flattened_mut());
+            let mut report =
+                em_loop(&mut self.average.view_mut(), &mut stats.view_mut(), &mut estep, config)?;
+            report.reseeded += init_reseeded as u32;
+            Ok(report)
+        });
+        self.adopt_scratch(result)
+    }
+
+    /// Checks shared by [`OnlineEm::refine`] and [`OnlineEm::fit`]; adopts the model's kind in
+    /// `stats` so that statistics made for another kind cannot mismatch the M-step.
+    fn check_batch(
+        &self,
+        data: &[[T; D]],
+        config: &FitConfig<T>,
+        stats: &mut SufficientStats<T, K, D>,
+    ) -> Result<()> {
+        if config.kind != self.model.kind() {
+            return Err(Error::InvalidParameter { name: "kind", reason: "differs from the model's" });
+        }
+        config.validate()?;
+        validate_data(data.as_flattened(), D, K)?;
+        stats.reset(&self.model);
+        Ok(())
+    }
+
+    /// Commits a batch result computed in the average's storage: on success it becomes the model
+    /// and the online state restarts (as [`OnlineEm::new`]); on error the model stays and the
+    /// average, overwritten as scratch, restarts from it.
+    fn adopt_scratch(&mut self, result: Result<FitReport<T>>) -> Result<FitReport<T>> {
+        self.averaged_samples = 0;
+        if result.is_ok() {
+            self.model = self.average;
+            self.n = 0;
+        } else {
+            self.average = self.model;
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gmm::InitMethod;
+    use rand_core::SeedableRng;
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    /// 60 points around (0, 0), (3, 1) and (−2, 4), deterministic.
+    fn data() -> [[f64; 2]; 60] {
+        let centres = [[0.0, 0.0], [3.0, 1.0], [-2.0, 4.0]];
+        core::array::from_fn(|i| {
+            let c = centres[i % 3];
+            let (a, b) = ((i * 7 % 11) as f64 / 11.0 - 0.5, (i * 5 % 13) as f64 / 13.0 - 0.5);
+            [c[0] + a, c[1] + b + 0.3 * a]
+        })
+    }
+
+    fn start() -> GaussianMixture<f64, 3, 2> {
+        let eye = [[1.0, 0.0], [0.0, 1.0]];
+        GaussianMixture::new(
+            CovarianceKind::Full,
+            [0.5, 0.25, 0.25],
+            [[0.5, 0.5], [2.0, 0.0], [-1.0, 3.0]],
+            [eye; 3],
+        )
+        .unwrap()
+    }
+
+    fn batch() -> FitConfig<f64> {
+        FitConfig { max_iter: 20, tol: 0.0, ..FitConfig::default() }
+    }
+
+    #[test]
+    fn in_place_refine_equals_refine_then_new() {
+        let (data, config) = (data(), batch());
+        let mut online = OnlineEm::new(start(), OnlineConfig::default()).unwrap();
+        for x in &data[..5] {
+            online.update(x).unwrap();
+        }
+        let (expected, expected_report) = online.model().refine(&data, &config).unwrap();
+        let mut stats = SufficientStats::new(CovarianceKind::Diag);
+        let report = online.refine(&data, &config, &mut stats).unwrap();
+        assert_eq!(report, expected_report);
+        assert_eq!(online, OnlineEm::new(expected, OnlineConfig::default()).unwrap());
+        assert_eq!(online.samples(), 0);
+    }
+
+    #[test]
+    fn in_place_fit_equals_fit_then_new() {
+        let (data, config) = (data(), FitConfig { init: InitMethod::KMeansPlusPlus, ..batch() });
+        let (expected, expected_report) =
+            GaussianMixture::<f64, 3, 2>::fit(&data, &config, &mut Xoshiro256PlusPlus::seed_from_u64(7))
+                .unwrap();
+        let mut online = OnlineEm::new(start(), OnlineConfig::default()).unwrap();
+        let mut stats = SufficientStats::new(CovarianceKind::Full);
+        let report =
+            online.fit(&data, &config, &mut stats, &mut Xoshiro256PlusPlus::seed_from_u64(7)).unwrap();
+        assert_eq!(report, expected_report);
+        assert_eq!(*online.model(), expected);
+        assert_eq!(online, OnlineEm::new(expected, OnlineConfig::default()).unwrap());
+    }
+
+    #[test]
+    fn failed_in_place_refit_keeps_the_model() {
+        let mut online = OnlineEm::new(start(), OnlineConfig::default()).unwrap();
+        online.update(&[0.1, 0.2]).unwrap();
+        let before = *online.model();
+        let mut stats = SufficientStats::new(CovarianceKind::Full);
+        // Three identical samples and no regularization: the M-step's covariances are singular.
+        let degenerate = [[1.0, 1.0]; 3];
+        let config = FitConfig { reg_covar: 0.0, ..batch() };
+        assert!(matches!(
+            online.refine(&degenerate, &config, &mut stats),
+            Err(Error::NotPositiveDefinite { .. })
+        ));
+        assert_eq!(*online.model(), before);
+        assert_eq!(online.samples(), 1);
+        assert_eq!(online.averaged().unwrap(), before);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+        assert!(online.fit(&degenerate, &config, &mut stats, &mut rng).is_err());
+        assert_eq!(*online.model(), before);
+        // Restarts and other kinds are refused before anything is touched.
+        let two = FitConfig { n_init: 2, ..batch() };
+        assert!(matches!(
+            online.fit(&data(), &two, &mut stats, &mut rng),
+            Err(Error::InvalidParameter { name: "n_init", .. })
+        ));
+        let diag = FitConfig { kind: CovarianceKind::Diag, ..batch() };
+        assert!(matches!(
+            online.refine(&data(), &diag, &mut stats),
+            Err(Error::InvalidParameter { name: "kind", .. })
+        ));
+        assert_eq!(*online.model(), before);
     }
 }

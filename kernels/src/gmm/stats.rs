@@ -16,7 +16,7 @@
 //! Merging statistics with different shifts re-centres one onto the other exactly:
 //! s1' = s1 + n δ, s2' = s2 + δ s1ᵀ + s1 δᵀ + n δδᵀ with δ = c_other − c_self.
 
-use super::model::{MixtureMut, MixtureRef, log_sum_exp};
+use super::model::{MixtureMut, MixtureRef, responsibilities_in_place};
 use super::{CovarianceKind, Shape};
 use crate::{Error, Real, Result};
 
@@ -294,9 +294,9 @@ impl<'a, T: Real> StatsMut<'a, T> {
         }
         model.component_log_probs(x, log_probs, work)?;
         let k_n = self.shape.components;
-        let lse = log_sum_exp(&log_probs[..k_n]);
+        let lse = responsibilities_in_place(&mut log_probs[..k_n]).ok_or(Error::ZeroDensity { sample: 0 })?;
         for k in 0..k_n {
-            let r = (log_probs[k] - lse).fast_exp();
+            let r = log_probs[k];
             if r > T::ZERO {
                 self.add_weighted(k, r, x, work);
             }
@@ -323,10 +323,7 @@ impl<'a, T: Real> StatsMut<'a, T> {
             });
         }
         for (i, x) in data.chunks_exact(d).enumerate() {
-            self.accumulate(model, x, log_probs, work).map_err(|e| match e {
-                Error::NonFiniteSample { feature, .. } => Error::NonFiniteSample { sample: i, feature },
-                other => other,
-            })?;
+            self.accumulate(model, x, log_probs, work).map_err(|e| e.offset_sample(i))?;
         }
         Ok(())
     }

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Every test of crabmix, from a fresh machine: installs what is missing (Rust targets, QEMU,
+# defmt-print), then runs each suite as its own step and fails if any step fails.
+#
+#   1. host workspace tests (kernels unit tests, host + CLI, cross-crate tests incl. the seed's claims)
+#   2. kernels with the micromath backend
+#   3. kernels build for Cortex-M4F and Cortex-M0 (no_std, no alloc), with and without defmt
+#   4. firmware: on-target tests under QEMU, the density-estimation app, size/stack/instruction budgets
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+failed=()
+step() {
+  local name=$1
+  shift
+  echo
+  echo "=== $name"
+  if "$@"; then echo "=== $name: ok"; else echo "=== $name: FAILED"; failed+=("$name"); fi
+}
+
+installed=$(rustup target list --installed)
+for t in thumbv7em-none-eabihf thumbv6m-none-eabi; do
+  grep -qx "$t" <<<"$installed" || rustup target add "$t"
+done
+
+step "workspace tests" cargo test --workspace --locked
+step "kernels tests, micromath backend" cargo test -p crabmix-kernels --features micromath --locked
+no_std_builds() {
+  for t in thumbv7em-none-eabihf thumbv6m-none-eabi; do
+    cargo build -p crabmix-kernels --locked --release --target "$t" --no-default-features --features libm || return 1
+    cargo build -p crabmix-kernels --locked --release --target "$t" --no-default-features --features libm,defmt,nalgebra || return 1
+  done
+  cargo build -p crabmix-kernels --locked --release --target thumbv7em-none-eabihf --no-default-features --features micromath
+}
+step "kernels no_std builds (thumbv7em-none-eabihf, thumbv6m-none-eabi)" no_std_builds
+if [[ -x firmware/run-tests.sh ]]; then
+  step "firmware under QEMU" firmware/run-tests.sh
+fi
+
+echo
+if ((${#failed[@]})); then
+  echo "FAILED: ${failed[*]}"
+  exit 1
+fi
+echo "all test steps passed"
