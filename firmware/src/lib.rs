@@ -50,12 +50,7 @@ pub fn exit(success: bool) -> ! {
 /// would fault again (a lockup, which QEMU also turns into a hang).
 #[exception]
 unsafe fn HardFault(ef: &ExceptionFrame) -> ! {
-    semihosting::eprintln!(
-        "HardFault: pc={:#010x} lr={:#010x} xpsr={:#010x}",
-        ef.pc(),
-        ef.lr(),
-        ef.xpsr()
-    );
+    semihosting::eprintln!("HardFault: pc={:#010x} lr={:#010x} xpsr={:#010x}", ef.pc(), ef.lr(), ef.xpsr());
     exit(false)
 }
 

@@ -36,17 +36,14 @@ pub fn llt(l: &[f32; 16]) -> [f32; 16] {
     a
 }
 
-
 #[defmt_test::tests]
 mod tests {
     use super::{L4, llt, stack};
+    use crabmix_kernels::gaussian::kl_diag_std_normal;
     use crabmix_kernels::gaussian::standard_normal;
+    use crabmix_kernels::gmm::{CovarianceKind, GaussianMixture, OnlineConfig, OnlineEm, SufficientStats};
     use crabmix_kernels::linalg::{
         cholesky_in_place, lower_inverse_transpose_in_place, solve_lower_in_place,
-    };
-    use crabmix_kernels::gaussian::kl_diag_std_normal;
-    use crabmix_kernels::gmm::{
-        CovarianceKind, GaussianMixture, OnlineConfig, OnlineEm, SufficientStats,
     };
     use rand_core::SeedableRng;
     use rand_xoshiro::Xoshiro256PlusPlus;

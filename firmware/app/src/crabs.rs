@@ -15,8 +15,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 
 /// Crabs per bin, in order of increasing ratio (sum 1000).
 pub const COUNTS: [u16; 29] = [
-    1, 3, 5, 2, 7, 10, 13, 19, 20, 25, 40, 31, 60, 62, 54, 74, 84, 86, 96, 85, 75, 47, 43, 24, 19,
-    9, 5, 0, 1,
+    1, 3, 5, 2, 7, 10, 13, 19, 20, 25, 40, 31, 60, 62, 54, 74, 84, 86, 96, 85, 75, 47, 43, 24, 19, 9, 5, 0, 1,
 ];
 
 /// Number of crabs.
@@ -134,10 +133,8 @@ mod tests {
         let Ok(text) = std::fs::read_to_string(path) else {
             return;
         };
-        let mut values: Vec<f32> = text
-            .lines()
-            .filter_map(|l| l.split(',').next_back()?.trim().parse::<f32>().ok())
-            .collect();
+        let mut values: Vec<f32> =
+            text.lines().filter_map(|l| l.split(',').next_back()?.trim().parse::<f32>().ok()).collect();
         values.sort_by(f32::total_cmp);
         let ours: Vec<f32> = RATIOS.iter().map(|x| x[0]).collect();
         assert_eq!(values, ours, "{path}");

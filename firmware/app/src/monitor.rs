@@ -10,10 +10,13 @@
 //!   model corrects what the noisy online steps have drifted into; a refit that fails (a window
 //!   degenerate in working precision) keeps the online model and is counted.
 //!
-//! Memory is fixed: the model, its online state and a W-sample ring buffer, all inline.
+//! Memory is fixed: the model, its online state, one set of sufficient statistics for the batch
+//! fits and a W-sample ring buffer, all inline. The batch fits run in place in that storage
+//! ([`OnlineEm::fit`], [`OnlineEm::refine`]), so the stack holds no model or statistics copies:
+//! that is what keeps the K = 4, D = 2 loop within its 2 KiB stack budget.
 
-use crabmix_kernels::Result;
-use crabmix_kernels::gmm::{FitConfig, GaussianMixture, OnlineConfig, OnlineEm};
+use crabmix_kernels::gmm::{FitConfig, GaussianMixture, OnlineConfig, OnlineEm, SufficientStats};
+use crabmix_kernels::{Error, Result};
 use heapless::HistoryBuf;
 use rand_core::Rng;
 
@@ -30,6 +33,7 @@ pub struct MonitorConfig {
     /// covariance estimates noisy enough to raise false alarms tenfold.)
     pub online: OnlineConfig<f32>,
     /// Batch EM settings for the warm-up fit and the refits (`init` is used by the warm-up only).
+    /// `n_init` must be 1: the warm-up fit runs in place and keeps no second model.
     pub batch: FitConfig<f32>,
 }
 
@@ -67,7 +71,12 @@ pub struct MonitorStats {
 
 /// Online density estimation with a K-component, D-dimensional f32 mixture and a W-sample window.
 pub struct DensityMonitor<const K: usize, const D: usize, const W: usize> {
-    online: Option<OnlineEm<f32, K, D>>,
+    /// Holds a placeholder model until the warm-up fit succeeds (`fitted`), so that the fit can
+    /// run in its storage.
+    online: OnlineEm<f32, K, D>,
+    fitted: bool,
+    /// Scratch statistics of the batch fits (inline, not on the stack).
+    batch_stats: SufficientStats<f32, K, D>,
     window: HistoryBuf<[f32; D], W>,
     since_refit: u32,
     config: MonitorConfig,
@@ -78,13 +87,25 @@ impl<const K: usize, const D: usize, const W: usize> DensityMonitor<K, D, W> {
     /// The warm-up window must be able to hold K samples for k-means++ to start.
     const WINDOW_OK: () = assert!(W >= K, "the window must hold at least K samples");
 
-    /// An empty monitor. Errors: invalid online or batch configuration.
+    /// An empty monitor. Errors: invalid online or batch configuration, `batch.n_init` ≠ 1.
     pub fn new(config: MonitorConfig) -> Result<Self> {
         let () = Self::WINDOW_OK;
         config.online.validate()?;
         config.batch.validate()?;
+        if config.batch.n_init != 1 {
+            return Err(Error::InvalidParameter {
+                name: "n_init",
+                reason: "the monitor's warm-up fit runs one initialization, in place",
+            });
+        }
+        // Any valid model of the right kind will do: the warm-up fit overwrites all of it.
+        let eye: [[f32; D]; D] = core::array::from_fn(|i| core::array::from_fn(|j| (i == j) as u8 as f32));
+        let placeholder =
+            GaussianMixture::new(config.batch.kind, [1.0 / K as f32; K], [[0.0; D]; K], [eye; K])?;
         Ok(Self {
-            online: None,
+            online: OnlineEm::new(placeholder, config.online)?,
+            fitted: false,
+            batch_stats: SufficientStats::new(config.batch.kind),
             window: HistoryBuf::new(),
             since_refit: 0,
             config,
@@ -94,7 +115,7 @@ impl<const K: usize, const D: usize, const W: usize> DensityMonitor<K, D, W> {
 
     /// The current model (`None` during warm-up).
     pub fn model(&self) -> Option<&GaussianMixture<f32, K, D>> {
-        self.online.as_ref().map(|o| o.model())
+        self.fitted.then(|| self.online.model())
     }
 
     /// Counters so far.
@@ -104,7 +125,7 @@ impl<const K: usize, const D: usize, const W: usize> DensityMonitor<K, D, W> {
 
     /// Forgets the model, the window and the counters; keeps the configuration.
     pub fn reset(&mut self) {
-        self.online = None;
+        self.fitted = false;
         self.window.clear();
         self.since_refit = 0;
         self.stats = MonitorStats::default();
@@ -116,10 +137,10 @@ impl<const K: usize, const D: usize, const W: usize> DensityMonitor<K, D, W> {
     /// window of identical samples with `reg_covar` = 0); the monitor stays usable either way.
     pub fn push<R: Rng + ?Sized>(&mut self, x: &[f32; D], rng: &mut R) -> Result<Verdict> {
         self.stats.seen += 1;
-        let Some(online) = self.online.as_ref() else {
+        if !self.fitted {
             return self.warm_up(x, rng);
-        };
-        let log_density = online.model().log_density(x)?;
+        }
+        let log_density = self.online.model().log_density(x)?;
         if log_density < self.config.threshold {
             self.stats.flagged += 1;
             return Ok(Verdict::Anomalous { log_density });
@@ -128,23 +149,20 @@ impl<const K: usize, const D: usize, const W: usize> DensityMonitor<K, D, W> {
         Ok(Verdict::Normal { log_density })
     }
 
-    // The three paths below are kept out of line: with LTO, LLVM would otherwise merge the
-    // temporaries of the warm-up fit, the online step and the refit into one frame and the
-    // per-sample stack would carry all of them at once (measured: 5.3 KiB instead of < 2 KiB).
+    // The paths below are kept out of line: with LTO, LLVM would otherwise merge the temporaries
+    // of the warm-up fit, the online step and the refit into one frame and the per-sample stack
+    // would carry all of them at once (measured: 5.3 KiB instead of < 2 KiB).
 
     /// Fills the window; when full, fits the first model by batch EM with k-means++.
     #[inline(never)]
     fn warm_up<R: Rng + ?Sized>(&mut self, x: &[f32; D], rng: &mut R) -> Result<Verdict> {
         if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-            return Err(crabmix_kernels::Error::NonFiniteSample {
-                sample: 0,
-                feature: i,
-            });
+            return Err(crabmix_kernels::Error::NonFiniteSample { sample: 0, feature: i });
         }
         self.window.write(*x);
         if self.window.is_full() {
-            let (model, _) = GaussianMixture::fit(self.window.as_slice(), &self.config.batch, rng)?;
-            self.online = Some(OnlineEm::new(model, self.config.online)?);
+            self.online.fit(self.window.as_slice(), &self.config.batch, &mut self.batch_stats, rng)?;
+            self.fitted = true;
         }
         Ok(Verdict::WarmingUp)
     }
@@ -152,9 +170,7 @@ impl<const K: usize, const D: usize, const W: usize> DensityMonitor<K, D, W> {
     /// One online-EM step on a sample judged normal; a batch refit every `refit_every`.
     #[inline(never)]
     fn absorb(&mut self, x: &[f32; D]) -> Result<()> {
-        if let Some(online) = self.online.as_mut() {
-            online.update(x)?;
-        }
+        self.online_step(x)?;
         self.window.write(*x);
         self.since_refit += 1;
         if self.since_refit >= self.config.refit_every {
@@ -164,26 +180,20 @@ impl<const K: usize, const D: usize, const W: usize> DensityMonitor<K, D, W> {
         Ok(())
     }
 
-    /// Batch EM over the window from the current model; on failure keeps the online model.
+    /// The online-EM update, out of line so that its transactional model copy (inside
+    /// `OnlineEm::update`) is not in `absorb`'s frame while the refit runs.
+    #[inline(never)]
+    fn online_step(&mut self, x: &[f32; D]) -> Result<f32> {
+        self.online.update(x)
+    }
+
+    /// Batch EM over the window from the current model, in place; on failure keeps the online
+    /// model (`OnlineEm::refine` leaves it unchanged).
     #[inline(never)]
     fn refit(&mut self) {
-        let Some(online) = self.online.as_mut() else {
-            return;
-        };
-        let batch = FitConfig {
-            kind: online.model().kind(),
-            ..self.config.batch
-        };
-        // The configuration was validated in `new`, so only `refine` can fail here.
-        let Ok((model, _)) = online.model().refine(self.window.as_slice(), &batch) else {
-            self.stats.failed_refits += 1;
-            return;
-        };
-        match OnlineEm::new(model, self.config.online) {
-            Ok(o) => {
-                *online = o;
-                self.stats.refits += 1;
-            }
+        let batch = FitConfig { kind: self.online.model().kind(), ..self.config.batch };
+        match self.online.refine(self.window.as_slice(), &batch, &mut self.batch_stats) {
+            Ok(_) => self.stats.refits += 1,
             Err(_) => self.stats.failed_refits += 1,
         }
     }

@@ -6,9 +6,7 @@ use crate::monitor::{DensityMonitor, MonitorConfig, MonitorStats, Verdict};
 use crate::source::{CrabStream, SampleSource, SyntheticSensor};
 use core::fmt::Write;
 use crabmix_kernels::Result;
-use crabmix_kernels::gmm::{
-    CovarianceKind, FitConfig, FitReport, GaussianMixture, InitMethod, OnlineConfig,
-};
+use crabmix_kernels::gmm::{CovarianceKind, FitConfig, FitReport, GaussianMixture, InitMethod, OnlineConfig};
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -111,12 +109,7 @@ pub fn run_monitor<const K: usize, const D: usize, const W: usize>(
     if monitor.model().is_none() {
         return Err(crabmix_kernels::Error::EmptyData);
     }
-    Ok(Score {
-        injected,
-        true_positives: tp,
-        false_positives: fp,
-        stats: monitor.stats(),
-    })
+    Ok(Score { injected, true_positives: tp, false_positives: fp, stats: monitor.stats() })
 }
 
 /// The sensor run without a hook, with its monitor on the stack (host tests); returns the final

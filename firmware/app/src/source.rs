@@ -50,10 +50,7 @@ impl SampleSource<1> for CrabStream {
         }
         let i = (self.t * Self::STRIDE) % crate::crabs::N;
         self.t += 1;
-        Some(Sample {
-            x: crate::crabs::RATIOS[i],
-            injected_anomaly: false,
-        })
+        Some(Sample { x: crate::crabs::RATIOS[i], injected_anomaly: false })
     }
 }
 
@@ -80,11 +77,7 @@ impl SyntheticSensor {
 
     /// `len` samples from the generator seeded with `seed`.
     pub fn new(seed: u64, len: u32) -> Self {
-        Self {
-            rng: Xoshiro256PlusPlus::seed_from_u64(seed),
-            t: 0,
-            len,
-        }
+        Self { rng: Xoshiro256PlusPlus::seed_from_u64(seed), t: 0, len }
     }
 
     /// No anomalies before this sample: the monitor's warm-up window (128 samples) must see the
@@ -118,10 +111,7 @@ impl SampleSource<2> for SyntheticSensor {
             let z: f32 = standard_normal(&mut self.rng);
             x[i] = centre[i] + drift[i] + sigma * z;
         }
-        Some(Sample {
-            x,
-            injected_anomaly: anomaly,
-        })
+        Some(Sample { x, injected_anomaly: anomaly })
     }
 }
 
