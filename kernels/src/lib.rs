@@ -19,6 +19,7 @@ pub mod gaussian;
 pub mod gmm;
 pub mod linalg;
 pub mod mlp;
+pub mod models;
 pub mod real;
 
 pub use error::{Error, Result};

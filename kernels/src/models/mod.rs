@@ -1,0 +1,14 @@
+//! The lecture's two generative networks assembled from the kernels: the variational autoencoder
+//! (§3, [`vae`]) and the Wasserstein GAN (§4, [`wgan`]).
+//!
+//! Both are training *steps*, not training loops: the caller owns the data, the batches and the
+//! random generator, so the same step runs on a host and on a Cortex-M. Nothing allocates.
+
+pub mod vae;
+pub mod wgan;
+
+pub use vae::{ElboTerms, GaussianHead, Likelihood, Vae, VaeCaches, VaeTrainer};
+pub use wgan::{
+    Critic, CriticSpectralNorm, CriticStats, Lipschitz, Optimizer, OptimizerKind, WganConfig, WganTrainer,
+    critic_input_gradient, critic_zeros, gradient_penalty,
+};
