@@ -18,10 +18,7 @@ step() {
   if "$@"; then echo "=== $name: ok"; else echo "=== $name: FAILED"; failed+=("$name"); fi
 }
 
-installed=$(rustup target list --installed)
-for t in thumbv7em-none-eabihf thumbv6m-none-eabi; do
-  grep -qx "$t" <<<"$installed" || rustup target add "$t"
-done
+source scripts/prerequisites.sh
 
 step "workspace tests" cargo test --workspace --locked
 step "kernels tests, micromath backend" cargo test -p crabmix-kernels --features micromath --locked

@@ -1,0 +1,282 @@
+//! A small SVG chart writer: axes with ticks, histogram bars, line series, scatter points and a
+//! legend. Hand-written so the main job builds in seconds on two cores (no font or raster stack).
+
+use std::fmt::Write as _;
+
+/// One thing drawn on a chart.
+#[derive(Clone, Debug)]
+pub enum Series {
+    /// Bars from `(left, right, height)` triples.
+    Bars {
+        /// Legend label.
+        label: String,
+        /// Fill colour (CSS).
+        color: String,
+        /// (left edge, right edge, height).
+        bars: Vec<(f64, f64, f64)>,
+    },
+    /// A polyline through `points`.
+    Line {
+        /// Legend label.
+        label: String,
+        /// Stroke colour (CSS).
+        color: String,
+        /// Stroke width in pixels.
+        width: f64,
+        /// Dash pattern (`""` for solid).
+        dash: String,
+        /// (x, y) points in data coordinates.
+        points: Vec<(f64, f64)>,
+    },
+    /// Dots at `points`.
+    Scatter {
+        /// Legend label.
+        label: String,
+        /// Fill colour (CSS).
+        color: String,
+        /// Dot radius in pixels.
+        radius: f64,
+        /// (x, y) points in data coordinates.
+        points: Vec<(f64, f64)>,
+    },
+}
+
+/// A chart: title, axis labels, data ranges and series, rendered by [`Chart::to_svg`].
+#[derive(Clone, Debug)]
+pub struct Chart {
+    /// Title above the plot.
+    pub title: String,
+    /// x-axis label.
+    pub x_label: String,
+    /// y-axis label.
+    pub y_label: String,
+    /// x range (min, max).
+    pub x_range: (f64, f64),
+    /// y range (min, max).
+    pub y_range: (f64, f64),
+    /// What to draw, in order.
+    pub series: Vec<Series>,
+    /// Use a log₁₀ y axis (ranges must be positive).
+    pub log_y: bool,
+}
+
+const W: f64 = 800.0;
+const H: f64 = 500.0;
+const LEFT: f64 = 80.0;
+const RIGHT: f64 = 20.0;
+const TOP: f64 = 50.0;
+const BOTTOM: f64 = 60.0;
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// About five round tick values covering [lo, hi].
+pub fn ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let span = (hi - lo).abs().max(f64::MIN_POSITIVE);
+    let raw = span / 5.0;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * mag).find(|s| span / s <= 6.0).unwrap_or(10.0 * mag);
+    let mut t = (lo / step).ceil() * step;
+    let mut out = Vec::new();
+    while t <= hi + 1e-9 * step {
+        out.push(if t.abs() < 1e-12 * step { 0.0 } else { t });
+        t += step;
+    }
+    out
+}
+
+fn fmt_tick(v: f64) -> String {
+    let a = v.abs();
+    if a != 0.0 && !(1e-3..1e5).contains(&a) {
+        format!("{v:.0e}")
+    } else {
+        format!("{}", (v * 1e6).round() / 1e6)
+    }
+}
+
+impl Chart {
+    fn sx(&self, x: f64) -> f64 {
+        LEFT + (x - self.x_range.0) / (self.x_range.1 - self.x_range.0) * (W - LEFT - RIGHT)
+    }
+    fn sy(&self, y: f64) -> f64 {
+        let (lo, hi, y) = if self.log_y {
+            (self.y_range.0.log10(), self.y_range.1.log10(), y.max(self.y_range.0).log10())
+        } else {
+            (self.y_range.0, self.y_range.1, y)
+        };
+        H - BOTTOM - (y - lo) / (hi - lo) * (H - TOP - BOTTOM)
+    }
+
+    /// The chart as a standalone SVG document.
+    pub fn to_svg(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="13">"#
+        );
+        let _ = writeln!(s, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="28" text-anchor="middle" font-size="16">{}</text>"#,
+            W / 2.0,
+            escape(&self.title)
+        );
+        let (x0, x1, y0, y1) = (LEFT, W - RIGHT, TOP, H - BOTTOM);
+        let _ = writeln!(
+            s,
+            r#"<rect x="{x0}" y="{y0}" width="{}" height="{}" fill="none" stroke="black"/>"#,
+            x1 - x0,
+            y1 - y0
+        );
+        for t in ticks(self.x_range.0, self.x_range.1) {
+            let x = self.sx(t);
+            let _ =
+                writeln!(s, r#"<line x1="{x:.1}" y1="{y1}" x2="{x:.1}" y2="{}" stroke="black"/>"#, y1 + 5.0);
+            let _ = writeln!(
+                s,
+                r#"<text x="{x:.1}" y="{}" text-anchor="middle">{}</text>"#,
+                y1 + 20.0,
+                fmt_tick(t)
+            );
+        }
+        let yt: Vec<f64> = if self.log_y {
+            let (a, b) = (self.y_range.0.log10().ceil() as i32, self.y_range.1.log10().floor() as i32);
+            (a..=b).map(|e| 10f64.powi(e)).collect()
+        } else {
+            ticks(self.y_range.0, self.y_range.1)
+        };
+        for t in yt {
+            let y = self.sy(t);
+            let _ =
+                writeln!(s, r#"<line x1="{}" y1="{y:.1}" x2="{x0}" y2="{y:.1}" stroke="black"/>"#, x0 - 5.0);
+            let _ = writeln!(
+                s,
+                r#"<text x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
+                x0 - 8.0,
+                y + 4.0,
+                fmt_tick(t)
+            );
+        }
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
+            (x0 + x1) / 2.0,
+            H - 15.0,
+            escape(&self.x_label)
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="20" y="{}" text-anchor="middle" transform="rotate(-90 20 {})">{}</text>"#,
+            (y0 + y1) / 2.0,
+            (y0 + y1) / 2.0,
+            escape(&self.y_label)
+        );
+        let _ = writeln!(
+            s,
+            r#"<clipPath id="plot"><rect x="{x0}" y="{y0}" width="{}" height="{}"/></clipPath><g clip-path="url(#plot)">"#,
+            x1 - x0,
+            y1 - y0
+        );
+        for series in &self.series {
+            match series {
+                Series::Bars { color, bars, .. } => {
+                    for &(l, r, h) in bars {
+                        let (xl, xr, yt, yb) =
+                            (self.sx(l), self.sx(r), self.sy(h), self.sy(self.y_range.0.max(0.0)));
+                        let _ = writeln!(
+                            s,
+                            r#"<rect x="{xl:.2}" y="{yt:.2}" width="{:.2}" height="{:.2}" fill="{color}" stroke="white" stroke-width="0.5"/>"#,
+                            (xr - xl).max(0.0),
+                            (yb - yt).max(0.0)
+                        );
+                    }
+                }
+                Series::Line { color, width, dash, points, .. } => {
+                    let pts: Vec<String> =
+                        points.iter().map(|&(x, y)| format!("{:.2},{:.2}", self.sx(x), self.sy(y))).collect();
+                    let _ = writeln!(
+                        s,
+                        r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="{width}" stroke-dasharray="{dash}"/>"#,
+                        pts.join(" ")
+                    );
+                }
+                Series::Scatter { color, radius, points, .. } => {
+                    for &(x, y) in points {
+                        let _ = writeln!(
+                            s,
+                            r#"<circle cx="{:.2}" cy="{:.2}" r="{radius}" fill="{color}"/>"#,
+                            self.sx(x),
+                            self.sy(y)
+                        );
+                    }
+                }
+            }
+        }
+        let _ = writeln!(s, "</g>");
+        for (i, series) in self.series.iter().enumerate() {
+            let (label, color) = match series {
+                Series::Bars { label, color, .. }
+                | Series::Line { label, color, .. }
+                | Series::Scatter { label, color, .. } => (label, color),
+            };
+            let y = y0 + 18.0 + 18.0 * i as f64;
+            let _ = writeln!(
+                s,
+                r#"<rect x="{}" y="{}" width="14" height="10" fill="{color}"/>"#,
+                x1 - 240.0,
+                y - 9.0
+            );
+            let _ = writeln!(s, r#"<text x="{}" y="{y}">{}</text>"#, x1 - 220.0, escape(label));
+        }
+        s.push_str("</svg>\n");
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_round_and_cover_the_range() {
+        assert_eq!(ticks(0.0, 1.0), vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
+        let t = ticks(0.58, 0.70);
+        assert_eq!(t.first().copied(), Some(0.58));
+        assert!(t.iter().all(|v| (0.58..=0.70 + 1e-12).contains(v)));
+    }
+
+    #[test]
+    fn svg_has_every_series() {
+        let c = Chart {
+            title: "t<1>".into(),
+            x_label: "x".into(),
+            y_label: "y".into(),
+            x_range: (0.0, 1.0),
+            y_range: (0.0, 2.0),
+            series: vec![
+                Series::Bars { label: "h".into(), color: "#ccc".into(), bars: vec![(0.0, 0.5, 1.0)] },
+                Series::Line {
+                    label: "l".into(),
+                    color: "red".into(),
+                    width: 2.0,
+                    dash: "".into(),
+                    points: vec![(0.0, 0.0), (1.0, 2.0)],
+                },
+                Series::Scatter {
+                    label: "p".into(),
+                    color: "blue".into(),
+                    radius: 2.0,
+                    points: vec![(0.5, 0.5)],
+                },
+            ],
+            log_y: false,
+        };
+        let svg = c.to_svg();
+        assert!(svg.contains("t&lt;1&gt;"));
+        assert_eq!(svg.matches("<polyline").count(), 1);
+        assert_eq!(svg.matches("<circle").count(), 1);
+        // The bar spans half the plot width: (800 − 80 − 20) / 2 = 350 px.
+        assert!(svg.contains(r#"width="350.00""#), "{svg}");
+    }
+}

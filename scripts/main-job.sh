@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The main job, from a fresh machine: installs what is missing (Rust targets, QEMU, defmt-print),
+# builds the firmware and fits Pearson's crabs on the emulated Cortex-M4F, fits the same data on
+# the CPU (f64, f32) and on the GPU when present, prints the comparison table and writes the
+# picture of the fit. Outputs go to $OUT (default: out/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=${OUT:-$ROOT/out}
+mkdir -p "$OUT"
+source scripts/prerequisites.sh
+
+echo "=== firmware: build and run on the emulated Cortex-M4F (QEMU mps2-an386)"
+(cd firmware && cargo run --release) 2>&1 | tee "$OUT/firmware-app.log"
+
+echo "=== firmware: instruction counts (QEMU TCG plugin)"
+if [[ -x firmware/measure-mcu-cost.sh ]]; then
+  firmware/measure-mcu-cost.sh "$OUT/mcu-cost.json" || echo "instruction counts failed; the table says so"
+fi
+
+echo "=== CPU (and GPU when present): fit, compare, draw"
+cargo run --release --locked -p crabmix-bench --bin main-job -- \
+  --firmware-log "$OUT/firmware-app.log" --mcu-cost "$OUT/mcu-cost.json" --out "$OUT"
