@@ -36,10 +36,79 @@ pub fn llt(l: &[f32; 16]) -> [f32; 16] {
     a
 }
 
+/// Reference values from tools/gen_vectors.py (host, float64): never computed by the kernels.
+#[path = "vectors/mlp_reparam.rs"]
+mod vectors;
+
+use crabmix_kernels::Real;
+use crabmix_kernels::mlp::{Act, Dense, Layer, Sigmoid, Tanh, loss::mse};
+
+/// The reference network 3 → 4 (tanh) → 2 (sigmoid) in scalar `T` (its weights are dyadic, so
+/// the f32 and f64 networks hold the same values).
+pub type Net<T> = crabmix_kernels::chain_type!(Dense<T, 3, 4>, Act<Tanh, 4>, Dense<T, 4, 2>, Act<Sigmoid, 2>);
+
+pub fn cast<T: Real, const N: usize>(v: &[f64; N]) -> [T; N] {
+    v.map(T::from_f64)
+}
+
+pub fn net<T: Real>() -> Net<T> {
+    crabmix_kernels::chain!(
+        Dense { w: vectors::W1.map(|r| cast(&r)), b: cast(&vectors::B1) },
+        Act(Tanh),
+        Dense { w: vectors::W2.map(|r| cast(&r)), b: cast(&vectors::B2) },
+        Act(Sigmoid)
+    )
+}
+
+/// |got − want| ≤ rel·|want| + abs for every entry; prints the first offender.
+pub fn close<T: Real, const N: usize>(what: &str, got: &[T; N], want: &[f64; N], rel: f64, abs: f64) {
+    for i in 0..N {
+        let (g, w) = (got[i].to_f64(), want[i]);
+        assert!((g - w).abs() <= rel * w.abs() + abs, "{}[{}]: got {}, want {}", what, i, g, w);
+    }
+}
+
+/// Forward, MSE and backward of the reference network against the float64 vectors; `rel`/`abs`
+/// is the scalar type's tolerance. A second backward must add exactly the same gradient again.
+pub fn mlp_matches_reference<T: Real>(rel: f64, abs: f64) {
+    let net = net::<T>();
+    let mut cache = net.new_cache_of();
+    let mut grads = net.zeros_like();
+    let y = net.forward(&cast(&vectors::X), &mut cache);
+    close("y", &y, &vectors::Y, rel, abs);
+    let mut dy = [T::ZERO; 2];
+    let loss = mse(&y, &cast(&vectors::TARGET), &mut dy);
+    close("loss", &[loss], &[vectors::LOSS], rel, abs);
+    let dx = net.backward(&cache, &dy, &mut grads);
+    close("dx", &dx, &vectors::GRAD_X, rel, abs);
+    let Chain(d1, Chain(_, Chain(d2, _))) = &grads;
+    for o in 0..4 {
+        close("dW1", &d1.w[o], &vectors::GRAD_W1[o], rel, abs);
+    }
+    close("db1", &d1.b, &vectors::GRAD_B1, rel, abs);
+    for o in 0..2 {
+        close("dW2", &d2.w[o], &vectors::GRAD_W2[o], rel, abs);
+    }
+    close("db2", &d2.b, &vectors::GRAD_B2, rel, abs);
+    // `backward` adds into `grads` (minibatch accumulation): g + g = 2g exactly in binary.
+    let once = grads.clone();
+    let _ = net.backward(&cache, &dy, &mut grads);
+    let Chain(e1, Chain(_, Chain(e2, _))) = &grads;
+    let Chain(o1, Chain(_, Chain(o2, _))) = &once;
+    assert!(e1.b.iter().zip(o1.b.iter()).all(|(a, b)| *a == *b + *b));
+    assert!(e2.w.iter().zip(o2.w.iter()).all(|(a, b)| a.iter().zip(b.iter()).all(|(x, y)| *x == *y + *y)));
+}
+
+use crabmix_kernels::mlp::Chain;
+
 #[defmt_test::tests]
 mod tests {
-    use super::{L4, llt, stack};
+    use super::{L4, cast, close, llt, mlp_matches_reference, stack, vectors};
+    use crabmix_kernels::Real;
     use crabmix_kernels::gaussian::kl_diag_std_normal;
+    use crabmix_kernels::gaussian::reparam::{
+        reparam_diag, reparam_diag_backward, reparam_full, reparam_full_backward, sample_diag,
+    };
     use crabmix_kernels::gaussian::standard_normal;
     use crabmix_kernels::gmm::{CovarianceKind, GaussianMixture, OnlineConfig, OnlineEm, SufficientStats};
     use crabmix_kernels::linalg::{
@@ -257,6 +326,88 @@ mod tests {
             assert_eq!(kl_diag_std_normal(&[0.0f32; 3], &[0.0f32; 3]), 0.0);
             let kl = kl_diag_std_normal(&[1.0f32, 0.0], &[0.0f32, core::f32::consts::LN_2 * 2.0]);
             assert!((kl - 1.306_853).abs() < 1e-6, "kl = {}", kl);
+        });
+    }
+
+    #[test]
+    fn mlp_forward_backward_matches_float64_reference() {
+        stack("mlp_forward_backward_matches_float64_reference", || {
+            // f32: a few ulps through two layers and libm's tanhf/expf (rounding of sums of
+            // products and of the activations): 1e-5 relative, 1e-7 absolute for entries near 0.
+            mlp_matches_reference::<f32>(1e-5, 1e-7);
+            // f64 (software float on this target) against Python's float64: the same formulas,
+            // libm's tanh/exp vs glibc's, both within an ulp or two.
+            mlp_matches_reference::<f64>(1e-13, 1e-16);
+        });
+    }
+
+    #[test]
+    fn reparameterized_sampling_matches_float64_reference() {
+        stack("reparameterized_sampling_matches_float64_reference", || {
+            let (mu, lv, eps, gz) = (
+                cast::<f32, 3>(&vectors::MU),
+                cast::<f32, 3>(&vectors::LOG_VAR),
+                cast::<f32, 3>(&vectors::EPS),
+                cast::<f32, 3>(&vectors::GRAD_Z),
+            );
+            let mut z = [0.0f32; 3];
+            reparam_diag(&mu, &lv, &eps, &mut z);
+            close("z diag", &z, &vectors::Z_DIAG, 1e-6, 0.0);
+            // Backward adds: start the buffers at 1 and expect 1 + gradient.
+            let (mut gmu, mut glv) = ([1.0f32; 3], [1.0f32; 3]);
+            reparam_diag_backward(&lv, &eps, &gz, &mut gmu, &mut glv);
+            close("dμ diag", &gmu, &vectors::GRAD_Z.map(|g| 1.0 + g), 0.0, 0.0);
+            close("d ln σ²", &glv, &vectors::GRAD_LOG_VAR.map(|g| 1.0 + g), 1e-6, 0.0);
+            // Full: μ + L ε with dyadic L and ε is exact; so is every ∂L/∂L_ij = g_i ε_j.
+            let l = vectors::L.map(|r| cast::<f32, 3>(&r));
+            reparam_full(&mu, &l, &eps, &mut z);
+            close("z full", &z, &vectors::Z_FULL, 0.0, 0.0);
+            let mut gl = [[-2.0f32; 3]; 3];
+            let mut gmu = [0.0f32; 3];
+            reparam_full_backward(&eps, &gz, &mut gmu, &mut gl);
+            close("dμ full", &gmu, &vectors::GRAD_Z, 0.0, 0.0);
+            for i in 0..3 {
+                for j in 0..3 {
+                    // The strict upper triangle is not a parameter: left as it was.
+                    let want = if j <= i { vectors::GRAD_L[i][j] - 2.0 } else { -2.0 };
+                    assert_eq!(gl[i][j] as f64, want, "dL[{}][{}]", i, j);
+                }
+            }
+        });
+    }
+
+    #[test]
+    fn sample_diag_draws_have_the_requested_moments() {
+        stack("sample_diag_draws_have_the_requested_moments", || {
+            // z = μ + σ ε with μ = (1, −2), σ² = (4, 0.25); ε is handed back and must be the
+            // seed's standard normals, and z must be exactly the reparameterization of that ε.
+            let (mu, lv) = ([1.0f32, -2.0], [4.0f32.ln(), 0.25f32.ln()]);
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(18);
+            let mut twin = Xoshiro256PlusPlus::seed_from_u64(18);
+            let n = 8_000;
+            let (mut s1, mut s2) = ([0.0f64; 2], [0.0f64; 2]);
+            let (mut eps, mut z, mut z2) = ([0.0f32; 2], [0.0f32; 2], [0.0f32; 2]);
+            for _ in 0..n {
+                sample_diag(&mu, &lv, &mut rng, &mut eps, &mut z);
+                let e: [f32; 2] = [standard_normal(&mut twin), standard_normal(&mut twin)];
+                assert_eq!(eps, e);
+                reparam_diag(&mu, &lv, &eps, &mut z2);
+                assert_eq!(z, z2);
+                for i in 0..2 {
+                    s1[i] += z[i] as f64;
+                    s2[i] += (z[i] as f64) * (z[i] as f64);
+                }
+            }
+            let var = [4.0f64, 0.25];
+            for i in 0..2 {
+                let mean = s1[i] / n as f64;
+                let v = s2[i] / n as f64 - mean * mean;
+                // 5 standard errors: σ/√n for the mean, σ²·√(2/n) for the variance.
+                let se_mean = (var[i] / n as f64).sqrt();
+                let se_var = var[i] * (2.0 / n as f64).sqrt();
+                assert!((mean - mu[i] as f64).abs() < 5.0 * se_mean, "mean[{}] {}", i, mean);
+                assert!((v - var[i]).abs() < 5.0 * se_var, "var[{}] {}", i, v);
+            }
         });
     }
 }
