@@ -144,13 +144,28 @@ impl<T: Real> Mixture<T> {
         rng: &mut R,
         progress: bool,
     ) -> Result<(Self, FitReport<T>)> {
+        let mut estep = ParallelEStep::new(data, d).with_progress(progress);
+        let fitted = Self::fit_with_estep(data, d, k, config, rng, &mut estep)?;
+        estep.finish_progress();
+        Ok(fitted)
+    }
+
+    /// [`Self::fit`] with a caller-chosen E-step over the same `data` (e.g. the CUDA backend's,
+    /// which holds a device copy): initialization and M-steps run here, every pass in `estep`.
+    pub fn fit_with_estep<R: Rng + ?Sized, E: EStep<T> + ?Sized>(
+        data: &[T],
+        d: usize,
+        k: usize,
+        config: &FitConfig<T>,
+        rng: &mut R,
+        estep: &mut E,
+    ) -> Result<(Self, FitReport<T>)> {
         check_sizes(k, d)?;
         let shape = Shape::new(k, d, config.kind);
         gmm::validate_data(data, d, k)?;
         let mut best = Self::zeroed(shape);
         let mut trial = Self::zeroed(shape);
         let mut stats = Stats::new(shape);
-        let mut estep = ParallelEStep::new(data, d).with_progress(progress);
         let mut work = vec![T::ZERO; d];
         let mut dist = vec![T::ZERO; data.len() / d];
         let report = gmm::fit(
@@ -158,13 +173,12 @@ impl<T: Real> Mixture<T> {
             &mut best.view_mut(),
             &mut trial.view_mut(),
             &mut stats.view_mut(),
-            &mut estep,
+            estep,
             config,
             rng,
             &mut work,
             Some(&mut dist),
         )?;
-        estep.finish_progress();
         Ok((best, report))
     }
 

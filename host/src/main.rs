@@ -1,9 +1,9 @@
 //! `crabmix`: fit, score, predict and sample Gaussian mixtures from CSV files.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use crabmix::backend::{self, Backend, GpuScalar};
 use crabmix::csv_data::read_csv;
 use crabmix::gmm::Mixture;
-use crabmix::kernels::Real;
 use crabmix::kernels::gmm::{CovarianceKind, FitConfig, InitMethod};
 use crabmix::model_json::{FitInfo, ModelJson};
 use rand_core::SeedableRng;
@@ -58,6 +58,13 @@ enum Precision {
     F32,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum BackendArg {
+    Cpu,
+    Cuda,
+    Auto,
+}
+
 #[derive(Args)]
 struct FitArgs {
     /// Numeric CSV, one sample per row (an optional header row is skipped).
@@ -84,6 +91,10 @@ struct FitArgs {
     seed: u64,
     #[arg(long, value_enum, default_value = "f64")]
     precision: Precision,
+    /// Where the E-step runs: cpu (all cores), cuda (error if no device answers), auto (CUDA
+    /// when a device answers, else the CPU; the choice is printed on stderr).
+    #[arg(long, value_enum, default_value = "cpu")]
+    backend: BackendArg,
     /// Write the model here instead of stdout (written to a temporary file, then renamed).
     #[arg(long, short = 'o')]
     output: Option<PathBuf>,
@@ -132,7 +143,7 @@ fn main() -> ExitCode {
 
 type CliResult = Result<(), String>;
 
-fn fit<T: Real>(a: &FitArgs) -> CliResult {
+fn fit<T: GpuScalar>(a: &FitArgs) -> CliResult {
     let table = read_csv::<T>(&a.data).map_err(|e| e.to_string())?;
     let config = FitConfig {
         kind: match a.covariance {
@@ -150,10 +161,19 @@ fn fit<T: Real>(a: &FitArgs) -> CliResult {
         reg_covar: T::from_f64(a.reg_covar),
         reseed_empty: true,
     };
+    let requested = match a.backend {
+        BackendArg::Cpu => Backend::Cpu,
+        BackendArg::Cuda => Backend::Cuda,
+        BackendArg::Auto => Backend::Auto,
+    };
+    let selected = backend::select(requested, config.kind).map_err(|e| format!("--backend cuda: {e}"))?;
+    if requested != Backend::Cpu {
+        eprintln!("crabmix: {}", selected.describe());
+    }
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(a.seed);
     let progress = std::io::stderr().is_terminal();
-    let (model, report) =
-        Mixture::<T>::fit(&table.data, table.cols, a.components, &config, &mut rng, progress)
+    let (model, report): (Mixture<T>, _) =
+        backend::fit(&selected, &table.data, table.cols, a.components, &config, &mut rng, progress)
             .map_err(|e| format!("{}: {e}", a.data.display()))?;
     let json = ModelJson::from_mixture(&model, Some(FitInfo::from_report(&model, &report)));
     let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())? + "\n";

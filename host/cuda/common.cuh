@@ -1,0 +1,53 @@
+// Shared by every kernel family in host/cuda: portability between NVRTC (device) and g++ through
+// shim/cuda_host_shim.h (host, CPU-only tests), scalar helpers for float and double, and the
+// launch constants the Rust side mirrors (host/src/gpu_layout.rs).
+//
+// Rules for code in this directory (so that the same source runs on both):
+//  * no warp intrinsics (__shfl*, __ballot): reductions go through __shared__ memory;
+//  * no INFINITY/NAN macros (NVRTC has none): use neg_inf<T>() and friends;
+//  * block-wide reductions use a fixed tree, and every floating-point sum has an order fixed by
+//    the launch shape alone, never by scheduling: results are reproducible run to run.
+#pragma once
+
+#if defined(__CUDACC_RTC__) || defined(__CUDACC__)
+#define CRABMIX_DEVICE 1
+// One dynamic shared buffer per kernel, typed as T. Declared as double so that all template
+// instantiations share one declaration (an extern __shared__ name may have only one type).
+#define CRABMIX_DYN_SHARED(T, name)                      \
+    extern __shared__ double crabmix_dyn_smem_[];       \
+    T* name = reinterpret_cast<T*>(crabmix_dyn_smem_)
+typedef long long i64;
+#else
+#include "shim/cuda_host_shim.h"
+#define CRABMIX_DYN_SHARED(T, name) T* name = reinterpret_cast<T*>(cuda_shim::dyn_smem.data())
+typedef long long i64;
+#endif
+
+// Threads per block of every kernel with a block reduction (a power of two; the Rust launcher
+// uses the same value: gpu_layout::BLOCK_THREADS).
+#define CRABMIX_BLOCK 256
+
+// Scalar helpers: one overload per type so that templates call expf/logf for float (the double
+// versions would silently promote and run at a fraction of the speed).
+__device__ __forceinline__ float c_exp(float x) { return expf(x); }
+__device__ __forceinline__ double c_exp(double x) { return exp(x); }
+__device__ __forceinline__ float c_log(float x) { return logf(x); }
+__device__ __forceinline__ double c_log(double x) { return log(x); }
+__device__ __forceinline__ float c_sqrt(float x) { return sqrtf(x); }
+__device__ __forceinline__ double c_sqrt(double x) { return sqrt(x); }
+__device__ __forceinline__ float c_expm1(float x) { return expm1f(x); }
+__device__ __forceinline__ double c_expm1(double x) { return expm1(x); }
+__device__ __forceinline__ float c_cos(float x) { return cosf(x); }
+__device__ __forceinline__ double c_cos(double x) { return cos(x); }
+
+template <class T>
+__device__ __forceinline__ T neg_inf();
+template <>
+__device__ __forceinline__ float neg_inf<float>() {
+    return __int_as_float(0xff800000);  // −∞: NVRTC defines no INFINITY
+}
+template <>
+__device__ __forceinline__ double neg_inf<double>() {
+    return __longlong_as_double(0xfff0000000000000LL);
+}
+__device__ __forceinline__ double pos_inf_f64() { return __longlong_as_double(0x7ff0000000000000LL); }

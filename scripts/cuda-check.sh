@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# CUDA checks that need no GPU (issue 5), run by scripts/test-all.sh:
+#   1. every host/cuda/*.cu compiles through the pinned NVRTC 13.0 for sm_90 (the lent H100/H200)
+#      with zero spills and zero stack, per ptxas's report (scripts/nvrtc_check.py);
+#   2. the same kernels run on the CPU through the g++ shim (host/cuda/shim) and match the
+#      kernels crate's f64 results (cargo test --features cuda-shim --test cuda_shim);
+#   3. the cudarc backend type-checks and its tests run (they skip, saying why, with no device).
+# NVRTC comes from PyPI into a cache directory (no CUDA toolkit): pinned to 13.0 because newer
+# NVRTC emits PTX that the lent GPUs' 13.0 driver rejects. It is loaded through LD_LIBRARY_PATH,
+# not an rpath, because libnvrtc needs libnvrtc-builtins beside it.
+#
+#   scripts/cuda-check.sh [nvrtc|shim|cudarc]...   (default: all three)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+NVRTC_VERSION=13.0.88
+NVRTC_DIR=${CRABMIX_NVRTC_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/crabmix/nvrtc-$NVRTC_VERSION}
+steps=("$@")
+((${#steps[@]})) || steps=(nvrtc shim cudarc)
+
+install_nvrtc() {
+  if [[ ! -e $NVRTC_DIR/nvidia/cu13/lib/libnvrtc.so.13 ]]; then
+    echo "installing nvidia-cuda-nvrtc==$NVRTC_VERSION into $NVRTC_DIR"
+    python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$NVRTC_DIR" \
+      "nvidia-cuda-nvrtc==$NVRTC_VERSION"
+  fi
+  export LD_LIBRARY_PATH="$NVRTC_DIR/nvidia/cu13/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+}
+
+for s in "${steps[@]}"; do
+  case $s in
+    nvrtc)
+      install_nvrtc
+      mkdir -p target/cuda-check
+      python3 scripts/nvrtc_check.py --arch sm_90 --json target/cuda-check/nvrtc-sm_90.json host/cuda/*.cu
+      ;;
+    shim)
+      cargo test -p crabmix --locked --features cuda-shim --test cuda_shim
+      ;;
+    cudarc)
+      # With NVRTC on the path the backend's NVRTC test compiles every module for real; the
+      # device tests print why they skip (no driver on CI machines).
+      install_nvrtc
+      cargo test -p crabmix --locked --features cuda --test cuda_backend
+      cargo build -p crabmix --locked --features cuda --bins
+      ;;
+    *)
+      echo "unknown step $s (nvrtc, shim, cudarc)" >&2
+      exit 2
+      ;;
+  esac
+done
+echo "cuda-check: ${steps[*]}: ok"
