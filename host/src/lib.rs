@@ -19,5 +19,6 @@ pub mod cuda_shim;
 pub mod gmm;
 pub mod gpu_layout;
 pub mod model_json;
+pub mod vae;
 
 pub use crabmix_kernels as kernels;
