@@ -109,10 +109,17 @@ __device__ void gmm_estep_block(const T* __restrict__ x, i64 n, int d, int k, in
             T* l = lp + r * k;
             T m = neg_inf<T>();
             for (int c = 0; c < k; ++c) m = l[c] > m ? l[c] : m;
-            T s = 0;
-            for (int c = 0; c < k; ++c) s += c_exp(l[c] - m);
-            const T lse = m + c_log(s);
-            for (int c = 0; c < k; ++c) l[c] = c_exp(l[c] - lse);
+            T lse = m;
+            if (m == neg_inf<T>()) {
+                // Zero density under every component: no responsibilities (not NaN); the −∞
+                // becomes the block's worst ln p and the host reports the row (ZeroDensity).
+                for (int c = 0; c < k; ++c) l[c] = 0;
+            } else {
+                T s = 0;
+                for (int c = 0; c < k; ++c) s += c_exp(l[c] - m);
+                lse = m + c_log(s);
+                for (int c = 0; c < k; ++c) l[c] = c_exp(l[c] - lse);
+            }
             my_ll += (double)lse;
             // A thread visits its rows in increasing order: strict < keeps the first of ties.
             if ((double)lse < my_worst) {

@@ -543,7 +543,7 @@ impl<T: GpuScalar> CudaEStep<T> {
             n as u64,
             &reduced,
             log_likelihood,
-            worst.map(|(w, _)| (w, worst_sample.as_slice())),
+            worst.map(|(w, row)| (w, row, worst_sample.as_slice())),
             stats,
         )?;
         Ok(())

@@ -225,6 +225,7 @@ fn is_full(kind: CovarianceKind) -> Result<bool> {
 pub struct ShimEStep<'a, T> {
     data: &'a [T],
     d: usize,
+    max_blocks: u32,
     /// The last pass's per-block partials (grid · E), kept for inspection by tests.
     pub last_partials: Vec<f64>,
 }
@@ -233,7 +234,14 @@ impl<'a, T: ShimScalar> ShimEStep<'a, T> {
     /// Over `data` (N × D row-major, finite: checked here).
     pub fn new(data: &'a [T], d: usize) -> Result<Self> {
         crabmix_kernels::gmm::validate_data(data, d, 1)?;
-        Ok(Self { data, d, last_partials: Vec::new() })
+        Ok(Self { data, d, max_blocks: crate::gpu_layout::MAX_BLOCKS, last_partials: Vec::new() })
+    }
+
+    /// Caps the grid at `max_blocks` (≥ 1) so that small test inputs still make each block loop
+    /// over several tiles, as large inputs do on the GPU.
+    pub fn with_max_blocks(mut self, max_blocks: u32) -> Self {
+        self.max_blocks = max_blocks.max(1);
+        self
     }
 }
 
@@ -249,7 +257,8 @@ impl<T: ShimScalar> EStep<T> for ShimEStep<'_, T> {
         }
         let (n, d, k) = (self.data.len() / self.d, self.d, shape.components);
         let full = is_full(shape.kind)?;
-        let l = EStepLaunch::new(shape, n, core::mem::size_of::<T>())?;
+        let mut l = EStepLaunch::new(shape, n, core::mem::size_of::<T>())?;
+        l.grid = l.grid.min(self.max_blocks);
         let grid = l.grid as usize;
         let mut partials = vec![f64::NAN; grid * l.entries];
         let (mut block_ll, mut block_worst, mut block_rows) =
@@ -287,7 +296,7 @@ impl<T: ShimScalar> EStep<T> for ShimEStep<'_, T> {
             n as u64,
             &reduced,
             log_likelihood,
-            worst.map(|(w, r)| (w, &self.data[r * d..(r + 1) * d])),
+            worst.map(|(w, r)| (w, r, &self.data[r * d..(r + 1) * d])),
             stats,
         )
     }

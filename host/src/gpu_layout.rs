@@ -99,18 +99,26 @@ pub fn worst_of_blocks(block_worst: &[f64], block_rows: &[i64]) -> Option<(f64, 
 /// `em_loop` does).
 ///
 /// `reduced` holds the launch's `entries` sums in the kernel's layout (per component: n_k,
-/// s1_k, then s2_k packed upper triangle for full or diagonal for diag), all with shift = the
-/// means of `model`; `log_likelihood` = Σ ln p(x) over the `samples` rows (summed in f64, stored
+/// s1_k, then s2_k packed upper triangle for full — unpacked into the kernels crate's whole
+/// symmetric square — or diagonal for diag), all with shift = the means of `model`; `log_likelihood` = Σ ln p(x) over the `samples` rows (summed in f64, stored
 /// as its nearest T plus the rounding error as the compensation term); `worst` the smallest
-/// ln p(x) with its sample (D values).
+/// ln p(x) with its sample (D values) and row.
+///
+/// Errors: `ZeroDensity { sample }` when the worst ln p(x) is −∞ (a sample with zero density
+/// under every component: the kernel gave it no responsibilities), as the serial pass reports.
 pub fn merge_device_stats<T: Real>(
     model: &MixtureRef<'_, T>,
     samples: u64,
     reduced: &[f64],
     log_likelihood: f64,
-    worst: Option<(f64, &[T])>,
+    worst: Option<(f64, usize, &[T])>,
     stats: &mut StatsMut<'_, T>,
 ) -> Result<()> {
+    if let Some((w, row, _)) = worst {
+        if w == f64::NEG_INFINITY {
+            return Err(Error::ZeroDensity { sample: row });
+        }
+    }
     let shape = model.shape();
     let (k_n, d) = (shape.components, shape.features);
     let launch = EStepLaunch::new(shape, samples.max(1) as usize, core::mem::size_of::<T>())?;
@@ -137,7 +145,9 @@ pub fn merge_device_stats<T: Real>(
             let mut q = 0;
             for i in 0..d {
                 for j in i..d {
+                    // The kernels crate keeps the whole symmetric square for full covariances.
                     s2k[i * d + j] = T::from_f64(packed[q]);
+                    s2k[j * d + i] = s2k[i * d + j];
                     q += 1;
                 }
             }
@@ -150,7 +160,7 @@ pub fn merge_device_stats<T: Real>(
     let ll = T::from_f64(log_likelihood);
     let mut worst_sample = vec![T::ZERO; d];
     let worst_log_likelihood = match worst {
-        Some((w, x)) => {
+        Some((w, _, x)) => {
             if x.len() != d {
                 return Err(Error::ShapeMismatch { what: "worst sample", expected: d, found: x.len() });
             }

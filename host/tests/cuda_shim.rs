@@ -1,0 +1,308 @@
+//! The CUDA kernels (`host/cuda/*.cu`) run on the CPU through the g++ shim and are checked against
+//! the kernels crate's serial f64 computations (the reference; the shim shares no arithmetic with
+//! it) at small shapes. Run with `cargo test -p crabmix --features cuda-shim --test cuda_shim`
+//! (scripts/cuda-check.sh). Tolerances: f64 kernels ≤ 1e-10 relative to each array's scale
+//! (only summation order differs), f32 kernels ≤ 2e-4 (f32 rounding over ≤ 64-row tile sums).
+#![cfg(feature = "cuda-shim")]
+
+use crabmix::cuda_shim::{self, ShimEStep, ShimScalar};
+use crabmix::gmm::{Mixture, ParallelEStep, Stats};
+use crabmix::kernels::Real;
+use crabmix::kernels::gaussian::kl::kl_diag_std_normal;
+use crabmix::kernels::gmm::{CovarianceKind, EStep, FitConfig, SerialEStep, Shape};
+use rand_core::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+fn uniform(rng: &mut Xoshiro256PlusPlus) -> f64 {
+    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// A K-component mixture with means ~3 apart around `offset`, SPD covariances A Aᵀ/D + 0.3 I
+/// (diag: their diagonals) and unequal weights.
+fn random_model(kind: CovarianceKind, k: usize, d: usize, offset: f64, seed: u64) -> Mixture<f64> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut w: Vec<f64> = (0..k).map(|_| 0.5 + uniform(&mut rng)).collect();
+    let total: f64 = w.iter().sum();
+    w.iter_mut().for_each(|v| *v /= total);
+    let means: Vec<f64> = (0..k * d).map(|_| offset + 6.0 * (uniform(&mut rng) - 0.5)).collect();
+    let mut covs = vec![0.0; k * d * d];
+    for c in 0..k {
+        let a: Vec<f64> = (0..d * d).map(|_| 2.0 * uniform(&mut rng) - 1.0).collect();
+        for i in 0..d {
+            for j in 0..d {
+                let mut s: f64 = (0..d).map(|m| a[i * d + m] * a[j * d + m]).sum::<f64>() / d as f64;
+                if i == j {
+                    s += 0.3;
+                }
+                if kind == CovarianceKind::Full || i == j {
+                    covs[c * d * d + i * d + j] = s;
+                }
+            }
+        }
+    }
+    Mixture::new(kind, d, w, means, covs).unwrap()
+}
+
+fn cast<T: Real>(v: &[f64]) -> Vec<T> {
+    v.iter().map(|&x| T::from_f64(x)).collect()
+}
+
+/// Max |a − b| / max(1, max |b|): the deviation relative to the reference array's scale.
+fn rel_dev<T: Real>(a: &[T], b: &[f64]) -> f64 {
+    let scale = b.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+    a.iter().zip(b).fold(0.0f64, |m, (x, y)| m.max((x.to_f64() - y).abs())) / scale
+}
+
+/// Statistics of one pass of the shim E-step (optionally with few blocks so each loops over
+/// several tiles) vs the serial f64 pass of the kernels crate on the same data and model.
+fn check_estep<T: ShimScalar>(
+    kind: CovarianceKind,
+    k: usize,
+    d: usize,
+    n: usize,
+    max_blocks: Option<u32>,
+    tol: f64,
+) {
+    let model64 = random_model(kind, k, d, 10.0, 1000 + (k * 100 + d) as u64);
+    let (data64, _) = model64.sample(n, &mut Xoshiro256PlusPlus::seed_from_u64(7));
+    let shape = Shape::new(k, d, kind);
+
+    let mut reference = Stats::<f64>::new(shape);
+    let mut rv = reference.view_mut();
+    rv.reset(model64.means()).unwrap();
+    let (mut lp, mut work) = (vec![0.0; k], vec![0.0; 2 * d]);
+    SerialEStep::new(&data64, &mut lp, &mut work).accumulate(&model64.view(), &mut rv).unwrap();
+    let r = rv.as_ref();
+
+    let model = model64.cast::<T>().unwrap();
+    let data: Vec<T> = cast(&data64);
+    let mut stats = Stats::<T>::new(shape);
+    let mut sv = stats.view_mut();
+    sv.reset(model.means()).unwrap();
+    let mut estep = ShimEStep::new(&data, d).unwrap();
+    if let Some(m) = max_blocks {
+        estep = estep.with_max_blocks(m);
+    }
+    estep.accumulate(&model.view(), &mut sv).unwrap();
+    let s = sv.as_ref();
+
+    let what = format!("{} {kind:?} K={k} D={d} N={n} blocks≤{max_blocks:?}", T::NAME);
+    assert!(estep.last_partials.iter().all(|v| v.is_finite()), "{what}: a block partial was left unwritten");
+    assert_eq!(s.totals().samples, n as u64, "{what}");
+    let checks = [
+        ("n_k", rel_dev(s.resp_sums(), r.resp_sums())),
+        ("s1", rel_dev(s.s1(), r.s1())),
+        ("s2", rel_dev(s.s2(), r.s2())),
+        (
+            "sum ln p",
+            (s.totals().log_likelihood_sum().to_f64() - r.totals().log_likelihood_sum()).abs()
+                / r.totals().log_likelihood_sum().abs(),
+        ),
+        (
+            "worst ln p",
+            (s.totals().worst_log_likelihood.to_f64() - r.totals().worst_log_likelihood).abs()
+                / r.totals().worst_log_likelihood.abs(),
+        ),
+    ];
+    for (name, dev) in checks {
+        eprintln!("{what}: {name} deviation {dev:.2e}");
+        assert!(dev <= tol, "{what}: {name} deviates by {dev:.3e} > {tol:.0e}");
+    }
+    // Σ_k n_k = N: responsibilities of every sample sum to one.
+    let n_sum: f64 = s.resp_sums().iter().map(|v| v.to_f64()).sum();
+    assert!((n_sum - n as f64).abs() <= tol * n as f64, "{what}: Σ n_k = {n_sum}");
+}
+
+#[test]
+fn estep_full_f64_matches_serial_reference() {
+    // E = 3·(1 + 4 + 10) = 45 < 256 entries: the row-group path of the statistics phase.
+    check_estep::<f64>(CovarianceKind::Full, 3, 4, 300, None, 1e-10);
+}
+
+#[test]
+fn estep_full_f64_many_entries_and_grid_stride() {
+    // E = 6·(1 + 8 + 36) = 270 ≥ 256: the entry-loop path; 2 blocks over 4 tiles each.
+    check_estep::<f64>(CovarianceKind::Full, 6, 8, 500, Some(2), 1e-10);
+}
+
+#[test]
+fn estep_diag_f64_matches_serial_reference() {
+    check_estep::<f64>(CovarianceKind::Diag, 4, 5, 257, Some(3), 1e-10);
+}
+
+#[test]
+fn estep_full_f32_matches_f64_reference() {
+    check_estep::<f32>(CovarianceKind::Full, 4, 3, 400, Some(2), 2e-4);
+}
+
+#[test]
+fn estep_diag_f32_matches_f64_reference() {
+    check_estep::<f32>(CovarianceKind::Diag, 2, 2, 130, None, 2e-4);
+}
+
+#[test]
+fn shim_estep_is_bitwise_reproducible() {
+    let model = random_model(CovarianceKind::Full, 3, 3, 0.0, 5).cast::<f32>().unwrap();
+    let (data, _) = model.sample(200, &mut Xoshiro256PlusPlus::seed_from_u64(3));
+    let run = || {
+        let mut stats = Stats::<f32>::new(model.shape());
+        let mut sv = stats.view_mut();
+        sv.reset(model.means()).unwrap();
+        ShimEStep::new(&data, 3).unwrap().accumulate(&model.view(), &mut sv).unwrap();
+        let r = sv.as_ref();
+        (r.resp_sums().to_vec(), r.s1().to_vec(), r.s2().to_vec(), r.totals().log_likelihood_sum())
+    };
+    assert_eq!(run(), run());
+}
+
+#[test]
+fn em_fit_through_shim_matches_cpu_fit() {
+    // Whole fits (k-means++ init, EM loop, M-steps on the host) differing only in the E-step.
+    let truth = random_model(CovarianceKind::Full, 2, 2, 0.0, 11);
+    let (data, _) = truth.sample(240, &mut Xoshiro256PlusPlus::seed_from_u64(4));
+    let config = FitConfig { max_iter: 8, tol: 0.0, ..FitConfig::default() };
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(9);
+    let (cpu, cpu_report) =
+        Mixture::fit_with_estep(&data, 2, 2, &config, &mut rng, &mut ParallelEStep::new(&data, 2)).unwrap();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(9);
+    let mut shim = ShimEStep::new(&data, 2).unwrap();
+    let (gpu, gpu_report) = Mixture::fit_with_estep(&data, 2, 2, &config, &mut rng, &mut shim).unwrap();
+    assert_eq!(cpu_report.n_iter, gpu_report.n_iter);
+    for (a, b) in
+        [(gpu.weights(), cpu.weights()), (gpu.means(), cpu.means()), (gpu.covariances(), cpu.covariances())]
+    {
+        let dev = rel_dev(a, b);
+        assert!(dev < 1e-9, "fit parameters deviate by {dev:.2e}");
+    }
+    assert!((gpu_report.mean_log_likelihood - cpu_report.mean_log_likelihood).abs() < 1e-10);
+}
+
+fn check_log_density<T: ShimScalar>(kind: CovarianceKind, tol: f64) {
+    let model64 = random_model(kind, 3, 4, -5.0, 21);
+    let (data64, _) = model64.sample(300, &mut Xoshiro256PlusPlus::seed_from_u64(8));
+    let reference = model64.score_samples(&data64).unwrap();
+    let model = model64.cast::<T>().unwrap();
+    let got = cuda_shim::log_density(&model.view(), &cast::<T>(&data64)).unwrap();
+    let dev = rel_dev(&got, &reference);
+    eprintln!("log density {} {kind:?}: deviation {dev:.2e}", T::NAME);
+    assert!(dev <= tol, "{dev:.3e}");
+}
+
+#[test]
+fn log_density_matches_reference() {
+    check_log_density::<f64>(CovarianceKind::Full, 1e-12);
+    check_log_density::<f64>(CovarianceKind::Diag, 1e-12);
+    check_log_density::<f32>(CovarianceKind::Full, 1e-5);
+    check_log_density::<f32>(CovarianceKind::Diag, 1e-5);
+}
+
+#[test]
+fn kl_batch_matches_kernels_kl() {
+    // Log-variances straddle the ±¼ switch between the series and the direct form.
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(2);
+    let (n, d) = (300, 3);
+    let mu: Vec<f64> = (0..n * d).map(|_| 4.0 * uniform(&mut rng) - 2.0).collect();
+    let lv: Vec<f64> = (0..n * d)
+        .map(|i| if i % 3 == 0 { 0.5 * (uniform(&mut rng) - 0.5) } else { 6.0 * uniform(&mut rng) - 3.0 })
+        .collect();
+    let reference: Vec<f64> = (0..n)
+        .map(|r| {
+            let m: [f64; 3] = mu[r * d..(r + 1) * d].try_into().unwrap();
+            let l: [f64; 3] = lv[r * d..(r + 1) * d].try_into().unwrap();
+            kl_diag_std_normal(&m, &l)
+        })
+        .collect();
+    let got64 = cuda_shim::kl_diag_std_normal(&mu, &lv, d).unwrap();
+    let got32 = cuda_shim::kl_diag_std_normal::<f32>(&cast(&mu), &cast(&lv), d).unwrap();
+    for r in 0..n {
+        assert!((got64[r] - reference[r]).abs() <= 1e-14 * reference[r].max(1.0), "row {r}");
+        assert!((got32[r] as f64 - reference[r]).abs() <= 2e-6 * reference[r].max(1.0), "row {r}");
+    }
+}
+
+/// Philox4x32-10, written from the paper's definition (Salmon et al. 2011), independent of the
+/// CUDA source: the reference for the kernel.
+fn philox_reference(ctr: [u32; 4], key: [u32; 2]) -> [u32; 4] {
+    let (mut c, mut k) = (ctr, key);
+    for _ in 0..10 {
+        let p0 = 0xD251_1F53u64 * c[0] as u64;
+        let p1 = 0xCD9E_8D57u64 * c[2] as u64;
+        c = [(p1 >> 32) as u32 ^ c[1] ^ k[0], p1 as u32, (p0 >> 32) as u32 ^ c[3] ^ k[1], p0 as u32];
+        k = [k[0].wrapping_add(0x9E37_79B9), k[1].wrapping_add(0xBB67_AE85)];
+    }
+    c
+}
+
+#[test]
+fn philox_reference_matches_random123_known_answers() {
+    // Random123 kat_vectors, philox4x32 with 10 rounds.
+    assert_eq!(philox_reference([0; 4], [0; 2]), [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]);
+    assert_eq!(
+        philox_reference([u32::MAX; 4], [u32::MAX; 2]),
+        [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]
+    );
+    assert_eq!(
+        philox_reference([0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0]),
+        [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]
+    );
+}
+
+#[test]
+fn philox_kernel_words_match_reference() {
+    let seed = 0x0123_4567_89ab_cdefu64;
+    let words = cuda_shim::philox_words(300, seed);
+    for i in 0..300u32 {
+        let want = philox_reference([i, 0, 0, 0], [seed as u32, (seed >> 32) as u32]);
+        assert_eq!(&words[4 * i as usize..4 * i as usize + 4], &want, "counter {i}");
+    }
+}
+
+#[test]
+fn reparam_philox_is_box_muller_of_the_reference_stream() {
+    let seed = 42u64;
+    let n = 2048;
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+    let mu: Vec<f64> = (0..n).map(|_| uniform(&mut rng) - 0.5).collect();
+    let lv: Vec<f64> = (0..n).map(|_| 2.0 * uniform(&mut rng) - 1.0).collect();
+    let (eps, z) = cuda_shim::reparam_diag_philox(&mu, &lv, seed).unwrap();
+    let (eps32, z32) = cuda_shim::reparam_diag_philox::<f32>(&cast(&mu), &cast(&lv), seed).unwrap();
+    let key = [seed as u32, (seed >> 32) as u32];
+    for e in 0..n {
+        let w = philox_reference([e as u32, 0, 0, 0], key);
+        // f64: 53-bit uniforms from word pairs; u1 ∈ (0, 1] so ln u1 is finite.
+        let a = (((w[0] as u64) << 21) ^ (w[1] as u64 >> 11)) & ((1 << 53) - 1);
+        let b = (((w[2] as u64) << 21) ^ (w[3] as u64 >> 11)) & ((1 << 53) - 1);
+        let (u1, u2) = ((a as f64 + 1.0) / (1u64 << 53) as f64, b as f64 / (1u64 << 53) as f64);
+        let want = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+        assert!((eps[e] - want).abs() <= 1e-13 * want.abs().max(1.0), "eps[{e}] {} vs {want}", eps[e]);
+        assert!((z[e] - (mu[e] + (0.5 * lv[e]).exp() * eps[e])).abs() <= 1e-14, "z[{e}]");
+        // f32: 32-bit u1 from word 0, 24-bit u2 from word 1 (same formula in f64 as reference).
+        let (u1, u2) = ((w[0] as f64 + 1.0) / 4294967296.0, (w[1] >> 8) as f64 / 16777216.0);
+        let want32 = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+        assert!(
+            (eps32[e] as f64 - want32).abs() <= 1e-5 * want32.abs().max(1.0),
+            "eps32[{e}] {} vs {want32}",
+            eps32[e]
+        );
+        assert!((z32[e] as f64 - (mu[e] + (0.5 * lv[e]).exp() * eps32[e] as f64)).abs() <= 1e-5, "z32[{e}]");
+    }
+    // The stream is N(0, 1): mean within 4σ/√n, variance within 4·√(2/n).
+    let mean = eps.iter().sum::<f64>() / n as f64;
+    let var = eps.iter().map(|e| (e - mean) * (e - mean)).sum::<f64>() / n as f64;
+    assert!(mean.abs() < 4.0 / (n as f64).sqrt(), "mean {mean}");
+    assert!((var - 1.0).abs() < 4.0 * (2.0 / n as f64).sqrt(), "variance {var}");
+}
+
+#[test]
+fn zero_density_sample_is_reported_with_its_row() {
+    // 1e30 is finite in f32 but its squared Mahalanobis distance overflows: ln p = −∞ under
+    // every component, which the serial pass reports as ZeroDensity; so must the kernel path.
+    let model = random_model(CovarianceKind::Diag, 2, 2, 0.0, 3).cast::<f32>().unwrap();
+    let (mut data, _) = model.sample(100, &mut Xoshiro256PlusPlus::seed_from_u64(5));
+    data[2 * 70] = 1e30;
+    let mut stats = Stats::<f32>::new(model.shape());
+    let mut sv = stats.view_mut();
+    sv.reset(model.means()).unwrap();
+    let err = ShimEStep::new(&data, 2).unwrap().accumulate(&model.view(), &mut sv).unwrap_err();
+    assert_eq!(err, crabmix::kernels::Error::ZeroDensity { sample: 70 });
+}
