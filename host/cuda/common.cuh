@@ -19,6 +19,9 @@
 typedef long long i64;
 #else
 #include "shim/cuda_host_shim.h"
+// CUDA's cospi/cospif are not in the C++ standard library (C23 only).
+inline double cospi(double x) { return std::cos(3.14159265358979323846 * x); }
+inline float cospif(float x) { return (float)cospi((double)x); }
 #define CRABMIX_DYN_SHARED(T, name) T* name = reinterpret_cast<T*>(cuda_shim::dyn_smem.data())
 typedef long long i64;
 #endif
@@ -37,8 +40,10 @@ __device__ __forceinline__ float c_sqrt(float x) { return sqrtf(x); }
 __device__ __forceinline__ double c_sqrt(double x) { return sqrt(x); }
 __device__ __forceinline__ float c_expm1(float x) { return expm1f(x); }
 __device__ __forceinline__ double c_expm1(double x) { return expm1(x); }
-__device__ __forceinline__ float c_cos(float x) { return cosf(x); }
-__device__ __forceinline__ double c_cos(double x) { return cos(x); }
+// cos(π x): no large-argument (Payne–Hanek) reduction path, which for cos(double) costs a
+// 40-byte local array (stack) in every kernel that calls it, although arguments here are < 2π.
+__device__ __forceinline__ float c_cospi(float x) { return cospif(x); }
+__device__ __forceinline__ double c_cospi(double x) { return cospi(x); }
 
 template <class T>
 __device__ __forceinline__ T neg_inf();

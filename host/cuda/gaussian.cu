@@ -60,7 +60,7 @@ __device__ __forceinline__ philox4 philox4x32_10(philox4 ctr, unsigned k0, unsig
 }
 
 // ε for element e: Philox block at counter (e_lo, e_hi, 0, 0), key (seed_lo, seed_hi), then
-// Box–Muller ε = √(−2 ln u₁) cos(2π u₂) with u₁ ∈ (0, 1] (never ln 0) and u₂ ∈ [0, 1):
+// Box–Muller ε = √(−2 ln u₁) cos(2π u₂) (as cospi(2 u₂)) with u₁ ∈ (0, 1] (never ln 0) and u₂ ∈ [0, 1):
 // f32 uses 32-bit uniforms from words 0 and 1, f64 53-bit uniforms from words (0, 1) and (2, 3).
 template <class T>
 __device__ __forceinline__ T philox_normal(unsigned long long seed, unsigned long long e);
@@ -71,7 +71,7 @@ __device__ __forceinline__ float philox_normal<float>(unsigned long long seed, u
     // (w + 1)·2⁻³² in float rounds to 1 for the top 128 values: still in (0, 1].
     const float u1 = ((float)w.v[0] + 1.0f) * 2.3283064365386963e-10f;
     const float u2 = (float)(w.v[1] >> 8) * 5.9604644775390625e-08f;  // 24 bits · 2⁻²⁴
-    return sqrtf(-2.0f * logf(u1)) * cosf(6.2831853071795864769f * u2);
+    return sqrtf(-2.0f * logf(u1)) * c_cospi(2.0f * u2);
 }
 template <>
 __device__ __forceinline__ double philox_normal<double>(unsigned long long seed, unsigned long long e) {
@@ -81,7 +81,7 @@ __device__ __forceinline__ double philox_normal<double>(unsigned long long seed,
     const unsigned long long b = ((unsigned long long)w.v[2] << 21) ^ (w.v[3] >> 11);
     const double u1 = ((double)(a & ((1ull << 53) - 1)) + 1.0) * 1.1102230246251565e-16;  // 2⁻⁵³
     const double u2 = (double)(b & ((1ull << 53) - 1)) * 1.1102230246251565e-16;
-    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586476925 * u2);
+    return sqrt(-2.0 * log(u1)) * c_cospi(2.0 * u2);
 }
 
 // eps[e] = ε_e, z[e] = μ_e + exp(½ ln σ²_e) ε_e for e < len (flat index over all rows·D).

@@ -1,0 +1,100 @@
+//! The cudarc backend (feature `cuda`). Without a GPU: NVRTC compiles every embedded module for
+//! sm_90 with zero spills (when NVRTC is loadable; scripts/cuda-check.sh puts the pinned wheel on
+//! LD_LIBRARY_PATH), and opening a device fails with a typed error instead of cudarc's panic. With
+//! a GPU (the lent machine runs bench/gpu/run-gpu-check.sh instead, which has no Rust), the device
+//! tests compare against the CPU backend; otherwise they print why they skip.
+#![cfg(feature = "cuda")]
+
+use crabmix::backend::{self, Backend, BackendError};
+use crabmix::cuda::{CudaDevice, CudaEStep, Module, driver_available, nvrtc_available, nvrtc_compile};
+use crabmix::gmm::{Mixture, ParallelEStep, Stats};
+use crabmix::kernels::gmm::{CovarianceKind, EStep};
+use rand_core::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+use std::sync::Arc;
+
+#[test]
+fn every_module_compiles_for_sm_90_without_spills() {
+    if !nvrtc_available() {
+        eprintln!("skipping: NVRTC (libnvrtc.so.13) is not loadable; scripts/cuda-check.sh installs it");
+        return;
+    }
+    for m in Module::ALL {
+        let (_, log) = nvrtc_compile(m.name(), &m.source(), "sm_90", &["--ptxas-options=-v"]).unwrap();
+        let kernels = log.matches("Compiling entry function").count();
+        assert!(kernels >= 1, "{}: no ptxas report in\n{log}", m.name());
+        assert_eq!(
+            log.matches(" 0 bytes spill stores, 0 bytes spill loads").count(),
+            kernels,
+            "{}: spills\n{log}",
+            m.name()
+        );
+        eprintln!("{}: {kernels} kernels, no spills", m.name());
+        // The runtime path: virtual architecture, PTX for the driver to finish.
+        let (ptx, _) = nvrtc_compile(m.name(), &m.source(), "compute_90", &[]).unwrap();
+        assert!(ptx.contains(".entry"), "{}: no PTX entry", m.name());
+    }
+}
+
+#[test]
+fn embedded_sources_inline_each_project_header_once() {
+    for m in Module::ALL {
+        let src = m.source();
+        assert_eq!(src.matches("#define CRABMIX_BLOCK 256").count(), 1, "{}", m.name());
+        assert!(!src.contains("#include \"common.cuh\"") && !src.contains("#include \"gmm.cuh\""));
+    }
+}
+
+fn device() -> Option<Arc<CudaDevice>> {
+    match CudaDevice::open(0) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            eprintln!("skipping the device test: {e}");
+            None
+        }
+    }
+}
+
+#[test]
+fn opening_without_a_device_is_a_typed_error() {
+    if let Err(e) = CudaDevice::open(0) {
+        assert!(matches!(e, BackendError::LibraryMissing { .. } | BackendError::NoDevice(_)), "{e:?}");
+        if !driver_available() {
+            assert!(matches!(e, BackendError::LibraryMissing { .. }));
+            let auto = backend::select(Backend::Auto, CovarianceKind::Full).unwrap();
+            assert!(auto.describe().starts_with("backend: cpu ("), "{}", auto.describe());
+        }
+    }
+}
+
+#[test]
+fn device_estep_matches_cpu_estep() {
+    let Some(dev) = device() else { return };
+    for kind in [CovarianceKind::Full, CovarianceKind::Diag] {
+        let model = Mixture::<f64>::new(
+            kind,
+            2,
+            vec![0.4, 0.6],
+            vec![0.0, 0.0, 3.0, 3.0],
+            vec![1.0, 0.0, 0.0, 1.0, 0.5, 0.0, 0.0, 0.5],
+        )
+        .unwrap();
+        let (data, _) = model.sample(100_000, &mut Xoshiro256PlusPlus::seed_from_u64(1));
+        let model = model.cast::<f32>().unwrap();
+        let data: Vec<f32> = data.iter().map(|&v| v as f32).collect();
+        let run = |e: &mut dyn EStep<f32>| {
+            let mut s = Stats::<f32>::new(model.shape());
+            let mut v = s.view_mut();
+            v.reset(model.means()).unwrap();
+            e.accumulate(&model.view(), &mut v).unwrap();
+            let r = v.as_ref();
+            (r.resp_sums().to_vec(), r.s1().to_vec(), r.totals().log_likelihood_sum())
+        };
+        let gpu = run(&mut CudaEStep::new(&dev, &data, 2).unwrap());
+        let cpu = run(&mut ParallelEStep::new(&data, 2));
+        for (g, c) in gpu.0.iter().zip(&cpu.0) {
+            assert!((g - c).abs() <= 1e-3 * c.abs().max(1.0), "{kind:?} n_k {g} vs {c}");
+        }
+        assert!((gpu.2 - cpu.2).abs() <= 1e-4 * cpu.2.abs(), "{kind:?} ln p {} vs {}", gpu.2, cpu.2);
+    }
+}
