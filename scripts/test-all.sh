@@ -6,6 +6,8 @@
 #   2. kernels with the micromath backend
 #   3. kernels build for Cortex-M4F and Cortex-M0 (no_std, no alloc), with and without defmt
 #   4. firmware: on-target tests under QEMU, the density-estimation app, size/stack/instruction budgets
+#   5. the cross-check harness: every target (kernels f64/f32 with libm and micromath, host threads,
+#      firmware under QEMU) against the f64 references, within stated tolerances
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
@@ -33,6 +35,7 @@ step "kernels no_std builds (thumbv7em-none-eabihf, thumbv6m-none-eabi)" no_std_
 if [[ -x firmware/run-tests.sh ]]; then
   step "firmware under QEMU" firmware/run-tests.sh
 fi
+step "cross-check of every target against the f64 references" scripts/crosscheck.sh
 
 echo
 if ((${#failed[@]})); then

@@ -77,13 +77,15 @@ pub fn ticks(lo: f64, hi: f64) -> Vec<f64> {
     let raw = span / 5.0;
     let mag = 10f64.powf(raw.log10().floor());
     let step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * mag).find(|s| span / s <= 6.0).unwrap_or(10.0 * mag);
-    let mut t = (lo / step).ceil() * step;
-    let mut out = Vec::new();
-    while t <= hi + 1e-9 * step {
-        out.push(if t.abs() < 1e-12 * step { 0.0 } else { t });
-        t += step;
-    }
-    out
+    // Integer multiples of the step (no accumulated rounding), rounded to the step's decimals.
+    let decimals = (-step.log10().floor()).max(0.0) as i32 + 1;
+    let round = |v: f64| {
+        let f = 10f64.powi(decimals);
+        (v * f).round() / f
+    };
+    let first = (lo / step - 1e-9).ceil() as i64;
+    let last = (hi / step + 1e-9).floor() as i64;
+    (first..=last).map(|i| round(i as f64 * step)).collect()
 }
 
 fn fmt_tick(v: f64) -> String {

@@ -1,0 +1,534 @@
+//! Cross-check: the same seeded inputs through every target, each compared with the f64
+//! reference implementations of `tests/` (textbook formulas, dense inverses, no shifted sums).
+//!
+//! Targets: the kernels in f64 and f32 (fixed-size, single thread) with this build's math
+//! backend, the host's multithreaded path in f64 and f32, the firmware under QEMU (from the log of
+//! its run, when given), and the GPU when present. Workloads: one GMM EM iteration, a full fit,
+//! log densities, a KL batch, reparameterized-sampling statistics, an MLP forward/backward.
+//! For each pair: the largest absolute and relative deviation and whether it is within that
+//! target's stated tolerance (the `TOLERANCES` table). Any failure exits non-zero.
+//!
+//! Run twice to cover both math backends: `cargo run --release -p crabmix-bench --bin crosscheck`
+//! and the same with `--features crabmix-kernels/micromath` (scripts/crosscheck.sh does both).
+
+use crabmix::gmm::Mixture;
+use crabmix_bench::machine::MachineInfo;
+use crabmix_kernels::gaussian::{kl_diag_std_normal, kl_full, sample_diag, standard_normal};
+use crabmix_kernels::gmm::{CovarianceKind, FitConfig, GaussianMixture, SufficientStats};
+use crabmix_kernels::mlp::loss::mse;
+use crabmix_kernels::mlp::{Act, Dense, Init, Layer, Tanh};
+use crabmix_kernels::{BACKEND, MathBackend, Real, chain, chain_type};
+use crabmix_tests::gmm_reference::RefGmm;
+use crabmix_tests::kl_reference::kl_eq14;
+use rand_core::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// Relative tolerance per (workload, precision): deviations are |got − want| / max(|want|, s),
+/// s = 1e-3 · max|want| (so near-zero entries are judged on the array's scale).
+/// f64: the references agree with scikit-learn / PyTorch to 1e-9 or better. f32: ≈ 1e-7 per
+/// operation, amplified by EM's sums and by the conditioning of the covariances; micromath's exp
+/// (≈ 2e-3 relative) widens the E-step's by about that.
+fn tolerance(workload: &str, precision: &str) -> f64 {
+    let f32_tol = match workload {
+        "gmm_em_iteration" | "log_density" => 1e-4,
+        "gmm_fit_crabs" => 2e-3,
+        "kl_diag_batch" | "kl_full" => 1e-5,
+        "mlp_forward_backward" => 1e-5,
+        // Sampling: absolute deviation of standardized moments over 2·10⁵ draws (5 s.e.).
+        "reparam_sampling" => 1e-2,
+        _ => 1e-4,
+    };
+    match (precision, BACKEND) {
+        ("f64", _) if workload == "reparam_sampling" => 1e-2,
+        ("f64", _) => 1e-9,
+        (_, MathBackend::Micromath) if workload.starts_with("gmm") || workload == "log_density" => {
+            f32_tol.max(5e-3)
+        }
+        _ => f32_tol,
+    }
+}
+
+#[derive(Serialize, Clone)]
+struct Check {
+    workload: String,
+    target: String,
+    precision: String,
+    backend: String,
+    max_abs: f64,
+    max_rel: f64,
+    tolerance: f64,
+    pass: bool,
+}
+
+fn compare(workload: &str, target: &str, precision: &str, got: &[f64], want: &[f64]) -> Check {
+    assert_eq!(got.len(), want.len(), "{workload}/{target}: lengths");
+    let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs())) * 1e-3;
+    let (mut max_abs, mut max_rel) = (0.0f64, 0.0f64);
+    for (g, w) in got.iter().zip(want) {
+        let a = (g - w).abs();
+        max_abs = max_abs.max(a);
+        max_rel = max_rel.max(if a.is_nan() {
+            f64::INFINITY
+        } else {
+            a / w.abs().max(scale).max(f64::MIN_POSITIVE)
+        });
+    }
+    let tol = tolerance(workload, precision);
+    Check {
+        workload: workload.into(),
+        target: target.into(),
+        precision: precision.into(),
+        backend: BACKEND.name().into(),
+        max_abs,
+        max_rel,
+        tolerance: tol,
+        pass: max_rel <= tol,
+    }
+}
+
+const N: usize = 2000;
+const K: usize = 4;
+const D: usize = 3;
+
+/// A well-conditioned 4-component, 3-D mixture and N samples from it (seeded).
+fn gmm_case() -> (Vec<f64>, RefGmm, GaussianMixture<f64, K, D>) {
+    let truth = GaussianMixture::<f64, K, D>::new(
+        CovarianceKind::Full,
+        [0.1, 0.2, 0.3, 0.4],
+        [[0.0, 0.0, 0.0], [3.0, 1.0, -1.0], [-2.0, 3.0, 1.0], [1.0, -3.0, 2.0]],
+        [
+            [[1.0, 0.3, 0.0], [0.3, 0.8, 0.1], [0.0, 0.1, 0.6]],
+            [[0.5, 0.0, 0.1], [0.0, 0.7, 0.0], [0.1, 0.0, 0.9]],
+            [[1.2, -0.4, 0.0], [-0.4, 1.0, 0.2], [0.0, 0.2, 0.5]],
+            [[0.6, 0.1, 0.1], [0.1, 0.6, 0.1], [0.1, 0.1, 0.6]],
+        ],
+    )
+    .expect("valid truth");
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
+    let data: Vec<f64> = (0..N).flat_map(|_| truth.sample(&mut rng).0).collect();
+    // Start away from the truth: means shifted, unit covariances, equal weights.
+    let start = GaussianMixture::<f64, K, D>::new(
+        CovarianceKind::Full,
+        [0.25; K],
+        [[0.5, 0.5, 0.0], [2.5, 1.5, -0.5], [-1.5, 2.5, 0.5], [1.5, -2.5, 1.5]],
+        [[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]; K],
+    )
+    .expect("valid start");
+    let reference = RefGmm::from_flat(
+        "full",
+        D,
+        start.weights(),
+        start.means().as_flattened(),
+        start.covariances().as_flattened().as_flattened(),
+    );
+    (data, reference, start)
+}
+
+fn ref_params(m: &RefGmm) -> Vec<f64> {
+    let mut v = m.weights.clone();
+    for mu in &m.means {
+        v.extend(mu.iter());
+    }
+    for c in &m.covs {
+        // Row-major, as the kernels store them (symmetric anyway).
+        for i in 0..c.nrows() {
+            for j in 0..c.ncols() {
+                v.push(c[(i, j)]);
+            }
+        }
+    }
+    v
+}
+
+fn mixture_params<T: Real>(m: &Mixture<T>) -> Vec<f64> {
+    m.weights().iter().chain(m.means()).chain(m.covariances()).map(|v| v.to_f64()).collect()
+}
+
+fn fixed_params<T: Real, const K2: usize, const D2: usize>(m: &GaussianMixture<T, K2, D2>) -> Vec<f64> {
+    m.weights()
+        .iter()
+        .chain(m.means().as_flattened())
+        .chain(m.covariances().as_flattened().as_flattened())
+        .map(|v| v.to_f64())
+        .collect()
+}
+
+fn cast_fixed<T: Real, const K2: usize, const D2: usize>(
+    m: &GaussianMixture<f64, K2, D2>,
+) -> GaussianMixture<T, K2, D2> {
+    let c = |v: f64| T::from_f64(v);
+    GaussianMixture::new(
+        m.kind(),
+        m.weights().map(c),
+        m.means().map(|r| r.map(c)),
+        m.covariances().map(|a| a.map(|r| r.map(c))),
+    )
+    .expect("cast model")
+}
+
+fn em_iteration_checks(out: &mut Vec<Check>) {
+    let (data, reference, start) = gmm_case();
+    let want_next = reference.em_step(&data, D, 1e-6);
+    let want_ll = reference.mean_log_likelihood(&data, D);
+    let mut want = ref_params(&want_next);
+    want.push(want_ll);
+
+    fn fixed<T: Real>(data: &[f64], start: &GaussianMixture<f64, K, D>) -> Vec<f64> {
+        let model = cast_fixed::<T, K, D>(start);
+        let mut stats = SufficientStats::<T, K, D>::new(CovarianceKind::Full);
+        stats.reset(&model);
+        for x in data.chunks_exact(D) {
+            stats
+                .accumulate(&model, &[T::from_f64(x[0]), T::from_f64(x[1]), T::from_f64(x[2])])
+                .expect("finite");
+        }
+        let mut next = model;
+        stats.finish(&mut next, T::from_f64(1e-6), false).expect("M-step");
+        let mut v = fixed_params(&next);
+        v.push(stats.totals().mean_log_likelihood().expect("samples").to_f64());
+        v
+    }
+    fn host<T: Real>(data: &[f64], start: &GaussianMixture<f64, K, D>) -> Vec<f64> {
+        let x: Vec<T> = data.iter().map(|&v| T::from_f64(v)).collect();
+        let m = Mixture::<f64>::new(
+            CovarianceKind::Full,
+            D,
+            start.weights().to_vec(),
+            start.means().as_flattened().to_vec(),
+            start.covariances().as_flattened().as_flattened().to_vec(),
+        )
+        .and_then(|m| m.cast::<T>())
+        .expect("model");
+        let (next, ll) = m.em_step(&x, T::from_f64(1e-6)).expect("EM step");
+        let mut v = mixture_params(&next);
+        v.push(ll.to_f64());
+        v
+    }
+    out.push(compare(
+        "gmm_em_iteration",
+        "kernels (fixed-size, 1 thread)",
+        "f64",
+        &fixed::<f64>(&data, &start),
+        &want,
+    ));
+    out.push(compare(
+        "gmm_em_iteration",
+        "kernels (fixed-size, 1 thread)",
+        "f32",
+        &fixed::<f32>(&data, &start),
+        &want,
+    ));
+    out.push(compare("gmm_em_iteration", "host (all threads)", "f64", &host::<f64>(&data, &start), &want));
+    out.push(compare("gmm_em_iteration", "host (all threads)", "f32", &host::<f32>(&data, &start), &want));
+
+    // Log densities of the samples under the start model.
+    let want: Vec<f64> = data.chunks_exact(D).map(|x| reference.log_density(x)).collect();
+    fn dens<T: Real>(data: &[f64], start: &GaussianMixture<f64, K, D>) -> Vec<f64> {
+        let m = cast_fixed::<T, K, D>(start);
+        data.chunks_exact(D)
+            .map(|x| {
+                m.log_density(&[T::from_f64(x[0]), T::from_f64(x[1]), T::from_f64(x[2])])
+                    .expect("finite")
+                    .to_f64()
+            })
+            .collect()
+    }
+    out.push(compare(
+        "log_density",
+        "kernels (fixed-size, 1 thread)",
+        "f64",
+        &dens::<f64>(&data, &start),
+        &want,
+    ));
+    out.push(compare(
+        "log_density",
+        "kernels (fixed-size, 1 thread)",
+        "f32",
+        &dens::<f32>(&data, &start),
+        &want,
+    ));
+}
+
+/// The crab fit as the firmware runs it, against 3000 textbook EM steps in f64 from the f64
+/// kernels' k-means++ start (the same optimum: EM creeps there, so 3000 steps are needed).
+fn crab_checks(out: &mut Vec<Check>, firmware_log: Option<&str>) -> Vec<f64> {
+    let data: Vec<f64> = crabmix_tests::fixtures::pearson_crabs();
+    let config = FitConfig { max_iter: 3000, tol: 0.0, ..FitConfig::default() };
+    let start_config = FitConfig { max_iter: 1, tol: 0.0, ..FitConfig::default() };
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(1894);
+    let (start, _) = Mixture::<f64>::fit(&data, 1, 2, &start_config, &mut rng, false).expect("start");
+    let mut reference = RefGmm::from_flat("full", 1, start.weights(), start.means(), start.covariances());
+    for _ in 0..2999 {
+        reference = reference.em_step(&data, 1, 1e-6);
+    }
+    let sorted = |w: [f64; 2], m: [f64; 2], v: [f64; 2]| {
+        if m[0] <= m[1] {
+            vec![w[0], w[1], m[0], m[1], v[0], v[1]]
+        } else {
+            vec![w[1], w[0], m[1], m[0], v[1], v[0]]
+        }
+    };
+    let want = sorted(
+        [reference.weights[0], reference.weights[1]],
+        [reference.means[0][0], reference.means[1][0]],
+        [reference.covs[0][(0, 0)], reference.covs[1][(0, 0)]],
+    );
+    for (precision, got) in [
+        ("f64", {
+            let (m, _) = Mixture::<f64>::fit(
+                &data,
+                1,
+                2,
+                &config,
+                &mut Xoshiro256PlusPlus::seed_from_u64(1894),
+                false,
+            )
+            .unwrap();
+            let p = mixture_params(&m);
+            sorted([p[0], p[1]], [p[2], p[3]], [p[4], p[5]])
+        }),
+        ("f32", {
+            let x: Vec<[f32; 1]> = data.iter().map(|&v| [v as f32]).collect();
+            let cfg = FitConfig { max_iter: 3000, tol: 0.0f32, ..FitConfig::default() };
+            let (m, _) =
+                GaussianMixture::<f32, 2, 1>::fit(&x, &cfg, &mut Xoshiro256PlusPlus::seed_from_u64(1894))
+                    .unwrap();
+            let p = fixed_params(&m);
+            sorted([p[0], p[1]], [p[2], p[3]], [p[4], p[5]])
+        }),
+    ] {
+        let tol_workload = if precision == "f64" { "gmm_fit_crabs_f64" } else { "gmm_fit_crabs" };
+        let mut c = compare("gmm_fit_crabs", "kernels (fixed-size / host)", precision, &got, &want);
+        // Both converge towards the same optimum; f64 differs from the textbook loop by the
+        // k-means++ start's rounding only, amplified by EM's slow creep: 1e-6.
+        if tol_workload == "gmm_fit_crabs_f64" {
+            c.tolerance = 1e-6;
+            c.pass = c.max_rel <= c.tolerance;
+        }
+        out.push(c);
+    }
+    // The firmware row belongs to the run whose backend the firmware was built with (its line
+    // names it: `crab-fit f32 libm …`).
+    let firmware_backend = firmware_log
+        .and_then(|l| l.lines().find_map(|l| l.split("crab-fit f32 ").nth(1)?.split_whitespace().next()));
+    if let (Some(log), true) = (firmware_log, firmware_backend == Some(BACKEND.name())) {
+        match parse_firmware_crab_line(log) {
+            Some(got) => {
+                out.push(compare("gmm_fit_crabs", "firmware, Cortex-M4F (QEMU)", "f32", &got, &want))
+            }
+            None => eprintln!("crosscheck: no crab-fit line in the firmware log"),
+        }
+    }
+    want
+}
+
+/// The firmware's `crab-fit … bits w=[..] mu=[..] var=[..]` line → sorted (w, μ, σ²).
+fn parse_firmware_crab_line(log: &str) -> Option<Vec<f64>> {
+    let line = log.lines().find_map(|l| l.find("crab-fit ").map(|i| &l[i..]))?;
+    let bits = &line[line.find(" bits ")? + 6..];
+    let field = |name: &str| -> Option<Vec<f64>> {
+        let start = bits.find(&format!("{name}=["))? + name.len() + 2;
+        let rest = &bits[start..];
+        rest[..rest.find(']')?]
+            .split_whitespace()
+            .map(|h| u32::from_str_radix(h, 16).ok().map(|b| f32::from_bits(b) as f64))
+            .collect()
+    };
+    let (w, m, v) = (field("w")?, field("mu")?, field("var")?);
+    Some(if m[0] <= m[1] {
+        vec![w[0], w[1], m[0], m[1], v[0], v[1]]
+    } else {
+        vec![w[1], w[0], m[1], m[0], v[1], v[0]]
+    })
+}
+
+fn kl_checks(out: &mut Vec<Check>) {
+    const L: usize = 8;
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+    let mut mus = Vec::new();
+    let mut lvs = Vec::new();
+    for _ in 0..1000 {
+        let mu: [f64; L] = core::array::from_fn(|_| standard_normal(&mut rng));
+        let lv: [f64; L] = core::array::from_fn(|_| 0.5 * standard_normal::<f64, _>(&mut rng));
+        mus.push(mu);
+        lvs.push(lv);
+    }
+    // Eq 15 written out in f64: ½ Σ (σ² + μ² − 1 − ln σ²).
+    let want: Vec<f64> = mus
+        .iter()
+        .zip(&lvs)
+        .map(|(m, l)| 0.5 * (0..L).map(|i| l[i].exp() + m[i] * m[i] - 1.0 - l[i]).sum::<f64>())
+        .collect();
+    fn got<T: Real>(mus: &[[f64; L]], lvs: &[[f64; L]]) -> Vec<f64> {
+        mus.iter()
+            .zip(lvs)
+            .map(|(m, l)| kl_diag_std_normal(&m.map(T::from_f64), &l.map(T::from_f64)).to_f64())
+            .collect()
+    }
+    out.push(compare("kl_diag_batch", "kernels", "f64", &got::<f64>(&mus, &lvs), &want));
+    out.push(compare("kl_diag_batch", "kernels", "f32", &got::<f32>(&mus, &lvs), &want));
+
+    // Full against full through Cholesky factors (eq 14), against the dense f64 evaluation.
+    let mut want = Vec::new();
+    let mut got64 = Vec::new();
+    let mut got32 = Vec::new();
+    for _ in 0..200 {
+        let mut factor = || -> [[f64; 3]; 3] {
+            core::array::from_fn(|i| {
+                core::array::from_fn(|j| match i.cmp(&j) {
+                    std::cmp::Ordering::Greater => 0.3 * standard_normal::<f64, _>(&mut rng),
+                    std::cmp::Ordering::Equal => 0.5 + 0.5 * standard_normal::<f64, _>(&mut rng).abs(),
+                    std::cmp::Ordering::Less => 0.0,
+                })
+            })
+        };
+        let (l1, l2) = (factor(), factor());
+        let m1: [f64; 3] = core::array::from_fn(|_| standard_normal(&mut rng));
+        let m2: [f64; 3] = core::array::from_fn(|_| standard_normal(&mut rng));
+        let s1 = crabmix_tests::kl_reference::covariance_from_factor(l1.as_flattened(), 3);
+        let s2 = crabmix_tests::kl_reference::covariance_from_factor(l2.as_flattened(), 3);
+        want.push(kl_eq14(&m1, &s1, &m2, &s2).expect("positive definite"));
+        got64.push(kl_full(&m1, &l1, &m2, &l2).expect("kl").to_f64());
+        let c = |a: [[f64; 3]; 3]| a.map(|r| r.map(|v| v as f32));
+        got32.push(kl_full(&m1.map(|v| v as f32), &c(l1), &m2.map(|v| v as f32), &c(l2)).expect("kl") as f64);
+    }
+    out.push(compare("kl_full", "kernels", "f64", &got64, &want));
+    out.push(compare("kl_full", "kernels", "f32", &got32, &want));
+}
+
+fn sampling_checks(out: &mut Vec<Check>) {
+    const L: usize = 4;
+    let mu = [0.5, -1.0, 2.0, 0.0];
+    let lv = [0.0, -1.0, 0.7, -2.0];
+    // Judged on standardized moments: (mean − μ)/σ → 0 and sd/σ → 1, whose standard errors are
+    // 1/√n = 2.2e-3 and 1/√(2n) = 1.6e-3 at n = 2·10⁵ (tolerance ≈ 5 standard errors, absolute).
+    let want: Vec<f64> = [0.0; L].into_iter().chain([1.0; L]).collect();
+    fn got<T: Real>(mu: &[f64; L], lv: &[f64; L]) -> Vec<f64> {
+        let sigma: Vec<f64> = lv.iter().map(|l| (0.5 * l).exp()).collect();
+        let n = 200_000;
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        let mu_f64 = |m: [T; L]| m.map(|v| v.to_f64());
+        let (mu, lv) = (mu.map(T::from_f64), lv.map(T::from_f64));
+        let (mut eps, mut z) = ([T::ZERO; L], [T::ZERO; L]);
+        let (mut s1, mut s2) = ([0.0f64; L], [0.0f64; L]);
+        for _ in 0..n {
+            sample_diag(&mu, &lv, &mut rng, &mut eps, &mut z);
+            for i in 0..L {
+                s1[i] += z[i].to_f64();
+                s2[i] += z[i].to_f64() * z[i].to_f64();
+            }
+        }
+        let mean: Vec<f64> = s1.iter().map(|s| s / n as f64).collect();
+        let sd: Vec<f64> = (0..L).map(|i| (s2[i] / n as f64 - mean[i] * mean[i]).sqrt() / sigma[i]).collect();
+        mean.iter().zip(&mu_f64(mu)).zip(&sigma).map(|((m, u), s)| (m - u) / s).chain(sd).collect()
+    }
+    for (precision, got) in [("f64", got::<f64>(&mu, &lv)), ("f32", got::<f32>(&mu, &lv))] {
+        let mut c = compare("reparam_sampling", "kernels", precision, &got, &want);
+        c.pass = c.max_abs <= c.tolerance;
+        c.max_rel = c.max_abs;
+        out.push(c);
+    }
+}
+
+type Mlp<T> = chain_type!(Dense<T, 2, 32>, Act<Tanh, 32>, Dense<T, 32, 32>, Act<Tanh, 32>, Dense<T, 32, 2>);
+
+fn mlp_checks(out: &mut Vec<Check>) {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+    let net64: Mlp<f64> = chain!(
+        Dense::new_init(Init::XavierNormal, &mut rng),
+        Act(Tanh),
+        Dense::new_init(Init::XavierNormal, &mut rng),
+        Act(Tanh),
+        Dense::new_init(Init::XavierNormal, &mut rng),
+    );
+    let mut params = Vec::new();
+    net64.visit_params(&mut |p| params.push(p));
+    let mut net32: Mlp<f32> = chain!(Dense::zeros(), Act(Tanh), Dense::zeros(), Act(Tanh), Dense::zeros());
+    let mut it = params.iter();
+    net32.for_each_param(&mut |p| *p = *it.next().expect("same shapes") as f32);
+    let inputs: Vec<([f64; 2], [f64; 2])> = (0..64)
+        .map(|_| {
+            let x = [standard_normal(&mut rng), standard_normal(&mut rng)];
+            let t = [standard_normal(&mut rng), standard_normal(&mut rng)];
+            (x, t)
+        })
+        .collect();
+    fn run<T: Real>(net: &Mlp<T>, inputs: &[([f64; 2], [f64; 2])]) -> Vec<f64> {
+        let mut cache = Mlp::<T>::new_cache();
+        let mut grads = net.zeros_like();
+        let mut out = Vec::new();
+        for (x, t) in inputs {
+            let y = net.forward(&x.map(T::from_f64), &mut cache);
+            let mut gy = [T::ZERO; 2];
+            let loss = mse(&y, &t.map(T::from_f64), &mut gy);
+            let gx = net.backward(&cache, &gy, &mut grads);
+            out.extend(y.iter().map(|v| v.to_f64()));
+            out.push(loss.to_f64());
+            out.extend(gx.iter().map(|v| v.to_f64()));
+        }
+        grads.visit_params(&mut |g| out.push(g.to_f64()));
+        out
+    }
+    // The f64 network is the reference: it matches PyTorch autograd to 1e-9 on the committed
+    // fixtures (tests/tests/torch_fixtures.rs).
+    let want = run(&net64, &inputs);
+    out.push(compare("mlp_forward_backward", "kernels", "f32", &run(&net32, &inputs), &want));
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut firmware_log = None;
+    let mut out_dir = PathBuf::from("out");
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--firmware-log" => firmware_log = args.next().map(PathBuf::from),
+            "--out" => out_dir = args.next().expect("--out DIR").into(),
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    let log = firmware_log.as_ref().and_then(|p| std::fs::read_to_string(p).ok());
+    let mut checks = Vec::new();
+    em_iteration_checks(&mut checks);
+    crab_checks(&mut checks, log.as_deref());
+    kl_checks(&mut checks);
+    sampling_checks(&mut checks);
+    mlp_checks(&mut checks);
+    let gpu = crabmix_bench::gpu_status();
+
+    let machine = MachineInfo::collect();
+    println!(
+        "Cross-check against the f64 references (backend: {}); machine: {}",
+        BACKEND.name(),
+        machine.summary()
+    );
+    println!(
+        "{:<22} {:<34} {:>4} {:>10} {:>10} {:>9}  result",
+        "workload", "target", "prec", "max |Δ|", "max rel", "tol"
+    );
+    for c in &checks {
+        println!(
+            "{:<22} {:<34} {:>4} {:>10.2e} {:>10.2e} {:>9.0e}  {}",
+            c.workload,
+            c.target,
+            c.precision,
+            c.max_abs,
+            c.max_rel,
+            c.tolerance,
+            if c.pass { "ok" } else { "FAIL" }
+        );
+    }
+    println!("{:<22} {:<34} {}", "all", "GPU", gpu);
+    std::fs::create_dir_all(&out_dir).expect("output directory");
+    let path = out_dir.join(format!("crosscheck-{}.json", BACKEND.name()));
+    let report =
+        serde_json::json!({"machine": machine, "backend": BACKEND.name(), "gpu": gpu, "checks": checks});
+    std::fs::write(&path, serde_json::to_string_pretty(&report).unwrap() + "\n").expect("write JSON");
+    println!("figures: {}", path.display());
+    let failed = checks.iter().filter(|c| !c.pass).count();
+    if failed > 0 {
+        eprintln!("crosscheck: {failed} check(s) outside tolerance");
+        std::process::exit(1);
+    }
+}
