@@ -71,11 +71,7 @@ cargo build --release --no-default-features --features nrf52840 --target-dir "$T
 
 # --- 5. measurements -------------------------------------------------------------------------
 step "instruction counts (TCG plugin)"
-gcc -O2 -shared -fPIC -o "$TD/libkcount.so" tools/kcount.c
-rm -f "$OUT/kcount.log"
-CRABMIX_KCOUNT=$TD/libkcount.so CRABMIX_KCOUNT_LOG=$OUT/kcount.log \
-  cargo run --release --bin insn-count 2>&1 | tee "$OUT/insn-count.log" | grep -E "region|insn-count"
-cat "$OUT/kcount.log"
+./measure-mcu-cost.sh "$OUT" || fail=1
 
 step "measurements"
 ELF=$TD/thumbv7em-none-eabihf/release/crabmix-firmware
@@ -92,35 +88,6 @@ NRF=$TD/nrf52840/thumbv7em-none-eabihf/release/crabmix-firmware
   sed -n 's/.*INFO  stack \([^ ]*\) \([0-9]*\)$/m0 \1 \2/p' "$OUT/tests-m0.log"
   sed -n 's/.*INFO  stack \([^ ]*\) \([0-9]*\)$/app \1 \2/p' "$OUT/app.log"
 } >"$OUT/stack.txt"
-# The program logs one `region <kernel> k= d= kind= calls= floor=` line before each counted
-# region; the plugin prints the regions' counts in the same order: pair them line by line.
-paste -d' ' \
-  <(sed -n 's/.*INFO  region \([a-z_]*\) k=\([0-9]*\) d=\([0-9]*\) kind=\([a-z]*\) calls=\([0-9]*\) floor=\([0-9]*\)$/\1 \2 \3 \4 \5 \6/p' "$OUT/insn-count.log") \
-  <(sed -n 's/^kcount: region [0-9]*: \([0-9]*\) insns$/\1/p' "$OUT/kcount.log") >"$OUT/regions.txt"
-{
-  echo "# guest instructions (QEMU TCG plugin, exact; not cycles), f32, Cortex-M4F; per_call = region / calls"
-  echo "# estep = SufficientStats::accumulate (one sample), mstep = SufficientStats::finish (all K components);"
-  echo "# per_component = per_call / K; floor = operation-count floor per sample per component (src/bin/insn_count.rs)"
-  awk '{ line = sprintf("%s K=%s D=%s %s per_call=%d region=%s", $1, $2, $3, $4, $7 / $5, $7)
-         if ($1 == "estep" || $1 == "mstep") line = line sprintf(" per_component=%d floor=%s", $7 / $5 / $2, $6)
-         print line }' "$OUT/regions.txt"
-} >"$OUT/insns.txt"
-# The MCU-cost figures for the bench harness (issue 7), one record per E-step/M-step region.
-awk 'BEGIN { printf "[" }
-     $1 == "estep" || $1 == "mstep" {
-       printf "%s\n  {\"kernel\": \"%s\", \"function\": \"%s\", \"k\": %s, \"d\": %s, \"kind\": \"%s\", ", n++ ? "," : "", $1,
-         ($1 == "estep" ? "SufficientStats::accumulate" : "SufficientStats::finish"), $2, $3, $4
-       printf "\"scalar\": \"f32\", \"target\": \"cortex-m4f\", \"machine\": \"qemu-7.2 mps2-an386 (TCG plugin)\", "
-       printf "\"unit\": \"guest instructions\", \"calls\": %s, \"instructions_per_call\": %.2f, ", $5, $7 / $5
-       printf "\"instructions_per_sample_per_component\": %.2f, \"floor_flops\": %s}", $7 / $5 / $2, $6 }
-     END { print "\n]" }' "$OUT/regions.txt" >"$OUT/mcu-cost.json"
-cat "$OUT/mcu-cost.json"
-grep -q "insn-count: ok" "$OUT/insn-count.log" || { echo "insn-count kernels failed" >&2; fail=1; }
-[[ $(wc -l <"$OUT/regions.txt") -eq 13 ]] || { echo "instruction counts missing" >&2; fail=1; }
-if command -v python3 >/dev/null; then
-  python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$OUT/mcu-cost.json" || fail=1
-fi
-
 # Budgets (issue 4): flash ≤ 64 KiB with defmt; model + statistics ≤ 1 KiB and density-loop stack
 # ≤ 2 KiB (K = 4, D = 2, full). Each one fails the run.
 flash=$(awk '/^mps2-an386/{sub("text=","",$2); print $2}' "$OUT/size.txt")

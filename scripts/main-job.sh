@@ -14,10 +14,9 @@ echo "=== firmware: build and run on the emulated Cortex-M4F (QEMU mps2-an386)"
 (cd firmware && cargo run --release) 2>&1 | tee "$OUT/firmware-app.log"
 
 echo "=== firmware: instruction counts (QEMU TCG plugin)"
-if [[ -x firmware/measure-mcu-cost.sh ]]; then
-  firmware/measure-mcu-cost.sh "$OUT/mcu-cost.json" || echo "instruction counts failed; the table says so"
-fi
+firmware/measure-mcu-cost.sh "$OUT/mcu" >"$OUT/mcu-count.log" 2>&1 \
+  || echo "instruction counts failed (see $OUT/mcu-count.log); the table says so"
 
 echo "=== CPU (and GPU when present): fit, compare, draw"
 cargo run --release --locked -p crabmix-bench --bin main-job -- \
-  --firmware-log "$OUT/firmware-app.log" --mcu-cost "$OUT/mcu-cost.json" --out "$OUT"
+  --firmware-log "$OUT/firmware-app.log" --mcu-cost "$OUT/mcu/mcu-cost.json" --out "$OUT"

@@ -154,20 +154,20 @@ fn mcu_cost(path: &PathBuf) -> String {
         return format!("instructions: unreadable {}", path.display());
     };
     let rows = v.as_array().cloned().or_else(|| v["rows"].as_array().cloned()).unwrap_or_default();
-    let pick = |kernel: &str| {
+    let pick = |kernel: &str, field: &str| {
         rows.iter()
-            .find(|r| {
-                r["kernel"].as_str().is_some_and(|k| k.contains(kernel))
-                    && r["k"] == 2
-                    && r["d"] == 2
-                    && r["kind"].as_str().is_none_or(|k| k == "full")
-            })
-            .and_then(|r| r["instructions_per_sample_per_component"].as_f64())
+            .find(|r| r["kernel"] == kernel && r["k"] == 2 && r["d"] == 2 && r["kind"] == "full")
+            .and_then(|r| r[field].as_f64())
     };
-    match (pick("accumulate"), pick("finish")) {
-        (Some(e), Some(m)) => format!("{e:.0} + {m:.0} insns/sample/component (E+M, D=2 K=2)"),
-        (Some(e), None) => format!("{e:.0} insns/sample/component (E-step, D=2 K=2)"),
-        _ => "instructions: see firmware/golden/insns.txt".into(),
+    match (
+        pick("estep", "instructions_per_sample_per_component"),
+        pick("mstep", "instructions_per_sample_per_component"),
+        pick("estep", "floor_flops"),
+    ) {
+        (Some(e), Some(m), Some(floor)) => format!(
+            "E-step {e:.0} insns/sample/component (floor {floor:.0} flops), M-step {m:.0} insns/component (QEMU count, D=2 K=2 full)"
+        ),
+        _ => "instructions: not measured (firmware/measure-mcu-cost.sh)".into(),
     }
 }
 

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Exact guest-instruction counts of the kernels on the emulated Cortex-M4F (QEMU TCG plugin
+# tools/kcount.c between marker functions; src/bin/insn_count.rs runs the regions). Used by
+# run-tests.sh and by the main job (scripts/main-job.sh).
+#   measure-mcu-cost.sh [OUT]   (default OUT: target/measurements)
+# Writes OUT/insn-count.log, OUT/kcount.log, OUT/regions.txt, OUT/insns.txt and OUT/mcu-cost.json
+# (one record per E-step/M-step region, for the bench harness). Exits non-zero when a count is
+# missing or the kernels under count failed.
+set -euo pipefail
+cd "$(dirname "$0")"
+FW=$PWD
+OUT=${1:-$FW/target/measurements}
+mkdir -p "$OUT"
+TD=${CARGO_TARGET_DIR:-$FW/target}
+export PATH=$HOME/.cargo/bin:$PATH
+fail=0
+gcc -O2 -shared -fPIC -o "$TD/libkcount.so" tools/kcount.c
+rm -f "$OUT/kcount.log"
+CRABMIX_KCOUNT=$TD/libkcount.so CRABMIX_KCOUNT_LOG=$OUT/kcount.log \
+  cargo run --release --bin insn-count 2>&1 | tee "$OUT/insn-count.log" | grep -E "region|insn-count"
+cat "$OUT/kcount.log"
+# The program logs one `region <kernel> k= d= kind= calls= floor=` line before each counted
+# region; the plugin prints the regions' counts in the same order: pair them line by line.
+paste -d' ' \
+  <(sed -n 's/.*INFO  region \([a-z_]*\) k=\([0-9]*\) d=\([0-9]*\) kind=\([a-z]*\) calls=\([0-9]*\) floor=\([0-9]*\)$/\1 \2 \3 \4 \5 \6/p' "$OUT/insn-count.log") \
+  <(sed -n 's/^kcount: region [0-9]*: \([0-9]*\) insns$/\1/p' "$OUT/kcount.log") >"$OUT/regions.txt"
+{
+  echo "# guest instructions (QEMU TCG plugin, exact; not cycles), f32, Cortex-M4F; per_call = region / calls"
+  echo "# estep = SufficientStats::accumulate (one sample), mstep = SufficientStats::finish (all K components);"
+  echo "# per_component = per_call / K; floor = operation-count floor per sample per component (src/bin/insn_count.rs)"
+  awk '{ line = sprintf("%s K=%s D=%s %s per_call=%d region=%s", $1, $2, $3, $4, $7 / $5, $7)
+         if ($1 == "estep" || $1 == "mstep") line = line sprintf(" per_component=%d floor=%s", $7 / $5 / $2, $6)
+         print line }' "$OUT/regions.txt"
+} >"$OUT/insns.txt"
+# The MCU-cost figures for the bench harness (issue 7), one record per E-step/M-step region.
+awk 'BEGIN { printf "[" }
+     $1 == "estep" || $1 == "mstep" {
+       printf "%s\n  {\"kernel\": \"%s\", \"function\": \"%s\", \"k\": %s, \"d\": %s, \"kind\": \"%s\", ", n++ ? "," : "", $1,
+         ($1 == "estep" ? "SufficientStats::accumulate" : "SufficientStats::finish"), $2, $3, $4
+       printf "\"scalar\": \"f32\", \"target\": \"cortex-m4f\", \"machine\": \"qemu-7.2 mps2-an386 (TCG plugin)\", "
+       printf "\"unit\": \"guest instructions\", \"calls\": %s, \"instructions_per_call\": %.2f, ", $5, $7 / $5
+       printf "\"instructions_per_sample_per_component\": %.2f, \"floor_flops\": %s}", $7 / $5 / $2, $6 }
+     END { print "\n]" }' "$OUT/regions.txt" >"$OUT/mcu-cost.json"
+cat "$OUT/mcu-cost.json"
+grep -q "insn-count: ok" "$OUT/insn-count.log" || { echo "insn-count kernels failed" >&2; fail=1; }
+[[ $(wc -l <"$OUT/regions.txt") -eq 13 ]] || { echo "instruction counts missing" >&2; fail=1; }
+if command -v python3 >/dev/null; then
+  python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$OUT/mcu-cost.json" || fail=1
+fi
+
+exit "$fail"
