@@ -9,13 +9,14 @@
 # NVRTC emits PTX that the lent GPUs' 13.0 driver rejects. It is loaded through LD_LIBRARY_PATH,
 # not an rpath, because libnvrtc needs libnvrtc-builtins beside it.
 #
-#   scripts/cuda-check.sh [nvrtc|shim|cudarc]...   (default: all three)
+#   scripts/cuda-check.sh [nvrtc|rust|shim|cudarc]...   (default: nvrtc rust; `rust` is shim and
+#   cudarc in one cargo invocation, so the host crate is built once with both features)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NVRTC_VERSION=13.0.88
 NVRTC_DIR=${CRABMIX_NVRTC_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/crabmix/nvrtc-$NVRTC_VERSION}
 steps=("$@")
-((${#steps[@]})) || steps=(nvrtc shim cudarc)
+((${#steps[@]})) || steps=(nvrtc rust)
 
 install_nvrtc() {
   if [[ ! -e $NVRTC_DIR/nvidia/cu13/lib/libnvrtc.so.13 ]]; then
@@ -38,13 +39,17 @@ for s in "${steps[@]}"; do
       ;;
     cudarc)
       # With NVRTC on the path the backend's NVRTC test compiles every module for real; the
-      # device tests print why they skip (no driver on CI machines).
+      # device tests print why they skip (no driver on CI machines). Integration tests build the
+      # crate's bins too, crabmix-gpu-check included.
       install_nvrtc
-      cargo test -p crabmix --locked --features cuda --test cuda_backend
-      cargo build -p crabmix --locked --features cuda --bins
+      cargo test -p crabmix --locked --features cuda --test cuda_backend --test backend
+      ;;
+    rust)
+      install_nvrtc
+      cargo test -p crabmix --locked --features cuda,cuda-shim --test cuda_shim --test cuda_backend --test backend
       ;;
     *)
-      echo "unknown step $s (nvrtc, shim, cudarc)" >&2
+      echo "unknown step $s (nvrtc, rust, shim, cudarc)" >&2
       exit 2
       ;;
   esac

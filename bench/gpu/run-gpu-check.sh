@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The lent-GPU check of issue 5, in one device call (< 5 minutes). The device machine has CUDA 13,
+# PyTorch and Python but no Rust, so the Rust side is a prebuilt x86_64 binary carried from a
+# development machine:
+#
+#   here:    cargo build -p crabmix --release --features cuda --bin crabmix-gpu-check
+#            mkdir -p bench/gpu/bin && cp target/release/crabmix-gpu-check bench/gpu/bin/
+#            (bench/gpu/bin/ is git-ignored; name it in the device call's `carry`)
+#   device:  bash bench/gpu/run-gpu-check.sh          (writes JSON and logs to $OUT)
+#
+# Steps: (1) correctness — the CUDA E-step (statistics, log-likelihood), log density, KL and
+# Philox sampler vs the CPU backend on fresh random inputs (seed from the clock) at N from 1 to
+# 10^6, D/K = 2/4 and 16/16, full and diag, f32 and f64, every device output poisoned with NaN
+# first; (2) one EM iteration at N = 10^7 (D = K = 16 full; D = 2, K = 4 full) by crabmix and by
+# bench/gpu/torch_em.py on the same GPU; (3) summary.json with the card, times, ratio and the
+# fraction of the fp32-FMA / bandwidth roofline. Copy $OUT's JSON into bench/results/ afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+OUT=${OUT:-$PWD/target/gpu-check}
+mkdir -p "$OUT"
+BIN=${CRABMIX_GPU_CHECK:-bench/gpu/bin/crabmix-gpu-check}
+[[ -x $BIN ]] || { echo "missing $BIN: build it here with --features cuda and carry it" >&2; exit 2; }
+
+# cudarc loads libnvrtc.so.13 at run time: take the CUDA 13 one from the toolkit or from
+# PyTorch's nvidia-cuda-nvrtc wheel (the image has both; no downloads are possible there).
+nvrtc=$(ls /usr/local/cuda/lib64/libnvrtc.so.13 2>/dev/null ||
+  python3 -c 'import nvidia, pathlib; [print(p) for d in nvidia.__path__ for p in pathlib.Path(d).rglob("libnvrtc.so.13")]' 2>/dev/null | head -1 ||
+  true)
+[[ -n $nvrtc ]] || nvrtc=$(find / -name 'libnvrtc.so.13' -not -path '/proc/*' 2>/dev/null | head -1)
+[[ -n $nvrtc ]] || { echo "no libnvrtc.so.13 on this machine" >&2; exit 2; }
+export LD_LIBRARY_PATH="$(dirname "$nvrtc")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+echo "NVRTC: $nvrtc"
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv | tee "$OUT/nvidia-smi.csv"
+
+status=0
+timeout 150 "$BIN" check "$OUT/check.json" 2>&1 | tee "$OUT/check.log" || status=1
+for shape in "16 16 full" "2 4 full"; do
+  set -- $shape
+  tag="d$1-k$2-$3"
+  timeout 60 "$BIN" bench 10000000 "$1" "$2" "$3" "$OUT/crabmix-$tag.json" 2>&1 | tee -a "$OUT/bench.log" || status=1
+  timeout 60 python3 bench/gpu/torch_em.py 10000000 "$1" "$2" "$3" "$OUT/torch-$tag.json" 2>&1 | tee -a "$OUT/bench.log" || status=1
+done
+
+python3 - "$OUT" <<'PY' || status=1
+import json, pathlib, sys
+out = pathlib.Path(sys.argv[1])
+rows = []
+for c in sorted(out.glob("crabmix-*.json")):
+    t = out / c.name.replace("crabmix-", "torch-")
+    if not t.exists():
+        continue
+    cm, tm = json.loads(c.read_text()), json.loads(t.read_text())
+    b = cm["bench"]
+    rows.append({"device": cm["device"], "shape": c.stem.removeprefix("crabmix-"), "n": b["n"],
+                 "crabmix_ms": 1e3 * b["seconds_median"], "torch_ms": 1e3 * tm["seconds_median"],
+                 "speedup_vs_torch": tm["seconds_median"] / b["seconds_median"],
+                 "roofline_fraction": b["roofline_fraction"], "goal": ">= 5x torch eager, >= 50 % roofline"})
+check = json.loads((out / "check.json").read_text()) if (out / "check.json").exists() else {"ok": False}
+summary = {"check_ok": check.get("ok", False), "bench": rows}
+(out / "summary.json").write_text(json.dumps(summary, indent=1))
+print(json.dumps(summary, indent=1))
+PY
+exit $status
