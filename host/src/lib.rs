@@ -19,6 +19,8 @@ pub mod cuda_shim;
 pub mod gmm;
 pub mod gpu_layout;
 pub mod model_json;
+pub mod plot;
 pub mod vae;
+pub mod wgan;
 
 pub use crabmix_kernels as kernels;

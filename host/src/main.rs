@@ -1,5 +1,7 @@
 //! `crabmix`: fit, score, predict and sample Gaussian mixtures from CSV files.
 
+mod cli_models;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use crabmix::backend::{self, Backend, GpuScalar};
 use crabmix::csv_data::read_csv;
@@ -24,6 +26,12 @@ enum Command {
     /// Gaussian mixture models.
     #[command(subcommand)]
     Gmm(GmmCommand),
+    /// Variational autoencoders (lecture §3).
+    #[command(subcommand)]
+    Vae(cli_models::VaeCommand),
+    /// Wasserstein GANs on the 8-Gaussian ring (lecture §4).
+    #[command(subcommand)]
+    Wgan(cli_models::WganCommand),
 }
 
 #[derive(Subcommand)]
@@ -131,6 +139,8 @@ fn main() -> ExitCode {
         Command::Gmm(GmmCommand::Score(a)) => score(&a),
         Command::Gmm(GmmCommand::Predict(a)) => predict(&a),
         Command::Gmm(GmmCommand::Sample(a)) => sample(&a),
+        Command::Vae(c) => cli_models::run_vae(c),
+        Command::Wgan(c) => cli_models::run_wgan(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

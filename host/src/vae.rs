@@ -7,7 +7,8 @@
 //! Bernoulli logits). The kernels are sized at compile time, so the CLI is compiled for the
 //! shapes in [`SUPPORTED`]; [`DynVae`] hides which one is in use.
 
-use crabmix_kernels::mlp::{Act, Dense, Init, Layer, Relu};
+use crate::wgan::{load_params_f32, params_f32};
+use crabmix_kernels::mlp::{Act, Dense, Init, Relu};
 use crabmix_kernels::models::{ElboTerms, GaussianHead, Likelihood, Vae, VaeTrainer};
 use crabmix_kernels::{Real, chain, chain_type};
 use rand_core::Rng;
@@ -204,24 +205,6 @@ pub trait DynVae {
 
 struct Shaped<const X: usize, const H: usize, const Z: usize>(Box<MlpVae<f32, X, H, Z>>);
 
-fn collect_params<L: Layer<f32>>(l: &L) -> Vec<f32> {
-    let mut v = Vec::with_capacity(L::PARAMS);
-    l.visit_params(&mut |p| v.push(p));
-    v
-}
-
-fn load_params<L: Layer<f32>>(l: &mut L, p: &[f32], what: &str) -> Result<(), String> {
-    if p.len() != L::PARAMS {
-        return Err(format!("{what}: {} parameters, the shape needs {}", p.len(), L::PARAMS));
-    }
-    if let Some(i) = p.iter().position(|v| !v.is_finite()) {
-        return Err(format!("{what}: parameter {i} is not finite"));
-    }
-    let mut it = p.iter();
-    l.for_each_param(&mut |q| *q = *it.next().expect("length checked"));
-    Ok(())
-}
-
 fn len_check(got: usize, want: usize, what: &str) -> Result<(), String> {
     if got == want { Ok(()) } else { Err(format!("{what} has {got} values, the model needs {want}")) }
 }
@@ -268,14 +251,14 @@ impl<const X: usize, const H: usize, const Z: usize> DynVae for Shaped<X, H, Z> 
             hidden: H,
             latent: Z,
             likelihood: likelihood_name(self.0.likelihood).into(),
-            encoder: collect_params(&self.0.encoder),
-            decoder: collect_params(&self.0.decoder),
+            encoder: params_f32(&self.0.encoder),
+            decoder: params_f32(&self.0.decoder),
             train,
         }
     }
     fn load_params(&mut self, encoder: &[f32], decoder: &[f32]) -> Result<(), String> {
-        load_params(&mut self.0.encoder, encoder, "encoder")?;
-        load_params(&mut self.0.decoder, decoder, "decoder")
+        load_params_f32(&mut self.0.encoder, encoder, "encoder")?;
+        load_params_f32(&mut self.0.decoder, decoder, "decoder")
     }
 }
 

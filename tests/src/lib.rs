@@ -5,6 +5,7 @@
 //! covariances instead of shifted sums. Tests compare the kernels against them.
 #![deny(missing_docs)]
 
+pub mod assignment;
 pub mod fixtures;
 pub mod gmm_reference;
 pub mod kl_reference;
