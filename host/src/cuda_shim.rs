@@ -85,6 +85,10 @@ mod ffi {
 /// The per-type shim entry points (f32 and f64), mirroring the kernels' `_f32`/`_f64` stamps.
 pub trait ShimScalar: GpuScalar {
     /// Launches `gmm_estep_{full,diag}_T`; see [`ShimEStep`] for the buffer contract.
+    ///
+    /// # Safety
+    /// Every slice must hold the lengths the kernel indexes (N·D data, K·D / K·D·D / K model,
+    /// the launch's grid·E partials); the C side cannot check them.
     #[allow(clippy::too_many_arguments)]
     #[doc(hidden)]
     unsafe fn estep(
@@ -98,6 +102,10 @@ pub trait ShimScalar: GpuScalar {
         out: (&mut [f64], &mut [f64], &mut [f64], &mut [i64]),
     );
     /// Launches `gmm_log_density_{full,diag}_T`.
+    ///
+    /// # Safety
+    /// Every slice must hold the lengths the kernel indexes (N·D data, K·D / K·D·D / K model,
+    /// the launch's grid·E partials); the C side cannot check them.
     #[doc(hidden)]
     unsafe fn log_density(
         full: bool,
@@ -109,9 +117,17 @@ pub trait ShimScalar: GpuScalar {
         out: &mut [Self],
     );
     /// Launches `kl_diag_std_normal_T`.
+    ///
+    /// # Safety
+    /// Every slice must hold the lengths the kernel indexes (N·D data, K·D / K·D·D / K model,
+    /// the launch's grid·E partials); the C side cannot check them.
     #[doc(hidden)]
     unsafe fn kl(mu: &[Self], log_var: &[Self], n: usize, d: usize, out: &mut [Self]);
     /// Launches `reparam_diag_philox_T`.
+    ///
+    /// # Safety
+    /// Every slice must hold the lengths the kernel indexes (N·D data, K·D / K·D·D / K model,
+    /// the launch's grid·E partials); the C side cannot check them.
     #[doc(hidden)]
     unsafe fn reparam(mu: &[Self], log_var: &[Self], seed: u64, eps: &mut [Self], z: &mut [Self]);
 }
