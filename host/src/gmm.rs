@@ -9,6 +9,8 @@ use crabmix_kernels::gmm::{
     StatsMut, Totals,
 };
 use crabmix_kernels::{Error, Real, Result};
+// The CPU E-step of `fit`, `refine` and `em_step`: blocked for full covariances (see gmm_blocked).
+use crate::gmm_blocked::HostEStep;
 use rand_core::Rng;
 use rayon::prelude::*;
 
@@ -144,7 +146,7 @@ impl<T: Real> Mixture<T> {
         rng: &mut R,
         progress: bool,
     ) -> Result<(Self, FitReport<T>)> {
-        let mut estep = ParallelEStep::new(data, d).with_progress(progress);
+        let mut estep = HostEStep::new(data, d).with_progress(progress);
         let fitted = Self::fit_with_estep(data, d, k, config, rng, &mut estep)?;
         estep.finish_progress();
         Ok(fitted)
@@ -190,7 +192,7 @@ impl<T: Real> Mixture<T> {
         gmm::validate_data(data, self.shape.features, self.shape.components)?;
         let mut model = self.clone();
         let mut stats = Stats::new(self.shape);
-        let mut estep = ParallelEStep::new(data, self.shape.features);
+        let mut estep = HostEStep::new(data, self.shape.features);
         let report = gmm::em_loop(&mut model.view_mut(), &mut stats.view_mut(), &mut estep, config)?;
         Ok((model, report))
     }
@@ -202,7 +204,7 @@ impl<T: Real> Mixture<T> {
         let mut stats = Stats::new(self.shape);
         let mut sv = stats.view_mut();
         sv.reset(&self.means)?;
-        ParallelEStep::new(data, self.shape.features).accumulate(&self.view(), &mut sv)?;
+        HostEStep::new(data, self.shape.features).accumulate(&self.view(), &mut sv)?;
         let mean = sv.totals().mean_log_likelihood()?;
         let mut next = self.clone();
         sv.finish(&mut next.view_mut(), reg_covar, false)?;

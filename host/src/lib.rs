@@ -17,6 +17,7 @@ pub mod cuda;
 #[cfg(feature = "cuda-shim")]
 pub mod cuda_shim;
 pub mod gmm;
+pub mod gmm_blocked;
 pub mod gpu_layout;
 pub mod model_json;
 pub mod plot;

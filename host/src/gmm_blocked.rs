@@ -1,0 +1,485 @@
+//! The blocked E-step for full covariances: the same statistics as the kernels' per-sample
+//! streaming pass ([`crate::gmm::ParallelEStep`]), computed a block of rows at a time so the
+//! inner loops run over many samples at once.
+//!
+//! The streaming pass handles one sample at a time: its inner loops have length D (2 to 16 here),
+//! too short to vectorize well, and every sample re-reads U_k, μ_k and the K·D² statistics. Here a
+//! block of [`BLOCK_ROWS`] rows is transposed to feature-major order (one contiguous run of
+//! samples per feature) and, per component k,
+//!
+//! 1. Δ = X − μ_k and the Mahalanobis terms ‖U_kᵀ δ‖² for every row of the block, as the
+//!    triangular product Y = Δ U_k over strips of [`LANES`] samples held in registers;
+//! 2. responsibilities per row by the kernels' [`responsibilities_in_place`] (identical numbers:
+//!    the products above add the same terms in the same order as `component_log_probs`);
+//! 3. n_k += Σ r, s1_k += Rᵀ Δ, s2_k += Δᵀ diag(r) Δ as register-tiled dot products over the block
+//!    (upper triangle; mirrored into the full square the kernels' layout keeps before merging).
+//!
+//! Determinism: rows are split into fixed chunks of [`CHUNK_ROWS`] (independent of the thread
+//! count), each chunk accumulated into its own statistics on a rayon worker, the chunks merged in
+//! order; every sum inside a chunk has a fixed order too. The AVX path (chosen at run time) and the
+//! portable path execute the same IEEE operations in the same order (no FMA contraction), so the
+//! result is bitwise the same on any x86-64 machine and thread count.
+//!
+//! [`HostEStep`] is the E-step [`crate::gmm::Mixture`] uses: blocked for full covariances with at
+//! least [`BLOCKED_MIN_ROWS`] rows, the streaming pass otherwise (see [`uses_blocked`]).
+
+use crate::gmm::ParallelEStep;
+use crabmix_kernels::gmm::{
+    CovarianceKind, EStep, MixtureRef, Shape, StatsMut, Totals, responsibilities_in_place,
+};
+use crabmix_kernels::{Error, Real, Result};
+use rayon::prelude::*;
+
+/// Samples per register strip: 8 lanes are one AVX register of `f32`, two of `f64`.
+pub const LANES: usize = 16;
+
+/// Rows per block: the block's transposed data, deviations and K log-probabilities stay in L1/L2
+/// (at D = K = 16, f64: 3 · 16 · 256 · 8 B + 16 · 256 · 8 B ≈ 128 KiB). A multiple of [`LANES`].
+pub const BLOCK_ROWS: usize = 256;
+
+/// Rows per parallel task (a multiple of [`BLOCK_ROWS`]). Fixed, not derived from the thread count,
+/// so the merge order — and every rounding — is the same on any machine; small enough that
+/// N = 100 000 gives 49 tasks and two threads stay balanced.
+pub const CHUNK_ROWS: usize = 2048;
+
+/// Below this many rows [`HostEStep`] keeps the streaming pass: a fit that small finishes in
+/// microseconds either way, and the streaming pass needs no block scratch.
+pub const BLOCKED_MIN_ROWS: usize = 64;
+
+/// Whether [`HostEStep`] runs the blocked pass for `shape` on `rows` samples: full covariance and
+/// at least [`BLOCKED_MIN_ROWS`] rows. Diag and spherical models keep the streaming pass: their
+/// per-sample work is O(K·D), already a few vectorized loops, with nothing for blocks to amortize.
+pub fn uses_blocked(shape: Shape, rows: usize) -> bool {
+    shape.kind == CovarianceKind::Full && rows >= BLOCKED_MIN_ROWS
+}
+
+/// The blocked multithreaded E-step (see the module documentation). For `diag`/`spherical`
+/// models it runs the streaming [`ParallelEStep`] instead.
+#[derive(Debug)]
+pub struct BlockedEStep<'a, T> {
+    data: &'a [T],
+    d: usize,
+}
+
+impl<'a, T: Real> BlockedEStep<'a, T> {
+    /// Over `data` (N × D row-major).
+    pub fn new(data: &'a [T], d: usize) -> Self {
+        Self { data, d }
+    }
+}
+
+impl<T: Real> EStep<T> for BlockedEStep<'_, T> {
+    fn accumulate(&mut self, model: &MixtureRef<'_, T>, stats: &mut StatsMut<'_, T>) -> Result<()> {
+        let shape = model.shape();
+        if shape.kind != CovarianceKind::Full {
+            return ParallelEStep::new(self.data, self.d).accumulate(model, stats);
+        }
+        let d = shape.features;
+        if d != self.d || self.data.len() % d != 0 {
+            return Err(Error::ShapeMismatch {
+                what: "data length (a multiple of D)",
+                expected: (self.data.len() / d + 1) * d,
+                found: self.data.len(),
+            });
+        }
+        let factors = Factors::new(model);
+        let partials: Vec<Result<Partial<T>>> = self
+            .data
+            .par_chunks(CHUNK_ROWS * d)
+            .enumerate()
+            .map_init(
+                || Scratch::new(shape),
+                |scratch, (c, chunk)| {
+                    accumulate_chunk(&factors, chunk, scratch).map_err(|e| e.offset_sample(c * CHUNK_ROWS))
+                },
+            )
+            .collect();
+        // In chunk order: the first error is the one of the lowest row, as in the streaming pass,
+        // and the statistics then hold the chunks before it.
+        for p in partials {
+            let mut p = p?;
+            stats.merge(&p.view(shape).as_ref())?;
+        }
+        Ok(())
+    }
+}
+
+/// The E-step [`crate::gmm::Mixture`] runs on the CPU: [`BlockedEStep`] where [`uses_blocked`]
+/// says so, the streaming [`ParallelEStep`] otherwise; decided per pass from the model's shape.
+#[derive(Debug)]
+pub struct HostEStep<'a, T> {
+    data: &'a [T],
+    d: usize,
+    progress: bool,
+    passes: u32,
+}
+
+impl<'a, T: Real> HostEStep<'a, T> {
+    /// Over `data` (N × D row-major).
+    pub fn new(data: &'a [T], d: usize) -> Self {
+        Self { data, d, progress: false, passes: 0 }
+    }
+    /// Print one progress line per pass to stderr.
+    pub fn with_progress(mut self, on: bool) -> Self {
+        self.progress = on;
+        self
+    }
+    /// Ends the progress line.
+    pub fn finish_progress(&self) {
+        if self.progress && self.passes > 0 {
+            eprintln!();
+        }
+    }
+}
+
+impl<T: Real> EStep<T> for HostEStep<'_, T> {
+    fn accumulate(&mut self, model: &MixtureRef<'_, T>, stats: &mut StatsMut<'_, T>) -> Result<()> {
+        let rows = self.data.len() / self.d.max(1);
+        if uses_blocked(model.shape(), rows) {
+            BlockedEStep::new(self.data, self.d).accumulate(model, stats)?;
+        } else {
+            ParallelEStep::new(self.data, self.d).accumulate(model, stats)?;
+        }
+        self.passes += 1;
+        if self.progress {
+            let mean = stats.totals().mean_log_likelihood()?;
+            eprint!("\rEM pass {:4}  mean log-likelihood {:+.6}", self.passes, mean);
+        }
+        Ok(())
+    }
+}
+
+/// The model in the form the block kernels read: per component the upper triangle of U_k packed
+/// column by column (column j holds U_0j … U_jj, the terms of y_j in the order the streaming
+/// kernel adds them), μ_k and log_norm_k.
+struct Factors<'m, T> {
+    shape: Shape,
+    ucols: Vec<T>,
+    means: &'m [T],
+    log_norm: &'m [T],
+}
+
+impl<'m, T: Real> Factors<'m, T> {
+    fn new(model: &MixtureRef<'m, T>) -> Self {
+        let shape = model.shape();
+        let (k_n, d) = (shape.components, shape.features);
+        let u = model.precisions_cholesky();
+        let mut ucols = Vec::with_capacity(k_n * d * (d + 1) / 2);
+        for k in 0..k_n {
+            for j in 0..d {
+                for i in 0..=j {
+                    ucols.push(u[k * d * d + i * d + j]);
+                }
+            }
+        }
+        Self { shape, ucols, means: model.means(), log_norm: model.log_norm() }
+    }
+}
+
+/// One chunk's statistics (the kernels' `StatsMut` layout), shifts = the model's means.
+struct Partial<T> {
+    shift: Vec<T>,
+    resp: Vec<T>,
+    s1: Vec<T>,
+    s2: Vec<T>,
+    worst: Vec<T>,
+    totals: Totals<T>,
+}
+
+impl<T: Real> Partial<T> {
+    fn new(f: &Factors<'_, T>) -> Self {
+        let (k, d) = (f.shape.components, f.shape.features);
+        Self {
+            shift: f.means.to_vec(),
+            resp: vec![T::ZERO; k],
+            s1: vec![T::ZERO; k * d],
+            s2: vec![T::ZERO; k * d * d],
+            worst: vec![T::ZERO; d],
+            totals: Totals::default(),
+        }
+    }
+
+    fn view(&mut self, shape: Shape) -> StatsMut<'_, T> {
+        StatsMut::new(
+            shape,
+            &mut self.shift,
+            &mut self.resp,
+            &mut self.s1,
+            &mut self.s2,
+            &mut self.worst,
+            &mut self.totals,
+        )
+        .expect("storage sized from the shape")
+    }
+}
+
+/// Per-worker buffers, fully overwritten before each use (so reuse across chunks cannot change a
+/// result). Feature-major blocks: entry (i, b) of a D × block matrix is at `i * BLOCK_ROWS + b`.
+struct Scratch<T> {
+    xt: Vec<T>,
+    dev: Vec<T>,
+    wdev: Vec<T>,
+    lp: Vec<T>,
+    lse: Vec<T>,
+    row: Vec<T>,
+}
+
+impl<T: Real> Scratch<T> {
+    fn new(shape: Shape) -> Self {
+        let (k, d) = (shape.components, shape.features);
+        Self {
+            xt: vec![T::ZERO; d * BLOCK_ROWS],
+            dev: vec![T::ZERO; d * BLOCK_ROWS],
+            wdev: vec![T::ZERO; d * BLOCK_ROWS],
+            lp: vec![T::ZERO; k * BLOCK_ROWS],
+            lse: vec![T::ZERO; BLOCK_ROWS],
+            row: vec![T::ZERO; k],
+        }
+    }
+}
+
+/// Accumulates one chunk (rows × D, row-major). Runs the AVX build of the same code when the CPU
+/// has it: the portable build only gets SSE2 (no `target-cpu` is set for the workspace), half the
+/// vector width.
+fn accumulate_chunk<T: Real>(f: &Factors<'_, T>, chunk: &[T], s: &mut Scratch<T>) -> Result<Partial<T>> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: `accumulate_chunk_avx2` only differs from the portable function by being compiled
+        // with AVX/AVX2 enabled; the check above guarantees this CPU executes those instructions.
+        return unsafe { accumulate_chunk_avx2(f, chunk, s) };
+    }
+    accumulate_chunk_portable(f, chunk, s)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,avx2")]
+unsafe fn accumulate_chunk_avx2<T: Real>(
+    f: &Factors<'_, T>,
+    chunk: &[T],
+    s: &mut Scratch<T>,
+) -> Result<Partial<T>> {
+    accumulate_chunk_portable(f, chunk, s)
+}
+
+// `inline(always)` down the whole call tree so the AVX wrapper above gets its own, wider copy.
+#[inline(always)]
+fn accumulate_chunk_portable<T: Real>(
+    f: &Factors<'_, T>,
+    chunk: &[T],
+    s: &mut Scratch<T>,
+) -> Result<Partial<T>> {
+    let shape = f.shape;
+    let d = shape.features;
+    let mut p = Partial::new(f);
+    for (b, block) in chunk.chunks(BLOCK_ROWS * d).enumerate() {
+        accumulate_block(f, block, s, &mut p).map_err(|e| e.offset_sample(b * BLOCK_ROWS))?;
+    }
+    // The kernels keep the full square; the block kernels computed the upper triangle.
+    let (k_n, d) = (shape.components, shape.features);
+    for k in 0..k_n {
+        let s2 = &mut p.s2[k * d * d..(k + 1) * d * d];
+        for i in 0..d {
+            for j in 0..i {
+                s2[i * d + j] = s2[j * d + i];
+            }
+        }
+    }
+    Ok(p)
+}
+
+/// A strip of [`LANES`] consecutive entries of row `i` of a feature-major block, from sample `s`.
+#[inline(always)]
+fn lane<T>(m: &[T], i: usize, s: usize) -> &[T; LANES] {
+    m[i * BLOCK_ROWS + s..i * BLOCK_ROWS + s + LANES].try_into().expect("LANES entries")
+}
+
+#[inline(always)]
+fn accumulate_block<T: Real>(
+    f: &Factors<'_, T>,
+    block: &[T],
+    s: &mut Scratch<T>,
+    p: &mut Partial<T>,
+) -> Result<()> {
+    let (k_n, d) = (f.shape.components, f.shape.features);
+    let nb = block.len() / d;
+    // Whole strips; the padding samples are zeros, get zero responsibility and are never observed.
+    let np = nb.div_ceil(LANES) * LANES;
+    let mut finite = true;
+    for (b, x) in block.chunks_exact(d).enumerate() {
+        for (i, &v) in x.iter().enumerate() {
+            finite &= v.is_finite();
+            s.xt[i * BLOCK_ROWS + b] = v;
+        }
+    }
+    for i in 0..d {
+        s.xt[i * BLOCK_ROWS + nb..i * BLOCK_ROWS + np].fill(T::ZERO);
+    }
+    let tri = d * (d + 1) / 2;
+    for k in 0..k_n {
+        deviations(&s.xt, &f.means[k * d..(k + 1) * d], np, &mut s.dev);
+        let out = &mut s.lp[k * BLOCK_ROWS..k * BLOCK_ROWS + np];
+        log_probs(&f.ucols[k * tri..(k + 1) * tri], d, &s.dev, f.log_norm[k], out);
+    }
+    // Responsibilities row by row, in row order so the first failing row is the one reported
+    // (a non-finite row yields NaN log-probabilities, caught here before any statistic is added).
+    for (b, x) in block.chunks_exact(d).enumerate() {
+        if !finite && let Some(feature) = x.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFiniteSample { sample: b, feature });
+        }
+        for (k, a) in s.row.iter_mut().enumerate() {
+            *a = s.lp[k * BLOCK_ROWS + b];
+        }
+        s.lse[b] = responsibilities_in_place(&mut s.row).ok_or(Error::ZeroDensity { sample: b })?;
+        for (k, &a) in s.row.iter().enumerate() {
+            s.lp[k * BLOCK_ROWS + b] = a;
+        }
+    }
+    for k in 0..k_n {
+        s.lp[k * BLOCK_ROWS + nb..k * BLOCK_ROWS + np].fill(T::ZERO);
+    }
+    for k in 0..k_n {
+        deviations(&s.xt, &f.means[k * d..(k + 1) * d], np, &mut s.dev);
+        let r = &s.lp[k * BLOCK_ROWS..k * BLOCK_ROWS + np];
+        p.resp[k] += weigh(r, &s.dev, d, np, &mut s.wdev, &mut p.s1[k * d..(k + 1) * d]);
+        second_moments(&s.wdev, &s.dev, d, np, &mut p.s2[k * d * d..(k + 1) * d * d]);
+    }
+    let mut v = p.view(f.shape);
+    for (b, x) in block.chunks_exact(d).enumerate() {
+        v.observe(x, s.lse[b]);
+    }
+    Ok(())
+}
+
+/// dev(i, b) = xt(i, b) − μ_i for the first `np` samples.
+#[inline(always)]
+fn deviations<T: Real>(xt: &[T], mu: &[T], np: usize, dev: &mut [T]) {
+    for (i, &m) in mu.iter().enumerate() {
+        let (x, o) =
+            (&xt[i * BLOCK_ROWS..i * BLOCK_ROWS + np], &mut dev[i * BLOCK_ROWS..i * BLOCK_ROWS + np]);
+        for (o, &x) in o.iter_mut().zip(x) {
+            *o = x - m;
+        }
+    }
+}
+
+/// out_b = log_norm − ½ Σ_j (Σ_{i ≤ j} U_ij δ_ib)², strip by strip with the strip's y_j and running
+/// sum in registers. `ucol` is U's upper triangle packed by columns. Same additions in the same
+/// order as `MixtureRef::component_log_probs` (which also adds the exact zeros below U's diagonal).
+#[inline(always)]
+fn log_probs<T: Real>(ucol: &[T], d: usize, dev: &[T], log_norm: T, out: &mut [T]) {
+    let half = T::from_f64(0.5);
+    for (st, o) in out.chunks_exact_mut(LANES).enumerate() {
+        let s = st * LANES;
+        let mut m = [T::ZERO; LANES];
+        let mut col = ucol;
+        for j in 0..d {
+            let (cj, rest) = col.split_at(j + 1);
+            col = rest;
+            let mut y = [T::ZERO; LANES];
+            for (i, &u) in cj.iter().enumerate() {
+                let x = lane(dev, i, s);
+                for l in 0..LANES {
+                    y[l] += x[l] * u;
+                }
+            }
+            for l in 0..LANES {
+                m[l] += y[l] * y[l];
+            }
+        }
+        for l in 0..LANES {
+            o[l] = log_norm - half * m[l];
+        }
+    }
+}
+
+/// w(i, b) = r_b δ(i, b); s1_i += Σ_b w(i, b); returns Σ_b r_b. Per-lane partial sums, reduced in
+/// a fixed order.
+#[inline(always)]
+fn weigh<T: Real>(r: &[T], dev: &[T], d: usize, np: usize, w: &mut [T], s1: &mut [T]) -> T {
+    let mut n = [T::ZERO; LANES];
+    for rs in r[..np].chunks_exact(LANES) {
+        for l in 0..LANES {
+            n[l] += rs[l];
+        }
+    }
+    for i in 0..d {
+        let mut acc = [T::ZERO; LANES];
+        let (x, o) = (&dev[i * BLOCK_ROWS..i * BLOCK_ROWS + np], &mut w[i * BLOCK_ROWS..i * BLOCK_ROWS + np]);
+        for ((o, x), rs) in o.chunks_exact_mut(LANES).zip(x.chunks_exact(LANES)).zip(r.chunks_exact(LANES)) {
+            // Product into a register first, then one whole-strip store: interleaving the stores
+            // with the sums made LLVM keep this loop scalar.
+            let mut p = [T::ZERO; LANES];
+            for l in 0..LANES {
+                p[l] = rs[l] * x[l];
+            }
+            o.copy_from_slice(&p);
+            for l in 0..LANES {
+                acc[l] += p[l];
+            }
+        }
+        s1[i] += hsum(&acc);
+    }
+    hsum(&n)
+}
+
+#[inline(always)]
+fn hsum<T: Real>(a: &[T; LANES]) -> T {
+    a.iter().fold(T::ZERO, |s, &v| s + v)
+}
+
+/// s2(i, j) += Σ_b w(i, b) δ(j, b) for j ≥ i, in tiles of 4 rows i × 1 column j so each loaded
+/// strip of δ_j feeds four products; the tile's accumulators stay in registers over the block.
+#[inline(always)]
+fn second_moments<T: Real>(w: &[T], dev: &[T], d: usize, np: usize, s2: &mut [T]) {
+    let mut i = 0;
+    while i < d {
+        for j in i..d {
+            tile::<T, 1, 1>(w, dev, i, j, d, np, s2)
+        }
+        i += 1;
+    }
+}
+
+#[inline(always)]
+fn tile<T: Real, const MR: usize, const NR: usize>(
+    w: &[T],
+    dev: &[T],
+    i0: usize,
+    j0: usize,
+    d: usize,
+    np: usize,
+    s2: &mut [T],
+) {
+    let mut acc = [[[T::ZERO; LANES]; NR]; MR];
+    // Rows as whole slices and lanes as `chunks_exact`: the strip loop is a plain counted loop
+    // whose body is MR·NR independent lane-wise multiply-adds, which LLVM packs into full
+    // registers (indexing strips by offset, or copying them, gave 2-wide shuffles for f32).
+    let wr: [&[T]; MR] = core::array::from_fn(|a| &w[(i0 + a) * BLOCK_ROWS..(i0 + a) * BLOCK_ROWS + np]);
+    let dr: [&[T]; NR] = core::array::from_fn(|c| &dev[(j0 + c) * BLOCK_ROWS..(j0 + c) * BLOCK_ROWS + np]);
+    for st in 0..np / LANES {
+        for a in 0..MR {
+            let x: &[T; LANES] = wr[a][st * LANES..st * LANES + LANES].try_into().expect("LANES");
+            for c in 0..NR {
+                let y: &[T; LANES] = dr[c][st * LANES..st * LANES + LANES].try_into().expect("LANES");
+                mac(&mut acc[a][c], x, y);
+            }
+        }
+    }
+    for a in 0..MR {
+        for c in 0..NR {
+            let (i, j) = (i0 + a, j0 + c);
+            // Tiles that reach the diagonal also produce entries below it: not stored.
+            if j >= i {
+                s2[i * d + j] += hsum(&acc[a][c]);
+            }
+        }
+    }
+}
+
+/// acc += x ⊙ y, lane by lane.
+#[inline(always)]
+fn mac<T: Real>(acc: &mut [T; LANES], x: &[T; LANES], y: &[T; LANES]) {
+    for l in 0..LANES {
+        acc[l] += x[l] * y[l];
+    }
+}

@@ -1,0 +1,264 @@
+//! The blocked E-step against the reference: the kernels' per-sample streaming pass
+//! (`SerialEStep`, i.e. `StatsMut::accumulate` row by row). Same model, same data; the blocked
+//! statistics must agree to 1e-12 (f64) / 1e-4 (f32) relative to each entry's natural scale, its
+//! errors must name the same rows, and its result must not depend on the thread count.
+
+use crabmix::gmm::{Mixture, Stats};
+use crabmix::gmm_blocked::{BLOCK_ROWS, BlockedEStep, CHUNK_ROWS, HostEStep, uses_blocked};
+use crabmix_kernels::gaussian::standard_normal;
+use crabmix_kernels::gmm::{CovarianceKind, EStep, FitConfig, SerialEStep, Shape};
+use crabmix_kernels::{Error, Real};
+use rand_core::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+/// A random full-covariance mixture (means spread by 3, covariances A Aᵀ + 0.2 I) and N samples
+/// from it, a few of them pushed far out so some responsibilities underflow to exactly 0.
+fn problem<T: Real>(n: usize, d: usize, k: usize, seed: u64) -> (Mixture<T>, Vec<T>) {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut normal = || standard_normal::<f64, _>(&mut rng);
+    let means: Vec<f64> = (0..k * d).map(|_| 3.0 * normal()).collect();
+    let mut covs = vec![0.0; k * d * d];
+    for c in 0..k {
+        let a: Vec<f64> = (0..d * d).map(|_| 0.5 * normal()).collect();
+        for i in 0..d {
+            for j in 0..d {
+                let v: f64 = (0..d).map(|l| a[i * d + l] * a[j * d + l]).sum();
+                covs[c * d * d + i * d + j] = v + if i == j { 0.2 } else { 0.0 };
+            }
+        }
+    }
+    let mut weights: Vec<f64> = (0..k).map(|_| 0.5 + normal().abs()).collect();
+    let total: f64 = weights.iter().sum();
+    weights.iter_mut().for_each(|w| *w /= total);
+    let truth = Mixture::<f64>::new(CovarianceKind::Full, d, weights, means, covs).unwrap();
+    let (mut data, _) = truth.sample(n, &mut rng);
+    for row in (0..n).step_by(97) {
+        data[row * d] += 40.0;
+    }
+    // Start EM from a perturbed model so the deviations from μ_k are not centred.
+    let mut start = truth.clone();
+    let shifted: Vec<f64> = truth.means().iter().map(|m| m + 0.4).collect();
+    start = Mixture::new(
+        CovarianceKind::Full,
+        d,
+        start.weights().to_vec(),
+        shifted,
+        start.covariances().to_vec(),
+    )
+    .unwrap();
+    (start.cast::<T>().unwrap(), data.iter().map(|&v| T::from_f64(v)).collect())
+}
+
+/// Statistics of one pass of `estep` with shifts = the model's means (what `em_loop` does).
+fn pass<T: Real, E: EStep<T>>(model: &Mixture<T>, estep: &mut E) -> Stats<T> {
+    let mut stats = Stats::new(model.shape());
+    let mut v = stats.view_mut();
+    v.reset(model.means()).unwrap();
+    estep.accumulate(&model.view(), &mut v).unwrap();
+    stats
+}
+
+fn streaming<T: Real>(model: &Mixture<T>, data: &[T]) -> Stats<T> {
+    let shape = model.shape();
+    let mut lp = vec![T::ZERO; shape.components];
+    let mut work = vec![T::ZERO; 2 * shape.features];
+    pass(model, &mut SerialEStep::new(data, &mut lp, &mut work))
+}
+
+/// Every statistic of `got` within `rtol` of `want` on its scale: n_k and the log-likelihood
+/// relative to themselves; s1_k,i relative to √(n_k · s2_k,ii); s2_k,ij relative to
+/// √(s2_k,ii s2_k,jj) (off-diagonal sums may cancel to near zero).
+fn assert_stats_close<T: Real>(what: &str, got: &mut Stats<T>, want: &mut Stats<T>, rtol: f64) {
+    let (g, w) = (got.view_mut(), want.view_mut());
+    let (g, w) = (g.as_ref(), w.as_ref());
+    let shape = w.shape();
+    let (k_n, d) = (shape.components, shape.features);
+    let f = |v: T| v.to_f64();
+    let close = |name: String, a: f64, b: f64, scale: f64| {
+        assert!(
+            (a - b).abs() <= rtol * scale + f64::MIN_POSITIVE,
+            "{what}: {name}: blocked {a:e}, streaming {b:e}, |diff| {:e} > {rtol:e} · {scale:e}",
+            (a - b).abs()
+        );
+    };
+    assert_eq!(g.totals().samples, w.totals().samples, "{what}: samples");
+    let (lg, lw) = (f(g.totals().log_likelihood_sum()), f(w.totals().log_likelihood_sum()));
+    close("log-likelihood".into(), lg, lw, lw.abs());
+    let (wg, ww) = (f(g.totals().worst_log_likelihood), f(w.totals().worst_log_likelihood));
+    close("worst log-likelihood".into(), wg, ww, ww.abs());
+    assert_eq!(g.shifts(), w.shifts(), "{what}: shifts");
+    for k in 0..k_n {
+        let n = f(w.resp_sums()[k]);
+        close(format!("n[{k}]"), f(g.resp_sums()[k]), n, n);
+        let s2 = |s: &[T], i: usize, j: usize| f(s[k * d * d + i * d + j]);
+        for i in 0..d {
+            let scale = (n * s2(w.s2(), i, i)).sqrt();
+            close(format!("s1[{k}][{i}]"), f(g.s1()[k * d + i]), f(w.s1()[k * d + i]), scale);
+            for j in 0..d {
+                let scale = (s2(w.s2(), i, i) * s2(w.s2(), j, j)).sqrt();
+                close(format!("s2[{k}][{i},{j}]"), s2(g.s2(), i, j), s2(w.s2(), i, j), scale);
+            }
+        }
+    }
+}
+
+fn compare<T: Real>(n: usize, d: usize, k: usize, rtol: f64) {
+    let (model, data) = problem::<T>(n, d, k, (n * 1000 + d * 17 + k) as u64);
+    let mut want = streaming(&model, &data);
+    let mut got = pass(&model, &mut BlockedEStep::new(&data, d));
+    assert_stats_close(&format!("{} N={n} D={d} K={k}", T::NAME), &mut got, &mut want, rtol);
+}
+
+/// Shapes around every boundary: one row, a partial strip, a partial block, a partial chunk,
+/// several chunks; D = 1 (1 × 1 tiles), odd D (edge tiles), K = 1 (responsibility 1 everywhere).
+const CASES: &[(usize, usize, usize)] = &[
+    (1, 1, 1),
+    (5, 3, 2),
+    (BLOCK_ROWS - 3, 2, 2),
+    (BLOCK_ROWS + 1, 1, 1),
+    (1000, 1, 3),
+    (1000, 5, 1),
+    (CHUNK_ROWS + 77, 7, 4),
+    (3 * CHUNK_ROWS + BLOCK_ROWS + 9, 16, 16),
+    (10_001, 8, 8),
+    (6000, 2, 16),
+];
+
+#[test]
+fn blocked_matches_streaming_f64() {
+    for &(n, d, k) in CASES {
+        compare::<f64>(n, d, k, 1e-12);
+    }
+}
+
+#[test]
+fn blocked_matches_streaming_f32() {
+    for &(n, d, k) in CASES {
+        compare::<f32>(n, d, k, 1e-4);
+    }
+}
+
+#[test]
+fn blocked_does_not_depend_on_thread_count() {
+    let (model, data) = problem::<f64>(5 * CHUNK_ROWS + 300, 8, 5, 7);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let mut s = pool.install(|| pass(&model, &mut BlockedEStep::new(&data, 8)));
+        let v = s.view_mut();
+        let r = v.as_ref();
+        (r.resp_sums().to_vec(), r.s1().to_vec(), r.s2().to_vec(), *r.totals())
+    };
+    let one = run(1);
+    assert_eq!(one, run(2));
+    assert_eq!(one, run(3));
+}
+
+/// Statistics reset to shifts other than the model's means: the blocked pass merges its chunks
+/// (centred on the means) into them exactly as the streaming pass accumulates around them.
+#[test]
+fn blocked_respects_caller_shifts() {
+    let (model, data) = problem::<f64>(3000, 4, 3, 11);
+    let shifts: Vec<f64> = model.means().iter().map(|m| m - 1.5).collect();
+    let run = |blocked: bool| {
+        let mut stats = Stats::new(model.shape());
+        let mut v = stats.view_mut();
+        v.reset(&shifts).unwrap();
+        if blocked {
+            BlockedEStep::new(&data, 4).accumulate(&model.view(), &mut v).unwrap();
+        } else {
+            let (mut lp, mut work) = (vec![0.0; 3], vec![0.0; 8]);
+            SerialEStep::new(&data, &mut lp, &mut work).accumulate(&model.view(), &mut v).unwrap();
+        }
+        stats
+    };
+    assert_stats_close("shifted", &mut run(true), &mut run(false), 1e-12);
+}
+
+fn first_error<T: Real, E: EStep<T>>(model: &Mixture<T>, estep: &mut E) -> Error {
+    let mut stats = Stats::new(model.shape());
+    let mut v = stats.view_mut();
+    v.reset(model.means()).unwrap();
+    estep.accumulate(&model.view(), &mut v).unwrap_err()
+}
+
+/// NaN/∞ samples and samples of zero density are reported with their global row, the lowest
+/// failing row winning, exactly as the streaming pass reports them.
+#[test]
+fn blocked_reports_the_same_rows() {
+    let d = 3;
+    let (model, clean) = problem::<f64>(3 * CHUNK_ROWS, d, 4, 5);
+    let cases: &[&[(usize, usize, f64)]] = &[
+        &[(CHUNK_ROWS + BLOCK_ROWS + 13, 2, f64::NAN)],
+        &[(0, 0, f64::INFINITY)],
+        &[(2 * CHUNK_ROWS + 5, 1, 1e300)],
+        // The earlier row fails first whatever its error.
+        &[(4000, 1, 1e300), (4001, 0, f64::NAN)],
+        &[(4001, 0, 1e300), (4000, 2, f64::NEG_INFINITY), (9, 0, f64::NAN)],
+    ];
+    for bad in cases {
+        let mut data = clean.clone();
+        for &(row, feature, v) in bad.iter() {
+            data[row * d + feature] = v;
+        }
+        let (mut lp, mut work) = (vec![0.0; 4], vec![0.0; 2 * d]);
+        let want = first_error(&model, &mut SerialEStep::new(&data, &mut lp, &mut work));
+        assert!(matches!(want, Error::NonFiniteSample { .. } | Error::ZeroDensity { .. }), "{want:?}");
+        assert_eq!(first_error(&model, &mut BlockedEStep::new(&data, d)), want, "{bad:?}");
+        assert_eq!(first_error(&model, &mut HostEStep::new(&data, d)), want, "{bad:?}");
+    }
+}
+
+/// `Mixture::refine` (which runs the blocked pass for full covariances) against `em_loop` over
+/// the streaming pass: same iterations, parameters within rounding.
+#[test]
+fn mixture_refine_uses_blocked_and_matches_streaming() {
+    let (d, k) = (6, 5);
+    let (model, data) = problem::<f64>(20_000, d, k, 3);
+    assert!(uses_blocked(model.shape(), 20_000));
+    assert!(!uses_blocked(Shape::new(k, d, CovarianceKind::Diag), 20_000));
+    let config = FitConfig { max_iter: 8, tol: 0.0, ..FitConfig::default() };
+    let (got, got_report) = model.refine(&data, &config).unwrap();
+    let mut want = model.clone();
+    let mut stats = Stats::new(model.shape());
+    let (mut lp, mut work) = (vec![0.0; k], vec![0.0; 2 * d]);
+    let want_report = crabmix_kernels::gmm::em_loop(
+        &mut want.view_mut(),
+        &mut stats.view_mut(),
+        &mut SerialEStep::new(&data, &mut lp, &mut work),
+        &config,
+    )
+    .unwrap();
+    assert_eq!(got_report.n_iter, want_report.n_iter);
+    let rel = |a: f64, b: f64| (a - b).abs() / b.abs().max(1.0);
+    assert!(rel(got_report.mean_log_likelihood, want_report.mean_log_likelihood) < 1e-11);
+    for (a, b) in got.weights().iter().zip(want.weights()) {
+        assert!(rel(*a, *b) < 1e-10, "weights {a} vs {b}");
+    }
+    for (a, b) in got.means().iter().zip(want.means()) {
+        assert!(rel(*a, *b) < 1e-10, "means {a} vs {b}");
+    }
+    for (a, b) in got.covariances().iter().zip(want.covariances()) {
+        assert!(rel(*a, *b) < 1e-10, "covariances {a} vs {b}");
+    }
+}
+
+/// Diag and spherical models go through the streaming pass unchanged (bitwise).
+#[test]
+fn blocked_falls_back_for_diag_and_spherical() {
+    for kind in [CovarianceKind::Diag, CovarianceKind::Spherical] {
+        let d = 4;
+        let (full, data) = problem::<f64>(5000, d, 3, 9);
+        let mut covs = vec![0.0; 3 * d * d];
+        for c in 0..3 {
+            for i in 0..d {
+                covs[c * d * d + i * d + i] = 1.0 + c as f64;
+            }
+        }
+        let model = Mixture::new(kind, d, full.weights().to_vec(), full.means().to_vec(), covs).unwrap();
+        let mut a = pass(&model, &mut BlockedEStep::new(&data, d));
+        let mut b = pass(&model, &mut crabmix::gmm::ParallelEStep::new(&data, d));
+        let (a, b) = (a.view_mut(), b.view_mut());
+        let (a, b) = (a.as_ref(), b.as_ref());
+        assert_eq!((a.resp_sums(), a.s1(), a.s2(), a.totals()), (b.resp_sums(), b.s1(), b.s2(), b.totals()));
+    }
+}
