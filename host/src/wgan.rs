@@ -16,28 +16,7 @@ use serde::{Deserialize, Serialize};
 pub type Generator<T, const Z: usize, const H: usize> =
     chain_type!(Dense<T, Z, H>, Act<Relu, H>, Dense<T, H, H>, Act<Relu, H>, Dense<T, H, 2>);
 
-/// Radius of the ring of modes (the WGAN-GP paper's toy set, Gulrajani et al. 2017, App. C).
-pub const RING_RADIUS: f64 = 2.0;
-/// Standard deviation of each mode.
-pub const RING_SIGMA: f64 = 0.02;
-
-/// The 8 mode centres (2 cos 2πk/8, 2 sin 2πk/8), k = 0..8.
-pub fn ring_modes() -> [[f64; 2]; 8] {
-    core::array::from_fn(|k| {
-        let a = core::f64::consts::TAU * k as f64 / 8.0;
-        [RING_RADIUS * a.cos(), RING_RADIUS * a.sin()]
-    })
-}
-
-/// One draw from the ring: a mode k uniform on 0..8 (top 3 bits of one `next_u64`), then
-/// centre + σ·(n₁, n₂) with n ~ N(0, I).
-pub fn ring_sample<T: Real, R: Rng + ?Sized>(rng: &mut R) -> [T; 2] {
-    let k = (rng.next_u64() >> 61) as usize;
-    let c = ring_modes()[k];
-    let n1: f64 = standard_normal(rng);
-    let n2: f64 = standard_normal(rng);
-    [T::from_f64(c[0] + RING_SIGMA * n1), T::from_f64(c[1] + RING_SIGMA * n2)]
-}
+pub use crabmix_kernels::models::wgan::{RING_RADIUS, RING_SIGMA, ring_modes, ring_sample};
 
 /// A generator with He-normal weights, zero biases.
 pub fn new_generator<T: Real, R: Rng + ?Sized, const Z: usize, const H: usize>(

@@ -4,11 +4,12 @@
 //! Both are training *steps*, not training loops: the caller owns the data, the batches and the
 //! random generator, so the same step runs on a host and on a Cortex-M. Nothing allocates.
 
+pub mod tiny;
 pub mod vae;
 pub mod wgan;
 
 pub use vae::{ElboTerms, GaussianHead, Likelihood, Vae, VaeCaches, VaeTrainer};
 pub use wgan::{
     Critic, CriticSpectralNorm, CriticStats, Lipschitz, Optimizer, OptimizerKind, WganConfig, WganTrainer,
-    critic_input_gradient, critic_zeros, gradient_penalty,
+    critic_input_gradient, critic_zeros, gradient_penalty, ring_modes, ring_sample,
 };

@@ -149,6 +149,30 @@ pub fn critic_input_gradient<T: Real, const X: usize, const H: usize>(
     critic.backward(&cache, &[T::ONE], &mut scratch)
 }
 
+/// Radius of the toy ring of 8 Gaussians (the WGAN-GP paper's toy set, Gulrajani et al. 2017,
+/// App. C).
+pub const RING_RADIUS: f64 = 2.0;
+/// Standard deviation of each mode of the ring.
+pub const RING_SIGMA: f64 = 0.02;
+
+/// The 8 mode centres of the ring, (2 cos 2πk/8, 2 sin 2πk/8), k = 0..8.
+pub fn ring_modes() -> [[f64; 2]; 8] {
+    core::array::from_fn(|k| {
+        let a = core::f64::consts::TAU * k as f64 / 8.0;
+        [RING_RADIUS * libm::cos(a), RING_RADIUS * libm::sin(a)]
+    })
+}
+
+/// One draw from the ring: a mode k uniform on 0..8 (the top 3 bits of one `next_u64`), then
+/// centre + σ·(n₁, n₂) with n ~ N(0, I) (computed in f64, rounded once to T).
+pub fn ring_sample<T: Real, R: Rng + ?Sized>(rng: &mut R) -> [T; 2] {
+    let k = (rng.next_u64() >> 61) as usize;
+    let c = ring_modes()[k];
+    let n1: f64 = crate::gaussian::standard_normal(rng);
+    let n2: f64 = crate::gaussian::standard_normal(rng);
+    [T::from_f64(c[0] + RING_SIGMA * n1), T::from_f64(c[1] + RING_SIGMA * n2)]
+}
+
 /// How the critic is kept (about) 1-Lipschitz; see the module documentation.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
