@@ -41,6 +41,7 @@ if [[ -x firmware/run-tests.sh ]]; then
   step "firmware under QEMU" firmware/run-tests.sh
 fi
 step "cross-check of every target against the f64 references" scripts/crosscheck.sh
+step "VAE/WGAN steps on the emulated Cortex-M4F: host f32 parity, stack < 64 KiB" bash -c 'cd firmware && cargo test --release --test models'
 
 echo
 if ((${#failed[@]})); then
