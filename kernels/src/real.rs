@@ -102,6 +102,8 @@ pub trait Real:
     fn abs(self) -> Self;
     /// `true` unless NaN or ±∞.
     fn is_finite(self) -> bool;
+    /// `true` for NaN.
+    fn is_nan(self) -> bool;
     /// `a·b + self` with one rounding where the target has FMA, else two.
     #[inline(always)]
     fn mul_add_to(self, a: Self, b: Self) -> Self {
@@ -110,12 +112,12 @@ pub trait Real:
     /// The larger of two values (NaN-ignoring like `f64::max`).
     #[inline(always)]
     fn max(self, other: Self) -> Self {
-        if self >= other || other != other { self } else { other }
+        if self >= other || other.is_nan() { self } else { other }
     }
     /// The smaller of two values (NaN-ignoring like `f64::min`).
     #[inline(always)]
     fn min(self, other: Self) -> Self {
-        if self <= other || other != other { self } else { other }
+        if self <= other || other.is_nan() { self } else { other }
     }
 }
 
@@ -179,6 +181,10 @@ macro_rules! impl_real {
             #[inline(always)]
             fn is_finite(self) -> bool {
                 <$t>::is_finite(self)
+            }
+            #[inline(always)]
+            fn is_nan(self) -> bool {
+                <$t>::is_nan(self)
             }
         }
     };

@@ -235,7 +235,7 @@ pub fn responsibilities_in_place<T: Real>(a: &mut [T]) -> Option<T> {
     let mut m = T::NEG_INFINITY;
     let mut top = 0;
     for (k, &v) in a.iter().enumerate() {
-        if v != v {
+        if v.is_nan() {
             return None;
         }
         if v > m {
@@ -267,11 +267,11 @@ pub fn responsibilities_in_place<T: Real>(a: &mut [T]) -> Option<T> {
 pub fn log_sum_exp<T: Real>(a: &[T]) -> T {
     let mut m = T::NEG_INFINITY;
     for &v in a {
-        if v > m || v != v {
+        if v > m || v.is_nan() {
             m = v;
         }
     }
-    if m == T::NEG_INFINITY || m != m {
+    if m == T::NEG_INFINITY || m.is_nan() {
         return m;
     }
     let mut s = T::ZERO;
