@@ -1,10 +1,13 @@
 //! One EM iteration (E-step + accumulate + M-step) at N = 100 000 for D ∈ {2, 8, 16},
 //! K ∈ {2, 8, 16}, full and diag covariances, f32 and f64: single-threaded through the kernels'
-//! serial pass (`cpu_serial_…`), and through the host's multithreaded pass (`cpu_threads_…`).
-//! `Throughput::Elements` counts samples.
+//! serial pass (`cpu_serial_…`), through the host's multithreaded streaming pass (`cpu_threads_…`)
+//! and, for full covariances, through the host's blocked multithreaded pass (`cpu_blocked_…`, what
+//! `Mixture::fit` runs for them; diag/spherical fall back to the streaming pass there, so they get
+//! no blocked group). `Throughput::Elements` counts samples.
 
 use core::hint::black_box;
 use crabmix::gmm::{Mixture, ParallelEStep, Stats};
+use crabmix::gmm_blocked::BlockedEStep;
 use crabmix_bench::gmm_workload::GmmWorkload;
 use crabmix_kernels::Real;
 use crabmix_kernels::gmm::{CovarianceKind, EStep, SerialEStep};
@@ -62,6 +65,22 @@ fn bench_em<T: Real>(c: &mut Criterion) {
             });
         }
         threads.finish();
+        if kind != CovarianceKind::Full {
+            continue;
+        }
+        let mut blocked = c.benchmark_group(format!("cpu_blocked_em_iteration_{}_{}", kind.name(), T::NAME));
+        blocked.throughput(Throughput::Elements(N as u64));
+        blocked.sample_size(10);
+        for (d, k, data, model) in &setups {
+            let mut stats = Stats::new(model.shape());
+            blocked.bench_function(BenchmarkId::new(format!("d{d}"), format!("k{k}")), |b| {
+                b.iter(|| {
+                    let mut estep = BlockedEStep::new(data, *d);
+                    black_box(one_iteration(model, &mut stats, &mut estep))
+                })
+            });
+        }
+        blocked.finish();
     }
 }
 
