@@ -113,72 +113,145 @@ pub fn read_csv<T: Real>(path: &Path) -> Result<Table<T>, CsvError> {
 
 /// As [`read_csv`], from any reader (`path` only names the source in errors).
 pub fn read_csv_from<T: Real, R: std::io::Read>(reader: R, path: &Path) -> Result<Table<T>, CsvError> {
-    let mut rdr =
-        csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(reader);
+    let mut rows = CsvRows::<T, R>::new(reader, path);
     let mut data = Vec::new();
-    let mut cols = 0usize;
-    let mut rows = 0usize;
-    let mut header = None;
-    let mut record = csv::StringRecord::new();
-    let mut first = true;
-    loop {
-        match rdr.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                return Err(CsvError::Io { path: path.to_owned(), message: e.to_string() });
-            }
-        }
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
-        // A trailing blank line is not a row.
-        if record.len() == 1 && record[0].is_empty() {
-            continue;
-        }
-        if first {
-            first = false;
-            cols = record.len();
-            let numeric = record.iter().filter(|c| c.parse::<f64>().is_ok()).count();
-            if numeric == 0 {
-                header = Some(record.iter().map(str::to_owned).collect());
-                continue;
-            }
-        }
-        if record.len() != cols {
-            return Err(CsvError::Ragged {
-                path: path.to_owned(),
-                line,
-                expected: cols,
-                found: record.len(),
-            });
-        }
-        for (c, cell) in record.iter().enumerate() {
-            match parse_cell::<T>(cell) {
-                Ok(v) => data.push(v),
-                Err(false) => {
-                    return Err(CsvError::NotANumber {
-                        path: path.to_owned(),
-                        line,
-                        column: c + 1,
-                        text: cell.to_owned(),
-                    });
-                }
-                Err(true) => {
-                    return Err(CsvError::NonFinite {
-                        path: path.to_owned(),
-                        line,
-                        column: c + 1,
-                        text: cell.to_owned(),
-                        precision: T::NAME,
-                    });
-                }
-            }
-        }
-        rows += 1;
-    }
-    if rows == 0 {
+    let n = rows.read_chunk(usize::MAX, &mut data)?;
+    if n == 0 {
         return Err(CsvError::NoData { path: path.to_owned() });
     }
-    Ok(Table { data, rows, cols, header })
+    Ok(Table { data, rows: n, cols: rows.cols, header: rows.header })
+}
+
+/// A numeric CSV file read in chunks of rows, so that memory stays bounded by the chunk size
+/// whatever the file's length (`crabmix gmm score`/`predict` on files larger than RAM). Same
+/// rules and errors as [`read_csv`]; a file with no data rows is [`CsvError::NoData`] at the
+/// first call of [`CsvRows::read_chunk`].
+pub struct CsvRows<T, R> {
+    rdr: csv::Reader<R>,
+    record: csv::StringRecord,
+    path: PathBuf,
+    cols: usize,
+    header: Option<Vec<String>>,
+    first: bool,
+    rows_read: usize,
+    _scalar: std::marker::PhantomData<T>,
+}
+
+impl<T: Real> CsvRows<T, std::fs::File> {
+    /// Opens `path` for chunked reading.
+    pub fn open(path: &Path) -> Result<Self, CsvError> {
+        let file = std::fs::File::open(path)
+            .map_err(|e| CsvError::Io { path: path.to_owned(), message: e.to_string() })?;
+        Ok(Self::new(file, path))
+    }
+}
+
+impl<T: Real, R: std::io::Read> CsvRows<T, R> {
+    /// Reads from `reader` (`path` only names the source in errors).
+    pub fn new(reader: R, path: &Path) -> Self {
+        Self {
+            rdr: csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .trim(csv::Trim::All)
+                .from_reader(reader),
+            record: csv::StringRecord::new(),
+            path: path.to_owned(),
+            cols: 0,
+            header: None,
+            first: true,
+            rows_read: 0,
+            _scalar: std::marker::PhantomData,
+        }
+    }
+
+    /// Number of columns (0 until the first row was read).
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Column names, when the file had a header row (known once the first chunk was read).
+    pub fn header(&self) -> Option<&[String]> {
+        self.header.as_deref()
+    }
+
+    /// Data rows returned so far.
+    pub fn rows_read(&self) -> usize {
+        self.rows_read
+    }
+
+    /// Clears `out` and fills it with up to `max_rows` rows (row-major); returns how many.
+    /// `Ok(0)` is the end of the file, except that a file without any data row is
+    /// [`CsvError::NoData`].
+    pub fn next_chunk(&mut self, max_rows: usize, out: &mut Vec<T>) -> Result<usize, CsvError> {
+        out.clear();
+        let n = self.read_chunk(max_rows, out)?;
+        if n == 0 && self.rows_read == 0 {
+            return Err(CsvError::NoData { path: self.path.clone() });
+        }
+        Ok(n)
+    }
+
+    /// Appends up to `max_rows` rows to `out`; returns how many.
+    fn read_chunk(&mut self, max_rows: usize, out: &mut Vec<T>) -> Result<usize, CsvError> {
+        let path = &self.path;
+        let mut n = 0usize;
+        while n < max_rows {
+            match self.rdr.read_record(&mut self.record) {
+                Ok(false) => break,
+                Ok(true) => {}
+                Err(e) => return Err(CsvError::Io { path: path.clone(), message: e.to_string() }),
+            }
+            let record = &self.record;
+            let line = record.position().map(|p| p.line()).unwrap_or(0);
+            // A blank line is not a row.
+            if record.len() == 1 && record[0].is_empty() {
+                continue;
+            }
+            if self.first {
+                self.first = false;
+                self.cols = record.len();
+                let numeric = record.iter().filter(|c| c.parse::<f64>().is_ok()).count();
+                if numeric == 0 {
+                    self.header = Some(record.iter().map(str::to_owned).collect());
+                    continue;
+                }
+            }
+            if record.len() != self.cols {
+                return Err(CsvError::Ragged {
+                    path: path.clone(),
+                    line,
+                    expected: self.cols,
+                    found: record.len(),
+                });
+            }
+            for (c, cell) in record.iter().enumerate() {
+                match parse_cell::<T>(cell) {
+                    Ok(v) => out.push(v),
+                    Err(false) => {
+                        return Err(CsvError::NotANumber {
+                            path: path.clone(),
+                            line,
+                            column: c + 1,
+                            text: cell.to_owned(),
+                        });
+                    }
+                    Err(true) => {
+                        return Err(CsvError::NonFinite {
+                            path: path.clone(),
+                            line,
+                            column: c + 1,
+                            text: cell.to_owned(),
+                            precision: T::NAME,
+                        });
+                    }
+                }
+            }
+            n += 1;
+            self.rows_read += 1;
+        }
+        Ok(n)
+    }
 }
 
 #[cfg(test)]
@@ -221,5 +294,39 @@ mod tests {
         assert_eq!(e, "t.csv:1:2: cell \"abc\" is not a number");
         assert!(matches!(read(""), Err(CsvError::NoData { .. })));
         assert!(matches!(read("a,b\n"), Err(CsvError::NoData { .. })));
+    }
+
+    #[test]
+    fn chunks_concatenate_to_the_whole_table() {
+        let text = "x,y\n1,2\n3,4\n\n5,6\n7,8\n9,10\n";
+        let whole = read(text).unwrap();
+        let mut rows = CsvRows::<f64, _>::new(text.as_bytes(), Path::new("t.csv"));
+        let (mut all, mut chunk, mut sizes) = (Vec::new(), Vec::new(), Vec::new());
+        loop {
+            let n = rows.next_chunk(2, &mut chunk).unwrap();
+            if n == 0 {
+                break;
+            }
+            sizes.push(n);
+            all.extend_from_slice(&chunk);
+        }
+        assert_eq!(sizes, vec![2, 2, 1]);
+        assert_eq!(all, whole.data);
+        assert_eq!((rows.cols(), rows.rows_read()), (2, 5));
+        assert_eq!(rows.header().unwrap(), ["x", "y"]);
+    }
+
+    #[test]
+    fn chunked_errors_keep_the_file_line() {
+        // The bad cell is in the third chunk: its line is still the file's (line 6).
+        let text = "x\n1\n2\n3\n4\nbad\n";
+        let mut rows = CsvRows::<f64, _>::new(text.as_bytes(), Path::new("t.csv"));
+        let mut chunk = Vec::new();
+        assert_eq!(rows.next_chunk(2, &mut chunk).unwrap(), 2);
+        assert_eq!(rows.next_chunk(2, &mut chunk).unwrap(), 2);
+        let e = rows.next_chunk(2, &mut chunk).unwrap_err().to_string();
+        assert_eq!(e, "t.csv:6:1: cell \"bad\" is not a number");
+        let mut rows = CsvRows::<f64, _>::new("a,b\n".as_bytes(), Path::new("h.csv"));
+        assert!(matches!(rows.next_chunk(2, &mut chunk), Err(CsvError::NoData { .. })));
     }
 }

@@ -4,8 +4,9 @@ mod cli_models;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use crabmix::backend::{self, Backend, GpuScalar};
-use crabmix::csv_data::read_csv;
+use crabmix::csv_data::{CsvRows, read_csv};
 use crabmix::gmm::Mixture;
+use crabmix::kernels::Error;
 use crabmix::kernels::gmm::{CovarianceKind, FitConfig, InitMethod};
 use crabmix::model_json::{FitInfo, ModelJson};
 use rand_core::SeedableRng;
@@ -75,7 +76,8 @@ enum BackendArg {
 
 #[derive(Args)]
 struct FitArgs {
-    /// Numeric CSV, one sample per row (an optional header row is skipped).
+    /// Numeric CSV, one sample per row (an optional header row is skipped). Held in memory
+    /// whole: every EM pass revisits every row.
     data: PathBuf,
     /// Number of mixture components K.
     #[arg(long, short = 'k')]
@@ -110,7 +112,7 @@ struct FitArgs {
 
 #[derive(Args)]
 struct ModelArgs {
-    /// Numeric CSV, one sample per row.
+    /// Numeric CSV, one sample per row; streamed in chunks, so any length fits in memory.
     data: PathBuf,
     /// Model JSON from `crabmix gmm fit`.
     #[arg(long)]
@@ -183,8 +185,19 @@ fn fit<T: GpuScalar>(a: &FitArgs) -> CliResult {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(a.seed);
     let progress = std::io::stderr().is_terminal();
     let (model, report): (Mixture<T>, _) =
-        backend::fit(&selected, &table.data, table.cols, a.components, &config, &mut rng, progress)
-            .map_err(|e| format!("{}: {e}", a.data.display()))?;
+        backend::fit(&selected, &table.data, table.cols, a.components, &config, &mut rng, progress).map_err(
+            |e| match e {
+                // Finite data whose spread overflows T (e.g. ±1e308: variance 1e616) makes EM's
+                // own parameters non-finite; say that it is the data's scale, not a model file.
+                backend::BackendError::Kernels(Error::NonFiniteParameter { .. }) => format!(
+                    "{}: {e}: EM overflowed {} arithmetic (the data's range is too large for this \
+                     precision; rescale the columns)",
+                    a.data.display(),
+                    T::NAME
+                ),
+                e => format!("{}: {e}", a.data.display()),
+            },
+        )?;
     let json = ModelJson::from_mixture(&model, Some(FitInfo::from_report(&model, &report)));
     let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())? + "\n";
     match &a.output {
@@ -193,13 +206,26 @@ fn fit<T: GpuScalar>(a: &FitArgs) -> CliResult {
     }
 }
 
-/// Writes to `path.tmp` and renames, so a failure never leaves a half-written model.
+/// Writes to `path.tmp` and renames, so a failure never leaves a half-written model: the rename
+/// is atomic on one file system, the data is flushed to disk before it, and a temporary that
+/// could not be completed (disk full, I/O error) is removed.
 fn write_atomically(path: &Path, bytes: &[u8]) -> CliResult {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, bytes).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    if let Err(e) = written {
+        // Best effort: the temporary may not even exist (e.g. a missing directory).
+        let _ = std::fs::remove_file(&tmp);
+        return Err(format!("{}: {e}", tmp.display()));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("{}: {e}", path.display())
+    })
 }
 
 fn load_model(path: &Path) -> Result<Mixture<f64>, String> {
@@ -208,41 +234,70 @@ fn load_model(path: &Path) -> Result<Mixture<f64>, String> {
     json.to_mixture::<f64>().map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn load_data_for(model: &Mixture<f64>, data: &Path) -> Result<Vec<f64>, String> {
-    let table = read_csv::<f64>(data).map_err(|e| e.to_string())?;
-    let d = model.shape().features;
-    if table.cols != d {
-        return Err(format!("{}: {} columns, but the model has {d} features", data.display(), table.cols));
-    }
-    Ok(table.data)
-}
+/// Rows per chunk of `score`/`predict`: 64 Ki rows × D ≤ 64 values bounds the data held at once
+/// (≤ 32 MiB in f64) whatever the file's length; big enough that the parallel per-sample work
+/// of each chunk keeps every core busy.
+const STREAM_ROWS: usize = 1 << 16;
 
-fn print_lines<I: IntoIterator<Item = String>>(lines: I) -> CliResult {
+/// Streams `data` through `model` chunk by chunk and prints one line per row. Memory is bounded
+/// by [`STREAM_ROWS`]; a bad row far into the file ends the run with its line and column after
+/// the lines of the rows before it were printed (exit status 1).
+fn stream_rows<U>(
+    a: &ModelArgs,
+    per_chunk: impl Fn(&Mixture<f64>, &[f64]) -> crabmix::kernels::Result<Vec<U>>,
+    format: impl Fn(&U) -> String,
+) -> CliResult {
+    let model = load_model(&a.model)?;
+    let d = model.shape().features;
+    let mut rows = CsvRows::<f64, _>::open(&a.data).map_err(|e| e.to_string())?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for l in lines {
-        writeln!(out, "{l}").map_err(|e| e.to_string())?;
+    let mut chunk = Vec::new();
+    loop {
+        let first_row = rows.rows_read();
+        let n = rows.next_chunk(STREAM_ROWS, &mut chunk).map_err(|e| e.to_string())?;
+        if n == 0 {
+            break;
+        }
+        if rows.cols() != d {
+            return Err(format!(
+                "{}: {} columns, but the model has {d} features",
+                a.data.display(),
+                rows.cols()
+            ));
+        }
+        let values = per_chunk(&model, &chunk)
+            .map_err(|e| format!("{}: {}", a.data.display(), e.offset_sample(first_row)))?;
+        for v in &values {
+            writeln!(out, "{}", format(v)).map_err(|e| e.to_string())?;
+        }
     }
     out.flush().map_err(|e| e.to_string())
 }
 
 fn score(a: &ModelArgs) -> CliResult {
-    let model = load_model(&a.model)?;
-    let data = load_data_for(&model, &a.data)?;
-    let scores = model.score_samples(&data).map_err(|e| e.to_string())?;
-    print_lines(scores.into_iter().map(|s| format!("{s:.17e}")))
+    stream_rows(a, |m, x| m.score_samples(x), |s| format!("{s:.17e}"))
 }
 
 fn predict(a: &ModelArgs) -> CliResult {
-    let model = load_model(&a.model)?;
-    let data = load_data_for(&model, &a.data)?;
-    let labels = model.predict(&data).map_err(|e| e.to_string())?;
-    print_lines(labels.into_iter().map(|l| l.to_string()))
+    stream_rows(a, |m, x| m.predict(x), |l| l.to_string())
 }
 
 fn sample(a: &SampleArgs) -> CliResult {
     let model = load_model(&a.model)?;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(a.seed);
-    let (x, _) = model.sample(a.n, &mut rng);
     let d = model.shape().features;
-    print_lines(x.chunks(d).map(|row| row.iter().map(|v| format!("{v:.17e}")).collect::<Vec<_>>().join(",")))
+    // In chunks, so that `-n` is bounded by time, not memory; draws are sequential in one
+    // generator, so the output is the same as drawing all `n` at once.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut left = a.n;
+    while left > 0 {
+        let n = left.min(STREAM_ROWS);
+        left -= n;
+        let (x, _) = model.sample(n, &mut rng);
+        for row in x.chunks(d) {
+            let line = row.iter().map(|v| format!("{v:.17e}")).collect::<Vec<_>>().join(",");
+            writeln!(out, "{line}").map_err(|e| e.to_string())?;
+        }
+    }
+    out.flush().map_err(|e| e.to_string())
 }
