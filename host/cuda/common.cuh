@@ -40,6 +40,12 @@ __device__ __forceinline__ float c_sqrt(float x) { return sqrtf(x); }
 __device__ __forceinline__ double c_sqrt(double x) { return sqrt(x); }
 __device__ __forceinline__ float c_expm1(float x) { return expm1f(x); }
 __device__ __forceinline__ double c_expm1(double x) { return expm1(x); }
+__device__ __forceinline__ float c_log1p(float x) { return log1pf(x); }
+__device__ __forceinline__ double c_log1p(double x) { return log1p(x); }
+__device__ __forceinline__ float c_tanh(float x) { return tanhf(x); }
+__device__ __forceinline__ double c_tanh(double x) { return tanh(x); }
+__device__ __forceinline__ float c_abs(float x) { return fabsf(x); }
+__device__ __forceinline__ double c_abs(double x) { return fabs(x); }
 // cos(π x): no large-argument (Payne–Hanek) reduction path, which for cos(double) costs a
 // 40-byte local array (stack) in every kernel that calls it, although arguments here are < 2π.
 __device__ __forceinline__ float c_cospi(float x) { return cospif(x); }

@@ -96,6 +96,24 @@ __device__ void reparam_diag_philox_elem(const T* __restrict__ mu, const T* __re
     z[e] = mu[e] + c_exp(T(0.5) * log_var[e]) * ep;
 }
 
+// Backward of the VAE's latent layer (kernels/src/models/vae.rs `accumulate_with_eps`) for
+// e < len (flat over rows·Z), given g_z = ∂L/∂z from the decoder and the ε of the forward pass:
+// the weighted KL gradient (kl.rs `kl_diag_std_normal_grad`) plus the reparameterization's
+// (reparam.rs `reparam_diag_backward`), in the crate's order:
+//   g_mu = μ·w + g_z,   g_lv = (½(e^{ln σ²} − 1))·w + ½ g_z σ ε,   σ = e^{½ ln σ²}.
+template <class T>
+__device__ void vae_latent_backward_elem(const T* __restrict__ mu, const T* __restrict__ log_var,
+                                         const T* __restrict__ eps, const T* __restrict__ g_z,
+                                         i64 len, T weight, T* __restrict__ g_mu,
+                                         T* __restrict__ g_lv) {
+    const i64 e = (i64)blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= len) return;
+    const T lv = log_var[e], gz = g_z[e];
+    const T sigma = c_exp(T(0.5) * lv);
+    g_mu[e] = mu[e] * weight + gz;
+    g_lv[e] = T(0.5) * (c_exp(lv) - T(1)) * weight + T(0.5) * gz * sigma * eps[e];
+}
+
 // Raw Philox4x32-10 words for counters (i, 0, 0, 0), i < n: out[4i..4i+4) (known-answer tests).
 extern "C" __global__ void philox4x32_10_words(i64 n, unsigned long long seed, unsigned* out) {
     const i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x;
@@ -114,6 +132,11 @@ extern "C" __global__ void philox4x32_10_words(i64 n, unsigned long long seed, u
                                                            i64 len, unsigned long long seed,    \
                                                            T* eps, T* z) {                      \
         reparam_diag_philox_elem<T>(mu, log_var, len, seed, eps, z);                            \
+    }                                                                                           \
+    extern "C" __global__ void vae_latent_backward_##SUFFIX(const T* mu, const T* log_var,      \
+                                                           const T* eps, const T* g_z, i64 len, \
+                                                           T weight, T* g_mu, T* g_lv) {        \
+        vae_latent_backward_elem<T>(mu, log_var, eps, g_z, len, weight, g_mu, g_lv);            \
     }
 GAUSSIAN_ENTRIES(f32, float)
 GAUSSIAN_ENTRIES(f64, double)

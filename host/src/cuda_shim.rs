@@ -7,8 +7,10 @@
 //! Slow by design (one OS thread per CUDA thread, ≈ 13 ms per 256-thread block on two cores):
 //! keep shapes small.
 
+use crate::backend::BackendError;
 use crate::backend::GpuScalar;
 use crate::gpu_layout::{EStepLaunch, merge_device_stats, worst_of_blocks};
+use crate::mlp_device::{Activation, AdamConfig, MlpKernels, check_len};
 use crabmix_kernels::gmm::{CovarianceKind, EStep, MixtureRef, StatsMut};
 use crabmix_kernels::{Error, Result};
 
@@ -371,4 +373,495 @@ pub fn philox_words(n: usize, seed: u64) -> Vec<u32> {
     // SAFETY: out holds 4·n words.
     unsafe { ffi::crabmix_shim_philox4x32_10_words(n as i64, seed, out.as_mut_ptr()) };
     out
+}
+
+mod mlp_ffi {
+    use core::ffi::{c_int, c_longlong};
+    macro_rules! mlp_fns {
+        ($t:ty, $fwd:ident, $bin:ident, $bpar:ident, $sum:ident, $act:ident, $mse:ident, $bce:ident,
+         $adam:ident, $latent:ident) => {
+            unsafe extern "C" {
+                pub fn $fwd(
+                    x: *const $t,
+                    w: *const $t,
+                    b: *const $t,
+                    batch: c_int,
+                    inp: c_int,
+                    out: c_int,
+                    act: c_int,
+                    slope: $t,
+                    pre: *mut $t,
+                    y: *mut $t,
+                );
+                pub fn $bin(
+                    g: *const $t,
+                    w: *const $t,
+                    batch: c_int,
+                    inp: c_int,
+                    out: c_int,
+                    accumulate: c_int,
+                    dx: *mut $t,
+                );
+                pub fn $bpar(
+                    x: *const $t,
+                    g: *const $t,
+                    batch: c_int,
+                    inp: c_int,
+                    out: c_int,
+                    chunk_rows: c_int,
+                    partial_w: *mut $t,
+                    partial_b: *mut $t,
+                );
+                pub fn $sum(partials: *const $t, chunks: c_int, len: c_longlong, out: *mut $t);
+                pub fn $act(
+                    pre: *const $t,
+                    gy: *const $t,
+                    len: c_longlong,
+                    act: c_int,
+                    slope: $t,
+                    gpre: *mut $t,
+                );
+                pub fn $mse(
+                    pred: *const $t,
+                    target: *const $t,
+                    batch: c_longlong,
+                    n: c_int,
+                    scale: $t,
+                    loss: *mut $t,
+                    grad: *mut $t,
+                );
+                pub fn $bce(
+                    logits: *const $t,
+                    target: *const $t,
+                    batch: c_longlong,
+                    n: c_int,
+                    norm: $t,
+                    scale: $t,
+                    loss: *mut $t,
+                    grad: *mut $t,
+                );
+                pub fn $adam(
+                    p: *mut $t,
+                    grad: *const $t,
+                    m: *mut $t,
+                    v: *mut $t,
+                    len: c_longlong,
+                    b1: $t,
+                    b2: $t,
+                    eps: $t,
+                    wd: $t,
+                    step_size: $t,
+                    sqrt_bc2: $t,
+                );
+                pub fn $latent(
+                    mu: *const $t,
+                    log_var: *const $t,
+                    eps: *const $t,
+                    g_z: *const $t,
+                    len: c_longlong,
+                    weight: $t,
+                    g_mu: *mut $t,
+                    g_lv: *mut $t,
+                );
+            }
+        };
+    }
+    mlp_fns!(
+        f32,
+        crabmix_shim_dense_forward_f32,
+        crabmix_shim_dense_backward_input_f32,
+        crabmix_shim_dense_backward_params_f32,
+        crabmix_shim_mlp_sum_chunks_f32,
+        crabmix_shim_act_backward_f32,
+        crabmix_shim_mse_rows_f32,
+        crabmix_shim_bce_logits_rows_f32,
+        crabmix_shim_adam_step_f32,
+        crabmix_shim_vae_latent_backward_f32
+    );
+    mlp_fns!(
+        f64,
+        crabmix_shim_dense_forward_f64,
+        crabmix_shim_dense_backward_input_f64,
+        crabmix_shim_dense_backward_params_f64,
+        crabmix_shim_mlp_sum_chunks_f64,
+        crabmix_shim_act_backward_f64,
+        crabmix_shim_mse_rows_f64,
+        crabmix_shim_bce_logits_rows_f64,
+        crabmix_shim_adam_step_f64,
+        crabmix_shim_vae_latent_backward_f64
+    );
+}
+
+/// The MLP kernels' shim entry points for one scalar type (`mlp.cu`'s `_f32`/`_f64` stamps and
+/// `vae_latent_backward_*` of `gaussian.cu`), as raw C calls.
+///
+/// # Safety
+/// Every method passes raw pointers to C: the caller guarantees the lengths documented on the
+/// matching [`MlpKernels`] method.
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments, clippy::missing_safety_doc)]
+pub unsafe trait ShimMlpScalar: ShimScalar {
+    unsafe fn fwd(
+        x: *const Self,
+        w: *const Self,
+        b: *const Self,
+        dims: [i32; 4],
+        slope: Self,
+        pre: *mut Self,
+        y: *mut Self,
+    );
+    unsafe fn bin(g: *const Self, w: *const Self, dims: [i32; 4], dx: *mut Self);
+    unsafe fn bpar(x: *const Self, g: *const Self, dims: [i32; 4], pw: *mut Self, pb: *mut Self);
+    unsafe fn sum(p: *const Self, chunks: i32, len: i64, out: *mut Self);
+    unsafe fn act(pre: *const Self, gy: *const Self, len: i64, act: i32, slope: Self, gpre: *mut Self);
+    unsafe fn mse(
+        p: *const Self,
+        t: *const Self,
+        batch: i64,
+        n: i32,
+        scale: Self,
+        loss: *mut Self,
+        g: *mut Self,
+    );
+    unsafe fn bce(
+        p: *const Self,
+        t: *const Self,
+        batch: i64,
+        n: i32,
+        s: [Self; 2],
+        loss: *mut Self,
+        g: *mut Self,
+    );
+    unsafe fn adam(p: *mut Self, g: *const Self, m: *mut Self, v: *mut Self, len: i64, h: [Self; 6]);
+    unsafe fn latent(ptrs: [*const Self; 4], len: i64, weight: Self, g_mu: *mut Self, g_lv: *mut Self);
+}
+
+macro_rules! impl_shim_mlp {
+    ($t:ty, $fwd:ident, $bin:ident, $bpar:ident, $sum:ident, $act:ident, $mse:ident, $bce:ident,
+     $adam:ident, $latent:ident) => {
+        // SAFETY: each method forwards to the C entry point with the same contract.
+        unsafe impl ShimMlpScalar for $t {
+            unsafe fn fwd(
+                x: *const Self,
+                w: *const Self,
+                b: *const Self,
+                d: [i32; 4],
+                slope: Self,
+                pre: *mut Self,
+                y: *mut Self,
+            ) {
+                // SAFETY: the caller guarantees the lengths (MlpKernels::dense_forward).
+                unsafe { mlp_ffi::$fwd(x, w, b, d[0], d[1], d[2], d[3], slope, pre, y) }
+            }
+            unsafe fn bin(g: *const Self, w: *const Self, d: [i32; 4], dx: *mut Self) {
+                // SAFETY: the caller guarantees the lengths (MlpKernels::dense_backward_input).
+                unsafe { mlp_ffi::$bin(g, w, d[0], d[1], d[2], d[3], dx) }
+            }
+            unsafe fn bpar(x: *const Self, g: *const Self, d: [i32; 4], pw: *mut Self, pb: *mut Self) {
+                // SAFETY: the caller guarantees the lengths (MlpKernels::dense_backward_params).
+                unsafe { mlp_ffi::$bpar(x, g, d[0], d[1], d[2], d[3], pw, pb) }
+            }
+            unsafe fn sum(p: *const Self, chunks: i32, len: i64, out: *mut Self) {
+                // SAFETY: the caller guarantees the lengths (MlpKernels::sum_chunks).
+                unsafe { mlp_ffi::$sum(p, chunks, len, out) }
+            }
+            unsafe fn act(
+                pre: *const Self,
+                gy: *const Self,
+                len: i64,
+                act: i32,
+                slope: Self,
+                gpre: *mut Self,
+            ) {
+                // SAFETY: the caller guarantees the lengths (MlpKernels::act_backward).
+                unsafe { mlp_ffi::$act(pre, gy, len, act, slope, gpre) }
+            }
+            unsafe fn mse(
+                p: *const Self,
+                t: *const Self,
+                batch: i64,
+                n: i32,
+                scale: Self,
+                loss: *mut Self,
+                g: *mut Self,
+            ) {
+                // SAFETY: the caller guarantees the lengths (MlpKernels::mse_rows).
+                unsafe { mlp_ffi::$mse(p, t, batch, n, scale, loss, g) }
+            }
+            unsafe fn bce(
+                p: *const Self,
+                t: *const Self,
+                batch: i64,
+                n: i32,
+                s: [Self; 2],
+                loss: *mut Self,
+                g: *mut Self,
+            ) {
+                // SAFETY: the caller guarantees the lengths (MlpKernels::bce_logits_rows).
+                unsafe { mlp_ffi::$bce(p, t, batch, n, s[0], s[1], loss, g) }
+            }
+            unsafe fn adam(p: *mut Self, g: *const Self, m: *mut Self, v: *mut Self, len: i64, h: [Self; 6]) {
+                // SAFETY: the caller guarantees the lengths (MlpKernels::adam_step).
+                unsafe { mlp_ffi::$adam(p, g, m, v, len, h[0], h[1], h[2], h[3], h[4], h[5]) }
+            }
+            unsafe fn latent(q: [*const Self; 4], len: i64, weight: Self, g_mu: *mut Self, g_lv: *mut Self) {
+                // SAFETY: the caller guarantees the lengths (MlpKernels::vae_latent_backward).
+                unsafe { mlp_ffi::$latent(q[0], q[1], q[2], q[3], len, weight, g_mu, g_lv) }
+            }
+        }
+    };
+}
+impl_shim_mlp!(
+    f32,
+    crabmix_shim_dense_forward_f32,
+    crabmix_shim_dense_backward_input_f32,
+    crabmix_shim_dense_backward_params_f32,
+    crabmix_shim_mlp_sum_chunks_f32,
+    crabmix_shim_act_backward_f32,
+    crabmix_shim_mse_rows_f32,
+    crabmix_shim_bce_logits_rows_f32,
+    crabmix_shim_adam_step_f32,
+    crabmix_shim_vae_latent_backward_f32
+);
+impl_shim_mlp!(
+    f64,
+    crabmix_shim_dense_forward_f64,
+    crabmix_shim_dense_backward_input_f64,
+    crabmix_shim_dense_backward_params_f64,
+    crabmix_shim_mlp_sum_chunks_f64,
+    crabmix_shim_act_backward_f64,
+    crabmix_shim_mse_rows_f64,
+    crabmix_shim_bce_logits_rows_f64,
+    crabmix_shim_adam_step_f64,
+    crabmix_shim_vae_latent_backward_f64
+);
+
+/// The MLP/VAE executor on the CPU: the `mlp.cu` and `gaussian.cu` kernels through the shim,
+/// launched with the GPU's grids and blocks, buffers being `Vec<T>` (for [`DeviceMlp`] and
+/// [`DeviceVae`](crate::mlp_device::DeviceVae)).
+///
+/// [`DeviceMlp`]: crate::mlp_device::DeviceMlp
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ShimKernels;
+
+type BResult<T> = std::result::Result<T, BackendError>;
+
+fn i32_of(v: usize) -> i32 {
+    i32::try_from(v).expect("shim shapes fit in i32")
+}
+
+#[allow(clippy::too_many_arguments)]
+impl<T: ShimMlpScalar> MlpKernels<T> for ShimKernels {
+    type Buf = Vec<T>;
+    fn alloc(&self, len: usize) -> BResult<Vec<T>> {
+        Ok(vec![T::from_f64(f64::NAN); len])
+    }
+    fn upload(&self, host: &[T]) -> BResult<Vec<T>> {
+        Ok(host.to_vec())
+    }
+    fn write(&self, buf: &mut Vec<T>, host: &[T]) -> BResult<()> {
+        check_len("buffer", buf.len(), host.len())?;
+        buf[..host.len()].copy_from_slice(host);
+        Ok(())
+    }
+    fn download(&self, buf: &Vec<T>, len: usize) -> BResult<Vec<T>> {
+        check_len("buffer", buf.len(), len)?;
+        Ok(buf[..len].to_vec())
+    }
+    unsafe fn dense_forward(
+        &self,
+        x: &Vec<T>,
+        w: &Vec<T>,
+        b: &Vec<T>,
+        batch: usize,
+        inp: usize,
+        out: usize,
+        act: Activation,
+        pre: &mut Vec<T>,
+        y: &mut Vec<T>,
+    ) -> BResult<()> {
+        let d = [i32_of(batch), i32_of(inp), i32_of(out), act.code()];
+        // SAFETY: the caller guarantees the lengths of MlpKernels::dense_forward.
+        unsafe {
+            T::fwd(
+                x.as_ptr(),
+                w.as_ptr(),
+                b.as_ptr(),
+                d,
+                T::from_f64(act.slope()),
+                pre.as_mut_ptr(),
+                y.as_mut_ptr(),
+            )
+        };
+        Ok(())
+    }
+    unsafe fn dense_backward_input(
+        &self,
+        g: &Vec<T>,
+        w: &Vec<T>,
+        batch: usize,
+        inp: usize,
+        out: usize,
+        accumulate: bool,
+        dx: &mut Vec<T>,
+    ) -> BResult<()> {
+        let d = [i32_of(batch), i32_of(inp), i32_of(out), accumulate as i32];
+        // SAFETY: the caller guarantees the lengths of MlpKernels::dense_backward_input.
+        unsafe { T::bin(g.as_ptr(), w.as_ptr(), d, dx.as_mut_ptr()) };
+        Ok(())
+    }
+    unsafe fn dense_backward_params(
+        &self,
+        x: &Vec<T>,
+        g: &Vec<T>,
+        batch: usize,
+        inp: usize,
+        out: usize,
+        chunk_rows: usize,
+        partial_w: &mut Vec<T>,
+        partial_b: &mut Vec<T>,
+    ) -> BResult<()> {
+        let d = [i32_of(batch), i32_of(inp), i32_of(out), i32_of(chunk_rows)];
+        // SAFETY: the caller guarantees the lengths of MlpKernels::dense_backward_params.
+        unsafe { T::bpar(x.as_ptr(), g.as_ptr(), d, partial_w.as_mut_ptr(), partial_b.as_mut_ptr()) };
+        Ok(())
+    }
+    unsafe fn sum_chunks(
+        &self,
+        partials: &Vec<T>,
+        chunks: usize,
+        len: usize,
+        out: &mut Vec<T>,
+    ) -> BResult<()> {
+        // SAFETY: the caller guarantees partials ≥ chunks·len and out ≥ len values.
+        unsafe { T::sum(partials.as_ptr(), i32_of(chunks), len as i64, out.as_mut_ptr()) };
+        Ok(())
+    }
+    unsafe fn act_backward(
+        &self,
+        pre: &Vec<T>,
+        gy: &Vec<T>,
+        len: usize,
+        act: Activation,
+        gpre: &mut Vec<T>,
+    ) -> BResult<()> {
+        // SAFETY: the caller guarantees pre, gy, gpre ≥ len values.
+        unsafe {
+            T::act(
+                pre.as_ptr(),
+                gy.as_ptr(),
+                len as i64,
+                act.code(),
+                T::from_f64(act.slope()),
+                gpre.as_mut_ptr(),
+            )
+        };
+        Ok(())
+    }
+    unsafe fn mse_rows(
+        &self,
+        pred: &Vec<T>,
+        target: &Vec<T>,
+        batch: usize,
+        n: usize,
+        scale: T,
+        loss: &mut Vec<T>,
+        grad: &mut Vec<T>,
+    ) -> BResult<()> {
+        // SAFETY: the caller guarantees the lengths of MlpKernels::mse_rows.
+        unsafe {
+            T::mse(
+                pred.as_ptr(),
+                target.as_ptr(),
+                batch as i64,
+                i32_of(n),
+                scale,
+                loss.as_mut_ptr(),
+                grad.as_mut_ptr(),
+            )
+        };
+        Ok(())
+    }
+    unsafe fn bce_logits_rows(
+        &self,
+        logits: &Vec<T>,
+        target: &Vec<T>,
+        batch: usize,
+        n: usize,
+        norm: T,
+        scale: T,
+        loss: &mut Vec<T>,
+        grad: &mut Vec<T>,
+    ) -> BResult<()> {
+        // SAFETY: the caller guarantees the lengths of MlpKernels::bce_logits_rows.
+        unsafe {
+            T::bce(
+                logits.as_ptr(),
+                target.as_ptr(),
+                batch as i64,
+                i32_of(n),
+                [norm, scale],
+                loss.as_mut_ptr(),
+                grad.as_mut_ptr(),
+            )
+        };
+        Ok(())
+    }
+    unsafe fn adam_step(
+        &self,
+        p: &mut Vec<T>,
+        grad: &Vec<T>,
+        m: &mut Vec<T>,
+        v: &mut Vec<T>,
+        len: usize,
+        cfg: &AdamConfig<T>,
+        t: u32,
+    ) -> BResult<()> {
+        let (step_size, sqrt_bc2) = cfg.step_scalars(t);
+        let h = [cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay, step_size, sqrt_bc2];
+        // SAFETY: the caller guarantees p, grad, m, v ≥ len values.
+        unsafe { T::adam(p.as_mut_ptr(), grad.as_ptr(), m.as_mut_ptr(), v.as_mut_ptr(), len as i64, h) };
+        Ok(())
+    }
+    unsafe fn reparam(
+        &self,
+        mu: &Vec<T>,
+        log_var: &Vec<T>,
+        len: usize,
+        seed: u64,
+        eps: &mut Vec<T>,
+        z: &mut Vec<T>,
+    ) -> BResult<()> {
+        // SAFETY: the caller guarantees all four buffers ≥ len values; the shim reads len.
+        unsafe { T::reparam(&mu[..len], &log_var[..len], seed, &mut eps[..len], &mut z[..len]) };
+        Ok(())
+    }
+    unsafe fn kl_rows(
+        &self,
+        mu: &Vec<T>,
+        log_var: &Vec<T>,
+        n: usize,
+        d: usize,
+        out: &mut Vec<T>,
+    ) -> BResult<()> {
+        // SAFETY: the caller guarantees mu, log_var ≥ n·d and out ≥ n values.
+        unsafe { T::kl(mu, log_var, n, d, out) };
+        Ok(())
+    }
+    unsafe fn vae_latent_backward(
+        &self,
+        mu: &Vec<T>,
+        log_var: &Vec<T>,
+        eps: &Vec<T>,
+        g_z: &Vec<T>,
+        len: usize,
+        weight: T,
+        g_mu: &mut Vec<T>,
+        g_lv: &mut Vec<T>,
+    ) -> BResult<()> {
+        let q = [mu.as_ptr(), log_var.as_ptr(), eps.as_ptr(), g_z.as_ptr()];
+        // SAFETY: the caller guarantees all six buffers ≥ len values.
+        unsafe { T::latent(q, len as i64, weight, g_mu.as_mut_ptr(), g_lv.as_mut_ptr()) };
+        Ok(())
+    }
 }

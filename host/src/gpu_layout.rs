@@ -16,6 +16,16 @@ use crabmix_kernels::{Error, Real, Result};
 /// Threads per block (`CRABMIX_BLOCK` in `host/cuda/common.cuh`; a power of two).
 pub const BLOCK_THREADS: u32 = 256;
 
+/// Tile edge of the dense-layer kernels (`MLP_TILE` in `host/cuda/mlp.cu`): blocks of
+/// 16 × 16 = [`BLOCK_THREADS`] threads, each computing one output of a 16 × 16 tile.
+pub const MLP_TILE: u32 = 16;
+
+/// Rows per chunk of the dense layers' parameter-gradient reduction for batches larger than it
+/// (`crate::mlp_device::chunk_rows_for`): each chunk's partial ∂L/∂W is summed by one thread per
+/// entry over its rows in order, then the partials are added in chunk order. 256 rows keep a
+/// thread's loop short and the partials small (⌈B/256⌉ · OUT · IN values).
+pub const MLP_CHUNK_ROWS: usize = 256;
+
 /// Most blocks of one E-step launch; blocks loop over tiles (grid-stride). Enough for ≥ 6 waves
 /// of resident blocks on a 132-SM H100, so the last wave's imbalance costs a few per cent, and
 /// few enough that the block partials (≤ 2048 · E doubles) stay small next to the data.

@@ -19,6 +19,7 @@ pub mod cuda_shim;
 pub mod gmm;
 pub mod gmm_blocked;
 pub mod gpu_layout;
+pub mod mlp_device;
 pub mod model_json;
 pub mod plot;
 pub mod vae;

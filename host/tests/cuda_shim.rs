@@ -306,3 +306,144 @@ fn zero_density_sample_is_reported_with_its_row() {
     let err = ShimEStep::new(&data, 2).unwrap().accumulate(&model.view(), &mut sv).unwrap_err();
     assert_eq!(err, crabmix::kernels::Error::ZeroDensity { sample: 70 });
 }
+
+// ---- MLP and VAE kernels (host/cuda/mlp.cu, gaussian.cu's latent backward) ----
+
+use crabmix::cuda_shim::{ShimKernels, ShimMlpScalar};
+use crabmix::kernels::mlp::loss::mse;
+use crabmix::kernels::mlp::optim::Adam;
+use crabmix::kernels::mlp::{
+    Act, Activation as CrateAct, Dense, Init, Layer, LeakyRelu, Sigmoid, Softplus, Tanh,
+};
+use crabmix::kernels::models::{GaussianHead, Likelihood, Vae, VaeTrainer};
+use crabmix::kernels::{chain, chain_type};
+use crabmix::mlp_device::{Activation, AdamConfig, DenseSpec, DeviceMlp, DeviceVae, MlpKernels};
+
+/// Every parameter of `net`, flat in `visit_params` order.
+fn flat_params<T: Real, L: Layer<T>>(net: &L) -> Vec<T> {
+    let mut v = Vec::new();
+    net.visit_params(&mut |p| v.push(p));
+    v
+}
+
+/// Initializes `net` (Xavier normal, seeded) and sets its biases to small non-zero values so their
+/// gradients are exercised.
+fn init_net<T: Real, L: Layer<T>>(net: &mut L, seed: u64) {
+    net.init(Init::XavierNormal, &mut Xoshiro256PlusPlus::seed_from_u64(seed));
+    let mut k = 0.0;
+    net.for_each_param(&mut |p| {
+        if *p == T::ZERO {
+            k += 0.37;
+            *p = T::from_f64(0.3 * f64::sin(k));
+        }
+    });
+}
+
+fn to_f64<T: Real>(v: &[T]) -> Vec<f64> {
+    v.iter().map(|x| x.to_f64()).collect()
+}
+
+/// A 2 → 32 → 32 → 2 network (activations `a1`, `a2`, identity output) on a batch of 40 with MSE
+/// loss (batch mean): output, per-row loss, ∂L/∂θ, ∂L/∂X and one Adam step through the shim vs
+/// the crate's per-sample forward/backward accumulated in batch order. Returns the largest
+/// relative deviation over all compared arrays.
+fn check_mlp<T: ShimMlpScalar, A1: CrateAct<T>, A2: CrateAct<T>>(
+    a1: (A1, Activation),
+    a2: (A2, Activation),
+    chunk_rows: Option<usize>,
+) -> f64 {
+    const B: usize = 40;
+    let mut net = chain!(
+        Dense::<T, 2, 32>::zeros(),
+        Act::<_, 32>(a1.0),
+        Dense::<T, 32, 32>::zeros(),
+        Act::<_, 32>(a2.0),
+        Dense::<T, 32, 2>::zeros()
+    );
+    init_net(&mut net, 21);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(22);
+    let x: Vec<T> = (0..B * 2).map(|_| T::from_f64(4.0 * uniform(&mut rng) - 2.0)).collect();
+    let t: Vec<T> = (0..B * 2).map(|_| T::from_f64(2.0 * uniform(&mut rng) - 1.0)).collect();
+    let scale = T::ONE / T::from_usize(B);
+
+    // Reference: sample by sample, gradients accumulated from zero in batch order.
+    let mut grads = net.zeros_like();
+    let mut cache = net.new_cache_of();
+    let (mut y_ref, mut loss_ref, mut dx_ref) = (Vec::new(), Vec::new(), Vec::new());
+    for b in 0..B {
+        let xb = [x[2 * b], x[2 * b + 1]];
+        let y = net.forward(&xb, &mut cache);
+        let mut g = [T::ZERO; 2];
+        loss_ref.push(mse(&y, &[t[2 * b], t[2 * b + 1]], &mut g).to_f64());
+        let g = g.map(|v| v * scale);
+        let gx = net.backward(&cache, &g, &mut grads);
+        y_ref.extend(to_f64(&y));
+        dx_ref.extend(to_f64(&gx));
+    }
+    let grads_ref = to_f64(&flat_params(&grads));
+    let mut adam = Adam::new(&net, T::from_f64(0.01));
+    let mut stepped = net;
+    adam.step(&mut stepped, &grads);
+    let params_ref = to_f64(&flat_params(&stepped));
+
+    // Device (shim): the same network as DenseSpecs.
+    let k = ShimKernels;
+    let specs = [
+        DenseSpec::new(2, 32, a1.1),
+        DenseSpec::new(32, 32, a2.1),
+        DenseSpec::new(32, 2, Activation::Identity),
+    ];
+    let mut dev = DeviceMlp::<T, _>::new(&k, &specs, B, &flat_params(&net)).unwrap();
+    if let Some(rows) = chunk_rows {
+        dev.set_chunk_rows(rows).unwrap();
+    }
+    let xd = k.upload(&x).unwrap();
+    let td = k.upload(&t).unwrap();
+    let (mut loss, mut g, mut dx) = (k.alloc(B).unwrap(), k.alloc(B * 2).unwrap(), k.alloc(B * 2).unwrap());
+    // SAFETY: xd, td hold B·2 values (the network's batch × inputs and × outputs); loss B, g and
+    // dx B·2, as forward/mse_rows/backward require.
+    unsafe {
+        dev.forward(&xd).unwrap();
+        k.mse_rows(dev.output(), &td, B, 2, scale, &mut loss, &mut g).unwrap();
+        dev.backward(&xd, &g, Some((&mut dx, false))).unwrap();
+    }
+    let y = k.download(dev.output(), B * 2).unwrap();
+    let grads_dev = dev.grads().unwrap();
+    dev.adam_step(&AdamConfig::new(T::from_f64(0.01))).unwrap();
+    let params_dev = dev.params().unwrap();
+    [
+        rel_dev(&y, &y_ref),
+        rel_dev(&loss, &loss_ref),
+        rel_dev(&grads_dev, &grads_ref),
+        rel_dev(&dx, &dx_ref),
+        rel_dev(&params_dev, &params_ref),
+    ]
+    .into_iter()
+    .fold(0.0, f64::max)
+}
+
+#[test]
+fn mlp_2_32_32_2_f64_matches_kernels_mlp() {
+    // One chunk (the crate's accumulation order) and three chunks of 16 rows (fixed-order merge).
+    for chunk in [None, Some(16)] {
+        let dev = check_mlp::<f64, _, _>(
+            (Tanh, Activation::Tanh),
+            (LeakyRelu { slope: 0.2 }, Activation::LeakyRelu(0.2)),
+            chunk,
+        );
+        eprintln!("mlp f64 tanh/leaky-relu chunk {chunk:?}: max rel dev {dev:.3e}");
+        assert!(dev < 1e-12, "{dev}");
+    }
+    let dev =
+        check_mlp::<f64, _, _>((Softplus, Activation::Softplus), (Sigmoid, Activation::Sigmoid), Some(16));
+    eprintln!("mlp f64 softplus/sigmoid: max rel dev {dev:.3e}");
+    assert!(dev < 1e-12, "{dev}");
+}
+
+#[test]
+fn mlp_2_32_32_2_f32_matches_kernels_mlp() {
+    use crabmix::kernels::mlp::Relu;
+    let dev = check_mlp::<f32, _, _>((Relu, Activation::Relu), (Tanh, Activation::Tanh), Some(16));
+    eprintln!("mlp f32 relu/tanh: max rel dev {dev:.3e}");
+    assert!(dev < 1e-5, "{dev}");
+}

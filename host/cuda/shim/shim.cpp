@@ -5,6 +5,7 @@
 #include "../gaussian.cu"
 #include "../gmm_density.cu"
 #include "../gmm_estep.cu"
+#include "../mlp.cu"
 
 namespace {
 unsigned blocks_for(long long n) { return (unsigned)((n + CRABMIX_BLOCK - 1) / CRABMIX_BLOCK); }
@@ -50,3 +51,70 @@ extern "C" void crabmix_shim_gmm_reduce_partials(const double* partials, int blo
 extern "C" void crabmix_shim_philox4x32_10_words(long long n, unsigned long long seed, unsigned* out) {
     cuda_shim::launch_seq({blocks_for(n)}, {CRABMIX_BLOCK}, philox4x32_10_words, n, seed, out);
 }
+
+// Dense kernels: blocks of MLP_TILE × MLP_TILE threads with barriers (launch_threads); the
+// element-wise kernels run sequentially (launch_seq). Grids as host/src/cuda.rs launches them.
+namespace {
+unsigned tiles_for(int n) { return (unsigned)((n + MLP_TILE - 1) / MLP_TILE); }
+}  // namespace
+
+#define SHIM_MLP(SUFFIX, T)                                                                        \
+    extern "C" void crabmix_shim_dense_forward_##SUFFIX(const T* x, const T* w, const T* b,        \
+                                                        int batch, int in, int out, int act,      \
+                                                        T slope, T* pre, T* y) {                   \
+        cuda_shim::launch_threads({tiles_for(out), tiles_for(batch)}, {MLP_TILE, MLP_TILE}, 0,     \
+                                  dense_forward_##SUFFIX, x, w, b, batch, in, out, act, slope,     \
+                                  pre, y);                                                         \
+    }                                                                                              \
+    extern "C" void crabmix_shim_dense_backward_input_##SUFFIX(const T* g, const T* w, int batch,  \
+                                                               int in, int out, int accumulate,    \
+                                                               T* dx) {                            \
+        cuda_shim::launch_threads({tiles_for(in), tiles_for(batch)}, {MLP_TILE, MLP_TILE}, 0,      \
+                                  dense_backward_input_##SUFFIX, g, w, batch, in, out, accumulate, \
+                                  dx);                                                             \
+    }                                                                                              \
+    extern "C" void crabmix_shim_dense_backward_params_##SUFFIX(                                   \
+        const T* x, const T* g, int batch, int in, int out, int chunk_rows, T* partial_w,         \
+        T* partial_b) {                                                                            \
+        const unsigned chunks = (unsigned)((batch + chunk_rows - 1) / chunk_rows);                 \
+        cuda_shim::launch_threads({tiles_for(in), tiles_for(out), chunks}, {MLP_TILE, MLP_TILE},   \
+                                  0, dense_backward_params_##SUFFIX, x, g, batch, in, out,        \
+                                  chunk_rows, partial_w, partial_b);                               \
+    }                                                                                              \
+    extern "C" void crabmix_shim_mlp_sum_chunks_##SUFFIX(const T* partials, int chunks,           \
+                                                         long long len, T* out) {                  \
+        cuda_shim::launch_seq({blocks_for(len)}, {CRABMIX_BLOCK}, mlp_sum_chunks_##SUFFIX,         \
+                              partials, chunks, len, out);                                         \
+    }                                                                                              \
+    extern "C" void crabmix_shim_act_backward_##SUFFIX(const T* pre, const T* gy, long long len,  \
+                                                       int act, T slope, T* gpre) {                \
+        cuda_shim::launch_seq({blocks_for(len)}, {CRABMIX_BLOCK}, act_backward_##SUFFIX, pre, gy,  \
+                              len, act, slope, gpre);                                              \
+    }                                                                                              \
+    extern "C" void crabmix_shim_mse_rows_##SUFFIX(const T* pred, const T* target,                \
+                                                   long long batch, int n, T scale, T* loss,       \
+                                                   T* grad) {                                      \
+        cuda_shim::launch_seq({blocks_for(batch)}, {CRABMIX_BLOCK}, mse_rows_##SUFFIX, pred,       \
+                              target, batch, n, scale, loss, grad);                                \
+    }                                                                                              \
+    extern "C" void crabmix_shim_bce_logits_rows_##SUFFIX(const T* logits, const T* target,       \
+                                                          long long batch, int n, T norm, T scale, \
+                                                          T* loss, T* grad) {                      \
+        cuda_shim::launch_seq({blocks_for(batch)}, {CRABMIX_BLOCK}, bce_logits_rows_##SUFFIX,      \
+                              logits, target, batch, n, norm, scale, loss, grad);                  \
+    }                                                                                              \
+    extern "C" void crabmix_shim_adam_step_##SUFFIX(T* p, const T* grad, T* m, T* v,              \
+                                                    long long len, T b1, T b2, T eps, T wd,        \
+                                                    T step_size, T sqrt_bc2) {                     \
+        cuda_shim::launch_seq({blocks_for(len)}, {CRABMIX_BLOCK}, adam_step_##SUFFIX, p, grad, m,  \
+                              v, len, b1, b2, eps, wd, step_size, sqrt_bc2);                       \
+    }                                                                                              \
+    extern "C" void crabmix_shim_vae_latent_backward_##SUFFIX(const T* mu, const T* log_var,      \
+                                                              const T* eps, const T* g_z,          \
+                                                              long long len, T weight, T* g_mu,    \
+                                                              T* g_lv) {                           \
+        cuda_shim::launch_seq({blocks_for(len)}, {CRABMIX_BLOCK}, vae_latent_backward_##SUFFIX,    \
+                              mu, log_var, eps, g_z, len, weight, g_mu, g_lv);                     \
+    }
+SHIM_MLP(f32, float)
+SHIM_MLP(f64, double)

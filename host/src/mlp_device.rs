@@ -1,0 +1,756 @@
+//! Batched MLP and VAE training on a device: the kernels of `host/cuda/mlp.cu` (dense layer
+//! forward/backward, activations, losses, Adam) and `host/cuda/gaussian.cu` (Philox
+//! reparameterization, KL, the latent layer's backward) composed into whole networks whose
+//! parameters, optimizer state, activations and gradients stay resident on the device.
+//!
+//! One pipeline, two executors: [`MlpKernels`] is implemented by the CUDA backend
+//! (`Arc<CudaDevice>`, feature `cuda`) and by the g++ shim (`cuda_shim::ShimKernels`, feature
+//! `cuda-shim`), so CI runs exactly the launch sequence the GPU runs and compares it with the
+//! kernels crate (`crabmix_kernels::mlp`, `crabmix_kernels::models::vae`).
+//!
+//! Layouts (the crate's): a dense layer is `Dense<T, IN, OUT>` with `w[o][i]` row-major OUT × IN
+//! then `b[o]`; a batch is row-major B × features; a network's flat parameter vector lists its
+//! layers' (w, b) in order, which is the crate's `Layer::visit_params` order.
+
+use crate::backend::{BackendError, GpuScalar};
+use crate::gpu_layout::{MLP_CHUNK_ROWS, MLP_TILE};
+use crabmix_kernels::models::ElboTerms;
+use crabmix_kernels::{Error, Real};
+
+type Result<T> = std::result::Result<T, BackendError>;
+
+/// An element-wise activation with its kernel code (`MLP_ACT_*` in `host/cuda/mlp.cu`); the
+/// formulas are the crate's `crabmix_kernels::mlp::Activation` implementations.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Activation {
+    /// f(x) = x.
+    Identity,
+    /// f(x) = max(x, 0); f′(0) = 0.
+    Relu,
+    /// f(x) = x for x > 0, slope·x otherwise; f′(0) = slope.
+    LeakyRelu(f64),
+    /// f(x) = tanh x, f′ = 1 − tanh² x.
+    Tanh,
+    /// f(x) = σ(x) = 1/(1 + e⁻ˣ), f′ = σ(1 − σ).
+    Sigmoid,
+    /// f(x) = ln(1 + eˣ) (as max(x, 0) + ln(1 + e^{−|x|})), f′ = σ(x).
+    Softplus,
+}
+
+impl Activation {
+    /// The kernel's activation code.
+    pub fn code(self) -> i32 {
+        match self {
+            Activation::Identity => 0,
+            Activation::Relu => 1,
+            Activation::LeakyRelu(_) => 2,
+            Activation::Tanh => 3,
+            Activation::Sigmoid => 4,
+            Activation::Softplus => 5,
+        }
+    }
+
+    /// Leaky ReLU's slope (0 for the others: the kernel ignores it).
+    pub fn slope(self) -> f64 {
+        match self {
+            Activation::LeakyRelu(s) => s,
+            _ => 0.0,
+        }
+    }
+}
+
+/// One dense layer followed by its activation: y = f(W x + b), W of `outputs` × `inputs`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DenseSpec {
+    /// Input width (the crate's IN).
+    pub inputs: usize,
+    /// Output width (the crate's OUT).
+    pub outputs: usize,
+    /// Activation applied after the affine map (`Identity` for a bare `Dense`).
+    pub act: Activation,
+}
+
+impl DenseSpec {
+    /// `Dense<_, inputs, outputs>` followed by `Act(act)` (or nothing for `Identity`).
+    pub const fn new(inputs: usize, outputs: usize, act: Activation) -> Self {
+        Self { inputs, outputs, act }
+    }
+
+    /// Trainable scalars: outputs·inputs + outputs.
+    pub const fn params(&self) -> usize {
+        self.outputs * self.inputs + self.outputs
+    }
+}
+
+/// Adam's hyperparameters and per-step scalars (kernels/src/mlp/optim.rs `Adam`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamConfig<T> {
+    /// Learning rate.
+    pub lr: T,
+    /// β₁ (0.9 by default).
+    pub beta1: T,
+    /// β₂ (0.999 by default).
+    pub beta2: T,
+    /// ε (1e-8 by default).
+    pub eps: T,
+    /// L2 weight decay added to the gradient (0 by default).
+    pub weight_decay: T,
+}
+
+impl<T: Real> AdamConfig<T> {
+    /// PyTorch's defaults with learning rate `lr` (the crate's `Adam::new`).
+    pub fn new(lr: T) -> Self {
+        Self {
+            lr,
+            beta1: T::from_f64(0.9),
+            beta2: T::from_f64(0.999),
+            eps: T::from_f64(1e-8),
+            weight_decay: T::ZERO,
+        }
+    }
+
+    /// (step_size, √(bias correction 2)) for step t ≥ 1, computed in T exactly as the crate's
+    /// `Adam::step`: lr / (1 − β₁ᵗ) and √(1 − β₂ᵗ).
+    pub fn step_scalars(&self, t: u32) -> (T, T) {
+        let tt = T::from_usize(t as usize);
+        (self.lr / (T::ONE - self.beta1.powf(tt)), (T::ONE - self.beta2.powf(tt)).sqrt())
+    }
+}
+
+/// The device kernels a network needs, launched on some executor (a CUDA stream, or the g++ shim
+/// on the CPU). `Buf` is the executor's buffer of T.
+///
+/// Launch methods are `unsafe`: the kernels index raw pointers, so every buffer must hold at least
+/// the number of values stated on the method (the executors cannot check device-side indexing).
+/// [`DeviceMlp`] and [`DeviceVae`] allocate every buffer to those sizes and are safe.
+#[allow(clippy::too_many_arguments)]
+pub trait MlpKernels<T: GpuScalar>: Clone {
+    /// A buffer of T on the executor.
+    type Buf;
+    /// A buffer of `len` values, every byte 0xff (NaN): an unwritten output shows.
+    fn alloc(&self, len: usize) -> Result<Self::Buf>;
+    /// A buffer holding a copy of `host`.
+    fn upload(&self, host: &[T]) -> Result<Self::Buf>;
+    /// Overwrites the first `host.len()` values of `buf` (which must hold that many: checked).
+    fn write(&self, buf: &mut Self::Buf, host: &[T]) -> Result<()>;
+    /// The first `len` values of `buf` (checked against its length).
+    fn download(&self, buf: &Self::Buf, len: usize) -> Result<Vec<T>>;
+    /// `dense_forward`: pre = X Wᵀ + b, y = f(pre).
+    ///
+    /// # Safety
+    /// x ≥ batch·inp, w ≥ out·inp, b ≥ out, pre and y ≥ batch·out values.
+    unsafe fn dense_forward(
+        &self,
+        x: &Self::Buf,
+        w: &Self::Buf,
+        b: &Self::Buf,
+        batch: usize,
+        inp: usize,
+        out: usize,
+        act: Activation,
+        pre: &mut Self::Buf,
+        y: &mut Self::Buf,
+    ) -> Result<()>;
+    /// `dense_backward_input`: dx (=|+=) G W.
+    ///
+    /// # Safety
+    /// g ≥ batch·out, w ≥ out·inp, dx ≥ batch·inp values.
+    unsafe fn dense_backward_input(
+        &self,
+        g: &Self::Buf,
+        w: &Self::Buf,
+        batch: usize,
+        inp: usize,
+        out: usize,
+        accumulate: bool,
+        dx: &mut Self::Buf,
+    ) -> Result<()>;
+    /// `dense_backward_params`: per-chunk Gᵀ X and column sums of G.
+    ///
+    /// # Safety
+    /// x ≥ batch·inp, g ≥ batch·out, partial_w ≥ chunks·out·inp, partial_b ≥ chunks·out values
+    /// with chunks = ⌈batch / chunk_rows⌉; chunk_rows a positive multiple of [`MLP_TILE`].
+    unsafe fn dense_backward_params(
+        &self,
+        x: &Self::Buf,
+        g: &Self::Buf,
+        batch: usize,
+        inp: usize,
+        out: usize,
+        chunk_rows: usize,
+        partial_w: &mut Self::Buf,
+        partial_b: &mut Self::Buf,
+    ) -> Result<()>;
+    /// `mlp_sum_chunks`: out[e] = Σ_c partials[c·len + e] in chunk order.
+    ///
+    /// # Safety
+    /// partials ≥ chunks·len, out ≥ len values.
+    unsafe fn sum_chunks(
+        &self,
+        partials: &Self::Buf,
+        chunks: usize,
+        len: usize,
+        out: &mut Self::Buf,
+    ) -> Result<()>;
+    /// `act_backward`: gpre = gy ⊙ f′(pre).
+    ///
+    /// # Safety
+    /// pre, gy, gpre ≥ len values.
+    unsafe fn act_backward(
+        &self,
+        pre: &Self::Buf,
+        gy: &Self::Buf,
+        len: usize,
+        act: Activation,
+        gpre: &mut Self::Buf,
+    ) -> Result<()>;
+    /// `mse_rows`: per-row mean squared error and its gradient times `scale`.
+    ///
+    /// # Safety
+    /// pred, target, grad ≥ batch·n, loss ≥ batch values.
+    unsafe fn mse_rows(
+        &self,
+        pred: &Self::Buf,
+        target: &Self::Buf,
+        batch: usize,
+        n: usize,
+        scale: T,
+        loss: &mut Self::Buf,
+        grad: &mut Self::Buf,
+    ) -> Result<()>;
+    /// `bce_logits_rows`: per-row BCE with logits (times `norm`) and its gradient times `scale`.
+    ///
+    /// # Safety
+    /// logits, target, grad ≥ batch·n, loss ≥ batch values.
+    unsafe fn bce_logits_rows(
+        &self,
+        logits: &Self::Buf,
+        target: &Self::Buf,
+        batch: usize,
+        n: usize,
+        norm: T,
+        scale: T,
+        loss: &mut Self::Buf,
+        grad: &mut Self::Buf,
+    ) -> Result<()>;
+    /// `adam_step` over `len` parameters; `t` ≥ 1 is the step number.
+    ///
+    /// # Safety
+    /// p, grad, m, v ≥ len values.
+    unsafe fn adam_step(
+        &self,
+        p: &mut Self::Buf,
+        grad: &Self::Buf,
+        m: &mut Self::Buf,
+        v: &mut Self::Buf,
+        len: usize,
+        cfg: &AdamConfig<T>,
+        t: u32,
+    ) -> Result<()>;
+    /// `reparam_diag_philox`: ε from Philox(seed, flat index), z = μ + e^{½ lv} ε.
+    ///
+    /// # Safety
+    /// mu, log_var, eps, z ≥ len values.
+    unsafe fn reparam(
+        &self,
+        mu: &Self::Buf,
+        log_var: &Self::Buf,
+        len: usize,
+        seed: u64,
+        eps: &mut Self::Buf,
+        z: &mut Self::Buf,
+    ) -> Result<()>;
+    /// `kl_diag_std_normal`: KL(N(μ_r, diag e^{lv_r}) ‖ N(0, I)) per row.
+    ///
+    /// # Safety
+    /// mu, log_var ≥ n·d, out ≥ n values.
+    unsafe fn kl_rows(
+        &self,
+        mu: &Self::Buf,
+        log_var: &Self::Buf,
+        n: usize,
+        d: usize,
+        out: &mut Self::Buf,
+    ) -> Result<()>;
+    /// `vae_latent_backward`: g_mu = μ·w + g_z, g_lv = ½(e^{lv} − 1)·w + ½ g_z σ ε.
+    ///
+    /// # Safety
+    /// mu, log_var, eps, g_z, g_mu, g_lv ≥ len values.
+    unsafe fn vae_latent_backward(
+        &self,
+        mu: &Self::Buf,
+        log_var: &Self::Buf,
+        eps: &Self::Buf,
+        g_z: &Self::Buf,
+        len: usize,
+        weight: T,
+        g_mu: &mut Self::Buf,
+        g_lv: &mut Self::Buf,
+    ) -> Result<()>;
+}
+
+/// Checks `have ≥ need` for a buffer named `what` (executors call it in `write`/`download`).
+pub fn check_len(what: &'static str, have: usize, need: usize) -> Result<()> {
+    if have < need {
+        return Err(Error::ShapeMismatch { what, expected: need, found: have }.into());
+    }
+    Ok(())
+}
+
+/// Rows per chunk of the parameter-gradient reduction for a batch of `batch` rows: the batch in
+/// one chunk up to [`MLP_CHUNK_ROWS`] (the crate's sample-by-sample order exactly), else chunks of
+/// [`MLP_CHUNK_ROWS`]. Depends on the batch size only, so results are the same on every device.
+pub fn chunk_rows_for(batch: usize) -> usize {
+    if batch <= MLP_CHUNK_ROWS {
+        batch.div_ceil(MLP_TILE as usize).max(1) * MLP_TILE as usize
+    } else {
+        MLP_CHUNK_ROWS
+    }
+}
+
+/// One layer's device buffers.
+#[derive(Debug)]
+struct LayerBufs<B> {
+    spec: DenseSpec,
+    w: B,
+    b: B,
+    gw: B,
+    gb: B,
+    mw: B,
+    vw: B,
+    mb: B,
+    vb: B,
+    /// pre-activation and activation, batch × outputs.
+    pre: B,
+    y: B,
+    /// ∂L/∂pre, batch × outputs.
+    gpre: B,
+    /// ∂L/∂(this layer's input), batch × inputs (unused for the first layer: the caller's).
+    gin: B,
+    /// Per-chunk partial ∂L/∂W and ∂L/∂b.
+    pw: B,
+    pb: B,
+}
+
+/// A multilayer perceptron resident on a device, for batches of exactly `batch` rows: forward,
+/// backward (parameter gradients written, not accumulated, each pass), Adam.
+///
+/// Contract: [`DeviceMlp::forward`] then [`DeviceMlp::backward`] with the same input compute,
+/// for the loss whose gradient with respect to the output is `g_out` (B × OUT), ∂L/∂θ summed over
+/// the batch (the crate's `Layer::backward` accumulated sample by sample from zero) and, when
+/// asked, ∂L/∂X.
+#[derive(Debug)]
+pub struct DeviceMlp<T: GpuScalar, K: MlpKernels<T>> {
+    kernels: K,
+    batch: usize,
+    chunk_rows: usize,
+    layers: Vec<LayerBufs<K::Buf>>,
+    steps: u32,
+}
+
+impl<T: GpuScalar, K: MlpKernels<T>> DeviceMlp<T, K> {
+    /// Uploads `params` (the layers' (w, b) in order: Σ outputs·(inputs + 1) values) and
+    /// allocates every buffer for batches of `batch` ≥ 1 rows.
+    ///
+    /// Errors: `ShapeMismatch` when consecutive layers' widths disagree or `params` has the
+    /// wrong length; `EmptyData` for no layers or batch 0.
+    pub fn new(kernels: &K, specs: &[DenseSpec], batch: usize, params: &[T]) -> Result<Self> {
+        if specs.is_empty() || batch == 0 {
+            return Err(Error::EmptyData.into());
+        }
+        for pair in specs.windows(2) {
+            if pair[0].outputs != pair[1].inputs {
+                return Err(Error::ShapeMismatch {
+                    what: "layer inputs vs previous outputs",
+                    expected: pair[0].outputs,
+                    found: pair[1].inputs,
+                }
+                .into());
+            }
+        }
+        let total: usize = specs.iter().map(DenseSpec::params).sum();
+        if params.len() != total {
+            return Err(Error::ShapeMismatch {
+                what: "MLP parameters",
+                expected: total,
+                found: params.len(),
+            }
+            .into());
+        }
+        let chunk_rows = chunk_rows_for(batch);
+        let chunks = batch.div_ceil(chunk_rows);
+        let mut layers = Vec::with_capacity(specs.len());
+        let mut off = 0;
+        for &spec in specs {
+            let (i, o) = (spec.inputs, spec.outputs);
+            let zeros_w = vec![T::ZERO; o * i];
+            let zeros_b = vec![T::ZERO; o];
+            layers.push(LayerBufs {
+                spec,
+                w: kernels.upload(&params[off..off + o * i])?,
+                b: kernels.upload(&params[off + o * i..off + o * i + o])?,
+                gw: kernels.alloc(o * i)?,
+                gb: kernels.alloc(o)?,
+                mw: kernels.upload(&zeros_w)?,
+                vw: kernels.upload(&zeros_w)?,
+                mb: kernels.upload(&zeros_b)?,
+                vb: kernels.upload(&zeros_b)?,
+                pre: kernels.alloc(batch * o)?,
+                y: kernels.alloc(batch * o)?,
+                gpre: kernels.alloc(batch * o)?,
+                gin: kernels.alloc(batch * i)?,
+                pw: kernels.alloc(chunks * o * i)?,
+                pb: kernels.alloc(chunks * o)?,
+            });
+            off += spec.params();
+        }
+        Ok(Self { kernels: kernels.clone(), batch, chunk_rows, layers, steps: 0 })
+    }
+
+    /// Rows per batch.
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// Input width (the first layer's inputs).
+    pub fn inputs(&self) -> usize {
+        self.layers[0].spec.inputs
+    }
+
+    /// Output width (the last layer's outputs).
+    pub fn outputs(&self) -> usize {
+        self.layers[self.layers.len() - 1].spec.outputs
+    }
+
+    /// Rows per chunk of the parameter-gradient reduction ([`chunk_rows_for`]).
+    pub fn chunk_rows(&self) -> usize {
+        self.chunk_rows
+    }
+
+    /// Overrides the chunk size (a positive multiple of [`MLP_TILE`]): tests use it to make
+    /// small batches span several chunks, as large ones do. The summation order changes with it
+    /// (chunk partials are added in chunk order), so results may differ in the last bits.
+    pub fn set_chunk_rows(&mut self, rows: usize) -> Result<()> {
+        if rows == 0 || rows % MLP_TILE as usize != 0 {
+            return Err(
+                Error::InvalidParameter { name: "chunk_rows", reason: "a positive multiple of 16" }.into()
+            );
+        }
+        // The partial buffers hold one slice per chunk: reallocate them for the new count.
+        let chunks = self.batch.div_ceil(rows);
+        for l in &mut self.layers {
+            l.pw = self.kernels.alloc(chunks * l.spec.outputs * l.spec.inputs)?;
+            l.pb = self.kernels.alloc(chunks * l.spec.outputs)?;
+        }
+        self.chunk_rows = rows;
+        Ok(())
+    }
+
+    /// Forward pass over `x` (batch × inputs, row-major): every layer's pre-activation and
+    /// activation; the network's output is [`DeviceMlp::output`]. Pass the same `x` to
+    /// [`DeviceMlp::backward`].
+    ///
+    /// # Safety
+    /// `x` holds at least batch·inputs values.
+    pub unsafe fn forward(&mut self, x: &K::Buf) -> Result<()> {
+        let batch = self.batch;
+        for l in 0..self.layers.len() {
+            let (before, rest) = self.layers.split_at_mut(l);
+            let cur = &mut rest[0];
+            let input = if l == 0 { x } else { &before[l - 1].y };
+            let s = cur.spec;
+            // SAFETY: input holds batch·inputs (the caller's x, or the previous layer's y of
+            // batch·outputs with outputs = inputs checked in new); w, b, pre, y were allocated
+            // as out·in, out, batch·out, batch·out in new.
+            unsafe {
+                self.kernels.dense_forward(
+                    input,
+                    &cur.w,
+                    &cur.b,
+                    batch,
+                    s.inputs,
+                    s.outputs,
+                    s.act,
+                    &mut cur.pre,
+                    &mut cur.y,
+                )
+            }?;
+        }
+        Ok(())
+    }
+
+    /// The last forward pass's output (batch × outputs).
+    pub fn output(&self) -> &K::Buf {
+        &self.layers[self.layers.len() - 1].y
+    }
+
+    /// Backward pass for ∂L/∂output = `g_out`: writes every layer's ∂L/∂W, ∂L/∂b and, with
+    /// `dx = Some((buf, accumulate))`, ∂L/∂X into `buf` (added to it when `accumulate`).
+    ///
+    /// # Safety
+    /// `x` is the buffer of the last forward pass (≥ batch·inputs values), `g_out` holds
+    /// ≥ batch·outputs values and `dx`'s buffer ≥ batch·inputs.
+    pub unsafe fn backward(
+        &mut self,
+        x: &K::Buf,
+        g_out: &K::Buf,
+        dx: Option<(&mut K::Buf, bool)>,
+    ) -> Result<()> {
+        let (batch, chunk_rows) = (self.batch, self.chunk_rows);
+        let chunks = batch.div_ceil(chunk_rows);
+        let n = self.layers.len();
+        let mut dx = dx;
+        for l in (0..n).rev() {
+            let (before, rest) = self.layers.split_at_mut(l);
+            let (cur, after) = rest.split_first_mut().expect("l < n");
+            let s = cur.spec;
+            let (i, o) = (s.inputs, s.outputs);
+            let gy = if l + 1 == n { g_out } else { &after[0].gin };
+            let input = if l == 0 { x } else { &before[l - 1].y };
+            let k = &self.kernels;
+            // SAFETY (every launch below): pre/y/gpre hold batch·o, gin batch·i, w o·i, gw o·i,
+            // gb o, pw chunks·o·i, pb chunks·o (allocated in new / set_chunk_rows); gy is the
+            // next layer's gin (batch·its inputs = batch·o) or the caller's g_out (batch·outputs);
+            // input is x (batch·inputs) or the previous layer's y (batch·i).
+            let g: &K::Buf = if s.act == Activation::Identity {
+                gy
+            } else {
+                unsafe { k.act_backward(&cur.pre, gy, batch * o, s.act, &mut cur.gpre) }?;
+                &cur.gpre
+            };
+            unsafe { k.dense_backward_params(input, g, batch, i, o, chunk_rows, &mut cur.pw, &mut cur.pb) }?;
+            unsafe { k.sum_chunks(&cur.pw, chunks, o * i, &mut cur.gw) }?;
+            unsafe { k.sum_chunks(&cur.pb, chunks, o, &mut cur.gb) }?;
+            if l > 0 {
+                unsafe { k.dense_backward_input(g, &cur.w, batch, i, o, false, &mut cur.gin) }?;
+            } else if let Some((buf, acc)) = dx.take() {
+                unsafe { k.dense_backward_input(g, &cur.w, batch, i, o, acc, buf) }?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One Adam update of every parameter with the gradients of the last backward pass.
+    pub fn adam_step(&mut self, cfg: &AdamConfig<T>) -> Result<()> {
+        self.steps = self.steps.saturating_add(1);
+        let t = self.steps;
+        for l in &mut self.layers {
+            let (o, i) = (l.spec.outputs, l.spec.inputs);
+            // SAFETY: w, gw, mw, vw hold o·i values; b, gb, mb, vb hold o (allocated in new).
+            unsafe { self.kernels.adam_step(&mut l.w, &l.gw, &mut l.mw, &mut l.vw, o * i, cfg, t) }?;
+            // SAFETY: as above.
+            unsafe { self.kernels.adam_step(&mut l.b, &l.gb, &mut l.mb, &mut l.vb, o, cfg, t) }?;
+        }
+        Ok(())
+    }
+
+    /// The parameters, flat in the crate's `visit_params` order (per layer w then b).
+    pub fn params(&self) -> Result<Vec<T>> {
+        self.flat(|l| (&l.w, &l.b))
+    }
+
+    /// The last backward pass's ∂L/∂θ, flat in the order of [`DeviceMlp::params`].
+    pub fn grads(&self) -> Result<Vec<T>> {
+        self.flat(|l| (&l.gw, &l.gb))
+    }
+
+    fn flat(&self, pick: impl Fn(&LayerBufs<K::Buf>) -> (&K::Buf, &K::Buf)) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        for l in &self.layers {
+            let (w, b) = pick(l);
+            out.extend(self.kernels.download(w, l.spec.outputs * l.spec.inputs)?);
+            out.extend(self.kernels.download(b, l.spec.outputs)?);
+        }
+        Ok(out)
+    }
+}
+
+/// A Bernoulli-likelihood VAE (the crate's `Vae` with `Likelihood::BernoulliLogits`) training on a
+/// device: encoder body → two heads μ, ln σ² → z = μ + σ ε (Philox) → decoder logits →
+/// ELBO → backward → Adam, data and every parameter resident.
+///
+/// One [`DeviceVae::step`] is the crate's `VaeTrainer::step_with` on the same weights and ε:
+/// L_B = (1/B) Σ_b [ln p(x_b | z_b) − KL_b], gradient of −L_B, one Adam update of encoder and
+/// decoder (same step count), returning the batch-mean ELBO terms before the update.
+#[derive(Debug)]
+pub struct DeviceVae<T: GpuScalar, K: MlpKernels<T>> {
+    kernels: K,
+    batch: usize,
+    features: usize,
+    latent: usize,
+    body: DeviceMlp<T, K>,
+    mu_head: DeviceMlp<T, K>,
+    lv_head: DeviceMlp<T, K>,
+    decoder: DeviceMlp<T, K>,
+    adam: AdamConfig<T>,
+    x: K::Buf,
+    eps: K::Buf,
+    z: K::Buf,
+    kl: K::Buf,
+    nll: K::Buf,
+    g_out: K::Buf,
+    g_z: K::Buf,
+    g_mu: K::Buf,
+    g_lv: K::Buf,
+    g_h: K::Buf,
+}
+
+impl<T: GpuScalar, K: MlpKernels<T>> DeviceVae<T, K> {
+    /// A VAE with encoder `body` (X → H; at least one layer), heads H → Z (μ and ln σ², identity)
+    /// and `decoder` (Z → X, the last layer's outputs being logits), for batches of `batch`
+    /// rows. `params` is flat in the crate's order: body layers, μ head (w, b), ln σ² head
+    /// (w, b), decoder layers — `vae.encoder.visit_params` then `vae.decoder.visit_params`.
+    pub fn new(
+        kernels: &K,
+        body: &[DenseSpec],
+        latent: usize,
+        decoder: &[DenseSpec],
+        batch: usize,
+        params: &[T],
+        adam: AdamConfig<T>,
+    ) -> Result<Self> {
+        let (Some(last_body), Some(first_dec), Some(last_dec)) =
+            (body.last(), decoder.first(), decoder.last())
+        else {
+            return Err(Error::EmptyData.into());
+        };
+        let (h, x) = (last_body.outputs, body[0].inputs);
+        if first_dec.inputs != latent || last_dec.outputs != x {
+            return Err(Error::ShapeMismatch {
+                what: "decoder (latent → features)",
+                expected: latent,
+                found: first_dec.inputs,
+            }
+            .into());
+        }
+        let head = [DenseSpec::new(h, latent, Activation::Identity)];
+        let n_body: usize = body.iter().map(DenseSpec::params).sum();
+        let n_head = head[0].params();
+        let n_dec: usize = decoder.iter().map(DenseSpec::params).sum();
+        if params.len() != n_body + 2 * n_head + n_dec {
+            return Err(Error::ShapeMismatch {
+                what: "VAE parameters",
+                expected: n_body + 2 * n_head + n_dec,
+                found: params.len(),
+            }
+            .into());
+        }
+        let (p_body, rest) = params.split_at(n_body);
+        let (p_mu, rest) = rest.split_at(n_head);
+        let (p_lv, p_dec) = rest.split_at(n_head);
+        let zl = batch * latent;
+        Ok(Self {
+            kernels: kernels.clone(),
+            batch,
+            features: x,
+            latent,
+            body: DeviceMlp::new(kernels, body, batch, p_body)?,
+            mu_head: DeviceMlp::new(kernels, &head, batch, p_mu)?,
+            lv_head: DeviceMlp::new(kernels, &head, batch, p_lv)?,
+            decoder: DeviceMlp::new(kernels, decoder, batch, p_dec)?,
+            adam,
+            x: kernels.alloc(batch * x)?,
+            eps: kernels.alloc(zl)?,
+            z: kernels.alloc(zl)?,
+            kl: kernels.alloc(batch)?,
+            nll: kernels.alloc(batch)?,
+            g_out: kernels.alloc(batch * x)?,
+            g_z: kernels.alloc(zl)?,
+            g_mu: kernels.alloc(zl)?,
+            g_lv: kernels.alloc(zl)?,
+            g_h: kernels.alloc(batch * h)?,
+        })
+    }
+
+    /// One training step on `data` (batch × features, values in [0, 1]) with ε drawn by Philox
+    /// keyed by `seed` at counter b·Z + j (use a new seed per step). Returns the batch-mean
+    /// (ln p(x|z), KL) before the update.
+    ///
+    /// Non-finite values propagate (no check on the device); [`DeviceVae::params`] lets a caller
+    /// check after a step.
+    pub fn step(&mut self, data: &[T], seed: u64) -> Result<ElboTerms<T>> {
+        let (b, x, zd) = (self.batch, self.features, self.latent);
+        if data.len() != b * x {
+            return Err(Error::ShapeMismatch {
+                what: "VAE batch (batch × features)",
+                expected: b * x,
+                found: data.len(),
+            }
+            .into());
+        }
+        let k = self.kernels.clone();
+        k.write(&mut self.x, data)?;
+        let weight = T::ONE / T::from_usize(b);
+        let zl = b * zd;
+        // SAFETY (every call below): each buffer was allocated in new with the size the call
+        // needs: x b·X, eps/z/g_z/g_mu/g_lv b·Z, kl/nll b, g_out b·X, g_h b·H; the networks'
+        // inputs are those buffers (body: x, heads: body output b·H, decoder: z) and their
+        // outputs b·H, b·Z, b·Z, b·X.
+        unsafe {
+            self.body.forward(&self.x)?;
+            self.mu_head.forward(self.body.output())?;
+            self.lv_head.forward(self.body.output())?;
+            k.reparam(self.mu_head.output(), self.lv_head.output(), zl, seed, &mut self.eps, &mut self.z)?;
+            k.kl_rows(self.mu_head.output(), self.lv_head.output(), b, zd, &mut self.kl)?;
+            self.decoder.forward(&self.z)?;
+            k.bce_logits_rows(
+                self.decoder.output(),
+                &self.x,
+                b,
+                x,
+                T::ONE,
+                weight,
+                &mut self.nll,
+                &mut self.g_out,
+            )?;
+            self.decoder.backward(&self.z, &self.g_out, Some((&mut self.g_z, false)))?;
+            k.vae_latent_backward(
+                self.mu_head.output(),
+                self.lv_head.output(),
+                &self.eps,
+                &self.g_z,
+                zl,
+                weight,
+                &mut self.g_mu,
+                &mut self.g_lv,
+            )?;
+            self.mu_head.backward(self.body.output(), &self.g_mu, Some((&mut self.g_h, false)))?;
+            self.lv_head.backward(self.body.output(), &self.g_lv, Some((&mut self.g_h, true)))?;
+            self.body.backward(&self.x, &self.g_h, None)?;
+        }
+        let (nll, kl) = (k.download(&self.nll, b)?, k.download(&self.kl, b)?);
+        for net in [&mut self.body, &mut self.mu_head, &mut self.lv_head, &mut self.decoder] {
+            net.adam_step(&self.adam)?;
+        }
+        // Batch order, then × 1/B: the crate's sums.
+        let (mut ll, mut kls) = (T::ZERO, T::ZERO);
+        for r in 0..b {
+            ll += -nll[r];
+            kls += kl[r];
+        }
+        Ok(ElboTerms { log_likelihood: ll * weight, kl: kls * weight })
+    }
+
+    /// The ε of the last step (batch × latent): what the crate's `step_with` must be fed.
+    pub fn last_eps(&self) -> Result<Vec<T>> {
+        self.kernels.download(&self.eps, self.batch * self.latent)
+    }
+
+    /// Every parameter, flat in the order of [`DeviceVae::new`]'s `params`.
+    pub fn params(&self) -> Result<Vec<T>> {
+        let mut v = self.body.params()?;
+        v.extend(self.mu_head.params()?);
+        v.extend(self.lv_head.params()?);
+        v.extend(self.decoder.params()?);
+        Ok(v)
+    }
+
+    /// The last step's gradient of −L_B, in the order of [`DeviceVae::params`].
+    pub fn grads(&self) -> Result<Vec<T>> {
+        let mut v = self.body.grads()?;
+        v.extend(self.mu_head.grads()?);
+        v.extend(self.lv_head.grads()?);
+        v.extend(self.decoder.grads()?);
+        Ok(v)
+    }
+}
