@@ -447,3 +447,75 @@ fn mlp_2_32_32_2_f32_matches_kernels_mlp() {
     eprintln!("mlp f32 relu/tanh: max rel dev {dev:.3e}");
     assert!(dev < 1e-5, "{dev}");
 }
+
+/// Two VAE training steps (X = 6, H = 16, Z = 2, batch 20, Bernoulli likelihood, tanh) through the
+/// shim vs the crate's `VaeTrainer::step_with` on the same weights, data and ε (the shim's Philox
+/// draws, fed row by row): batch ELBO terms, gradient of −L_B and parameters after each Adam
+/// update. Returns the largest relative deviation over the compared arrays.
+fn check_vae<T: ShimMlpScalar>() -> f64 {
+    const B: usize = 20;
+    type Enc<T> = chain_type!(Dense<T, 6, 16>, Act<Tanh, 16>, GaussianHead<T, 16, 2>);
+    type Dec<T> = chain_type!(Dense<T, 2, 16>, Act<Tanh, 16>, Dense<T, 16, 6>);
+    let mut vae: Vae<Enc<T>, Dec<T>> = Vae {
+        encoder: chain!(Dense::zeros(), Act(Tanh), GaussianHead::zeros()),
+        decoder: chain!(Dense::zeros(), Act(Tanh), Dense::zeros()),
+        likelihood: Likelihood::BernoulliLogits,
+    };
+    init_net(&mut vae.encoder, 31);
+    init_net(&mut vae.decoder, 32);
+    let mut params = flat_params(&vae.encoder);
+    params.extend(flat_params(&vae.decoder));
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(33);
+    // Grey levels in [0, 1] with a few exact 0s and 1s.
+    let data: Vec<T> =
+        (0..B * 6).map(|_| T::from_f64((1.4 * uniform(&mut rng) - 0.2).clamp(0.0, 1.0))).collect();
+    let batch: Vec<[T; 6]> = data.chunks(6).map(|r| core::array::from_fn(|i| r[i])).collect();
+    let lr = T::from_f64(0.01);
+    let mut trainer = VaeTrainer::new(&vae, lr);
+    let body = [DenseSpec::new(6, 16, Activation::Tanh)];
+    let dec = [DenseSpec::new(2, 16, Activation::Tanh), DenseSpec::new(16, 6, Activation::Identity)];
+    let mut dev =
+        DeviceVae::<T, _>::new(&ShimKernels, &body, 2, &dec, B, &params, AdamConfig::new(lr)).unwrap();
+    let mut worst = 0.0f64;
+    for seed in [41u64, 42] {
+        let terms = dev.step(&data, seed).unwrap();
+        let eps = dev.last_eps().unwrap();
+        let mut row = 0;
+        let want = trainer
+            .step_with(&mut vae, &batch, |e: &mut [T; 2]| {
+                e.copy_from_slice(&eps[2 * row..2 * row + 2]);
+                row += 1;
+            })
+            .unwrap();
+        let mut g_ref = flat_params(&trainer.gradient().encoder);
+        g_ref.extend(flat_params(&trainer.gradient().decoder));
+        let mut p_ref = flat_params(&vae.encoder);
+        p_ref.extend(flat_params(&vae.decoder));
+        let devs = [
+            rel_dev(&[terms.log_likelihood, terms.kl], &[want.log_likelihood.to_f64(), want.kl.to_f64()]),
+            rel_dev(&dev.grads().unwrap(), &to_f64(&g_ref)),
+            rel_dev(&dev.params().unwrap(), &to_f64(&p_ref)),
+        ];
+        eprintln!(
+            "vae {} step seed {seed}: elbo terms, grads, params rel dev {:.3e} {:.3e} {:.3e}",
+            T::SUFFIX,
+            devs[0],
+            devs[1],
+            devs[2]
+        );
+        worst = devs.into_iter().fold(worst, f64::max);
+    }
+    worst
+}
+
+#[test]
+fn vae_step_f64_matches_kernels_vae_trainer() {
+    let dev = check_vae::<f64>();
+    assert!(dev < 1e-12, "{dev}");
+}
+
+#[test]
+fn vae_step_f32_matches_kernels_vae_trainer() {
+    let dev = check_vae::<f32>();
+    assert!(dev < 1e-5, "{dev}");
+}
