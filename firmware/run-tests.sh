@@ -5,6 +5,8 @@
 #   3. the density-estimation app on the M4F (its crab-fit line must equal golden/crab-fit.txt,
 #      which the host test also checks: same bits on both),
 #   4. the real-board build (nRF52840, defmt-rtt) — built, not run: no board here,
+#   4b. panic-freedom proven at link time (panic-paths.sh): the kernel entry points in
+#      src/bin/prove_no_panic.rs link against an undefined panic handler; remaining paths listed,
 #   5. measurements: flash/RAM (size), stack high-water marks, instructions per call of online EM,
 #      log density, E-step and M-step (TCG plugin), compared with golden/{size,stack,insns}.txt;
 #      the E-/M-step figures also go to target/measurements/mcu-cost.json for the bench harness.
@@ -68,6 +70,10 @@ fi
 # --- 4. real board: must build ---------------------------------------------------------------
 step "real board build (nRF52840, defmt-rtt)"
 cargo build --release --no-default-features --features nrf52840 --target-dir "$TD/nrf52840" 2>&1 | tail -2
+
+# --- 4b. panic-freedom proven at link time (issue 8) -------------------------------------------
+step "panic-freedom: proof binary links with an undefined panic handler; remaining paths listed"
+./panic-paths.sh || fail=1
 
 # --- 5. measurements -------------------------------------------------------------------------
 step "instruction counts (TCG plugin)"
