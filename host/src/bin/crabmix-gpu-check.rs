@@ -4,7 +4,10 @@
 //! * `check OUT.json` — fresh random models and data (seed from the clock, printed) at several
 //!   sizes, full and diag, f32 and f64: the device E-step's statistics and log-likelihood, the
 //!   log density, the KL batch and the Philox sampler against the CPU backend / kernels crate,
-//!   every device output buffer poisoned (0xff bytes = NaN) before the kernels run.
+//!   every device output buffer poisoned (0xff bytes = NaN) before the kernels run; and the MLP
+//!   kernels (a 2 → 32 → 32 → 2 network's forward, MSE backward and Adam step on a batch of 4099
+//!   rows, several reduction chunks) and the batched VAE step (`DeviceVae`, batch 1000) against the
+//!   kernels crate's `mlp` and `VaeTrainer::step_with` on the same weights, data and ε.
 //! * `bench N D K KIND OUT.json` — one EM iteration (E-step pass on the device + M-step on the
 //!   host) on N × D f32 data, median of 5 after 2 warm-ups, with the device's fp32 FMA and
 //!   memory-bandwidth roofline computed from its attributes.
@@ -20,6 +23,13 @@ use rayon::prelude::*;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
+
+use crabmix::kernels::mlp::loss::mse;
+use crabmix::kernels::mlp::optim::Adam;
+use crabmix::kernels::mlp::{Act, Dense, Init, Layer, LeakyRelu, Tanh};
+use crabmix::kernels::models::{GaussianHead, Likelihood, Vae, VaeTrainer};
+use crabmix::kernels::{chain, chain_type};
+use crabmix::mlp_device::{Activation, AdamConfig, DenseSpec, DeviceMlp, DeviceVae, MlpKernels};
 
 fn uniform(rng: &mut Xoshiro256PlusPlus) -> f64 {
     (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
@@ -145,6 +155,157 @@ fn check_gaussian(dev: &Arc<CudaDevice>, seed: u64) -> Value {
     json!({"kl_rel_dev": kl_dev, "eps_mean": m, "eps_var": var, "reproducible": eps == eps2, "z_dev": z_dev, "ok": ok})
 }
 
+fn flat<T: GpuScalar, L: Layer<T>>(net: &L) -> Vec<f64> {
+    let mut v = Vec::new();
+    net.visit_params(&mut |p| v.push(p.to_f64()));
+    v
+}
+
+fn to_f64<T: GpuScalar>(v: &[T]) -> Vec<f64> {
+    v.iter().map(|x| x.to_f64()).collect()
+}
+
+/// The MLP kernels on the device vs the kernels crate: a 2 → 32 → 32 → 2 network (tanh, leaky
+/// ReLU), batch 4099 (17 reduction chunks, a ragged last tile), MSE loss: output, ∂L/∂θ, ∂L/∂X
+/// and the parameters after one Adam step; max deviation relative to each array's scale.
+fn check_mlp<T: GpuScalar>(dev: &Arc<CudaDevice>, seed: u64, tol: f64) -> Value {
+    const B: usize = 4099;
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut net = chain!(
+        Dense::<T, 2, 32>::zeros(),
+        Act::<_, 32>(Tanh),
+        Dense::<T, 32, 32>::zeros(),
+        Act::<_, 32>(LeakyRelu { slope: T::from_f64(0.2) }),
+        Dense::<T, 32, 2>::zeros()
+    );
+    net.init(Init::XavierNormal, &mut rng);
+    net.for_each_param(&mut |p| *p += T::from_f64(0.1 * (uniform(&mut rng) - 0.5)));
+    let x: Vec<T> = (0..B * 2).map(|_| T::from_f64(4.0 * uniform(&mut rng) - 2.0)).collect();
+    let t: Vec<T> = (0..B * 2).map(|_| T::from_f64(2.0 * uniform(&mut rng) - 1.0)).collect();
+    let scale = T::ONE / T::from_usize(B);
+    let (mut grads, mut cache) = (net.zeros_like(), net.new_cache_of());
+    let (mut y_ref, mut dx_ref) = (Vec::new(), Vec::new());
+    for b in 0..B {
+        let y = net.forward(&[x[2 * b], x[2 * b + 1]], &mut cache);
+        let mut g = [T::ZERO; 2];
+        mse(&y, &[t[2 * b], t[2 * b + 1]], &mut g);
+        dx_ref.extend(to_f64(&net.backward(&cache, &g.map(|v| v * scale), &mut grads)));
+        y_ref.extend(to_f64(&y));
+    }
+    let mut stepped = net;
+    Adam::new(&net, T::from_f64(1e-3)).step(&mut stepped, &grads);
+    let run = || -> Result<[f64; 4], crabmix::backend::BackendError> {
+        let specs = [
+            DenseSpec::new(2, 32, Activation::Tanh),
+            DenseSpec::new(32, 32, Activation::LeakyRelu(0.2)),
+            DenseSpec::new(32, 2, Activation::Identity),
+        ];
+        let mut mlp = DeviceMlp::<T, _>::new(
+            dev,
+            &specs,
+            B,
+            &flat(&net).iter().map(|&v| T::from_f64(v)).collect::<Vec<_>>(),
+        )?;
+        let (xd, td) = (dev.upload(&x)?, dev.upload(&t)?);
+        let (mut loss, mut g, mut dx) = (dev.alloc(B)?, dev.alloc(B * 2)?, dev.alloc(B * 2)?);
+        // SAFETY: xd, td, g, dx hold B·2 values and loss B, as the network (2 in, 2 out, batch B)
+        // and mse_rows require.
+        unsafe {
+            mlp.forward(&xd)?;
+            MlpKernels::<T>::mse_rows(dev, mlp.output(), &td, B, 2, scale, &mut loss, &mut g)?;
+            mlp.backward(&xd, &g, Some((&mut dx, false)))?;
+        }
+        let y = to_f64(&dev.download(mlp.output(), B * 2)?);
+        let gr = to_f64(&mlp.grads()?);
+        mlp.adam_step(&AdamConfig::new(T::from_f64(1e-3)))?;
+        let p = to_f64(&mlp.params()?);
+        let dxv = to_f64(&MlpKernels::<T>::download(dev, &dx, B * 2)?);
+        Ok([
+            max_rel(&y, &y_ref),
+            max_rel(&gr, &flat(&grads)),
+            max_rel(&dxv, &dx_ref),
+            max_rel(&p, &flat(&stepped)),
+        ])
+    };
+    let (devs, err) = match run() {
+        Ok(d) => (d, None),
+        Err(e) => ([f64::NAN; 4], Some(e.to_string())),
+    };
+    let ok = err.is_none() && devs.iter().all(|&d| d <= tol);
+    println!(
+        "{} MLP {} 2-32-32-2 B={B}: output {:.1e} grads {:.1e} dX {:.1e} Adam params {:.1e} (tol {tol:.0e}){}",
+        if ok { "ok  " } else { "FAIL" },
+        T::NAME,
+        devs[0],
+        devs[1],
+        devs[2],
+        devs[3],
+        err.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
+    );
+    json!({"type": T::NAME, "batch": B, "output_rel_dev": devs[0], "grads_rel_dev": devs[1], "dx_rel_dev": devs[2],
+           "adam_params_rel_dev": devs[3], "tol": tol, "error": err, "ok": ok})
+}
+
+/// One batched VAE step on the device (X = 16, H = 64, Z = 4, batch 1000, Bernoulli, tanh) vs the
+/// crate's `VaeTrainer::step_with` fed the device's ε: ELBO terms, gradient, parameters after Adam.
+fn check_vae<T: GpuScalar>(dev: &Arc<CudaDevice>, seed: u64, tol: f64) -> Value {
+    const B: usize = 1000;
+    type Enc<T> = chain_type!(Dense<T, 16, 64>, Act<Tanh, 64>, GaussianHead<T, 64, 4>);
+    type Dec<T> = chain_type!(Dense<T, 4, 64>, Act<Tanh, 64>, Dense<T, 64, 16>);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut vae: Vae<Enc<T>, Dec<T>> = Vae {
+        encoder: chain!(Dense::zeros(), Act(Tanh), GaussianHead::zeros()),
+        decoder: chain!(Dense::zeros(), Act(Tanh), Dense::zeros()),
+        likelihood: Likelihood::BernoulliLogits,
+    };
+    vae.init(Init::XavierNormal, &mut rng);
+    let mut params: Vec<T> = flat(&vae.encoder).iter().map(|&v| T::from_f64(v)).collect();
+    params.extend(flat(&vae.decoder).iter().map(|&v| T::from_f64(v)));
+    let data: Vec<T> = (0..B * 16).map(|_| T::from_f64(uniform(&mut rng))).collect();
+    let batch: Vec<[T; 16]> = data.chunks(16).map(|r| core::array::from_fn(|i| r[i])).collect();
+    let lr = T::from_f64(1e-3);
+    let mut trainer = VaeTrainer::new(&vae, lr);
+    let mut run = || -> Result<[f64; 3], crabmix::backend::BackendError> {
+        let body = [DenseSpec::new(16, 64, Activation::Tanh)];
+        let dec = [DenseSpec::new(4, 64, Activation::Tanh), DenseSpec::new(64, 16, Activation::Identity)];
+        let mut d = DeviceVae::<T, _>::new(dev, &body, 4, &dec, B, &params, AdamConfig::new(lr))?;
+        let terms = d.step(&data, seed)?;
+        let eps = d.last_eps()?;
+        let mut row = 0;
+        let want = trainer
+            .step_with(&mut vae, &batch, |e: &mut [T; 4]| {
+                e.copy_from_slice(&eps[4 * row..4 * row + 4]);
+                row += 1;
+            })
+            .map_err(crabmix::backend::BackendError::Kernels)?;
+        let mut g_ref = flat(&trainer.gradient().encoder);
+        g_ref.extend(flat(&trainer.gradient().decoder));
+        let mut p_ref = flat(&vae.encoder);
+        p_ref.extend(flat(&vae.decoder));
+        Ok([
+            max_rel(&to_f64(&[terms.log_likelihood, terms.kl]), &to_f64(&[want.log_likelihood, want.kl])),
+            max_rel(&to_f64(&d.grads()?), &g_ref),
+            max_rel(&to_f64(&d.params()?), &p_ref),
+        ])
+    };
+    let (devs, err) = match run() {
+        Ok(d) => (d, None),
+        Err(e) => ([f64::NAN; 3], Some(e.to_string())),
+    };
+    let ok = err.is_none() && devs.iter().all(|&d| d <= tol);
+    println!(
+        "{} VAE step {} B={B}: ELBO terms {:.1e} grads {:.1e} Adam params {:.1e} (tol {tol:.0e}){}",
+        if ok { "ok  " } else { "FAIL" },
+        T::NAME,
+        devs[0],
+        devs[1],
+        devs[2],
+        err.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
+    );
+    json!({"type": T::NAME, "batch": B, "elbo_rel_dev": devs[0], "grads_rel_dev": devs[1],
+           "adam_params_rel_dev": devs[2], "tol": tol, "error": err, "ok": ok})
+}
+
 fn roofline(dev: &CudaDevice) -> (f64, f64) {
     use cudarc::driver::sys::CUdevice_attribute as A;
     let ctx = dev.context();
@@ -241,8 +402,19 @@ fn main() {
                 }
             }
             let gauss = check_gaussian(&dev, seed);
-            let ok = cases.iter().all(|c| c["ok"] == true) && gauss["ok"] == true;
-            json!({"device": dev.name(), "arch": dev.arch(), "seed": seed, "estep_and_density": cases, "gaussian": gauss, "ok": ok})
+            // f32: FMA contraction and a 4099-row reduction; Adam's update m/√v amplifies the
+            // relative error of near-zero gradients, hence the looser parameter bound in f32.
+            let nets = vec![
+                check_mlp::<f64>(&dev, seed ^ 0x11, 1e-11),
+                check_mlp::<f32>(&dev, seed ^ 0x12, 1e-4),
+                check_vae::<f64>(&dev, seed ^ 0x13, 1e-11),
+                check_vae::<f32>(&dev, seed ^ 0x14, 1e-4),
+            ];
+            let ok = cases.iter().all(|c| c["ok"] == true)
+                && gauss["ok"] == true
+                && nets.iter().all(|c| c["ok"] == true);
+            json!({"device": dev.name(), "arch": dev.arch(), "seed": seed, "estep_and_density": cases, "gaussian": gauss,
+                   "mlp_and_vae": nets, "ok": ok})
         }
         Some("bench") if args.len() == 6 => {
             let p = |i: usize| args[i].parse::<usize>().expect("N D K are integers");
