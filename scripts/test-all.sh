@@ -10,6 +10,7 @@
 #   4. firmware: on-target tests under QEMU, the density-estimation app, size/stack/instruction budgets
 #   5. the cross-check harness: every target (kernels f64/f32 with libm and micromath, host threads,
 #      firmware under QEMU) against the f64 references, within stated tolerances
+#   6. fuzzing's regression replay (stable) and Miri over the kernels' unit tests (nightly)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
@@ -41,6 +42,12 @@ if [[ -x firmware/run-tests.sh ]]; then
   step "firmware under QEMU" firmware/run-tests.sh
 fi
 step "cross-check of every target against the f64 references" scripts/crosscheck.sh
+# Fuzzing's stable half: saved crash inputs and a pseudo-random smoke per target through the same
+# property checks as the libFuzzer targets (fuzz/, its own workspace; sharing target/ reuses the
+# host build).
+step "fuzz regressions and smoke (stable replay of fuzz/regressions)" cargo test --manifest-path fuzz/Cargo.toml --no-default-features --locked --target-dir target
+# Miri over the kernels' fast unit tests (nightly; skips with a message when none can be had).
+step "Miri: kernels unit tests" env MIRI_FILTER="${MIRI_FILTER:-}" scripts/miri.sh
 step "VAE/WGAN steps on the emulated Cortex-M4F: host f32 parity, stack < 64 KiB" bash -c 'cd firmware && cargo test --release --test models'
 
 echo
