@@ -4,7 +4,15 @@
 //! Targets: the kernels in f64 and f32 (fixed-size, single thread) with this build's math
 //! backend, the host's multithreaded path in f64 and f32, the firmware under QEMU (from the log of
 //! its run, when given), and the GPU when present. Workloads: one GMM EM iteration, a full fit,
-//! log densities, a KL batch, reparameterized-sampling statistics, an MLP forward/backward.
+//! log densities, a KL batch, reparameterized-sampling statistics, an MLP forward/backward, a VAE
+//! training step.
+//!
+//! Firmware: `--firmware-crosscheck-log PATH` reads the log of `firmware/src/bin/crosscheck.rs`
+//! (`cargo run --release --bin crosscheck` in firmware/), which computes every workload in f32 on
+//! the emulated Cortex-M4F from the same seeded inputs, generated on the device by the same
+//! kernels functions. Each workload's log carries an FNV-1a digest of its inputs' bits; a digest
+//! that differs from the host's fails the row (the inputs were not the same, so the comparison
+//! would mean nothing). `--firmware-log PATH` (the app's log) adds the app's crab fit as well.
 //! For each pair: the largest absolute and relative deviation and whether it is within that
 //! target's stated tolerance (the `TOLERANCES` table). Any failure exits non-zero.
 //!
@@ -16,14 +24,46 @@ use crabmix_bench::machine::MachineInfo;
 use crabmix_kernels::gaussian::{kl_diag_std_normal, kl_full, sample_diag, standard_normal};
 use crabmix_kernels::gmm::{CovarianceKind, FitConfig, GaussianMixture, SufficientStats};
 use crabmix_kernels::mlp::loss::mse;
-use crabmix_kernels::mlp::{Act, Dense, Init, Layer, Tanh};
+use crabmix_kernels::mlp::{Act, Dense, Init, Layer, Relu, Tanh};
+use crabmix_kernels::models::{GaussianHead, Likelihood, Vae, VaeTrainer};
 use crabmix_kernels::{BACKEND, MathBackend, Real, chain, chain_type};
 use crabmix_tests::gmm_reference::RefGmm;
 use crabmix_tests::kl_reference::kl_eq14;
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+/// Target name of the rows from the firmware's cross-check binary.
+const FIRMWARE: &str = "firmware, Cortex-M4F (QEMU)";
+
+/// FNV-1a (64-bit) over 64-bit words: a digest of a workload's inputs (f64 bits, or f32 bits
+/// widened), computed word for word as `firmware/src/bin/crosscheck.rs` does, so that equal
+/// digests show the device saw the very inputs the references were computed from.
+struct InputDigest(u64);
+
+impl InputDigest {
+    fn new() -> Self {
+        InputDigest(0xcbf2_9ce4_8422_2325)
+    }
+    fn word(&mut self, w: u64) {
+        for b in w.to_le_bytes() {
+            self.0 ^= b as u64;
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    fn f64s(&mut self, v: &[f64]) {
+        v.iter().for_each(|x| self.word(x.to_bits()));
+    }
+}
+
+/// A workload's f64 reference and its input digest, kept for the firmware rows.
+struct Reference {
+    workload: &'static str,
+    want: Vec<f64>,
+    digest: u64,
+}
 
 /// Relative tolerance per (workload, precision): deviations are |got − want| / max(|want|, s),
 /// s = 1e-3 · max|want| (so near-zero entries are judged on the array's scale).
@@ -36,6 +76,10 @@ fn tolerance(workload: &str, precision: &str) -> f64 {
         "gmm_fit_crabs" => 2e-3,
         "kl_diag_batch" | "kl_full" => 1e-5,
         "mlp_forward_backward" => 1e-5,
+        // Three Adam steps through ReLU networks: updates ≈ lr·g/|g| barely feel g's rounding, so
+        // ELBO terms, gradients and parameters stay within a few dozen f32 roundings of the f64
+        // run (4.3e-6 measured, the largest on a gradient entry); 2e-5 leaves a 4× margin.
+        "vae_training_step" => 2e-5,
         // Sampling: absolute deviation of standardized moments over 2·10⁵ draws (5 s.e.).
         "reparam_sampling" => 1e-2,
         _ => 1e-4,
@@ -168,8 +212,11 @@ fn cast_fixed<T: Real, const K2: usize, const D2: usize>(
     .expect("cast model")
 }
 
-fn em_iteration_checks(out: &mut Vec<Check>) {
+fn em_iteration_checks(out: &mut Vec<Check>, refs: &mut Vec<Reference>) {
     let (data, reference, start) = gmm_case();
+    let mut digest = InputDigest::new();
+    digest.f64s(&data);
+    let digest = digest.0;
     let want_next = reference.em_step(&data, D, 1e-6);
     let want_ll = reference.mean_log_likelihood(&data, D);
     let mut want = ref_params(&want_next);
@@ -222,6 +269,7 @@ fn em_iteration_checks(out: &mut Vec<Check>) {
     ));
     out.push(compare("gmm_em_iteration", "host (all threads)", "f64", &host::<f64>(&data, &start), &want));
     out.push(compare("gmm_em_iteration", "host (all threads)", "f32", &host::<f32>(&data, &start), &want));
+    refs.push(Reference { workload: "gmm_em_iteration", want, digest });
 
     // Log densities of the samples under the start model.
     let want: Vec<f64> = data.chunks_exact(D).map(|x| reference.log_density(x)).collect();
@@ -249,12 +297,16 @@ fn em_iteration_checks(out: &mut Vec<Check>) {
         &dens::<f32>(&data, &start),
         &want,
     ));
+    refs.push(Reference { workload: "log_density", want, digest });
 }
 
 /// The crab fit as the firmware runs it, against 3000 textbook EM steps in f64 from the f64
 /// kernels' k-means++ start (the same optimum: EM creeps there, so 3000 steps are needed).
-fn crab_checks(out: &mut Vec<Check>, firmware_log: Option<&str>) -> Vec<f64> {
+fn crab_checks(out: &mut Vec<Check>, refs: &mut Vec<Reference>, firmware_log: Option<&str>) -> Vec<f64> {
     let data: Vec<f64> = crabmix_tests::fixtures::pearson_crabs();
+    // The f32 fits (kernels, firmware) see the ratios cast to f32: digest those bits.
+    let mut digest = InputDigest::new();
+    data.iter().for_each(|&v| digest.word((v as f32).to_bits() as u64));
     let config = FitConfig { max_iter: 3000, tol: 0.0, ..FitConfig::default() };
     let start_config = FitConfig { max_iter: 1, tol: 0.0, ..FitConfig::default() };
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(1894);
@@ -316,12 +368,18 @@ fn crab_checks(out: &mut Vec<Check>, firmware_log: Option<&str>) -> Vec<f64> {
     if let (Some(log), true) = (firmware_log, firmware_backend == Some(BACKEND.name())) {
         match parse_firmware_crab_line(log) {
             Some(got) => {
-                out.push(compare("gmm_fit_crabs", "firmware, Cortex-M4F (QEMU)", "f32", &got, &want))
+                out.push(compare("gmm_fit_crabs", "firmware app, Cortex-M4F (QEMU)", "f32", &got, &want))
             }
             None => eprintln!("crosscheck: no crab-fit line in the firmware log"),
         }
     }
+    refs.push(Reference { workload: "gmm_fit_crabs", want: want.clone(), digest: digest.0 });
     want
+}
+
+/// (w, μ, σ²) of a two-component 1-D fit, components in increasing order of mean.
+fn sorted_crab_params(p: &[f64]) -> Vec<f64> {
+    if p[2] <= p[3] { p.to_vec() } else { vec![p[1], p[0], p[3], p[2], p[5], p[4]] }
 }
 
 /// The firmware's `crab-fit … bits w=[..] mu=[..] var=[..]` line → sorted (w, μ, σ²).
@@ -344,14 +402,17 @@ fn parse_firmware_crab_line(log: &str) -> Option<Vec<f64>> {
     })
 }
 
-fn kl_checks(out: &mut Vec<Check>) {
+fn kl_checks(out: &mut Vec<Check>, refs: &mut Vec<Reference>) {
     const L: usize = 8;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
     let mut mus = Vec::new();
     let mut lvs = Vec::new();
+    let mut digest = InputDigest::new();
     for _ in 0..1000 {
         let mu: [f64; L] = core::array::from_fn(|_| standard_normal(&mut rng));
         let lv: [f64; L] = core::array::from_fn(|_| 0.5 * standard_normal::<f64, _>(&mut rng));
+        digest.f64s(&mu);
+        digest.f64s(&lv);
         mus.push(mu);
         lvs.push(lv);
     }
@@ -369,6 +430,8 @@ fn kl_checks(out: &mut Vec<Check>) {
     }
     out.push(compare("kl_diag_batch", "kernels", "f64", &got::<f64>(&mus, &lvs), &want));
     out.push(compare("kl_diag_batch", "kernels", "f32", &got::<f32>(&mus, &lvs), &want));
+    refs.push(Reference { workload: "kl_diag_batch", want, digest: digest.0 });
+    let mut digest = InputDigest::new();
 
     // Full against full through Cholesky factors (eq 14), against the dense f64 evaluation.
     let mut want = Vec::new();
@@ -387,6 +450,9 @@ fn kl_checks(out: &mut Vec<Check>) {
         let (l1, l2) = (factor(), factor());
         let m1: [f64; 3] = core::array::from_fn(|_| standard_normal(&mut rng));
         let m2: [f64; 3] = core::array::from_fn(|_| standard_normal(&mut rng));
+        for v in [l1.as_flattened(), l2.as_flattened(), &m1[..], &m2[..]] {
+            digest.f64s(v);
+        }
         let s1 = crabmix_tests::kl_reference::covariance_from_factor(l1.as_flattened(), 3);
         let s2 = crabmix_tests::kl_reference::covariance_from_factor(l2.as_flattened(), 3);
         want.push(kl_eq14(&m1, &s1, &m2, &s2).expect("positive definite"));
@@ -396,12 +462,16 @@ fn kl_checks(out: &mut Vec<Check>) {
     }
     out.push(compare("kl_full", "kernels", "f64", &got64, &want));
     out.push(compare("kl_full", "kernels", "f32", &got32, &want));
+    refs.push(Reference { workload: "kl_full", want, digest: digest.0 });
 }
 
-fn sampling_checks(out: &mut Vec<Check>) {
+fn sampling_checks(out: &mut Vec<Check>, refs: &mut Vec<Reference>) {
     const L: usize = 4;
     let mu = [0.5, -1.0, 2.0, 0.0];
     let lv = [0.0, -1.0, 0.7, -2.0];
+    let mut digest = InputDigest::new();
+    digest.f64s(&mu);
+    digest.f64s(&lv);
     // Judged on standardized moments: (mean − μ)/σ → 0 and sd/σ → 1, whose standard errors are
     // 1/√n = 2.2e-3 and 1/√(2n) = 1.6e-3 at n = 2·10⁵ (tolerance ≈ 5 standard errors, absolute).
     let want: Vec<f64> = [0.0; L].into_iter().chain([1.0; L]).collect();
@@ -425,16 +495,21 @@ fn sampling_checks(out: &mut Vec<Check>) {
         mean.iter().zip(&mu_f64(mu)).zip(&sigma).map(|((m, u), s)| (m - u) / s).chain(sd).collect()
     }
     for (precision, got) in [("f64", got::<f64>(&mu, &lv)), ("f32", got::<f32>(&mu, &lv))] {
-        let mut c = compare("reparam_sampling", "kernels", precision, &got, &want);
-        c.pass = c.max_abs <= c.tolerance;
-        c.max_rel = c.max_abs;
-        out.push(c);
+        out.push(sampling_check(compare("reparam_sampling", "kernels", precision, &got, &want)));
     }
+    refs.push(Reference { workload: "reparam_sampling", want, digest: digest.0 });
+}
+
+/// Sampling is judged on the absolute deviation of the standardized moments (see above).
+fn sampling_check(mut c: Check) -> Check {
+    c.pass = c.max_abs <= c.tolerance;
+    c.max_rel = c.max_abs;
+    c
 }
 
 type Mlp<T> = chain_type!(Dense<T, 2, 32>, Act<Tanh, 32>, Dense<T, 32, 32>, Act<Tanh, 32>, Dense<T, 32, 2>);
 
-fn mlp_checks(out: &mut Vec<Check>) {
+fn mlp_checks(out: &mut Vec<Check>, refs: &mut Vec<Reference>) {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
     let net64: Mlp<f64> = chain!(
         Dense::new_init(Init::XavierNormal, &mut rng),
@@ -445,6 +520,8 @@ fn mlp_checks(out: &mut Vec<Check>) {
     );
     let mut params = Vec::new();
     net64.visit_params(&mut |p| params.push(p));
+    let mut digest = InputDigest::new();
+    digest.f64s(&params);
     let mut net32: Mlp<f32> = chain!(Dense::zeros(), Act(Tanh), Dense::zeros(), Act(Tanh), Dense::zeros());
     let mut it = params.iter();
     net32.for_each_param(&mut |p| *p = *it.next().expect("same shapes") as f32);
@@ -452,6 +529,8 @@ fn mlp_checks(out: &mut Vec<Check>) {
         .map(|_| {
             let x = [standard_normal(&mut rng), standard_normal(&mut rng)];
             let t = [standard_normal(&mut rng), standard_normal(&mut rng)];
+            digest.f64s(&x);
+            digest.f64s(&t);
             (x, t)
         })
         .collect();
@@ -475,26 +554,211 @@ fn mlp_checks(out: &mut Vec<Check>) {
     // fixtures (tests/tests/torch_fixtures.rs).
     let want = run(&net64, &inputs);
     out.push(compare("mlp_forward_backward", "kernels", "f32", &run(&net32, &inputs), &want));
+    refs.push(Reference { workload: "mlp_forward_backward", want, digest: digest.0 });
+}
+
+type VaeEnc<T> = chain_type!(Dense<T, 2, 16>, Act<Relu, 16>, GaussianHead<T, 16, 1>);
+type VaeDec<T> = chain_type!(Dense<T, 1, 16>, Act<Relu, 16>, Dense<T, 16, 2>);
+type TinyVae<T> = Vae<VaeEnc<T>, VaeDec<T>>;
+/// Adam steps and batch size of the VAE workload (the firmware binary's `VAE_STEPS`, `VAE_B`).
+const VAE_STEPS: usize = 3;
+const VAE_B: usize = 8;
+
+fn tiny_vae<T: Real>() -> TinyVae<T> {
+    Vae {
+        encoder: chain!(Dense::zeros(), Act(Relu), GaussianHead::zeros()),
+        decoder: chain!(Dense::zeros(), Act(Relu), Dense::zeros()),
+        likelihood: Likelihood::GaussianUnit,
+    }
+}
+
+/// The VAE training step: the device-sized VAE of `kernels::models::tiny` (2 → 16 ReLU →
+/// (μ, ln σ²) ∈ ℝ¹, decoder 1 → 16 ReLU → 2, unit-variance Gaussian), Xavier-uniform weights in
+/// f64 from seed 13 with N(0, 0.1²) biases (so bias gradients matter), then `VAE_STEPS` Adam
+/// (lr 1e-2) steps, each on a fresh batch of 8 parabola points (t + 0.05 n₁, t² − 1 + 0.05 n₂)
+/// and 8 ε, all drawn in f64 from the same generator and cast for f32. Compared: per step
+/// (ln p, KL, ELBO), the last step's gradient and the updated parameters.
+fn vae_checks(out: &mut Vec<Check>, refs: &mut Vec<Reference>) {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(13);
+    let mut v64 = tiny_vae::<f64>();
+    v64.init(Init::XavierUniform, &mut rng);
+    let mut bias = |p: &mut f64| {
+        if *p == 0.0 {
+            *p = 0.1 * standard_normal::<f64, _>(&mut rng);
+        }
+    };
+    v64.encoder.for_each_param(&mut bias);
+    v64.decoder.for_each_param(&mut bias);
+    let mut digest = InputDigest::new();
+    v64.encoder.visit_params(&mut |p| digest.word(p.to_bits()));
+    v64.decoder.visit_params(&mut |p| digest.word(p.to_bits()));
+    let mut batches = Vec::new();
+    for _ in 0..VAE_STEPS {
+        let batch: Vec<[f64; 2]> = (0..VAE_B)
+            .map(|_| {
+                let t: f64 = standard_normal(&mut rng);
+                let n1: f64 = standard_normal(&mut rng);
+                let n2: f64 = standard_normal(&mut rng);
+                [t + 0.05 * n1, t * t - 1.0 + 0.05 * n2]
+            })
+            .collect();
+        let eps: Vec<f64> = (0..VAE_B).map(|_| standard_normal(&mut rng)).collect();
+        batch.iter().for_each(|x| digest.f64s(x));
+        digest.f64s(&eps);
+        batches.push((batch, eps));
+    }
+    fn run<T: Real>(v64: &TinyVae<f64>, batches: &[(Vec<[f64; 2]>, Vec<f64>)]) -> Vec<f64> {
+        let mut vae = tiny_vae::<T>();
+        let mut params = Vec::new();
+        v64.encoder.visit_params(&mut |p| params.push(p));
+        v64.decoder.visit_params(&mut |p| params.push(p));
+        let mut it = params.iter();
+        vae.encoder.for_each_param(&mut |p| *p = T::from_f64(*it.next().expect("same shapes")));
+        vae.decoder.for_each_param(&mut |p| *p = T::from_f64(*it.next().expect("same shapes")));
+        let mut trainer = VaeTrainer::new(&vae, T::from_f64(1e-2));
+        let mut out = Vec::new();
+        for (batch, eps) in batches {
+            let batch: Vec<[T; 2]> = batch.iter().map(|x| x.map(T::from_f64)).collect();
+            let mut k = 0;
+            let terms = trainer
+                .step_with(&mut vae, &batch, |e: &mut [T; 1]| {
+                    e[0] = T::from_f64(eps[k]);
+                    k += 1;
+                })
+                .expect("finite step");
+            out.extend([terms.log_likelihood, terms.kl, terms.elbo()].map(|v| v.to_f64()));
+        }
+        trainer.gradient().encoder.visit_params(&mut |g| out.push(g.to_f64()));
+        trainer.gradient().decoder.visit_params(&mut |g| out.push(g.to_f64()));
+        vae.encoder.visit_params(&mut |p| out.push(p.to_f64()));
+        vae.decoder.visit_params(&mut |p| out.push(p.to_f64()));
+        out
+    }
+    // The f64 VAE is the reference, as for the MLP: its layers, loss gradients and Adam match
+    // PyTorch to 1e-9 (tests/tests/torch_fixtures.rs), its ELBO gradient matches central
+    // differences (kernels/src/models/vae.rs tests) and its training matches PyTorch's ELBO
+    // (tests/tests/vae_digits.rs).
+    let want = run::<f64>(&v64, &batches);
+    out.push(compare("vae_training_step", "kernels", "f32", &run::<f32>(&v64, &batches), &want));
+    refs.push(Reference { workload: "vae_training_step", want, digest: digest.0 });
+}
+
+/// One workload's results from the firmware's cross-check log: the values and the input digest.
+struct FirmwareResult {
+    values: Vec<f64>,
+    digest: u64,
+}
+
+/// Parses `cc <tag> <i> <h0> <h1> <h2> <h3>` and `cc-end <tag> n=<n> digest=<hex>` lines (defmt
+/// may prefix a level) into per-workload results; the f32 bit patterns become f64 exactly.
+/// Returns the backend the firmware was built with and the results.
+fn parse_firmware_crosscheck(log: &str) -> (Option<String>, BTreeMap<String, FirmwareResult>) {
+    let mut backend = None;
+    let mut values: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut results = BTreeMap::new();
+    for line in log.lines() {
+        let mut tok = line.split_whitespace().skip_while(|t| !t.starts_with("cc"));
+        match tok.next() {
+            Some("cc-backend") => backend = tok.next().map(String::from),
+            Some("cc") => {
+                let (Some(tag), Some(Ok(start))) = (tok.next(), tok.next().map(str::parse::<usize>)) else {
+                    continue;
+                };
+                let v = values.entry(tag.to_string()).or_default();
+                v.truncate(start);
+                v.extend(
+                    tok.filter_map(|h| u32::from_str_radix(h, 16).ok()).map(|b| f32::from_bits(b) as f64),
+                );
+            }
+            Some("cc-end") => {
+                let Some(tag) = tok.next() else { continue };
+                let n = tok.next().and_then(|t| t.strip_prefix("n=")?.parse::<usize>().ok());
+                let digest =
+                    tok.next().and_then(|t| u64::from_str_radix(t.strip_prefix("digest=")?, 16).ok());
+                if let (Some(n), Some(digest)) = (n, digest) {
+                    let mut v = values.remove(tag).unwrap_or_default();
+                    // The last line is padded to four values; a short log leaves NaN (a failure).
+                    v.resize(n, f64::NAN);
+                    results.insert(tag.to_string(), FirmwareResult { values: v, digest });
+                }
+            }
+            _ => {}
+        }
+    }
+    (backend, results)
+}
+
+/// One row per workload for the firmware target, each against the host's f64 reference of that
+/// workload. A missing workload or a digest mismatch (different inputs) is a failing row.
+fn firmware_checks(out: &mut Vec<Check>, refs: &[Reference], log: &str) {
+    let (backend, results) = parse_firmware_crosscheck(log);
+    // The firmware is built with one backend (libm): its rows belong to that run only.
+    if backend.as_deref() != Some(BACKEND.name()) {
+        eprintln!(
+            "crosscheck: firmware cross-check log is for backend {}; no firmware rows in the {} run",
+            backend.as_deref().unwrap_or("?"),
+            BACKEND.name()
+        );
+        return;
+    }
+    for r in refs {
+        let mut c = match results.get(r.workload) {
+            Some(f) if f.digest != r.digest => {
+                eprintln!(
+                    "crosscheck: {}: firmware input digest {:016x} != host {:016x}",
+                    r.workload, f.digest, r.digest
+                );
+                let mut c = compare(r.workload, FIRMWARE, "f32", &vec![f64::NAN; r.want.len()], &r.want);
+                c.target = format!("{FIRMWARE} [inputs differ]");
+                c
+            }
+            Some(f) if f.values.len() == r.want.len() => {
+                let got = if r.workload == "gmm_fit_crabs" {
+                    sorted_crab_params(&f.values)
+                } else {
+                    f.values.clone()
+                };
+                compare(r.workload, FIRMWARE, "f32", &got, &r.want)
+            }
+            _ => {
+                eprintln!("crosscheck: {}: missing or wrong length in the firmware log", r.workload);
+                compare(r.workload, FIRMWARE, "f32", &vec![f64::NAN; r.want.len()], &r.want)
+            }
+        };
+        if r.workload == "reparam_sampling" {
+            c = sampling_check(c);
+        }
+        out.push(c);
+    }
 }
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let mut firmware_log = None;
+    let mut firmware_cc_log = None;
     let mut out_dir = PathBuf::from("out");
     while let Some(a) = args.next() {
         match a.as_str() {
             "--firmware-log" => firmware_log = args.next().map(PathBuf::from),
+            "--firmware-crosscheck-log" => firmware_cc_log = args.next().map(PathBuf::from),
             "--out" => out_dir = args.next().expect("--out DIR").into(),
             other => panic!("unknown argument {other}"),
         }
     }
     let log = firmware_log.as_ref().and_then(|p| std::fs::read_to_string(p).ok());
     let mut checks = Vec::new();
-    em_iteration_checks(&mut checks);
-    crab_checks(&mut checks, log.as_deref());
-    kl_checks(&mut checks);
-    sampling_checks(&mut checks);
-    mlp_checks(&mut checks);
+    let mut refs = Vec::new();
+    em_iteration_checks(&mut checks, &mut refs);
+    crab_checks(&mut checks, &mut refs, log.as_deref());
+    kl_checks(&mut checks, &mut refs);
+    sampling_checks(&mut checks, &mut refs);
+    mlp_checks(&mut checks, &mut refs);
+    vae_checks(&mut checks, &mut refs);
+    if let Some(path) = &firmware_cc_log {
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("--firmware-crosscheck-log {}: {e}", path.display()));
+        firmware_checks(&mut checks, &refs, &text);
+    }
     let gpu = crabmix_bench::gpu_status();
 
     let machine = MachineInfo::collect();
