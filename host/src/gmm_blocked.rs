@@ -342,7 +342,7 @@ fn accumulate_block<T: Real>(
     for k in 0..k_n {
         deviations(&s.xt, &f.means[k * d..(k + 1) * d], np, &mut s.dev);
         let r = &s.lp[k * BLOCK_ROWS..k * BLOCK_ROWS + np];
-        p.resp[k] += weigh(r, &s.dev, d, np, &mut s.wdev, &mut p.s1[k * d..(k + 1) * d]);
+        p.resp[k] += weigh(r, &mut s.dev, d, np, &mut s.wdev, &mut p.s1[k * d..(k + 1) * d]);
         second_moments(&s.wdev, &s.dev, d, np, &mut p.s2[k * d * d..(k + 1) * d * d]);
     }
     let mut v = p.view(f.shape);
@@ -439,10 +439,10 @@ fn log_probs<T: Real>(ucol: &[T], d: usize, dev: &[T], log_norm: T, out: &mut [T
     }
 }
 
-/// w(i, b) = r_b δ(i, b); s1_i += Σ_b w(i, b); returns Σ_b r_b. Per-lane partial sums, reduced in
+/// Zeroes δ(i, b) where r_b = 0, then w(i, b) = r_b δ(i, b); s1_i += Σ_b w(i, b); returns Σ_b r_b. Per-lane partial sums, reduced in
 /// a fixed order.
 #[inline(always)]
-fn weigh<T: Real>(r: &[T], dev: &[T], d: usize, np: usize, w: &mut [T], s1: &mut [T]) -> T {
+fn weigh<T: Real>(r: &[T], dev: &mut [T], d: usize, np: usize, w: &mut [T], s1: &mut [T]) -> T {
     let mut n = [T::ZERO; LANES];
     for rs in r[..np].chunks_exact(LANES) {
         for l in 0..LANES {
@@ -451,11 +451,21 @@ fn weigh<T: Real>(r: &[T], dev: &[T], d: usize, np: usize, w: &mut [T], s1: &mut
     }
     for i in 0..d {
         let mut acc = [T::ZERO; LANES];
-        let (x, o) = (&dev[i * BLOCK_ROWS..i * BLOCK_ROWS + np], &mut w[i * BLOCK_ROWS..i * BLOCK_ROWS + np]);
-        for ((o, x), rs) in o.chunks_exact_mut(LANES).zip(x.chunks_exact(LANES)).zip(r.chunks_exact(LANES)) {
-            // Product into a register first, then one whole-strip store: interleaving the stores
+        let (x, o) =
+            (&mut dev[i * BLOCK_ROWS..i * BLOCK_ROWS + np], &mut w[i * BLOCK_ROWS..i * BLOCK_ROWS + np]);
+        for ((o, x), rs) in
+            o.chunks_exact_mut(LANES).zip(x.chunks_exact_mut(LANES)).zip(r.chunks_exact(LANES))
+        {
+            // Samples with r = 0 get δ = 0: the streaming pass skips them, and δ may be ±∞ there
+            // (x − μ_k overflowing for finite x and μ_k far apart), where 0 · ∞ would be NaN.
+            // Product into a register first, then whole-strip stores: interleaving the stores
             // with the sums made LLVM keep this loop scalar.
             let mut p = [T::ZERO; LANES];
+            for l in 0..LANES {
+                if !(rs[l] > T::ZERO) {
+                    x[l] = T::ZERO;
+                }
+            }
             for l in 0..LANES {
                 p[l] = rs[l] * x[l];
             }

@@ -262,3 +262,19 @@ fn blocked_falls_back_for_diag_and_spherical() {
         assert_eq!((a.resp_sums(), a.s1(), a.s2(), a.totals()), (b.resp_sums(), b.s1(), b.s2(), b.totals()));
     }
 }
+
+/// Finite samples and means so far apart that x − μ_k overflows to ±∞ for the component the
+/// sample does not belong to (responsibility exactly 0 there): the streaming pass skips that
+/// component, and so must the blocked one (no 0 · ∞ = NaN in its sums).
+#[test]
+fn blocked_handles_overflowing_deviations() {
+    let big = 1.5e308;
+    let model = Mixture::<f64>::new(CovarianceKind::Full, 1, vec![0.5, 0.5], vec![-big, big], vec![1.0, 1.0])
+        .unwrap();
+    let data: Vec<f64> =
+        // Exactly at the means (δ = 0 for the own component): a NaN could only come from 0 · ∞.
+        (0..100).map(|i| if i % 3 == 0 { -big } else { big }).collect();
+    let mut want = streaming(&model, &data);
+    let mut got = pass(&model, &mut BlockedEStep::new(&data, 1));
+    assert_stats_close("overflowing deviations", &mut got, &mut want, 1e-12);
+}
