@@ -112,7 +112,8 @@ fn compare(workload: &str, target: &str, precision: &str, got: &[f64], want: &[f
     let (mut max_abs, mut max_rel) = (0.0f64, 0.0f64);
     for (g, w) in got.iter().zip(want) {
         let a = (g - w).abs();
-        max_abs = max_abs.max(a);
+        // A NaN (missing or non-finite result) must show as the worst deviation, not vanish in max.
+        max_abs = if a.is_nan() { f64::INFINITY } else { max_abs.max(a) };
         max_rel = max_rel.max(if a.is_nan() {
             f64::INFINITY
         } else {
