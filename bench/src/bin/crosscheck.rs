@@ -72,7 +72,10 @@ struct Reference {
 /// (≈ 2e-3 relative) widens the E-step's by about that.
 fn tolerance(workload: &str, precision: &str) -> f64 {
     let f32_tol = match workload {
-        "gmm_em_iteration" | "log_density" => 1e-4,
+        // Sums over N = 2000 samples in f32 accumulate up to ≈ N·ε = 1.2e-4 relative (worst case,
+        // serial order); measured 9.3e-5 on the host and bit-identically on the Cortex-M4F.
+        "gmm_em_iteration" => 2.5e-4,
+        "log_density" => 1e-4,
         "gmm_fit_crabs" => 2e-3,
         "kl_diag_batch" | "kl_full" => 1e-5,
         "mlp_forward_backward" => 1e-5,
