@@ -15,6 +15,9 @@ pub struct MachineInfo {
     pub rustc: String,
     /// UTC date and time of the run (RFC 3339, from `date -u`).
     pub date: String,
+    /// 1-minute load average when the figures were taken (/proc/loadavg): timings from a
+    /// loaded machine are noisier, so every report carries it.
+    pub load_average: String,
 }
 
 impl MachineInfo {
@@ -43,11 +46,18 @@ impl MachineInfo {
             os: run("uname", &["-sr"]),
             rustc: run("rustc", &["--version"]),
             date: run("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]),
+            load_average: std::fs::read_to_string("/proc/loadavg")
+                .ok()
+                .and_then(|t| t.split_whitespace().next().map(str::to_owned))
+                .unwrap_or_default(),
         }
     }
 
-    /// One line: "CPU, N cores, OS, date".
+    /// One line: "CPU, N cores, OS, date, load".
     pub fn summary(&self) -> String {
-        format!("{}, {} cores, {}, {}", self.cpu, self.cores, self.os, self.date)
+        format!(
+            "{}, {} cores, {}, {}, load average {}",
+            self.cpu, self.cores, self.os, self.date, self.load_average
+        )
     }
 }

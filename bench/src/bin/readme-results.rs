@@ -13,8 +13,11 @@ fn load(name: &str) -> Option<Value> {
 
 fn machine(v: &Value) -> String {
     let m = &v["machine"];
+    let load = m["load_average"]
+        .as_str()
+        .map_or(String::new(), |l| format!(", load average {l} (other work running)"));
     format!(
-        "{}, {} cores, {}, {}",
+        "{}, {} cores, {}, {}{load}",
         m["cpu"].as_str().unwrap_or("?"),
         m["cores"],
         m["os"].as_str().unwrap_or("?"),
