@@ -15,7 +15,7 @@ fn machine(v: &Value) -> String {
     let m = &v["machine"];
     let load = m["load_average"]
         .as_str()
-        .map_or(String::new(), |l| format!(", load average {l} (other work running)"));
+        .map_or(String::new(), |l| format!(", load average {l}"));
     format!(
         "{}, {} cores, {}, {}{load}",
         m["cpu"].as_str().unwrap_or("?"),
