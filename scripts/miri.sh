@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Miri over the kernels' unit tests (issue 8): undefined behaviour, out-of-bounds and overflow
 # in the kernels and the dependencies they call (libm, rand_core), on a nightly toolchain.
-# The numerical tests sized for 10⁵–10⁶ samples are too slow under Miri's interpreter (hours);
-# MIRI_FILTER selects which tests run (default: all), and proptest runs 4 cases per property.
+# Miri interprets every instruction (~10⁴× slower than native): the statistical tests that draw
+# 10⁵–10⁶ variates and the model-training tests would take hours, so they are skipped here (they
+# run natively in the workspace tests); everything else runs. MIRI_FILTER narrows further; proptest
+# runs 4 cases per property.
 # Skips with a message, exit 0, when no nightly with the miri component can be had.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -17,4 +19,11 @@ export PROPTEST_CASES=${PROPTEST_CASES:-4}
 export MIRIFLAGS=${MIRIFLAGS:-"-Zmiri-disable-isolation -Zmiri-deterministic-floats"}
 # libm/force-soft-floats: libm's x86 sqrt is inline `sqrtsd`, which Miri cannot interpret; the
 # software sqrt is correctly rounded too, so results are the same bits.
-exec cargo +nightly miri test -p crabmix-kernels --lib --features libm/force-soft-floats -- ${MIRI_FILTER:-} "$@"
+skip=(
+  gaussian::normal::tests::million_ gaussian::normal::tests::ks_statistic
+  gaussian::reparam::tests::diag_samples_have gaussian::reparam::tests::full_samples_have
+  mlp::init::tests::sample_variance mlp::optim::tests::every_optimizer_minimizes
+  models::tiny::tests::host_parity_run models::vae::tests::training_raises
+)
+exec cargo +nightly miri test -p crabmix-kernels --lib --features libm/force-soft-floats -- \
+  ${MIRI_FILTER:-} "${skip[@]/#/--skip=}" "$@"

@@ -170,7 +170,9 @@ impl<'a, T: Real> MixtureRef<'a, T> {
     /// receives the per-component terms; `work` ≥ 2·D.
     pub fn log_density(&self, x: &[T], log_probs: &mut [T], work: &mut [T]) -> Result<T> {
         self.component_log_probs(x, log_probs, work)?;
-        Ok(log_sum_exp(&log_probs[..self.shape.components]))
+        let lp = &mut log_probs[..self.shape.components];
+        overflow_is_zero_density(x, lp);
+        Ok(log_sum_exp(lp))
     }
 
     /// Posterior responsibilities q_k = α_k N_k / Σ_l α_l N_l into `proba[..K]`; returns ln p(x).
@@ -183,7 +185,9 @@ impl<'a, T: Real> MixtureRef<'a, T> {
     /// The most probable component argmax_k q_k (ties: the lowest k).
     pub fn predict(&self, x: &[T], log_probs: &mut [T], work: &mut [T]) -> Result<usize> {
         self.component_log_probs(x, log_probs, work)?;
-        Ok(argmax(&log_probs[..self.shape.components]))
+        let lp = &mut log_probs[..self.shape.components];
+        overflow_is_zero_density(x, lp);
+        Ok(argmax(lp))
     }
 
     /// Draws one sample into `out` (length D): component k with probability α_k, then
@@ -279,6 +283,18 @@ pub fn log_sum_exp<T: Real>(a: &[T]) -> T {
         s += (v - m).exp();
     }
     m + s.ln()
+}
+
+/// For a finite `x`, a NaN term ln α_k N_k(x) can only come from the Mahalanobis sum
+/// overflowing (+∞ and −∞ partial products of a point ~10³⁰⁸ away, found by fuzzing); its true
+/// value is below −f64::MAX, so it becomes −∞ (zero density), as an underflow would. A NaN from a
+/// non-finite `x` is left to propagate. One scan of K values, nothing more unless a NaN is there.
+fn overflow_is_zero_density<T: Real>(x: &[T], log_probs: &mut [T]) {
+    if log_probs.iter().any(|v| v.is_nan()) && x.iter().all(|v| v.is_finite()) {
+        for v in log_probs.iter_mut().filter(|v| v.is_nan()) {
+            *v = T::NEG_INFINITY;
+        }
+    }
 }
 
 fn argmax<T: Real>(a: &[T]) -> usize {
@@ -469,4 +485,33 @@ fn check_structure<T: Real>(kind: CovarianceKind, cov: &[T], d: usize) -> Result
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fuzzing found NaN log densities for finite points: with U entries > 1 (small variances)
+    /// and correlated components, x − μ ≈ 1.5e308 makes partial products +∞ and −∞.
+    #[test]
+    fn finite_point_beyond_overflow_has_zero_density_not_nan() {
+        let d = 2;
+        let shape = Shape::new(2, d, CovarianceKind::Full);
+        let (mut w, mut mu) = ([0.5, 0.5], [0.0, 0.0, 1.0, 1.0]);
+        // 0.01·[[1, 0.5], [0.5, 1]]: U = L⁻ᵀ has entries ≈ ±11.5 of both signs.
+        let mut cov = [0.01, 0.005, 0.005, 0.01, 1.0, 0.0, 0.0, 1.0];
+        let (mut u, mut ln) = ([0.0; 8], [0.0; 2]);
+        let mut m = MixtureMut::new(shape, &mut w, &mut mu, &mut cov, &mut u, &mut ln).unwrap();
+        m.refresh().unwrap();
+        let m = m.as_ref();
+        let (mut lp, mut work) = ([0.0; 2], [0.0; 4]);
+        let x = [1.5e308, 1.5e308];
+        m.component_log_probs(&x, &mut lp, &mut work).unwrap();
+        assert!(lp[0].is_nan(), "the overflow this test is about: {lp:?}");
+        assert_eq!(m.log_density(&x, &mut lp, &mut work).unwrap(), f64::NEG_INFINITY);
+        // The other component's density underflows too: both −∞, argmax keeps the first.
+        assert_eq!(m.predict(&x, &mut lp, &mut work).unwrap(), 0);
+        // A NaN sample still propagates.
+        assert!(m.log_density(&[f64::NAN, 0.0], &mut lp, &mut work).unwrap().is_nan());
+    }
 }
