@@ -13,9 +13,7 @@ fn load(name: &str) -> Option<Value> {
 
 fn machine(v: &Value) -> String {
     let m = &v["machine"];
-    let load = m["load_average"]
-        .as_str()
-        .map_or(String::new(), |l| format!(", load average {l}"));
+    let load = m["load_average"].as_str().map_or(String::new(), |l| format!(", load average {l}"));
     format!(
         "{}, {} cores, {}, {}{load}",
         m["cpu"].as_str().unwrap_or("?"),
