@@ -338,25 +338,12 @@ impl<T: Real> Stats<T> {
 pub struct ParallelEStep<'a, T> {
     data: &'a [T],
     d: usize,
-    progress: bool,
-    passes: u32,
 }
 
 impl<'a, T: Real> ParallelEStep<'a, T> {
-    /// Over `data` (N × D row-major).
+    /// Over `data` (N × D row-major). Progress reporting is [`crate::gmm_blocked::HostEStep`]'s.
     pub fn new(data: &'a [T], d: usize) -> Self {
-        Self { data, d, progress: false, passes: 0 }
-    }
-    /// Print one progress line per pass to stderr.
-    pub fn with_progress(mut self, on: bool) -> Self {
-        self.progress = on;
-        self
-    }
-    /// Ends the progress line.
-    pub fn finish_progress(&self) {
-        if self.progress && self.passes > 0 {
-            eprintln!();
-        }
+        Self { data, d }
     }
 }
 
@@ -383,11 +370,6 @@ impl<T: Real> EStep<T> for ParallelEStep<'_, T> {
         for p in partials {
             let mut p = p?;
             stats.merge(&p.view_mut().as_ref())?;
-        }
-        self.passes += 1;
-        if self.progress {
-            let mean = stats.totals().mean_log_likelihood()?;
-            eprint!("\rEM pass {:4}  mean log-likelihood {:+.6}", self.passes, mean);
         }
         Ok(())
     }
