@@ -9,9 +9,9 @@
 //!
 //! 1. Δ = X − μ_k and the Mahalanobis terms ‖U_kᵀ δ‖² for every row of the block, as the
 //!    triangular product Y = Δ U_k over strips of [`LANES`] samples held in registers;
-//! 2. responsibilities per row, bit for bit those of the kernels' [`responsibilities_in_place`](crabmix_kernels::gmm::responsibilities_in_place)
-//!    (the products above add the same terms in the same order as `component_log_probs`, and
-//!    exponentials that underflow to exactly 0 are skipped, see `responsibilities`);
+//! 2. responsibilities per row, by the kernels' `responsibilities_in_place`
+//!    (the products above add the same terms in the same order as `component_log_probs`, and the
+//!    responsibilities are the kernels' function itself);
 //! 3. n_k += Σ r, s1_k += Rᵀ Δ, s2_k += Δᵀ diag(r) Δ as lane-parallel dot products over the block
 //!    (upper triangle; mirrored into the full square the kernels' layout keeps before merging).
 //!
@@ -25,7 +25,9 @@
 //! least [`BLOCKED_MIN_ROWS`] rows, the streaming pass otherwise (see [`uses_blocked`]).
 
 use crate::gmm::ParallelEStep;
-use crabmix_kernels::gmm::{CovarianceKind, EStep, MixtureRef, Shape, StatsMut, Totals};
+use crabmix_kernels::gmm::{
+    CovarianceKind, EStep, MixtureRef, Shape, StatsMut, Totals, responsibilities_in_place,
+};
 use crabmix_kernels::{Error, Real, Result};
 use rayon::prelude::*;
 
@@ -331,7 +333,7 @@ fn accumulate_block<T: Real>(
         for (k, a) in s.row.iter_mut().enumerate() {
             *a = s.lp[k * BLOCK_ROWS + b];
         }
-        s.lse[b] = responsibilities(&mut s.row).ok_or(Error::ZeroDensity { sample: b })?;
+        s.lse[b] = responsibilities_in_place(&mut s.row).ok_or(Error::ZeroDensity { sample: b })?;
         for (k, &a) in s.row.iter().enumerate() {
             s.lp[k * BLOCK_ROWS + b] = a;
         }
@@ -350,51 +352,6 @@ fn accumulate_block<T: Real>(
         v.observe(x, s.lse[b]);
     }
     Ok(())
-}
-
-/// Below this, libm's `exp`/`expf` (and micromath's `f32` exp, below −87) return exactly 0:
-/// `expf` for x ≤ −103.972084, `exp` for x < −745.133219.
-fn exp_flush_below<T: Real>() -> T {
-    T::from_f64(if T::NAME == "f32" { -104.0 } else { -746.0 })
-}
-
-/// The kernels' [`responsibilities_in_place`](crabmix_kernels::gmm::responsibilities_in_place), bit for bit, minus the exponentials that are
-/// exactly 0 anyway. libm reaches that 0 through a division by a subnormal (to raise the underflow
-/// flag), which costs this CPU about 10 ns a call; with well-separated components most of the
-/// K − 1 calls per row are such calls (25 % of the pass at D = K = 16, f32; 10 % after). A copy
-/// rather than a change to the kernels' function, whose instruction counts the firmware's golden
-/// measurements pin; the unit test below holds the two equal bit for bit.
-#[inline(always)]
-fn responsibilities<T: Real>(a: &mut [T]) -> Option<T> {
-    let low = exp_flush_below::<T>();
-    let mut m = T::NEG_INFINITY;
-    let mut top = 0;
-    for (k, &v) in a.iter().enumerate() {
-        if v != v {
-            return None;
-        }
-        if v > m {
-            m = v;
-            top = k;
-        }
-    }
-    if m == T::NEG_INFINITY || !m.is_finite() {
-        return None;
-    }
-    let mut t = T::ZERO;
-    for (k, v) in a.iter_mut().enumerate() {
-        if k != top {
-            let x = *v - m;
-            *v = if x < low { T::ZERO } else { x.fast_exp() };
-            t += *v;
-        }
-    }
-    a[top] = T::ONE;
-    let inv = T::ONE / (T::ONE + t);
-    for v in a.iter_mut() {
-        *v *= inv;
-    }
-    Some(m + t.ln_1p())
 }
 
 /// dev(i, b) = xt(i, b) − μ_i for the first `np` samples.
@@ -507,42 +464,5 @@ fn second_moments<T: Real>(w: &[T], dev: &[T], d: usize, np: usize, s2: &mut [T]
 fn mac<T: Real>(acc: &mut [T; LANES], x: &[T; LANES], y: &[T; LANES]) {
     for l in 0..LANES {
         acc[l] += x[l] * y[l];
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crabmix_kernels::gmm::responsibilities_in_place;
-
-    /// Bit-for-bit the kernels' function, around both flush thresholds, with −∞, NaN and ties.
-    fn same_as_kernels<T: Real>(rows: &[&[f64]]) {
-        for row in rows {
-            let mut a: Vec<T> = row.iter().map(|&v| T::from_f64(v)).collect();
-            let mut b = a.clone();
-            let (ra, rb) = (responsibilities(&mut a), responsibilities_in_place(&mut b));
-            assert_eq!(ra.map(T::to_f64).map(f64::to_bits), rb.map(T::to_f64).map(f64::to_bits), "{row:?}");
-            let bits = |v: &[T]| v.iter().map(|x| x.to_f64().to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&a), bits(&b), "{} {row:?}", T::NAME);
-        }
-    }
-
-    #[test]
-    fn responsibilities_match_the_kernels_bitwise() {
-        let mut rows: Vec<Vec<f64>> = vec![
-            vec![0.0, f64::NEG_INFINITY, -3.0],
-            vec![f64::NEG_INFINITY, f64::NEG_INFINITY],
-            vec![1.0, f64::NAN],
-            vec![2.0, 2.0, -1000.0],
-            vec![-5.0],
-        ];
-        for centre in [-87.3, -103.9720, -103.97209, -104.0, -104.1, -745.13, -745.1333, -746.0, -746.1] {
-            for step in [-1e-3, -1e-6, 0.0, 1e-6, 1e-3] {
-                rows.push(vec![10.0, 10.0 + centre + step, 10.0 + 2.0 * centre, 9.0]);
-            }
-        }
-        let rows: Vec<&[f64]> = rows.iter().map(|r| r.as_slice()).collect();
-        same_as_kernels::<f32>(&rows);
-        same_as_kernels::<f64>(&rows);
     }
 }

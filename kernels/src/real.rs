@@ -75,6 +75,10 @@ pub trait Real:
     const NEG_INFINITY: Self;
     /// ln(2π).
     const LN_2PI: Self;
+    /// Below this argument `exp` and `fast_exp` return exactly 0 (libm `expf`: x ≤ −103.972084,
+    /// `exp`: x < −745.133219; micromath's f32 exp is cut at −87), so callers may skip the call:
+    /// libm reaches that 0 through a division by a subnormal, ≈ 10 ns on x86-64.
+    const EXP_ZERO_BELOW: Self;
     /// Name of the type, `"f32"` or `"f64"`.
     const NAME: &'static str;
 
@@ -122,7 +126,7 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ty, $name:literal, $exp:path, $ln:path, $ln1p:path, $sqrt:path, $pow:path, $tanh:path, $fabs:path) => {
+    ($t:ty, $name:literal, $zero_below:literal, $exp:path, $ln:path, $ln1p:path, $sqrt:path, $pow:path, $tanh:path, $fabs:path) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -133,6 +137,7 @@ macro_rules! impl_real {
             // ln(2π) to 21 digits.
             const LN_2PI: Self = 1.837_877_066_409_345_483_6;
             const NAME: &'static str = $name;
+            const EXP_ZERO_BELOW: Self = $zero_below;
 
             #[inline(always)]
             fn from_f64(x: f64) -> Self {
@@ -193,6 +198,7 @@ macro_rules! impl_real {
 impl_real!(
     f32,
     "f32",
+    -104.0,
     libm::expf,
     libm::logf,
     libm::log1pf,
@@ -201,7 +207,18 @@ impl_real!(
     libm::tanhf,
     libm::fabsf
 );
-impl_real!(f64, "f64", libm::exp, libm::log, libm::log1p, libm::sqrt, libm::pow, libm::tanh, libm::fabs);
+impl_real!(
+    f64,
+    "f64",
+    -746.0,
+    libm::exp,
+    libm::log,
+    libm::log1p,
+    libm::sqrt,
+    libm::pow,
+    libm::tanh,
+    libm::fabs
+);
 
 /// Dispatch for `fast_exp`: only `f32` under `micromath` differs from libm.
 trait FastExp {
@@ -242,6 +259,22 @@ mod tests {
         assert_eq!(<f64 as Real>::LN_2PI, 1.837_877_066_409_345_6_f64);
         assert!((<f64 as Real>::LN_2PI - (2.0 * core::f64::consts::PI).ln()).abs() <= 4.5e-16);
         assert_eq!(<f32 as Real>::LN_2PI, 1.837_877_f32);
+    }
+
+    /// Skipping `fast_exp` below `EXP_ZERO_BELOW` changes no bit: every argument there gives 0.
+    #[test]
+    fn exp_is_exactly_zero_below_the_skip_threshold() {
+        for step in [0.0f64, 1e-6, 1e-3, 0.5, 10.0, 1e3] {
+            let x32 = <f32 as Real>::EXP_ZERO_BELOW - step as f32;
+            assert_eq!(x32.fast_exp().to_bits(), 0, "f32 {x32}");
+            assert_eq!(Real::exp(x32).to_bits(), 0, "f32 {x32}");
+            let x64 = <f64 as Real>::EXP_ZERO_BELOW - step;
+            assert_eq!(x64.fast_exp().to_bits(), 0, "f64 {x64}");
+            assert_eq!(Real::exp(x64).to_bits(), 0, "f64 {x64}");
+        }
+        // …and the thresholds are tight to within 0.03: just above them exp is not 0 yet.
+        assert!(Real::exp(-103.97f32) > 0.0);
+        assert!(Real::exp(-745.13f64) > 0.0);
     }
 
     #[test]

@@ -253,7 +253,10 @@ pub fn responsibilities_in_place<T: Real>(a: &mut [T]) -> Option<T> {
     let mut t = T::ZERO;
     for (k, v) in a.iter_mut().enumerate() {
         if k != top {
-            *v = (*v - m).fast_exp();
+            // Far components: skip the call whose result is exactly 0 anyway (same bits, and the
+            // underflowing call is slow), which with well-separated components is most of them.
+            let x = *v - m;
+            *v = if x < T::EXP_ZERO_BELOW { T::ZERO } else { x.fast_exp() };
             t += *v;
         }
     }
