@@ -223,8 +223,31 @@ pub fn fit<T: Real, E: EStep<T> + ?Sized, R: Rng + ?Sized>(
     config: &FitConfig<T>,
     rng: &mut R,
     work: &mut [T],
-    mut dist: Option<&mut [T]>,
+    dist: Option<&mut [T]>,
 ) -> Result<FitReport<T>> {
+    fit_with(data, best, trial, stats, config, rng, work, dist, |model, stats, config| {
+        em_loop(model, stats, estep, config)
+    })
+}
+
+/// [`fit`] with each initialization's EM iterations run by `run(model, stats, config)` in place
+/// of [`em_loop`] over an E-step — a backend's own loop, e.g. one that keeps data and model on a
+/// device; `run` must leave the fitted parameters in `model` and report as `em_loop` does.
+#[allow(clippy::too_many_arguments)]
+pub fn fit_with<T: Real, R: Rng + ?Sized, F>(
+    data: &[T],
+    best: &mut MixtureMut<'_, T>,
+    trial: &mut MixtureMut<'_, T>,
+    stats: &mut StatsMut<'_, T>,
+    config: &FitConfig<T>,
+    rng: &mut R,
+    work: &mut [T],
+    mut dist: Option<&mut [T]>,
+    mut run: F,
+) -> Result<FitReport<T>>
+where
+    F: FnMut(&mut MixtureMut<'_, T>, &mut StatsMut<'_, T>, &FitConfig<T>) -> Result<FitReport<T>>,
+{
     config.validate()?;
     let shape = best.shape();
     if shape.kind != config.kind || trial.shape() != shape {
@@ -238,7 +261,7 @@ pub fn fit<T: Real, E: EStep<T> + ?Sized, R: Rng + ?Sized>(
     for init in 0..config.n_init {
         let init_reseeded =
             initialize(data, trial, stats, config.init, config.reg_covar, rng, work, dist.as_deref_mut())?;
-        let mut report = em_loop(trial, stats, estep, config)?;
+        let mut report = run(trial, stats, config)?;
         report.reseeded += init_reseeded as u32;
         report.best_init = init;
         let better = match &kept {

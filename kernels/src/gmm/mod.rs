@@ -22,7 +22,7 @@ mod model;
 mod online;
 mod stats;
 
-pub use em::{EStep, FitConfig, FitReport, SerialEStep, em_loop, fit, validate_data};
+pub use em::{EStep, FitConfig, FitReport, SerialEStep, em_loop, fit, fit_with, validate_data};
 pub use fixed::{GaussianMixture, SufficientStats};
 pub use init::{InitMethod, choose_centres, initialize, uniform_below};
 pub use model::{MixtureMut, MixtureRef, log_sum_exp, responsibilities_in_place};
