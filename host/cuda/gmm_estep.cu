@@ -197,3 +197,29 @@ extern "C" __global__ void gmm_reduce_partials(const double* __restrict__ partia
     for (int b = 0; b < blocks; ++b) s += partials[(i64)b * e_total + e];
     out[e] = s;
 }
+
+// The pass's by-products merged on the device, for a resident EM loop (host/src/gmm_device.rs),
+// in exactly the host's order (one thread; ≤ 2048 blocks): summary[0] = Σ_b block_ll[b] in block
+// order, summary[1] = the smallest block_worst and flags[0] its row (the lowest row among ties;
+// +∞ and −1 when no block had rows), as gpu_layout::worst_of_blocks does on the host.
+extern "C" __global__ void gmm_pass_summary(const double* __restrict__ block_ll,
+                                            const double* __restrict__ block_worst,
+                                            const i64* __restrict__ block_worst_row, int blocks,
+                                            double* __restrict__ summary, i64* __restrict__ flags) {
+    if (blockIdx.x != 0 || threadIdx.x != 0) return;
+    double ll = 0.0, worst = pos_inf_f64();
+    i64 row = -1;
+    for (int b = 0; b < blocks; ++b) {
+        ll += block_ll[b];
+        const i64 r = block_worst_row[b];
+        if (r < 0) continue;
+        const double w = block_worst[b];
+        if (row < 0 || w < worst || (w == worst && r < row)) {
+            worst = w;
+            row = r;
+        }
+    }
+    summary[0] = ll;
+    summary[1] = worst;
+    flags[0] = row;
+}

@@ -5,10 +5,11 @@
 //! `cuda` feature, [`crate::cuda`] is a stub with the same API whose constructors return
 //! [`BackendError::NotCompiledWithCudaSupport`], so callers compile unchanged.
 
-use crate::cuda::{CudaDevice, CudaEStep};
+use crate::cuda::{CudaDevice, CudaEm};
 use crate::gmm::{Mixture, ParallelEStep};
+use crate::gmm_device::device_em_loop;
 use crabmix_kernels::Real;
-use crabmix_kernels::gmm::{CovarianceKind, FitConfig, FitReport};
+use crabmix_kernels::gmm::{CovarianceKind, FitConfig, FitReport, Shape};
 use rand_core::Rng;
 use std::fmt;
 use std::sync::Arc;
@@ -164,9 +165,23 @@ pub fn fit<T: GpuScalar, R: Rng + ?Sized>(
         Selected::Cpu { .. } => Ok(Mixture::fit(data, d, k, config, rng, progress)?),
         Selected::Cuda(dev) => {
             crabmix_kernels::gmm::validate_data(data, d, k)?;
-            let mut estep = CudaEStep::new(dev, data, d)?;
-            Mixture::fit_with_estep(data, d, k, config, rng, &mut estep)
-                .map_err(|e| estep.take_error().unwrap_or(e.into()))
+            // Data, model and statistics stay on the device for every iteration; initialization
+            // (k-means++ or random) runs here on the host copy.
+            let mut em = CudaEm::new(dev, data, Shape::new(k, d, config.kind))?;
+            let mut device_error = None;
+            let fitted = Mixture::fit_with_em(data, d, k, config, rng, |model, stats, config| {
+                device_em_loop(&mut em, model, stats, config).map_err(|e| match e {
+                    BackendError::Kernels(e) => e,
+                    other => {
+                        device_error = Some(other);
+                        crabmix_kernels::Error::InvalidParameter {
+                            name: "cuda",
+                            reason: "the CUDA EM loop failed (driver error)",
+                        }
+                    }
+                })
+            });
+            fitted.map_err(|e| device_error.take().unwrap_or(e.into()))
         }
     }
 }

@@ -9,9 +9,10 @@
 //! same API, every constructor returning [`BackendError::NotCompiledWithCudaSupport`].
 
 use crate::backend::{BackendError, GpuScalar};
+use crate::gmm_device::{GmmDevice, PassSummary, Slot};
 use crate::gpu_layout::{BLOCK_THREADS, EStepLaunch, MLP_TILE, merge_device_stats, worst_of_blocks};
 use crate::mlp_device::{Activation, AdamConfig, MlpKernels, check_len};
-use crabmix_kernels::gmm::{CovarianceKind, EStep, MixtureRef, Shape, StatsMut};
+use crabmix_kernels::gmm::{CovarianceKind, EStep, MixtureMut, MixtureRef, Shape, StatsMut};
 use crabmix_kernels::{Error, Result};
 use cudarc::driver::{
     CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DevicePtrMut, LaunchConfig, PushKernelArg,
@@ -33,11 +34,14 @@ pub enum Module {
     Gaussian,
     /// `mlp.cu`: dense layers forward/backward, activations, MSE/BCE gradients, Adam.
     Mlp,
+    /// `gmm_mstep.cu`: the M-step (one block per component) and the weights' normalization.
+    GmmMstep,
 }
 
 impl Module {
     /// Every family.
-    pub const ALL: [Module; 4] = [Module::GmmEstep, Module::GmmDensity, Module::Gaussian, Module::Mlp];
+    pub const ALL: [Module; 5] =
+        [Module::GmmEstep, Module::GmmDensity, Module::Gaussian, Module::Mlp, Module::GmmMstep];
 
     /// The file stem in `host/cuda/`.
     pub const fn name(self) -> &'static str {
@@ -46,6 +50,7 @@ impl Module {
             Module::GmmDensity => "gmm_density",
             Module::Gaussian => "gaussian",
             Module::Mlp => "mlp",
+            Module::GmmMstep => "gmm_mstep",
         }
     }
 
@@ -55,6 +60,7 @@ impl Module {
             Module::GmmDensity => include_str!("../cuda/gmm_density.cu"),
             Module::Gaussian => include_str!("../cuda/gaussian.cu"),
             Module::Mlp => include_str!("../cuda/mlp.cu"),
+            Module::GmmMstep => include_str!("../cuda/gmm_mstep.cu"),
         }
     }
 
@@ -405,9 +411,8 @@ struct Buffers<T> {
     launch: EStepLaunch,
     estep: CudaFunction,
     reduce: CudaFunction,
-    means: CudaSlice<T>,
-    prec: CudaSlice<T>,
-    log_norm: CudaSlice<T>,
+    /// The model the E-step reads (the current one of a resident EM loop).
+    model: DeviceModel<T>,
     partials: CudaSlice<f64>,
     reduced: CudaSlice<f64>,
     block_ll: CudaSlice<f64>,
@@ -462,16 +467,14 @@ impl<T: GpuScalar> CudaEStep<T> {
             let dev = &self.device;
             let launch = self.launch(shape)?;
             let kind = kind_name(shape)?;
-            let (k, d) = (shape.components, shape.features);
+
             let grid = launch.grid as usize;
             self.buffers = Some(Buffers {
                 shape,
                 launch,
                 estep: dev.function(Module::GmmEstep, &format!("gmm_estep_{kind}_{}", T::SUFFIX))?,
                 reduce: dev.function(Module::GmmEstep, "gmm_reduce_partials")?,
-                means: dev.poisoned(k * d)?,
-                prec: dev.poisoned(k * d * d)?,
-                log_norm: dev.poisoned(k)?,
+                model: DeviceModel::poisoned(dev, shape)?,
                 partials: dev.poisoned(grid * launch.entries)?,
                 reduced: dev.poisoned(launch.entries)?,
                 block_ll: dev.poisoned(grid)?,
@@ -497,41 +500,11 @@ impl<T: GpuScalar> CudaEStep<T> {
             }
             .into());
         }
-        let (n, d) = (self.n, self.d);
+        let d = self.d;
         let stream = self.device.stream.clone();
-        // Allocates (and compiles the module) on the first pass of a new shape.
-        self.buffers(shape)?;
-        let bufs = self.buffers.as_mut().expect("allocated just above");
-        stream.memcpy_htod(model.means(), &mut bufs.means).map_err(driver)?;
-        stream.memcpy_htod(model.precisions_cholesky(), &mut bufs.prec).map_err(driver)?;
-        stream.memcpy_htod(model.log_norm(), &mut bufs.log_norm).map_err(driver)?;
-        let l = bufs.launch;
-        let (n64, d32, k32, tile) = (n as i64, d as i32, shape.components as i32, l.tile_rows as i32);
-        let cfg = LaunchConfig {
-            grid_dim: (l.grid, 1, 1),
-            block_dim: (BLOCK_THREADS, 1, 1),
-            shared_mem_bytes: l.shared_bytes,
-        };
-        let mut b = stream.launch_builder(&bufs.estep);
-        b.arg(&self.data).arg(&n64).arg(&d32).arg(&k32).arg(&tile);
-        b.arg(&bufs.means).arg(&bufs.prec).arg(&bufs.log_norm);
-        b.arg(&mut bufs.partials)
-            .arg(&mut bufs.block_ll)
-            .arg(&mut bufs.block_worst)
-            .arg(&mut bufs.block_rows);
-        // SAFETY: matches gmm_estep_{full,diag}_*(const T* x, i64 n, int d, int k, int tile_rows,
-        // const T* means, const T* prec, const T* log_norm, double* partials, double* block_ll,
-        // double* block_worst, i64* block_worst_row). x holds n·d values; the model buffers K·D,
-        // K·D·D, K (shape checked against the allocation); partials grid·E and the block arrays
-        // grid entries, E and grid from the same EStepLaunch; shared_mem_bytes = tile_rows·(D+K)
-        // ·sizeof(T) as the kernel indexes, ≤ 40 KiB + 6 KiB static < the 48 KiB default limit.
-        unsafe { b.launch(cfg) }.map_err(driver)?;
-        let (grid32, e32) = (l.grid as i32, l.entries as i32);
-        let mut r = stream.launch_builder(&bufs.reduce);
-        r.arg(&bufs.partials).arg(&grid32).arg(&e32).arg(&mut bufs.reduced);
-        // SAFETY: matches gmm_reduce_partials(const double*, int blocks, int e_total, double* out)
-        // with partials of grid·E and out of E values; threads e ≥ E return.
-        unsafe { r.launch(rows_config(l.entries)) }.map_err(driver)?;
+        self.buffers(shape)?.model.load(&stream, model)?;
+        self.launch_pass()?;
+        let bufs = self.buffers.as_mut().expect("allocated by buffers() above");
         let reduced = stream.clone_dtoh(&bufs.reduced).map_err(driver)?;
         let block_ll = stream.clone_dtoh(&bufs.block_ll).map_err(driver)?;
         let block_worst = stream.clone_dtoh(&bufs.block_worst).map_err(driver)?;
@@ -546,12 +519,51 @@ impl<T: GpuScalar> CudaEStep<T> {
         };
         merge_device_stats(
             model,
-            n as u64,
+            self.n as u64,
             &reduced,
             log_likelihood,
             worst.map(|(w, row)| (w, row, worst_sample.as_slice())),
             stats,
         )?;
+        Ok(())
+    }
+
+    /// Launches the E-step and the reduction on the model already in the buffers (no transfer,
+    /// no wait): the reduced statistics and the block arrays are then on the device.
+    fn launch_pass(&mut self) -> std::result::Result<(), BackendError> {
+        let stream = self.device.stream.clone();
+        let bufs =
+            self.buffers.as_mut().ok_or(BackendError::Unsupported("a pass before any model was loaded"))?;
+        let l = bufs.launch;
+        let shape = bufs.shape;
+        let (n64, d32, k32, tile) =
+            (self.n as i64, self.d as i32, shape.components as i32, l.tile_rows as i32);
+        let cfg = LaunchConfig {
+            grid_dim: (l.grid, 1, 1),
+            block_dim: (BLOCK_THREADS, 1, 1),
+            shared_mem_bytes: l.shared_bytes,
+        };
+        let mut b = stream.launch_builder(&bufs.estep);
+        b.arg(&self.data).arg(&n64).arg(&d32).arg(&k32).arg(&tile);
+        b.arg(&bufs.model.means).arg(&bufs.model.prec).arg(&bufs.model.log_norm);
+        b.arg(&mut bufs.partials)
+            .arg(&mut bufs.block_ll)
+            .arg(&mut bufs.block_worst)
+            .arg(&mut bufs.block_rows);
+        // SAFETY: matches gmm_estep_{full,diag}_*(const T* x, i64 n, int d, int k, int tile_rows,
+        // const T* means, const T* prec, const T* log_norm, double* partials, double* block_ll,
+        // double* block_worst, i64* block_worst_row). x holds n·d values; the model buffers K·D,
+        // K·D·D, K (allocated for `shape`, checked by the callers against the model); partials
+        // grid·E and the block arrays grid entries, E and grid from the same EStepLaunch;
+        // shared_mem_bytes = tile_rows·(D+K)·sizeof(T) as the kernel indexes, ≤ 40 KiB + 6 KiB
+        // static < the 48 KiB default limit.
+        unsafe { b.launch(cfg) }.map_err(driver)?;
+        let (grid32, e32) = (l.grid as i32, l.entries as i32);
+        let mut r = stream.launch_builder(&bufs.reduce);
+        r.arg(&bufs.partials).arg(&grid32).arg(&e32).arg(&mut bufs.reduced);
+        // SAFETY: matches gmm_reduce_partials(const double*, int blocks, int e_total, double* out)
+        // with partials of grid·E and out of E values; threads e ≥ E return.
+        unsafe { r.launch(rows_config(l.entries)) }.map_err(driver)?;
         Ok(())
     }
 }
@@ -569,6 +581,224 @@ impl<T: GpuScalar> EStep<T> for CudaEStep<T> {
                 })
             }
         }
+    }
+}
+
+/// A mixture's parameters on the device, in the kernels crate's layout (weights K, means K·D,
+/// covariances and U K·D·D, log_norm K).
+#[derive(Debug)]
+struct DeviceModel<T> {
+    weights: CudaSlice<T>,
+    means: CudaSlice<T>,
+    covs: CudaSlice<T>,
+    prec: CudaSlice<T>,
+    log_norm: CudaSlice<T>,
+}
+
+impl<T: GpuScalar> DeviceModel<T> {
+    fn poisoned(dev: &CudaDevice, shape: Shape) -> std::result::Result<Self, BackendError> {
+        let (k, d) = (shape.components, shape.features);
+        Ok(Self {
+            weights: dev.poisoned(k)?,
+            means: dev.poisoned(k * d)?,
+            covs: dev.poisoned(k * d * d)?,
+            prec: dev.poisoned(k * d * d)?,
+            log_norm: dev.poisoned(k)?,
+        })
+    }
+
+    /// Uploads `model` (its shape is the allocation's: the callers check it).
+    fn load(
+        &mut self,
+        stream: &Arc<CudaStream>,
+        model: &MixtureRef<'_, T>,
+    ) -> std::result::Result<(), BackendError> {
+        stream.memcpy_htod(model.weights(), &mut self.weights).map_err(driver)?;
+        stream.memcpy_htod(model.means(), &mut self.means).map_err(driver)?;
+        stream.memcpy_htod(model.covariances(), &mut self.covs).map_err(driver)?;
+        stream.memcpy_htod(model.precisions_cholesky(), &mut self.prec).map_err(driver)?;
+        stream.memcpy_htod(model.log_norm(), &mut self.log_norm).map_err(driver)
+    }
+
+    /// Downloads weights, means and covariances into `model` (waits for the stream).
+    fn store(
+        &self,
+        stream: &Arc<CudaStream>,
+        model: &mut MixtureMut<'_, T>,
+    ) -> std::result::Result<(), BackendError> {
+        stream.memcpy_dtoh(&self.weights, model.weights_mut()).map_err(driver)?;
+        let (means, covs) = model.means_and_covariances_mut();
+        stream.memcpy_dtoh(&self.means, means).map_err(driver)?;
+        stream.memcpy_dtoh(&self.covs, covs).map_err(driver)?;
+        stream.synchronize().map_err(driver)
+    }
+}
+
+/// EM with data, model and statistics resident on a CUDA device ([`crate::gmm_device`]): per
+/// iteration the E-step, the fixed-order reduction, the M-step (`gmm_mstep.cu`, one block per
+/// component) and the weights run back to back on the stream, and five words come back.
+#[derive(Debug)]
+pub struct CudaEm<T: GpuScalar> {
+    estep: CudaEStep<T>,
+    shape: Shape,
+    next: DeviceModel<T>,
+    w_raw: CudaSlice<f64>,
+    log_det_u: CudaSlice<f64>,
+    status: CudaSlice<i32>,
+    summary: CudaSlice<f64>,
+    flags: CudaSlice<i64>,
+    mstep: CudaFunction,
+    weights: CudaFunction,
+    pass_summary: CudaFunction,
+}
+
+impl<T: GpuScalar> CudaEm<T> {
+    /// Uploads `data` (N × D row-major, finite) for a `shape` mixture (full or diag).
+    pub fn new(
+        device: &Arc<CudaDevice>,
+        data: &[T],
+        shape: Shape,
+    ) -> std::result::Result<Self, BackendError> {
+        let mut estep = CudaEStep::new(device, data, shape.features)?;
+        estep.buffers(shape)?;
+        let k = shape.components;
+        let kind = kind_name(shape)?;
+        Ok(Self {
+            estep,
+            shape,
+            next: DeviceModel::poisoned(device, shape)?,
+            w_raw: device.poisoned(k)?,
+            log_det_u: device.poisoned(k)?,
+            status: device.poisoned(k)?,
+            summary: device.poisoned(2)?,
+            flags: device.poisoned(3)?,
+            mstep: device.function(Module::GmmMstep, &format!("gmm_mstep_{kind}_{}", T::SUFFIX))?,
+            weights: device.function(Module::GmmMstep, &format!("gmm_mstep_weights_{}", T::SUFFIX))?,
+            pass_summary: device.function(Module::GmmEstep, "gmm_pass_summary")?,
+        })
+    }
+
+    fn stream(&self) -> Arc<CudaStream> {
+        self.estep.device.stream.clone()
+    }
+
+    fn bufs(&mut self) -> std::result::Result<&mut Buffers<T>, BackendError> {
+        let shape = self.shape;
+        self.estep.buffers(shape)
+    }
+
+    /// Launches gmm_pass_summary over the last pass's block arrays.
+    fn launch_summary(&mut self) -> std::result::Result<(), BackendError> {
+        let stream = self.stream();
+        let bufs = self.estep.buffers.as_ref().ok_or(BackendError::Unsupported("no pass yet"))?;
+        let grid32 = bufs.launch.grid as i32;
+        let mut b = stream.launch_builder(&self.pass_summary);
+        b.arg(&bufs.block_ll).arg(&bufs.block_worst).arg(&bufs.block_rows).arg(&grid32);
+        b.arg(&mut self.summary).arg(&mut self.flags);
+        // SAFETY: matches gmm_pass_summary(const double*, const double*, const i64*, int blocks,
+        // double* summary, i64* flags): the block arrays hold `grid` values, summary 2, flags 3.
+        unsafe { b.launch(rows_config(1)) }.map_err(driver)?;
+        Ok(())
+    }
+
+    fn read_summary(&mut self) -> std::result::Result<PassSummary, BackendError> {
+        let stream = self.stream();
+        let (mut s, mut f) = ([0f64; 2], [0i64; 3]);
+        stream.memcpy_dtoh(&self.summary, &mut s[..]).map_err(driver)?;
+        stream.memcpy_dtoh(&self.flags, &mut f[..]).map_err(driver)?;
+        stream.synchronize().map_err(driver)?;
+        Ok(PassSummary::from_words(s, f))
+    }
+}
+
+impl<T: GpuScalar> GmmDevice<T> for CudaEm<T> {
+    fn samples(&self) -> usize {
+        self.estep.n
+    }
+
+    fn load(&mut self, model: &MixtureRef<'_, T>, slot: Slot) -> std::result::Result<(), BackendError> {
+        if model.shape() != self.shape {
+            return Err(Error::ShapeMismatch {
+                what: "model shape vs the device buffers'",
+                expected: self.shape.components * self.shape.features,
+                found: model.shape().components * model.shape().features,
+            }
+            .into());
+        }
+        let stream = self.stream();
+        match slot {
+            Slot::Current => self.bufs()?.model.load(&stream, model),
+            Slot::Next => self.next.load(&stream, model),
+        }
+    }
+
+    fn pass(&mut self) -> std::result::Result<PassSummary, BackendError> {
+        self.estep.launch_pass()?;
+        self.launch_summary()?;
+        // No M-step after this pass (yet): no component is unfinished.
+        let stream = self.stream();
+        stream.memcpy_htod(&[-1i64, 0][..], &mut self.flags.slice_mut(1..3)).map_err(driver)?;
+        self.read_summary()
+    }
+
+    fn mstep(&mut self, reg: f64, empty_below: f64) -> std::result::Result<PassSummary, BackendError> {
+        let stream = self.stream();
+        let (k, d) = (self.shape.components, self.shape.features);
+        let n64 = self.estep.n as i64;
+        let (d32, k32) = (d as i32, k as i32);
+        let bufs = self.estep.buffers.as_ref().ok_or(BackendError::Unsupported("an M-step before a pass"))?;
+        let mut b = stream.launch_builder(&self.mstep);
+        b.arg(&bufs.reduced).arg(&n64).arg(&d32).arg(&reg).arg(&empty_below).arg(&bufs.model.means);
+        b.arg(&mut self.next.means).arg(&mut self.next.covs).arg(&mut self.next.prec);
+        b.arg(&mut self.w_raw).arg(&mut self.log_det_u).arg(&mut self.status);
+        let cfg = LaunchConfig {
+            grid_dim: (k as u32, 1, 1),
+            block_dim: (BLOCK_THREADS, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        // SAFETY: matches gmm_mstep_{full,diag}_*(const double* reduced, i64 n, int d, double reg,
+        // double empty_below, const T* shift, T* means, T* covs, T* prec, double* w_raw,
+        // double* log_det_u, int* status): reduced holds K·(1 + D + P) sums of this shape, the
+        // model buffers K·D / K·D·D, the per-component arrays K; one block per component; D ≤ 64
+        // (the host's limit) fits the kernel's 64 × 64 shared square.
+        unsafe { b.launch(cfg) }.map_err(driver)?;
+        let mut w = stream.launch_builder(&self.weights);
+        w.arg(&self.w_raw).arg(&self.log_det_u).arg(&self.status).arg(&k32).arg(&d32);
+        w.arg(&mut self.next.weights).arg(&mut self.next.log_norm).arg(&mut self.flags);
+        // SAFETY: matches gmm_mstep_weights_*(const double* w_raw, const double* log_det_u,
+        // const int* status, int k, int d, T* weights, T* log_norm, i64* flags): K values each,
+        // flags 3; a single thread does the work.
+        unsafe { w.launch(rows_config(1)) }.map_err(driver)?;
+        self.read_summary()
+    }
+
+    fn swap(&mut self) {
+        if let Some(bufs) = self.estep.buffers.as_mut() {
+            std::mem::swap(&mut bufs.model, &mut self.next);
+        }
+    }
+
+    fn store(&mut self, slot: Slot, model: &mut MixtureMut<'_, T>) -> std::result::Result<(), BackendError> {
+        let stream = self.stream();
+        match slot {
+            Slot::Current => self.bufs()?.model.store(&stream, model),
+            Slot::Next => self.next.store(&stream, model),
+        }
+    }
+
+    fn reduced(&mut self) -> std::result::Result<Vec<f64>, BackendError> {
+        let stream = self.stream();
+        let v = stream.clone_dtoh(&self.bufs()?.reduced).map_err(driver)?;
+        stream.synchronize().map_err(driver)?;
+        Ok(v)
+    }
+
+    fn row(&mut self, row: usize) -> std::result::Result<Vec<T>, BackendError> {
+        let d = self.estep.d;
+        let stream = self.stream();
+        let v = stream.clone_dtoh(&self.estep.data.slice(row * d..(row + 1) * d)).map_err(driver)?;
+        stream.synchronize().map_err(driver)?;
+        Ok(v)
     }
 }
 

@@ -9,9 +9,10 @@
 
 use crate::backend::BackendError;
 use crate::backend::GpuScalar;
+use crate::gmm_device::{GmmDevice, PassSummary, Slot};
 use crate::gpu_layout::{EStepLaunch, merge_device_stats, worst_of_blocks};
 use crate::mlp_device::{Activation, AdamConfig, MlpKernels, check_len};
-use crabmix_kernels::gmm::{CovarianceKind, EStep, MixtureRef, StatsMut};
+use crabmix_kernels::gmm::{CovarianceKind, EStep, MixtureMut, MixtureRef, Shape, StatsMut};
 use crabmix_kernels::{Error, Result};
 
 mod ffi {
@@ -73,7 +74,49 @@ mod ffi {
         crabmix_shim_kl_diag_std_normal_f64,
         crabmix_shim_reparam_diag_philox_f64
     );
+    macro_rules! shim_mstep_fns {
+        ($t:ty, $mstep:ident, $weights:ident) => {
+            unsafe extern "C" {
+                pub fn $mstep(
+                    full: c_int,
+                    reduced: *const f64,
+                    n: c_longlong,
+                    d: c_int,
+                    k: c_int,
+                    reg: f64,
+                    empty_below: f64,
+                    shift: *const $t,
+                    means: *mut $t,
+                    covs: *mut $t,
+                    prec: *mut $t,
+                    w_raw: *mut f64,
+                    log_det_u: *mut f64,
+                    status: *mut c_int,
+                );
+                pub fn $weights(
+                    w_raw: *const f64,
+                    log_det_u: *const f64,
+                    status: *const c_int,
+                    k: c_int,
+                    d: c_int,
+                    weights: *mut $t,
+                    log_norm: *mut $t,
+                    flags: *mut c_longlong,
+                );
+            }
+        };
+    }
+    shim_mstep_fns!(f32, crabmix_shim_gmm_mstep_f32, crabmix_shim_gmm_mstep_weights_f32);
+    shim_mstep_fns!(f64, crabmix_shim_gmm_mstep_f64, crabmix_shim_gmm_mstep_weights_f64);
     unsafe extern "C" {
+        pub fn crabmix_shim_gmm_pass_summary(
+            block_ll: *const f64,
+            block_worst: *const f64,
+            block_worst_row: *const c_longlong,
+            blocks: c_int,
+            summary: *mut f64,
+            flags: *mut c_longlong,
+        );
         pub fn crabmix_shim_gmm_reduce_partials(
             partials: *const f64,
             blocks: c_int,
@@ -132,11 +175,70 @@ pub trait ShimScalar: GpuScalar {
     /// the launch's grid·E partials); the C side cannot check them.
     #[doc(hidden)]
     unsafe fn reparam(mu: &[Self], log_var: &[Self], seed: u64, eps: &mut [Self], z: &mut [Self]);
+    /// Launches `gmm_mstep_{full,diag}_T` (K blocks) then `gmm_mstep_weights_T` into `next`.
+    ///
+    /// # Safety
+    /// `reduced` must hold K·(1 + D + P) sums, `shift` K·D values and `next` a model of shape
+    /// (K, D); `w_raw`, `log_det_u`, `status` K values each.
+    #[allow(clippy::too_many_arguments)]
+    #[doc(hidden)]
+    unsafe fn mstep(
+        full: bool,
+        reduced: &[f64],
+        n: usize,
+        dk: (usize, usize),
+        reg_empty_below: (f64, f64),
+        shift: &[Self],
+        next: &mut HostModel<Self>,
+        per_component: (&mut [f64], &mut [f64], &mut [i32]),
+        flags: &mut [i64; 3],
+    );
 }
 
 macro_rules! impl_shim_scalar {
-    ($t:ty, $estep:ident, $density:ident, $kl:ident, $reparam:ident) => {
+    ($t:ty, $estep:ident, $density:ident, $kl:ident, $reparam:ident, $mstep:ident, $weights:ident) => {
         impl ShimScalar for $t {
+            unsafe fn mstep(
+                full: bool,
+                reduced: &[f64],
+                n: usize,
+                (d, k): (usize, usize),
+                (reg, empty_below): (f64, f64),
+                shift: &[Self],
+                next: &mut HostModel<Self>,
+                (w_raw, log_det_u, status): (&mut [f64], &mut [f64], &mut [i32]),
+                flags: &mut [i64; 3],
+            ) {
+                // SAFETY: the caller guarantees the lengths documented on the trait.
+                unsafe {
+                    ffi::$mstep(
+                        full as _,
+                        reduced.as_ptr(),
+                        n as _,
+                        d as _,
+                        k as _,
+                        reg,
+                        empty_below,
+                        shift.as_ptr(),
+                        next.means.as_mut_ptr(),
+                        next.covs.as_mut_ptr(),
+                        next.prec.as_mut_ptr(),
+                        w_raw.as_mut_ptr(),
+                        log_det_u.as_mut_ptr(),
+                        status.as_mut_ptr(),
+                    );
+                    ffi::$weights(
+                        w_raw.as_ptr(),
+                        log_det_u.as_ptr(),
+                        status.as_ptr(),
+                        k as _,
+                        d as _,
+                        next.weights.as_mut_ptr(),
+                        next.log_norm.as_mut_ptr(),
+                        flags.as_mut_ptr(),
+                    );
+                }
+            }
             unsafe fn estep(
                 full: bool,
                 x: &[Self],
@@ -217,14 +319,18 @@ impl_shim_scalar!(
     crabmix_shim_gmm_estep_f32,
     crabmix_shim_gmm_log_density_f32,
     crabmix_shim_kl_diag_std_normal_f32,
-    crabmix_shim_reparam_diag_philox_f32
+    crabmix_shim_reparam_diag_philox_f32,
+    crabmix_shim_gmm_mstep_f32,
+    crabmix_shim_gmm_mstep_weights_f32
 );
 impl_shim_scalar!(
     f64,
     crabmix_shim_gmm_estep_f64,
     crabmix_shim_gmm_log_density_f64,
     crabmix_shim_kl_diag_std_normal_f64,
-    crabmix_shim_reparam_diag_philox_f64
+    crabmix_shim_reparam_diag_philox_f64,
+    crabmix_shim_gmm_mstep_f64,
+    crabmix_shim_gmm_mstep_weights_f64
 );
 
 fn is_full(kind: CovarianceKind) -> Result<bool> {
@@ -317,6 +423,199 @@ impl<T: ShimScalar> EStep<T> for ShimEStep<'_, T> {
             worst.map(|(w, r)| (w, r, &self.data[r * d..(r + 1) * d])),
             stats,
         )
+    }
+}
+
+/// A mixture's parameters in host buffers laid out as on the device (weights K, means K·D,
+/// covariances and U K·D·D, log_norm K): [`ShimEm`]'s two model slots.
+#[derive(Clone, Debug)]
+pub struct HostModel<T> {
+    weights: Vec<T>,
+    means: Vec<T>,
+    covs: Vec<T>,
+    prec: Vec<T>,
+    log_norm: Vec<T>,
+}
+
+impl<T: ShimScalar> HostModel<T> {
+    /// NaN-poisoned buffers for `shape` (an unwritten entry shows up in the results).
+    fn poisoned(shape: Shape) -> Self {
+        let (k, d) = (shape.components, shape.features);
+        let nan = T::from_f64(f64::NAN);
+        Self {
+            weights: vec![nan; k],
+            means: vec![nan; k * d],
+            covs: vec![nan; k * d * d],
+            prec: vec![nan; k * d * d],
+            log_norm: vec![nan; k],
+        }
+    }
+}
+
+/// The device-resident EM loop ([`crate::gmm_device`]) on the CPU: the same kernels and launch
+/// sequence as `cuda::CudaEm` — E-step, reduction, pass summary, M-step (one block per component),
+/// weights — over host buffers, the M-step's outputs poisoned first.
+#[derive(Debug)]
+pub struct ShimEm<'a, T> {
+    data: &'a [T],
+    shape: Shape,
+    max_blocks: u32,
+    cur: HostModel<T>,
+    next: HostModel<T>,
+    reduced: Vec<f64>,
+    summary: [f64; 2],
+    flags: [i64; 3],
+}
+
+impl<'a, T: ShimScalar> ShimEm<'a, T> {
+    /// Over `data` (N × D row-major, finite: checked here) for a `shape` mixture (full or diag).
+    pub fn new(data: &'a [T], shape: Shape) -> Result<Self> {
+        crabmix_kernels::gmm::validate_data(data, shape.features, shape.components)?;
+        is_full(shape.kind)?;
+        Ok(Self {
+            data,
+            shape,
+            max_blocks: crate::gpu_layout::MAX_BLOCKS,
+            cur: HostModel::poisoned(shape),
+            next: HostModel::poisoned(shape),
+            reduced: Vec::new(),
+            summary: [f64::NAN; 2],
+            flags: [-7; 3],
+        })
+    }
+
+    /// Caps the E-step grid (see [`ShimEStep::with_max_blocks`]).
+    pub fn with_max_blocks(mut self, max_blocks: u32) -> Self {
+        self.max_blocks = max_blocks.max(1);
+        self
+    }
+
+    fn summary(&self) -> PassSummary {
+        PassSummary::from_words(self.summary, self.flags)
+    }
+}
+
+impl<T: ShimScalar> GmmDevice<T> for ShimEm<'_, T> {
+    fn samples(&self) -> usize {
+        self.data.len() / self.shape.features
+    }
+
+    fn load(&mut self, model: &MixtureRef<'_, T>, slot: Slot) -> std::result::Result<(), BackendError> {
+        if model.shape() != self.shape {
+            return Err(
+                Error::InvalidParameter { name: "model", reason: "shape differs from the buffers'" }.into()
+            );
+        }
+        let m = match slot {
+            Slot::Current => &mut self.cur,
+            Slot::Next => &mut self.next,
+        };
+        m.weights.copy_from_slice(model.weights());
+        m.means.copy_from_slice(model.means());
+        m.covs.copy_from_slice(model.covariances());
+        m.prec.copy_from_slice(model.precisions_cholesky());
+        m.log_norm.copy_from_slice(model.log_norm());
+        Ok(())
+    }
+
+    fn pass(&mut self) -> std::result::Result<PassSummary, BackendError> {
+        let (k, d) = (self.shape.components, self.shape.features);
+        let n = self.samples();
+        let full = is_full(self.shape.kind)?;
+        let mut l = EStepLaunch::new(self.shape, n, core::mem::size_of::<T>())?;
+        l.grid = l.grid.min(self.max_blocks);
+        let grid = l.grid as usize;
+        let mut partials = vec![f64::NAN; grid * l.entries];
+        let (mut block_ll, mut block_worst, mut block_rows) =
+            (vec![f64::NAN; grid], vec![f64::NAN; grid], vec![-7i64; grid]);
+        let model = [self.cur.means.as_slice(), &self.cur.prec, &self.cur.log_norm];
+        self.reduced = vec![f64::NAN; l.entries];
+        // SAFETY: data n·D; model K·D, K·D·D, K (allocated for the shape); partials grid·E, the
+        // block arrays grid values, reduced E, from the same EStepLaunch; summary 2, flags 3.
+        unsafe {
+            T::estep(
+                full,
+                self.data,
+                n,
+                d,
+                k,
+                &l,
+                model,
+                (&mut partials, &mut block_ll, &mut block_worst, &mut block_rows),
+            );
+            ffi::crabmix_shim_gmm_reduce_partials(
+                partials.as_ptr(),
+                grid as i32,
+                l.entries as i32,
+                self.reduced.as_mut_ptr(),
+            );
+            ffi::crabmix_shim_gmm_pass_summary(
+                block_ll.as_ptr(),
+                block_worst.as_ptr(),
+                block_rows.as_ptr(),
+                grid as i32,
+                self.summary.as_mut_ptr(),
+                self.flags.as_mut_ptr(),
+            );
+        }
+        self.flags[1] = -1;
+        self.flags[2] = 0;
+        Ok(self.summary())
+    }
+
+    fn mstep(&mut self, reg: f64, empty_below: f64) -> std::result::Result<PassSummary, BackendError> {
+        let (k, d) = (self.shape.components, self.shape.features);
+        let full = is_full(self.shape.kind)?;
+        self.next = HostModel::poisoned(self.shape);
+        let (mut w_raw, mut log_det_u, mut status) = (vec![f64::NAN; k], vec![f64::NAN; k], vec![-7i32; k]);
+        // SAFETY: reduced holds the last pass's K·(1 + D + P) sums (pass() ran first, as the
+        // trait requires; an empty vector fails the length check below), shift K·D, next a model
+        // of this shape, the per-component arrays K.
+        if self.reduced.len() != EStepLaunch::new(self.shape, 1, core::mem::size_of::<T>())?.entries {
+            return Err(BackendError::Unsupported("an M-step before a pass"));
+        }
+        unsafe {
+            T::mstep(
+                full,
+                &self.reduced,
+                self.samples(),
+                (d, k),
+                (reg, empty_below),
+                &self.cur.means,
+                &mut self.next,
+                (&mut w_raw, &mut log_det_u, &mut status),
+                &mut self.flags,
+            )
+        };
+        Ok(self.summary())
+    }
+
+    fn swap(&mut self) {
+        std::mem::swap(&mut self.cur, &mut self.next);
+    }
+
+    fn store(&mut self, slot: Slot, model: &mut MixtureMut<'_, T>) -> std::result::Result<(), BackendError> {
+        let m = match slot {
+            Slot::Current => &self.cur,
+            Slot::Next => &self.next,
+        };
+        model.weights_mut().copy_from_slice(&m.weights);
+        let (means, covs) = model.means_and_covariances_mut();
+        means.copy_from_slice(&m.means);
+        covs.copy_from_slice(&m.covs);
+        Ok(())
+    }
+
+    fn reduced(&mut self) -> std::result::Result<Vec<f64>, BackendError> {
+        Ok(self.reduced.clone())
+    }
+
+    fn row(&mut self, row: usize) -> std::result::Result<Vec<T>, BackendError> {
+        let d = self.shape.features;
+        self.data
+            .get(row * d..(row + 1) * d)
+            .map(<[T]>::to_vec)
+            .ok_or(BackendError::Kernels(Error::InvalidParameter { name: "row", reason: "out of range" }))
     }
 }
 

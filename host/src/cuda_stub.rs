@@ -4,8 +4,9 @@
 //! at run time. No value of these types can exist.
 
 use crate::backend::{BackendError, GpuScalar};
+use crate::gmm_device::{GmmDevice, PassSummary, Slot};
 use crabmix_kernels::Result;
-use crabmix_kernels::gmm::{EStep, MixtureRef, StatsMut};
+use crabmix_kernels::gmm::{EStep, MixtureMut, MixtureRef, Shape, StatsMut};
 use std::convert::Infallible;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -69,6 +70,55 @@ impl<T: GpuScalar> CudaEStep<T> {
 
 impl<T: GpuScalar> EStep<T> for CudaEStep<T> {
     fn accumulate(&mut self, _model: &MixtureRef<'_, T>, _stats: &mut StatsMut<'_, T>) -> Result<()> {
+        match self.never {}
+    }
+}
+
+/// The device-resident EM loop (uninhabited in this build).
+#[derive(Debug)]
+pub struct CudaEm<T: GpuScalar> {
+    never: Infallible,
+    _t: PhantomData<T>,
+}
+
+impl<T: GpuScalar> CudaEm<T> {
+    /// Always `Err(NotCompiledWithCudaSupport)`.
+    pub fn new(
+        _device: &Arc<CudaDevice>,
+        _data: &[T],
+        _shape: Shape,
+    ) -> std::result::Result<Self, BackendError> {
+        Err(BackendError::NotCompiledWithCudaSupport)
+    }
+}
+
+impl<T: GpuScalar> GmmDevice<T> for CudaEm<T> {
+    fn samples(&self) -> usize {
+        match self.never {}
+    }
+    fn load(&mut self, _model: &MixtureRef<'_, T>, _slot: Slot) -> std::result::Result<(), BackendError> {
+        match self.never {}
+    }
+    fn pass(&mut self) -> std::result::Result<PassSummary, BackendError> {
+        match self.never {}
+    }
+    fn mstep(&mut self, _reg: f64, _empty_below: f64) -> std::result::Result<PassSummary, BackendError> {
+        match self.never {}
+    }
+    fn swap(&mut self) {
+        match self.never {}
+    }
+    fn store(
+        &mut self,
+        _slot: Slot,
+        _model: &mut MixtureMut<'_, T>,
+    ) -> std::result::Result<(), BackendError> {
+        match self.never {}
+    }
+    fn reduced(&mut self) -> std::result::Result<Vec<f64>, BackendError> {
+        match self.never {}
+    }
+    fn row(&mut self, _row: usize) -> std::result::Result<Vec<T>, BackendError> {
         match self.never {}
     }
 }

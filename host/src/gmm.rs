@@ -162,6 +162,25 @@ impl<T: Real> Mixture<T> {
         rng: &mut R,
         estep: &mut E,
     ) -> Result<(Self, FitReport<T>)> {
+        Self::fit_with_em(data, d, k, config, rng, |model, stats, config| {
+            gmm::em_loop(model, stats, estep, config)
+        })
+    }
+
+    /// [`Self::fit`] with each initialization's EM iterations run by `run` (see
+    /// [`gmm::fit_with`]): initialization here, the iterations wherever `run` puts them — e.g.
+    /// [`crate::gmm_device::device_em_loop`] with data and model resident on a GPU.
+    pub fn fit_with_em<R: Rng + ?Sized, F>(
+        data: &[T],
+        d: usize,
+        k: usize,
+        config: &FitConfig<T>,
+        rng: &mut R,
+        run: F,
+    ) -> Result<(Self, FitReport<T>)>
+    where
+        F: FnMut(&mut MixtureMut<'_, T>, &mut StatsMut<'_, T>, &FitConfig<T>) -> Result<FitReport<T>>,
+    {
         check_sizes(k, d)?;
         let shape = Shape::new(k, d, config.kind);
         gmm::validate_data(data, d, k)?;
@@ -170,16 +189,16 @@ impl<T: Real> Mixture<T> {
         let mut stats = Stats::new(shape);
         let mut work = vec![T::ZERO; d];
         let mut dist = vec![T::ZERO; data.len() / d];
-        let report = gmm::fit(
+        let report = gmm::fit_with(
             data,
             &mut best.view_mut(),
             &mut trial.view_mut(),
             &mut stats.view_mut(),
-            estep,
             config,
             rng,
             &mut work,
             Some(&mut dist),
+            run,
         )?;
         Ok((best, report))
     }

@@ -18,6 +18,7 @@ pub mod cuda;
 pub mod cuda_shim;
 pub mod gmm;
 pub mod gmm_blocked;
+pub mod gmm_device;
 pub mod gpu_layout;
 pub mod mlp_device;
 pub mod model_json;

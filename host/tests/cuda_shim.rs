@@ -5,8 +5,10 @@
 //! (only summation order differs), f32 kernels ≤ 2e-4 (f32 rounding over ≤ 64-row tile sums).
 #![cfg(feature = "cuda-shim")]
 
-use crabmix::cuda_shim::{self, ShimEStep, ShimScalar};
+use crabmix::backend::BackendError;
+use crabmix::cuda_shim::{self, ShimEStep, ShimEm, ShimScalar};
 use crabmix::gmm::{Mixture, ParallelEStep, Stats};
+use crabmix::gmm_device::{GmmDevice, device_em_loop};
 use crabmix::kernels::Real;
 use crabmix::kernels::gaussian::kl::kl_diag_std_normal;
 use crabmix::kernels::gmm::{CovarianceKind, EStep, FitConfig, SerialEStep, Shape};
@@ -175,6 +177,129 @@ fn em_fit_through_shim_matches_cpu_fit() {
         assert!(dev < 1e-9, "fit parameters deviate by {dev:.2e}");
     }
     assert!((gpu_report.mean_log_likelihood - cpu_report.mean_log_likelihood).abs() < 1e-10);
+}
+
+// ---- The device-resident EM loop (gmm_mstep.cu, gmm_device.rs) ----
+
+/// Whole fits, CPU (em_loop, M-step on the host in T) vs the resident loop (M-step kernel in
+/// double): same initialization, same number of iterations, parameters within `tol` of each
+/// array's scale.
+fn check_device_fit<T: ShimScalar>(kind: CovarianceKind, k: usize, d: usize, offset: f64, tol: f64) {
+    let truth = random_model(kind, k, d, offset, 31 + d as u64);
+    let (data64, _) = truth.sample(300, &mut Xoshiro256PlusPlus::seed_from_u64(6));
+    let data = cast::<T>(&data64);
+    let config = FitConfig { kind, max_iter: 12, tol: T::ZERO, ..FitConfig::default() };
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(2);
+    let (cpu, cpu_report) = Mixture::fit(&data, d, k, &config, &mut rng, false).unwrap();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(2);
+    // Two blocks: the E-step kernel loops over tiles as at large N.
+    let mut em = ShimEm::new(&data, Shape::new(k, d, kind)).unwrap().with_max_blocks(2);
+    let (dev, dev_report) = Mixture::fit_with_em(&data, d, k, &config, &mut rng, |m, s, c| {
+        device_em_loop(&mut em, m, s, c).map_err(|e| match e {
+            BackendError::Kernels(e) => e,
+            other => panic!("{other}"),
+        })
+    })
+    .unwrap();
+    assert_eq!((dev_report.n_iter, dev_report.converged), (cpu_report.n_iter, cpu_report.converged));
+    assert_eq!(dev_report.reseeded, cpu_report.reseeded);
+    // The agreement is the device M-step's, not the host fallback's: it finishes every component.
+    em.pass().unwrap();
+    assert_eq!(em.mstep(1e-6, 0.0).unwrap().unfinished, None);
+    let to64 = |v: &[T]| v.iter().map(|x| x.to_f64()).collect::<Vec<_>>();
+    for (what, a, b) in [
+        ("weights", dev.weights(), cpu.weights()),
+        ("means", dev.means(), cpu.means()),
+        ("covariances", dev.covariances(), cpu.covariances()),
+    ] {
+        let dv = rel_dev(a, &to64(b));
+        eprintln!("device EM {} {kind:?} K={k} D={d} offset {offset}: {what} {dv:.2e}", T::NAME);
+        assert!(dv <= tol, "{what} deviate by {dv:.2e} > {tol:.0e}");
+    }
+    let ll = (dev_report.mean_log_likelihood - cpu_report.mean_log_likelihood).to_f64().abs();
+    assert!(
+        ll <= tol * cpu_report.mean_log_likelihood.to_f64().abs().max(1.0),
+        "mean ln p deviates by {ll:.2e}"
+    );
+}
+
+#[test]
+fn device_em_loop_matches_cpu_fit_f64() {
+    check_device_fit::<f64>(CovarianceKind::Full, 3, 3, 0.0, 1e-9);
+    check_device_fit::<f64>(CovarianceKind::Diag, 3, 3, 0.0, 1e-9);
+}
+
+#[test]
+fn device_em_loop_matches_cpu_fit_f32_far_from_zero() {
+    // Data around 100: the shifted statistics keep f32 close; the device M-step works in double
+    // from double block sums, so it is the more accurate of the two.
+    check_device_fit::<f32>(CovarianceKind::Full, 2, 2, 100.0, 2e-3);
+    check_device_fit::<f32>(CovarianceKind::Diag, 2, 2, 100.0, 2e-3);
+}
+
+/// The CPU loop and the resident loop from the same starting model.
+fn both_loops(
+    model: &Mixture<f64>,
+    data: &[f64],
+    config: &FitConfig<f64>,
+) -> (
+    Result<(Mixture<f64>, crabmix::kernels::gmm::FitReport<f64>), crabmix::kernels::Error>,
+    Result<(Mixture<f64>, crabmix::kernels::gmm::FitReport<f64>), crabmix::kernels::Error>,
+) {
+    let d = model.shape().features;
+    let cpu = model.refine(data, config);
+    let mut dev_model = model.clone();
+    let mut stats = Stats::new(model.shape());
+    let mut em = ShimEm::new(data, model.shape()).unwrap();
+    let dev = device_em_loop(&mut em, &mut dev_model.view_mut(), &mut stats.view_mut(), config)
+        .map_err(|e| match e {
+            BackendError::Kernels(e) => e,
+            other => panic!("{other}"),
+        })
+        .map(|r| (dev_model, r));
+    let _ = d;
+    (cpu, dev)
+}
+
+#[test]
+fn device_em_loop_hands_empty_components_to_the_host_m_step() {
+    // Component 2 starts far from every sample: n_2 = 0 after the first E-step, so the device
+    // M-step leaves it to the host, which re-seeds it (the CPU loop's behaviour, counted).
+    let truth = random_model(CovarianceKind::Full, 2, 2, 0.0, 8);
+    let (data, _) = truth.sample(200, &mut Xoshiro256PlusPlus::seed_from_u64(1));
+    let mut means = truth.means().to_vec();
+    means.extend([40.0, 40.0]);
+    let mut covs = truth.covariances().to_vec();
+    covs.extend([1.0, 0.0, 0.0, 1.0]);
+    let start = Mixture::new(CovarianceKind::Full, 2, vec![0.4, 0.4, 0.2], means, covs).unwrap();
+    let config = FitConfig { max_iter: 6, tol: 0.0, ..FitConfig::default() };
+    let (cpu, dev) = both_loops(&start, &data, &config);
+    let ((cpu, cpu_r), (dev, dev_r)) = (cpu.unwrap(), dev.unwrap());
+    assert!(cpu_r.reseeded >= 1, "the scenario must re-seed");
+    assert_eq!((dev_r.reseeded, dev_r.n_iter), (cpu_r.reseeded, cpu_r.n_iter));
+    for (a, b) in
+        [(dev.weights(), cpu.weights()), (dev.means(), cpu.means()), (dev.covariances(), cpu.covariances())]
+    {
+        let dv = rel_dev(a, b);
+        assert!(dv < 1e-9, "{dv:.2e}");
+    }
+}
+
+#[test]
+fn device_em_loop_reports_singular_covariances_as_the_cpu_does() {
+    // Every sample on the line x₂ = x₁ and no regularization: Σ is singular after the first
+    // M-step; both loops must fail with the same typed error.
+    let data: Vec<f64> = (0..50).flat_map(|i| [i as f64 * 0.1, i as f64 * 0.1]).collect();
+    let start =
+        Mixture::new(CovarianceKind::Full, 2, vec![1.0], vec![2.0, 2.0], vec![1.0, 0.0, 0.0, 1.0]).unwrap();
+    let config = FitConfig { max_iter: 5, reg_covar: 0.0, ..FitConfig::default() };
+    let (cpu, dev) = both_loops(&start, &data, &config);
+    let cpu_err = cpu.unwrap_err();
+    assert!(
+        matches!(cpu_err, crabmix::kernels::Error::NotPositiveDefinite { component: 0, .. }),
+        "{cpu_err:?}"
+    );
+    assert_eq!(dev.unwrap_err(), cpu_err);
 }
 
 fn check_log_density<T: ShimScalar>(kind: CovarianceKind, tol: f64) {

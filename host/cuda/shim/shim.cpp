@@ -5,6 +5,7 @@
 #include "../gaussian.cu"
 #include "../gmm_density.cu"
 #include "../gmm_estep.cu"
+#include "../gmm_mstep.cu"
 #include "../mlp.cu"
 
 namespace {
@@ -41,6 +42,35 @@ unsigned blocks_for(long long n) { return (unsigned)((n + CRABMIX_BLOCK - 1) / C
     }
 SHIM_GMM(f32, float)
 SHIM_GMM(f64, double)
+
+// The M-step: one block per component with barriers; the weights and the pass summary are
+// single-thread kernels (threads other than 0 return at once on the GPU).
+#define SHIM_MSTEP(SUFFIX, T)                                                                      \
+    extern "C" void crabmix_shim_gmm_mstep_##SUFFIX(                                               \
+        int full, const double* reduced, long long n, int d, int k, double reg, double empty_below, \
+        const T* shift, T* means, T* covs, T* prec, double* w_raw, double* log_det_u, int* status) { \
+        cuda_shim::launch_threads({(unsigned)k}, {CRABMIX_BLOCK}, 0,                               \
+                                  full ? gmm_mstep_full_##SUFFIX : gmm_mstep_diag_##SUFFIX, reduced, \
+                                  n, d, reg, empty_below, shift, means, covs, prec, w_raw,         \
+                                  log_det_u, status);                                              \
+    }                                                                                              \
+    extern "C" void crabmix_shim_gmm_mstep_weights_##SUFFIX(const double* w_raw,                   \
+                                                            const double* log_det_u,               \
+                                                            const int* status, int k, int d,       \
+                                                            T* weights, T* log_norm,               \
+                                                            long long* flags) {                    \
+        cuda_shim::launch_seq({1}, {1}, gmm_mstep_weights_##SUFFIX, w_raw, log_det_u, status, k, d, \
+                              weights, log_norm, flags);                                           \
+    }
+SHIM_MSTEP(f32, float)
+SHIM_MSTEP(f64, double)
+
+extern "C" void crabmix_shim_gmm_pass_summary(const double* block_ll, const double* block_worst,
+                                              const long long* block_worst_row, int blocks,
+                                              double* summary, long long* flags) {
+    cuda_shim::launch_seq({1}, {1}, gmm_pass_summary, block_ll, block_worst, block_worst_row, blocks,
+                          summary, flags);
+}
 
 extern "C" void crabmix_shim_gmm_reduce_partials(const double* partials, int blocks, int e_total,
                                                  double* out) {
