@@ -18,6 +18,8 @@ import sys
 # Keep in sync with host/src/cuda.rs NVRTC_OPTIONS (the runtime build differs only in the
 # architecture, which is the device's own there).
 COMMON_OPTIONS = ["--std=c++17", "--fmad=true"]
+# Instantiates the run-time-specialized kernels (gmm_estep_fixed.cu) at the shapes worth checking.
+CHECK_OPTIONS = ["-DCRABMIX_CHECK_INSTANCES"]
 
 
 def nvrtc():
@@ -36,7 +38,7 @@ def compile_file(lib, path, arch, include_dir):
     prog = ctypes.c_void_p()
     check(lib, lib.nvrtcCreateProgram(ctypes.byref(prog), src, os.path.basename(path).encode(), 0, None, None),
           "nvrtcCreateProgram")
-    opts = COMMON_OPTIONS + [f"--gpu-architecture={arch}", f"--include-path={include_dir}", "--ptxas-options=-v"]
+    opts = COMMON_OPTIONS + CHECK_OPTIONS + [f"--gpu-architecture={arch}", f"--include-path={include_dir}", "--ptxas-options=-v"]
     arr = (ctypes.c_char_p * len(opts))(*[o.encode() for o in opts])
     rc = lib.nvrtcCompileProgram(prog, len(opts), arr)
     size = ctypes.c_size_t()

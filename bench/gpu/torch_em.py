@@ -16,7 +16,12 @@ import math
 import sys
 import time
 
-import torch
+T0 = time.perf_counter()
+import torch  # noqa: E402  (timed: the first device call pays for CUDA's initialization)
+
+
+def log(msg):
+    print(f"torch_em [{time.perf_counter() - T0:7.2f} s] {msg}", flush=True)
 
 CHUNK = 1 << 20
 
@@ -76,6 +81,7 @@ def main():
     n, d, k, kind, out = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
     full = kind == "full"
     torch.backends.cuda.matmul.allow_tf32 = False  # fp32 as crabmix computes it
+    log(f"torch {torch.__version__} imported; N={n} D={d} K={k} {kind}")
     dev = torch.device("cuda")
     g = torch.Generator(device=dev).manual_seed(1)
     mu = 6.0 * (torch.rand(k, d, device=dev, generator=g) - 0.5)
@@ -83,12 +89,15 @@ def main():
     x = mu[comp] + torch.randn(n, d, device=dev, generator=g)
     w = torch.full((k,), 1.0 / k, device=dev)
     cov = torch.eye(d, device=dev).expand(k, d, d).clone() if full else torch.ones(k, d, device=dev)
+    torch.cuda.synchronize()
+    log("data on the device")
     times = []
     for it in range(7):
         torch.cuda.synchronize()
         t = time.perf_counter()
         res = em_iteration(x, w, mu, cov, full)
         torch.cuda.synchronize()
+        log(f"iteration {it}: {1e3 * (time.perf_counter() - t):.3f} ms{' (warm-up)' if it < 2 else ''}")
         if it >= 2:
             times.append(time.perf_counter() - t)
     times.sort()

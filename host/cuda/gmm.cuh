@@ -29,3 +29,51 @@ __device__ __forceinline__ T component_log_prob(const T* x, const T* __restrict_
     }
     return log_norm - T(0.5) * maha;
 }
+
+// ln p(x) = logsumexp_c l[c] of one row's K log-probabilities, overwritten in place by the
+// responsibilities exp(l[c] − ln p). A row with zero density under every component (ln p = −∞)
+// gets no responsibilities (zeros, not NaN); the caller reports its row (ZeroDensity).
+template <class T>
+__device__ __forceinline__ T responsibilities_in_place(T* l, int k) {
+    T m = neg_inf<T>();
+    for (int c = 0; c < k; ++c) m = l[c] > m ? l[c] : m;
+    if (m == neg_inf<T>()) {
+        for (int c = 0; c < k; ++c) l[c] = 0;
+        return m;
+    }
+    T s = 0;
+    for (int c = 0; c < k; ++c) s += c_exp(l[c] - m);
+    const T lse = m + c_log(s);
+    for (int c = 0; c < k; ++c) l[c] = c_exp(l[c] - lse);
+    return lse;
+}
+
+// The block's Σ ln p(x) and its smallest ln p(x) with the row (the lowest row among ties; +∞ and
+// −1 when the block had no rows) through a fixed tree over the threads' values, written to
+// block_ll[b], block_worst[b], block_worst_row[b]. `red_*` are CRABMIX_BLOCK-long shared arrays.
+__device__ __forceinline__ void block_log_likelihood(double my_ll, double my_worst, i64 my_row, double* red_ll,
+                                                     double* red_worst, i64* red_row, double* block_ll,
+                                                     double* block_worst, i64* block_worst_row) {
+    const int tid = threadIdx.x;
+    red_ll[tid] = my_ll;
+    red_worst[tid] = my_worst;
+    red_row[tid] = my_row;
+    __syncthreads();
+    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (tid < s) {
+            red_ll[tid] += red_ll[tid + s];
+            const double w2 = red_worst[tid + s];
+            const i64 r2 = red_row[tid + s];
+            if (w2 < red_worst[tid] || (w2 == red_worst[tid] && r2 >= 0 && (red_row[tid] < 0 || r2 < red_row[tid]))) {
+                red_worst[tid] = w2;
+                red_row[tid] = r2;
+            }
+        }
+        __syncthreads();
+    }
+    if (tid == 0) {
+        block_ll[blockIdx.x] = red_ll[0];
+        block_worst[blockIdx.x] = red_worst[0];
+        block_worst_row[blockIdx.x] = red_row[0];
+    }
+}

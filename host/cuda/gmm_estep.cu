@@ -104,22 +104,11 @@ __device__ void gmm_estep_block(const T* __restrict__ x, i64 n, int d, int k, in
                                                 log_norm[c], d);
         }
         __syncthreads();
-        // Per row: ln p(x) by log-sum-exp, then responsibilities in place.
+        // Per row: ln p(x) by log-sum-exp, then responsibilities in place (a zero-density row
+        // gets none; its −∞ becomes the block's worst ln p and the host reports the row).
         for (int r = tid; r < rows; r += blockDim.x) {
             T* l = lp + r * k;
-            T m = neg_inf<T>();
-            for (int c = 0; c < k; ++c) m = l[c] > m ? l[c] : m;
-            T lse = m;
-            if (m == neg_inf<T>()) {
-                // Zero density under every component: no responsibilities (not NaN); the −∞
-                // becomes the block's worst ln p and the host reports the row (ZeroDensity).
-                for (int c = 0; c < k; ++c) l[c] = 0;
-            } else {
-                T s = 0;
-                for (int c = 0; c < k; ++c) s += c_exp(l[c] - m);
-                lse = m + c_log(s);
-                for (int c = 0; c < k; ++c) l[c] = c_exp(l[c] - lse);
-            }
+            const T lse = responsibilities_in_place(l, k);
             my_ll += (double)lse;
             // A thread visits its rows in increasing order: strict < keeps the first of ties.
             if ((double)lse < my_worst) {
@@ -149,28 +138,8 @@ __device__ void gmm_estep_block(const T* __restrict__ x, i64 n, int d, int k, in
         }
         __syncthreads();  // the next tile overwrites xs and lp
     }
-    // Fixed-tree block reductions of the log-likelihood sum and of the worst (ln p, row).
-    red_ll[tid] = my_ll;
-    red_worst[tid] = my_worst;
-    red_row[tid] = my_row;
-    __syncthreads();
-    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
-        if (tid < s) {
-            red_ll[tid] += red_ll[tid + s];
-            const double w2 = red_worst[tid + s];
-            const i64 r2 = red_row[tid + s];
-            if (w2 < red_worst[tid] || (w2 == red_worst[tid] && r2 >= 0 && (red_row[tid] < 0 || r2 < red_row[tid]))) {
-                red_worst[tid] = w2;
-                red_row[tid] = r2;
-            }
-        }
-        __syncthreads();
-    }
-    if (tid == 0) {
-        block_ll[blockIdx.x] = red_ll[0];
-        block_worst[blockIdx.x] = red_worst[0];
-        block_worst_row[blockIdx.x] = red_row[0];
-    }
+    block_log_likelihood(my_ll, my_worst, my_row, red_ll, red_worst, red_row, block_ll, block_worst,
+                         block_worst_row);
 }
 
 // Entry points, one per (covariance kind, scalar type): gmm_estep_{full,diag}_{f32,f64}.

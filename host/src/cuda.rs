@@ -10,7 +10,9 @@
 
 use crate::backend::{BackendError, GpuScalar};
 use crate::gmm_device::{GmmDevice, PassSummary, Slot};
-use crate::gpu_layout::{BLOCK_THREADS, EStepLaunch, MLP_TILE, merge_device_stats, worst_of_blocks};
+use crate::gpu_layout::{
+    BLOCK_THREADS, EStepKernel, EStepLaunch, MLP_TILE, merge_device_stats, worst_of_blocks,
+};
 use crate::mlp_device::{Activation, AdamConfig, MlpKernels, check_len};
 use crabmix_kernels::gmm::{CovarianceKind, EStep, MixtureMut, MixtureRef, Shape, StatsMut};
 use crabmix_kernels::{Error, Result};
@@ -36,12 +38,21 @@ pub enum Module {
     Mlp,
     /// `gmm_mstep.cu`: the M-step (one block per component) and the weights' normalization.
     GmmMstep,
+    /// `gmm_estep_fixed.cu`: E-step kernels specialized for one D (and K), instantiated by a
+    /// line the host appends ([`EStepLaunch::entry_point`]).
+    GmmEstepFixed,
 }
 
 impl Module {
     /// Every family.
-    pub const ALL: [Module; 5] =
-        [Module::GmmEstep, Module::GmmDensity, Module::Gaussian, Module::Mlp, Module::GmmMstep];
+    pub const ALL: [Module; 6] = [
+        Module::GmmEstep,
+        Module::GmmDensity,
+        Module::Gaussian,
+        Module::Mlp,
+        Module::GmmMstep,
+        Module::GmmEstepFixed,
+    ];
 
     /// The file stem in `host/cuda/`.
     pub const fn name(self) -> &'static str {
@@ -51,6 +62,7 @@ impl Module {
             Module::Gaussian => "gaussian",
             Module::Mlp => "mlp",
             Module::GmmMstep => "gmm_mstep",
+            Module::GmmEstepFixed => "gmm_estep_fixed",
         }
     }
 
@@ -61,6 +73,7 @@ impl Module {
             Module::Gaussian => include_str!("../cuda/gaussian.cu"),
             Module::Mlp => include_str!("../cuda/mlp.cu"),
             Module::GmmMstep => include_str!("../cuda/gmm_mstep.cu"),
+            Module::GmmEstepFixed => include_str!("../cuda/gmm_estep_fixed.cu"),
         }
     }
 
@@ -181,7 +194,7 @@ pub struct CudaDevice {
     stream: Arc<CudaStream>,
     name: String,
     arch: String,
-    modules: Mutex<HashMap<Module, Arc<CudaModule>>>,
+    modules: Mutex<HashMap<(Module, String), Arc<CudaModule>>>,
 }
 
 impl CudaDevice {
@@ -232,20 +245,48 @@ impl CudaDevice {
     /// `module` compiled for this device (virtual architecture `compute_XY`, JIT-finished by the
     /// driver), loaded once and cached.
     pub fn module(&self, module: Module) -> std::result::Result<Arc<CudaModule>, BackendError> {
+        self.module_with(module, "")
+    }
+
+    /// `module` with `instantiate` (lines of source, e.g. a specialized kernel's instantiation)
+    /// appended, compiled and cached per (module, lines).
+    pub fn module_with(
+        &self,
+        module: Module,
+        instantiate: &str,
+    ) -> std::result::Result<Arc<CudaModule>, BackendError> {
+        let key = (module, instantiate.to_string());
         let mut cache = self.modules.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(m) = cache.get(&module) {
+        if let Some(m) = cache.get(&key) {
             return Ok(m.clone());
         }
         let arch = self.arch.replacen("sm_", "compute_", 1);
-        let (ptx, _log) = nvrtc_compile(module.name(), &module.source(), &arch, &[])?;
+        let src = module.source() + instantiate;
+        let (ptx, _log) = nvrtc_compile(module.name(), &src, &arch, &[])?;
         let loaded = self.ctx.load_module(Ptx::from_src(ptx)).map_err(driver)?;
-        cache.insert(module, loaded.clone());
+        cache.insert(key, loaded.clone());
         Ok(loaded)
     }
 
     /// The kernel `name` of `module`.
     pub fn function(&self, module: Module, name: &str) -> std::result::Result<CudaFunction, BackendError> {
         self.module(module)?.load_function(name).map_err(driver)
+    }
+
+    /// The E-step kernel of `launch` for `shape` and scalar `T` (compiling its specialization on
+    /// first use).
+    fn estep_function<T: GpuScalar>(
+        &self,
+        launch: &EStepLaunch,
+        shape: Shape,
+    ) -> std::result::Result<CudaFunction, BackendError> {
+        let (name, instantiate) = launch.entry_point(shape, T::SUFFIX);
+        match instantiate {
+            None => self.function(Module::GmmEstep, &name),
+            Some(line) => {
+                self.module_with(Module::GmmEstepFixed, &line)?.load_function(&name).map_err(driver)
+            }
+        }
     }
 
     /// Copies `host` to a new device buffer.
@@ -466,13 +507,13 @@ impl<T: GpuScalar> CudaEStep<T> {
         if self.buffers.as_ref().map(|b| b.shape) != Some(shape) {
             let dev = &self.device;
             let launch = self.launch(shape)?;
-            let kind = kind_name(shape)?;
+            kind_name(shape)?;
 
             let grid = launch.grid as usize;
             self.buffers = Some(Buffers {
                 shape,
                 launch,
-                estep: dev.function(Module::GmmEstep, &format!("gmm_estep_{kind}_{}", T::SUFFIX))?,
+                estep: dev.estep_function::<T>(&launch, shape)?,
                 reduce: dev.function(Module::GmmEstep, "gmm_reduce_partials")?,
                 model: DeviceModel::poisoned(dev, shape)?,
                 partials: dev.poisoned(grid * launch.entries)?,
@@ -544,19 +585,27 @@ impl<T: GpuScalar> CudaEStep<T> {
             shared_mem_bytes: l.shared_bytes,
         };
         let mut b = stream.launch_builder(&bufs.estep);
-        b.arg(&self.data).arg(&n64).arg(&d32).arg(&k32).arg(&tile);
+        b.arg(&self.data).arg(&n64);
+        match l.kernel {
+            EStepKernel::Generic => b.arg(&d32).arg(&k32).arg(&tile),
+            EStepKernel::Registers => &mut b,
+            EStepKernel::TiledFull => b.arg(&k32).arg(&tile),
+        };
         b.arg(&bufs.model.means).arg(&bufs.model.prec).arg(&bufs.model.log_norm);
         b.arg(&mut bufs.partials)
             .arg(&mut bufs.block_ll)
             .arg(&mut bufs.block_worst)
             .arg(&mut bufs.block_rows);
-        // SAFETY: matches gmm_estep_{full,diag}_*(const T* x, i64 n, int d, int k, int tile_rows,
-        // const T* means, const T* prec, const T* log_norm, double* partials, double* block_ll,
-        // double* block_worst, i64* block_worst_row). x holds n·d values; the model buffers K·D,
-        // K·D·D, K (allocated for `shape`, checked by the callers against the model); partials
-        // grid·E and the block arrays grid entries, E and grid from the same EStepLaunch;
-        // shared_mem_bytes = tile_rows·(D+K)·sizeof(T) as the kernel indexes, ≤ 40 KiB + 6 KiB
-        // static < the 48 KiB default limit.
+        // SAFETY: matches the kernel `l.kernel` names: gmm_estep_{full,diag}_*(const T* x, i64 n,
+        // int d, int k, int tile_rows, <model>, <outputs>), gmm_estep_regs_*(const T* x, i64 n,
+        // <model>, <outputs>) or gmm_estep_tiled_full_*(const T* x, i64 n, int k, int tile_rows,
+        // <model>, <outputs>), with <model> = const T* means, prec, log_norm and <outputs> =
+        // double* partials, block_ll, block_worst, i64* block_worst_row. x holds n·d values; the
+        // model buffers K·D, K·D·D, K (allocated for `shape`, whose D and K the specialized
+        // kernels were compiled for; callers check the model against it); partials grid·E and the
+        // block arrays grid entries, E and grid from the same EStepLaunch; shared_mem_bytes is
+        // what the kernel carves up (gpu_layout's formulas): generic and tiled ≤ 40 KiB dynamic +
+        // 6 KiB static, registers none dynamic + < 21 KiB static, all < the 48 KiB default.
         unsafe { b.launch(cfg) }.map_err(driver)?;
         let (grid32, e32) = (l.grid as i32, l.entries as i32);
         let mut r = stream.launch_builder(&bufs.reduce);
@@ -732,16 +781,19 @@ impl<T: GpuScalar> GmmDevice<T> for CudaEm<T> {
         }
     }
 
-    fn pass(&mut self) -> std::result::Result<PassSummary, BackendError> {
+    fn pass(&mut self) -> std::result::Result<(), BackendError> {
         self.estep.launch_pass()?;
         self.launch_summary()?;
         // No M-step after this pass (yet): no component is unfinished.
         let stream = self.stream();
-        stream.memcpy_htod(&[-1i64, 0][..], &mut self.flags.slice_mut(1..3)).map_err(driver)?;
+        stream.memcpy_htod(&[-1i64, 0][..], &mut self.flags.slice_mut(1..3)).map_err(driver)
+    }
+
+    fn read(&mut self) -> std::result::Result<PassSummary, BackendError> {
         self.read_summary()
     }
 
-    fn mstep(&mut self, reg: f64, empty_below: f64) -> std::result::Result<PassSummary, BackendError> {
+    fn mstep(&mut self, reg: f64, empty_below: f64) -> std::result::Result<(), BackendError> {
         let stream = self.stream();
         let (k, d) = (self.shape.components, self.shape.features);
         let n64 = self.estep.n as i64;
@@ -769,7 +821,7 @@ impl<T: GpuScalar> GmmDevice<T> for CudaEm<T> {
         // const int* status, int k, int d, T* weights, T* log_norm, i64* flags): K values each,
         // flags 3; a single thread does the work.
         unsafe { w.launch(rows_config(1)) }.map_err(driver)?;
-        self.read_summary()
+        Ok(())
     }
 
     fn swap(&mut self) {

@@ -10,7 +10,7 @@
 use crate::backend::BackendError;
 use crate::backend::GpuScalar;
 use crate::gmm_device::{GmmDevice, PassSummary, Slot};
-use crate::gpu_layout::{EStepLaunch, merge_device_stats, worst_of_blocks};
+use crate::gpu_layout::{EStepKernel, EStepLaunch, merge_device_stats, worst_of_blocks};
 use crate::mlp_device::{Activation, AdamConfig, MlpKernels, check_len};
 use crabmix_kernels::gmm::{CovarianceKind, EStep, MixtureMut, MixtureRef, Shape, StatsMut};
 use crabmix_kernels::{Error, Result};
@@ -106,6 +106,32 @@ mod ffi {
             }
         };
     }
+    macro_rules! shim_fixed_fns {
+        ($t:ty, $fixed:ident) => {
+            unsafe extern "C" {
+                pub fn $fixed(
+                    kernel: c_int,
+                    full: c_int,
+                    x: *const $t,
+                    n: c_longlong,
+                    d: c_int,
+                    k: c_int,
+                    tile_rows: c_int,
+                    grid: c_uint,
+                    smem_bytes: usize,
+                    means: *const $t,
+                    prec: *const $t,
+                    log_norm: *const $t,
+                    partials: *mut f64,
+                    block_ll: *mut f64,
+                    block_worst: *mut f64,
+                    block_worst_row: *mut c_longlong,
+                ) -> c_int;
+            }
+        };
+    }
+    shim_fixed_fns!(f32, crabmix_shim_gmm_estep_fixed_f32);
+    shim_fixed_fns!(f64, crabmix_shim_gmm_estep_fixed_f64);
     shim_mstep_fns!(f32, crabmix_shim_gmm_mstep_f32, crabmix_shim_gmm_mstep_weights_f32);
     shim_mstep_fns!(f64, crabmix_shim_gmm_mstep_f64, crabmix_shim_gmm_mstep_weights_f64);
     unsafe extern "C" {
@@ -134,6 +160,8 @@ pub trait ShimScalar: GpuScalar {
     /// # Safety
     /// Every slice must hold the lengths the kernel indexes (N·D data, K·D / K·D·D / K model,
     /// the launch's grid·E partials); the C side cannot check them.
+    /// `l.kernel` selects the generic kernel or a specialized one; returns false (launching
+    /// nothing) when the shim has no instance of the specialized kernel for this shape.
     #[allow(clippy::too_many_arguments)]
     #[doc(hidden)]
     unsafe fn estep(
@@ -145,7 +173,7 @@ pub trait ShimScalar: GpuScalar {
         l: &EStepLaunch,
         model: [&[Self]; 3],
         out: (&mut [f64], &mut [f64], &mut [f64], &mut [i64]),
-    );
+    ) -> bool;
     /// Launches `gmm_log_density_{full,diag}_T`.
     ///
     /// # Safety
@@ -196,7 +224,7 @@ pub trait ShimScalar: GpuScalar {
 }
 
 macro_rules! impl_shim_scalar {
-    ($t:ty, $estep:ident, $density:ident, $kl:ident, $reparam:ident, $mstep:ident, $weights:ident) => {
+    ($t:ty, $estep:ident, $density:ident, $kl:ident, $reparam:ident, $mstep:ident, $weights:ident, $fixed:ident) => {
         impl ShimScalar for $t {
             unsafe fn mstep(
                 full: bool,
@@ -248,7 +276,35 @@ macro_rules! impl_shim_scalar {
                 l: &EStepLaunch,
                 model: [&[Self]; 3],
                 out: (&mut [f64], &mut [f64], &mut [f64], &mut [i64]),
-            ) {
+            ) -> bool {
+                let kernel = match l.kernel {
+                    EStepKernel::Generic => 0,
+                    EStepKernel::Registers => 1,
+                    EStepKernel::TiledFull => 2,
+                };
+                if kernel != 0 {
+                    // SAFETY: the caller guarantees the lengths documented on ShimEStep.
+                    return unsafe {
+                        ffi::$fixed(
+                            kernel,
+                            full as _,
+                            x.as_ptr(),
+                            n as _,
+                            d as _,
+                            k as _,
+                            l.tile_rows as _,
+                            l.grid,
+                            l.shared_bytes as usize,
+                            model[0].as_ptr(),
+                            model[1].as_ptr(),
+                            model[2].as_ptr(),
+                            out.0.as_mut_ptr(),
+                            out.1.as_mut_ptr(),
+                            out.2.as_mut_ptr(),
+                            out.3.as_mut_ptr(),
+                        )
+                    } == 0;
+                }
                 // SAFETY: the caller guarantees the lengths documented on ShimEStep.
                 unsafe {
                     ffi::$estep(
@@ -269,6 +325,7 @@ macro_rules! impl_shim_scalar {
                         out.3.as_mut_ptr(),
                     )
                 }
+                true
             }
             unsafe fn log_density(
                 full: bool,
@@ -321,7 +378,8 @@ impl_shim_scalar!(
     crabmix_shim_kl_diag_std_normal_f32,
     crabmix_shim_reparam_diag_philox_f32,
     crabmix_shim_gmm_mstep_f32,
-    crabmix_shim_gmm_mstep_weights_f32
+    crabmix_shim_gmm_mstep_weights_f32,
+    crabmix_shim_gmm_estep_fixed_f32
 );
 impl_shim_scalar!(
     f64,
@@ -330,7 +388,8 @@ impl_shim_scalar!(
     crabmix_shim_kl_diag_std_normal_f64,
     crabmix_shim_reparam_diag_philox_f64,
     crabmix_shim_gmm_mstep_f64,
-    crabmix_shim_gmm_mstep_weights_f64
+    crabmix_shim_gmm_mstep_weights_f64,
+    crabmix_shim_gmm_estep_fixed_f64
 );
 
 fn is_full(kind: CovarianceKind) -> Result<bool> {
@@ -352,13 +411,21 @@ pub struct ShimEStep<'a, T> {
     max_blocks: u32,
     /// The last pass's per-block partials (grid · E), kept for inspection by tests.
     pub last_partials: Vec<f64>,
+    /// The kernel the last pass ran.
+    pub last_kernel: Option<EStepKernel>,
 }
 
 impl<'a, T: ShimScalar> ShimEStep<'a, T> {
     /// Over `data` (N × D row-major, finite: checked here).
     pub fn new(data: &'a [T], d: usize) -> Result<Self> {
         crabmix_kernels::gmm::validate_data(data, d, 1)?;
-        Ok(Self { data, d, max_blocks: crate::gpu_layout::MAX_BLOCKS, last_partials: Vec::new() })
+        Ok(Self {
+            data,
+            d,
+            max_blocks: crate::gpu_layout::MAX_BLOCKS,
+            last_partials: Vec::new(),
+            last_kernel: None,
+        })
     }
 
     /// Caps the grid at `max_blocks` (≥ 1) so that small test inputs still make each block loop
@@ -367,6 +434,64 @@ impl<'a, T: ShimScalar> ShimEStep<'a, T> {
         self.max_blocks = max_blocks.max(1);
         self
     }
+}
+
+/// One E-step pass's device outputs on the host.
+struct ShimPass {
+    launch: EStepLaunch,
+    partials: Vec<f64>,
+    reduced: Vec<f64>,
+    block_ll: Vec<f64>,
+    block_worst: Vec<f64>,
+    block_rows: Vec<i64>,
+}
+
+/// One E-step pass through the shim as the GPU runs it: the kernel gpu_layout chooses (the
+/// generic one when the shim has no instance of the specialized kernel for this shape), grid
+/// capped at `max_blocks`, NaN-poisoned outputs, then the fixed-order reduction.
+fn shim_pass<T: ShimScalar>(data: &[T], shape: Shape, max_blocks: u32, model: [&[T]; 3]) -> Result<ShimPass> {
+    let (k, d) = (shape.components, shape.features);
+    let n = data.len() / d;
+    let full = is_full(shape.kind)?;
+    let elem = core::mem::size_of::<T>();
+    let chosen = EStepLaunch::new(shape, n, elem)?;
+    for mut l in [chosen, EStepLaunch::generic(shape, n, elem)?] {
+        l.grid = l.grid.min(max_blocks);
+        let grid = l.grid as usize;
+        let mut partials = vec![f64::NAN; grid * l.entries];
+        let (mut block_ll, mut block_worst, mut block_rows) =
+            (vec![f64::NAN; grid], vec![f64::NAN; grid], vec![-7i64; grid]);
+        // SAFETY: data n·D; model K·D, K·D·D, K (the callers' MixtureRef or HostModel of this
+        // shape); partials grid·E and the block arrays grid values, from the same EStepLaunch
+        // the kernel's indexing assumes.
+        let launched = unsafe {
+            T::estep(
+                full,
+                data,
+                n,
+                d,
+                k,
+                &l,
+                model,
+                (&mut partials, &mut block_ll, &mut block_worst, &mut block_rows),
+            )
+        };
+        if !launched {
+            continue;
+        }
+        let mut reduced = vec![f64::NAN; l.entries];
+        // SAFETY: partials grid·E, reduced E values.
+        unsafe {
+            ffi::crabmix_shim_gmm_reduce_partials(
+                partials.as_ptr(),
+                grid as i32,
+                l.entries as i32,
+                reduced.as_mut_ptr(),
+            )
+        };
+        return Ok(ShimPass { launch: l, partials, reduced, block_ll, block_worst, block_rows });
+    }
+    Err(Error::InvalidParameter { name: "kernel", reason: "the generic E-step kernel did not launch" })
 }
 
 impl<T: ShimScalar> EStep<T> for ShimEStep<'_, T> {
@@ -379,42 +504,14 @@ impl<T: ShimScalar> EStep<T> for ShimEStep<'_, T> {
                 found: shape.features,
             });
         }
-        let (n, d, k) = (self.data.len() / self.d, self.d, shape.components);
-        let full = is_full(shape.kind)?;
-        let mut l = EStepLaunch::new(shape, n, core::mem::size_of::<T>())?;
-        l.grid = l.grid.min(self.max_blocks);
-        let grid = l.grid as usize;
-        let mut partials = vec![f64::NAN; grid * l.entries];
-        let (mut block_ll, mut block_worst, mut block_rows) =
-            (vec![f64::NAN; grid], vec![f64::NAN; grid], vec![-7i64; grid]);
+        let (n, d) = (self.data.len() / self.d, self.d);
         let model_bufs = [model.means(), model.precisions_cholesky(), model.log_norm()];
-        // SAFETY: data n·D; model K·D, K·D·D, K (MixtureRef checked them); partials grid·E and the
-        // block arrays grid values, from the same EStepLaunch the kernel's indexing assumes.
-        unsafe {
-            T::estep(
-                full,
-                self.data,
-                n,
-                d,
-                k,
-                &l,
-                model_bufs,
-                (&mut partials, &mut block_ll, &mut block_worst, &mut block_rows),
-            )
-        };
-        let mut reduced = vec![f64::NAN; l.entries];
-        // SAFETY: partials grid·E, reduced E values.
-        unsafe {
-            ffi::crabmix_shim_gmm_reduce_partials(
-                partials.as_ptr(),
-                l.grid as i32,
-                l.entries as i32,
-                reduced.as_mut_ptr(),
-            )
-        };
-        let log_likelihood: f64 = block_ll.iter().sum();
-        let worst = worst_of_blocks(&block_worst, &block_rows);
-        self.last_partials = partials;
+        let pass = shim_pass(self.data, shape, self.max_blocks, model_bufs)?;
+        let log_likelihood: f64 = pass.block_ll.iter().sum();
+        let worst = worst_of_blocks(&pass.block_worst, &pass.block_rows);
+        self.last_partials = pass.partials;
+        self.last_kernel = Some(pass.launch.kernel);
+        let reduced = pass.reduced;
         merge_device_stats(
             model,
             n as u64,
@@ -518,52 +615,31 @@ impl<T: ShimScalar> GmmDevice<T> for ShimEm<'_, T> {
         Ok(())
     }
 
-    fn pass(&mut self) -> std::result::Result<PassSummary, BackendError> {
-        let (k, d) = (self.shape.components, self.shape.features);
-        let n = self.samples();
-        let full = is_full(self.shape.kind)?;
-        let mut l = EStepLaunch::new(self.shape, n, core::mem::size_of::<T>())?;
-        l.grid = l.grid.min(self.max_blocks);
-        let grid = l.grid as usize;
-        let mut partials = vec![f64::NAN; grid * l.entries];
-        let (mut block_ll, mut block_worst, mut block_rows) =
-            (vec![f64::NAN; grid], vec![f64::NAN; grid], vec![-7i64; grid]);
+    fn pass(&mut self) -> std::result::Result<(), BackendError> {
         let model = [self.cur.means.as_slice(), &self.cur.prec, &self.cur.log_norm];
-        self.reduced = vec![f64::NAN; l.entries];
-        // SAFETY: data n·D; model K·D, K·D·D, K (allocated for the shape); partials grid·E, the
-        // block arrays grid values, reduced E, from the same EStepLaunch; summary 2, flags 3.
+        let pass = shim_pass(self.data, self.shape, self.max_blocks, model)?;
+        self.reduced = pass.reduced;
+        // SAFETY: the block arrays hold the pass's grid values, summary 2, flags 3.
         unsafe {
-            T::estep(
-                full,
-                self.data,
-                n,
-                d,
-                k,
-                &l,
-                model,
-                (&mut partials, &mut block_ll, &mut block_worst, &mut block_rows),
-            );
-            ffi::crabmix_shim_gmm_reduce_partials(
-                partials.as_ptr(),
-                grid as i32,
-                l.entries as i32,
-                self.reduced.as_mut_ptr(),
-            );
             ffi::crabmix_shim_gmm_pass_summary(
-                block_ll.as_ptr(),
-                block_worst.as_ptr(),
-                block_rows.as_ptr(),
-                grid as i32,
+                pass.block_ll.as_ptr(),
+                pass.block_worst.as_ptr(),
+                pass.block_rows.as_ptr(),
+                pass.launch.grid as i32,
                 self.summary.as_mut_ptr(),
                 self.flags.as_mut_ptr(),
             );
         }
         self.flags[1] = -1;
         self.flags[2] = 0;
+        Ok(())
+    }
+
+    fn read(&mut self) -> std::result::Result<PassSummary, BackendError> {
         Ok(self.summary())
     }
 
-    fn mstep(&mut self, reg: f64, empty_below: f64) -> std::result::Result<PassSummary, BackendError> {
+    fn mstep(&mut self, reg: f64, empty_below: f64) -> std::result::Result<(), BackendError> {
         let (k, d) = (self.shape.components, self.shape.features);
         let full = is_full(self.shape.kind)?;
         self.next = HostModel::poisoned(self.shape);
@@ -587,7 +663,7 @@ impl<T: ShimScalar> GmmDevice<T> for ShimEm<'_, T> {
                 &mut self.flags,
             )
         };
-        Ok(self.summary())
+        Ok(())
     }
 
     fn swap(&mut self) {

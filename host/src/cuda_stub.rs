@@ -99,10 +99,13 @@ impl<T: GpuScalar> GmmDevice<T> for CudaEm<T> {
     fn load(&mut self, _model: &MixtureRef<'_, T>, _slot: Slot) -> std::result::Result<(), BackendError> {
         match self.never {}
     }
-    fn pass(&mut self) -> std::result::Result<PassSummary, BackendError> {
+    fn pass(&mut self) -> std::result::Result<(), BackendError> {
         match self.never {}
     }
-    fn mstep(&mut self, _reg: f64, _empty_below: f64) -> std::result::Result<PassSummary, BackendError> {
+    fn mstep(&mut self, _reg: f64, _empty_below: f64) -> std::result::Result<(), BackendError> {
+        match self.never {}
+    }
+    fn read(&mut self) -> std::result::Result<PassSummary, BackendError> {
         match self.never {}
     }
     fn swap(&mut self) {

@@ -81,20 +81,23 @@ pub enum Slot {
 /// A device holding N × D samples, two model buffers and one pass's statistics.
 ///
 /// Contract: after [`Self::load`], [`Self::pass`] runs the E-step of the current model and keeps
-/// the reduced statistics; [`Self::mstep`] finishes them into the next model; [`Self::swap`]
-/// exchanges the two. Every call is in stream order; the ones that return data wait for it.
+/// the reduced statistics; [`Self::mstep`] finishes them into the next model; [`Self::read`]
+/// waits and reports; [`Self::swap`] exchanges the models. Every call is in stream order; the
+/// ones that return data wait for it.
 pub trait GmmDevice<T: GpuScalar> {
     /// Samples N resident on the device.
     fn samples(&self) -> usize;
     /// Uploads `model` (weights, means, covariances, U, log_norm) into `slot`.
     fn load(&mut self, model: &MixtureRef<'_, T>, slot: Slot) -> Result<()>;
-    /// E-step pass of the current model and the fixed-order reduction; returns the summary (no
-    /// M-step: `unfinished` is `None`).
-    fn pass(&mut self) -> Result<PassSummary>;
-    /// The M-step from the last pass's statistics into the next model, `reg` added to the
-    /// diagonals, components with n_k ≤ `empty_below` left to the host; returns the last pass's
-    /// summary with `unfinished` set.
-    fn mstep(&mut self, reg: f64, empty_below: f64) -> Result<PassSummary>;
+    /// Launches the E-step pass of the current model, the fixed-order reduction and the pass
+    /// summary (no wait); clears `unfinished`.
+    fn pass(&mut self) -> Result<()>;
+    /// Launches the M-step from the last pass's statistics into the next model, `reg` added to
+    /// the diagonals, components with n_k ≤ `empty_below` left to the host (no wait).
+    fn mstep(&mut self, reg: f64, empty_below: f64) -> Result<()>;
+    /// Waits for the stream and reads the summary of the last pass (and of the M-step after it,
+    /// if one was launched): the only transfer of an iteration.
+    fn read(&mut self) -> Result<PassSummary>;
     /// Exchanges the current and next models.
     fn swap(&mut self);
     /// Downloads the weights, means and covariances of `slot` into `model` (U and log_norm are
@@ -156,7 +159,8 @@ pub fn device_em_loop<T: GpuScalar, G: GmmDevice<T> + ?Sized>(
     for iter in 1..=config.max_iter {
         let previous = lower_bound;
         dev.pass()?;
-        let summary = dev.mstep(reg, empty_below)?;
+        dev.mstep(reg, empty_below)?;
+        let summary = dev.read()?;
         summary.check_density()?;
         lower_bound = T::from_f64(summary.log_likelihood / n as f64);
         if summary.unfinished.is_some() {
@@ -175,7 +179,8 @@ pub fn device_em_loop<T: GpuScalar, G: GmmDevice<T> + ?Sized>(
             break;
         }
     }
-    let summary = dev.pass()?;
+    dev.pass()?;
+    let summary = dev.read()?;
     summary.check_density()?;
     dev.store(Slot::Current, model)?;
     model.refresh()?;

@@ -39,14 +39,43 @@ pub const MAX_TILE_ROWS: u32 = 64;
 /// the 6 KiB of static reduction arrays (3 × 256 × 8 bytes) of the E-step kernel.
 pub const DYNAMIC_SHARED_BYTES: u32 = 40 * 1024;
 
+/// Most blocks of the registers E-step kernel: 1024 × 256 threads, so each thread accumulates
+/// ≈ 40 rows at N = 10⁷ before the block's reduction tree (which costs as much as a few rows).
+pub const REGS_MAX_BLOCKS: u32 = 1024;
+
+/// Most statistics per block the registers kernel keeps in registers (per thread).
+pub const REGS_MAX_ENTRIES: usize = 64;
+
+/// Shared-memory budget of U (K·P values) in the tiled kernel: the rest of the 40 KiB is the tile.
+pub const TILED_MAX_U_BYTES: usize = 24 * 1024;
+
+/// Which E-step kernel a pass launches (all write the same partial layout).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EStepKernel {
+    /// `gmm_estep_{full,diag}_T` (gmm_estep.cu): any K, D ≤ 64; tiles of rows, one statistics
+    /// entry per thread.
+    Generic,
+    /// `gmm_estep_regs_{kind}_d{D}_k{K}_T` (gmm_estep_fixed.cu): E = K·(1 + D + P) ≤
+    /// [`REGS_MAX_ENTRIES`]; per-thread statistics in registers, grid-stride rows.
+    Registers,
+    /// `gmm_estep_tiled_full_d{D}_T` (gmm_estep_fixed.cu): full covariances with 64 ≤ K·B(B+1)/2
+    /// ≤ 256 (B = ⌈D/4⌉) and U in ≤ [`TILED_MAX_U_BYTES`]; register-tiled phases over row tiles.
+    TiledFull,
+}
+
 /// The launch of one E-step pass over N samples of a K × D mixture with `elem` bytes per scalar.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EStepLaunch {
-    /// Rows staged per tile: min(64, 40 KiB / ((D + K) · elem)), at least 1.
+    /// The kernel.
+    pub kernel: EStepKernel,
+    /// Rows staged per tile (Generic: min(64, 40 KiB / ((D + K) · elem)); TiledFull: a multiple
+    /// of 4, see [`EStepLaunch::new`]; Registers: 0, no tiles).
     pub tile_rows: u32,
-    /// Blocks: min(⌈N / tile_rows⌉, [`MAX_BLOCKS`]), at least 1.
+    /// Blocks: Generic and TiledFull min(⌈N / tile_rows⌉, [`MAX_BLOCKS`]); Registers
+    /// min(⌈N / 256⌉, [`REGS_MAX_BLOCKS`]); at least 1.
     pub grid: u32,
-    /// Dynamic shared memory: tile_rows · (D + K) · elem bytes (samples, then log-probabilities).
+    /// Dynamic shared memory in bytes (Generic: tile_rows · (D + K) · elem; TiledFull: the tile,
+    /// its log-probabilities, U and the means; Registers: 0).
     pub shared_bytes: u32,
     /// Statistics entries per component: 1 + D + P, P = D(D+1)/2 (full) or D (diag).
     pub entries_per_component: usize,
@@ -55,11 +84,28 @@ pub struct EStepLaunch {
 }
 
 impl EStepLaunch {
-    /// The launch for `shape` (full or diag) over `n` ≥ 1 samples of `elem`-byte scalars.
+    /// The launch for `shape` (full or diag) over `n` ≥ 1 samples of `elem`-byte scalars: the
+    /// registers kernel when its statistics fit, else the tiled kernel for full covariances
+    /// when its constraints hold, else the generic one.
     ///
     /// Errors: `InvalidParameter` for spherical (no kernel: it is diag with tied variances, and the
     /// CPU path serves it) and `EmptyData` for n = 0.
     pub fn new(shape: Shape, n: usize, elem: usize) -> Result<Self> {
+        let generic = Self::generic(shape, n, elem)?;
+        if generic.entries <= REGS_MAX_ENTRIES {
+            return Ok(Self {
+                kernel: EStepKernel::Registers,
+                tile_rows: 0,
+                grid: n.div_ceil(BLOCK_THREADS as usize).min(REGS_MAX_BLOCKS as usize) as u32,
+                shared_bytes: 0,
+                ..generic
+            });
+        }
+        Ok(Self::tiled_full(shape, n, elem).unwrap_or(generic))
+    }
+
+    /// The generic kernel's launch (any full or diag shape); errors as [`Self::new`].
+    pub fn generic(shape: Shape, n: usize, elem: usize) -> Result<Self> {
         let (k, d) = (shape.components, shape.features);
         let p = match shape.kind {
             CovarianceKind::Full => d * (d + 1) / 2,
@@ -79,12 +125,73 @@ impl EStepLaunch {
         let tiles = n.div_ceil(tile_rows as usize);
         let grid = tiles.min(MAX_BLOCKS as usize) as u32;
         Ok(Self {
+            kernel: EStepKernel::Generic,
             tile_rows,
             grid,
             shared_bytes: tile_rows * row_bytes,
             entries_per_component: 1 + d + p,
             entries: k * (1 + d + p),
         })
+    }
+
+    /// The tiled kernel's launch, when `shape` qualifies: tile_rows = RPT · ⌈256 / K⌉ rounded
+    /// up to a multiple of 4 (so phase A has ≥ 256 items), at most 256 and within the 40 KiB
+    /// budget, where RPT (rows per phase-A thread) is 4, 2 or 1 as D · elem/4 ≤ 16, ≤ 32 or more.
+    pub fn tiled_full(shape: Shape, n: usize, elem: usize) -> Option<Self> {
+        let generic = Self::generic(shape, n, elem).ok()?;
+        let (k, d) = (shape.components, shape.features);
+        let (b, p) = (d.div_ceil(4), d * (d + 1) / 2);
+        let items = k * b * (b + 1) / 2;
+        if shape.kind != CovarianceKind::Full || !(64..=BLOCK_THREADS as usize).contains(&items) {
+            return None;
+        }
+        if k * p * elem > TILED_MAX_U_BYTES {
+            return None;
+        }
+        let words = d * elem / 4;
+        let rpt = if words <= 16 {
+            4
+        } else if words <= 32 {
+            2
+        } else {
+            1
+        };
+        let (xs, lps) = (4 * b + 4, k | 1);
+        let fixed = (k * p + k * 4 * b) * elem;
+        let per_row = (xs + lps) * elem;
+        let budget = (DYNAMIC_SHARED_BYTES as usize).checked_sub(fixed)? / per_row / 4 * 4;
+        let want = (rpt * (BLOCK_THREADS as usize).div_ceil(k)).next_multiple_of(4).min(256);
+        let tile_rows = want.min(budget);
+        if tile_rows < 4 {
+            return None;
+        }
+        Some(Self {
+            kernel: EStepKernel::TiledFull,
+            tile_rows: tile_rows as u32,
+            grid: n.div_ceil(tile_rows).min(MAX_BLOCKS as usize) as u32,
+            shared_bytes: (fixed + tile_rows * per_row) as u32,
+            ..generic
+        })
+    }
+
+    /// The kernel's entry point name and, for the specialized kernels, the line that
+    /// instantiates it in gmm_estep_fixed.cu (appended to the source before NVRTC compiles it).
+    pub fn entry_point(&self, shape: Shape, suffix: &str) -> (String, Option<String>) {
+        let (k, d) = (shape.components, shape.features);
+        let full = shape.kind == CovarianceKind::Full;
+        let kind = if full { "full" } else { "diag" };
+        let ctype = if suffix == "f32" { "float" } else { "double" };
+        match self.kernel {
+            EStepKernel::Generic => (format!("gmm_estep_{kind}_{suffix}"), None),
+            EStepKernel::Registers => (
+                format!("gmm_estep_regs_{kind}_d{d}_k{k}_{suffix}"),
+                Some(format!("GMM_ESTEP_REGS_ENTRY({ctype}, {suffix}, {full}, {kind}, {d}, {k})\n")),
+            ),
+            EStepKernel::TiledFull => (
+                format!("gmm_estep_tiled_full_d{d}_{suffix}"),
+                Some(format!("GMM_ESTEP_TILED_ENTRY({ctype}, {suffix}, {d})\n")),
+            ),
+        }
     }
 }
 
@@ -197,10 +304,11 @@ mod tests {
     #[test]
     fn launch_shapes_follow_the_documented_rules() {
         // D = 16, K = 16, f32: 40 KiB / (32 · 4 B) = 320 → capped at 64 rows; E = 16 · (1 + 16 + 136).
-        let l = EStepLaunch::new(Shape::new(16, 16, CovarianceKind::Full), 10_000_000, 4).unwrap();
+        let l = EStepLaunch::generic(Shape::new(16, 16, CovarianceKind::Full), 10_000_000, 4).unwrap();
         assert_eq!(
             l,
             EStepLaunch {
+                kernel: EStepKernel::Generic,
                 tile_rows: 64,
                 grid: 2048,
                 shared_bytes: 64 * 32 * 4,
@@ -210,7 +318,21 @@ mod tests {
         );
         // D = K = 64, f64: 40960 / (128 · 8) = 40 rows; a 100-row input needs 3 tiles.
         let l = EStepLaunch::new(Shape::new(64, 64, CovarianceKind::Diag), 100, 8).unwrap();
-        assert_eq!((l.tile_rows, l.grid, l.entries), (40, 3, 64 * 129));
+        assert_eq!((l.kernel, l.tile_rows, l.grid, l.entries), (EStepKernel::Generic, 40, 3, 64 * 129));
+        // The benchmark shapes: D = 2, K = 4 full in registers (E = 4 · 6 = 24) ...
+        let l = EStepLaunch::new(Shape::new(4, 2, CovarianceKind::Full), 10_000_000, 4).unwrap();
+        assert_eq!((l.kernel, l.grid, l.shared_bytes, l.entries), (EStepKernel::Registers, 1024, 0, 24));
+        // ... D = K = 16 full tiled: 160 phase-C items, 64 rows = 4 · ⌈256/16⌉, shared memory
+        // (16·136 + 16·16 + 64·(20 + 17)) · 4 bytes.
+        let l = EStepLaunch::new(Shape::new(16, 16, CovarianceKind::Full), 10_000_000, 4).unwrap();
+        assert_eq!((l.kernel, l.tile_rows, l.grid), (EStepKernel::TiledFull, 64, 2048));
+        assert_eq!(l.shared_bytes, (16 * 136 + 16 * 16 + 64 * 37) * 4);
+        // f64 at D = 16: 2 rows per phase-A thread.
+        let l = EStepLaunch::new(Shape::new(16, 16, CovarianceKind::Full), 1000, 8).unwrap();
+        assert_eq!((l.kernel, l.tile_rows), (EStepKernel::TiledFull, 32));
+        // U over budget (K = 64, D = 16: 64 · 136 · 4 bytes > 24 KiB) → generic.
+        let l = EStepLaunch::new(Shape::new(64, 16, CovarianceKind::Full), 1000, 4).unwrap();
+        assert_eq!(l.kernel, EStepKernel::Generic);
         assert!(EStepLaunch::new(Shape::new(2, 2, CovarianceKind::Spherical), 10, 4).is_err());
         assert!(EStepLaunch::new(Shape::new(2, 2, CovarianceKind::Full), 0, 4).is_err());
     }

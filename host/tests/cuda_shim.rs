@@ -9,6 +9,7 @@ use crabmix::backend::BackendError;
 use crabmix::cuda_shim::{self, ShimEStep, ShimEm, ShimScalar};
 use crabmix::gmm::{Mixture, ParallelEStep, Stats};
 use crabmix::gmm_device::{GmmDevice, device_em_loop};
+use crabmix::gpu_layout::EStepKernel;
 use crabmix::kernels::Real;
 use crabmix::kernels::gaussian::kl::kl_diag_std_normal;
 use crabmix::kernels::gmm::{CovarianceKind, EStep, FitConfig, SerialEStep, Shape};
@@ -64,6 +65,7 @@ fn check_estep<T: ShimScalar>(
     n: usize,
     max_blocks: Option<u32>,
     tol: f64,
+    kernel: EStepKernel,
 ) {
     let model64 = random_model(kind, k, d, 10.0, 1000 + (k * 100 + d) as u64);
     let (data64, _) = model64.sample(n, &mut Xoshiro256PlusPlus::seed_from_u64(7));
@@ -88,7 +90,8 @@ fn check_estep<T: ShimScalar>(
     estep.accumulate(&model.view(), &mut sv).unwrap();
     let s = sv.as_ref();
 
-    let what = format!("{} {kind:?} K={k} D={d} N={n} blocks≤{max_blocks:?}", T::NAME);
+    let what = format!("{} {kind:?} K={k} D={d} N={n} blocks≤{max_blocks:?} {kernel:?}", T::NAME);
+    assert_eq!(estep.last_kernel, Some(kernel), "{what}: ran another kernel");
     assert!(estep.last_partials.iter().all(|v| v.is_finite()), "{what}: a block partial was left unwritten");
     assert_eq!(s.totals().samples, n as u64, "{what}");
     let checks = [
@@ -118,28 +121,51 @@ fn check_estep<T: ShimScalar>(
 #[test]
 fn estep_full_f64_matches_serial_reference() {
     // E = 3·(1 + 4 + 10) = 45 < 256 entries: the row-group path of the statistics phase.
-    check_estep::<f64>(CovarianceKind::Full, 3, 4, 300, None, 1e-10);
+    check_estep::<f64>(CovarianceKind::Full, 3, 4, 300, None, 1e-10, EStepKernel::Registers);
 }
 
 #[test]
 fn estep_full_f64_many_entries_and_grid_stride() {
     // E = 6·(1 + 8 + 36) = 270 ≥ 256: the entry-loop path; 2 blocks over 4 tiles each.
-    check_estep::<f64>(CovarianceKind::Full, 6, 8, 500, Some(2), 1e-10);
+    check_estep::<f64>(CovarianceKind::Full, 6, 8, 500, Some(2), 1e-10, EStepKernel::Generic);
 }
 
 #[test]
 fn estep_diag_f64_matches_serial_reference() {
-    check_estep::<f64>(CovarianceKind::Diag, 4, 5, 257, Some(3), 1e-10);
+    check_estep::<f64>(CovarianceKind::Diag, 4, 5, 257, Some(3), 1e-10, EStepKernel::Registers);
 }
 
 #[test]
 fn estep_full_f32_matches_f64_reference() {
-    check_estep::<f32>(CovarianceKind::Full, 4, 3, 400, Some(2), 2e-4);
+    check_estep::<f32>(CovarianceKind::Full, 4, 3, 400, Some(2), 2e-4, EStepKernel::Registers);
 }
 
 #[test]
 fn estep_diag_f32_matches_f64_reference() {
-    check_estep::<f32>(CovarianceKind::Diag, 2, 2, 130, None, 2e-4);
+    check_estep::<f32>(CovarianceKind::Diag, 2, 2, 130, None, 2e-4, EStepKernel::Registers);
+}
+
+#[test]
+fn registers_estep_many_rows_per_thread() {
+    // Two blocks of 256 threads over 1300 rows: threads walk 2–3 rows each (grid stride).
+    check_estep::<f64>(CovarianceKind::Full, 4, 2, 1300, Some(2), 1e-10, EStepKernel::Registers);
+    check_estep::<f32>(CovarianceKind::Full, 4, 2, 1300, Some(2), 2e-4, EStepKernel::Registers);
+    check_estep::<f64>(CovarianceKind::Diag, 4, 2, 1300, Some(2), 1e-10, EStepKernel::Registers);
+}
+
+#[test]
+fn tiled_estep_d16_k16_matches_serial_reference() {
+    // The benchmark's D = K = 16 shape at small N: 160 phase-C threads, a ragged last tile,
+    // blocks looping over several tiles.
+    check_estep::<f64>(CovarianceKind::Full, 16, 16, 230, Some(3), 1e-10, EStepKernel::TiledFull);
+    check_estep::<f32>(CovarianceKind::Full, 16, 16, 230, Some(2), 2e-4, EStepKernel::TiledFull);
+}
+
+#[test]
+fn tiled_estep_ragged_column_blocks_match_serial_reference() {
+    // D = 7: the second 4-wide column block is 3 wide; K = 24 gives 72 phase-C threads.
+    check_estep::<f64>(CovarianceKind::Full, 24, 7, 301, Some(2), 1e-10, EStepKernel::TiledFull);
+    check_estep::<f32>(CovarianceKind::Full, 24, 7, 301, Some(2), 2e-4, EStepKernel::TiledFull);
 }
 
 #[test]
@@ -205,7 +231,8 @@ fn check_device_fit<T: ShimScalar>(kind: CovarianceKind, k: usize, d: usize, off
     assert_eq!(dev_report.reseeded, cpu_report.reseeded);
     // The agreement is the device M-step's, not the host fallback's: it finishes every component.
     em.pass().unwrap();
-    assert_eq!(em.mstep(1e-6, 0.0).unwrap().unfinished, None);
+    em.mstep(1e-6, 0.0).unwrap();
+    assert_eq!(em.read().unwrap().unfinished, None);
     let to64 = |v: &[T]| v.iter().map(|x| x.to_f64()).collect::<Vec<_>>();
     for (what, a, b) in [
         ("weights", dev.weights(), cpu.weights()),

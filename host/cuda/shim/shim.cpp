@@ -6,6 +6,7 @@
 #include "../gmm_density.cu"
 #include "../gmm_estep.cu"
 #include "../gmm_mstep.cu"
+#include "../gmm_estep_fixed.cu"
 #include "../mlp.cu"
 
 namespace {
@@ -42,6 +43,57 @@ unsigned blocks_for(long long n) { return (unsigned)((n + CRABMIX_BLOCK - 1) / C
     }
 SHIM_GMM(f32, float)
 SHIM_GMM(f64, double)
+
+// The run-time-specialized E-step kernels at the shapes the tests use (on a GPU the host
+// instantiates whatever shape it fits). X(FULL, KIND, D, K) for the registers kernel (E ≤ 64);
+// Y(D) for the tiled one.
+#define SHIM_REGS_SHAPES(X)                                                                        \
+    X(true, full, 1, 2) X(true, full, 2, 2) X(true, full, 2, 3) X(true, full, 2, 4)                \
+    X(true, full, 3, 3) X(true, full, 3, 4) X(true, full, 4, 3) X(false, diag, 2, 2)               \
+    X(false, diag, 2, 4) X(false, diag, 3, 3) X(false, diag, 5, 4)
+#define SHIM_TILED_SHAPES(Y) Y(7) Y(16)
+
+#define SHIM_REGS_INSTANCE_F32(FULL, KIND, D, K) GMM_ESTEP_REGS_ENTRY(float, f32, FULL, KIND, D, K)
+#define SHIM_REGS_INSTANCE_F64(FULL, KIND, D, K) GMM_ESTEP_REGS_ENTRY(double, f64, FULL, KIND, D, K)
+#define SHIM_TILED_INSTANCE_F32(D) GMM_ESTEP_TILED_ENTRY(float, f32, D)
+#define SHIM_TILED_INSTANCE_F64(D) GMM_ESTEP_TILED_ENTRY(double, f64, D)
+SHIM_REGS_SHAPES(SHIM_REGS_INSTANCE_F32)
+SHIM_REGS_SHAPES(SHIM_REGS_INSTANCE_F64)
+SHIM_TILED_SHAPES(SHIM_TILED_INSTANCE_F32)
+SHIM_TILED_SHAPES(SHIM_TILED_INSTANCE_F64)
+
+// kernel: 1 registers, 2 tiled (gpu_layout::EStepKernel). Returns 0 when launched, 1 when the
+// shim has no instance of that shape (the Rust side then uses the generic kernel).
+#define SHIM_FIXED(SUFFIX, T)                                                                      \
+    extern "C" int crabmix_shim_gmm_estep_fixed_##SUFFIX(                                          \
+        int kernel, int full, const T* x, long long n, int d, int k, int tile_rows, unsigned grid,  \
+        size_t smem_bytes, const T* means, const T* prec, const T* log_norm, double* partials,     \
+        double* block_ll, double* block_worst, long long* block_worst_row) {                       \
+        (void)tile_rows;                                                                           \
+        SHIM_REGS_SHAPES(SHIM_REGS_CASE_##SUFFIX)                                                  \
+        SHIM_TILED_SHAPES(SHIM_TILED_CASE_##SUFFIX)                                                \
+        return 1;                                                                                  \
+    }
+#define SHIM_REGS_CASE(TN, FULL, KIND, D, K)                                                       \
+    if (kernel == 1 && (full != 0) == FULL && d == D && k == K) {                                  \
+        cuda_shim::launch_threads({grid}, {CRABMIX_BLOCK}, 0,                                      \
+                                  gmm_estep_regs_##KIND##_d##D##_k##K##_##TN, x, n, means, prec,   \
+                                  log_norm, partials, block_ll, block_worst, block_worst_row);     \
+        return 0;                                                                                  \
+    }
+#define SHIM_TILED_CASE(TN, D)                                                                     \
+    if (kernel == 2 && full && d == D) {                                                           \
+        cuda_shim::launch_threads({grid}, {CRABMIX_BLOCK}, smem_bytes, gmm_estep_tiled_full_d##D##_##TN, \
+                                  x, n, k, tile_rows, means, prec, log_norm, partials, block_ll,   \
+                                  block_worst, block_worst_row);                                   \
+        return 0;                                                                                  \
+    }
+#define SHIM_REGS_CASE_f32(FULL, KIND, D, K) SHIM_REGS_CASE(f32, FULL, KIND, D, K)
+#define SHIM_REGS_CASE_f64(FULL, KIND, D, K) SHIM_REGS_CASE(f64, FULL, KIND, D, K)
+#define SHIM_TILED_CASE_f32(D) SHIM_TILED_CASE(f32, D)
+#define SHIM_TILED_CASE_f64(D) SHIM_TILED_CASE(f64, D)
+SHIM_FIXED(f32, float)
+SHIM_FIXED(f64, double)
 
 // The M-step: one block per component with barriers; the weights and the pass summary are
 // single-thread kernels (threads other than 0 return at once on the GPU).

@@ -7,15 +7,23 @@
 //!   every device output buffer poisoned (0xff bytes = NaN) before the kernels run; and the MLP
 //!   kernels (a 2 → 32 → 32 → 2 network's forward, MSE backward and Adam step on a batch of 4099
 //!   rows, several reduction chunks) and the batched VAE step (`DeviceVae`, batch 1000) against the
-//!   kernels crate's `mlp` and `VaeTrainer::step_with` on the same weights, data and ε.
-//! * `bench N D K KIND OUT.json` — one EM iteration (E-step pass on the device + M-step on the
-//!   host) on N × D f32 data, median of 5 after 2 warm-ups, with the device's fp32 FMA and
-//!   memory-bandwidth roofline computed from its attributes.
+//!   kernels crate's `mlp` and `VaeTrainer::step_with` on the same weights, data and ε. The
+//!   shapes cover the three E-step kernels (registers, tiled, generic). Then whole fits through
+//!   `backend::fit` (k-means++ on the host, the resident EM loop on the device) against the CPU
+//!   fit with the same seed.
+//! * `bench N D K KIND OUT.json` — one EM iteration of the resident loop (E-step, reduction,
+//!   M-step and weights on the device, a 5-word read) on N × D f32 data, median of 11 after 3
+//!   warm-ups, and the E-step pass alone, with the device's fp32 FMA and memory-bandwidth
+//!   roofline computed from its attributes.
 
 use crabmix::backend::GpuScalar;
-use crabmix::cuda::{CudaDevice, CudaEStep};
+use crabmix::backend::Selected;
+use crabmix::cuda::{CudaDevice, CudaEStep, CudaEm};
 use crabmix::gmm::{Mixture, ParallelEStep, Stats};
+use crabmix::gmm_device::{GmmDevice, Slot};
+use crabmix::gpu_layout::EStepLaunch;
 use crabmix::kernels::gaussian::kl::exp_excess;
+use crabmix::kernels::gmm::FitConfig;
 use crabmix::kernels::gmm::{CovarianceKind, EStep, Shape};
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -318,43 +326,124 @@ fn roofline(dev: &CudaDevice) -> (f64, f64) {
     (sms * 128.0 * 2.0 * clock_khz * 1e3, 2.0 * mem_khz * 1e3 * bus_bits / 8.0)
 }
 
+/// Median seconds of `f` over `reps` runs after `warm` unmeasured ones.
+fn median_secs(warm: usize, reps: usize, mut f: impl FnMut()) -> (f64, Vec<f64>) {
+    for _ in 0..warm {
+        f();
+    }
+    let mut times: Vec<f64> = (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    let all = times.clone();
+    times.sort_by(f64::total_cmp);
+    (times[times.len() / 2], all)
+}
+
+/// One EM iteration of the resident loop as `device_em_loop` runs it — E-step pass, reduction,
+/// pass summary, M-step, weights, the 5-word read that ends it, the model swap — on N × D f32
+/// data, median of 11 after 3 warm-ups (EM keeps iterating: every iteration does the same work);
+/// and the E-step pass alone.
 fn bench(dev: &Arc<CudaDevice>, n: usize, d: usize, k: usize, kind: CovarianceKind) -> Value {
     let model64 = random_model(kind, k, d, 7);
     let data = sample::<f32>(&model64, n, 8);
     let model = model64.cast::<f32>().unwrap();
-    let mut gpu = CudaEStep::new(dev, &data, d).unwrap();
-    let launch = gpu.launch(Shape::new(k, d, kind)).unwrap();
-    let mut times = Vec::new();
-    for it in 0..7 {
-        let t = Instant::now();
-        let mut s = Stats::<f32>::new(model.shape());
-        let mut v = s.view_mut();
-        v.reset(model.means()).unwrap();
-        gpu.accumulate(&model.view(), &mut v).unwrap_or_else(|e| panic!("{e}: {:?}", gpu.take_error()));
-        let mut next = model.clone();
-        v.finish(&mut next.view_mut(), 1e-6, true).unwrap();
-        if it >= 2 {
-            times.push(t.elapsed().as_secs_f64());
-        }
-    }
-    times.sort_by(f64::total_cmp);
-    let secs = times[times.len() / 2];
+    let shape = Shape::new(k, d, kind);
+    let mut em = CudaEm::new(dev, &data, shape).unwrap_or_else(|e| panic!("{e}"));
+    let launch = EStepLaunch::new(shape, n, 4).unwrap();
+    em.load(&model.view(), Slot::Current).unwrap();
+    let (secs, times) = median_secs(3, 11, || {
+        em.pass().unwrap();
+        em.mstep(1e-6, 0.0).unwrap();
+        let s = em.read().unwrap();
+        assert!(s.unfinished.is_none() && s.log_likelihood.is_finite(), "{s:?}");
+        em.swap();
+    });
+    let (pass_secs, _) = median_secs(3, 11, || {
+        em.pass().unwrap();
+        em.read().unwrap();
+    });
     // Useful flops per sample and component: Mahalanobis + statistics multiply-adds, 2 flops each.
     let p = if kind == CovarianceKind::Full { d * (d + 1) / 2 } else { d };
     let flops = 2.0 * (n * k) as f64 * (p + d + p + d + 1) as f64;
     let bytes = (n * d * 4) as f64;
     let (peak_flops, peak_bw) = roofline(dev);
     let roof = (flops / peak_flops).max(bytes / peak_bw);
+    let iter_secs = secs;
     println!(
-        "bench {} N={n} D={d} K={k}: {:.3} ms per EM iteration, roofline {:.3} ms ({:.1} %)",
+        "bench {} N={n} D={d} K={k} ({:?}): EM iteration {:.3} ms (E-step pass {:.3} ms), roofline {:.3} ms ({:.1} %)",
         kind.name(),
-        secs * 1e3,
+        launch.kernel,
+        iter_secs * 1e3,
+        pass_secs * 1e3,
         roof * 1e3,
-        100.0 * roof / secs
+        100.0 * roof / iter_secs
     );
-    json!({"n": n, "d": d, "k": k, "kind": kind.name(), "type": "f32", "seconds_median": secs, "seconds_all": times,
+    json!({"n": n, "d": d, "k": k, "kind": kind.name(), "type": "f32", "kernel": format!("{:?}", launch.kernel),
+           "seconds_median": iter_secs, "seconds_all": times,
+           "estep_pass_seconds": pass_secs,
            "useful_flops": flops, "bytes": bytes, "peak_fp32_flops": peak_flops, "peak_bytes_per_s": peak_bw,
-           "roofline_seconds": roof, "roofline_fraction": roof / secs, "tile_rows": launch.tile_rows, "grid": launch.grid})
+           "roofline_seconds": roof, "roofline_fraction": roof / iter_secs, "tile_rows": launch.tile_rows, "grid": launch.grid})
+}
+
+/// A whole fit through `backend::fit` on the device (k-means++ on the host, the resident EM
+/// loop) vs the CPU fit with the same seed: iterations, parameters and mean ln p.
+fn check_fit<T: GpuScalar>(
+    dev: &Arc<CudaDevice>,
+    kind: CovarianceKind,
+    n: usize,
+    d: usize,
+    k: usize,
+    seed: u64,
+    tol: f64,
+) -> Value {
+    let truth = random_model(kind, k, d, seed);
+    let data = sample::<T>(&truth, n, seed + 1);
+    let config = FitConfig { kind, max_iter: 30, tol: T::from_f64(1e-4), ..FitConfig::default() };
+    let selected = Selected::Cuda(dev.clone());
+    let run = |sel: &Selected| {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        crabmix::backend::fit(sel, &data, d, k, &config, &mut rng, false)
+    };
+    let t = Instant::now();
+    let gpu = run(&selected);
+    let gpu_secs = t.elapsed().as_secs_f64();
+    let cpu = run(&Selected::Cpu { fallback_reason: None });
+    let (ok, devs, iters, err) = match (gpu, cpu) {
+        (Ok((g, gr)), Ok((c, cr))) => {
+            let to64 = |v: &[T]| v.iter().map(|x| x.to_f64()).collect::<Vec<_>>();
+            let devs = [
+                max_rel(&to64(g.weights()), &to64(c.weights())),
+                max_rel(&to64(g.means()), &to64(c.means())),
+                max_rel(&to64(g.covariances()), &to64(c.covariances())),
+                (gr.mean_log_likelihood.to_f64() - cr.mean_log_likelihood.to_f64()).abs()
+                    / cr.mean_log_likelihood.to_f64().abs().max(1.0),
+            ];
+            let ok = gr.n_iter == cr.n_iter && devs.iter().all(|&v| v <= tol);
+            (ok, devs, (gr.n_iter, cr.n_iter), None)
+        }
+        (g, c) => (false, [f64::NAN; 4], (0, 0), Some(format!("gpu {:?} / cpu {:?}", g.err(), c.err()))),
+    };
+    println!(
+        "{} fit {} {} N={n} D={d} K={k}: iterations {} vs {}; weights {:.1e} means {:.1e} covariances {:.1e} mean ln p {:.1e} (tol {tol:.0e}); {:.2} s{}",
+        if ok { "ok  " } else { "FAIL" },
+        kind.name(),
+        T::NAME,
+        iters.0,
+        iters.1,
+        devs[0],
+        devs[1],
+        devs[2],
+        devs[3],
+        gpu_secs,
+        err.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
+    );
+    json!({"type": T::NAME, "kind": kind.name(), "n": n, "d": d, "k": k, "seed": seed, "tol": tol,
+           "iterations_gpu": iters.0, "iterations_cpu": iters.1, "weights_rel_dev": devs[0], "means_rel_dev": devs[1],
+           "covariances_rel_dev": devs[2], "mean_log_likelihood_rel_dev": devs[3], "error": err, "ok": ok})
 }
 
 fn main() {
@@ -380,6 +469,8 @@ fn main() {
                     (100_003, 16, 16),
                     (1_000_000, 2, 4),
                     (1_000_000, 16, 16),
+                    (100_003, 8, 6),
+                    (300_007, 32, 4),
                 ] {
                     cases.push(check_case::<f32>(
                         &dev,
@@ -410,13 +501,20 @@ fn main() {
                 check_vae::<f64>(&dev, seed ^ 0x13, 1e-11),
                 check_vae::<f32>(&dev, seed ^ 0x14, 1e-4),
             ];
+            let fits = vec![
+                check_fit::<f64>(&dev, CovarianceKind::Full, 200_000, 3, 4, seed ^ 0x21, 1e-8),
+                check_fit::<f64>(&dev, CovarianceKind::Full, 200_000, 16, 16, seed ^ 0x22, 1e-8),
+                check_fit::<f64>(&dev, CovarianceKind::Diag, 200_000, 16, 16, seed ^ 0x23, 1e-8),
+                check_fit::<f32>(&dev, CovarianceKind::Full, 200_000, 2, 4, seed ^ 0x24, 1e-3),
+            ];
             let ok = cases.iter().all(|c| c["ok"] == true)
+                && fits.iter().all(|c| c["ok"] == true)
                 && gauss["ok"] == true
                 && nets.iter().all(|c| c["ok"] == true);
-            json!({"device": dev.name(), "arch": dev.arch(), "seed": seed, "estep_and_density": cases, "gaussian": gauss,
+            json!({"device": dev.name(), "arch": dev.arch(), "seed": seed, "estep_and_density": cases, "em_fits": fits, "gaussian": gauss,
                    "mlp_and_vae": nets, "ok": ok})
         }
-        Some("bench") if args.len() == 6 => {
+        Some("bench") if args.len() == 7 => {
             let p = |i: usize| args[i].parse::<usize>().expect("N D K are integers");
             let kind = if args[5] == "diag" { CovarianceKind::Diag } else { CovarianceKind::Full };
             let r = bench(&dev, p(2), p(3), p(4), kind);

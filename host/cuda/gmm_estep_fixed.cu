@@ -1,0 +1,327 @@
+// E-step kernels specialized for one D (and K) at run time: the host appends an instantiation
+// line (GMM_ESTEP_REGS_ENTRY / GMM_ESTEP_TILED_ENTRY) for the shape it fits and NVRTC compiles
+// just that, so loops over D and K unroll and per-sample vectors live in registers. They write the
+// generic kernel's per-block partial layout (gmm_estep.cu: per component n_k, s1_k, s2_k packed
+// upper triangle or diagonal, in double) and its block_ll / block_worst / block_worst_row, so the
+// reduction, the pass summary and the host merge are shared; host/src/gpu_layout.rs chooses the
+// kernel and the launch from (N, K, D, T) alone, which keeps every sum's order reproducible.
+//
+//  * registers (`gmm_estep_regs_*`): for small shapes, E = K·(1 + D + P) ≤ 64. Each thread walks
+//    rows n = global thread id, + grid·block, … and accumulates every statistic in registers
+//    (type T), then the block adds its threads' sums in a fixed tree (double) and writes its
+//    partial. No shared tile, no per-tile barrier: the D = 2, K = 4 pass is memory-bound.
+//  * tiled (`gmm_estep_tiled_full_*`): full covariances with K·B(B+1)/2 ≤ 256, B = ⌈D/4⌉, and U in
+//    ≤ 24 KiB. Per tile of rows: (A) thread (k, row group) computes ln α_k N_k for RPT rows at once
+//    from centred samples in registers and U_k's packed columns in shared memory (one U load
+//    feeds RPT multiply-adds); (B) one thread per row turns them into responsibilities; (C)
+//    thread (k, 4 × 4 block of the upper triangle of s2_k) accumulates its 16 products (and, on
+//    diagonal blocks, its 4 entries of s1_k; block (0, 0) also n_k) over the tile's rows in
+//    registers, then adds them to its own entries of the block partial (double): each entry has
+//    one owner, so no atomics and a fixed order.
+#include "gmm.cuh"
+
+// Index of (i, j), i ≤ j, in the packed upper triangle, rows of length D − i (the partials').
+#define GMM_PACKED(i, j, D) ((i) * (D) - (i) * ((i) - 1) / 2 + ((j) - (i)))
+
+// ---------------------------------------------------------------------------------------------
+// Registers kernel.
+
+template <class T, bool FULL, int D, int K>
+__device__ void gmm_estep_regs_block(const T* __restrict__ x, i64 n, const T* __restrict__ means,
+                                     const T* __restrict__ prec, const T* __restrict__ log_norm,
+                                     double* __restrict__ partials, double* __restrict__ block_ll,
+                                     double* __restrict__ block_worst, i64* __restrict__ block_worst_row) {
+    constexpr int P = FULL ? D * (D + 1) / 2 : D;
+    constexpr int PER_K = 1 + D + P;
+    constexpr int E = K * PER_K;
+    constexpr int CHUNK = 8;  // statistics reduced per round of the block tree
+    __shared__ T s_mu[K * D];
+    __shared__ T s_u[K * P];  // U_k's upper triangle packed (GMM_PACKED), or its diagonal
+    __shared__ T s_ln[K];
+    __shared__ double red[CHUNK * CRABMIX_BLOCK];
+    __shared__ double red_worst[CRABMIX_BLOCK];
+    __shared__ i64 red_row[CRABMIX_BLOCK];
+    const int tid = threadIdx.x;
+    for (int q = tid; q < K * D; q += blockDim.x) s_mu[q] = means[q];
+    for (int q = tid; q < K * D * D; q += blockDim.x) {
+        const int c = q / (D * D), ij = q - c * D * D, i = ij / D, j = ij - i * D;
+        if (FULL ? i <= j : i == j) s_u[c * P + (FULL ? GMM_PACKED(i, j, D) : i)] = prec[q];
+    }
+    for (int q = tid; q < K; q += blockDim.x) s_ln[q] = log_norm[q];
+    __syncthreads();
+
+    T acc[E];
+#pragma unroll
+    for (int e = 0; e < E; ++e) acc[e] = 0;
+    double my_ll = 0.0, my_worst = pos_inf_f64();
+    i64 my_row = -1;
+    const i64 stride = (i64)gridDim.x * blockDim.x;
+    for (i64 r = (i64)blockIdx.x * blockDim.x + tid; r < n; r += stride) {
+        T xr[D];
+#pragma unroll
+        for (int i = 0; i < D; ++i) xr[i] = x[r * D + i];
+        T lp[K];
+#pragma unroll
+        for (int c = 0; c < K; ++c) {
+            T maha = 0;
+            if (FULL) {
+#pragma unroll
+                for (int j = 0; j < D; ++j) {
+                    T y = 0;
+#pragma unroll
+                    for (int i = 0; i <= j; ++i) y += s_u[c * P + GMM_PACKED(i, j, D)] * (xr[i] - s_mu[c * D + i]);
+                    maha += y * y;
+                }
+            } else {
+#pragma unroll
+                for (int i = 0; i < D; ++i) {
+                    const T y = (xr[i] - s_mu[c * D + i]) * s_u[c * P + i];
+                    maha += y * y;
+                }
+            }
+            lp[c] = s_ln[c] - T(0.5) * maha;
+        }
+        const T lse = responsibilities_in_place(lp, K);
+        my_ll += (double)lse;
+        if ((double)lse < my_worst) {  // rows visited in increasing order: the first of ties
+            my_worst = (double)lse;
+            my_row = r;
+        }
+#pragma unroll
+        for (int c = 0; c < K; ++c) {
+            const T rc = lp[c];
+            T dev[D];
+#pragma unroll
+            for (int i = 0; i < D; ++i) dev[i] = xr[i] - s_mu[c * D + i];
+            acc[c * PER_K] += rc;
+#pragma unroll
+            for (int i = 0; i < D; ++i) {
+                const T w = rc * dev[i];
+                acc[c * PER_K + 1 + i] += w;
+                if (FULL) {
+#pragma unroll
+                    for (int j = i; j < D; ++j) acc[c * PER_K + 1 + D + GMM_PACKED(i, j, D)] += w * dev[j];
+                } else {
+                    acc[c * PER_K + 1 + D + i] += w * dev[i];
+                }
+            }
+        }
+    }
+    // Block sums: CHUNK statistics per round through a fixed tree over the threads, in double.
+    double* part = partials + (i64)blockIdx.x * E;
+#pragma unroll
+    for (int e0 = 0; e0 < E; e0 += CHUNK) {
+#pragma unroll
+        for (int q = 0; q < CHUNK; ++q)
+            if (e0 + q < E) red[q * CRABMIX_BLOCK + tid] = (double)acc[e0 + q];
+        __syncthreads();
+        for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+            if (tid < s)
+                for (int q = 0; q < CHUNK; ++q) red[q * CRABMIX_BLOCK + tid] += red[q * CRABMIX_BLOCK + tid + s];
+            __syncthreads();
+        }
+        if (tid < CHUNK && e0 + tid < E) part[e0 + tid] = red[tid * CRABMIX_BLOCK];
+        __syncthreads();
+    }
+    block_log_likelihood(my_ll, my_worst, my_row, red, red_worst, red_row, block_ll, block_worst,
+                         block_worst_row);
+}
+
+// gmm_estep_regs_{full,diag}_d{D}_k{K}_{f32,f64}(x, n, means, prec, log_norm, partials, block_ll,
+// block_worst, block_worst_row); grid ≤ gpu_layout's REGS_MAX_BLOCKS, CRABMIX_BLOCK threads.
+#define GMM_ESTEP_REGS_ENTRY(T, TN, FULL, KIND, D, K)                                                  \
+    extern "C" __global__ void gmm_estep_regs_##KIND##_d##D##_k##K##_##TN(                            \
+        const T* x, i64 n, const T* means, const T* prec, const T* log_norm, double* partials,        \
+        double* block_ll, double* block_worst, i64* block_worst_row) {                                \
+        gmm_estep_regs_block<T, FULL, D, K>(x, n, means, prec, log_norm, partials, block_ll,          \
+                                            block_worst, block_worst_row);                            \
+    }
+
+// ---------------------------------------------------------------------------------------------
+// Tiled kernel (full covariances).
+
+// Rows per thread in phase A: the centred rows, RPT·D values, stay in ≤ 64 32-bit registers
+// (4, 2 or 1 rows; tile_rows is a multiple of 4).
+template <class T, int D>
+struct TiledRows {
+    static constexpr int words = D * (int)(sizeof(T) / 4);
+    static constexpr int value = words <= 16 ? 4 : (words <= 32 ? 2 : 1);
+};
+
+template <class T, int D>
+__device__ void gmm_estep_tiled_full_block(const T* __restrict__ x, i64 n, int k, int tile_rows,
+                                           const T* __restrict__ means, const T* __restrict__ prec,
+                                           const T* __restrict__ log_norm, double* __restrict__ partials,
+                                           double* __restrict__ block_ll, double* __restrict__ block_worst,
+                                           i64* __restrict__ block_worst_row) {
+    constexpr int P = D * (D + 1) / 2;
+    constexpr int B = (D + 3) / 4;         // 4-wide column blocks
+    constexpr int XS = 4 * B + 4;          // tile row stride: 4-aligned, and ≡ 4 (mod 32) banks
+    constexpr int NBP = B * (B + 1) / 2;   // blocks of the upper triangle
+    constexpr int PER_K = 1 + D + P;
+    constexpr int RPT = TiledRows<T, D>::value;
+    CRABMIX_DYN_SHARED(T, smem);
+    __shared__ double red_ll[CRABMIX_BLOCK];
+    __shared__ double red_worst[CRABMIX_BLOCK];
+    __shared__ i64 red_row[CRABMIX_BLOCK];
+    const int lps = k | 1;                 // odd row stride of the log-probabilities: no conflicts
+    T* xs = smem;                          // tile_rows × XS samples, columns ≥ D zero
+    T* lp = xs + tile_rows * XS;           // tile_rows × lps log-probabilities → responsibilities
+    T* uc = lp + tile_rows * lps;          // K × P: U_k by columns, column j = U_0j … U_jj
+    T* mu = uc + k * P;                    // K × 4B means, zero-padded
+    const int tid = threadIdx.x;
+    const int e_total = k * PER_K;
+    double* part = partials + (i64)blockIdx.x * e_total;
+    for (int e = tid; e < e_total; e += blockDim.x) part[e] = 0.0;
+    for (int q = tid; q < k * D * D; q += blockDim.x) {
+        const int c = q / (D * D), ij = q - c * D * D, i = ij / D, j = ij - i * D;
+        if (i <= j) uc[c * P + j * (j + 1) / 2 + i] = prec[q];
+    }
+    for (int q = tid; q < k * 4 * B; q += blockDim.x) {
+        const int c = q / (4 * B), i = q - c * 4 * B;
+        mu[q] = i < D ? means[c * D + i] : T(0);
+    }
+    // Phase C's item: component kc, block (bi, bj), bi ≤ bj, enumerated row by row.
+    const bool c_active = tid < k * NBP;
+    const int kc = c_active ? tid / NBP : 0;
+    int bi = 0, bj = 0;
+    {
+        int q = c_active ? tid - kc * NBP : 0;  // idle threads take block (0, 0), unused
+        while (q >= B - bi) {
+            q -= B - bi;
+            ++bi;
+        }
+        bj = bi + q;
+    }
+    __syncthreads();
+    T amu[4], bmu[4];
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+        amu[q] = mu[kc * 4 * B + 4 * bi + q];
+        bmu[q] = mu[kc * 4 * B + 4 * bj + q];
+    }
+    const int groups = tile_rows / RPT;
+    double my_ll = 0.0, my_worst = pos_inf_f64();
+    i64 my_row = -1;
+    const i64 tiles = (n + tile_rows - 1) / tile_rows;
+    for (i64 t = blockIdx.x; t < tiles; t += gridDim.x) {
+        const i64 row0 = t * tile_rows;
+        const int rows = (int)min((i64)tile_rows, n - row0);
+        const T* src = x + row0 * D;
+        for (int q = tid; q < tile_rows * XS; q += blockDim.x) {
+            const int r = q / XS, i = q - (q / XS) * XS;
+            xs[q] = (r < rows && i < D) ? src[r * D + i] : T(0);
+        }
+        __syncthreads();
+        // (A) ln α_c N_c(x) for rows g, g + groups, …: consecutive threads share c, so U loads
+        // are broadcasts.
+        for (int item = tid; item < k * groups; item += blockDim.x) {
+            const int c = item / groups, g = item - (item / groups) * groups;
+            T xt[RPT][D];
+#pragma unroll
+            for (int m = 0; m < RPT; ++m)
+#pragma unroll
+                for (int i = 0; i < D; ++i) xt[m][i] = xs[(g + m * groups) * XS + i] - mu[c * 4 * B + i];
+            T maha[RPT];
+#pragma unroll
+            for (int m = 0; m < RPT; ++m) maha[m] = 0;
+            const T* u = uc + c * P;
+#pragma unroll
+            for (int j = 0; j < D; ++j) {
+                T y[RPT];
+#pragma unroll
+                for (int m = 0; m < RPT; ++m) y[m] = 0;
+#pragma unroll
+                for (int i = 0; i <= j; ++i) {
+                    const T uij = u[j * (j + 1) / 2 + i];
+#pragma unroll
+                    for (int m = 0; m < RPT; ++m) y[m] += uij * xt[m][i];
+                }
+#pragma unroll
+                for (int m = 0; m < RPT; ++m) maha[m] += y[m] * y[m];
+            }
+            const T ln = log_norm[c];
+#pragma unroll
+            for (int m = 0; m < RPT; ++m) lp[(g + m * groups) * lps + c] = ln - T(0.5) * maha[m];
+        }
+        __syncthreads();
+        // (B) responsibilities, one thread per row.
+        for (int r = tid; r < rows; r += blockDim.x) {
+            T* l = lp + r * lps;
+            const T lse = responsibilities_in_place(l, k);
+            my_ll += (double)lse;
+            if ((double)lse < my_worst) {
+                my_worst = (double)lse;
+                my_row = row0 + r;
+            }
+        }
+        __syncthreads();
+        // (C) statistics: a 4 × 4 block of s2_kc (and s1_kc, n_kc on the diagonal) per thread.
+        if (c_active) {
+            T s2[4][4], s1[4], nk = 0;
+#pragma unroll
+            for (int q = 0; q < 4; ++q) {
+                s1[q] = 0;
+#pragma unroll
+                for (int p = 0; p < 4; ++p) s2[q][p] = 0;
+            }
+            for (int r = 0; r < rows; ++r) {
+                const T rr = lp[r * lps + kc];
+                const T* xr = xs + r * XS;
+                T a[4], b[4];
+#pragma unroll
+                for (int q = 0; q < 4; ++q) {
+                    a[q] = xr[4 * bi + q] - amu[q];
+                    b[q] = rr * (xr[4 * bj + q] - bmu[q]);
+                }
+#pragma unroll
+                for (int q = 0; q < 4; ++q)
+#pragma unroll
+                    for (int p = 0; p < 4; ++p) s2[q][p] += a[q] * b[p];
+                if (bi == bj) {
+                    nk += rr;
+#pragma unroll
+                    for (int q = 0; q < 4; ++q) s1[q] += b[q];
+                }
+            }
+            double* pk = part + kc * PER_K;
+#pragma unroll
+            for (int q = 0; q < 4; ++q) {
+                const int i = 4 * bi + q;
+#pragma unroll
+                for (int p = 0; p < 4; ++p) {
+                    const int j = 4 * bj + p;
+                    if (i < D && j < D && i <= j) pk[1 + D + GMM_PACKED(i, j, D)] += (double)s2[q][p];
+                }
+                if (bi == bj && i < D) pk[1 + i] += (double)s1[q];
+            }
+            if (bi == 0 && bj == 0) pk[0] += (double)nk;
+        }
+        __syncthreads();  // the next tile overwrites xs and lp
+    }
+    block_log_likelihood(my_ll, my_worst, my_row, red_ll, red_worst, red_row, block_ll, block_worst,
+                         block_worst_row);
+}
+
+// gmm_estep_tiled_full_d{D}_{f32,f64}(x, n, k, tile_rows, means, prec, log_norm, partials,
+// block_ll, block_worst, block_worst_row); ≤ 128 registers so that two blocks share an SM.
+#define GMM_ESTEP_TILED_ENTRY(T, TN, D)                                                                \
+    extern "C" __global__ void __launch_bounds__(CRABMIX_BLOCK, 2) gmm_estep_tiled_full_d##D##_##TN(  \
+        const T* x, i64 n, int k, int tile_rows, const T* means, const T* prec, const T* log_norm,    \
+        double* partials, double* block_ll, double* block_worst, i64* block_worst_row) {              \
+        gmm_estep_tiled_full_block<T, D>(x, n, k, tile_rows, means, prec, log_norm, partials,         \
+                                         block_ll, block_worst, block_worst_row);                     \
+    }
+
+// The instances the CI spill check compiles (scripts/nvrtc_check.py defines the macro): the
+// benchmark shapes and the largest D of each kernel. At run time the host appends its own.
+#ifdef CRABMIX_CHECK_INSTANCES
+GMM_ESTEP_REGS_ENTRY(float, f32, true, full, 2, 4)
+GMM_ESTEP_REGS_ENTRY(float, f32, false, diag, 2, 4)
+GMM_ESTEP_REGS_ENTRY(double, f64, true, full, 2, 4)
+GMM_ESTEP_REGS_ENTRY(float, f32, true, full, 3, 6)
+GMM_ESTEP_TILED_ENTRY(float, f32, 16)
+GMM_ESTEP_TILED_ENTRY(double, f64, 16)
+GMM_ESTEP_TILED_ENTRY(float, f32, 8)
+GMM_ESTEP_TILED_ENTRY(float, f32, 32)
+#endif
