@@ -13,8 +13,8 @@
 #define CRABMIX_DEVICE 1
 // One dynamic shared buffer per kernel, typed as T. Declared as double so that all template
 // instantiations share one declaration (an extern __shared__ name may have only one type).
-#define CRABMIX_DYN_SHARED(T, name)                      \
-    extern __shared__ double crabmix_dyn_smem_[];       \
+#define CRABMIX_DYN_SHARED(T, name)                                \
+    extern __shared__ __align__(16) double crabmix_dyn_smem_[];   \
     T* name = reinterpret_cast<T*>(crabmix_dyn_smem_)
 typedef long long i64;
 #else
@@ -62,3 +62,28 @@ __device__ __forceinline__ double neg_inf<double>() {
     return __longlong_as_double(0xfff0000000000000LL);
 }
 __device__ __forceinline__ double pos_inf_f64() { return __longlong_as_double(0x7ff0000000000000LL); }
+
+// Four consecutive values at a 16-byte-aligned address (one or two vector loads on the device;
+// shared-memory loads are what the tiled E-step's inner loop waits on).
+#ifdef CRABMIX_DEVICE
+__device__ __forceinline__ void load4(const float* p, float out[4]) {
+    const float4 v = *reinterpret_cast<const float4*>(p);
+    out[0] = v.x;
+    out[1] = v.y;
+    out[2] = v.z;
+    out[3] = v.w;
+}
+__device__ __forceinline__ void load4(const double* p, double out[4]) {
+    const double2 a = *reinterpret_cast<const double2*>(p);
+    const double2 b = *reinterpret_cast<const double2*>(p + 2);
+    out[0] = a.x;
+    out[1] = a.y;
+    out[2] = b.x;
+    out[3] = b.y;
+}
+#else
+template <class T>
+inline void load4(const T* p, T out[4]) {
+    for (int q = 0; q < 4; ++q) out[q] = p[q];
+}
+#endif

@@ -156,29 +156,47 @@ GMM_ESTEP_ENTRY(gmm_estep_diag_f32, float, false)
 GMM_ESTEP_ENTRY(gmm_estep_full_f64, double, true)
 GMM_ESTEP_ENTRY(gmm_estep_diag_f64, double, false)
 
-// out[e] = Σ_{b = 0, 1, …, blocks−1} partials[b·E + e], in that order (the merge step). One
-// thread per entry: consecutive threads read consecutive addresses (coalesced).
+// Entries per block of gmm_reduce_partials: 32 consecutive entries × 8 groups of blocks, so that a
+// warp reads 256 contiguous bytes of one block's partial.
+#define GMM_REDUCE_ENTRIES 32
+#define GMM_REDUCE_GROUPS (CRABMIX_BLOCK / GMM_REDUCE_ENTRIES)
+
+// out[e] = Σ_b partials[b·E + e] (the merge step), in an order fixed by (blocks, E) alone: thread
+// (group g, entry e) adds blocks g, g + 8, g + 16, … in turn, then the 8 group sums are added in a
+// fixed tree. Grid ⌈E / 32⌉ blocks of CRABMIX_BLOCK threads. Parallel over blocks as well as
+// entries: a thread per entry walking 2048 partials one by one is latency-bound.
 extern "C" __global__ void gmm_reduce_partials(const double* __restrict__ partials, int blocks,
                                                int e_total, double* __restrict__ out) {
-    const int e = blockIdx.x * blockDim.x + threadIdx.x;
-    if (e >= e_total) return;
+    __shared__ double red[CRABMIX_BLOCK];
+    const int lane = threadIdx.x % GMM_REDUCE_ENTRIES, group = threadIdx.x / GMM_REDUCE_ENTRIES;
+    const int e = blockIdx.x * GMM_REDUCE_ENTRIES + lane;
     double s = 0.0;
-    for (int b = 0; b < blocks; ++b) s += partials[(i64)b * e_total + e];
-    out[e] = s;
+    if (e < e_total)
+        for (int b = group; b < blocks; b += GMM_REDUCE_GROUPS) s += partials[(i64)b * e_total + e];
+    red[threadIdx.x] = s;
+    __syncthreads();
+    for (int half = GMM_REDUCE_GROUPS / 2; half > 0; half >>= 1) {
+        if (group < half) red[threadIdx.x] += red[threadIdx.x + half * GMM_REDUCE_ENTRIES];
+        __syncthreads();
+    }
+    if (group == 0 && e < e_total) out[e] = red[lane];
 }
 
-// The pass's by-products merged on the device, for a resident EM loop (host/src/gmm_device.rs),
-// in exactly the host's order (one thread; ≤ 2048 blocks): summary[0] = Σ_b block_ll[b] in block
-// order, summary[1] = the smallest block_worst and flags[0] its row (the lowest row among ties;
-// +∞ and −1 when no block had rows), as gpu_layout::worst_of_blocks does on the host.
+// The pass's by-products merged on the device, for a resident EM loop (host/src/gmm_device.rs);
+// one block of CRABMIX_BLOCK threads. summary[0] = Σ_b block_ll[b] in gpu_layout::tree_sum's
+// order (thread t adds blocks t, t + 256, …; then a fixed tree), which the host uses for the
+// same sum, so both paths agree bit for bit; summary[1] = the smallest block_worst and flags[0]
+// its row (the lowest row among ties; +∞ and −1 when no block had rows), as worst_of_blocks.
 extern "C" __global__ void gmm_pass_summary(const double* __restrict__ block_ll,
                                             const double* __restrict__ block_worst,
                                             const i64* __restrict__ block_worst_row, int blocks,
                                             double* __restrict__ summary, i64* __restrict__ flags) {
-    if (blockIdx.x != 0 || threadIdx.x != 0) return;
+    __shared__ double red_ll[CRABMIX_BLOCK];
+    __shared__ double red_worst[CRABMIX_BLOCK];
+    __shared__ i64 red_row[CRABMIX_BLOCK];
     double ll = 0.0, worst = pos_inf_f64();
     i64 row = -1;
-    for (int b = 0; b < blocks; ++b) {
+    for (int b = threadIdx.x; b < blocks; b += blockDim.x) {
         ll += block_ll[b];
         const i64 r = block_worst_row[b];
         if (r < 0) continue;
@@ -188,7 +206,6 @@ extern "C" __global__ void gmm_pass_summary(const double* __restrict__ block_ll,
             row = r;
         }
     }
-    summary[0] = ll;
-    summary[1] = worst;
-    flags[0] = row;
+    // One block (blockIdx.x = 0): the tree's "block 0" outputs are the summary's words.
+    block_log_likelihood(ll, worst, row, red_ll, red_worst, red_row, summary, summary + 1, flags);
 }

@@ -265,14 +265,17 @@ __device__ void gmm_estep_tiled_full_block(const T* __restrict__ x, i64 n, int k
 #pragma unroll
                 for (int p = 0; p < 4; ++p) s2[q][p] = 0;
             }
+#pragma unroll 2
             for (int r = 0; r < rows; ++r) {
                 const T rr = lp[r * lps + kc];
-                const T* xr = xs + r * XS;
+                const T* xr = xs + r * XS;  // 16-byte aligned: XS and 4·bi are multiples of 4
                 T a[4], b[4];
+                load4(xr + 4 * bi, a);
+                load4(xr + 4 * bj, b);
 #pragma unroll
                 for (int q = 0; q < 4; ++q) {
-                    a[q] = xr[4 * bi + q] - amu[q];
-                    b[q] = rr * (xr[4 * bj + q] - bmu[q]);
+                    a[q] -= amu[q];
+                    b[q] = rr * (b[q] - bmu[q]);
                 }
 #pragma unroll
                 for (int q = 0; q < 4; ++q)

@@ -11,7 +11,8 @@
 use crate::backend::{BackendError, GpuScalar};
 use crate::gmm_device::{GmmDevice, PassSummary, Slot};
 use crate::gpu_layout::{
-    BLOCK_THREADS, EStepKernel, EStepLaunch, MLP_TILE, merge_device_stats, worst_of_blocks,
+    BLOCK_THREADS, EStepKernel, EStepLaunch, MLP_TILE, merge_device_stats, reduce_blocks, tree_sum,
+    worst_of_blocks,
 };
 use crate::mlp_device::{Activation, AdamConfig, MlpKernels, check_len};
 use crabmix_kernels::gmm::{CovarianceKind, EStep, MixtureMut, MixtureRef, Shape, StatsMut};
@@ -552,7 +553,7 @@ impl<T: GpuScalar> CudaEStep<T> {
         let block_rows = stream.clone_dtoh(&bufs.block_rows).map_err(driver)?;
         stream.synchronize().map_err(driver)?;
         // Block order: the same sum on every run and every card.
-        let log_likelihood: f64 = block_ll.iter().sum();
+        let log_likelihood = tree_sum(&block_ll);
         let worst = worst_of_blocks(&block_worst, &block_rows);
         let worst_sample = match worst {
             Some((_, row)) => stream.clone_dtoh(&self.data.slice(row * d..(row + 1) * d)).map_err(driver)?,
@@ -611,8 +612,14 @@ impl<T: GpuScalar> CudaEStep<T> {
         let mut r = stream.launch_builder(&bufs.reduce);
         r.arg(&bufs.partials).arg(&grid32).arg(&e32).arg(&mut bufs.reduced);
         // SAFETY: matches gmm_reduce_partials(const double*, int blocks, int e_total, double* out)
-        // with partials of grid·E and out of E values; threads e ≥ E return.
-        unsafe { r.launch(rows_config(l.entries)) }.map_err(driver)?;
+        // with partials of grid·E and out of E values; ⌈E/32⌉ blocks of 256 threads, entries ≥ E
+        // skipped.
+        let cfg = LaunchConfig {
+            grid_dim: (reduce_blocks(l.entries), 1, 1),
+            block_dim: (BLOCK_THREADS, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        unsafe { r.launch(cfg) }.map_err(driver)?;
         Ok(())
     }
 }
@@ -745,7 +752,8 @@ impl<T: GpuScalar> CudaEm<T> {
         b.arg(&bufs.block_ll).arg(&bufs.block_worst).arg(&bufs.block_rows).arg(&grid32);
         b.arg(&mut self.summary).arg(&mut self.flags);
         // SAFETY: matches gmm_pass_summary(const double*, const double*, const i64*, int blocks,
-        // double* summary, i64* flags): the block arrays hold `grid` values, summary 2, flags 3.
+        // double* summary, i64* flags): the block arrays hold `grid` values, summary 2, flags 3;
+        // exactly one block (the kernel writes its words as block 0's).
         unsafe { b.launch(rows_config(1)) }.map_err(driver)?;
         Ok(())
     }

@@ -10,7 +10,7 @@
 use crate::backend::BackendError;
 use crate::backend::GpuScalar;
 use crate::gmm_device::{GmmDevice, PassSummary, Slot};
-use crate::gpu_layout::{EStepKernel, EStepLaunch, merge_device_stats, worst_of_blocks};
+use crate::gpu_layout::{EStepKernel, EStepLaunch, merge_device_stats, tree_sum, worst_of_blocks};
 use crate::mlp_device::{Activation, AdamConfig, MlpKernels, check_len};
 use crabmix_kernels::gmm::{CovarianceKind, EStep, MixtureMut, MixtureRef, Shape, StatsMut};
 use crabmix_kernels::{Error, Result};
@@ -507,7 +507,7 @@ impl<T: ShimScalar> EStep<T> for ShimEStep<'_, T> {
         let (n, d) = (self.data.len() / self.d, self.d);
         let model_bufs = [model.means(), model.precisions_cholesky(), model.log_norm()];
         let pass = shim_pass(self.data, shape, self.max_blocks, model_bufs)?;
-        let log_likelihood: f64 = pass.block_ll.iter().sum();
+        let log_likelihood = tree_sum(&pass.block_ll);
         let worst = worst_of_blocks(&pass.block_worst, &pass.block_rows);
         self.last_partials = pass.partials;
         self.last_kernel = Some(pass.launch.kernel);

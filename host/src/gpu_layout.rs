@@ -195,6 +195,31 @@ impl EStepLaunch {
     }
 }
 
+/// Σ v in the order of `gmm_pass_summary` (host/cuda/gmm_estep.cu): [`BLOCK_THREADS`] partial
+/// sums, the t-th over v[t], v[t + 256], …, then added in a fixed tree (t += t + s for s = 128,
+/// 64, …, 1). The CUDA E-step sums its block log-likelihoods this way on the host and the
+/// resident loop on the device, so the two agree bit for bit.
+pub fn tree_sum(v: &[f64]) -> f64 {
+    let lanes = BLOCK_THREADS as usize;
+    let mut red = vec![0.0f64; lanes];
+    for (i, &x) in v.iter().enumerate() {
+        red[i % lanes] += x;
+    }
+    let mut half = lanes / 2;
+    while half > 0 {
+        for t in 0..half {
+            red[t] += red[t + half];
+        }
+        half /= 2;
+    }
+    red[0]
+}
+
+/// Blocks of `gmm_reduce_partials` for `entries` statistics: 32 entries per block.
+pub fn reduce_blocks(entries: usize) -> u32 {
+    entries.div_ceil(32).max(1) as u32
+}
+
 /// The smallest per-block ln p(x) and its row: the lowest row among equal values, as the serial
 /// pass keeps the first strictly lower one. Blocks without rows report (+∞, −1) and are skipped.
 pub fn worst_of_blocks(block_worst: &[f64], block_rows: &[i64]) -> Option<(f64, usize)> {
@@ -335,6 +360,23 @@ mod tests {
         assert_eq!(l.kernel, EStepKernel::Generic);
         assert!(EStepLaunch::new(Shape::new(2, 2, CovarianceKind::Spherical), 10, 4).is_err());
         assert!(EStepLaunch::new(Shape::new(2, 2, CovarianceKind::Full), 0, 4).is_err());
+    }
+
+    #[test]
+    fn tree_sum_adds_in_the_kernels_order() {
+        // 1 + 2⁻⁵³ + … is order-sensitive: the lanes' sums then the tree, not left to right.
+        let mut v = vec![1.0f64];
+        v.extend(std::iter::repeat_n(f64::EPSILON / 2.0, 600));
+        let lanes: Vec<f64> = (0..256).map(|t| v.iter().skip(t).step_by(256).sum()).collect();
+        let mut red = lanes.clone();
+        for half in [128, 64, 32, 16, 8, 4, 2, 1] {
+            for t in 0..half {
+                red[t] += red[t + half];
+            }
+        }
+        assert_eq!(tree_sum(&v), red[0]);
+        assert_ne!(tree_sum(&v), v.iter().sum::<f64>(), "the example must tell the orders apart");
+        assert_eq!(tree_sum(&[]), 0.0);
     }
 
     #[test]

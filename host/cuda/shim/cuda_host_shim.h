@@ -45,6 +45,7 @@ inline std::mutex launch_mutex;
 #define __forceinline__ inline
 #define __restrict__
 #define __launch_bounds__(...)
+#define __align__(n) alignas(n)
 #define __shared__ static
 inline void __syncthreads() {
     if (!cuda_shim::bar) {

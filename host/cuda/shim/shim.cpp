@@ -96,7 +96,8 @@ SHIM_FIXED(f32, float)
 SHIM_FIXED(f64, double)
 
 // The M-step: one block per component with barriers; the weights and the pass summary are
-// single-thread kernels (threads other than 0 return at once on the GPU).
+// single-thread kernel (threads other than 0 return at once on the GPU); the pass summary is
+// one block with a tree.
 #define SHIM_MSTEP(SUFFIX, T)                                                                      \
     extern "C" void crabmix_shim_gmm_mstep_##SUFFIX(                                               \
         int full, const double* reduced, long long n, int d, int k, double reg, double empty_below, \
@@ -120,14 +121,14 @@ SHIM_MSTEP(f64, double)
 extern "C" void crabmix_shim_gmm_pass_summary(const double* block_ll, const double* block_worst,
                                               const long long* block_worst_row, int blocks,
                                               double* summary, long long* flags) {
-    cuda_shim::launch_seq({1}, {1}, gmm_pass_summary, block_ll, block_worst, block_worst_row, blocks,
-                          summary, flags);
+    cuda_shim::launch_threads({1}, {CRABMIX_BLOCK}, 0, gmm_pass_summary, block_ll, block_worst,
+                              block_worst_row, blocks, summary, flags);
 }
 
 extern "C" void crabmix_shim_gmm_reduce_partials(const double* partials, int blocks, int e_total,
                                                  double* out) {
-    cuda_shim::launch_seq({blocks_for(e_total)}, {CRABMIX_BLOCK}, gmm_reduce_partials, partials,
-                          blocks, e_total, out);
+    const unsigned grid = (unsigned)((e_total + GMM_REDUCE_ENTRIES - 1) / GMM_REDUCE_ENTRIES);
+    cuda_shim::launch_threads({grid}, {CRABMIX_BLOCK}, 0, gmm_reduce_partials, partials, blocks, e_total, out);
 }
 
 extern "C" void crabmix_shim_philox4x32_10_words(long long n, unsigned long long seed, unsigned* out) {
