@@ -11,8 +11,13 @@ y = X U_k − μ_kᵀ U_k as one broadcast matrix product (a triangular solve ag
 rows processed in chunks of 2^20 so that the K × chunk × D intermediates fit in memory at
 N = 10^7, D = K = 16.
 
-Usage: torch_em.py N D K full|diag OUT.json   (median of 5 timed iterations after 2 warm-ups,
-each bracketed by torch.cuda.synchronize()).
+With --split the row reductions (Σ r x, Σ r (x − μ)(x − μ)ᵀ) run as batched matrix products over
+blocks of 1024 rows whose results are then summed (split-K by hand): a matrix product whose inner
+dimension is a whole 2^20-row chunk and whose output is K × D × D runs on a handful of SMs. The
+harness times both forms and compares with the faster.
+
+Usage: torch_em.py N D K full|diag OUT.json [--split]   (median of 5 timed iterations after 2
+warm-ups, each bracketed by torch.cuda.synchronize()).
 """
 import json
 import math
@@ -27,6 +32,24 @@ def log(msg):
     print(f"torch_em [{time.perf_counter() - T0:7.2f} s] {msg}", flush=True)
 
 CHUNK = 1 << 20
+SPLIT = 1024
+SPLIT_K = False
+
+
+def rows_outer(a, b):
+    """Σ over rows of a_rᵀ b_r: a is K × c × P, b is K × c × Q → K × P × Q (one bmm over the whole
+    chunk, or with SPLIT_K over blocks of SPLIT rows, then summed)."""
+    if not SPLIT_K:
+        return torch.bmm(a.transpose(1, 2), b)
+    k, c, p = a.shape
+    q = b.shape[-1]
+    nb = c // SPLIT
+    head = nb * SPLIT
+    out = torch.bmm(a[:, :head].reshape(k * nb, SPLIT, p).transpose(1, 2),
+                    b[:, :head].reshape(k * nb, SPLIT, q)).view(k, nb, p, q).sum(1)
+    if head < c:
+        out += torch.bmm(a[:, head:].transpose(1, 2), b[:, head:])
+    return out
 
 
 def em_iteration(x, w, mu, cov, full, reg=1e-6):
@@ -59,7 +82,7 @@ def em_iteration(x, w, mu, cov, full, reg=1e-6):
         r = torch.exp(logp - lse)  # K × c
         ll += lse.double().sum()
         nk += r.sum(1)
-        sx += r @ xc
+        sx += rows_outer(r.unsqueeze(-1), xc.expand(k, -1, -1)).squeeze(1) if SPLIT_K else r @ xc
         resp_chunks.append(r)
     w_new = nk / n
     mu_new = sx / nk.unsqueeze(1)
@@ -72,7 +95,7 @@ def em_iteration(x, w, mu, cov, full, reg=1e-6):
         r = resp_chunks[i]
         diff = xc.unsqueeze(0) - mu_new.unsqueeze(1)  # K × c × D
         if full:
-            cov_new += torch.bmm((r.unsqueeze(-1) * diff).transpose(1, 2), diff)
+            cov_new += rows_outer(r.unsqueeze(-1) * diff, diff)
         else:
             cov_new += (r.unsqueeze(-1) * diff * diff).sum(1)
     cov_new = cov_new / nk.view(k, *([1] * (cov_new.dim() - 1)))
@@ -84,10 +107,12 @@ def em_iteration(x, w, mu, cov, full, reg=1e-6):
 
 
 def main():
+    global SPLIT_K
     n, d, k, kind, out = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+    SPLIT_K = "--split" in sys.argv[6:]
     full = kind == "full"
     torch.backends.cuda.matmul.allow_tf32 = False  # fp32 as crabmix computes it
-    log(f"torch {torch.__version__} imported; N={n} D={d} K={k} {kind}")
+    log(f"torch {torch.__version__} imported; N={n} D={d} K={k} {kind}{' split-K' if SPLIT_K else ''}")
     dev = torch.device("cuda")
     g = torch.Generator(device=dev).manual_seed(1)
     mu = 6.0 * (torch.rand(k, d, device=dev, generator=g) - 0.5)
@@ -111,9 +136,9 @@ def main():
             break  # pathologically slow: one timed iteration is enough
     times.sort()
     r = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "n": n, "d": d, "k": k, "kind": kind,
-         "type": "f32", "seconds_median": times[len(times) // 2], "seconds_all": times,
+         "type": "f32", "split_k": SPLIT_K, "seconds_median": times[len(times) // 2], "seconds_all": times,
          "mean_log_likelihood": float(res[3])}
-    print(f"torch {kind} N={n} D={d} K={k}: {r['seconds_median'] * 1e3:.3f} ms per EM iteration")
+    print(f"torch{' split-K' if SPLIT_K else ''} {kind} N={n} D={d} K={k}: {r['seconds_median'] * 1e3:.3f} ms per EM iteration")
     with open(out, "w") as fh:
         json.dump(r, fh, indent=1)
 
