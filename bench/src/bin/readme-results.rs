@@ -97,6 +97,47 @@ fn main() {
         }
         let _ = writeln!(s);
     }
+    for card in ["h200", "h100"] {
+        let Some(v) = load(&format!("gpu-em-{card}")) else { continue };
+        let rows = v["bench"].as_array().cloned().unwrap_or_default();
+        let device = rows.first().and_then(|r| r["device"].as_str()).unwrap_or("?").to_string();
+        let _ = writeln!(
+            s,
+            "### One EM iteration on a GPU against PyTorch (same card, same call)\n\nCard: {device}; `bash bench/gpu/run-gpu-check.sh` (`bench/results/gpu-em-{card}.json`). N = 10⁷ f32 samples; crabmix = the resident loop's iteration (E-step, reduction, M-step, weights on the device, a 5-word read); PyTorch {} eager, the same iteration in scikit-learn's form (`bench/gpu/torch_em.py`), whole-chunk and split-K row reductions, ×torch against the faster. Roofline: useful fp32 multiply-adds at the card's FMA peak or the data read once at its bandwidth, whichever binds. Goals (issue 5): ≥ 5× PyTorch, ≥ 50 % of the roofline. Correctness in the same call: {} (seed {}).\n",
+            rows.first().and_then(|r| r["torch_version"].as_str()).unwrap_or("?"),
+            if v["check_ok"].as_bool() == Some(true) {
+                "every kernel and whole fits match the CPU"
+            } else {
+                "FAILED"
+            },
+            v["check_seed"]
+        );
+        let _ = writeln!(
+            s,
+            "| shape | kernel | crabmix | E-step pass | PyTorch | PyTorch split-K | ×torch | roofline | of roofline |"
+        );
+        let _ = writeln!(s, "| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        for r in rows {
+            let ms = |x: &Value| x.as_f64().map_or("—".into(), |t| format!("{t:.3} ms"));
+            let x = r["speedup_vs_torch"].as_f64().unwrap_or(f64::NAN);
+            let f = r["roofline_fraction"].as_f64().unwrap_or(f64::NAN);
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {x:.1}× {} | {} | {:.1} % {} |",
+                r["shape"].as_str().unwrap_or(""),
+                r["kernel"].as_str().unwrap_or(""),
+                ms(&r["crabmix_ms"]),
+                ms(&r["crabmix_estep_pass_ms"]),
+                ms(&r["torch_ms"]["plain"]),
+                ms(&r["torch_ms"]["split"]),
+                if x >= 5.0 { "✓" } else { "✗" },
+                ms(&r["roofline_ms"]),
+                100.0 * f,
+                if f >= 0.5 { "✓" } else { "✗" }
+            );
+        }
+        let _ = writeln!(s);
+    }
     if let Some(v) = load("mcu-cost") {
         let _ = writeln!(
             s,
