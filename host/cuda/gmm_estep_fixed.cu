@@ -140,15 +140,10 @@ __device__ void gmm_estep_regs_block(const T* __restrict__ x, i64 n, const T* __
 // ---------------------------------------------------------------------------------------------
 // Tiled kernel (full covariances).
 
-// Rows per thread in phase A: the centred rows, RPT·D values, stay in ≤ 64 32-bit registers
-// (4, 2 or 1 rows; tile_rows is a multiple of 4).
-template <class T, int D>
-struct TiledRows {
-    static constexpr int words = D * (int)(sizeof(T) / 4);
-    static constexpr int value = words <= 16 ? 4 : (words <= 32 ? 2 : 1);
-};
-
-template <class T, int D>
+// RPT: rows per thread in phase A, whose centred rows (RPT·D values) stay in registers; the host
+// picks it (gpu_layout: 4, 2 or 1 as D·sizeof(T)/4 ≤ 16, ≤ 32 or more) and makes tile_rows a
+// multiple of 4.
+template <class T, int D, int RPT>
 __device__ void gmm_estep_tiled_full_block(const T* __restrict__ x, i64 n, int k, int tile_rows,
                                            const T* __restrict__ means, const T* __restrict__ prec,
                                            const T* __restrict__ log_norm, double* __restrict__ partials,
@@ -159,7 +154,6 @@ __device__ void gmm_estep_tiled_full_block(const T* __restrict__ x, i64 n, int k
     constexpr int XS = 4 * B + 4;          // tile row stride: 4-aligned, and ≡ 4 (mod 32) banks
     constexpr int NBP = B * (B + 1) / 2;   // blocks of the upper triangle
     constexpr int PER_K = 1 + D + P;
-    constexpr int RPT = TiledRows<T, D>::value;
     CRABMIX_DYN_SHARED(T, smem);
     __shared__ double red_ll[CRABMIX_BLOCK];
     __shared__ double red_worst[CRABMIX_BLOCK];
@@ -306,14 +300,16 @@ __device__ void gmm_estep_tiled_full_block(const T* __restrict__ x, i64 n, int k
                          block_worst_row);
 }
 
-// gmm_estep_tiled_full_d{D}_{f32,f64}(x, n, k, tile_rows, means, prec, log_norm, partials,
-// block_ll, block_worst, block_worst_row); ≤ 128 registers so that two blocks share an SM.
-#define GMM_ESTEP_TILED_ENTRY(T, TN, D)                                                                \
-    extern "C" __global__ void __launch_bounds__(CRABMIX_BLOCK, 2) gmm_estep_tiled_full_d##D##_##TN(  \
-        const T* x, i64 n, int k, int tile_rows, const T* means, const T* prec, const T* log_norm,    \
-        double* partials, double* block_ll, double* block_worst, i64* block_worst_row) {              \
-        gmm_estep_tiled_full_block<T, D>(x, n, k, tile_rows, means, prec, log_norm, partials,         \
-                                         block_ll, block_worst, block_worst_row);                     \
+// gmm_estep_tiled_full_d{D}_r{RPT}_b{B}_{f32,f64}(x, n, k, tile_rows, means, prec, log_norm,
+// partials, block_ll, block_worst, block_worst_row): at most 65536 / (256·B) registers, so that
+// B blocks share an SM.
+#define GMM_ESTEP_TILED_ENTRY(T, TN, D, RPT, B)                                                        \
+    extern "C" __global__ void __launch_bounds__(CRABMIX_BLOCK, B)                                    \
+        gmm_estep_tiled_full_d##D##_r##RPT##_b##B##_##TN(                                             \
+            const T* x, i64 n, int k, int tile_rows, const T* means, const T* prec, const T* log_norm, \
+            double* partials, double* block_ll, double* block_worst, i64* block_worst_row) {          \
+        gmm_estep_tiled_full_block<T, D, RPT>(x, n, k, tile_rows, means, prec, log_norm, partials,    \
+                                              block_ll, block_worst, block_worst_row);                \
     }
 
 // The instances the CI spill check compiles (scripts/nvrtc_check.py defines the macro): the
@@ -323,8 +319,9 @@ GMM_ESTEP_REGS_ENTRY(float, f32, true, full, 2, 4)
 GMM_ESTEP_REGS_ENTRY(float, f32, false, diag, 2, 4)
 GMM_ESTEP_REGS_ENTRY(double, f64, true, full, 2, 4)
 GMM_ESTEP_REGS_ENTRY(float, f32, true, full, 3, 6)
-GMM_ESTEP_TILED_ENTRY(float, f32, 16)
-GMM_ESTEP_TILED_ENTRY(double, f64, 16)
-GMM_ESTEP_TILED_ENTRY(float, f32, 8)
-GMM_ESTEP_TILED_ENTRY(float, f32, 32)
+GMM_ESTEP_TILED_ENTRY(float, f32, 16, 4, 2)
+GMM_ESTEP_TILED_ENTRY(float, f32, 16, 2, 3)
+GMM_ESTEP_TILED_ENTRY(double, f64, 16, 2, 2)
+GMM_ESTEP_TILED_ENTRY(float, f32, 8, 4, 2)
+GMM_ESTEP_TILED_ENTRY(float, f32, 32, 2, 2)
 #endif

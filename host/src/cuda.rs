@@ -478,6 +478,7 @@ pub struct CudaEStep<T: GpuScalar> {
     d: usize,
     buffers: Option<Buffers<T>>,
     error: Option<BackendError>,
+    forced: Option<EStepLaunch>,
 }
 
 impl<T: GpuScalar> CudaEStep<T> {
@@ -486,7 +487,7 @@ impl<T: GpuScalar> CudaEStep<T> {
     pub fn new(device: &Arc<CudaDevice>, data: &[T], d: usize) -> std::result::Result<Self, BackendError> {
         let n = crabmix_kernels::gmm::validate_data(data, d, 1)?;
         let buf = device.upload(data)?;
-        Ok(Self { device: device.clone(), data: buf, n, d, buffers: None, error: None })
+        Ok(Self { device: device.clone(), data: buf, n, d, buffers: None, error: None, forced: None })
     }
 
     /// Number of samples N resident on the device.
@@ -501,13 +502,25 @@ impl<T: GpuScalar> CudaEStep<T> {
 
     /// The launch shape used for `shape` over this data set.
     pub fn launch(&self, shape: Shape) -> Result<EStepLaunch> {
-        EStepLaunch::new(shape, self.n, core::mem::size_of::<T>())
+        let chosen = EStepLaunch::new(shape, self.n, core::mem::size_of::<T>())?;
+        match self.forced {
+            Some(l) if l.entries == chosen.entries => Ok(l),
+            Some(_) => Err(Error::InvalidParameter { name: "launch", reason: "made for another shape" }),
+            None => Ok(chosen),
+        }
+    }
+
+    /// Runs `launch` (e.g. a tiled variant from [`EStepLaunch::tiled_full_with`], made for this
+    /// data's N and the model's shape) instead of the layout's choice; `None` restores it. The
+    /// next pass reallocates the buffers.
+    pub fn set_launch(&mut self, launch: Option<EStepLaunch>) {
+        self.forced = launch;
     }
 
     fn buffers(&mut self, shape: Shape) -> std::result::Result<&mut Buffers<T>, BackendError> {
-        if self.buffers.as_ref().map(|b| b.shape) != Some(shape) {
+        let launch = self.launch(shape)?;
+        if self.buffers.as_ref().map(|b| (b.shape, b.launch)) != Some((shape, launch)) {
             let dev = &self.device;
-            let launch = self.launch(shape)?;
             kind_name(shape)?;
 
             let grid = launch.grid as usize;
@@ -732,6 +745,13 @@ impl<T: GpuScalar> CudaEm<T> {
             weights: device.function(Module::GmmMstep, &format!("gmm_mstep_weights_{}", T::SUFFIX))?,
             pass_summary: device.function(Module::GmmEstep, "gmm_pass_summary")?,
         })
+    }
+
+    /// Runs `launch` for the E-step instead of the layout's choice (see
+    /// [`CudaEStep::set_launch`]); the current model must be loaded again afterwards.
+    pub fn set_launch(&mut self, launch: Option<EStepLaunch>) -> std::result::Result<(), BackendError> {
+        self.estep.set_launch(launch);
+        self.bufs().map(|_| ())
     }
 
     fn stream(&self) -> Arc<CudaStream> {

@@ -117,6 +117,8 @@ mod ffi {
                     d: c_int,
                     k: c_int,
                     tile_rows: c_int,
+                    rows_per_thread: c_int,
+                    min_blocks: c_int,
                     grid: c_uint,
                     smem_bytes: usize,
                     means: *const $t,
@@ -293,6 +295,8 @@ macro_rules! impl_shim_scalar {
                             d as _,
                             k as _,
                             l.tile_rows as _,
+                            l.rows_per_thread as _,
+                            l.min_blocks as _,
                             l.grid,
                             l.shared_bytes as usize,
                             model[0].as_ptr(),
@@ -413,6 +417,7 @@ pub struct ShimEStep<'a, T> {
     pub last_partials: Vec<f64>,
     /// The kernel the last pass ran.
     pub last_kernel: Option<EStepKernel>,
+    launch: Option<EStepLaunch>,
 }
 
 impl<'a, T: ShimScalar> ShimEStep<'a, T> {
@@ -425,6 +430,7 @@ impl<'a, T: ShimScalar> ShimEStep<'a, T> {
             max_blocks: crate::gpu_layout::MAX_BLOCKS,
             last_partials: Vec::new(),
             last_kernel: None,
+            launch: None,
         })
     }
 
@@ -432,6 +438,13 @@ impl<'a, T: ShimScalar> ShimEStep<'a, T> {
     /// over several tiles, as large inputs do on the GPU.
     pub fn with_max_blocks(mut self, max_blocks: u32) -> Self {
         self.max_blocks = max_blocks.max(1);
+        self
+    }
+
+    /// Runs `launch` (e.g. a tiled variant from [`EStepLaunch::tiled_full_with`]) instead of the
+    /// layout's choice (its grid still capped by `with_max_blocks`).
+    pub fn with_launch(mut self, launch: EStepLaunch) -> Self {
+        self.launch = Some(launch);
         self
     }
 }
@@ -449,12 +462,21 @@ struct ShimPass {
 /// One E-step pass through the shim as the GPU runs it: the kernel gpu_layout chooses (the
 /// generic one when the shim has no instance of the specialized kernel for this shape), grid
 /// capped at `max_blocks`, NaN-poisoned outputs, then the fixed-order reduction.
-fn shim_pass<T: ShimScalar>(data: &[T], shape: Shape, max_blocks: u32, model: [&[T]; 3]) -> Result<ShimPass> {
+fn shim_pass<T: ShimScalar>(
+    data: &[T],
+    shape: Shape,
+    max_blocks: u32,
+    forced: Option<EStepLaunch>,
+    model: [&[T]; 3],
+) -> Result<ShimPass> {
     let (k, d) = (shape.components, shape.features);
     let n = data.len() / d;
     let full = is_full(shape.kind)?;
     let elem = core::mem::size_of::<T>();
-    let chosen = EStepLaunch::new(shape, n, elem)?;
+    let chosen = match forced {
+        Some(l) => l,
+        None => EStepLaunch::new(shape, n, elem)?,
+    };
     for mut l in [chosen, EStepLaunch::generic(shape, n, elem)?] {
         l.grid = l.grid.min(max_blocks);
         let grid = l.grid as usize;
@@ -506,7 +528,7 @@ impl<T: ShimScalar> EStep<T> for ShimEStep<'_, T> {
         }
         let (n, d) = (self.data.len() / self.d, self.d);
         let model_bufs = [model.means(), model.precisions_cholesky(), model.log_norm()];
-        let pass = shim_pass(self.data, shape, self.max_blocks, model_bufs)?;
+        let pass = shim_pass(self.data, shape, self.max_blocks, self.launch, model_bufs)?;
         let log_likelihood = tree_sum(&pass.block_ll);
         let worst = worst_of_blocks(&pass.block_worst, &pass.block_rows);
         self.last_partials = pass.partials;
@@ -617,7 +639,7 @@ impl<T: ShimScalar> GmmDevice<T> for ShimEm<'_, T> {
 
     fn pass(&mut self) -> std::result::Result<(), BackendError> {
         let model = [self.cur.means.as_slice(), &self.cur.prec, &self.cur.log_norm];
-        let pass = shim_pass(self.data, self.shape, self.max_blocks, model)?;
+        let pass = shim_pass(self.data, self.shape, self.max_blocks, None, model)?;
         self.reduced = pass.reduced;
         // SAFETY: the block arrays hold the pass's grid values, summary 2, flags 3.
         unsafe {

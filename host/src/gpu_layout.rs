@@ -81,6 +81,10 @@ pub struct EStepLaunch {
     pub entries_per_component: usize,
     /// Statistics entries per block: K · (1 + D + P).
     pub entries: usize,
+    /// TiledFull: rows per thread in phase A (4, 2 or 1); 0 for the other kernels.
+    pub rows_per_thread: u32,
+    /// TiledFull: blocks that must fit on one SM (the kernel's register bound); 0 otherwise.
+    pub min_blocks: u32,
 }
 
 impl EStepLaunch {
@@ -131,24 +135,17 @@ impl EStepLaunch {
             shared_bytes: tile_rows * row_bytes,
             entries_per_component: 1 + d + p,
             entries: k * (1 + d + p),
+            rows_per_thread: 0,
+            min_blocks: 0,
         })
     }
 
-    /// The tiled kernel's launch, when `shape` qualifies: tile_rows = RPT · ⌈256 / K⌉ rounded
-    /// up to a multiple of 4 (so phase A has ≥ 256 items), at most 256 and within the 40 KiB
-    /// budget, where RPT (rows per phase-A thread) is 4, 2 or 1 as D · elem/4 ≤ 16, ≤ 32 or more.
+    /// The tiled kernel's launch, when `shape` qualifies: RPT (rows per phase-A thread) 4, 2 or
+    /// 1 as D · elem/4 ≤ 16, ≤ 32 or more, 2 blocks per SM, and tile_rows = RPT · ⌈256 / K⌉
+    /// rounded up to a multiple of 4 (so phase A has ≥ 256 items), at most 256 and within the
+    /// 40 KiB budget.
     pub fn tiled_full(shape: Shape, n: usize, elem: usize) -> Option<Self> {
-        let generic = Self::generic(shape, n, elem).ok()?;
-        let (k, d) = (shape.components, shape.features);
-        let (b, p) = (d.div_ceil(4), d * (d + 1) / 2);
-        let items = k * b * (b + 1) / 2;
-        if shape.kind != CovarianceKind::Full || !(64..=BLOCK_THREADS as usize).contains(&items) {
-            return None;
-        }
-        if k * p * elem > TILED_MAX_U_BYTES {
-            return None;
-        }
-        let words = d * elem / 4;
+        let words = shape.features * elem / 4;
         let rpt = if words <= 16 {
             4
         } else if words <= 32 {
@@ -156,11 +153,37 @@ impl EStepLaunch {
         } else {
             1
         };
+        Self::tiled_full_with(shape, n, elem, rpt, 2, 0)
+    }
+
+    /// The tiled kernel with a chosen RPT (1, 2 or 4), blocks per SM (the register bound
+    /// 65536 / (256 · `min_blocks`)) and at least `min_tile_rows` rows per tile (the
+    /// instantiation must compile without spills: the CI check covers the defaults and the
+    /// variants the GPU benchmark compares). `None` when `shape` does not qualify.
+    pub fn tiled_full_with(
+        shape: Shape,
+        n: usize,
+        elem: usize,
+        rpt: usize,
+        min_blocks: u32,
+        min_tile_rows: usize,
+    ) -> Option<Self> {
+        let generic = Self::generic(shape, n, elem).ok()?;
+        let (k, d) = (shape.components, shape.features);
+        let (b, p) = (d.div_ceil(4), d * (d + 1) / 2);
+        let items = k * b * (b + 1) / 2;
+        if shape.kind != CovarianceKind::Full || !(64..=BLOCK_THREADS as usize).contains(&items) {
+            return None;
+        }
+        if k * p * elem > TILED_MAX_U_BYTES || ![1, 2, 4].contains(&rpt) || min_blocks == 0 {
+            return None;
+        }
         let (xs, lps) = (4 * b + 4, k | 1);
         let fixed = (k * p + k * 4 * b) * elem;
         let per_row = (xs + lps) * elem;
         let budget = (DYNAMIC_SHARED_BYTES as usize).checked_sub(fixed)? / per_row / 4 * 4;
-        let want = (rpt * (BLOCK_THREADS as usize).div_ceil(k)).next_multiple_of(4).min(256);
+        let want =
+            (rpt * (BLOCK_THREADS as usize).div_ceil(k)).max(min_tile_rows).next_multiple_of(4).min(256);
         let tile_rows = want.min(budget);
         if tile_rows < 4 {
             return None;
@@ -170,6 +193,8 @@ impl EStepLaunch {
             tile_rows: tile_rows as u32,
             grid: n.div_ceil(tile_rows).min(MAX_BLOCKS as usize) as u32,
             shared_bytes: (fixed + tile_rows * per_row) as u32,
+            rows_per_thread: rpt as u32,
+            min_blocks,
             ..generic
         })
     }
@@ -187,10 +212,13 @@ impl EStepLaunch {
                 format!("gmm_estep_regs_{kind}_d{d}_k{k}_{suffix}"),
                 Some(format!("GMM_ESTEP_REGS_ENTRY({ctype}, {suffix}, {full}, {kind}, {d}, {k})\n")),
             ),
-            EStepKernel::TiledFull => (
-                format!("gmm_estep_tiled_full_d{d}_{suffix}"),
-                Some(format!("GMM_ESTEP_TILED_ENTRY({ctype}, {suffix}, {d})\n")),
-            ),
+            EStepKernel::TiledFull => {
+                let (r, b) = (self.rows_per_thread, self.min_blocks);
+                (
+                    format!("gmm_estep_tiled_full_d{d}_r{r}_b{b}_{suffix}"),
+                    Some(format!("GMM_ESTEP_TILED_ENTRY({ctype}, {suffix}, {d}, {r}, {b})\n")),
+                )
+            }
         }
     }
 }
@@ -338,7 +366,9 @@ mod tests {
                 grid: 2048,
                 shared_bytes: 64 * 32 * 4,
                 entries_per_component: 153,
-                entries: 2448
+                entries: 2448,
+                rows_per_thread: 0,
+                min_blocks: 0,
             }
         );
         // D = K = 64, f64: 40960 / (128 · 8) = 40 rows; a 100-row input needs 3 tiles.
@@ -351,7 +381,15 @@ mod tests {
         // (16·136 + 16·16 + 64·(20 + 17)) · 4 bytes.
         let l = EStepLaunch::new(Shape::new(16, 16, CovarianceKind::Full), 10_000_000, 4).unwrap();
         assert_eq!((l.kernel, l.tile_rows, l.grid), (EStepKernel::TiledFull, 64, 2048));
+        assert_eq!((l.rows_per_thread, l.min_blocks), (4, 2));
         assert_eq!(l.shared_bytes, (16 * 136 + 16 * 16 + 64 * 37) * 4);
+        let name = l.entry_point(Shape::new(16, 16, CovarianceKind::Full), "f32");
+        assert_eq!(name.0, "gmm_estep_tiled_full_d16_r4_b2_f32");
+        assert_eq!(name.1.as_deref(), Some("GMM_ESTEP_TILED_ENTRY(float, f32, 16, 4, 2)\n"));
+        // A variant: 2 rows per phase-A thread, 3 blocks per SM, tiles of ≥ 64 rows.
+        let v = EStepLaunch::tiled_full_with(Shape::new(16, 16, CovarianceKind::Full), 1000, 4, 2, 3, 64)
+            .unwrap();
+        assert_eq!((v.tile_rows, v.rows_per_thread, v.min_blocks), (64, 2, 3));
         // f64 at D = 16: 2 rows per phase-A thread.
         let l = EStepLaunch::new(Shape::new(16, 16, CovarianceKind::Full), 1000, 8).unwrap();
         assert_eq!((l.kernel, l.tile_rows), (EStepKernel::TiledFull, 32));

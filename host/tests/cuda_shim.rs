@@ -9,7 +9,7 @@ use crabmix::backend::BackendError;
 use crabmix::cuda_shim::{self, ShimEStep, ShimEm, ShimScalar};
 use crabmix::gmm::{Mixture, ParallelEStep, Stats};
 use crabmix::gmm_device::{GmmDevice, device_em_loop};
-use crabmix::gpu_layout::EStepKernel;
+use crabmix::gpu_layout::{EStepKernel, EStepLaunch};
 use crabmix::kernels::Real;
 use crabmix::kernels::gaussian::kl::kl_diag_std_normal;
 use crabmix::kernels::gmm::{CovarianceKind, EStep, FitConfig, SerialEStep, Shape};
@@ -159,6 +159,42 @@ fn tiled_estep_d16_k16_matches_serial_reference() {
     // blocks looping over several tiles.
     check_estep::<f64>(CovarianceKind::Full, 16, 16, 230, Some(3), 1e-10, EStepKernel::TiledFull);
     check_estep::<f32>(CovarianceKind::Full, 16, 16, 230, Some(2), 2e-4, EStepKernel::TiledFull);
+}
+
+#[test]
+fn tiled_estep_variant_two_rows_per_thread_matches_serial_reference() {
+    // The variant the GPU benchmark compares with the default: 2 rows per phase-A thread (512
+    // phase-A items over 256 threads), 3 blocks per SM.
+    let shape = Shape::new(16, 16, CovarianceKind::Full);
+    let (model64, data) = {
+        let m = random_model(CovarianceKind::Full, 16, 16, 10.0, 77);
+        let (x, _) = m.sample(230, &mut Xoshiro256PlusPlus::seed_from_u64(3));
+        (m, x)
+    };
+    let l = EStepLaunch::tiled_full_with(shape, 230, 4, 2, 3, 64).unwrap();
+    let model = model64.cast::<f32>().unwrap();
+    let data32: Vec<f32> = cast(&data);
+    let run = |estep: &mut ShimEStep<'_, f32>| {
+        let mut stats = Stats::<f32>::new(shape);
+        let mut sv = stats.view_mut();
+        sv.reset(model.means()).unwrap();
+        estep.accumulate(&model.view(), &mut sv).unwrap();
+        let r = sv.as_ref();
+        (r.resp_sums().to_vec(), r.s1().to_vec(), r.s2().to_vec())
+    };
+    let mut variant = ShimEStep::new(&data32, 16).unwrap().with_max_blocks(2).with_launch(l);
+    let got = run(&mut variant);
+    assert_eq!(variant.last_kernel, Some(EStepKernel::TiledFull));
+    let mut reference = Stats::<f64>::new(shape);
+    let mut rv = reference.view_mut();
+    rv.reset(model64.means()).unwrap();
+    let (mut lp, mut work) = (vec![0.0; 16], vec![0.0; 32]);
+    SerialEStep::new(&data, &mut lp, &mut work).accumulate(&model64.view(), &mut rv).unwrap();
+    let r = rv.as_ref();
+    for (name, a, b) in [("n_k", &got.0, r.resp_sums()), ("s1", &got.1, r.s1()), ("s2", &got.2, r.s2())] {
+        let dv = rel_dev(a, b);
+        assert!(dv <= 2e-4, "{name}: {dv:.2e}");
+    }
 }
 
 #[test]

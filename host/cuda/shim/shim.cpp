@@ -46,32 +46,33 @@ SHIM_GMM(f64, double)
 
 // The run-time-specialized E-step kernels at the shapes the tests use (on a GPU the host
 // instantiates whatever shape it fits). X(FULL, KIND, D, K) for the registers kernel (E ≤ 64);
-// Y(D) for the tiled one.
+// Y(D, RPT, B) for the tiled one, per scalar type (the layout's default RPT differs by type).
 #define SHIM_REGS_SHAPES(X)                                                                        \
     X(true, full, 1, 2) X(true, full, 2, 2) X(true, full, 2, 3) X(true, full, 2, 4)                \
     X(true, full, 3, 3) X(true, full, 3, 4) X(true, full, 4, 3) X(false, diag, 2, 2)               \
     X(false, diag, 2, 4) X(false, diag, 3, 3) X(false, diag, 5, 4)
-#define SHIM_TILED_SHAPES(Y) Y(7) Y(16)
+#define SHIM_TILED_SHAPES_f32(Y) Y(7, 4, 2) Y(16, 4, 2) Y(16, 2, 3)
+#define SHIM_TILED_SHAPES_f64(Y) Y(7, 4, 2) Y(16, 2, 2)
 
 #define SHIM_REGS_INSTANCE_F32(FULL, KIND, D, K) GMM_ESTEP_REGS_ENTRY(float, f32, FULL, KIND, D, K)
 #define SHIM_REGS_INSTANCE_F64(FULL, KIND, D, K) GMM_ESTEP_REGS_ENTRY(double, f64, FULL, KIND, D, K)
-#define SHIM_TILED_INSTANCE_F32(D) GMM_ESTEP_TILED_ENTRY(float, f32, D)
-#define SHIM_TILED_INSTANCE_F64(D) GMM_ESTEP_TILED_ENTRY(double, f64, D)
+#define SHIM_TILED_INSTANCE_F32(D, R, B) GMM_ESTEP_TILED_ENTRY(float, f32, D, R, B)
+#define SHIM_TILED_INSTANCE_F64(D, R, B) GMM_ESTEP_TILED_ENTRY(double, f64, D, R, B)
 SHIM_REGS_SHAPES(SHIM_REGS_INSTANCE_F32)
 SHIM_REGS_SHAPES(SHIM_REGS_INSTANCE_F64)
-SHIM_TILED_SHAPES(SHIM_TILED_INSTANCE_F32)
-SHIM_TILED_SHAPES(SHIM_TILED_INSTANCE_F64)
+SHIM_TILED_SHAPES_f32(SHIM_TILED_INSTANCE_F32)
+SHIM_TILED_SHAPES_f64(SHIM_TILED_INSTANCE_F64)
 
 // kernel: 1 registers, 2 tiled (gpu_layout::EStepKernel). Returns 0 when launched, 1 when the
 // shim has no instance of that shape (the Rust side then uses the generic kernel).
 #define SHIM_FIXED(SUFFIX, T)                                                                      \
     extern "C" int crabmix_shim_gmm_estep_fixed_##SUFFIX(                                          \
-        int kernel, int full, const T* x, long long n, int d, int k, int tile_rows, unsigned grid,  \
-        size_t smem_bytes, const T* means, const T* prec, const T* log_norm, double* partials,     \
-        double* block_ll, double* block_worst, long long* block_worst_row) {                       \
-        (void)tile_rows;                                                                           \
+        int kernel, int full, const T* x, long long n, int d, int k, int tile_rows, int rpt,       \
+        int min_blocks, unsigned grid, size_t smem_bytes, const T* means, const T* prec,           \
+        const T* log_norm, double* partials, double* block_ll, double* block_worst,                \
+        long long* block_worst_row) {                                                              \
         SHIM_REGS_SHAPES(SHIM_REGS_CASE_##SUFFIX)                                                  \
-        SHIM_TILED_SHAPES(SHIM_TILED_CASE_##SUFFIX)                                                \
+        SHIM_TILED_SHAPES_##SUFFIX(SHIM_TILED_CASE_##SUFFIX)                                       \
         return 1;                                                                                  \
     }
 #define SHIM_REGS_CASE(TN, FULL, KIND, D, K)                                                       \
@@ -81,17 +82,18 @@ SHIM_TILED_SHAPES(SHIM_TILED_INSTANCE_F64)
                                   log_norm, partials, block_ll, block_worst, block_worst_row);     \
         return 0;                                                                                  \
     }
-#define SHIM_TILED_CASE(TN, D)                                                                     \
-    if (kernel == 2 && full && d == D) {                                                           \
-        cuda_shim::launch_threads({grid}, {CRABMIX_BLOCK}, smem_bytes, gmm_estep_tiled_full_d##D##_##TN, \
-                                  x, n, k, tile_rows, means, prec, log_norm, partials, block_ll,   \
+#define SHIM_TILED_CASE(TN, D, R, B)                                                               \
+    if (kernel == 2 && full && d == D && rpt == R && min_blocks == B) {                            \
+        cuda_shim::launch_threads({grid}, {CRABMIX_BLOCK}, smem_bytes,                             \
+                                  gmm_estep_tiled_full_d##D##_r##R##_b##B##_##TN, x, n, k,         \
+                                  tile_rows, means, prec, log_norm, partials, block_ll,            \
                                   block_worst, block_worst_row);                                   \
         return 0;                                                                                  \
     }
 #define SHIM_REGS_CASE_f32(FULL, KIND, D, K) SHIM_REGS_CASE(f32, FULL, KIND, D, K)
 #define SHIM_REGS_CASE_f64(FULL, KIND, D, K) SHIM_REGS_CASE(f64, FULL, KIND, D, K)
-#define SHIM_TILED_CASE_f32(D) SHIM_TILED_CASE(f32, D)
-#define SHIM_TILED_CASE_f64(D) SHIM_TILED_CASE(f64, D)
+#define SHIM_TILED_CASE_f32(D, R, B) SHIM_TILED_CASE(f32, D, R, B)
+#define SHIM_TILED_CASE_f64(D, R, B) SHIM_TILED_CASE(f64, D, R, B)
 SHIM_FIXED(f32, float)
 SHIM_FIXED(f64, double)
 

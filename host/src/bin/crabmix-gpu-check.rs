@@ -21,7 +21,7 @@ use crabmix::backend::Selected;
 use crabmix::cuda::{CudaDevice, CudaEStep, CudaEm};
 use crabmix::gmm::{Mixture, ParallelEStep, Stats};
 use crabmix::gmm_device::{GmmDevice, Slot};
-use crabmix::gpu_layout::EStepLaunch;
+use crabmix::gpu_layout::{EStepKernel, EStepLaunch};
 use crabmix::kernels::gaussian::kl::exp_excess;
 use crabmix::kernels::gmm::FitConfig;
 use crabmix::kernels::gmm::{CovarianceKind, EStep, Shape};
@@ -353,7 +353,36 @@ fn bench(dev: &Arc<CudaDevice>, n: usize, d: usize, k: usize, kind: CovarianceKi
     let model = model64.cast::<f32>().unwrap();
     let shape = Shape::new(k, d, kind);
     let mut em = CudaEm::new(dev, &data, shape).unwrap_or_else(|e| panic!("{e}"));
-    let launch = EStepLaunch::new(shape, n, 4).unwrap();
+    let mut launch = EStepLaunch::new(shape, n, 4).unwrap();
+    // Tiled kernel: time the layout's choice and its variants (rows per phase-A thread, blocks
+    // per SM, tile rows; each compiles without spills, scripts/nvrtc_check.py) by the E-step
+    // pass, then time the EM iteration with the fastest.
+    let mut variants = Vec::new();
+    if launch.kernel == EStepKernel::TiledFull {
+        for (rpt, blocks, rows) in [(4, 2, 0), (2, 3, 64), (4, 2, 128), (2, 3, 128)] {
+            let Some(v) = EStepLaunch::tiled_full_with(shape, n, 4, rpt, blocks, rows) else { continue };
+            em.set_launch(Some(v)).unwrap();
+            em.load(&model.view(), Slot::Current).unwrap();
+            let (t, _) = median_secs(2, 7, || {
+                em.pass().unwrap();
+                em.read().unwrap();
+            });
+            println!(
+                "  tiled variant RPT={rpt} blocks/SM={blocks} tile_rows={}: E-step pass {:.3} ms",
+                v.tile_rows,
+                t * 1e3
+            );
+            variants.push((t, v));
+        }
+        if let Some((_, best)) = variants.iter().min_by(|a, b| a.0.total_cmp(&b.0)) {
+            launch = *best;
+        }
+        em.set_launch(Some(launch)).unwrap();
+    }
+    let variants: Vec<Value> = variants
+        .iter()
+        .map(|(t, v)| json!({"rows_per_thread": v.rows_per_thread, "min_blocks": v.min_blocks, "tile_rows": v.tile_rows, "estep_pass_seconds": t}))
+        .collect();
     em.load(&model.view(), Slot::Current).unwrap();
     let (secs, times) = median_secs(3, 11, || {
         em.pass().unwrap();
@@ -386,7 +415,8 @@ fn bench(dev: &Arc<CudaDevice>, n: usize, d: usize, k: usize, kind: CovarianceKi
            "seconds_median": iter_secs, "seconds_all": times,
            "estep_pass_seconds": pass_secs,
            "useful_flops": flops, "bytes": bytes, "peak_fp32_flops": peak_flops, "peak_bytes_per_s": peak_bw,
-           "roofline_seconds": roof, "roofline_fraction": roof / iter_secs, "tile_rows": launch.tile_rows, "grid": launch.grid})
+           "roofline_seconds": roof, "roofline_fraction": roof / iter_secs, "tile_rows": launch.tile_rows, "grid": launch.grid,
+           "rows_per_thread": launch.rows_per_thread, "min_blocks": launch.min_blocks, "tiled_variants": variants})
 }
 
 /// A whole fit through `backend::fit` on the device (k-means++ on the host, the resident EM
