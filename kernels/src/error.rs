@@ -76,9 +76,9 @@ impl Error {
     pub fn offset_sample(self, offset: usize) -> Self {
         match self {
             Error::NonFiniteSample { sample, feature } => {
-                Error::NonFiniteSample { sample: sample + offset, feature }
+                Error::NonFiniteSample { sample: sample.saturating_add(offset), feature }
             }
-            Error::ZeroDensity { sample } => Error::ZeroDensity { sample: sample + offset },
+            Error::ZeroDensity { sample } => Error::ZeroDensity { sample: sample.saturating_add(offset) },
             other => other,
         }
     }

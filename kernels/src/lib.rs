@@ -21,6 +21,7 @@ pub mod linalg;
 pub mod mlp;
 pub mod models;
 pub mod real;
+mod rows;
 
 pub use error::{Error, Result};
 pub use real::{BACKEND, MathBackend, Real};

@@ -148,7 +148,7 @@ pub fn validate_data<T: Real>(data: &[T], d: usize, k: usize) -> Result<usize> {
     if data.len() % d != 0 {
         return Err(Error::ShapeMismatch {
             what: "data length (a multiple of D)",
-            expected: (data.len() / d + 1) * d,
+            expected: (data.len() / d).saturating_add(1).saturating_mul(d),
             found: data.len(),
         });
     }
@@ -186,7 +186,8 @@ pub fn em_loop<T: Real, E: EStep<T> + ?Sized>(
         stats.reset(model.as_ref().means())?;
         estep.accumulate(&model.as_ref(), stats)?;
         lower_bound = stats.totals().mean_log_likelihood()?;
-        reseeded += stats.finish(model, config.reg_covar, config.reseed_empty)? as u32;
+        let reseeded_now = stats.finish(model, config.reg_covar, config.reseed_empty)?;
+        reseeded = reseeded.saturating_add(reseeded_now as u32);
         n_iter = iter;
         if (lower_bound - previous).abs() < config.tol {
             converged = true;
@@ -262,7 +263,7 @@ where
         let init_reseeded =
             initialize(data, trial, stats, config.init, config.reg_covar, rng, work, dist.as_deref_mut())?;
         let mut report = run(trial, stats, config)?;
-        report.reseeded += init_reseeded as u32;
+        report.reseeded = report.reseeded.saturating_add(init_reseeded as u32);
         report.best_init = init;
         let better = match &kept {
             None => true,

@@ -152,7 +152,7 @@ impl<T: Real, const K: usize, const D: usize> GaussianMixture<T, K, D> {
     pub fn score(&self, data: &[[T; D]]) -> Result<T> {
         let mut stats = SufficientStats::<T, K, D>::new(self.kind);
         stats.reset(self);
-        for (i, x) in data.iter().enumerate() {
+        for (i, x) in (0..data.len()).zip(data) {
             stats.accumulate(self, x).map_err(|e| e.offset_sample(i))?;
         }
         stats.totals().mean_log_likelihood()

@@ -10,6 +10,7 @@ use super::em::validate_data;
 use super::model::MixtureMut;
 use super::stats::StatsMut;
 use crate::gaussian::normal::uniform01;
+use crate::rows::{rows, rows_mut};
 use crate::{Error, Real, Result};
 use rand_core::Rng;
 
@@ -72,27 +73,36 @@ pub fn choose_centres<T: Real, R: Rng + ?Sized>(
     rng: &mut R,
     mut dist: Option<&mut [T]>,
 ) -> Result<()> {
+    if d == 0 {
+        return Err(Error::InvalidParameter { name: "features", reason: "must be at least 1" });
+    }
     let n = data.len() / d;
     let k_n = centres.len() / d;
     if k_n > n {
         return Err(Error::TooFewSamples { samples: n, components: k_n });
     }
+    let missing = Error::ShapeMismatch { what: "centres", expected: k_n, found: n };
     match method {
         InitMethod::Random => {
+            let mut slots = rows_mut(centres, d);
             let mut chosen = 0;
-            for i in 0..n {
-                if chosen == k_n {
+            for (i, x) in (0..n).zip(rows(data, d)) {
+                if chosen >= k_n {
                     break;
                 }
-                if uniform_below(rng, n - i) < k_n - chosen {
-                    centres[chosen * d..(chosen + 1) * d].copy_from_slice(&data[i * d..(i + 1) * d]);
+                // i < n and chosen < k_n here: neither subtraction wraps.
+                if uniform_below(rng, n.wrapping_sub(i)) < k_n.wrapping_sub(chosen) {
+                    slots.next().ok_or(missing)?.copy_from_slice(x);
                     chosen += 1;
                 }
             }
         }
         InitMethod::KMeansPlusPlus => {
             let first = uniform_below(rng, n);
-            centres[..d].copy_from_slice(&data[first * d..(first + 1) * d]);
+            let (Some(c0), Some(x0)) = (rows_mut(centres, d).next(), rows(data, d).nth(first)) else {
+                return Err(missing);
+            };
+            c0.copy_from_slice(x0);
             if let Some(dist) = dist.as_deref_mut() {
                 if dist.len() != n {
                     return Err(Error::ShapeMismatch {
@@ -101,32 +111,33 @@ pub fn choose_centres<T: Real, R: Rng + ?Sized>(
                         found: dist.len(),
                     });
                 }
-                for (i, x) in data.chunks_exact(d).enumerate() {
-                    dist[i] = squared_distance(x, &centres[..d]);
+                for (di, x) in dist.iter_mut().zip(rows(data, d)) {
+                    *di = squared_distance(x, x0);
                 }
             }
             for c in 1..k_n {
                 let nearest = |i: usize, x: &[T], dist: &Option<&mut [T]>| -> T {
-                    match dist {
-                        Some(dist) => dist[i],
-                        None => {
-                            let mut best = T::MAX;
-                            for j in 0..c {
-                                best = best.min(squared_distance(x, &centres[j * d..(j + 1) * d]));
-                            }
-                            best
-                        }
+                    // The cached distance when there is a cache (its length is N), else the
+                    // minimum over the centres chosen so far.
+                    if let Some(&cached) = dist.as_deref().and_then(|dist| dist.get(i)) {
+                        return cached;
                     }
+                    let mut best = T::MAX;
+                    for centre in rows(centres, d).take(c) {
+                        best = best.min(squared_distance(x, centre));
+                    }
+                    best
                 };
                 let mut total = T::ZERO;
-                for (i, x) in data.chunks_exact(d).enumerate() {
+                for (i, x) in (0..n).zip(rows(data, d)) {
                     total += nearest(i, x, &dist);
                 }
                 let pick = if total > T::ZERO && total.is_finite() {
                     let target = uniform01::<T, R>(rng) * total;
                     let mut cum = T::ZERO;
-                    let mut pick = n - 1;
-                    for (i, x) in data.chunks_exact(d).enumerate() {
+                    // n ≥ k_n ≥ 2 here.
+                    let mut pick = n.wrapping_sub(1);
+                    for (i, x) in (0..n).zip(rows(data, d)) {
                         let w = nearest(i, x, &dist);
                         cum += w;
                         if cum > target && w > T::ZERO {
@@ -139,11 +150,13 @@ pub fn choose_centres<T: Real, R: Rng + ?Sized>(
                     // Every sample sits on a chosen centre (duplicated data): any sample will do.
                     uniform_below(rng, n)
                 };
-                centres[c * d..(c + 1) * d].copy_from_slice(&data[pick * d..(pick + 1) * d]);
+                let (Some(centre), Some(x)) = (rows_mut(centres, d).nth(c), rows(data, d).nth(pick)) else {
+                    return Err(missing);
+                };
+                centre.copy_from_slice(x);
                 if let Some(dist) = dist.as_deref_mut() {
-                    let centre = &centres[c * d..(c + 1) * d];
-                    for (i, x) in data.chunks_exact(d).enumerate() {
-                        dist[i] = dist[i].min(squared_distance(x, centre));
+                    for (di, x) in dist.iter_mut().zip(rows(data, d)) {
+                        *di = di.min(squared_distance(x, centre));
                     }
                 }
             }
@@ -177,12 +190,12 @@ pub fn initialize<T: Real, R: Rng + ?Sized>(
     }
     choose_centres(data, d, model.means_mut(), method, rng, dist)?;
     stats.reset(model.as_ref().means())?;
-    for x in data.chunks_exact(d) {
+    for x in rows(data, d) {
         let mut best = 0;
         let mut best_d = T::MAX;
         let means = model.as_ref().means();
-        for k in 0..k_n {
-            let dk = squared_distance(x, &means[k * d..(k + 1) * d]);
+        for (k, centre) in (0..k_n).zip(rows(means, d)) {
+            let dk = squared_distance(x, centre);
             if dk < best_d {
                 best_d = dk;
                 best = k;

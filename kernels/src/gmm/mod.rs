@@ -29,7 +29,9 @@ pub use model::{MixtureMut, MixtureRef, log_sum_exp, responsibilities_in_place};
 pub use online::{OnlineConfig, OnlineEm, online_step};
 pub use stats::{StatsMut, StatsRef, Totals};
 
+use crate::rows::rows_mut;
 use crate::{Error, Result};
+use core::num::NonZeroUsize;
 
 /// Largest K and D the runtime-sized (slice) routines accept; fixed-size types may use any size.
 pub const MAX_RUNTIME_SIZE: usize = 64;
@@ -100,5 +102,73 @@ impl Shape {
             return Err(Error::InvalidParameter { name: "features", reason: "must be at least 1" });
         }
         Ok(())
+    }
+
+    /// (K, D, D²) after [`Shape::validate`], with D² checked for overflow.
+    ///
+    /// The slice routines walk their per-component rows of `d` and `dd` entries
+    /// ([`rows`](crate::rows)), zipped with each other, instead of indexing `k * d + i`; their
+    /// storage has K such rows by construction, and once this returned `Ok` the compiler knows
+    /// both sizes are non-zero (`firmware/panic-paths.sh` proves at link time that no panic
+    /// path is left).
+    #[inline(always)]
+    pub(crate) fn dims(&self) -> Result<(usize, usize, usize)> {
+        self.validate()?;
+        let d = self.features;
+        match d.checked_mul(d) {
+            Some(dd) if dd != 0 => Ok((self.components, d, dd)),
+            _ => {
+                Err(Error::CapacityExceeded { what: "features squared", capacity: usize::MAX, requested: d })
+            }
+        }
+    }
+
+    /// Storage lengths (K, K·D, K·D²) of this shape, checked for overflow.
+    pub(crate) fn lengths(&self) -> Result<(usize, usize, usize)> {
+        let (k, _, dd) = self.dims()?;
+        let overflow = Error::CapacityExceeded { what: "storage length", capacity: usize::MAX, requested: k };
+        let kd = k.checked_mul(self.features).ok_or(overflow)?;
+        let kdd = k.checked_mul(dd).ok_or(overflow)?;
+        Ok((k, kd, kdd))
+    }
+}
+
+/// The diagonal of a row-major matrix with rows of `d` entries (`m[i * (d + 1)]`, i < d): a
+/// strided walk, with the stride typed non-zero so that `step_by` cannot panic.
+#[inline(always)]
+pub(crate) fn diagonal<T>(m: &[T], d: usize) -> impl Iterator<Item = &T> {
+    m.iter().step_by(stride(d)).take(d)
+}
+
+/// [`diagonal`], writable.
+#[inline(always)]
+pub(crate) fn diagonal_mut<T>(m: &mut [T], d: usize) -> impl Iterator<Item = &mut T> {
+    m.iter_mut().step_by(stride(d)).take(d)
+}
+
+/// d + 1 (saturating), as a value the optimizer knows to be non-zero: the distance between two
+/// diagonal entries.
+#[inline(always)]
+pub(crate) fn stride(d: usize) -> usize {
+    NonZeroUsize::MIN.saturating_add(d).get()
+}
+
+/// Copies the upper triangle of a row-major `d × d` matrix onto its lower triangle
+/// (`m[j * d + i] = m[i * d + j]` for j > i), row by row.
+pub(crate) fn mirror_upper<T: Copy>(m: &mut [T], d: usize) {
+    let mut rest = m;
+    for i in 0..d {
+        let Some((row_i, below)) = rest.split_at_mut_checked(d) else {
+            return;
+        };
+        let Some(upper) = row_i.get(i + 1..) else {
+            return;
+        };
+        for (row_j, &v) in rows_mut(below, d).zip(upper) {
+            if let Some(m_ji) = row_j.get_mut(i) {
+                *m_ji = v;
+            }
+        }
+        rest = below;
     }
 }

@@ -10,9 +10,10 @@
 //! `K × D × D` row-major; `diag` and `spherical` models keep their off-diagonal entries zero and
 //! the per-sample work uses only the diagonal (O(D) instead of O(D²)).
 
-use super::{CovarianceKind, Shape};
+use super::{CovarianceKind, Shape, diagonal, stride};
 use crate::gaussian::normal::{standard_normal, uniform01};
 use crate::linalg::{cholesky_in_place, lower_inverse_transpose_in_place};
+use crate::rows::{rows, rows_mut};
 use crate::{Error, Real, Result};
 use rand_core::Rng;
 
@@ -43,12 +44,11 @@ fn check_len(what: &'static str, len: usize, expected: usize) -> Result<()> {
 }
 
 fn check_lengths(shape: Shape, w: usize, m: usize, c: usize, p: usize, l: usize) -> Result<()> {
-    shape.validate()?;
-    let (k, d) = (shape.components, shape.features);
+    let (k, kd, kdd) = shape.lengths()?;
     check_len("weights", w, k)?;
-    check_len("means", m, k * d)?;
-    check_len("covariances", c, k * d * d)?;
-    check_len("precisions_cholesky", p, k * d * d)?;
+    check_len("means", m, kd)?;
+    check_len("covariances", c, kdd)?;
+    check_len("precisions_cholesky", p, kdd)?;
     check_len("log_norm", l, k)
 }
 
@@ -105,10 +105,9 @@ impl<'a, T: Real> MixtureRef<'a, T> {
     pub fn log_norm(&self) -> &'a [T] {
         self.log_norm
     }
-    /// Mean of component k (length D).
+    /// Mean of component k (length D); empty for k ≥ K.
     pub fn mean(&self, k: usize) -> &'a [T] {
-        let d = self.shape.features;
-        &self.means[k * d..(k + 1) * d]
+        rows(self.means, self.shape.features).nth(k).unwrap_or(&[])
     }
 
     /// Scratch length [`Self::component_log_probs`] and the density functions need: 2·D.
@@ -122,19 +121,41 @@ impl<'a, T: Real> MixtureRef<'a, T> {
     /// full D² + D multiply-adds (whole rows of U, see below), diag/spherical 2D. Lengths are the caller's contract
     /// (checked with a typed error by the public wrappers); a short slice returns `ShapeMismatch`.
     pub fn component_log_probs(&self, x: &[T], out: &mut [T], work: &mut [T]) -> Result<()> {
-        let (k_n, d) = (self.shape.components, self.shape.features);
+        self.log_probs_into(x, out, work).map(|_| ())
+    }
+
+    /// [`Self::component_log_probs`], returning `out[..K]`, the part it wrote.
+    ///
+    /// Every slice is re-borrowed to its checked length up front and the components are walked
+    /// as zipped rows ([`rows`](crate::rows)), so no access below can panic; the arithmetic is the same,
+    /// in the same order, as indexing would give.
+    pub(crate) fn log_probs_into<'o>(
+        &self,
+        x: &[T],
+        out: &'o mut [T],
+        work: &mut [T],
+    ) -> Result<&'o mut [T]> {
+        let (k_n, d, dd) = self.shape.dims()?;
         check_len("sample", x.len(), d)?;
-        if out.len() < k_n {
-            return Err(Error::ShapeMismatch { what: "log_prob buffer", expected: k_n, found: out.len() });
-        }
-        if work.len() < 2 * d {
-            return Err(Error::ShapeMismatch { what: "work buffer", expected: 2 * d, found: work.len() });
-        }
-        let (dev, proj) = work.split_at_mut(d);
+        let found = out.len();
+        let Some(out) = out.get_mut(..k_n) else {
+            return Err(Error::ShapeMismatch { what: "log_prob buffer", expected: k_n, found });
+        };
+        let work_too_short =
+            Error::ShapeMismatch { what: "work buffer", expected: d.saturating_mul(2), found: work.len() };
+        let Some((dev, proj)) = work.split_at_mut_checked(d) else {
+            return Err(work_too_short);
+        };
+        let Some(proj) = proj.get_mut(..d) else {
+            return Err(work_too_short);
+        };
         let half = T::from_f64(0.5);
-        for k in 0..k_n {
-            let mu = &self.means[k * d..(k + 1) * d];
-            let u = &self.precisions_cholesky[k * d * d..(k + 1) * d * d];
+        let components = out
+            .iter_mut()
+            .zip(self.log_norm)
+            .zip(rows(self.means, d))
+            .zip(rows(self.precisions_cholesky, dd));
+        for (((o, &log_norm), mu), u) in components {
             let maha = match self.shape.kind {
                 CovarianceKind::Full => {
                     for ((v, &xi), &mi) in dev.iter_mut().zip(x).zip(mu) {
@@ -143,9 +164,8 @@ impl<'a, T: Real> MixtureRef<'a, T> {
                     // y = Uᵀ dev, accumulated row by row of U over whole rows: the zeros below the
                     // diagonal cost multiply-adds but keep every row one contiguous, vectorizable
                     // loop (measured 1.8× faster than the triangle at D = 16).
-                    let proj = &mut proj[..d];
                     proj.fill(T::ZERO);
-                    for (&di, row) in dev.iter().zip(u.chunks_exact(d)) {
+                    for (&di, row) in dev.iter().zip(rows(u, d)) {
                         for (p, &uij) in proj.iter_mut().zip(row) {
                             *p += di * uij;
                         }
@@ -153,24 +173,28 @@ impl<'a, T: Real> MixtureRef<'a, T> {
                     proj.iter().fold(T::ZERO, |s, &y| s + y * y)
                 }
                 CovarianceKind::Diag | CovarianceKind::Spherical => {
+                    // The diagonal of U by index (i < d, so i·(d + 1) < d² does not wrap): the
+                    // hot loop of the diagonal kinds, cheaper than a strided iterator.
+                    let stride = stride(d);
                     let mut s = T::ZERO;
-                    for i in 0..d {
-                        let y = (x[i] - mu[i]) * u[i * d + i];
-                        s += y * y;
+                    for (i, (&xi, &mi)) in (0..d).zip(x.iter().zip(mu)) {
+                        if let Some(&uii) = u.get(i.wrapping_mul(stride)) {
+                            let y = (xi - mi) * uii;
+                            s += y * y;
+                        }
                     }
                     s
                 }
             };
-            out[k] = self.log_norm[k] - half * maha;
+            *o = log_norm - half * maha;
         }
-        Ok(())
+        Ok(out)
     }
 
     /// Log density ln p(x) = logsumexp_k(ln α_k N(x; μ_k, Σ_k)). `log_probs` has length ≥ K and
     /// receives the per-component terms; `work` ≥ 2·D.
     pub fn log_density(&self, x: &[T], log_probs: &mut [T], work: &mut [T]) -> Result<T> {
-        self.component_log_probs(x, log_probs, work)?;
-        let lp = &mut log_probs[..self.shape.components];
+        let lp = self.log_probs_into(x, log_probs, work)?;
         overflow_is_zero_density(x, lp);
         Ok(log_sum_exp(lp))
     }
@@ -178,14 +202,13 @@ impl<'a, T: Real> MixtureRef<'a, T> {
     /// Posterior responsibilities q_k = α_k N_k / Σ_l α_l N_l into `proba[..K]`; returns ln p(x).
     /// Errors: `ZeroDensity` when x is so far from every component that p(x) underflows to 0.
     pub fn predict_proba(&self, x: &[T], proba: &mut [T], work: &mut [T]) -> Result<T> {
-        self.component_log_probs(x, proba, work)?;
-        responsibilities_in_place(&mut proba[..self.shape.components]).ok_or(Error::ZeroDensity { sample: 0 })
+        let q = self.log_probs_into(x, proba, work)?;
+        responsibilities_in_place(q).ok_or(Error::ZeroDensity { sample: 0 })
     }
 
     /// The most probable component argmax_k q_k (ties: the lowest k).
     pub fn predict(&self, x: &[T], log_probs: &mut [T], work: &mut [T]) -> Result<usize> {
-        self.component_log_probs(x, log_probs, work)?;
-        let lp = &mut log_probs[..self.shape.components];
+        let lp = self.log_probs_into(x, log_probs, work)?;
         overflow_is_zero_density(x, lp);
         Ok(argmax(lp))
     }
@@ -194,33 +217,43 @@ impl<'a, T: Real> MixtureRef<'a, T> {
     /// x = μ_k + L_k ε with ε ~ N(0, I), solving U_kᵀ x' = ε (U_kᵀ = L_k⁻¹) by forward substitution.
     /// Returns the component drawn.
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R, out: &mut [T]) -> Result<usize> {
-        let (k_n, d) = (self.shape.components, self.shape.features);
+        let (k_n, d, dd) = self.shape.dims()?;
         check_len("sample", out.len(), d)?;
         let u01: T = uniform01(rng);
         let mut k = k_n - 1;
         let mut cum = T::ZERO;
-        for (j, &w) in self.weights.iter().enumerate() {
+        for (j, &w) in (0..k_n).zip(self.weights) {
             cum += w;
             if u01 < cum {
                 k = j;
                 break;
             }
         }
-        let u = &self.precisions_cholesky[k * d * d..(k + 1) * d * d];
+        let missing = Error::ShapeMismatch { what: "component", expected: k_n, found: k };
+        let (Some(u), Some(mu)) = (rows(self.precisions_cholesky, dd).nth(k), rows(self.means, d).nth(k))
+        else {
+            return Err(missing);
+        };
         for v in out.iter_mut() {
             *v = standard_normal(rng);
         }
-        // Forward substitution with the lower-triangular Uᵀ: (Uᵀ)_ij = U_ji.
-        for i in 0..d {
-            let mut s = out[i];
-            for j in 0..i {
-                s -= u[j * d + i] * out[j];
+        // Forward substitution with the lower-triangular Uᵀ: (Uᵀ)_ij = U_ji, so row i of Uᵀ is
+        // column i of U: entry i of the rows above.
+        for (i, u_i) in (0..d).zip(rows(u, d)) {
+            let Some((solved, rest)) = out.split_at_mut_checked(i) else {
+                return Err(missing);
+            };
+            let (Some(x_i), Some(&u_ii)) = (rest.first_mut(), u_i.get(i)) else {
+                return Err(missing);
+            };
+            let mut s = *x_i;
+            for (u_j, &x_j) in rows(u, d).zip(solved.iter()) {
+                s -= u_j.get(i).copied().unwrap_or(T::ZERO) * x_j;
             }
-            out[i] = s / u[i * d + i];
+            *x_i = s / u_ii;
         }
-        let mu = self.mean(k);
-        for i in 0..d {
-            out[i] += mu[i];
+        for (o, &m) in out.iter_mut().zip(mu) {
+            *o += m;
         }
         Ok(k)
     }
@@ -238,7 +271,7 @@ impl<'a, T: Real> MixtureRef<'a, T> {
 pub fn responsibilities_in_place<T: Real>(a: &mut [T]) -> Option<T> {
     let mut m = T::NEG_INFINITY;
     let mut top = 0;
-    for (k, &v) in a.iter().enumerate() {
+    for (k, &v) in (0..a.len()).zip(a.iter()) {
         if v.is_nan() {
             return None;
         }
@@ -251,7 +284,7 @@ pub fn responsibilities_in_place<T: Real>(a: &mut [T]) -> Option<T> {
         return None;
     }
     let mut t = T::ZERO;
-    for (k, v) in a.iter_mut().enumerate() {
+    for (k, v) in (0..a.len()).zip(a.iter_mut()) {
         if k != top {
             // Far components: skip the call whose result is exactly 0 anyway (same bits, and the
             // underflowing call is slow), which with well-separated components is most of them.
@@ -260,7 +293,9 @@ pub fn responsibilities_in_place<T: Real>(a: &mut [T]) -> Option<T> {
             t += *v;
         }
     }
-    a[top] = T::ONE;
+    if let Some(t) = a.get_mut(top) {
+        *t = T::ONE;
+    }
     let inv = T::ONE / (T::ONE + t);
     for v in a.iter_mut() {
         *v *= inv;
@@ -301,10 +336,13 @@ fn overflow_is_zero_density<T: Real>(x: &[T], log_probs: &mut [T]) {
 }
 
 fn argmax<T: Real>(a: &[T]) -> usize {
-    let mut best = 0;
-    for (i, &v) in a.iter().enumerate() {
-        if v > a[best] {
-            best = i;
+    let Some(&first) = a.first() else {
+        return 0;
+    };
+    let (mut best, mut best_value) = (0, first);
+    for (i, &v) in (0..a.len()).zip(a) {
+        if v > best_value {
+            (best, best_value) = (i, v);
         }
     }
     best
@@ -384,21 +422,25 @@ impl<'a, T: Real> MixtureMut<'a, T> {
         (self.means, self.covariances)
     }
 
+    /// Weights, means and covariances, writable at once.
+    pub(crate) fn parameters_mut(&mut self) -> (&mut [T], &mut [T], &mut [T]) {
+        (self.weights, self.means, self.covariances)
+    }
+
     /// Copies every parameter and factor from a model of the same shape.
     pub fn copy_from(&mut self, other: &MixtureRef<'_, T>) -> Result<()> {
         if other.shape != self.shape {
             return Err(Error::ShapeMismatch {
                 what: "mixture shape",
-                expected: self.shape.components * self.shape.features,
-                found: other.shape.components * other.shape.features,
+                expected: self.shape.components.saturating_mul(self.shape.features),
+                found: other.shape.components.saturating_mul(other.shape.features),
             });
         }
-        self.weights.copy_from_slice(other.weights);
-        self.means.copy_from_slice(other.means);
-        self.covariances.copy_from_slice(other.covariances);
-        self.precisions_cholesky.copy_from_slice(other.precisions_cholesky);
-        self.log_norm.copy_from_slice(other.log_norm);
-        Ok(())
+        copy_checked("weights", self.weights, other.weights)?;
+        copy_checked("means", self.means, other.means)?;
+        copy_checked("covariances", self.covariances, other.covariances)?;
+        copy_checked("precisions_cholesky", self.precisions_cholesky, other.precisions_cholesky)?;
+        copy_checked("log_norm", self.log_norm, other.log_norm)
     }
 
     /// Checks the parameters and recomputes the cached factors from them.
@@ -409,7 +451,7 @@ impl<'a, T: Real> MixtureMut<'a, T> {
     /// regularization is added here (the M-step adds `reg_covar` before calling this).
     /// Errors: `NonFiniteParameter`, `InvalidParameter`, `NotPositiveDefinite { component, pivot }`.
     pub fn refresh(&mut self) -> Result<()> {
-        let (k_n, d) = (self.shape.components, self.shape.features);
+        let (k_n, d, dd) = self.shape.dims()?;
         check_finite("weights", self.weights)?;
         check_finite("means", self.means)?;
         check_finite("covariances", self.covariances)?;
@@ -427,22 +469,32 @@ impl<'a, T: Real> MixtureMut<'a, T> {
             *w /= total;
         }
         let half_d_ln2pi = T::from_f64(0.5 * d as f64) * T::LN_2PI;
-        for k in 0..k_n {
-            let cov = &self.covariances[k * d * d..(k + 1) * d * d];
+        let components = rows(self.covariances, dd)
+            .zip(rows_mut(self.precisions_cholesky, dd))
+            .zip(self.log_norm.iter_mut().zip(self.weights.iter()));
+        for (k, ((cov, u), (log_norm, &w))) in (0..k_n).zip(components) {
             check_structure(self.shape.kind, cov, d)?;
-            let u = &mut self.precisions_cholesky[k * d * d..(k + 1) * d * d];
             u.copy_from_slice(cov);
             cholesky_in_place(u, d).map_err(|pivot| Error::NotPositiveDefinite { component: k, pivot })?;
             lower_inverse_transpose_in_place(u, d);
             let mut log_det_u = T::ZERO;
-            for i in 0..d {
-                log_det_u += u[i * d + i].ln();
+            for &u_ii in diagonal(u, d) {
+                log_det_u += u_ii.ln();
             }
             // A zero weight is a legal, empty component: ln 0 = −∞ gives it zero responsibility.
-            self.log_norm[k] = self.weights[k].ln() - half_d_ln2pi + log_det_u;
+            *log_norm = w.ln() - half_d_ln2pi + log_det_u;
         }
         Ok(())
     }
+}
+
+/// `dst.copy_from_slice(src)`, with a typed error instead of a panic when the lengths differ.
+pub(crate) fn copy_checked<T: Copy>(what: &'static str, dst: &mut [T], src: &[T]) -> Result<()> {
+    if dst.len() != src.len() {
+        return Err(Error::ShapeMismatch { what, expected: dst.len(), found: src.len() });
+    }
+    dst.copy_from_slice(src);
+    Ok(())
 }
 
 fn check_finite<T: Real>(name: &'static str, v: &[T]) -> Result<()> {
@@ -453,9 +505,19 @@ fn check_finite<T: Real>(name: &'static str, v: &[T]) -> Result<()> {
 }
 
 fn check_structure<T: Real>(kind: CovarianceKind, cov: &[T], d: usize) -> Result<()> {
-    for i in 0..d {
-        for j in 0..i {
-            let (a, b) = (cov[i * d + j], cov[j * d + i]);
+    if d == 0 {
+        return Ok(());
+    }
+    // Row i's strict lower part against column i's strict upper part (entry i of the rows above).
+    for (i, row_i) in (0..d).zip(rows(cov, d)) {
+        for (&a, row_j) in row_i.iter().take(i).zip(rows(cov, d)) {
+            let Some(&b) = row_j.get(i) else {
+                return Err(Error::ShapeMismatch {
+                    what: "covariance matrix",
+                    expected: d,
+                    found: row_j.len(),
+                });
+            };
             match kind {
                 CovarianceKind::Full => {
                     let scale = a.abs().max(b.abs()).max(T::MIN_POSITIVE);
@@ -478,8 +540,9 @@ fn check_structure<T: Real>(kind: CovarianceKind, cov: &[T], d: usize) -> Result
         }
     }
     if kind == CovarianceKind::Spherical {
-        for i in 1..d {
-            if cov[i * d + i] != cov[0] {
+        let mut diag = diagonal(cov, d);
+        if let Some(&first) = diag.next() {
+            if diag.any(|&v| v != first) {
                 return Err(Error::InvalidParameter {
                     name: "covariances",
                     reason: "spherical covariance needs equal diagonal entries",

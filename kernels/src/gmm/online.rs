@@ -14,11 +14,12 @@
 //! The weights keep summing to one. Cost per sample: the E-step plus K Cholesky refreshes
 //! (K·D³/3 for `full`).
 
-use super::CovarianceKind;
 use super::em::{FitConfig, FitReport, SerialEStep, em_loop, validate_data};
 use super::fixed::{GaussianMixture, SufficientStats};
 use super::init::initialize;
 use super::model::{MixtureMut, responsibilities_in_place};
+use super::{CovarianceKind, diagonal_mut};
+use crate::rows::rows_mut;
 use crate::{Error, Real, Result};
 use rand_core::Rng;
 
@@ -96,40 +97,41 @@ pub fn online_step<T: Real>(
         return Err(Error::NonFiniteSample { sample: 0, feature });
     }
     let shape = model.shape();
-    let (k_n, d) = (shape.components, shape.features);
-    model.as_ref().component_log_probs(x, log_probs, work)?;
-    let lse = responsibilities_in_place(&mut log_probs[..k_n]).ok_or(Error::ZeroDensity { sample: 0 })?;
+    let (_, d, dd) = shape.dims()?;
+    let q = model.as_ref().log_probs_into(x, log_probs, work)?;
+    let lse = responsibilities_in_place(q).ok_or(Error::ZeroDensity { sample: 0 })?;
+    let found = work.len();
+    let Some(dev) = work.get_mut(..d) else {
+        return Err(Error::ShapeMismatch { what: "work buffer", expected: d, found });
+    };
     let one = T::ONE;
-    for k in 0..k_n {
-        let r = log_probs[k];
-        let w_old = model.weights_mut()[k];
+    let (weights, means, covs) = model.parameters_mut();
+    let components = q.iter().zip(weights.iter_mut()).zip(rows_mut(means, d).zip(rows_mut(covs, dd)));
+    for ((&r, w), (mu, cov)) in components {
+        let w_old = *w;
         let w_new = (one - gamma) * w_old + gamma * r;
-        model.weights_mut()[k] = w_new;
+        *w = w_new;
         if !(w_new > T::ZERO) || !(r > T::ZERO) {
             continue;
         }
         let eta = (gamma * r / w_new).min(one);
-        let (means, covs) = model.means_and_covariances_mut();
-        let mu = &mut means[k * d..(k + 1) * d];
-        let dev = &mut work[..d];
-        for i in 0..d {
-            dev[i] = x[i] - mu[i];
-            mu[i] += eta * dev[i];
+        for ((v, m), &xi) in dev.iter_mut().zip(mu.iter_mut()).zip(x) {
+            *v = xi - *m;
+            *m += eta * *v;
         }
-        let cov = &mut covs[k * d * d..(k + 1) * d * d];
         let keep = one - eta;
         let spread = eta * keep;
         match shape.kind {
             CovarianceKind::Full => {
-                for i in 0..d {
-                    for j in 0..d {
-                        cov[i * d + j] = keep * cov[i * d + j] + spread * dev[i] * dev[j];
+                for (row, &di) in rows_mut(cov, d).zip(dev.iter()) {
+                    for (c, &dj) in row.iter_mut().zip(dev.iter()) {
+                        *c = keep * *c + spread * di * dj;
                     }
                 }
             }
             CovarianceKind::Diag => {
-                for i in 0..d {
-                    cov[i * d + i] = keep * cov[i * d + i] + spread * dev[i] * dev[i];
+                for (c, &di) in diagonal_mut(cov, d).zip(dev.iter()) {
+                    *c = keep * *c + spread * di * di;
                 }
             }
             CovarianceKind::Spherical => {
@@ -137,14 +139,17 @@ pub fn online_step<T: Real>(
                 for &v in dev.iter() {
                     s += v * v;
                 }
-                let v = keep * cov[0] + spread * s / T::from_usize(d);
-                for i in 0..d {
-                    cov[i * d + i] = v;
+                let Some(&c0) = cov.first() else {
+                    continue;
+                };
+                let v = keep * c0 + spread * s / T::from_usize(d);
+                for c in diagonal_mut(cov, d) {
+                    *c = v;
                 }
             }
         }
-        for i in 0..d {
-            cov[i * d + i] += eta * reg_covar;
+        for c in diagonal_mut(cov, d) {
+            *c += eta * reg_covar;
         }
     }
     model.refresh()?;
@@ -172,7 +177,7 @@ impl<T: Real, const K: usize, const D: usize> OnlineEm<T, K, D> {
     /// Incorporates `x`; returns ln p(x) under the model before the update. On error the model
     /// is unchanged (the update runs on a copy).
     pub fn update(&mut self, x: &[T; D]) -> Result<T> {
-        let gamma = self.config.step_size(self.n + 1);
+        let gamma = self.config.step_size(self.n.saturating_add(1));
         let mut next = self.model;
         let mut lp = [T::ZERO; K];
         let mut work = [[T::ZERO; D]; 2];
@@ -185,9 +190,9 @@ impl<T: Real, const K: usize, const D: usize> OnlineEm<T, K, D> {
             work.as_flattened_mut(),
         )?;
         self.model = next;
-        self.n += 1;
+        self.n = self.n.saturating_add(1);
         if self.config.average_from.is_some_and(|from| self.n > from) {
-            self.averaged_samples += 1;
+            self.averaged_samples = self.averaged_samples.saturating_add(1);
             let step = T::ONE / T::from_f64(self.averaged_samples as f64);
             // Parameters only; factors are refreshed when the average is read.
             let (mut avg, cur) = (self.average.view_mut(), self.model.view());
@@ -304,7 +309,7 @@ impl<T: Real, const K: usize, const D: usize> OnlineEm<T, K, D> {
             let mut estep = SerialEStep::new(flat, &mut lp, work.as_flattened_mut());
             let mut report =
                 em_loop(&mut self.average.view_mut(), &mut stats.view_mut(), &mut estep, config)?;
-            report.reseeded += init_reseeded as u32;
+            report.reseeded = report.reseeded.saturating_add(init_reseeded as u32);
             Ok(report)
         });
         self.adopt_scratch(result)

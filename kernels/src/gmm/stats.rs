@@ -19,7 +19,8 @@
 //! s1' = s1 + n δ, s2' = s2 + δ s1ᵀ + s1 δᵀ + n δδᵀ with δ = c_other − c_self.
 
 use super::model::{MixtureMut, MixtureRef, responsibilities_in_place};
-use super::{CovarianceKind, Shape};
+use super::{CovarianceKind, Shape, diagonal, diagonal_mut, mirror_upper, stride};
+use crate::rows::{rows, rows_mut};
 use crate::{Error, Real, Result};
 
 /// Scalar totals of a statistics block.
@@ -95,9 +96,8 @@ pub struct StatsMut<'a, T> {
 }
 
 fn check(shape: Shape, lens: [usize; 5]) -> Result<()> {
-    shape.validate()?;
-    let (k, d) = (shape.components, shape.features);
-    let expected = [k * d, k, k * d, k * d * d, d];
+    let (k, kd, kdd) = shape.lengths()?;
+    let expected = [kd, k, kd, kdd, shape.features];
     let names = ["stats shift", "stats n", "stats s1", "stats s2", "stats worst sample"];
     for i in 0..5 {
         if lens[i] != expected[i] {
@@ -226,49 +226,39 @@ impl<'a, T: Real> StatsMut<'a, T> {
 
     /// Adds weight `r` of sample `x` to component `k`: n_k += r, s1_k += r δ, s2_k += r δδᵀ with
     /// δ = x − c_k. `dev` is scratch of length ≥ D. Used by the E-step (soft r) and by
-    /// initialization (hard r = 1). No finiteness check: callers check `x`.
+    /// initialization (hard r = 1). No finiteness check: callers check `x`. Does nothing when
+    /// k ≥ K or a slice is shorter than D.
     #[inline]
     pub fn add_weighted(&mut self, k: usize, r: T, x: &[T], dev: &mut [T]) {
-        let d = self.shape.features;
-        if k >= self.shape.components || x.len() < d || dev.len() < d {
+        let Ok((k_n, d, dd)) = self.shape.dims() else {
+            return;
+        };
+        if k >= k_n || x.len() < d {
             return;
         }
-        let c = &self.shift[k * d..(k + 1) * d];
-        let s1 = &mut self.s1[k * d..(k + 1) * d];
-        let dev = &mut dev[..d];
-        for (((v, s), &xi), &ci) in dev.iter_mut().zip(s1.iter_mut()).zip(x).zip(c) {
-            *v = xi - ci;
-            *s += r * *v;
-        }
-        let s2 = &mut self.s2[k * d * d..(k + 1) * d * d];
-        match self.shape.kind {
-            CovarianceKind::Full => {
-                // Upper triangle, row by row (zips: no bounds checks, vectorizable).
-                for (&di, row) in dev.iter().zip(s2.chunks_exact_mut(d)) {
-                    let rdi = r * di;
-                    for (s, &dj) in row.iter_mut().zip(dev.iter()) {
-                        *s += rdi * dj;
-                    }
-                }
-            }
-            CovarianceKind::Diag | CovarianceKind::Spherical => {
-                for i in 0..d {
-                    s2[i * d + i] += r * dev[i] * dev[i];
-                }
-            }
-        }
-        self.resp[k] += r;
+        let (Some(dev), Some(c), Some(s1), Some(s2), Some(n)) = (
+            dev.get_mut(..d),
+            rows(self.shift, d).nth(k),
+            rows_mut(self.s1, d).nth(k),
+            rows_mut(self.s2, dd).nth(k),
+            self.resp.get_mut(k),
+        ) else {
+            return;
+        };
+        add_component(self.shape.kind, d, r, x, Component { shift: c, n, s1, s2 }, dev);
     }
 
     /// Records one sample's log-likelihood in the totals (count, compensated sum, worst sample).
+    /// `x` has length D (the worst sample keeps its first D entries).
     #[inline]
     pub fn observe(&mut self, x: &[T], log_likelihood: T) {
-        self.totals.samples += 1;
+        self.totals.samples = self.totals.samples.saturating_add(1);
         self.totals.add_log_likelihood(log_likelihood);
         if log_likelihood < self.totals.worst_log_likelihood {
             self.totals.worst_log_likelihood = log_likelihood;
-            let d = self.shape.features;
-            self.worst.copy_from_slice(&x[..d]);
+            for (w, &v) in self.worst.iter_mut().zip(x) {
+                *w = v;
+            }
         }
     }
 
@@ -287,20 +277,29 @@ impl<'a, T: Real> StatsMut<'a, T> {
         if model.shape() != self.shape {
             return Err(Error::ShapeMismatch {
                 what: "model shape vs stats shape",
-                expected: self.shape.components * self.shape.features,
-                found: model.shape().components * model.shape().features,
+                expected: self.shape.components.saturating_mul(self.shape.features),
+                found: model.shape().components.saturating_mul(model.shape().features),
             });
         }
         if let Some(feature) = x.iter().position(|v| !v.is_finite()) {
             return Err(Error::NonFiniteSample { sample: 0, feature });
         }
-        model.component_log_probs(x, log_probs, work)?;
-        let k_n = self.shape.components;
-        let lse = responsibilities_in_place(&mut log_probs[..k_n]).ok_or(Error::ZeroDensity { sample: 0 })?;
-        for k in 0..k_n {
-            let r = log_probs[k];
+        let (_, d, dd) = self.shape.dims()?;
+        let q = model.log_probs_into(x, log_probs, work)?;
+        let lse = responsibilities_in_place(q).ok_or(Error::ZeroDensity { sample: 0 })?;
+        let found = work.len();
+        let Some(dev) = work.get_mut(..d) else {
+            return Err(Error::ShapeMismatch { what: "work buffer", expected: d, found });
+        };
+        let kind = self.shape.kind;
+        let components = q
+            .iter()
+            .zip(rows(self.shift, d))
+            .zip(self.resp.iter_mut())
+            .zip(rows_mut(self.s1, d).zip(rows_mut(self.s2, dd)));
+        for (((&r, shift), n), (s1, s2)) in components {
             if r > T::ZERO {
-                self.add_weighted(k, r, x, work);
+                add_component(kind, d, r, x, Component { shift, n, s1, s2 }, dev);
             }
         }
         self.observe(x, lse);
@@ -316,15 +315,16 @@ impl<'a, T: Real> StatsMut<'a, T> {
         log_probs: &mut [T],
         work: &mut [T],
     ) -> Result<()> {
+        self.shape.validate()?;
         let d = self.shape.features;
         if data.len() % d != 0 {
             return Err(Error::ShapeMismatch {
                 what: "data length (a multiple of D)",
-                expected: (data.len() / d + 1) * d,
+                expected: (data.len() / d).saturating_add(1).saturating_mul(d),
                 found: data.len(),
             });
         }
-        for (i, x) in data.chunks_exact(d).enumerate() {
+        for (i, x) in (0..data.len()).zip(rows(data, d)) {
             self.accumulate(model, x, log_probs, work).map_err(|e| e.offset_sample(i))?;
         }
         Ok(())
@@ -336,39 +336,48 @@ impl<'a, T: Real> StatsMut<'a, T> {
         if other.shape != self.shape {
             return Err(Error::ShapeMismatch {
                 what: "stats shape",
-                expected: self.shape.components * self.shape.features,
-                found: other.shape.components * other.shape.features,
+                expected: self.shape.components.saturating_mul(self.shape.features),
+                found: other.shape.components.saturating_mul(other.shape.features),
             });
         }
-        let (k_n, d) = (self.shape.components, self.shape.features);
+        let (_, d, dd) = self.shape.dims()?;
         let full = self.shape.kind == CovarianceKind::Full;
-        for k in 0..k_n {
-            let n = other.resp[k];
-            let co = &other.shift[k * d..(k + 1) * d];
-            let cs = &self.shift[k * d..(k + 1) * d];
-            let s1o = &other.s1[k * d..(k + 1) * d];
-            let s2o = &other.s2[k * d * d..(k + 1) * d * d];
-            let s1 = &mut self.s1[k * d..(k + 1) * d];
-            let s2 = &mut self.s2[k * d * d..(k + 1) * d * d];
-            for i in 0..d {
-                let di = co[i] - cs[i];
+        let ours = rows(self.shift, d)
+            .zip(self.resp.iter_mut())
+            .zip(rows_mut(self.s1, d).zip(rows_mut(self.s2, dd)));
+        let theirs =
+            rows(other.shift, d).zip(other.resp.iter()).zip(rows(other.s1, d).zip(rows(other.s2, dd)));
+        for (((cs, n_self), (s1, s2)), ((co, &n), (s1o, s2o))) in ours.zip(theirs) {
+            let lines = rows_mut(s2, d).zip(rows(s2o, d)).zip(s1.iter_mut());
+            for (i, (((s2_i, s2o_i), s1_i), ((&co_i, &cs_i), &s1o_i))) in
+                (0..d).zip(lines.zip(co.iter().zip(cs).zip(s1o)))
+            {
+                let di = co_i - cs_i;
                 // s2 + δ s1ᵀ + s1 δᵀ + n δδᵀ over the stored entries: the whole square for full,
                 // the diagonal otherwise.
-                let columns = if full { 0..d } else { i..i + 1 };
-                for j in columns {
-                    let dj = co[j] - cs[j];
-                    s2[i * d + j] += s2o[i * d + j] + di * s1o[j] + s1o[i] * dj + n * di * dj;
+                if full {
+                    for ((s, &so), ((&co_j, &cs_j), &s1o_j)) in
+                        s2_i.iter_mut().zip(s2o_i).zip(co.iter().zip(cs).zip(s1o))
+                    {
+                        let dj = co_j - cs_j;
+                        *s += so + di * s1o_j + s1o_i * dj + n * di * dj;
+                    }
+                } else if let (Some(s), Some(&so)) = (s2_i.get_mut(i), s2o_i.get(i)) {
+                    let dj = di;
+                    *s += so + di * s1o_i + s1o_i * dj + n * di * dj;
                 }
-                s1[i] += s1o[i] + n * di;
+                *s1_i += s1o_i + n * di;
             }
-            self.resp[k] += n;
+            *n_self += n;
         }
-        self.totals.samples += other.totals.samples;
+        self.totals.samples = self.totals.samples.saturating_add(other.totals.samples);
         self.totals.add_log_likelihood(other.totals.log_likelihood);
         self.totals.add_log_likelihood(other.totals.compensation);
         if other.totals.worst_log_likelihood < self.totals.worst_log_likelihood {
             self.totals.worst_log_likelihood = other.totals.worst_log_likelihood;
-            self.worst.copy_from_slice(other.worst);
+            for (w, &o) in self.worst.iter_mut().zip(other.worst) {
+                *w = o;
+            }
         }
         Ok(())
     }
@@ -384,41 +393,64 @@ impl<T: Real> StatsRef<'_, T> {
     /// shift of component 0), written to `mean` (D) and `cov` (D × D, full-shaped for `full`,
     /// diagonal otherwise). Requires N > 0 samples' worth of responsibility.
     fn pooled(&self, mean: &mut [T], cov: &mut [T]) {
-        let (k_n, d) = (self.shape.components, self.shape.features);
+        let Ok((_, d, dd)) = self.shape.dims() else {
+            return;
+        };
         let full = self.shape.kind == CovarianceKind::Full;
-        let c0 = &self.shift[..d];
+        let (Some(c0), Some(mean), Some(cov)) = (self.shift.get(..d), mean.get_mut(..d), cov.get_mut(..dd))
+        else {
+            return;
+        };
+        // Entries j ≥ i of row i: the upper triangle for full, the diagonal otherwise.
+        let stored = |i: usize| i..if full { d } else { i + 1 };
         mean.fill(T::ZERO);
         cov.fill(T::ZERO);
         let mut n_total = T::ZERO;
-        for k in 0..k_n {
-            let n = self.resp[k];
-            let ck = &self.shift[k * d..(k + 1) * d];
-            let s1 = &self.s1[k * d..(k + 1) * d];
-            let s2 = &self.s2[k * d * d..(k + 1) * d * d];
-            for i in 0..d {
-                let di = ck[i] - c0[i];
-                let jmax = if full { d } else { i + 1 };
-                for j in i..jmax {
-                    let dj = ck[j] - c0[j];
-                    cov[i * d + j] += s2[i * d + j] + di * s1[j] + s1[i] * dj + n * di * dj;
+        let components =
+            self.resp.iter().zip(rows(self.shift, d)).zip(rows(self.s1, d).zip(rows(self.s2, dd)));
+        for ((&n, ck), (s1, s2)) in components {
+            let lines = rows_mut(cov, d).zip(rows(s2, d)).zip(mean.iter_mut());
+            for (i, (((cov_i, s2_i), mean_i), (&s1_i, (&ck_i, &c0_i)))) in
+                (0..d).zip(lines.zip(s1.iter().zip(ck.iter().zip(c0))))
+            {
+                let di = ck_i - c0_i;
+                let js = stored(i);
+                let (Some(cov_i), Some(s2_i), Some(s1_j), Some(ck_j), Some(c0_j)) = (
+                    cov_i.get_mut(js.clone()),
+                    s2_i.get(js.clone()),
+                    s1.get(js.clone()),
+                    ck.get(js.clone()),
+                    c0.get(js),
+                ) else {
+                    continue;
+                };
+                for (((c, &s2_ij), &s1_j), (&ck_j, &c0_j)) in
+                    cov_i.iter_mut().zip(s2_i).zip(s1_j).zip(ck_j.iter().zip(c0_j))
+                {
+                    let dj = ck_j - c0_j;
+                    *c += s2_ij + di * s1_j + s1_i * dj + n * di * dj;
                 }
-                mean[i] += s1[i] + n * di;
+                *mean_i += s1_i + n * di;
             }
             n_total += n;
         }
-        for i in 0..d {
-            mean[i] /= n_total;
+        for m in mean.iter_mut() {
+            *m /= n_total;
         }
-        for i in 0..d {
-            let jmax = if full { d } else { i + 1 };
-            for j in i..jmax {
-                let v = cov[i * d + j] / n_total - mean[i] * mean[j];
-                cov[i * d + j] = v;
-                cov[j * d + i] = v;
+        for (i, (cov_i, &mean_i)) in (0..d).zip(rows_mut(cov, d).zip(mean.iter())) {
+            let js = stored(i);
+            let (Some(cov_i), Some(mean_j)) = (cov_i.get_mut(js.clone()), mean.get(js)) else {
+                continue;
+            };
+            for (c, &mean_j) in cov_i.iter_mut().zip(mean_j) {
+                *c = *c / n_total - mean_i * mean_j;
             }
         }
-        for i in 0..d {
-            mean[i] += c0[i];
+        if full {
+            mirror_upper(cov, d);
+        }
+        for (m, &c) in mean.iter_mut().zip(c0) {
+            *m += c;
         }
     }
 
@@ -438,8 +470,8 @@ impl<T: Real> StatsRef<'_, T> {
         if model.shape() != self.shape {
             return Err(Error::ShapeMismatch {
                 what: "model shape vs stats shape",
-                expected: self.shape.components * self.shape.features,
-                found: model.shape().components * model.shape().features,
+                expected: self.shape.components.saturating_mul(self.shape.features),
+                found: model.shape().components.saturating_mul(model.shape().features),
             });
         }
         if !(reg_covar >= T::ZERO) || !reg_covar.is_finite() {
@@ -451,56 +483,59 @@ impl<T: Real> StatsRef<'_, T> {
         if self.totals.samples == 0 {
             return Err(Error::EmptyData);
         }
-        let (k_n, d) = (self.shape.components, self.shape.features);
+        let (k_n, d, dd) = self.shape.dims()?;
         let kind = self.shape.kind;
         let n_samples = T::from_f64(self.totals.samples as f64);
         let empty_below = T::from_f64(10.0) * T::EPSILON * n_samples;
-        let mut reseeded = 0;
-        for k in 0..k_n {
-            let n = self.resp[k];
+        let mut reseeded = 0usize;
+        let (weights, means, covs) = model.parameters_mut();
+        let statistics =
+            self.resp.iter().zip(rows(self.shift, d)).zip(rows(self.s1, d).zip(rows(self.s2, dd)));
+        let parameters = weights.iter_mut().zip(rows_mut(means, d).zip(rows_mut(covs, dd)));
+        for (((&n, c), (s1, s2)), (w, (mu, cov))) in statistics.zip(parameters) {
             if !(n > empty_below) {
                 if reseed {
                     // Pooled statistics go straight into component k's own storage.
-                    let (mean, cov) = (k * d, k * d * d);
-                    let (means, covs) = model.means_and_covariances_mut();
-                    self.pooled(&mut means[mean..mean + d], &mut covs[cov..cov + d * d]);
+                    self.pooled(mu, cov);
                     if self.totals.worst_log_likelihood < T::MAX {
-                        means[mean..mean + d].copy_from_slice(self.worst);
+                        for (m, &x) in mu.iter_mut().zip(self.worst.iter()) {
+                            *m = x;
+                        }
                     }
-                    finalize_covariance(kind, &mut covs[cov..cov + d * d], d, reg_covar);
-                    model.weights_mut()[k] = T::ONE / T::from_usize(k_n);
-                    reseeded += 1;
+                    finalize_covariance(kind, cov, d, reg_covar);
+                    *w = T::ONE / T::from_usize(k_n);
+                    reseeded = reseeded.saturating_add(1);
                 } else {
-                    model.weights_mut()[k] = n.max(T::ZERO) / n_samples;
+                    *w = n.max(T::ZERO) / n_samples;
                 }
                 continue;
             }
-            let (means, covs) = model.means_and_covariances_mut();
-            let c = &self.shift[k * d..(k + 1) * d];
-            let s1 = &self.s1[k * d..(k + 1) * d];
-            let s2 = &self.s2[k * d * d..(k + 1) * d * d];
-            let mu = &mut means[k * d..(k + 1) * d];
-            let cov = &mut covs[k * d * d..(k + 1) * d * d];
             let inv_n = T::ONE / n;
-            // m = s1/n is the (small) offset of the new mean from the shift.
-            for i in 0..d {
-                let mi = s1[i] * inv_n;
-                let jmax = if kind == CovarianceKind::Full { d } else { i + 1 };
-                for j in i..jmax {
-                    let v = s2[i * d + j] * inv_n - mi * (s1[j] * inv_n);
-                    cov[i * d + j] = v;
-                    cov[j * d + i] = v;
-                }
-                if kind != CovarianceKind::Full {
-                    for j in (i + 1)..d {
-                        cov[i * d + j] = T::ZERO;
-                        cov[j * d + i] = T::ZERO;
+            // m = s1/n is the (small) offset of the new mean from the shift. Row i of Σ: the
+            // upper triangle for full (mirrored below afterwards), the diagonal and zeros else.
+            let lines = rows_mut(cov, d).zip(rows(s2, d)).zip(mu.iter_mut());
+            for (i, (((cov_i, s2_i), mu_i), (&s1_i, &c_i))) in (0..d).zip(lines.zip(s1.iter().zip(c))) {
+                let mi = s1_i * inv_n;
+                if kind == CovarianceKind::Full {
+                    if let (Some(cov_i), Some(s2_i), Some(s1_j)) =
+                        (cov_i.get_mut(i..), s2_i.get(i..), s1.get(i..))
+                    {
+                        for ((v, &s2_ij), &s1_j) in cov_i.iter_mut().zip(s2_i).zip(s1_j) {
+                            *v = s2_ij * inv_n - mi * (s1_j * inv_n);
+                        }
+                    }
+                } else {
+                    for (j, (v, &s2_ij)) in (0..d).zip(cov_i.iter_mut().zip(s2_i)) {
+                        *v = if j == i { s2_ij * inv_n - mi * (s1_i * inv_n) } else { T::ZERO };
                     }
                 }
-                mu[i] = c[i] + mi;
+                *mu_i = c_i + mi;
+            }
+            if kind == CovarianceKind::Full {
+                mirror_upper(cov, d);
             }
             finalize_covariance(kind, cov, d, reg_covar);
-            model.weights_mut()[k] = n / n_samples;
+            *w = n / n_samples;
         }
         // Σ n_k = N up to rounding (and re-seeded weights were set to 1/K): renormalize exactly.
         let mut total = T::ZERO;
@@ -521,15 +556,76 @@ impl<T: Real> StatsRef<'_, T> {
 fn finalize_covariance<T: Real>(kind: CovarianceKind, cov: &mut [T], d: usize, reg: T) {
     if kind == CovarianceKind::Spherical {
         let mut s = T::ZERO;
-        for i in 0..d {
-            s += cov[i * d + i];
+        for &c in diagonal(cov, d) {
+            s += c;
         }
         let v = s / T::from_usize(d);
-        for i in 0..d {
-            cov[i * d + i] = v;
+        for c in diagonal_mut(cov, d) {
+            *c = v;
         }
     }
-    for i in 0..d {
-        cov[i * d + i] += reg;
+    for c in diagonal_mut(cov, d) {
+        *c += reg;
     }
+}
+
+/// One component's statistics rows: shift c_k (D), n_k, s1_k (D), s2_k (D × D).
+struct Component<'s, T> {
+    shift: &'s [T],
+    n: &'s mut T,
+    s1: &'s mut [T],
+    s2: &'s mut [T],
+}
+
+/// n += r, s1 += r δ, s2 += r δδᵀ with δ = x − c into `dev` (length D), for one component.
+#[inline(always)]
+fn add_component<T: Real>(kind: CovarianceKind, d: usize, r: T, x: &[T], c: Component<'_, T>, dev: &mut [T]) {
+    for (((v, s), &xi), &ci) in dev.iter_mut().zip(c.s1.iter_mut()).zip(x).zip(c.shift) {
+        *v = xi - ci;
+        *s += r * *v;
+    }
+    match kind {
+        CovarianceKind::Full => {
+            // The whole square, row by row: s2_ij += (r δ_i) δ_j, the same operations in the same
+            // order on every target, walked two ways. Where there is SIMD, row slices (each row
+            // one contiguous loop the compiler vectorizes); on 32-bit Arm (Cortex-M: no SIMD,
+            // few registers) one iterator over the whole square, which keeps the loop's pointers
+            // in registers (measured 7 % fewer E-step instructions on the M4F).
+            #[cfg(target_arch = "arm")]
+            {
+                let mut s2 = c.s2.iter_mut();
+                for &di in dev.iter() {
+                    let rdi = r * di;
+                    // `dev` first: zip stops on it before taking an entry of the next row.
+                    for (&dj, s) in dev.iter().zip(s2.by_ref()) {
+                        *s += rdi * dj;
+                    }
+                }
+            }
+            #[cfg(not(target_arch = "arm"))]
+            {
+                let mut rest: &mut [T] = c.s2;
+                for &di in dev.iter() {
+                    let Some((row, tail)) = rest.split_at_mut_checked(d) else {
+                        break;
+                    };
+                    let rdi = r * di;
+                    for (s, &dj) in row.iter_mut().zip(dev.iter()) {
+                        *s += rdi * dj;
+                    }
+                    rest = tail;
+                }
+            }
+        }
+        CovarianceKind::Diag | CovarianceKind::Spherical => {
+            // By index, as in `MixtureRef::log_probs_into` (i·(d + 1) < d²).
+            let stride = stride(d);
+            for (i, &di) in (0..d).zip(dev.iter()) {
+                if let Some(s) = c.s2.get_mut(i.wrapping_mul(stride)) {
+                    *s += r * di * di;
+                }
+            }
+        }
+    }
+    *c.n += r;
 }

@@ -5,6 +5,12 @@
 //! adds `reg_covar`, as scikit-learn does) so that the factor is of exactly the stated matrix.
 
 use crate::Real;
+use crate::rows::{rows, rows_mut};
+
+/// The first `d × d` entries of `a`, or `None` when `a` is shorter or `d²` overflows.
+fn square<T>(a: &mut [T], d: usize) -> Option<&mut [T]> {
+    a.get_mut(..d.checked_mul(d)?)
+}
 
 /// Overwrites the lower triangle of `a` (`d × d`, row-major, symmetric; only the lower triangle is
 /// read) with L such that A = L Lᵀ, and zeroes the strict upper triangle.
@@ -12,14 +18,26 @@ use crate::Real;
 /// Returns `Err(pivot)` when the pivot `A_jj − Σ_k L_jk²` at row `pivot` is not strictly positive or
 /// not finite (A is not positive definite in working precision); `a` is then partly overwritten.
 /// Cost: d³/3 multiply-adds. Panics never: `a.len() < d*d` returns `Err(0)`.
+///
+/// Row j of L needs only rows ≥ j, so the loop walks down the matrix splitting off one row at a
+/// time: every index is into a row of exactly `d` entries at a position `< d`, which the compiler
+/// checks once per row, not per access (the link-time panic-freedom proof relies on it).
 pub fn cholesky_in_place<T: Real>(a: &mut [T], d: usize) -> Result<(), usize> {
-    if a.len() < d * d {
+    let Some(mut rest) = square(a, d) else {
         return Err(0);
-    }
+    };
     for j in 0..d {
-        let mut diag = a[j * d + j];
-        for k in 0..j {
-            let l = a[j * d + k];
+        let Some((row_j, below)) = rest.split_at_mut_checked(d) else {
+            return Err(j);
+        };
+        let Some((l_j, diag_and_upper)) = row_j.split_at_mut_checked(j) else {
+            return Err(j);
+        };
+        let Some((a_jj, upper)) = diag_and_upper.split_first_mut() else {
+            return Err(j);
+        };
+        let mut diag = *a_jj;
+        for &l in l_j.iter() {
             diag -= l * l;
         }
         // `!(diag > 0)` also catches NaN.
@@ -27,17 +45,22 @@ pub fn cholesky_in_place<T: Real>(a: &mut [T], d: usize) -> Result<(), usize> {
             return Err(j);
         }
         let ljj = diag.sqrt();
-        a[j * d + j] = ljj;
-        for i in (j + 1)..d {
-            let mut s = a[i * d + j];
-            for k in 0..j {
-                s -= a[i * d + k] * a[j * d + k];
+        *a_jj = ljj;
+        for row_i in rows_mut(below, d) {
+            let Some((l_i, a_ij)) = row_i.split_at_mut_checked(j) else {
+                return Err(j);
+            };
+            let Some(a_ij) = a_ij.first_mut() else {
+                return Err(j);
+            };
+            let mut s = *a_ij;
+            for (&l_ik, &l_jk) in l_i.iter().zip(l_j.iter()) {
+                s -= l_ik * l_jk;
             }
-            a[i * d + j] = s / ljj;
+            *a_ij = s / ljj;
         }
-        for k in (j + 1)..d {
-            a[j * d + k] = T::ZERO;
-        }
+        upper.fill(T::ZERO);
+        rest = below;
     }
     Ok(())
 }
@@ -46,15 +69,26 @@ pub fn cholesky_in_place<T: Real>(a: &mut [T], d: usize) -> Result<(), usize> {
 ///
 /// Forward substitution, d²/2 multiply-adds. Slices shorter than `d*d` / `d` leave `b` unchanged.
 pub fn solve_lower_in_place<T: Real>(l: &[T], b: &mut [T], d: usize) {
-    if l.len() < d * d || b.len() < d {
+    let (Some(l), Some(b)) = (d.checked_mul(d).and_then(|n| l.get(..n)), b.get_mut(..d)) else {
+        return;
+    };
+    if d == 0 {
         return;
     }
-    for i in 0..d {
-        let mut s = b[i];
-        for k in 0..i {
-            s -= l[i * d + k] * b[k];
+    for (i, row) in (0..d).zip(rows(l, d)) {
+        // Row i of L against the solved y_0 … y_{i−1}, then the diagonal.
+        let Some((solved, rest)) = b.split_at_mut_checked(i) else {
+            return;
+        };
+        let (Some(b_i), Some((l_ii, l_i))) = (rest.first_mut(), row.get(..=i).and_then(|r| r.split_last()))
+        else {
+            return;
+        };
+        let mut s = *b_i;
+        for (&l_ik, &y_k) in l_i.iter().zip(solved.iter()) {
+            s -= l_ik * y_k;
         }
-        b[i] = s / l[i * d + i];
+        *b_i = s / *l_ii;
     }
 }
 
@@ -64,26 +98,50 @@ pub fn solve_lower_in_place<T: Real>(l: &[T], b: &mut [T], d: usize) {
 /// distance; scikit-learn calls U `precisions_cholesky_`. Column c of L⁻¹ (x with L x = e_c) is
 /// written into row c of the strict upper triangle while L still occupies the lower one; the
 /// diagonal is inverted last. Cost d³/6 multiply-adds, no scratch. Short slices are left unchanged.
+///
+/// Column c reads only rows ≥ c (row c's upper part as it is written, rows below for L), so as in
+/// [`cholesky_in_place`] the loop splits off one row at a time.
 pub fn lower_inverse_transpose_in_place<T: Real>(a: &mut [T], d: usize) {
-    if a.len() < d * d {
+    let Some(a) = square(a, d) else {
+        return;
+    };
+    if d == 0 {
         return;
     }
+    let mut rest: &mut [T] = a;
     for c in 0..d {
-        let inv_lcc = T::ONE / a[c * d + c];
-        for i in (c + 1)..d {
+        let Some((row_c, below)) = rest.split_at_mut_checked(d) else {
+            return;
+        };
+        let Some(&l_cc) = row_c.get(c) else {
+            return;
+        };
+        let inv_lcc = T::ONE / l_cc;
+        for (i, row_i) in (c + 1..d).zip(rows(below, d)) {
             // x_i = −(Σ_{k=c}^{i−1} l_ik x_k) / l_ii with x_c = 1/l_cc.
-            let mut s = -a[i * d + c] * inv_lcc;
-            for k in (c + 1)..i {
-                s -= a[i * d + k] * a[c * d + k];
+            let (Some(&l_ic), Some(l_i), Some(&l_ii)) = (row_i.get(c), row_i.get(c + 1..i), row_i.get(i))
+            else {
+                return;
+            };
+            let Some((x_i, x_c)) = row_c.get_mut(c + 1..=i).and_then(|r| r.split_last_mut()) else {
+                return;
+            };
+            let mut s = -l_ic * inv_lcc;
+            for (&l_ik, &x_k) in l_i.iter().zip(x_c.iter()) {
+                s -= l_ik * x_k;
             }
-            a[c * d + i] = s / a[i * d + i];
+            *x_i = s / l_ii;
         }
+        rest = below;
     }
-    for c in 0..d {
-        a[c * d + c] = T::ONE / a[c * d + c];
-        for i in 0..c {
-            a[c * d + i] = T::ZERO;
+    for (c, row) in (0..d).zip(rows_mut(a, d)) {
+        let Some((lower, diag_and_upper)) = row.split_at_mut_checked(c) else {
+            return;
+        };
+        if let Some(u_cc) = diag_and_upper.first_mut() {
+            *u_cc = T::ONE / *u_cc;
         }
+        lower.fill(T::ZERO);
     }
 }
 
