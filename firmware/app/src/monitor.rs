@@ -17,8 +17,54 @@
 
 use crabmix_kernels::gmm::{FitConfig, GaussianMixture, OnlineConfig, OnlineEm, SufficientStats};
 use crabmix_kernels::{Error, Result};
-use heapless::HistoryBuf;
 use rand_core::Rng;
+
+/// The sample window: a ring buffer of the last `W` samples, in storage order (the batch fits see
+/// the samples in the order of their slots, not of their arrival: the order only moves the sums'
+/// rounding, and the device and host run the same code). Written without indexing that could
+/// panic, for the link-time panic-freedom proof of the app (`panic-paths.sh`).
+struct Window<const D: usize, const W: usize> {
+    slots: [[f32; D]; W],
+    /// Next slot to write (< W).
+    next: usize,
+    /// All W slots hold samples.
+    full: bool,
+}
+
+impl<const D: usize, const W: usize> Window<D, W> {
+    fn new() -> Self {
+        Self { slots: [[0.0; D]; W], next: 0, full: false }
+    }
+
+    fn clear(&mut self) {
+        self.next = 0;
+        self.full = false;
+    }
+
+    /// Stores `x` in the next slot, over the oldest sample once the window is full.
+    fn write(&mut self, x: [f32; D]) {
+        let i = if self.next < W { self.next } else { 0 };
+        if let Some(slot) = self.slots.get_mut(i) {
+            *slot = x;
+        }
+        // i < W, so i + 1 cannot overflow.
+        if i + 1 >= W {
+            self.next = 0;
+            self.full = true;
+        } else {
+            self.next = i + 1;
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.full
+    }
+
+    /// The samples held, in storage order.
+    fn as_slice(&self) -> &[[f32; D]] {
+        if self.full { &self.slots } else { self.slots.get(..self.next).unwrap_or(&self.slots) }
+    }
+}
 
 /// How the monitor learns and when it flags.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -77,7 +123,7 @@ pub struct DensityMonitor<const K: usize, const D: usize, const W: usize> {
     fitted: bool,
     /// Scratch statistics of the batch fits (inline, not on the stack).
     batch_stats: SufficientStats<f32, K, D>,
-    window: HistoryBuf<[f32; D], W>,
+    window: Window<D, W>,
     since_refit: u32,
     config: MonitorConfig,
     stats: MonitorStats,
@@ -106,7 +152,7 @@ impl<const K: usize, const D: usize, const W: usize> DensityMonitor<K, D, W> {
             online: OnlineEm::new(placeholder, config.online)?,
             fitted: false,
             batch_stats: SufficientStats::new(config.batch.kind),
-            window: HistoryBuf::new(),
+            window: Window::new(),
             since_refit: 0,
             config,
             stats: MonitorStats::default(),
@@ -136,13 +182,13 @@ impl<const K: usize, const D: usize, const W: usize> DensityMonitor<K, D, W> {
     /// Errors: a non-finite sample (`NonFiniteSample`), or a warm-up fit that fails (e.g. a
     /// window of identical samples with `reg_covar` = 0); the monitor stays usable either way.
     pub fn push<R: Rng + ?Sized>(&mut self, x: &[f32; D], rng: &mut R) -> Result<Verdict> {
-        self.stats.seen += 1;
+        self.stats.seen = self.stats.seen.saturating_add(1);
         if !self.fitted {
             return self.warm_up(x, rng);
         }
         let log_density = self.online.model().log_density(x)?;
         if log_density < self.config.threshold {
-            self.stats.flagged += 1;
+            self.stats.flagged = self.stats.flagged.saturating_add(1);
             return Ok(Verdict::Anomalous { log_density });
         }
         self.absorb(x)?;
@@ -172,7 +218,7 @@ impl<const K: usize, const D: usize, const W: usize> DensityMonitor<K, D, W> {
     fn absorb(&mut self, x: &[f32; D]) -> Result<()> {
         self.online_step(x)?;
         self.window.write(*x);
-        self.since_refit += 1;
+        self.since_refit = self.since_refit.saturating_add(1);
         if self.since_refit >= self.config.refit_every {
             self.since_refit = 0;
             self.refit();
@@ -193,8 +239,8 @@ impl<const K: usize, const D: usize, const W: usize> DensityMonitor<K, D, W> {
     fn refit(&mut self) {
         let batch = FitConfig { kind: self.online.model().kind(), ..self.config.batch };
         match self.online.refine(self.window.as_slice(), &batch, &mut self.batch_stats) {
-            Ok(_) => self.stats.refits += 1,
-            Err(_) => self.stats.failed_refits += 1,
+            Ok(_) => self.stats.refits = self.stats.refits.saturating_add(1),
+            Err(_) => self.stats.failed_refits = self.stats.failed_refits.saturating_add(1),
         }
     }
 }

@@ -4,7 +4,7 @@
 use crate::crabs;
 use crate::monitor::{DensityMonitor, MonitorConfig, MonitorStats, Verdict};
 use crate::source::{CrabStream, SampleSource, SyntheticSensor};
-use core::fmt::Write;
+use core::fmt::{self, Write};
 use crabmix_kernels::Result;
 use crabmix_kernels::gmm::{CovarianceKind, FitConfig, FitReport, GaussianMixture, InitMethod, OnlineConfig};
 use rand_core::SeedableRng;
@@ -100,11 +100,11 @@ pub fn run_monitor<const K: usize, const D: usize, const W: usize>(
     while let Some(s) = source.next_sample() {
         let v = monitor.push(&s.x, &mut rng)?;
         let flagged = matches!(v, Verdict::Anomalous { .. });
-        injected += s.injected_anomaly as u32;
-        tp += (flagged && s.injected_anomaly) as u32;
-        fp += (flagged && !s.injected_anomaly) as u32;
+        injected = u32::saturating_add(injected, s.injected_anomaly as u32);
+        tp = u32::saturating_add(tp, (flagged && s.injected_anomaly) as u32);
+        fp = u32::saturating_add(fp, (flagged && !s.injected_anomaly) as u32);
         hook(t, &s.x, v, monitor);
-        t += 1;
+        t = t.saturating_add(1);
     }
     if monitor.model().is_none() {
         return Err(crabmix_kernels::Error::EmptyData);
@@ -125,8 +125,135 @@ pub fn run_crabs_online(monitor: &mut CrabMonitor) -> Result<Score> {
     run_monitor(monitor, &mut CrabStream::new(), |_, _, _, _| {})
 }
 
-/// Room for [`crab_line`].
-pub type Line = heapless::String<384>;
+/// Bytes a [`Line`] holds: room for the longest possible [`crab_line`] (checked by a host test).
+pub const LINE_CAPACITY: usize = 384;
+
+/// A line of text in a fixed buffer. [`fmt::Write`] appends whole pieces: one that does not fit is
+/// dropped and reported as `fmt::Error`, so the text stays valid UTF-8. (A small stand-in for
+/// `heapless::String`, without its arithmetic-overflow panic paths: the app is proven panic-free
+/// at link time, `panic-paths.sh`.)
+#[derive(Clone)]
+pub struct Line {
+    buf: [u8; LINE_CAPACITY],
+    len: usize,
+}
+
+impl Line {
+    /// An empty line.
+    pub const fn new() -> Self {
+        Self { buf: [0; LINE_CAPACITY], len: 0 }
+    }
+
+    /// The text written so far.
+    pub fn as_str(&self) -> &str {
+        core::str::from_utf8(self.buf.get(..self.len).unwrap_or(&[])).unwrap_or("")
+    }
+}
+
+impl Default for Line {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Write for Line {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len.checked_add(s.len()).ok_or(fmt::Error)?;
+        let dst = self.buf.get_mut(self.len..end).ok_or(fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+impl fmt::Display for Line {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for Line {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// 10⁰ … 10⁹.
+const POW10: [u64; 10] =
+    [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
+
+/// `Fixed(v, p)` displays `v` with `p` ≤ 9 digits after the point exactly as `format!("{v:.p$}")`
+/// does (the exact binary value correctly rounded, ties to even; `-` for every negative value,
+/// `-0` included; `NaN`, `inf`, `-inf`), without core's float formatting, whose digit-generation
+/// code keeps panic paths that the link-time proof cannot rule out. An f32 is m·2^e with m < 2²⁴,
+/// so u128 integer arithmetic is exact: for e ≥ 0 the value is the integer m·2^e < 2¹²⁸, for
+/// e < 0 it is m·10^p / 2^−e (m·10^p < 2⁵⁴) rounded to an integer count of 10^−p. A host test
+/// compares it with `format!` on millions of values.
+#[derive(Clone, Copy, Debug)]
+pub struct Fixed(pub f32, pub usize);
+
+/// Writes `x` in decimal with at least `min_digits` digits (leading zeros).
+fn write_decimal(f: &mut fmt::Formatter<'_>, mut x: u128, min_digits: usize) -> fmt::Result {
+    // u128::MAX has 39 digits.
+    let mut buf = [b'0'; 40];
+    let mut start = buf.len();
+    let first = buf.len().saturating_sub(min_digits);
+    while x > 0 || start > first {
+        let Some(i) = start.checked_sub(1) else {
+            break;
+        };
+        start = i;
+        if let Some(b) = buf.get_mut(i) {
+            *b = b'0' + (x % 10) as u8;
+        }
+        x /= 10;
+    }
+    f.write_str(core::str::from_utf8(buf.get(start..).unwrap_or(&[])).unwrap_or(""))
+}
+
+impl fmt::Display for Fixed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Fixed(v, p) = *self;
+        if v.is_nan() {
+            return f.write_str("NaN");
+        }
+        if v.is_sign_negative() {
+            f.write_str("-")?;
+        }
+        if v.is_infinite() {
+            return f.write_str("inf");
+        }
+        let p = p.min(POW10.len() - 1);
+        let scale = POW10.get(p).copied().unwrap_or(1);
+        let bits = v.to_bits();
+        let biased = (bits >> 23) & 0xff;
+        let fraction = bits & 0x7f_ffff;
+        // v = m · 2^(e − 150) with e ≤ 254 here (255 is inf/NaN).
+        let (m, e) = if biased == 0 { (fraction, 1) } else { (fraction | 0x80_0000, biased) };
+        let (int, frac) = if e >= 150 {
+            ((m as u128).checked_shl(e - 150).unwrap_or(0), 0)
+        } else {
+            let shift = 150 - e;
+            // < 2²⁴ · 10⁹ < 2⁵⁴: no overflow.
+            let n = (m as u128).wrapping_mul(scale as u128);
+            let (mut q, r, half) = match (n.checked_shr(shift), 1u128.checked_shl(shift - 1)) {
+                (Some(q), Some(half)) => (q, n & (half.wrapping_shl(1).wrapping_sub(1)), half),
+                // 2^shift ≥ 2¹²⁸ > 2n: rounds to 0.
+                _ => (0, n, u128::MAX),
+            };
+            if r > half || (r == half && q & 1 == 1) {
+                q = q.wrapping_add(1);
+            }
+            (q / scale as u128, (q % scale as u128) as u64)
+        };
+        write_decimal(f, int, 1)?;
+        if p > 0 {
+            f.write_str(".")?;
+            write_decimal(f, frac as u128, p)?;
+        }
+        Ok(())
+    }
+}
 
 /// One line with the fitted crab mixture, decimal for people and IEEE bits for the comparison;
 /// components in increasing order of mean. The host and the device format it with the same code.
@@ -136,22 +263,22 @@ pub fn crab_line(m: &GaussianMixture<f32, 2, 1>, r: &FitReport<f32>) -> Line {
     let mu = [m.means()[0][0], m.means()[1][0]];
     let var = [m.covariances()[0][0][0], m.covariances()[1][0][0]];
     // 384 bytes hold the longest possible line (checked by a host test); a full buffer only
-    // truncates the text, so the error is ignored.
+    // truncates the text, so the error is ignored. Decimals through `Fixed` (= `{:.5}`).
     let _ = write!(
         s,
-        "crab-fit {} {} n_iter={} converged={} w=[{:.5} {:.5}] mu=[{:.5} {:.5}] sd=[{:.5} {:.5}] \
-         mean_ll={:.6} bits w=[{:08x} {:08x}] mu=[{:08x} {:08x}] var=[{:08x} {:08x}] mean_ll={:08x}",
+        "crab-fit {} {} n_iter={} converged={} w=[{} {}] mu=[{} {}] sd=[{} {}] \
+         mean_ll={} bits w=[{:08x} {:08x}] mu=[{:08x} {:08x}] var=[{:08x} {:08x}] mean_ll={:08x}",
         <f32 as crabmix_kernels::Real>::NAME,
         r.backend.name(),
         r.n_iter,
         r.converged,
-        w[0],
-        w[1],
-        mu[0],
-        mu[1],
-        libm::sqrtf(var[0]),
-        libm::sqrtf(var[1]),
-        r.mean_log_likelihood,
+        Fixed(w[0], 5),
+        Fixed(w[1], 5),
+        Fixed(mu[0], 5),
+        Fixed(mu[1], 5),
+        Fixed(libm::sqrtf(var[0]), 5),
+        Fixed(libm::sqrtf(var[1]), 5),
+        Fixed(r.mean_log_likelihood, 6),
         w[0].to_bits(),
         w[1].to_bits(),
         mu[0].to_bits(),
@@ -172,6 +299,69 @@ pub fn crab_fit_line() -> Result<Line> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `Fixed` against core's `{:.p}` on every kind of f32: specials, ties (k/2^j), every binade,
+    /// subnormals and pseudo-random bit patterns, for every precision 0 … 9.
+    #[test]
+    fn fixed_matches_core_float_formatting() {
+        use rand_core::Rng;
+        let check = |v: f32| {
+            for p in 0..=9 {
+                assert_eq!(
+                    Fixed(v, p).to_string(),
+                    format!("{v:.p$}"),
+                    "{v:e} ({:#010x}) p={p}",
+                    v.to_bits()
+                );
+            }
+        };
+        for v in [0.0, -0.0, f32::NAN, -f32::NAN, f32::INFINITY, f32::NEG_INFINITY, f32::MAX, f32::MIN] {
+            check(v);
+        }
+        for v in [f32::MIN_POSITIVE, f32::EPSILON, 1e-45, 0.5, 1.5, 2.5, 0.125, 0.375, 9.999995, 0.0000005] {
+            check(v);
+            check(-v);
+        }
+        // Ties at every precision: odd multiples of 2^−j.
+        for j in 1..40 {
+            for k in (1..200u32).step_by(2) {
+                check(k as f32 / (1u64 << j) as f32);
+            }
+        }
+        // Every binade and the subnormals, a few mantissas each.
+        for biased in 0..255u32 {
+            for m in [0, 1, 2, 0x40_0000, 0x55_5555, 0x7f_fffe, 0x7f_ffff] {
+                check(f32::from_bits(biased << 23 | m));
+            }
+        }
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(8);
+        for _ in 0..100_000 {
+            check(f32::from_bits(rng.next_u32()));
+            // Values of the crab line's magnitude.
+            check(f32::from_bits(rng.next_u32() % 0x4200_0000));
+        }
+    }
+
+    /// The longest line `crab_line` can print fits in a `Line` (nothing truncated).
+    #[test]
+    fn longest_crab_line_fits() {
+        let big = f32::MAX;
+        let m = GaussianMixture::new(CovarianceKind::Full, [0.5, 0.5], [[-big], [-big]], [[[big]], [[big]]])
+            .unwrap();
+        let r = FitReport {
+            n_iter: u32::MAX,
+            converged: false,
+            lower_bound: -big,
+            mean_log_likelihood: -big,
+            samples: u64::MAX,
+            reseeded: u32::MAX,
+            best_init: u32::MAX,
+            backend: crabmix_kernels::MathBackend::Micromath,
+        };
+        let line = crab_line(&m, &r);
+        assert!(line.as_str().ends_with(&format!("mean_ll={:08x}", (-big).to_bits())), "{line}");
+        println!("longest crab line: {} of {LINE_CAPACITY} bytes", line.as_str().len());
+    }
 
     /// The host half of the host/device bit-identity check: the line must equal the golden one
     /// that the device's output is also compared with (firmware/golden/crab-fit.txt). Set
