@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
-# Panic-freedom proven at link time (issue 8):
-#   1. builds src/bin/prove_no_panic.rs (profile prove-no-panic: fat LTO, one codegen unit)
-#      with a panic handler that calls an undefined symbol: it links only if no panic path is
-#      reachable from the kernel entry points it calls — a failure here fails CI;
-#   2. builds the same binary with a reachable panic added (feature prove-no-panic-canary): it
-#      must fail to link, or the proof would be vacuous;
-#   3. lists the functions that still call into core::panicking (linker errors only name the
-#      handler) for (a) the proof binary with the GMM kernels added (prove-no-panic-gmm) and
-#      (b) the shipped release firmware (overflow checks on): informational, not a failure.
-# Usage: panic-paths.sh [--list-only]
+# Panic-freedom proven at link time (issue 8). Each proof links an image whose panic handler calls
+# a function defined nowhere, under fat LTO: it links only if the optimizer removed every path to a
+# panic (bounds check, unwrap, overflow check, division by zero, assert) from everything reachable.
+#   1. the kernel entry points, src/bin/prove_no_panic.rs with feature prove-no-panic-gmm: MLP,
+#      Gaussian KL, reparameterization, and the GMM kernels (fixed-size types at the app's K = 4,
+#      D = 2, and the runtime-sized slice API with K, D and buffer lengths unknown to the
+#      optimizer), profile prove-no-panic = the release profile in its own directory;
+#   2. control: the same with one reachable panic (feature prove-no-panic-canary) must fail to
+#      link, with the undefined symbol, or the proof would be vacuous;
+#   3. the shipped app, src/main.rs, built exactly as `cargo build --release` builds it except for
+#      the panic handler (feature prove-no-panic-app replaces panic-probe's), in its own target
+#      directory so the shipped ELF is untouched;
+#   4. control: the app with one reachable panic (prove-no-panic-app-canary) must fail to link;
+#   5. lists the functions that call into core::panicking (linker errors only name the handler) in
+#      the proof binary and in the shipped release ELF: empty when the proofs hold, the culprits
+#      when one fails (target/measurements/panic-paths-{gmm,firmware}.txt).
+# Any failure of 1–4 fails CI. Usage: panic-paths.sh [--list-only] (only step 5).
 set -euo pipefail
 cd "$(dirname "$0")"
 TD=${CARGO_TARGET_DIR:-$PWD/target}
 OUT=$TD/measurements
 mkdir -p "$OUT"
 fail=0
+SYMBOL=crabmix_panic_is_reachable
 
 callers() { # ELF → "function -> panic entry points" lines, for functions outside core
   arm-none-eabi-objdump -d -C "$1" | python3 -c '
@@ -37,28 +45,54 @@ for f in sorted(out):
 '
 }
 
+# prove NAME CARGO-ARGS…: the build must succeed (the handler's symbol unreferenced).
+prove() {
+  local name=$1 log
+  shift
+  log=$(mktemp)
+  if cargo build "$@" >"$log" 2>&1; then
+    echo "proven panic-free: $name"
+  else
+    grep -E "undefined symbol|^error" "$log" | head -5 >&2
+    echo "NOT proven: a panic path is reachable in $name (callers below)" >&2
+    fail=1
+  fi
+  rm -f "$log"
+}
+
+# control NAME CARGO-ARGS…: the build must fail on exactly the handler's undefined symbol.
+control() {
+  local name=$1 log
+  shift
+  log=$(mktemp)
+  if cargo build "$@" >"$log" 2>&1; then
+    echo "the canary of $name linked: the proof is vacuous" >&2
+    fail=1
+  elif grep -q "undefined symbol: $SYMBOL" "$log"; then
+    echo "canary of $name rejected by the linker (undefined $SYMBOL), as it must be"
+  else
+    tail -5 "$log" >&2
+    echo "the canary of $name failed for another reason than the panic handler" >&2
+    fail=1
+  fi
+  rm -f "$log"
+}
+
 if [[ ${1:-} != --list-only ]]; then
-  echo "=== proof: kernel entry points link with an undefined panic handler"
-  if cargo build --profile prove-no-panic --features prove-no-panic --bin prove-no-panic 2>&1 | tail -3; then
-    echo "panic-freedom proven: MLP forward/backward/Adam, Gaussian KL (diag, full), reparameterization"
-  else
-    echo "a panic path is reachable from the proven entry points; callers:" >&2
-    cargo build --profile prove-no-panic --features prove-no-panic-report --bin prove-no-panic -q
-    callers "$TD/thumbv7em-none-eabihf/prove-no-panic/prove-no-panic" >&2
-    fail=1
-  fi
-  echo "=== control: a reachable panic must fail the link"
-  if cargo build --profile prove-no-panic --features prove-no-panic-canary --bin prove-no-panic -q 2>/dev/null; then
-    echo "the canary linked: the proof is vacuous" >&2
-    fail=1
-  else
-    echo "canary rejected by the linker (as it must be)"
-  fi
+  echo "=== 1. kernel entry points (MLP, KL, reparameterization, GMM fixed-size and slice API)"
+  prove "kernel entry points" --profile prove-no-panic --features prove-no-panic-gmm --bin prove-no-panic
+  echo "=== 2. control: a reachable panic must fail the link"
+  control "kernel entry points" --profile prove-no-panic --features prove-no-panic-canary --bin prove-no-panic
+  echo "=== 3. the shipped app (src/main.rs, release profile)"
+  prove "the shipped app" --release --features prove-no-panic-app --bin crabmix-firmware --target-dir "$TD/prove-app"
+  echo "=== 4. control: the app with a reachable panic must fail the link"
+  control "the shipped app" --release --features prove-no-panic-app-canary --bin crabmix-firmware --target-dir "$TD/prove-app"
 fi
 
-echo "=== remaining panic paths (informational)"
+echo "=== 5. functions calling into core::panicking (empty = none)"
 cargo build --profile prove-no-panic --features prove-no-panic-report,prove-no-panic-gmm --bin prove-no-panic -q
-callers "$TD/thumbv7em-none-eabihf/prove-no-panic/prove-no-panic" | tee "$OUT/panic-paths-gmm.txt" | sed 's/^/gmm kernels: /'
+callers "$TD/thumbv7em-none-eabihf/prove-no-panic/prove-no-panic" | tee "$OUT/panic-paths-gmm.txt" | sed 's/^/kernel entry points: /'
 cargo build --release --bin crabmix-firmware -q
-callers "$TD/thumbv7em-none-eabihf/release/crabmix-firmware" | tee "$OUT/panic-paths-firmware.txt" | sed 's/^/release firmware: /'
+callers "$TD/thumbv7em-none-eabihf/release/crabmix-firmware" | tee "$OUT/panic-paths-firmware.txt" | sed 's/^/shipped app: /'
+echo "kernel entry points: $(wc -l <"$OUT/panic-paths-gmm.txt") callers; shipped app: $(wc -l <"$OUT/panic-paths-firmware.txt") callers"
 exit $fail

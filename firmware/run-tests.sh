@@ -6,7 +6,10 @@
 #      which the host test also checks: same bits on both),
 #   4. the real-board build (nRF52840, defmt-rtt) — built, not run: no board here,
 #   4b. panic-freedom proven at link time (panic-paths.sh): the kernel entry points in
-#      src/bin/prove_no_panic.rs link against an undefined panic handler; remaining paths listed,
+#      src/bin/prove_no_panic.rs (MLP, KL, reparameterization, GMM) and the shipped app link
+#      against an undefined panic handler; a canary of each must not,
+#   4c. stack overflow is a fault (flip-link): src/bin/stack_overflow.rs recurses without bound on
+#      both QEMU boards and must end in the HardFault handler's exit status 3,
 #   5. measurements: flash/RAM (size), stack high-water marks, instructions per call of online EM,
 #      log density, E-step and M-step (TCG plugin), compared with golden/{size,stack,insns}.txt;
 #      the E-/M-step figures also go to target/measurements/mcu-cost.json for the bench harness.
@@ -36,6 +39,8 @@ for t in thumbv7em-none-eabihf thumbv6m-none-eabi; do
 done
 export PATH=$HOME/.cargo/bin:$PATH
 command -v defmt-print >/dev/null || cargo install defmt-print --locked
+# The linker of both thumb targets (.cargo/config.toml): stack at the bottom of RAM.
+command -v flip-link >/dev/null || cargo install flip-link --locked
 for tool in gcc readelf size; do
   command -v "$tool" >/dev/null || { echo "$tool missing (apt-get install gcc binutils)" >&2; exit 1; }
 done
@@ -72,8 +77,26 @@ step "real board build (nRF52840, defmt-rtt)"
 cargo build --release --no-default-features --features nrf52840 --target-dir "$TD/nrf52840" 2>&1 | tail -2
 
 # --- 4b. panic-freedom proven at link time (issue 8) -------------------------------------------
-step "panic-freedom: proof binary links with an undefined panic handler; remaining paths listed"
+step "panic-freedom: kernel entry points and the shipped app link with an undefined panic handler"
 ./panic-paths.sh || fail=1
+
+# --- 4c. stack overflow faults (flip-link, issue 8) -----------------------------------------------
+# Exit status 3 = the HardFault handler saw the stack pointer below the stack region; 1 would be a
+# static canary found overwritten (no protection), 124 a hang, 0 a bounded recursion.
+for target in thumbv7em-none-eabihf thumbv6m-none-eabi; do
+  step "stack overflow ends in a HardFault ($target)"
+  set +e
+  QEMU_TIMEOUT=60 cargo run --release --target "$target" --bin stack-overflow >"$OUT/stack-overflow-$target.log" 2>&1
+  status=$?
+  set -e
+  tail -3 "$OUT/stack-overflow-$target.log"
+  if [[ $status -eq 3 ]] && grep -q "HardFault: stack overflow" "$OUT/stack-overflow-$target.log"; then
+    echo "stack overflow: HardFault, exit status 3 (as required)"
+  else
+    echo "stack overflow did not end in the HardFault handler (exit status $status)" >&2
+    fail=1
+  fi
+done
 
 # --- 5. measurements -------------------------------------------------------------------------
 step "instruction counts (TCG plugin)"

@@ -3,7 +3,7 @@
 # Firmware rows:
 #  * every workload on the emulated Cortex-M4F: firmware/src/bin/crosscheck.rs computes them in f32
 #    from the same seeded inputs (generated on the device; their digests are checked), run here
-#    under QEMU when qemu-system-arm, defmt-print and the thumbv7em target are present (installed
+#    under QEMU when qemu-system-arm, defmt-print, flip-link and the thumbv7em target are present (installed
 #    by scripts/prerequisites.sh); its log goes to $OUT/firmware-crosscheck.log. About 10 s of QEMU
 #    plus the firmware's release build. CROSSCHECK_FIRMWARE=0 skips it.
 #  * the app's crab fit, from the firmware's last app run (firmware/target/measurements/app.log,
@@ -22,7 +22,7 @@ log=firmware/target/measurements/app.log
 args=(--out "$OUT")
 [[ -f $log ]] && args+=(--firmware-log "$log")
 if [[ ${CROSSCHECK_FIRMWARE:-1} != 0 ]] && command -v qemu-system-arm >/dev/null \
-  && command -v defmt-print >/dev/null \
+  && command -v defmt-print >/dev/null && command -v flip-link >/dev/null \
   && rustup target list --installed 2>/dev/null | grep -qx thumbv7em-none-eabihf; then
   cc_log=$PWD/$OUT/firmware-crosscheck.log
   [[ $OUT = /* ]] && cc_log=$OUT/firmware-crosscheck.log
@@ -31,7 +31,7 @@ if [[ ${CROSSCHECK_FIRMWARE:-1} != 0 ]] && command -v qemu-system-arm >/dev/null
   grep -q "crosscheck: ok" "$cc_log" || { echo "crosscheck: firmware run did not finish ok" >&2; exit 1; }
   args+=(--firmware-crosscheck-log "$cc_log")
 else
-  echo "crosscheck: no qemu-system-arm/defmt-print/thumbv7em target (or CROSSCHECK_FIRMWARE=0): no firmware cross-check rows"
+  echo "crosscheck: no qemu-system-arm/defmt-print/flip-link/thumbv7em target (or CROSSCHECK_FIRMWARE=0): no firmware cross-check rows"
 fi
 cargo run --profile test --locked -q -p crabmix-bench --bin crosscheck -- "${args[@]}"
 cargo run --profile test --locked -q -p crabmix-bench --bin crosscheck --features crabmix-kernels/micromath -- "${args[@]}"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job, from a fresh machine: installs what is missing (Rust targets, QEMU, defmt-print),
+# The main job, from a fresh machine: installs what is missing (Rust targets, QEMU, defmt-print, flip-link),
 # builds the firmware and fits Pearson's crabs on the emulated Cortex-M4F, fits the same data on
 # the CPU (f64, f32) and on the GPU when present, prints the comparison table and writes the
 # picture of the fit. Outputs go to $OUT (default: out/).

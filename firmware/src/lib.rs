@@ -17,16 +17,18 @@ compile_error!(
 #[cfg(all(feature = "qemu", feature = "nrf52840"))]
 compile_error!("features `qemu` and `nrf52840` select different boards: enable exactly one");
 
-// The transport is chosen by the board; linking the crate registers the global defmt logger.
+// The transport is chosen by the board: RTT on the real board (linking the crate registers its
+// global defmt logger), semihosting under QEMU (`SemihostingLogger` below).
 #[cfg(feature = "nrf52840")]
 use defmt_rtt as _;
-#[cfg(feature = "qemu")]
-use defmt_semihosting as _;
-// Panics print through defmt, then `udf` → HardFault → `exit(false)` below.
+// Panics print through defmt, then `udf` → HardFault → `exit(false)` below. In the panic-freedom
+// proof of the shipped app (feature `prove-no-panic-app`, panic-paths.sh) the handler is one that
+// cannot link instead: see `panic` below.
+#[cfg(not(feature = "prove-no-panic-app"))]
 use panic_probe as _;
 
 use core::sync::atomic::{Ordering, compiler_fence};
-use cortex_m_rt::{ExceptionFrame, exception};
+use cortex_m_rt::ExceptionFrame;
 
 /// Name of the board this image was linked for.
 #[cfg(all(feature = "qemu", target_arch = "arm", not(armv6m)))]
@@ -44,21 +46,245 @@ pub fn exit(success: bool) -> ! {
     semihosting::process::exit(if success { 0 } else { 1 })
 }
 
-/// Every fault ends here (panic-probe's `udf` included). Without this handler the default one
-/// loops forever and QEMU would hang instead of failing. The message goes to semihosting stderr,
-/// not through defmt: the fault may have hit while the defmt logger was held, and re-entering it
-/// would fault again (a lockup, which QEMU also turns into a hang).
-#[exception]
-unsafe fn HardFault(ef: &ExceptionFrame) -> ! {
-    semihosting::eprintln!("HardFault: pc={:#010x} lr={:#010x} xpsr={:#010x}", ef.pc(), ef.lr(), ef.xpsr());
+/// Raw semihosting console output (ARM semihosting `SYS_OPEN` of `:tt` and `SYS_WRITE`, through
+/// `bkpt 0xab`) for the defmt logger and the fault messages. The `semihosting` crate's streams
+/// keep panic paths the link-time proof cannot rule out (an `assert!` that a handle is not −1 on
+/// every write, `write_all`'s slice index); here a failed call just drops the output.
+mod console {
+    const SYS_OPEN: usize = 0x01;
+    const SYS_WRITE: usize = 0x05;
+
+    /// # Safety
+    /// `op` is a semihosting operation whose parameter block is `block`.
+    unsafe fn call(op: usize, block: &[usize]) -> isize {
+        let ret: isize;
+        // SAFETY: the debugger (QEMU, probe-rs) serves the call; it reads `block` and the memory
+        // it points to, and returns in r0.
+        unsafe {
+            core::arch::asm!("bkpt #0xab", inout("r0") op => ret, in("r1") block.as_ptr(), options(nostack, preserves_flags))
+        };
+        ret
+    }
+
+    /// Opens the host console: stdout, or stderr (`:tt` in mode "w" or "a", as the semihosting
+    /// specification maps them). `None` if the host refuses.
+    pub(crate) fn open(stderr: bool) -> Option<usize> {
+        let name = b":tt\0";
+        let mode = if stderr { 8 } else { 4 };
+        // SAFETY: SYS_OPEN's block is (name, mode, length of the name without its NUL).
+        let handle = unsafe { call(SYS_OPEN, &[name.as_ptr() as usize, mode, 3]) };
+        usize::try_from(handle).ok()
+    }
+
+    /// Writes all of `bytes`, giving up silently if the host refuses some.
+    pub(crate) fn write_all(handle: usize, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let len = bytes.len();
+            // SAFETY: SYS_WRITE's block is (handle, buffer, length); it returns the bytes not written.
+            let not_written = unsafe { call(SYS_WRITE, &[handle, bytes.as_ptr() as usize, len]) } as usize;
+            if not_written >= len {
+                return;
+            }
+            bytes = bytes.get(len - not_written..).unwrap_or(&[]);
+        }
+    }
+}
+
+/// Semihosting stderr as a `core::fmt::Write` sink, for the HardFault messages.
+struct Stderr(usize);
+
+impl core::fmt::Write for Stderr {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        console::write_all(self.0, s.as_bytes());
+        Ok(())
+    }
+}
+
+/// Prints one line on semihosting stderr (nothing if stderr cannot be opened).
+fn eprintln(args: core::fmt::Arguments<'_>) {
+    use core::fmt::Write as _;
+    if let Some(handle) = console::open(true) {
+        let mut err = Stderr(handle);
+        let _ = err.write_fmt(args);
+        let _ = err.write_str("\n");
+    }
+}
+
+/// The global defmt logger under QEMU: frames go to semihosting stdout, where `tools/qemu-run.sh`
+/// pipes them into `defmt-print`. Replaces the `defmt-semihosting` crate, whose logger panics when
+/// it is re-entered and writes through the `semihosting` crate (see [`console`]): here a
+/// re-entered logger (a
+/// fault handler or an interrupt logging while a frame is open; neither happens in these programs)
+/// drops the inner frame, so the shipped app has no panic path in its logging
+/// (`panic-paths.sh`).
+#[cfg(feature = "qemu")]
+mod semihosting_logger {
+    use core::cell::UnsafeCell;
+    use core::sync::atomic::{AtomicU8, Ordering};
+
+    /// Logger state: 0 free, 1 a frame open, 2 a frame open and a nested acquire being ignored.
+    static STATE: AtomicU8 = AtomicU8::new(0);
+
+    struct Frame {
+        encoder: defmt::Encoder,
+        /// The console's handle, once opened.
+        out: Option<usize>,
+        /// Whether interrupts were enabled at `acquire` (restored at `release`).
+        interrupts: bool,
+    }
+
+    struct Shared(UnsafeCell<Frame>);
+
+    // SAFETY: only touched between acquire and release, with interrupts disabled and STATE = 1
+    // (single core), so never from two contexts at once.
+    unsafe impl Sync for Shared {}
+
+    static FRAME: Shared =
+        Shared(UnsafeCell::new(Frame { encoder: defmt::Encoder::new(), out: None, interrupts: false }));
+
+    fn emit(out: &Option<usize>, bytes: &[u8]) {
+        if let Some(handle) = *out {
+            super::console::write_all(handle, bytes);
+        }
+    }
+
+    #[defmt::global_logger]
+    struct SemihostingLogger;
+
+    // SAFETY: defmt's contract: acquire/write/flush/release from one context at a time, which the
+    // interrupt masking and STATE guarantee.
+    unsafe impl defmt::Logger for SemihostingLogger {
+        fn acquire() {
+            let interrupts = cortex_m::register::primask::read().is_active();
+            cortex_m::interrupt::disable();
+            if STATE.load(Ordering::Relaxed) != 0 {
+                STATE.store(2, Ordering::Relaxed);
+                return;
+            }
+            STATE.store(1, Ordering::Relaxed);
+            // SAFETY: STATE was 0 and interrupts are off: nobody else holds the frame.
+            let frame = unsafe { &mut *FRAME.0.get() };
+            frame.interrupts = interrupts;
+            if frame.out.is_none() {
+                frame.out = super::console::open(false);
+            }
+            let Frame { encoder, out, .. } = frame;
+            encoder.start_frame(|b| emit(out, b));
+        }
+
+        unsafe fn flush() {}
+
+        unsafe fn release() {
+            match STATE.load(Ordering::Relaxed) {
+                1 => {
+                    // SAFETY: acquired by this context (STATE = 1).
+                    let frame = unsafe { &mut *FRAME.0.get() };
+                    let Frame { encoder, out, interrupts } = frame;
+                    encoder.end_frame(|b| emit(out, b));
+                    STATE.store(0, Ordering::Relaxed);
+                    if *interrupts {
+                        // SAFETY: interrupts were enabled before acquire disabled them.
+                        unsafe { cortex_m::interrupt::enable() };
+                    }
+                }
+                // The nested frame ends: the outer one stays open.
+                2 => STATE.store(1, Ordering::Relaxed),
+                _ => {}
+            }
+        }
+
+        unsafe fn write(bytes: &[u8]) {
+            if STATE.load(Ordering::Relaxed) == 1 {
+                // SAFETY: acquired by this context (STATE = 1).
+                let frame = unsafe { &mut *FRAME.0.get() };
+                let Frame { encoder, out, .. } = frame;
+                encoder.write(bytes, |b| emit(out, b));
+            }
+        }
+    }
+}
+
+/// Exit status of a HardFault whose exception frame could not be pushed because the stack was
+/// exhausted (flip-link puts the stack at the bottom of RAM, so an overflow runs off the start of
+/// RAM into unmapped memory and faults instead of overwriting static data): CI tells it apart
+/// from other failures (1).
+pub const EXIT_STACK_OVERFLOW: i32 = 3;
+
+// Every fault ends in `HardFault` (panic-probe's `udf` included). Without a handler the default one
+// loops forever and QEMU would hang instead of failing. The vector points straight at this
+// assembly, not at a Rust function: after a stack overflow the stack pointer lies below RAM and
+// any push (a Rust prologue, cortex-m-rt's trampoline target) would fault again, which is a
+// lockup. It hands the faulting SP to `crabmix_hard_fault` on a fresh stack (the top of the stack
+// region: the program is ending, nothing on the old stack is needed). Thumb-1 only, so it serves
+// the Cortex-M0 too; these programs never use the process stack.
+core::arch::global_asm!(
+    ".section .HardFault.user, \"ax\"",
+    ".global HardFault",
+    ".type HardFault,%function",
+    ".thumb_func",
+    "HardFault:",
+    "    mrs r0, MSP",
+    "    ldr r1, =_stack_start",
+    "    mov sp, r1",
+    "    bl crabmix_hard_fault",
+    "    .ltorg",
+    ".size HardFault, . - HardFault",
+);
+
+unsafe extern "C" {
+    // Bottom of the stack region (cortex-m-rt's link.x; flip-link sets it to the start of RAM).
+    static _stack_end: u32;
+}
+
+/// A fault with the stack pointer this close to the bottom of the stack region (or below it) is
+/// reported as a stack overflow: the faulting access was a push off the end of the stack (the
+/// largest single push, `vpush {d8-d15}` + `push {r4-r11, lr}` plus the 26-word FP exception frame
+/// the hardware adds, stays below this).
+const OVERFLOW_SLACK: usize = 256;
+
+/// The HardFault handler proper, on a fresh stack; `sp` is the stack pointer at the fault, after
+/// the hardware pushed (or failed to push) the exception frame. The message goes to semihosting
+/// stderr, not through defmt: the fault may have hit while the defmt logger was held, and
+/// re-entering it would fault again.
+#[unsafe(no_mangle)]
+unsafe extern "C" fn crabmix_hard_fault(sp: usize) -> ! {
+    let bottom = core::ptr::addr_of!(_stack_end) as usize;
+    if sp < bottom.saturating_add(OVERFLOW_SLACK) {
+        eprintln(format_args!("HardFault: stack overflow (sp={:#010x}, stack bottom {:#010x})", sp, bottom));
+        semihosting::process::exit(EXIT_STACK_OVERFLOW)
+    }
+    // SAFETY: sp lies inside the stack region, where the hardware pushed the frame.
+    let ef = unsafe { &*(sp as *const ExceptionFrame) };
+    eprintln(format_args!("HardFault: pc={:#010x} lr={:#010x} xpsr={:#010x}", ef.pc(), ef.lr(), ef.xpsr()));
     exit(false)
+}
+
+#[cfg(feature = "prove-no-panic-app")]
+unsafe extern "C" {
+    /// Defined nowhere: referencing it from a live function is a link error.
+    fn crabmix_panic_is_reachable() -> !;
+}
+
+/// The panic-freedom proof of the shipped app (`panic-paths.sh`): the release image with this
+/// handler in place of panic-probe's links only if no panic path is reachable from `main`.
+#[cfg(feature = "prove-no-panic-app")]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    // SAFETY: never executed; a reachable panic keeps this call and fails the link.
+    unsafe { crabmix_panic_is_reachable() }
 }
 
 /// defmt timestamps are omitted: QEMU has no timing model and the logs are compared as text.
 #[defmt::panic_handler]
 fn defmt_panic() -> ! {
     // Reached by `defmt::panic!`/`assert!`: the message is already printed; fault to exit(false).
-    panic_probe::hard_fault()
+    #[cfg(not(feature = "prove-no-panic-app"))]
+    panic_probe::hard_fault();
+    // SAFETY: as `panic` above.
+    #[cfg(feature = "prove-no-panic-app")]
+    unsafe {
+        crabmix_panic_is_reachable()
+    }
 }
 
 /// Value written over free stack by [`measure_stack`]; an unlikely float or pointer.
@@ -66,12 +292,6 @@ const PAINT: u32 = 0xDEAD_C0DE;
 /// Paint at most this much below the stack pointer: enough for every loop measured here, and it
 /// keeps painting fast on the 4 MiB of the mps2-an386.
 const PAINT_LIMIT: usize = 32 * 1024;
-
-unsafe extern "C" {
-    // Start of the heap (end of .bss/.uninit), from cortex-m-rt's link.x; the stack grows down
-    // towards it.
-    static mut __sheap: u32;
-}
 
 #[inline(always)]
 fn stack_pointer() -> usize {
@@ -89,17 +309,18 @@ fn stack_pointer() -> usize {
 #[inline(never)]
 pub fn measure_stack<R>(f: impl FnOnce() -> R) -> (R, usize) {
     let sp = stack_pointer();
-    // Only the address of the linker symbol is taken (no read), which needs no `unsafe`.
-    let heap_start = core::ptr::addr_of!(__sheap) as usize;
-    let bottom = heap_start.max(sp.saturating_sub(PAINT_LIMIT)) & !3;
+    // Only the address of the linker symbol is taken (no read), which needs no `unsafe`. The stack
+    // grows down towards it: the start of RAM under flip-link, the end of static data without.
+    let stack_end = core::ptr::addr_of!(_stack_end) as usize;
+    let bottom = stack_end.max(sp.saturating_sub(PAINT_LIMIT)) & !3;
     // Everything below this function's frame, i.e. below `sp`, is free: no interrupts are
     // enabled in these programs and ARM has no red zone.
     let mut p = bottom;
     while p < sp {
-        // SAFETY: [bottom, sp) lies between the end of static data and the live stack, is
+        // SAFETY: [bottom, sp) lies between the bottom of the stack region and the live stack, is
         // word-aligned and owned by nobody now.
         unsafe { core::ptr::write_volatile(p as *mut u32, PAINT) };
-        p += 4;
+        p = p.wrapping_add(4);
     }
     compiler_fence(Ordering::SeqCst);
     let r = call_not_inlined(f);
@@ -107,9 +328,9 @@ pub fn measure_stack<R>(f: impl FnOnce() -> R) -> (R, usize) {
     let mut p = bottom;
     // SAFETY: same region as above, read back after `f` returned.
     while p < sp && unsafe { core::ptr::read_volatile(p as *const u32) } == PAINT {
-        p += 4;
+        p = p.wrapping_add(4);
     }
-    (r, sp - p)
+    (r, sp.saturating_sub(p))
 }
 
 /// Keeps `f`'s frame out of `measure_stack`'s own frame, which sits above the measured `sp`.

@@ -87,7 +87,7 @@ fn main() -> ! {
             if let Some(m) = sensor_monitor.model() {
                 defmt::info!("sensor model: {}", m);
             }
-            ok &= s.true_positives == s.injected && s.false_positives * 200 <= SENSOR_SAMPLES;
+            ok &= s.true_positives == s.injected && s.false_positives.saturating_mul(200) <= SENSOR_SAMPLES;
         }
         Err(e) => {
             defmt::error!("sensor run failed: {}", e);
@@ -121,6 +121,10 @@ fn main() -> ! {
         }
     }
     defmt::info!("result: {=str}", if ok { "ok" } else { "FAILED" });
+    // The control of the app's panic-freedom proof (panic-paths.sh): with this feature the image
+    // must NOT link.
+    #[cfg(feature = "prove-no-panic-app-canary")]
+    core::hint::black_box(core::hint::black_box([1u8; 2])[core::hint::black_box(5usize)]);
     exit(ok)
 }
 
