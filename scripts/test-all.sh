@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Every test of crabmix, from a fresh machine: installs what is missing (Rust targets, QEMU,
-# defmt-print), then runs each suite as its own step and fails if any step fails.
+# defmt-print, flip-link), then runs each suite as its own step and fails if any step fails.
 #
 #   1. host workspace tests (kernels unit tests, host + CLI, cross-crate tests incl. the seed's claims)
 #   2. kernels with the micromath backend
 #   3. kernels build for Cortex-M4F and Cortex-M0 (no_std, no alloc), with and without defmt
 #   3b. CUDA without a GPU (scripts/cuda-check.sh): NVRTC sm_90 spill check, kernels through the
 #      g++ shim, the cudarc backend's build and skip-or-run tests
-#   4. firmware: on-target tests under QEMU, the density-estimation app, size/stack/instruction budgets
+#   4. firmware: on-target tests under QEMU, the density-estimation app, size/stack/instruction budgets,
+#      panic-freedom proven at link time (kernels and the shipped app), stack overflow = HardFault
 #   5. the cross-check harness: every target (kernels f64/f32 with libm and micromath, host threads,
 #      firmware under QEMU) against the f64 references, within stated tolerances
 #   6. fuzzing's regression replay and smoke (stable); Miri over the kernels' unit tests only
