@@ -49,6 +49,11 @@ pub const REGS_MAX_ENTRIES: usize = 64;
 /// Shared-memory budget of U (K·P values) in the tiled kernel: the rest of the 40 KiB is the tile.
 pub const TILED_MAX_U_BYTES: usize = 24 * 1024;
 
+/// Rows per tile of the tiled kernel at least: on an H200 at D = K = 16, 128-row tiles made the
+/// E-step pass 6.99 ms against 8.00 ms with 64 (fewer barriers and partial updates per row; the
+/// 2-rows-per-thread, 3-blocks-per-SM variants were no faster: bench/results/gpu-em-h200.json).
+pub const TILED_MIN_ROWS: usize = 128;
+
 /// Which E-step kernel a pass launches (all write the same partial layout).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EStepKernel {
@@ -141,9 +146,9 @@ impl EStepLaunch {
     }
 
     /// The tiled kernel's launch, when `shape` qualifies: RPT (rows per phase-A thread) 4, 2 or
-    /// 1 as D · elem/4 ≤ 16, ≤ 32 or more, 2 blocks per SM, and tile_rows = RPT · ⌈256 / K⌉
-    /// rounded up to a multiple of 4 (so phase A has ≥ 256 items), at most 256 and within the
-    /// 40 KiB budget.
+    /// 1 as D · elem/4 ≤ 16, ≤ 32 or more, 2 blocks per SM, and tile_rows = max(RPT · ⌈256 / K⌉,
+    /// [`TILED_MIN_ROWS`]) rounded up to a multiple of 4 (so phase A has ≥ 256 items), at most
+    /// 256 and within the 40 KiB budget.
     pub fn tiled_full(shape: Shape, n: usize, elem: usize) -> Option<Self> {
         let words = shape.features * elem / 4;
         let rpt = if words <= 16 {
@@ -153,7 +158,7 @@ impl EStepLaunch {
         } else {
             1
         };
-        Self::tiled_full_with(shape, n, elem, rpt, 2, 0)
+        Self::tiled_full_with(shape, n, elem, rpt, 2, TILED_MIN_ROWS)
     }
 
     /// The tiled kernel with a chosen RPT (1, 2 or 4), blocks per SM (the register bound
@@ -377,12 +382,12 @@ mod tests {
         // The benchmark shapes: D = 2, K = 4 full in registers (E = 4 · 6 = 24) ...
         let l = EStepLaunch::new(Shape::new(4, 2, CovarianceKind::Full), 10_000_000, 4).unwrap();
         assert_eq!((l.kernel, l.grid, l.shared_bytes, l.entries), (EStepKernel::Registers, 1024, 0, 24));
-        // ... D = K = 16 full tiled: 160 phase-C items, 64 rows = 4 · ⌈256/16⌉, shared memory
-        // (16·136 + 16·16 + 64·(20 + 17)) · 4 bytes.
+        // ... D = K = 16 full tiled: 160 phase-C items, 128 rows (≥ 4 · ⌈256/16⌉), shared memory
+        // (16·136 + 16·16 + 128·(20 + 17)) · 4 bytes.
         let l = EStepLaunch::new(Shape::new(16, 16, CovarianceKind::Full), 10_000_000, 4).unwrap();
-        assert_eq!((l.kernel, l.tile_rows, l.grid), (EStepKernel::TiledFull, 64, 2048));
+        assert_eq!((l.kernel, l.tile_rows, l.grid), (EStepKernel::TiledFull, 128, 2048));
         assert_eq!((l.rows_per_thread, l.min_blocks), (4, 2));
-        assert_eq!(l.shared_bytes, (16 * 136 + 16 * 16 + 64 * 37) * 4);
+        assert_eq!(l.shared_bytes, (16 * 136 + 16 * 16 + 128 * 37) * 4);
         let name = l.entry_point(Shape::new(16, 16, CovarianceKind::Full), "f32");
         assert_eq!(name.0, "gmm_estep_tiled_full_d16_r4_b2_f32");
         assert_eq!(name.1.as_deref(), Some("GMM_ESTEP_TILED_ENTRY(float, f32, 16, 4, 2)\n"));
@@ -390,9 +395,10 @@ mod tests {
         let v = EStepLaunch::tiled_full_with(Shape::new(16, 16, CovarianceKind::Full), 1000, 4, 2, 3, 64)
             .unwrap();
         assert_eq!((v.tile_rows, v.rows_per_thread, v.min_blocks), (64, 2, 3));
-        // f64 at D = 16: 2 rows per phase-A thread.
+        // f64 at D = 16: 2 rows per phase-A thread; the 40 KiB budget allows
+        // (40960 − (16·136 + 16·16)·8) / (37·8) = 72 rows.
         let l = EStepLaunch::new(Shape::new(16, 16, CovarianceKind::Full), 1000, 8).unwrap();
-        assert_eq!((l.kernel, l.tile_rows), (EStepKernel::TiledFull, 32));
+        assert_eq!((l.kernel, l.tile_rows, l.rows_per_thread), (EStepKernel::TiledFull, 72, 2));
         // U over budget (K = 64, D = 16: 64 · 136 · 4 bytes > 24 KiB) → generic.
         let l = EStepLaunch::new(Shape::new(64, 16, CovarianceKind::Full), 1000, 4).unwrap();
         assert_eq!(l.kernel, EStepKernel::Generic);
