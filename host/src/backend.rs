@@ -150,8 +150,9 @@ pub fn select(backend: Backend, kind: CovarianceKind) -> Result<Selected, Backen
     }
 }
 
-/// [`Mixture::fit`] with the E-step on `selected`: initialization and M-steps on the host, every
-/// E-step pass on the device (data uploaded once) or on the CPU threads.
+/// [`Mixture::fit`] on `selected`: initialization on the host, then either the CPU threads' EM
+/// loop or the device-resident one ([`crate::gmm_device::device_em_loop`]: data uploaded once,
+/// E-step, reduction and M-step on the device, five words read per iteration).
 pub fn fit<T: GpuScalar, R: Rng + ?Sized>(
     selected: &Selected,
     data: &[T],

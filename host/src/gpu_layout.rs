@@ -229,8 +229,8 @@ impl EStepLaunch {
 }
 
 /// Σ v in the order of `gmm_pass_summary` (host/cuda/gmm_estep.cu): [`BLOCK_THREADS`] partial
-/// sums, the t-th over v[t], v[t + 256], …, then added in a fixed tree (t += t + s for s = 128,
-/// 64, …, 1). The CUDA E-step sums its block log-likelihoods this way on the host and the
+/// sums, the t-th over `v[t]`, `v[t + 256]`, …, then added in a fixed tree (`red[t] +=
+/// red[t + s]` for s = 128, 64, …, 1). The CUDA E-step sums its block log-likelihoods this way on the host and the
 /// resident loop on the device, so the two agree bit for bit.
 pub fn tree_sum(v: &[f64]) -> f64 {
     let lanes = BLOCK_THREADS as usize;

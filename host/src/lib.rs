@@ -2,8 +2,9 @@
 //!
 //! The std side of crabmix: runtime-sized Gaussian mixtures over the `crabmix-kernels` slice
 //! routines with a multithreaded E-step ([`gmm`]), numeric CSV input ([`csv_data`]), the model's
-//! JSON form ([`model_json`]), the E-step backends ([`backend`]: CPU threads or CUDA
-//! through [`cuda`], feature `cuda`) and the `crabmix` command-line tool (`src/main.rs`).
+//! JSON form ([`model_json`]), the backends ([`backend`]: CPU threads, or CUDA through [`cuda`],
+//! feature `cuda`, with the EM loop resident on the device, [`gmm_device`]; launch shapes in
+//! [`gpu_layout`]) and the `crabmix` command-line tool (`src/main.rs`).
 #![deny(missing_docs)]
 
 pub mod backend;
