@@ -125,7 +125,7 @@ pub fn read_csv_from<T: Real, R: std::io::Read>(reader: R, path: &Path) -> Resul
 /// A numeric CSV file read in chunks of rows, so that memory stays bounded by the chunk size
 /// whatever the file's length (`crabmix gmm score`/`predict` on files larger than RAM). Same
 /// rules and errors as [`read_csv`]; a file with no data rows is [`CsvError::NoData`] at the
-/// first call of [`CsvRows::read_chunk`].
+/// first call of `CsvRows::read_chunk`.
 pub struct CsvRows<T, R> {
     rdr: csv::Reader<R>,
     record: csv::StringRecord,

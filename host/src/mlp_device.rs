@@ -181,7 +181,7 @@ pub trait MlpKernels<T: GpuScalar>: Clone {
         partial_w: &mut Self::Buf,
         partial_b: &mut Self::Buf,
     ) -> Result<()>;
-    /// `mlp_sum_chunks`: out[e] = Σ_c partials[c·len + e] in chunk order.
+    /// `mlp_sum_chunks`: `out[e] = Σ_c partials[c·len + e]` in chunk order.
     ///
     /// # Safety
     /// partials ≥ chunks·len, out ≥ len values.

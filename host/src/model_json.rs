@@ -1,6 +1,6 @@
 //! The JSON form of a fitted mixture, as `crabmix gmm fit` writes it and `score`, `predict`
-//! and `sample` read it. Covariances follow scikit-learn's shapes: `full` [K][D][D], `diag`
-//! [K][D], `spherical` [K].
+//! and `sample` read it. Covariances follow scikit-learn's shapes: `full` `[K][D][D]`, `diag`
+//! `[K][D]`, `spherical` `[K]`.
 
 use crate::gmm::Mixture;
 use crabmix_kernels::Real;
@@ -49,9 +49,9 @@ pub struct FitInfo {
 pub struct ModelJson {
     /// `full`, `diag` or `spherical`.
     pub covariance_type: String,
-    /// Mixing weights [K].
+    /// Mixing weights `[K]`.
     pub weights: Vec<f64>,
-    /// Means [K][D].
+    /// Means `[K][D]`.
     pub means: Vec<Vec<f64>>,
     /// Covariances, shaped by `covariance_type`.
     pub covariances: Covariances,
