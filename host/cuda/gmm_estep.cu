@@ -1,6 +1,7 @@
 // GMM E-step fused with the shifted sufficient statistics, as per-block partials (accumulate),
-// and their reduction in a fixed order (merge). The M-step (finish) runs on the host: it is
-// O(K·D³) and needs the Cholesky factorization, negligible next to the O(N·K·D²) pass.
+// and their reduction in a fixed order (merge); the M-step (finish) is gmm_mstep.cu on the device
+// or the kernels crate's on the host. This is the generic kernel (any K, D ≤ 64);
+// gmm_estep_fixed.cu has the shape-specialized ones, which write the same partials.
 //
 // Statistics of component k with shift c_k = μ_k (the model's means at the start of the pass),
 // over samples x with responsibilities r_k(x) = α_k N_k(x) / Σ_l α_l N_l(x):
@@ -9,7 +10,7 @@
 //   n_k, s1_k[0..D], s2_k packed: P = D(D+1)/2 upper-triangle entries row by row (full) or the
 //   D diagonal entries (diag).
 // Every entry's rows are summed in type T within a tile, then added to the block's double
-// partial; the reduction kernel adds the block partials in block order. With the grid, block and
+// partial; the reduction kernel adds the block partials in a fixed tree. With the grid, block and
 // tile sizes fixed by (N, K, D, T) alone (host/src/gpu_layout.rs), every rounding is reproducible.
 #include "gmm.cuh"
 

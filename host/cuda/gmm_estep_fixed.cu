@@ -113,7 +113,7 @@ __device__ void gmm_estep_regs_block(const T* __restrict__ x, i64 n, const T* __
     for (int e0 = 0; e0 < E; e0 += CHUNK) {
 #pragma unroll
         for (int q = 0; q < CHUNK; ++q)
-            if (e0 + q < E) red[q * CRABMIX_BLOCK + tid] = (double)acc[e0 + q];
+            red[q * CRABMIX_BLOCK + tid] = e0 + q < E ? (double)acc[e0 + q] : 0.0;
         __syncthreads();
         for (int s = blockDim.x / 2; s > 0; s >>= 1) {
             if (tid < s)
@@ -151,7 +151,7 @@ __device__ void gmm_estep_tiled_full_block(const T* __restrict__ x, i64 n, int k
                                            i64* __restrict__ block_worst_row) {
     constexpr int P = D * (D + 1) / 2;
     constexpr int B = (D + 3) / 4;         // 4-wide column blocks
-    constexpr int XS = 4 * B + 4;          // tile row stride: 4-aligned, and ≡ 4 (mod 32) banks
+    constexpr int XS = 4 * B + 4;          // tile row stride: 16-byte aligned rows; the +4 skews banks
     constexpr int NBP = B * (B + 1) / 2;   // blocks of the upper triangle
     constexpr int PER_K = 1 + D + P;
     CRABMIX_DYN_SHARED(T, smem);

@@ -7,10 +7,13 @@
 //   m = s1_k / n_k,  μ_k = c_k + m,  Σ_k = s2_k / n_k − m mᵀ + reg·I,
 //   L Lᵀ = Σ_k (Cholesky),  U_k = L⁻ᵀ,  ln det U_k = −Σ_i ln L_ii,  α_k ∝ n_k / N,
 //   log_norm_k = ln α_k − (D/2) ln 2π + ln det U_k.
-// A component the device cannot finish the way the host would — empty (n_k ≤ empty_below), not
-// positive definite, or non-finite — gets a status code instead, and the host runs the kernels
-// crate's M-step on the downloaded statistics for that iteration (re-seeding, typed errors):
-// one behaviour, with the rare paths kept in one place.
+// A component the device cannot finish the way the host would — empty (n_k in T ≤ empty_below),
+// not positive definite (in double), a mean or covariance entry not finite in T, or D larger
+// than the shared square — gets a status code instead, and the host runs the kernels crate's
+// M-step on the downloaded statistics for that iteration (re-seeding, typed errors): one
+// behaviour, with the rare paths kept in one place. (One difference remains for f32: a
+// covariance positive definite in double but not in f32 is finished here, where the f32 host
+// M-step would report NotPositiveDefinite.)
 #include "gmm.cuh"
 
 // Largest D the M-step's shared-memory square holds (the host's runtime limit, MAX_RUNTIME_SIZE).
@@ -20,11 +23,18 @@
 #define GMM_MSTEP_EMPTY 1
 #define GMM_MSTEP_NOT_PD 2
 #define GMM_MSTEP_NON_FINITE 3
+#define GMM_MSTEP_TOO_LARGE 4
 
 // Index of (i, j), i ≤ j, in the packed upper triangle (rows of length D − i, row-major).
 __device__ __forceinline__ int packed_upper(int i, int j, int d) { return i * d - i * (i - 1) / 2 + (j - i); }
 
 __device__ __forceinline__ bool finite_f64(double v) { return v - v == 0.0; }
+
+// Whether v is finite once rounded to T (the host M-step checks the T values).
+template <class T>
+__device__ __forceinline__ bool finite_as(double v) {
+    return finite_f64((double)(T)v);
+}
 
 // One block per component (blockIdx.x = k). Writes the component's mean, covariance and U (T),
 // its unnormalized weight n_k / N and ln det U (double), and status[k].
@@ -44,19 +54,22 @@ __device__ void gmm_mstep_component(const double* __restrict__ reduced, i64 n_sa
     const i64 mat = (i64)c * d * d;
     if (tid == 0) {
         w_raw[c] = n / (double)n_samples;
-        code = n > empty_below ? GMM_MSTEP_OK : GMM_MSTEP_EMPTY;
+        // The host's test, on n_k rounded to T.
+        code = d > GMM_MAX_D ? GMM_MSTEP_TOO_LARGE : ((double)(T)n > empty_below ? GMM_MSTEP_OK : GMM_MSTEP_EMPTY);
     }
     __syncthreads();
-    if (code != GMM_MSTEP_OK) {
-        if (tid == 0) status[c] = code;
-        return;  // uniform: every thread read the same `code`
+    const int first = code;
+    __syncthreads();  // every thread has read `code` before any thread may write it below
+    if (first != GMM_MSTEP_OK) {
+        if (tid == 0) status[c] = first;
+        return;  // uniform: every thread read the same value
     }
     const double inv_n = 1.0 / n;
     for (int i = tid; i < d; i += nt) {
         m[i] = e[1 + i] * inv_n;
         const double mu = (double)shift[(i64)c * d + i] + m[i];
         means[(i64)c * d + i] = (T)mu;
-        if (!finite_f64(mu)) code = GMM_MSTEP_NON_FINITE;
+        if (!finite_as<T>(mu)) code = GMM_MSTEP_NON_FINITE;
     }
     __syncthreads();
     const double* s2 = e + 1 + d;
@@ -72,11 +85,13 @@ __device__ void gmm_mstep_component(const double* __restrict__ reduced, i64 n_sa
         if (i == j) v += reg;
         a[q] = v;
         covs[mat + q] = (T)v;
-        if (!finite_f64(v)) code = GMM_MSTEP_NON_FINITE;
+        if (!finite_as<T>(v)) code = GMM_MSTEP_NON_FINITE;
     }
     __syncthreads();
-    if (code != GMM_MSTEP_OK) {
-        if (tid == 0) status[c] = code;
+    const int finite = code;
+    __syncthreads();  // read by all before the pivot thread may write `code`
+    if (finite != GMM_MSTEP_OK) {
+        if (tid == 0) status[c] = finite;
         return;
     }
     // Cholesky, column by column: the pivot on one thread, the column below it on all.

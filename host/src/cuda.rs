@@ -313,7 +313,8 @@ impl CudaDevice {
         len: usize,
     ) -> std::result::Result<CudaSlice<T>, BackendError> {
         // SAFETY: the buffer is filled with 0xff bytes before it is returned, so no uninitialized
-        // memory is ever read; every caller's T (f32, f64, i64, u32) is valid for any bit pattern.
+        // memory is ever read; every caller's T (f32, f64, i32, i64, u32) is valid for any bit
+        // pattern.
         let mut buf = unsafe { self.stream.alloc::<T>(len.max(1)) }.map_err(driver)?;
         let bytes = buf.num_bytes();
         {
@@ -502,11 +503,14 @@ impl<T: GpuScalar> CudaEStep<T> {
 
     /// The launch shape used for `shape` over this data set.
     pub fn launch(&self, shape: Shape) -> Result<EStepLaunch> {
-        let chosen = EStepLaunch::new(shape, self.n, core::mem::size_of::<T>())?;
+        let elem = core::mem::size_of::<T>();
         match self.forced {
-            Some(l) if l.entries == chosen.entries => Ok(l),
-            Some(_) => Err(Error::InvalidParameter { name: "launch", reason: "made for another shape" }),
-            None => Ok(chosen),
+            Some(l) if l.is_valid_for(shape, self.n, elem) => Ok(l),
+            Some(_) => Err(Error::InvalidParameter {
+                name: "launch",
+                reason: "not a launch the layout makes for this shape, N and scalar type",
+            }),
+            None => EStepLaunch::new(shape, self.n, elem),
         }
     }
 
@@ -839,8 +843,8 @@ impl<T: GpuScalar> GmmDevice<T> for CudaEm<T> {
         // SAFETY: matches gmm_mstep_{full,diag}_*(const double* reduced, i64 n, int d, double reg,
         // double empty_below, const T* shift, T* means, T* covs, T* prec, double* w_raw,
         // double* log_det_u, int* status): reduced holds K·(1 + D + P) sums of this shape, the
-        // model buffers K·D / K·D·D, the per-component arrays K; one block per component; D ≤ 64
-        // (the host's limit) fits the kernel's 64 × 64 shared square.
+        // model buffers K·D / K·D·D, the per-component arrays K; one block per component (the
+        // kernel reports D > 64, which its 64 × 64 shared square cannot hold, as a status).
         unsafe { b.launch(cfg) }.map_err(driver)?;
         let mut w = stream.launch_builder(&self.weights);
         w.arg(&self.w_raw).arg(&self.log_det_u).arg(&self.status).arg(&k32).arg(&d32);

@@ -474,7 +474,13 @@ fn shim_pass<T: ShimScalar>(
     let full = is_full(shape.kind)?;
     let elem = core::mem::size_of::<T>();
     let chosen = match forced {
-        Some(l) => l,
+        Some(l) if l.is_valid_for(shape, n, elem) => l,
+        Some(_) => {
+            return Err(Error::InvalidParameter {
+                name: "launch",
+                reason: "not a launch the layout makes for this shape, N and scalar type",
+            });
+        }
         None => EStepLaunch::new(shape, n, elem)?,
     };
     for mut l in [chosen, EStepLaunch::generic(shape, n, elem)?] {

@@ -11,9 +11,11 @@
 //! mean log-likelihood under the parameters the i-th E-step used; stop when it changes by less
 //! than `tol` or after `max_iter`; one more pass scores the returned parameters. The device
 //! M-step computes in double from the reduced (double) statistics; when it cannot finish a
-//! component as the host would — empty (re-seeding), not positive definite, non-finite — the host
-//! runs the kernels crate's M-step on the downloaded statistics for that iteration, so re-seeding
-//! and the typed errors are exactly the CPU path's.
+//! component as the host would — empty (re-seeding), not positive definite, not finite in T,
+//! D > 64 — the host runs the kernels crate's M-step on the downloaded statistics for that
+//! iteration, so re-seeding and the typed errors are the CPU path's. One difference remains in
+//! f32: a covariance positive definite in double but not in f32 is finished on the device, where
+//! the f32 CPU M-step would report `NotPositiveDefinite`.
 
 use crate::backend::{BackendError, GpuScalar};
 use crate::gpu_layout::merge_device_stats;
@@ -29,8 +31,10 @@ pub const MSTEP_OK: i64 = 0;
 pub const MSTEP_EMPTY: i64 = 1;
 /// Σ_k + reg·I has no Cholesky factor in double precision.
 pub const MSTEP_NOT_PD: i64 = 2;
-/// A mean or covariance entry overflowed.
+/// A mean or covariance entry is not finite in T.
 pub const MSTEP_NON_FINITE: i64 = 3;
+/// D is larger than the device M-step's shared square (64).
+pub const MSTEP_TOO_LARGE: i64 = 4;
 
 /// What one device pass (and M-step) reports to the host.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -166,8 +170,9 @@ pub fn device_em_loop<T: GpuScalar, G: GmmDevice<T> + ?Sized>(
         if summary.unfinished.is_some() {
             // The host finishes this iteration from the device's statistics: the model the pass
             // used is the current slot.
+            // (`finish` overwrites and refreshes the model: the stored U and log_norm are stale
+            // until then, and only the means — the shifts — are read before.)
             dev.store(Slot::Current, model)?;
-            model.refresh()?;
             download_stats(dev, &model.as_ref(), &summary, stats)?;
             reseeded += stats.finish(model, config.reg_covar, config.reseed_empty)? as u32;
             dev.load(&model.as_ref(), Slot::Next)?;

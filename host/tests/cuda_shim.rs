@@ -8,7 +8,7 @@
 use crabmix::backend::BackendError;
 use crabmix::cuda_shim::{self, ShimEStep, ShimEm, ShimScalar};
 use crabmix::gmm::{Mixture, ParallelEStep, Stats};
-use crabmix::gmm_device::{GmmDevice, device_em_loop};
+use crabmix::gmm_device::{GmmDevice, MSTEP_TOO_LARGE, Slot, device_em_loop};
 use crabmix::gpu_layout::{EStepKernel, EStepLaunch};
 use crabmix::kernels::Real;
 use crabmix::kernels::gaussian::kl::kl_diag_std_normal;
@@ -300,15 +300,10 @@ fn device_em_loop_matches_cpu_fit_f32_far_from_zero() {
     check_device_fit::<f32>(CovarianceKind::Diag, 2, 2, 100.0, 2e-3);
 }
 
+type Fitted = Result<(Mixture<f64>, crabmix::kernels::gmm::FitReport<f64>), crabmix::kernels::Error>;
+
 /// The CPU loop and the resident loop from the same starting model.
-fn both_loops(
-    model: &Mixture<f64>,
-    data: &[f64],
-    config: &FitConfig<f64>,
-) -> (
-    Result<(Mixture<f64>, crabmix::kernels::gmm::FitReport<f64>), crabmix::kernels::Error>,
-    Result<(Mixture<f64>, crabmix::kernels::gmm::FitReport<f64>), crabmix::kernels::Error>,
-) {
+fn both_loops(model: &Mixture<f64>, data: &[f64], config: &FitConfig<f64>) -> (Fitted, Fitted) {
     let d = model.shape().features;
     let cpu = model.refine(data, config);
     let mut dev_model = model.clone();
@@ -346,6 +341,50 @@ fn device_em_loop_hands_empty_components_to_the_host_m_step() {
         let dv = rel_dev(a, b);
         assert!(dv < 1e-9, "{dv:.2e}");
     }
+}
+
+#[test]
+fn device_em_loop_hands_d_above_64_to_the_host_m_step() {
+    // D = 65 exceeds the device M-step's 64 × 64 shared square: the kernel must report it (not
+    // write past the square) and the host M-step finish every iteration, as em_loop would.
+    use crabmix::kernels::gmm::{MixtureMut, StatsMut, Totals, em_loop};
+    let (k, d, n) = (1usize, 65usize, 90usize);
+    let shape = Shape::new(k, d, CovarianceKind::Full);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(12);
+    let data: Vec<f64> = (0..n * d).map(|i| 2.0 * uniform(&mut rng) + (i % d) as f64).collect();
+    let start = || {
+        let mut cov = vec![0.0; d * d];
+        (0..d).for_each(|i| cov[i * d + i] = 1.0);
+        (vec![1.0], (0..d).map(|i| i as f64 + 1.0).collect::<Vec<_>>(), cov, vec![0.0; d * d], vec![0.0])
+    };
+    let config = FitConfig { max_iter: 2, tol: 0.0, ..FitConfig::default() };
+    let run = |device: bool| {
+        let (mut w, mut mu, mut cov, mut u, mut ln) = start();
+        let mut model = MixtureMut::new(shape, &mut w, &mut mu, &mut cov, &mut u, &mut ln).unwrap();
+        model.refresh().unwrap();
+        let (mut sh, mut r, mut s1, mut s2, mut worst) =
+            (vec![0.0; k * d], vec![0.0; k], vec![0.0; k * d], vec![0.0; k * d * d], vec![0.0; d]);
+        let mut totals = Totals::default();
+        let mut stats =
+            StatsMut::new(shape, &mut sh, &mut r, &mut s1, &mut s2, &mut worst, &mut totals).unwrap();
+        let report = if device {
+            let mut em = ShimEm::new(&data, shape).unwrap();
+            em.load(&model.as_ref(), Slot::Current).unwrap();
+            em.pass().unwrap();
+            em.mstep(1e-6, 0.0).unwrap();
+            assert_eq!(em.read().unwrap().unfinished, Some((0, MSTEP_TOO_LARGE)));
+            device_em_loop(&mut em, &mut model, &mut stats, &config).unwrap()
+        } else {
+            let (mut lp, mut work) = (vec![0.0; k], vec![0.0; 2 * d]);
+            em_loop(&mut model, &mut stats, &mut SerialEStep::new(&data, &mut lp, &mut work), &config)
+                .unwrap()
+        };
+        (report.mean_log_likelihood, mu, cov)
+    };
+    let (ll_dev, mu_dev, cov_dev) = run(true);
+    let (ll_cpu, mu_cpu, cov_cpu) = run(false);
+    assert!((ll_dev - ll_cpu).abs() < 1e-9 * ll_cpu.abs(), "{ll_dev} vs {ll_cpu}");
+    assert!(rel_dev(&mu_dev, &mu_cpu) < 1e-10 && rel_dev(&cov_dev, &cov_cpu) < 1e-10);
 }
 
 #[test]

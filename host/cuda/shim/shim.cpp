@@ -97,9 +97,8 @@ SHIM_TILED_SHAPES_f64(SHIM_TILED_INSTANCE_F64)
 SHIM_FIXED(f32, float)
 SHIM_FIXED(f64, double)
 
-// The M-step: one block per component with barriers; the weights and the pass summary are
-// single-thread kernel (threads other than 0 return at once on the GPU); the pass summary is
-// one block with a tree.
+// The M-step: one block per component with barriers; the weights: a single-thread kernel
+// (threads other than 0 return at once on the GPU).
 #define SHIM_MSTEP(SUFFIX, T)                                                                      \
     extern "C" void crabmix_shim_gmm_mstep_##SUFFIX(                                               \
         int full, const double* reduced, long long n, int d, int k, double reg, double empty_below, \
@@ -120,6 +119,7 @@ SHIM_FIXED(f64, double)
 SHIM_MSTEP(f32, float)
 SHIM_MSTEP(f64, double)
 
+// The pass summary: one block with a tree.
 extern "C" void crabmix_shim_gmm_pass_summary(const double* block_ll, const double* block_worst,
                                               const long long* block_worst_row, int blocks,
                                               double* summary, long long* flags) {
