@@ -187,7 +187,8 @@ extern "C" __global__ void gmm_reduce_partials(const double* __restrict__ partia
 // one block of CRABMIX_BLOCK threads. summary[0] = Σ_b block_ll[b] in gpu_layout::tree_sum's
 // order (thread t adds blocks t, t + 256, …; then a fixed tree), which the host uses for the
 // same sum, so both paths agree bit for bit; summary[1] = the smallest block_worst and flags[0]
-// its row (the lowest row among ties; +∞ and −1 when no block had rows), as worst_of_blocks.
+// its row (the lowest row among ties; +∞ and −1 when no block had rows), as worst_of_blocks;
+// flags[1], flags[2] = −1, 0 (no unfinished component until an M-step says otherwise).
 extern "C" __global__ void gmm_pass_summary(const double* __restrict__ block_ll,
                                             const double* __restrict__ block_worst,
                                             const i64* __restrict__ block_worst_row, int blocks,
@@ -209,4 +210,9 @@ extern "C" __global__ void gmm_pass_summary(const double* __restrict__ block_ll,
     }
     // One block (blockIdx.x = 0): the tree's "block 0" outputs are the summary's words.
     block_log_likelihood(ll, worst, row, red_ll, red_worst, red_row, summary, summary + 1, flags);
+    // No M-step has run on this pass yet: no unfinished component (gmm_mstep_weights sets them).
+    if (threadIdx.x == 0) {
+        flags[1] = -1;
+        flags[2] = 0;
+    }
 }

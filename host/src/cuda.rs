@@ -521,6 +521,14 @@ impl<T: GpuScalar> CudaEStep<T> {
         self.forced = launch;
     }
 
+    /// Sample `row` (D values) of the resident data (waits for the stream).
+    fn row(&self, row: usize) -> std::result::Result<Vec<T>, BackendError> {
+        let (d, stream) = (self.d, &self.device.stream);
+        let v = stream.clone_dtoh(&self.data.slice(row * d..(row + 1) * d)).map_err(driver)?;
+        stream.synchronize().map_err(driver)?;
+        Ok(v)
+    }
+
     fn buffers(&mut self, shape: Shape) -> std::result::Result<&mut Buffers<T>, BackendError> {
         let launch = self.launch(shape)?;
         if self.buffers.as_ref().map(|b| (b.shape, b.launch)) != Some((shape, launch)) {
@@ -559,7 +567,6 @@ impl<T: GpuScalar> CudaEStep<T> {
             }
             .into());
         }
-        let d = self.d;
         let stream = self.device.stream.clone();
         self.buffers(shape)?.model.load(&stream, model)?;
         self.launch_pass()?;
@@ -573,7 +580,7 @@ impl<T: GpuScalar> CudaEStep<T> {
         let log_likelihood = tree_sum(&block_ll);
         let worst = worst_of_blocks(&block_worst, &block_rows);
         let worst_sample = match worst {
-            Some((_, row)) => stream.clone_dtoh(&self.data.slice(row * d..(row + 1) * d)).map_err(driver)?,
+            Some((_, row)) => self.row(row)?,
             None => Vec::new(),
         };
         merge_device_stats(
@@ -815,10 +822,8 @@ impl<T: GpuScalar> GmmDevice<T> for CudaEm<T> {
 
     fn pass(&mut self) -> std::result::Result<(), BackendError> {
         self.estep.launch_pass()?;
-        self.launch_summary()?;
-        // No M-step after this pass (yet): no component is unfinished.
-        let stream = self.stream();
-        stream.memcpy_htod(&[-1i64, 0][..], &mut self.flags.slice_mut(1..3)).map_err(driver)
+        // The summary kernel also clears the M-step's words: no transfer here.
+        self.launch_summary()
     }
 
     fn read(&mut self) -> std::result::Result<PassSummary, BackendError> {
@@ -878,11 +883,7 @@ impl<T: GpuScalar> GmmDevice<T> for CudaEm<T> {
     }
 
     fn row(&mut self, row: usize) -> std::result::Result<Vec<T>, BackendError> {
-        let d = self.estep.d;
-        let stream = self.stream();
-        let v = stream.clone_dtoh(&self.estep.data.slice(row * d..(row + 1) * d)).map_err(driver)?;
-        stream.synchronize().map_err(driver)?;
-        Ok(v)
+        self.estep.row(row)
     }
 }
 

@@ -658,8 +658,6 @@ impl<T: ShimScalar> GmmDevice<T> for ShimEm<'_, T> {
                 self.flags.as_mut_ptr(),
             );
         }
-        self.flags[1] = -1;
-        self.flags[2] = 0;
         Ok(())
     }
 

@@ -19,8 +19,8 @@
 
 use crate::backend::{BackendError, GpuScalar};
 use crate::gpu_layout::merge_device_stats;
+use crabmix_kernels::Error;
 use crabmix_kernels::gmm::{FitConfig, FitReport, MixtureMut, MixtureRef, StatsMut};
-use crabmix_kernels::{BACKEND, Error};
 
 type Result<T> = std::result::Result<T, BackendError>;
 
@@ -190,14 +190,5 @@ pub fn device_em_loop<T: GpuScalar, G: GmmDevice<T> + ?Sized>(
     dev.store(Slot::Current, model)?;
     model.refresh()?;
     download_stats(dev, &model.as_ref(), &summary, stats)?;
-    Ok(FitReport {
-        n_iter,
-        converged,
-        lower_bound,
-        mean_log_likelihood: stats.totals().mean_log_likelihood()?,
-        samples: stats.totals().samples,
-        reseeded,
-        best_init: 0,
-        backend: BACKEND,
-    })
+    Ok(FitReport::from_run(n_iter, converged, lower_bound, reseeded, stats.totals())?)
 }

@@ -7,7 +7,7 @@
 use super::CovarianceKind;
 use super::init::{InitMethod, initialize};
 use super::model::{MixtureMut, MixtureRef};
-use super::stats::StatsMut;
+use super::stats::{StatsMut, Totals};
 use crate::{BACKEND, Error, MathBackend, Real, Result};
 use rand_core::Rng;
 
@@ -94,6 +94,29 @@ pub struct FitReport<T> {
 }
 
 impl<T: Real> FitReport<T> {
+    /// The report of one EM run whose final scoring pass left `totals`: `mean_log_likelihood`
+    /// and `samples` come from them; `best_init` 0 (set by `fit`), `backend` this build's.
+    ///
+    /// Errors: those of [`Totals::mean_log_likelihood`] (no samples).
+    pub fn from_run(
+        n_iter: u32,
+        converged: bool,
+        lower_bound: T,
+        reseeded: u32,
+        totals: &Totals<T>,
+    ) -> Result<Self> {
+        Ok(Self {
+            n_iter,
+            converged,
+            lower_bound,
+            mean_log_likelihood: totals.mean_log_likelihood()?,
+            samples: totals.samples,
+            reseeded,
+            best_init: 0,
+            backend: BACKEND,
+        })
+    }
+
     /// Bayesian information criterion −2 N ℓ̄ + p ln N, p = free parameters (scikit-learn's).
     pub fn bic(&self, kind: CovarianceKind, components: usize, features: usize) -> T {
         let n = T::from_f64(self.samples as f64);
@@ -196,16 +219,7 @@ pub fn em_loop<T: Real, E: EStep<T> + ?Sized>(
     }
     stats.reset(model.as_ref().means())?;
     estep.accumulate(&model.as_ref(), stats)?;
-    Ok(FitReport {
-        n_iter,
-        converged,
-        lower_bound,
-        mean_log_likelihood: stats.totals().mean_log_likelihood()?,
-        samples: stats.totals().samples,
-        reseeded,
-        best_init: 0,
-        backend: BACKEND,
-    })
+    FitReport::from_run(n_iter, converged, lower_bound, reseeded, stats.totals())
 }
 
 /// Fits a mixture to `data` (N × D row-major): `config.n_init` times initialize
