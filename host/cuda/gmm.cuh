@@ -32,8 +32,11 @@ __device__ __forceinline__ T component_log_prob(const T* x, const T* __restrict_
 }
 
 // ln p(x) = logsumexp_c l[c] of one row's K log-probabilities, overwritten in place by the
-// responsibilities exp(l[c] − ln p). A row with zero density under every component (ln p = −∞)
-// gets no responsibilities (zeros, not NaN); the caller reports its row (ZeroDensity).
+// responsibilities: with m = max l[c] and s = Σ_c e^{l[c] − m} (≥ 1, the maximal term is
+// e^0 = 1 exactly), the responsibilities are e^{l[c] − m} / s and ln p = m + ln s, so K
+// exponentials, one log and one division per row (not 2K exponentials: each e^{l[c] − m} is
+// reused). A row with zero density under every component (ln p = −∞) gets no responsibilities
+// (zeros, not NaN); the caller reports its row (ZeroDensity).
 template <class T>
 __device__ __forceinline__ T responsibilities_in_place(T* l, int k) {
     T m = neg_inf<T>();
@@ -43,10 +46,13 @@ __device__ __forceinline__ T responsibilities_in_place(T* l, int k) {
         return m;
     }
     T s = 0;
-    for (int c = 0; c < k; ++c) s += c_exp(l[c] - m);
-    const T lse = m + c_log(s);
-    for (int c = 0; c < k; ++c) l[c] = c_exp(l[c] - lse);
-    return lse;
+    for (int c = 0; c < k; ++c) {
+        l[c] = c_exp(l[c] - m);
+        s += l[c];
+    }
+    const T inv = T(1) / s;
+    for (int c = 0; c < k; ++c) l[c] *= inv;
+    return m + c_log(s);
 }
 
 // The block's Σ ln p(x) and its smallest ln p(x) with the row (the lowest row among ties; +∞ and

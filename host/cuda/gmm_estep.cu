@@ -172,8 +172,20 @@ extern "C" __global__ void gmm_reduce_partials(const double* __restrict__ partia
     const int lane = threadIdx.x % GMM_REDUCE_ENTRIES, group = threadIdx.x / GMM_REDUCE_ENTRIES;
     const int e = blockIdx.x * GMM_REDUCE_ENTRIES + lane;
     double s = 0.0;
-    if (e < e_total)
-        for (int b = group; b < blocks; b += GMM_REDUCE_GROUPS) s += partials[(i64)b * e_total + e];
+    if (e < e_total) {
+        // Four loads issued before their adds (the adds keep block order): one load in flight at
+        // a time would make this loop ~blocks/8 memory latencies long.
+        constexpr int AHEAD = 4;
+        int b = group;
+        for (; b + (AHEAD - 1) * GMM_REDUCE_GROUPS < blocks; b += AHEAD * GMM_REDUCE_GROUPS) {
+            double v[AHEAD];
+#pragma unroll
+            for (int m = 0; m < AHEAD; ++m) v[m] = partials[(i64)(b + m * GMM_REDUCE_GROUPS) * e_total + e];
+#pragma unroll
+            for (int m = 0; m < AHEAD; ++m) s += v[m];
+        }
+        for (; b < blocks; b += GMM_REDUCE_GROUPS) s += partials[(i64)b * e_total + e];
+    }
     red[threadIdx.x] = s;
     __syncthreads();
     for (int half = GMM_REDUCE_GROUPS / 2; half > 0; half >>= 1) {

@@ -60,8 +60,9 @@ pub enum EStepKernel {
     /// `gmm_estep_{full,diag}_T` (gmm_estep.cu): any K, D ≤ 64; tiles of rows, one statistics
     /// entry per thread.
     Generic,
-    /// `gmm_estep_regs_{kind}_d{D}_k{K}_T` (gmm_estep_fixed.cu): E = K·(1 + D + P) ≤
-    /// [`REGS_MAX_ENTRIES`]; per-thread statistics in registers, grid-stride rows.
+    /// `gmm_estep_regs_{kind}_d{D}_k{K}_r{RPI}_b{B}_T` (gmm_estep_fixed.cu): E = K·(1 + D + P)
+    /// ≤ [`REGS_MAX_ENTRIES`]; per-thread statistics in registers, grid-stride rows, RPI loaded
+    /// per step.
     Registers,
     /// `gmm_estep_tiled_full_d{D}_r{RPT}_b{B}_T` (gmm_estep_fixed.cu): full covariances with 64 ≤ K·B(B+1)/2
     /// ≤ 256 (B = ⌈D/4⌉) and U in ≤ [`TILED_MAX_U_BYTES`]; register-tiled phases over row tiles.
@@ -86,9 +87,11 @@ pub struct EStepLaunch {
     pub entries_per_component: usize,
     /// Statistics entries per block: K · (1 + D + P).
     pub entries: usize,
-    /// TiledFull: rows per thread in phase A (4, 2 or 1); 0 for the other kernels.
+    /// TiledFull: rows per thread in phase A (4, 2 or 1); Registers: rows loaded per step (4, 2
+    /// or 1); 0 for the generic kernel.
     pub rows_per_thread: u32,
-    /// TiledFull: blocks that must fit on one SM (the kernel's register bound); 0 otherwise.
+    /// TiledFull and Registers: blocks that must fit on one SM (the kernel's register bound); 0
+    /// for the generic kernel.
     pub min_blocks: u32,
 }
 
@@ -101,16 +104,41 @@ impl EStepLaunch {
     /// CPU path serves it) and `EmptyData` for n = 0.
     pub fn new(shape: Shape, n: usize, elem: usize) -> Result<Self> {
         let generic = Self::generic(shape, n, elem)?;
-        if generic.entries <= REGS_MAX_ENTRIES {
-            return Ok(Self {
-                kernel: EStepKernel::Registers,
-                tile_rows: 0,
-                grid: n.div_ceil(BLOCK_THREADS as usize).min(REGS_MAX_BLOCKS as usize) as u32,
-                shared_bytes: 0,
-                ..generic
-            });
+        if let Some(l) = Self::registers(shape, n, elem) {
+            return Ok(l);
         }
         Ok(Self::tiled_full(shape, n, elem).unwrap_or(generic))
+    }
+
+    /// The registers kernel's launch, when its statistics fit (E ≤ [`REGS_MAX_ENTRIES`]): a
+    /// thread's E accumulators take E · elem/4 registers; up to 32 of them, 4 rows per step
+    /// and 2 blocks per SM (≤ 128 registers: ptxas fits the D = 2, K = 4 f32 kernel in 100
+    /// without spills, where a bound of 3 blocks, 80 registers, spills); beyond that 2 rows per
+    /// step and no bound.
+    pub fn registers(shape: Shape, n: usize, elem: usize) -> Option<Self> {
+        let entries = Self::generic(shape, n, elem).ok()?.entries;
+        let (rpi, min_blocks) = if entries * elem / 4 <= 32 { (4, 2) } else { (2, 1) };
+        Self::registers_with(shape, n, elem, rpi, min_blocks)
+    }
+
+    /// The registers kernel with a chosen number of rows loaded per step (1, 2 or 4; every sum
+    /// is the same for all three, only the loads' scheduling differs) and blocks per SM (1, 2
+    /// or 3: the register bound 65536 / (256 · `min_blocks`)). `None` when `shape` does not
+    /// qualify. The grid is min(⌈N / 256⌉, [`REGS_MAX_BLOCKS`]) either way.
+    pub fn registers_with(shape: Shape, n: usize, elem: usize, rpi: u32, min_blocks: u32) -> Option<Self> {
+        let generic = Self::generic(shape, n, elem).ok()?;
+        if generic.entries > REGS_MAX_ENTRIES || ![1, 2, 4].contains(&rpi) || !(1..=3).contains(&min_blocks) {
+            return None;
+        }
+        Some(Self {
+            kernel: EStepKernel::Registers,
+            tile_rows: 0,
+            grid: n.div_ceil(BLOCK_THREADS as usize).min(REGS_MAX_BLOCKS as usize) as u32,
+            shared_bytes: 0,
+            rows_per_thread: rpi,
+            min_blocks,
+            ..generic
+        })
     }
 
     /// The generic kernel's launch (any full or diag shape); errors as [`Self::new`].
@@ -211,7 +239,9 @@ impl EStepLaunch {
     pub fn is_valid_for(&self, shape: Shape, n: usize, elem: usize) -> bool {
         let rebuilt = match self.kernel {
             EStepKernel::Generic => Self::generic(shape, n, elem).ok(),
-            EStepKernel::Registers => Self::new(shape, n, elem).ok(),
+            EStepKernel::Registers => {
+                Self::registers_with(shape, n, elem, self.rows_per_thread, self.min_blocks)
+            }
             EStepKernel::TiledFull => Self::tiled_full_with(
                 shape,
                 n,
@@ -233,10 +263,15 @@ impl EStepLaunch {
         let ctype = if suffix == "f32" { "float" } else { "double" };
         match self.kernel {
             EStepKernel::Generic => (format!("gmm_estep_{kind}_{suffix}"), None),
-            EStepKernel::Registers => (
-                format!("gmm_estep_regs_{kind}_d{d}_k{k}_{suffix}"),
-                Some(format!("GMM_ESTEP_REGS_ENTRY({ctype}, {suffix}, {full}, {kind}, {d}, {k})\n")),
-            ),
+            EStepKernel::Registers => {
+                let (r, b) = (self.rows_per_thread, self.min_blocks);
+                (
+                    format!("gmm_estep_regs_{kind}_d{d}_k{k}_r{r}_b{b}_{suffix}"),
+                    Some(format!(
+                        "GMM_ESTEP_REGS_ENTRY({ctype}, {suffix}, {full}, {kind}, {d}, {k}, {r}, {b})\n"
+                    )),
+                )
+            }
             EStepKernel::TiledFull => {
                 let (r, b) = (self.rows_per_thread, self.min_blocks);
                 (
@@ -400,8 +435,23 @@ mod tests {
         let l = EStepLaunch::new(Shape::new(64, 64, CovarianceKind::Diag), 100, 8).unwrap();
         assert_eq!((l.kernel, l.tile_rows, l.grid, l.entries), (EStepKernel::Generic, 40, 3, 64 * 129));
         // The benchmark shapes: D = 2, K = 4 full in registers (E = 4 · 6 = 24) ...
+        // with 4 rows per step and 2 blocks per SM (24 accumulators ≤ 32 registers) ...
         let l = EStepLaunch::new(Shape::new(4, 2, CovarianceKind::Full), 10_000_000, 4).unwrap();
         assert_eq!((l.kernel, l.grid, l.shared_bytes, l.entries), (EStepKernel::Registers, 1024, 0, 24));
+        assert_eq!((l.rows_per_thread, l.min_blocks), (4, 2));
+        let name = l.entry_point(Shape::new(4, 2, CovarianceKind::Full), "f32");
+        assert_eq!(name.0, "gmm_estep_regs_full_d2_k4_r4_b2_f32");
+        assert_eq!(name.1.as_deref(), Some("GMM_ESTEP_REGS_ENTRY(float, f32, true, full, 2, 4, 4, 2)\n"));
+        // ... in f64 the 24 accumulators take 48 registers: 2 rows per step, no bound.
+        let l = EStepLaunch::new(Shape::new(4, 2, CovarianceKind::Full), 10_000_000, 8).unwrap();
+        assert_eq!((l.kernel, l.rows_per_thread, l.min_blocks), (EStepKernel::Registers, 2, 1));
+        assert!(l.is_valid_for(Shape::new(4, 2, CovarianceKind::Full), 10_000_000, 8));
+        let v = EStepLaunch::registers_with(Shape::new(4, 2, CovarianceKind::Full), 100, 4, 1, 1).unwrap();
+        assert!(v.is_valid_for(Shape::new(4, 2, CovarianceKind::Full), 100, 4));
+        assert!(EStepLaunch::registers_with(Shape::new(4, 2, CovarianceKind::Full), 100, 4, 3, 1).is_none());
+        assert!(
+            EStepLaunch::registers_with(Shape::new(16, 16, CovarianceKind::Full), 100, 4, 1, 1).is_none()
+        );
         // ... D = K = 16 full tiled: 160 phase-C items, 128 rows (≥ 4 · ⌈256/16⌉), shared memory
         // (16·136 + 16·16 + 128·(20 + 17)) · 4 bytes.
         let l = EStepLaunch::new(Shape::new(16, 16, CovarianceKind::Full), 10_000_000, 4).unwrap();

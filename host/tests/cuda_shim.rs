@@ -154,6 +154,39 @@ fn registers_estep_many_rows_per_thread() {
 }
 
 #[test]
+fn registers_estep_rows_per_step_leave_every_sum_unchanged() {
+    // 1, 2 and 4 rows loaded per step walk each thread's rows in the same order, so the
+    // statistics, Σ ln p and the worst row are bit for bit the same. Two blocks over 1300 and
+    // 2100 rows: 2–5 rows per thread, ragged against 2 and 4.
+    for (kind, n) in [(CovarianceKind::Full, 1300), (CovarianceKind::Diag, 2100)] {
+        let model = random_model(kind, 4, 2, 3.0, 11).cast::<f32>().unwrap();
+        let (data, _) = model.sample(n, &mut Xoshiro256PlusPlus::seed_from_u64(4));
+        let run = |rpi: u32| {
+            let l = EStepLaunch::registers_with(model.shape(), n, 4, rpi, 2).unwrap();
+            let mut stats = Stats::<f32>::new(model.shape());
+            let mut sv = stats.view_mut();
+            sv.reset(model.means()).unwrap();
+            let mut estep = ShimEStep::new(&data, 2).unwrap().with_max_blocks(2).with_launch(l);
+            estep.accumulate(&model.view(), &mut sv).unwrap();
+            assert_eq!(estep.last_kernel, Some(EStepKernel::Registers));
+            let r = sv.as_ref();
+            let t = r.totals();
+            (
+                r.resp_sums().to_vec(),
+                r.s1().to_vec(),
+                r.s2().to_vec(),
+                t.log_likelihood_sum(),
+                t.worst_log_likelihood,
+            )
+        };
+        let one = run(1);
+        assert!(one.3.is_finite() && one.0.iter().sum::<f32>() > 0.99 * n as f32, "{kind:?}");
+        assert_eq!(run(2), one, "{kind:?}: 2 rows per step");
+        assert_eq!(run(4), one, "{kind:?}: 4 rows per step");
+    }
+}
+
+#[test]
 fn tiled_estep_d16_k16_matches_serial_reference() {
     // The benchmark's D = K = 16 shape at small N: 160 phase-C threads, a ragged last tile,
     // blocks looping over several tiles.

@@ -54,8 +54,16 @@ SHIM_GMM(f64, double)
 #define SHIM_TILED_SHAPES_f32(Y) Y(7, 4, 2) Y(16, 4, 2) Y(16, 2, 3)
 #define SHIM_TILED_SHAPES_f64(Y) Y(7, 4, 2) Y(16, 2, 2)
 
-#define SHIM_REGS_INSTANCE_F32(FULL, KIND, D, K) GMM_ESTEP_REGS_ENTRY(float, f32, FULL, KIND, D, K)
-#define SHIM_REGS_INSTANCE_F64(FULL, KIND, D, K) GMM_ESTEP_REGS_ENTRY(double, f64, FULL, KIND, D, K)
+// The registers kernel at 1, 2 and 4 rows per step; the register bound (B) means nothing on
+// the CPU, so one instance (B = 1) serves every bound.
+#define SHIM_REGS_INSTANCE_F32(FULL, KIND, D, K)                                                   \
+    GMM_ESTEP_REGS_ENTRY(float, f32, FULL, KIND, D, K, 1, 1)                                       \
+    GMM_ESTEP_REGS_ENTRY(float, f32, FULL, KIND, D, K, 2, 1)                                       \
+    GMM_ESTEP_REGS_ENTRY(float, f32, FULL, KIND, D, K, 4, 1)
+#define SHIM_REGS_INSTANCE_F64(FULL, KIND, D, K)                                                   \
+    GMM_ESTEP_REGS_ENTRY(double, f64, FULL, KIND, D, K, 1, 1)                                      \
+    GMM_ESTEP_REGS_ENTRY(double, f64, FULL, KIND, D, K, 2, 1)                                      \
+    GMM_ESTEP_REGS_ENTRY(double, f64, FULL, KIND, D, K, 4, 1)
 #define SHIM_TILED_INSTANCE_F32(D, R, B) GMM_ESTEP_TILED_ENTRY(float, f32, D, R, B)
 #define SHIM_TILED_INSTANCE_F64(D, R, B) GMM_ESTEP_TILED_ENTRY(double, f64, D, R, B)
 SHIM_REGS_SHAPES(SHIM_REGS_INSTANCE_F32)
@@ -76,10 +84,15 @@ SHIM_TILED_SHAPES_f64(SHIM_TILED_INSTANCE_F64)
         return 1;                                                                                  \
     }
 #define SHIM_REGS_CASE(TN, FULL, KIND, D, K)                                                       \
-    if (kernel == 1 && (full != 0) == FULL && d == D && k == K) {                                  \
+    SHIM_REGS_CASE_R(TN, FULL, KIND, D, K, 1)                                                      \
+    SHIM_REGS_CASE_R(TN, FULL, KIND, D, K, 2)                                                      \
+    SHIM_REGS_CASE_R(TN, FULL, KIND, D, K, 4)
+#define SHIM_REGS_CASE_R(TN, FULL, KIND, D, K, R)                                                  \
+    if (kernel == 1 && (full != 0) == FULL && d == D && k == K && rpt == R) {                      \
         cuda_shim::launch_threads({grid}, {CRABMIX_BLOCK}, 0,                                      \
-                                  gmm_estep_regs_##KIND##_d##D##_k##K##_##TN, x, n, means, prec,   \
-                                  log_norm, partials, block_ll, block_worst, block_worst_row);     \
+                                  gmm_estep_regs_##KIND##_d##D##_k##K##_r##R##_b1_##TN, x, n,      \
+                                  means, prec, log_norm, partials, block_ll, block_worst,          \
+                                  block_worst_row);                                                \
         return 0;                                                                                  \
     }
 #define SHIM_TILED_CASE(TN, D, R, B)                                                               \

@@ -354,29 +354,41 @@ fn bench(dev: &Arc<CudaDevice>, n: usize, d: usize, k: usize, kind: CovarianceKi
     let shape = Shape::new(k, d, kind);
     let mut em = CudaEm::new(dev, &data, shape).unwrap_or_else(|e| panic!("{e}"));
     let mut launch = EStepLaunch::new(shape, n, 4).unwrap();
-    // Tiled kernel: time the layout's choice and its variants (rows per phase-A thread, blocks
-    // per SM, tile rows; each compiles without spills, scripts/nvrtc_check.py) by the E-step
-    // pass, then time the EM iteration with the fastest.
+    // Time the layout's choice and its variants by the E-step pass (each compiles without
+    // spills, scripts/nvrtc_check.py), then the EM iteration with the fastest. Tiled: rows per
+    // phase-A thread, blocks per SM, tile rows. Registers: rows loaded per step and blocks per
+    // SM; (1, 1) is the kernel as first measured.
+    let candidates: Vec<EStepLaunch> = match launch.kernel {
+        EStepKernel::TiledFull => [(4, 2, 0), (2, 3, 64), (4, 2, 128), (2, 3, 128)]
+            .iter()
+            .filter_map(|&(rpt, blocks, rows)| EStepLaunch::tiled_full_with(shape, n, 4, rpt, blocks, rows))
+            .collect(),
+        EStepKernel::Registers => [(4, 2), (2, 2), (1, 1)]
+            .iter()
+            .filter_map(|&(rpi, blocks)| EStepLaunch::registers_with(shape, n, 4, rpi, blocks))
+            .collect(),
+        EStepKernel::Generic => Vec::new(),
+    };
     let mut variants = Vec::new();
-    if launch.kernel == EStepKernel::TiledFull {
-        for (rpt, blocks, rows) in [(4, 2, 0), (2, 3, 64), (4, 2, 128), (2, 3, 128)] {
-            let Some(v) = EStepLaunch::tiled_full_with(shape, n, 4, rpt, blocks, rows) else { continue };
-            em.set_launch(Some(v)).unwrap();
-            em.load(&model.view(), Slot::Current).unwrap();
-            let (t, _) = median_secs(2, 7, || {
-                em.pass().unwrap();
-                em.read().unwrap();
-            });
-            println!(
-                "  tiled variant RPT={rpt} blocks/SM={blocks} tile_rows={}: E-step pass {:.3} ms",
-                v.tile_rows,
-                t * 1e3
-            );
-            variants.push((t, v));
-        }
-        if let Some((_, best)) = variants.iter().min_by(|a, b| a.0.total_cmp(&b.0)) {
-            launch = *best;
-        }
+    for v in candidates {
+        em.set_launch(Some(v)).unwrap();
+        em.load(&model.view(), Slot::Current).unwrap();
+        let (t, _) = median_secs(2, 7, || {
+            em.pass().unwrap();
+            em.read().unwrap();
+        });
+        println!(
+            "  {:?} variant rows={} blocks/SM={} tile_rows={}: E-step pass {:.3} ms",
+            v.kernel,
+            v.rows_per_thread,
+            v.min_blocks,
+            v.tile_rows,
+            t * 1e3
+        );
+        variants.push((t, v));
+    }
+    if let Some((_, best)) = variants.iter().min_by(|a, b| a.0.total_cmp(&b.0)) {
+        launch = *best;
         em.set_launch(Some(launch)).unwrap();
     }
     let variants: Vec<Value> = variants
@@ -416,7 +428,7 @@ fn bench(dev: &Arc<CudaDevice>, n: usize, d: usize, k: usize, kind: CovarianceKi
            "estep_pass_seconds": pass_secs,
            "useful_flops": flops, "bytes": bytes, "peak_fp32_flops": peak_flops, "peak_bytes_per_s": peak_bw,
            "roofline_seconds": roof, "roofline_fraction": roof / iter_secs, "tile_rows": launch.tile_rows, "grid": launch.grid,
-           "rows_per_thread": launch.rows_per_thread, "min_blocks": launch.min_blocks, "tiled_variants": variants})
+           "rows_per_thread": launch.rows_per_thread, "min_blocks": launch.min_blocks, "variants": variants})
 }
 
 /// A whole fit through `backend::fit` on the device (k-means++ on the host, the resident EM
