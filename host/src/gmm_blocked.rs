@@ -342,9 +342,16 @@ fn accumulate_block<T: Real>(
         s.lp[k * BLOCK_ROWS + nb..k * BLOCK_ROWS + np].fill(T::ZERO);
     }
     for k in 0..k_n {
-        deviations(&s.xt, &f.means[k * d..(k + 1) * d], np, &mut s.dev);
         let r = &s.lp[k * BLOCK_ROWS..k * BLOCK_ROWS + np];
-        p.resp[k] += weigh(r, &mut s.dev, d, np, &mut s.wdev, &mut p.s1[k * d..(k + 1) * d]);
+        p.resp[k] += weigh(
+            &s.xt,
+            &f.means[k * d..(k + 1) * d],
+            r,
+            np,
+            &mut s.dev,
+            &mut s.wdev,
+            &mut p.s1[k * d..(k + 1) * d],
+        );
         second_moments(&s.wdev, &s.dev, d, np, &mut p.s2[k * d * d..(k + 1) * d * d]);
     }
     let mut v = p.view(f.shape);
@@ -396,42 +403,38 @@ fn log_probs<T: Real>(ucol: &[T], d: usize, dev: &[T], log_norm: T, out: &mut [T
     }
 }
 
-/// Zeroes δ(i, b) where r_b = 0, then w(i, b) = r_b δ(i, b); s1_i += Σ_b w(i, b); returns Σ_b r_b. Per-lane partial sums, reduced in
-/// a fixed order.
+/// δ(i, b) = x(i, b) − μ_i where r_b > 0 and 0 elsewhere, w(i, b) = r_b δ(i, b); s1_i += Σ_b
+/// w(i, b); returns Σ_b r_b. Per-lane partial sums, reduced in a fixed order.
+///
+/// Samples with r = 0 get δ = 0: the streaming pass skips them, and δ may be ±∞ there (x − μ_k
+/// overflowing for finite x and μ_k far apart), where 0 · ∞ would be NaN. The zero is selected
+/// while δ is computed, so every store is of a computed value: zeroing δ in place afterwards
+/// made LLVM emit masked stores (microcoded on AMD) or keep the loop scalar.
 #[inline(always)]
-fn weigh<T: Real>(r: &[T], dev: &mut [T], d: usize, np: usize, w: &mut [T], s1: &mut [T]) -> T {
+fn weigh<T: Real>(xt: &[T], mu: &[T], r: &[T], np: usize, dev: &mut [T], w: &mut [T], s1: &mut [T]) -> T {
+    let r = &r[..np];
     let mut n = [T::ZERO; LANES];
-    for rs in r[..np].chunks_exact(LANES) {
+    for rs in r.chunks_exact(LANES) {
         for l in 0..LANES {
             n[l] += rs[l];
         }
     }
-    for i in 0..d {
+    for ((i, &m), s1) in mu.iter().enumerate().zip(s1.iter_mut()) {
+        let span = i * BLOCK_ROWS..i * BLOCK_ROWS + np;
+        let (x, dv, o) = (&xt[span.clone()], &mut dev[span.clone()], &mut w[span]);
+        for ((dv, &x), &r) in dv.iter_mut().zip(x).zip(r) {
+            *dv = if r > T::ZERO { x - m } else { T::ZERO };
+        }
+        for ((o, &dv), &r) in o.iter_mut().zip(dv.iter()).zip(r) {
+            *o = r * dv;
+        }
         let mut acc = [T::ZERO; LANES];
-        let (x, o) =
-            (&mut dev[i * BLOCK_ROWS..i * BLOCK_ROWS + np], &mut w[i * BLOCK_ROWS..i * BLOCK_ROWS + np]);
-        for ((o, x), rs) in
-            o.chunks_exact_mut(LANES).zip(x.chunks_exact_mut(LANES)).zip(r.chunks_exact(LANES))
-        {
-            // Samples with r = 0 get δ = 0: the streaming pass skips them, and δ may be ±∞ there
-            // (x − μ_k overflowing for finite x and μ_k far apart), where 0 · ∞ would be NaN.
-            // Product into a register first, then whole-strip stores: interleaving the stores
-            // with the sums made LLVM keep this loop scalar.
-            let mut p = [T::ZERO; LANES];
+        for ws in o.chunks_exact(LANES) {
             for l in 0..LANES {
-                if !(rs[l] > T::ZERO) {
-                    x[l] = T::ZERO;
-                }
-            }
-            for l in 0..LANES {
-                p[l] = rs[l] * x[l];
-            }
-            o.copy_from_slice(&p);
-            for l in 0..LANES {
-                acc[l] += p[l];
+                acc[l] += ws[l];
             }
         }
-        s1[i] += hsum(&acc);
+        *s1 += hsum(&acc);
     }
     hsum(&n)
 }
