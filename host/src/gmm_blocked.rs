@@ -13,7 +13,8 @@
 //!    (the products above add the same terms in the same order as `component_log_probs`, and the
 //!    responsibilities are the kernels' function itself);
 //! 3. n_k += Σ r, s1_k += Rᵀ Δ, s2_k += Δᵀ diag(r) Δ as lane-parallel dot products over the block
-//!    (upper triangle; mirrored into the full square the kernels' layout keeps before merging).
+//!    (s2: upper triangle, per-lane sums kept over the chunk, then added and mirrored into the
+//!    full square the kernels' layout keeps before merging).
 //!
 //! Determinism: rows are split into fixed chunks of [`CHUNK_ROWS`] (independent of the thread
 //! count), each chunk accumulated into its own statistics on a rayon worker, the chunks merged in
@@ -184,6 +185,10 @@ struct Partial<T> {
     resp: Vec<T>,
     s1: Vec<T>,
     s2: Vec<T>,
+    /// Per upper-triangle entry of each s2_k, its [`LANES`] partial sums over the chunk so far
+    /// (entry e of component k at `(k · D(D+1)/2 + e) · LANES`): the lanes are added into s2
+    /// once per chunk, not once per block.
+    s2_lanes: Vec<T>,
     worst: Vec<T>,
     totals: Totals<T>,
 }
@@ -196,6 +201,7 @@ impl<T: Real> Partial<T> {
             resp: vec![T::ZERO; k],
             s1: vec![T::ZERO; k * d],
             s2: vec![T::ZERO; k * d * d],
+            s2_lanes: vec![T::ZERO; k * d * (d + 1) / 2 * LANES],
             worst: vec![T::ZERO; d],
             totals: Totals::default(),
         }
@@ -276,11 +282,17 @@ fn accumulate_chunk_portable<T: Real>(
     for (b, block) in chunk.chunks(BLOCK_ROWS * d).enumerate() {
         accumulate_block(f, block, s, &mut p).map_err(|e| e.offset_sample(b * BLOCK_ROWS))?;
     }
-    // The kernels keep the full square; the block kernels computed the upper triangle.
+    // The kernels keep the full square; the block kernels computed the upper triangle's lanes.
     let (k_n, d) = (shape.components, shape.features);
+    let tri = d * (d + 1) / 2;
     for k in 0..k_n {
         let s2 = &mut p.s2[k * d * d..(k + 1) * d * d];
+        let mut lanes = p.s2_lanes[k * tri * LANES..(k + 1) * tri * LANES].chunks_exact(LANES);
         for i in 0..d {
+            for j in i..d {
+                let acc: &[T; LANES] = lanes.next().expect("tri entries").try_into().expect("LANES");
+                s2[i * d + j] = hsum(acc);
+            }
             for j in 0..i {
                 s2[i * d + j] = s2[j * d + i];
             }
@@ -352,7 +364,7 @@ fn accumulate_block<T: Real>(
             &mut s.wdev,
             &mut p.s1[k * d..(k + 1) * d],
         );
-        second_moments(&s.wdev, &s.dev, d, np, &mut p.s2[k * d * d..(k + 1) * d * d]);
+        second_moments(&s.wdev, &s.dev, d, np, &mut p.s2_lanes[k * tri * LANES..(k + 1) * tri * LANES]);
     }
     let mut v = p.view(f.shape);
     for (b, x) in block.chunks_exact(d).enumerate() {
@@ -383,11 +395,38 @@ fn log_probs<T: Real>(ucol: &[T], d: usize, dev: &[T], log_norm: T, out: &mut [T
         let s = st * LANES;
         let mut m = [T::ZERO; LANES];
         let mut col = ucol;
-        for j in 0..d {
+        let mut j = 0;
+        // Columns j and j + 1 together: two independent add chains per lane (each y_j's terms
+        // still added in order i = 0 … j), where one chain waits on the adder's latency.
+        while j + 1 < d {
             let (cj, rest) = col.split_at(j + 1);
+            let (cj1, rest) = rest.split_at(j + 2);
             col = rest;
+            let (mut y0, mut y1) = ([T::ZERO; LANES], [T::ZERO; LANES]);
+            for (i, (&u0, &u1)) in cj.iter().zip(cj1).enumerate() {
+                let x = lane(dev, i, s);
+                for l in 0..LANES {
+                    y0[l] += x[l] * u0;
+                }
+                for l in 0..LANES {
+                    y1[l] += x[l] * u1;
+                }
+            }
+            let (x, u1) = (lane(dev, j + 1, s), cj1[j + 1]);
+            for l in 0..LANES {
+                y1[l] += x[l] * u1;
+            }
+            for l in 0..LANES {
+                m[l] += y0[l] * y0[l];
+            }
+            for l in 0..LANES {
+                m[l] += y1[l] * y1[l];
+            }
+            j += 2;
+        }
+        if j < d {
             let mut y = [T::ZERO; LANES];
-            for (i, &u) in cj.iter().enumerate() {
+            for (i, &u) in col.iter().take(j + 1).enumerate() {
                 let x = lane(dev, i, s);
                 for l in 0..LANES {
                     y[l] += x[l] * u;
@@ -444,22 +483,73 @@ fn hsum<T: Real>(a: &[T; LANES]) -> T {
     a.iter().fold(T::ZERO, |s, &v| s + v)
 }
 
-/// s2(i, j) += Σ_b w(i, b) δ(j, b) for j ≥ i (the upper triangle), one lane-parallel dot product
-/// per entry. Register tiles of several (i, j) sharing loads were slower: LLVM then vectorizes
-/// across the tile's entries (4-wide with shuffles for f32) instead of across the lanes.
+/// Lane l of s2(i, j) += Σ_{b ≡ l (mod LANES)} w(i, b) δ(j, b) for j ≥ i (the upper triangle,
+/// entries in row order, [`LANES`] values each in `s2_lanes`), a lane-parallel dot product per
+/// entry, strip by strip in sample order. Entries go in 2 × 2 tiles (rows i, i + 1 × columns j,
+/// j + 1): each strip of w and δ loaded feeds two multiply-adds instead of one, and the tile's
+/// four accumulators are four independent add chains. The lanes are summed once per chunk
+/// (`accumulate_chunk_portable`): summed per block, their 16 dependent scalar adds cost more than
+/// the dot product itself.
 #[inline(always)]
-fn second_moments<T: Real>(w: &[T], dev: &[T], d: usize, np: usize, s2: &mut [T]) {
-    for i in 0..d {
-        let wi = &w[i * BLOCK_ROWS..i * BLOCK_ROWS + np];
-        for j in i..d {
-            let dj = &dev[j * BLOCK_ROWS..j * BLOCK_ROWS + np];
-            let mut acc = [T::ZERO; LANES];
-            for (x, y) in wi.chunks_exact(LANES).zip(dj.chunks_exact(LANES)) {
-                mac(&mut acc, x.try_into().expect("LANES"), y.try_into().expect("LANES"));
+fn second_moments<T: Real>(w: &[T], dev: &[T], d: usize, np: usize, s2_lanes: &mut [T]) {
+    // Offset of entry (i, j), j ≥ i, among the upper triangle's entries in row order.
+    let at = |i: usize, j: usize| (i * (2 * d + 1 - i) / 2 + (j - i)) * LANES;
+    let mut i = 0;
+    while i < d {
+        let two_rows = i + 1 < d;
+        let (w0, w1) = (strip_row(w, i, np), strip_row(w, if two_rows { i + 1 } else { i }, np));
+        let mut j = i;
+        while j < d {
+            let two_cols = j + 1 < d;
+            let (d0, d1) = (strip_row(dev, j, np), strip_row(dev, if two_cols { j + 1 } else { j }, np));
+            // (i + 1, j) is below the diagonal on a diagonal tile; (i + 1, ·) and (·, j + 1) do
+            // not exist past the last row or column.
+            let (has01, has10, has11) = (two_cols, two_rows && j > i, two_rows && two_cols);
+            let mut a00 = lanes_at(s2_lanes, at(i, j));
+            let mut a01 = if has01 { lanes_at(s2_lanes, at(i, j + 1)) } else { [T::ZERO; LANES] };
+            let mut a10 = if has10 { lanes_at(s2_lanes, at(i + 1, j)) } else { [T::ZERO; LANES] };
+            let mut a11 = if has11 { lanes_at(s2_lanes, at(i + 1, j + 1)) } else { [T::ZERO; LANES] };
+            for (((x0, x1), y0), y1) in w0
+                .chunks_exact(LANES)
+                .zip(w1.chunks_exact(LANES))
+                .zip(d0.chunks_exact(LANES))
+                .zip(d1.chunks_exact(LANES))
+            {
+                let (x0, x1): (&[T; LANES], &[T; LANES]) =
+                    (x0.try_into().expect("LANES"), x1.try_into().expect("LANES"));
+                let (y0, y1): (&[T; LANES], &[T; LANES]) =
+                    (y0.try_into().expect("LANES"), y1.try_into().expect("LANES"));
+                mac(&mut a00, x0, y0);
+                mac(&mut a01, x0, y1);
+                mac(&mut a10, x1, y0);
+                mac(&mut a11, x1, y1);
             }
-            s2[i * d + j] += hsum(&acc);
+            s2_lanes[at(i, j)..at(i, j) + LANES].copy_from_slice(&a00);
+            if has01 {
+                s2_lanes[at(i, j + 1)..at(i, j + 1) + LANES].copy_from_slice(&a01);
+            }
+            if has10 {
+                s2_lanes[at(i + 1, j)..at(i + 1, j) + LANES].copy_from_slice(&a10);
+            }
+            if has11 {
+                s2_lanes[at(i + 1, j + 1)..at(i + 1, j + 1) + LANES].copy_from_slice(&a11);
+            }
+            j += 2;
         }
+        i += 2;
     }
+}
+
+/// The first `np` samples of row `i` of a feature-major block.
+#[inline(always)]
+fn strip_row<T>(m: &[T], i: usize, np: usize) -> &[T] {
+    &m[i * BLOCK_ROWS..i * BLOCK_ROWS + np]
+}
+
+/// The [`LANES`] values of `v` from `at`.
+#[inline(always)]
+fn lanes_at<T: Real>(v: &[T], at: usize) -> [T; LANES] {
+    v[at..at + LANES].try_into().expect("LANES")
 }
 
 /// acc += x ⊙ y, lane by lane.
