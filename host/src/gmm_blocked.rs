@@ -9,9 +9,12 @@
 //!
 //! 1. Δ = X − μ_k and the Mahalanobis terms ‖U_kᵀ δ‖² for every row of the block, as the
 //!    triangular product Y = Δ U_k over strips of [`LANES`] samples held in registers;
-//! 2. responsibilities per row, by the kernels' `responsibilities_in_place`
-//!    (the products above add the same terms in the same order as `component_log_probs`, and the
-//!    responsibilities are the kernels' function itself);
+//! 2. responsibilities for the whole block, the kernels' `responsibilities_in_place` formula
+//!    computed a component at a time over all rows with a vectorizable exponential
+//!    ([`crabmix_kernels::Real::exp_nonpositive`], within 2 ulp of libm's); a block with a bad row
+//!    (non-finite sample, zero density) goes row by row through the kernels' function itself,
+//!    so the error and its row are the streaming pass's (the products above add the same terms
+//!    in the same order as `component_log_probs`);
 //! 3. n_k += Σ r, s1_k += Rᵀ Δ, s2_k += Δᵀ diag(r) Δ as lane-parallel dot products over the block
 //!    (s2: upper triangle, per-lane sums kept over the chunk, then added and mirrored into the
 //!    full square the kernels' layout keeps before merging).
@@ -230,6 +233,8 @@ struct Scratch<T> {
     lp: Vec<T>,
     lse: Vec<T>,
     row: Vec<T>,
+    max: Vec<T>,
+    top: Vec<T>,
 }
 
 impl<T: Real> Scratch<T> {
@@ -242,6 +247,8 @@ impl<T: Real> Scratch<T> {
             lp: vec![T::ZERO; k * BLOCK_ROWS],
             lse: vec![T::ZERO; BLOCK_ROWS],
             row: vec![T::ZERO; k],
+            max: vec![T::ZERO; BLOCK_ROWS],
+            top: vec![T::ZERO; BLOCK_ROWS],
         }
     }
 }
@@ -334,21 +341,27 @@ fn accumulate_block<T: Real>(
         let out = &mut s.lp[k * BLOCK_ROWS..k * BLOCK_ROWS + np];
         log_probs(&f.ucols[k * tri..(k + 1) * tri], d, &s.dev, f.log_norm[k], out);
     }
-    // Responsibilities row by row, in row order so the first failing row is the one reported
-    // (a non-finite row yields NaN log-probabilities, caught here before any statistic is added).
-    for (b, x) in block.chunks_exact(d).enumerate() {
-        if !finite {
-            if let Some(feature) = x.iter().position(|v| !v.is_finite()) {
-                return Err(Error::NonFiniteSample { sample: b, feature });
+    // Responsibilities strip by strip (vectorized); when a row is bad (non-finite sample, zero
+    // density), row by row through the kernels' function instead, in row order, so that the
+    // first failing row is the one reported (a non-finite row yields NaN log-probabilities,
+    // caught before any statistic is added).
+    if !finite || !strip_maxima(&s.lp, k_n, nb, &mut s.max, &mut s.top) {
+        for (b, x) in block.chunks_exact(d).enumerate() {
+            if !finite {
+                if let Some(feature) = x.iter().position(|v| !v.is_finite()) {
+                    return Err(Error::NonFiniteSample { sample: b, feature });
+                }
+            }
+            for (k, a) in s.row.iter_mut().enumerate() {
+                *a = s.lp[k * BLOCK_ROWS + b];
+            }
+            s.lse[b] = responsibilities_in_place(&mut s.row).ok_or(Error::ZeroDensity { sample: b })?;
+            for (k, &a) in s.row.iter().enumerate() {
+                s.lp[k * BLOCK_ROWS + b] = a;
             }
         }
-        for (k, a) in s.row.iter_mut().enumerate() {
-            *a = s.lp[k * BLOCK_ROWS + b];
-        }
-        s.lse[b] = responsibilities_in_place(&mut s.row).ok_or(Error::ZeroDensity { sample: b })?;
-        for (k, &a) in s.row.iter().enumerate() {
-            s.lp[k * BLOCK_ROWS + b] = a;
-        }
+    } else {
+        strip_responsibilities(&mut s.lp, k_n, np, &s.max, &mut s.top, &mut s.lse);
     }
     for k in 0..k_n {
         s.lp[k * BLOCK_ROWS + nb..k * BLOCK_ROWS + np].fill(T::ZERO);
@@ -439,6 +452,73 @@ fn log_probs<T: Real>(ucol: &[T], d: usize, dev: &[T], log_norm: T, out: &mut [T
         for l in 0..LANES {
             o[l] = log_norm - half * m[l];
         }
+    }
+}
+
+/// Per row b of the block (first `nb`, rounded up to whole strips), the largest log-probability
+/// m_b = max_k lp(k, b) and the first k attaining it (as a float, so the loops vectorize); `false`
+/// when a row among the first `nb` has no finite maximum or a NaN, which the kernels'
+/// `responsibilities_in_place` reports (the caller then takes that path).
+#[inline(always)]
+fn strip_maxima<T: Real>(lp: &[T], k_n: usize, nb: usize, max: &mut [T], top: &mut [T]) -> bool {
+    let np = nb.div_ceil(LANES) * LANES;
+    let (max, top) = (&mut max[..np], &mut top[..np]);
+    max.fill(T::NEG_INFINITY);
+    top.fill(T::ZERO);
+    for k in 0..k_n {
+        let kf = T::from_usize(k);
+        let v = &lp[k * BLOCK_ROWS..k * BLOCK_ROWS + np];
+        for ((&v, m), t) in v.iter().zip(max.iter_mut()).zip(top.iter_mut()) {
+            // A NaN is taken as the maximum and then kept (nothing compares above it), so the
+            // finiteness check below sees it.
+            let take = v > *m || v.is_nan();
+            *m = if take { v } else { *m };
+            *t = if take { kf } else { *t };
+        }
+    }
+    max[..nb].iter().all(|m| m.is_finite())
+}
+
+/// The kernels' `responsibilities_in_place` for every row of the block at once (see there): with
+/// m_b and its component k*_b from [`strip_maxima`], t_b = Σ_{k≠k*} e^{lp(k,b) − m_b}, q(k, b) =
+/// e^{lp(k,b) − m_b} / (1 + t_b) in place of lp, ln p(x_b) = m_b + ln(1 + t_b). The exponentials
+/// are [`Real::exp_nonpositive`] (within 2 ulp of libm's, one vectorized loop per component)
+/// rather than one libm call per (row, component), which cost as much as the rest of the pass at
+/// small D.
+#[inline(always)]
+fn strip_responsibilities<T: Real>(
+    lp: &mut [T],
+    k_n: usize,
+    np: usize,
+    max: &[T],
+    top: &mut [T],
+    lse: &mut [T],
+) {
+    let (max, top, t) = (&max[..np], &mut top[..np], &mut lse[..np]);
+    t.fill(T::ZERO);
+    for k in 0..k_n {
+        let kf = T::from_usize(k);
+        let v = &mut lp[k * BLOCK_ROWS..k * BLOCK_ROWS + np];
+        for (((v, &m), &tp), t) in v.iter_mut().zip(max).zip(top.iter()).zip(t.iter_mut()) {
+            let x = *v - m;
+            let e = if x < T::EXP_ZERO_BELOW { T::ZERO } else { x.exp_nonpositive() };
+            *v = e;
+            *t += if kf == tp { T::ZERO } else { e };
+        }
+    }
+    // `top` is done with: it takes 1 / (1 + t_b), then `t` the log-likelihoods.
+    let inv = top;
+    for (inv, &t) in inv.iter_mut().zip(t.iter()) {
+        *inv = T::ONE / (T::ONE + t);
+    }
+    for k in 0..k_n {
+        let v = &mut lp[k * BLOCK_ROWS..k * BLOCK_ROWS + np];
+        for (v, &inv) in v.iter_mut().zip(inv.iter()) {
+            *v *= inv;
+        }
+    }
+    for (t, &m) in t.iter_mut().zip(max) {
+        *t = m + t.ln_1p();
     }
 }
 

@@ -138,6 +138,38 @@ fn blocked_matches_streaming_f32() {
     }
 }
 
+/// Tied components (two identical ones: every row's maximum is attained twice) and components
+/// so far apart that most e^{lp − m} underflow: the block-wide responsibilities keep the
+/// kernels' choice of the first maximum, and their exponential (2 ulp of libm's) stays within
+/// the tolerances.
+#[test]
+fn blocked_responsibilities_handle_ties_and_underflow() {
+    for far in [0.0, 60.0] {
+        let d = 3;
+        let means = vec![0.0, 0.0, 0.0, 0.0, 0.0, 0.0, far, -far, 2.0];
+        let mut covs = vec![0.0; 3 * d * d];
+        for c in 0..3 {
+            for i in 0..d {
+                covs[c * d * d + i * d + i] = if c < 2 { 1.0 } else { 3.0 };
+            }
+        }
+        let model = Mixture::<f64>::new(CovarianceKind::Full, d, vec![0.25, 0.25, 0.5], means, covs).unwrap();
+        let (data, _) = model.sample(3 * BLOCK_ROWS + 5, &mut Xoshiro256PlusPlus::seed_from_u64(8));
+        let mut want = streaming(&model, &data);
+        let mut got = pass(&model, &mut BlockedEStep::new(&data, d));
+        assert_stats_close(&format!("f64 far={far}"), &mut got, &mut want, 1e-12);
+        let (g, w) = (got.view_mut(), want.view_mut());
+        // The tied pair shares its rows evenly in both passes.
+        assert_eq!(g.as_ref().resp_sums()[0], g.as_ref().resp_sums()[1]);
+        assert_eq!(w.as_ref().resp_sums()[0], w.as_ref().resp_sums()[1]);
+        let m32 = model.cast::<f32>().unwrap();
+        let d32: Vec<f32> = data.iter().map(|&v| v as f32).collect();
+        let mut want = streaming(&m32, &d32);
+        let mut got = pass(&m32, &mut BlockedEStep::new(&d32, d));
+        assert_stats_close(&format!("f32 far={far}"), &mut got, &mut want, 1e-4);
+    }
+}
+
 #[test]
 fn blocked_does_not_depend_on_thread_count() {
     let (model, data) = problem::<f64>(5 * CHUNK_ROWS + 300, 8, 5, 7);
@@ -251,7 +283,7 @@ fn blocked_falls_back_for_diag_and_spherical() {
         let mut covs = vec![0.0; 3 * d * d];
         for c in 0..3 {
             for i in 0..d {
-                covs[c * d * d + i * d + i] = 1.0 + c as f64;
+                covs[c * d * d + i * d + i] = if c < 2 { 1.0 } else { 3.0 };
             }
         }
         let model = Mixture::new(kind, d, full.weights().to_vec(), full.means().to_vec(), covs).unwrap();
