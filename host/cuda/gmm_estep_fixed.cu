@@ -6,10 +6,11 @@
 // reduction, the pass summary and the host merge are shared; host/src/gpu_layout.rs chooses the
 // kernel and the launch from (N, K, D, T) alone, which keeps every sum's order reproducible.
 //
-//  * registers (`gmm_estep_regs_*`): for small shapes, E = K·(1 + D + P) ≤ 64. Each thread walks
-//    rows n = global thread id, + grid·block, … and accumulates every statistic in registers
+//  * registers (`gmm_estep_regs_*`): for small shapes, E = K·(1 + D + P) in at most 64
+//    accumulator registers (E·sizeof(T)/4). Each thread walks rows n = global thread id,
+//    + grid·block, … (RPI of them loaded per step) and accumulates every statistic in registers
 //    (type T), then the block adds its threads' sums in a fixed tree (double) and writes its
-//    partial. No shared tile, no per-tile barrier: the D = 2, K = 4 pass is memory-bound.
+//    partial. No shared tile, no per-tile barrier.
 //  * tiled (`gmm_estep_tiled_full_*`): full covariances with K·B(B+1)/2 ≤ 256, B = ⌈D/4⌉, and U in
 //    ≤ 24 KiB. Per tile of rows: (A) thread (k, row group) computes ln α_k N_k for RPT rows at once
 //    from centred samples in registers and U_k's packed columns in shared memory (one U load
@@ -350,6 +351,7 @@ GMM_ESTEP_REGS_ENTRY(float, f32, true, full, 2, 4, 2, 2)
 GMM_ESTEP_REGS_ENTRY(float, f32, true, full, 2, 4, 1, 1)
 GMM_ESTEP_REGS_ENTRY(float, f32, false, diag, 2, 4, 4, 2)
 GMM_ESTEP_REGS_ENTRY(double, f64, true, full, 2, 4, 2, 1)
+GMM_ESTEP_REGS_ENTRY(double, f64, true, full, 2, 2, 4, 2)
 GMM_ESTEP_REGS_ENTRY(float, f32, true, full, 1, 8, 4, 2)
 GMM_ESTEP_REGS_ENTRY(float, f32, true, full, 3, 6, 2, 1)
 GMM_ESTEP_TILED_ENTRY(float, f32, 16, 4, 2)

@@ -43,8 +43,16 @@ pub const DYNAMIC_SHARED_BYTES: u32 = 40 * 1024;
 /// ≈ 40 rows at N = 10⁷ before the block's reduction tree (which costs as much as a few rows).
 pub const REGS_MAX_BLOCKS: u32 = 1024;
 
-/// Most statistics per block the registers kernel keeps in registers (per thread).
+/// Most 32-bit registers a thread of the registers kernel may spend on its statistics,
+/// E · elem / 4 (E f32 or 2E f64 values): beyond 64 ptxas spills at every rows-per-step and
+/// register bound tried (sm_90, every full and diag shape with D ≤ 8), so those shapes take the
+/// tiled or generic kernel.
 pub const REGS_MAX_ENTRIES: usize = 64;
+
+/// Accumulator registers (E · elem / 4) up to which the registers kernel loads 4 rows per step
+/// under a 2-blocks-per-SM bound (≤ 128 registers) without spilling (f64 at 26–30 spilled);
+/// above it, 2 rows per step and no bound.
+pub const REGS_FOUR_ROWS_MAX: usize = 24;
 
 /// Shared-memory budget of U (K·P values) in the tiled kernel: the rest of the 40 KiB is the tile.
 pub const TILED_MAX_U_BYTES: usize = 24 * 1024;
@@ -61,8 +69,8 @@ pub enum EStepKernel {
     /// entry per thread.
     Generic,
     /// `gmm_estep_regs_{kind}_d{D}_k{K}_r{RPI}_b{B}_T` (gmm_estep_fixed.cu): E = K·(1 + D + P)
-    /// ≤ [`REGS_MAX_ENTRIES`]; per-thread statistics in registers, grid-stride rows, RPI loaded
-    /// per step.
+    /// with E · elem/4 ≤ [`REGS_MAX_ENTRIES`]; per-thread statistics in registers, grid-stride
+    /// rows, RPI loaded per step.
     Registers,
     /// `gmm_estep_tiled_full_d{D}_r{RPT}_b{B}_T` (gmm_estep_fixed.cu): full covariances with 64 ≤ K·B(B+1)/2
     /// ≤ 256 (B = ⌈D/4⌉) and U in ≤ [`TILED_MAX_U_BYTES`]; register-tiled phases over row tiles.
@@ -110,14 +118,15 @@ impl EStepLaunch {
         Ok(Self::tiled_full(shape, n, elem).unwrap_or(generic))
     }
 
-    /// The registers kernel's launch, when its statistics fit (E ≤ [`REGS_MAX_ENTRIES`]): a
-    /// thread's E accumulators take E · elem/4 registers; up to 32 of them, 4 rows per step
+    /// The registers kernel's launch, when its statistics fit (E · elem/4 ≤
+    /// [`REGS_MAX_ENTRIES`] registers): up to [`REGS_FOUR_ROWS_MAX`] of them, 4 rows per step
     /// and 2 blocks per SM (≤ 128 registers: ptxas fits the D = 2, K = 4 f32 kernel in 100
     /// without spills, where a bound of 3 blocks, 80 registers, spills); beyond that 2 rows per
-    /// step and no bound.
+    /// step and no bound. Both rules come from compiling every full and diag shape with D ≤ 8
+    /// that qualifies, in f32 and f64, at each setting (scripts/nvrtc_check.py).
     pub fn registers(shape: Shape, n: usize, elem: usize) -> Option<Self> {
         let entries = Self::generic(shape, n, elem).ok()?.entries;
-        let (rpi, min_blocks) = if entries * elem / 4 <= 32 { (4, 2) } else { (2, 1) };
+        let (rpi, min_blocks) = if entries * elem / 4 <= REGS_FOUR_ROWS_MAX { (4, 2) } else { (2, 1) };
         Self::registers_with(shape, n, elem, rpi, min_blocks)
     }
 
@@ -127,7 +136,10 @@ impl EStepLaunch {
     /// qualify. The grid is min(⌈N / 256⌉, [`REGS_MAX_BLOCKS`]) either way.
     pub fn registers_with(shape: Shape, n: usize, elem: usize, rpi: u32, min_blocks: u32) -> Option<Self> {
         let generic = Self::generic(shape, n, elem).ok()?;
-        if generic.entries > REGS_MAX_ENTRIES || ![1, 2, 4].contains(&rpi) || !(1..=3).contains(&min_blocks) {
+        if generic.entries * elem / 4 > REGS_MAX_ENTRIES
+            || ![1, 2, 4].contains(&rpi)
+            || !(1..=3).contains(&min_blocks)
+        {
             return None;
         }
         Some(Self {
@@ -446,6 +458,13 @@ mod tests {
         let l = EStepLaunch::new(Shape::new(4, 2, CovarianceKind::Full), 10_000_000, 8).unwrap();
         assert_eq!((l.kernel, l.rows_per_thread, l.min_blocks), (EStepKernel::Registers, 2, 1));
         assert!(l.is_valid_for(Shape::new(4, 2, CovarianceKind::Full), 10_000_000, 8));
+        // f64 at K = 3, D = 4: 45 entries, 90 registers > 64, so not the registers kernel.
+        let l = EStepLaunch::new(Shape::new(3, 4, CovarianceKind::Full), 1000, 8).unwrap();
+        assert_eq!(l.kernel, EStepKernel::Generic);
+        assert_eq!(
+            EStepLaunch::new(Shape::new(3, 4, CovarianceKind::Full), 1000, 4).unwrap().kernel,
+            EStepKernel::Registers
+        );
         let v = EStepLaunch::registers_with(Shape::new(4, 2, CovarianceKind::Full), 100, 4, 1, 1).unwrap();
         assert!(v.is_valid_for(Shape::new(4, 2, CovarianceKind::Full), 100, 4));
         assert!(EStepLaunch::registers_with(Shape::new(4, 2, CovarianceKind::Full), 100, 4, 3, 1).is_none());

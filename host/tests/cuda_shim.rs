@@ -120,8 +120,11 @@ fn check_estep<T: ShimScalar>(
 
 #[test]
 fn estep_full_f64_matches_serial_reference() {
-    // E = 3·(1 + 4 + 10) = 45 < 256 entries: the row-group path of the statistics phase.
-    check_estep::<f64>(CovarianceKind::Full, 3, 4, 300, None, 1e-10, EStepKernel::Registers);
+    // E = 3·(1 + 4 + 10) = 45 < 256 entries: the generic kernel's row-group path of the
+    // statistics phase (in f64 its 90 accumulator registers are over the registers kernel's 64).
+    check_estep::<f64>(CovarianceKind::Full, 3, 4, 300, None, 1e-10, EStepKernel::Generic);
+    // E = 3·(1 + 3 + 6) = 30, 60 registers: the registers kernel, 2 rows per step.
+    check_estep::<f64>(CovarianceKind::Full, 3, 3, 300, Some(1), 1e-10, EStepKernel::Registers);
 }
 
 #[test]
@@ -132,7 +135,8 @@ fn estep_full_f64_many_entries_and_grid_stride() {
 
 #[test]
 fn estep_diag_f64_matches_serial_reference() {
-    check_estep::<f64>(CovarianceKind::Diag, 4, 5, 257, Some(3), 1e-10, EStepKernel::Registers);
+    check_estep::<f64>(CovarianceKind::Diag, 3, 3, 257, Some(3), 1e-10, EStepKernel::Registers);
+    check_estep::<f64>(CovarianceKind::Diag, 4, 5, 257, Some(3), 1e-10, EStepKernel::Generic);
 }
 
 #[test]
