@@ -463,18 +463,23 @@ fn log_probs<T: Real>(ucol: &[T], d: usize, dev: &[T], log_norm: T, out: &mut [T
 fn strip_maxima<T: Real>(lp: &[T], k_n: usize, nb: usize, max: &mut [T], top: &mut [T]) -> bool {
     let np = nb.div_ceil(LANES) * LANES;
     let (max, top) = (&mut max[..np], &mut top[..np]);
-    max.fill(T::NEG_INFINITY);
-    top.fill(T::ZERO);
-    for k in 0..k_n {
-        let kf = T::from_usize(k);
-        let v = &lp[k * BLOCK_ROWS..k * BLOCK_ROWS + np];
-        for ((&v, m), t) in v.iter().zip(max.iter_mut()).zip(top.iter_mut()) {
-            // A NaN is taken as the maximum and then kept (nothing compares above it), so the
-            // finiteness check below sees it.
-            let take = v > *m || v.is_nan();
-            *m = if take { v } else { *m };
-            *t = if take { kf } else { *t };
+    // Strip by strip with the running maxima in registers, stored once: updating them in memory
+    // component by component made LLVM emit masked stores (microcoded on AMD).
+    for (st, (ms, ts)) in max.chunks_exact_mut(LANES).zip(top.chunks_exact_mut(LANES)).enumerate() {
+        let (mut m, mut t) = ([T::NEG_INFINITY; LANES], [T::ZERO; LANES]);
+        for k in 0..k_n {
+            let kf = T::from_usize(k);
+            let v = lane(lp, k, st * LANES);
+            for l in 0..LANES {
+                // A NaN is taken as the maximum and then kept (nothing compares above it), so
+                // the finiteness check below sees it.
+                let take = v[l] > m[l] || v[l].is_nan();
+                m[l] = if take { v[l] } else { m[l] };
+                t[l] = if take { kf } else { t[l] };
+            }
         }
+        ms.copy_from_slice(&m);
+        ts.copy_from_slice(&t);
     }
     max[..nb].iter().all(|m| m.is_finite())
 }
