@@ -11,7 +11,8 @@
 //!    triangular product Y = Δ U_k over strips of [`LANES`] samples held in registers;
 //! 2. responsibilities for the whole block, the kernels' `responsibilities_in_place` formula
 //!    computed a component at a time over all rows with a vectorizable exponential
-//!    ([`crabmix_kernels::Real::exp_nonpositive`], within 2 ulp of libm's); a block with a bad row
+//!    ([`crabmix_kernels::Real::exp_nonpositive`], within 2 ulp of libm's, also in builds where
+//!    the kernels' `fast_exp` is micromath's); a block with a bad row
 //!    (non-finite sample, zero density) goes row by row through the kernels' function itself,
 //!    so the error and its row are the streaming pass's (the products above add the same terms
 //!    in the same order as `component_log_probs`);

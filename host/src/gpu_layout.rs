@@ -44,9 +44,10 @@ pub const DYNAMIC_SHARED_BYTES: u32 = 40 * 1024;
 pub const REGS_MAX_BLOCKS: u32 = 1024;
 
 /// Most 32-bit registers a thread of the registers kernel may spend on its statistics,
-/// E · elem / 4 (E f32 or 2E f64 values): beyond 64 ptxas spills at every rows-per-step and
-/// register bound tried (sm_90, every full and diag shape with D ≤ 8), so those shapes take the
-/// tiled or generic kernel.
+/// E · elem / 4 (E f32 or 2E f64 values). Of the 61 shapes with D ≤ 8 between 64 and 128 (all
+/// f64; 128 was the limit when it counted entries, E ≤ 64), 44 spilled at every rows-per-step and
+/// register bound and the rest needed ≥ 194 registers, one block per SM (sm_90,
+/// scripts/nvrtc_regs_sweep.py), so those shapes take the tiled or generic kernel.
 pub const REGS_MAX_ENTRIES: usize = 64;
 
 /// Accumulator registers (E · elem / 4) up to which the registers kernel loads 4 rows per step
@@ -123,7 +124,7 @@ impl EStepLaunch {
     /// and 2 blocks per SM (≤ 128 registers: ptxas fits the D = 2, K = 4 f32 kernel in 100
     /// without spills, where a bound of 3 blocks, 80 registers, spills); beyond that 2 rows per
     /// step and no bound. Both rules come from compiling every full and diag shape with D ≤ 8
-    /// that qualifies, in f32 and f64, at each setting (scripts/nvrtc_check.py).
+    /// that qualifies, in f32 and f64, at each setting (scripts/nvrtc_regs_sweep.py).
     pub fn registers(shape: Shape, n: usize, elem: usize) -> Option<Self> {
         let entries = Self::generic(shape, n, elem).ok()?.entries;
         let (rpi, min_blocks) = if entries * elem / 4 <= REGS_FOUR_ROWS_MAX { (4, 2) } else { (2, 1) };
@@ -246,7 +247,8 @@ impl EStepLaunch {
     }
 
     /// Whether this launch is one the layout produces for `shape` over `n` samples of `elem`-byte
-    /// scalars (the layout's choice, the generic launch, or a [`Self::tiled_full_with`] variant):
+    /// scalars (the layout's choice, the generic launch, or a [`Self::tiled_full_with`] or
+    /// [`Self::registers_with`] variant):
     /// the kernels index shared memory and rows by these fields and check none of them.
     pub fn is_valid_for(&self, shape: Shape, n: usize, elem: usize) -> bool {
         let rebuilt = match self.kernel {
@@ -447,7 +449,7 @@ mod tests {
         let l = EStepLaunch::new(Shape::new(64, 64, CovarianceKind::Diag), 100, 8).unwrap();
         assert_eq!((l.kernel, l.tile_rows, l.grid, l.entries), (EStepKernel::Generic, 40, 3, 64 * 129));
         // The benchmark shapes: D = 2, K = 4 full in registers (E = 4 · 6 = 24) ...
-        // with 4 rows per step and 2 blocks per SM (24 accumulators ≤ 32 registers) ...
+        // with 4 rows per step and 2 blocks per SM (24 accumulator registers ≤ REGS_FOUR_ROWS_MAX) ...
         let l = EStepLaunch::new(Shape::new(4, 2, CovarianceKind::Full), 10_000_000, 4).unwrap();
         assert_eq!((l.kernel, l.grid, l.shared_bytes, l.entries), (EStepKernel::Registers, 1024, 0, 24));
         assert_eq!((l.rows_per_thread, l.min_blocks), (4, 2));

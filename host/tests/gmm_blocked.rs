@@ -138,10 +138,10 @@ fn blocked_matches_streaming_f32() {
     }
 }
 
-/// Tied components (two identical ones: every row's maximum is attained twice) and components
-/// so far apart that most e^{lp − m} underflow: the block-wide responsibilities keep the
-/// kernels' choice of the first maximum, and their exponential (2 ulp of libm's) stays within
-/// the tolerances.
+/// Tied components (two identical ones: every row's maximum may be attained twice, where counting
+/// the maximal term twice or not at all in 1 + t would move every statistic) and components so
+/// far apart that most e^{lp − m} underflow: the block-wide responsibilities match the streaming
+/// pass within the tolerances.
 #[test]
 fn blocked_responsibilities_handle_ties_and_underflow() {
     for far in [0.0, 60.0] {
@@ -158,10 +158,6 @@ fn blocked_responsibilities_handle_ties_and_underflow() {
         let mut want = streaming(&model, &data);
         let mut got = pass(&model, &mut BlockedEStep::new(&data, d));
         assert_stats_close(&format!("f64 far={far}"), &mut got, &mut want, 1e-12);
-        let (g, w) = (got.view_mut(), want.view_mut());
-        // The tied pair shares its rows evenly in both passes.
-        assert_eq!(g.as_ref().resp_sums()[0], g.as_ref().resp_sums()[1]);
-        assert_eq!(w.as_ref().resp_sums()[0], w.as_ref().resp_sums()[1]);
         let m32 = model.cast::<f32>().unwrap();
         let d32: Vec<f32> = data.iter().map(|&v| v as f32).collect();
         let mut want = streaming(&m32, &d32);

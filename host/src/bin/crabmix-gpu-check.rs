@@ -357,13 +357,14 @@ fn bench(dev: &Arc<CudaDevice>, n: usize, d: usize, k: usize, kind: CovarianceKi
     // Time the layout's choice and its variants by the E-step pass (each compiles without
     // spills, scripts/nvrtc_check.py), then the EM iteration with the fastest. Tiled: rows per
     // phase-A thread, blocks per SM, tile rows. Registers: rows loaded per step and blocks per
-    // SM; (1, 1) is the kernel as first measured.
+    // SM, the layout's two settings and two others; (1, 1) loads one row at a time, as the
+    // kernel first measured did.
     let candidates: Vec<EStepLaunch> = match launch.kernel {
         EStepKernel::TiledFull => [(4, 2, 0), (2, 3, 64), (4, 2, 128), (2, 3, 128)]
             .iter()
             .filter_map(|&(rpt, blocks, rows)| EStepLaunch::tiled_full_with(shape, n, 4, rpt, blocks, rows))
             .collect(),
-        EStepKernel::Registers => [(4, 2), (2, 2), (1, 1)]
+        EStepKernel::Registers => [(4, 2), (2, 1), (2, 2), (1, 1)]
             .iter()
             .filter_map(|&(rpi, blocks)| EStepLaunch::registers_with(shape, n, 4, rpi, blocks))
             .collect(),
