@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Register sweep of the registers E-step kernel (host/cuda/gmm_estep_fixed.cu): compiles every
-full and diag shape with D ≤ 8 whose statistics take at most 128 accumulator registers
-(E · sizeof(T)/4, E = K(1 + D + P) ≤ 64: what the layout allowed before), in f32 and f64, at each
+full and diag shape with D ≤ 8 and E = K(1 + D + P) ≤ 64 statistics (what the layout allowed
+before; up to 128 accumulator registers, E · sizeof(T)/4, in f64), in f32 and f64, at each
 (rows per step, blocks per SM) setting, through the pinned NVRTC for sm_90, and prints per shape
 which settings spill. It is the evidence for host/src/gpu_layout.rs's REGS_MAX_ENTRIES (above 64
 registers a shape spills at every setting or needs ≥ 194 registers, one block per SM) and
@@ -24,7 +24,7 @@ from nvrtc_check import compile_file, nvrtc, parse  # noqa: E402
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 SETTINGS = [(1, 1), (2, 1), (2, 2), (4, 1), (4, 2)]
 MAX_REGS, FOUR_ROWS_MAX = 64, 24  # gpu_layout::REGS_MAX_ENTRIES, REGS_FOUR_ROWS_MAX
-SWEEP_REGS = 128  # the old limit: E ≤ 64 entries, whatever the scalar
+OLD_MAX_ENTRIES = 64  # the limit before it counted registers: E ≤ 64 entries, whatever the scalar
 
 
 def rule(regs):
@@ -37,7 +37,7 @@ def shapes():
             for k in range(1, 65):
                 e = k * (1 + d + (d * (d + 1) // 2 if full else d))
                 for ctype, tn, elem in (("float", "f32", 4), ("double", "f64", 8)):
-                    if e * elem // 4 <= SWEEP_REGS:
+                    if e <= OLD_MAX_ENTRIES:
                         yield full, d, k, ctype, tn, e * elem // 4
 
 
