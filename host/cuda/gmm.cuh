@@ -55,6 +55,19 @@ __device__ __forceinline__ T responsibilities_in_place(T* l, int k) {
     return m + c_log(s);
 }
 
+// Adds one row's ln p(x) to a thread's running Σ ln p(x) and smallest ln p(x) with its row. A
+// thread visits its rows in increasing order, so strict < keeps the first of ties (the serial
+// pass's rule, which block_log_likelihood then applies across threads).
+template <class T>
+__device__ __forceinline__ void note_row_log_density(T lse, i64 row, double& ll, double& worst,
+                                                     i64& worst_row) {
+    ll += (double)lse;
+    if ((double)lse < worst) {
+        worst = (double)lse;
+        worst_row = row;
+    }
+}
+
 // The block's Σ ln p(x) and its smallest ln p(x) with the row (the lowest row among ties; +∞ and
 // −1 when the block had no rows) through a fixed tree over the threads' values, written to
 // block_ll[b], block_worst[b], block_worst_row[b]. `red_*` are CRABMIX_BLOCK-long shared arrays.

@@ -109,13 +109,7 @@ __device__ void gmm_estep_block(const T* __restrict__ x, i64 n, int d, int k, in
         // gets none; its −∞ becomes the block's worst ln p and the host reports the row).
         for (int r = tid; r < rows; r += blockDim.x) {
             T* l = lp + r * k;
-            const T lse = responsibilities_in_place(l, k);
-            my_ll += (double)lse;
-            // A thread visits its rows in increasing order: strict < keeps the first of ties.
-            if ((double)lse < my_worst) {
-                my_worst = (double)lse;
-                my_row = row0 + r;
-            }
+            note_row_log_density(responsibilities_in_place(l, k), row0 + r, my_ll, my_worst, my_row);
         }
         __syncthreads();
         // Statistics: thread-owned entries, so no atomics and a fixed summation order. When

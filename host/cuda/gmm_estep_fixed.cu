@@ -95,12 +95,7 @@ __device__ void gmm_estep_regs_block(const T* __restrict__ x, i64 n, const T* __
                 }
                 lp[c] = s_ln[c] - T(0.5) * maha;
             }
-            const T lse = responsibilities_in_place(lp, K);
-            my_ll += (double)lse;
-            if ((double)lse < my_worst) {  // rows visited in increasing order: the first of ties
-                my_worst = (double)lse;
-                my_row = r;
-            }
+            note_row_log_density(responsibilities_in_place(lp, K), r, my_ll, my_worst, my_row);
 #pragma unroll
             for (int c = 0; c < K; ++c) {
                 const T rc = lp[c];
@@ -265,12 +260,7 @@ __device__ void gmm_estep_tiled_full_block(const T* __restrict__ x, i64 n, int k
         // (B) responsibilities, one thread per row.
         for (int r = tid; r < rows; r += blockDim.x) {
             T* l = lp + r * lps;
-            const T lse = responsibilities_in_place(l, k);
-            my_ll += (double)lse;
-            if ((double)lse < my_worst) {
-                my_worst = (double)lse;
-                my_row = row0 + r;
-            }
+            note_row_log_density(responsibilities_in_place(l, k), row0 + r, my_ll, my_worst, my_row);
         }
         __syncthreads();
         // (C) statistics: a 4 × 4 block of s2_kc (and s1_kc, n_kc on the diagonal) per thread.

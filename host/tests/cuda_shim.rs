@@ -16,6 +16,9 @@ use crabmix::kernels::gmm::{CovarianceKind, EStep, FitConfig, SerialEStep, Shape
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
+mod common;
+use common::pass;
+
 fn uniform(rng: &mut Xoshiro256PlusPlus) -> f64 {
     (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
@@ -69,25 +72,20 @@ fn check_estep<T: ShimScalar>(
 ) {
     let model64 = random_model(kind, k, d, 10.0, 1000 + (k * 100 + d) as u64);
     let (data64, _) = model64.sample(n, &mut Xoshiro256PlusPlus::seed_from_u64(7));
-    let shape = Shape::new(k, d, kind);
 
-    let mut reference = Stats::<f64>::new(shape);
-    let mut rv = reference.view_mut();
-    rv.reset(model64.means()).unwrap();
     let (mut lp, mut work) = (vec![0.0; k], vec![0.0; 2 * d]);
-    SerialEStep::new(&data64, &mut lp, &mut work).accumulate(&model64.view(), &mut rv).unwrap();
+    let mut reference = pass(&model64, &mut SerialEStep::new(&data64, &mut lp, &mut work));
+    let rv = reference.view_mut();
     let r = rv.as_ref();
 
     let model = model64.cast::<T>().unwrap();
     let data: Vec<T> = cast(&data64);
-    let mut stats = Stats::<T>::new(shape);
-    let mut sv = stats.view_mut();
-    sv.reset(model.means()).unwrap();
     let mut estep = ShimEStep::new(&data, d).unwrap();
     if let Some(m) = max_blocks {
         estep = estep.with_max_blocks(m);
     }
-    estep.accumulate(&model.view(), &mut sv).unwrap();
+    let mut stats = pass(&model, &mut estep);
+    let sv = stats.view_mut();
     let s = sv.as_ref();
 
     let what = format!("{} {kind:?} K={k} D={d} N={n} blocks≤{max_blocks:?} {kernel:?}", T::NAME);
@@ -167,12 +165,10 @@ fn registers_estep_rows_per_step_leave_every_sum_unchanged() {
         let (data, _) = model.sample(n, &mut Xoshiro256PlusPlus::seed_from_u64(4));
         let run = |rpi: u32| {
             let l = EStepLaunch::registers_with(model.shape(), n, 4, rpi, 2).unwrap();
-            let mut stats = Stats::<f32>::new(model.shape());
-            let mut sv = stats.view_mut();
-            sv.reset(model.means()).unwrap();
             let mut estep = ShimEStep::new(&data, 2).unwrap().with_max_blocks(2).with_launch(l);
-            estep.accumulate(&model.view(), &mut sv).unwrap();
+            let mut stats = pass(&model, &mut estep);
             assert_eq!(estep.last_kernel, Some(EStepKernel::Registers));
+            let sv = stats.view_mut();
             let r = sv.as_ref();
             let t = r.totals();
             (
@@ -211,24 +207,18 @@ fn tiled_estep_variant_two_rows_per_thread_matches_serial_reference() {
     let l = EStepLaunch::tiled_full_with(shape, 230, 4, 2, 3, 64).unwrap();
     let model = model64.cast::<f32>().unwrap();
     let data32: Vec<f32> = cast(&data);
-    let run = |estep: &mut ShimEStep<'_, f32>| {
-        let mut stats = Stats::<f32>::new(shape);
-        let mut sv = stats.view_mut();
-        sv.reset(model.means()).unwrap();
-        estep.accumulate(&model.view(), &mut sv).unwrap();
-        let r = sv.as_ref();
-        (r.resp_sums().to_vec(), r.s1().to_vec(), r.s2().to_vec())
-    };
     let mut variant = ShimEStep::new(&data32, 16).unwrap().with_max_blocks(2).with_launch(l);
-    let got = run(&mut variant);
+    let mut got = pass(&model, &mut variant);
     assert_eq!(variant.last_kernel, Some(EStepKernel::TiledFull));
-    let mut reference = Stats::<f64>::new(shape);
-    let mut rv = reference.view_mut();
-    rv.reset(model64.means()).unwrap();
+    let gv = got.view_mut();
+    let g = gv.as_ref();
     let (mut lp, mut work) = (vec![0.0; 16], vec![0.0; 32]);
-    SerialEStep::new(&data, &mut lp, &mut work).accumulate(&model64.view(), &mut rv).unwrap();
+    let mut reference = pass(&model64, &mut SerialEStep::new(&data, &mut lp, &mut work));
+    let rv = reference.view_mut();
     let r = rv.as_ref();
-    for (name, a, b) in [("n_k", &got.0, r.resp_sums()), ("s1", &got.1, r.s1()), ("s2", &got.2, r.s2())] {
+    for (name, a, b) in
+        [("n_k", g.resp_sums(), r.resp_sums()), ("s1", g.s1(), r.s1()), ("s2", g.s2(), r.s2())]
+    {
         let dv = rel_dev(a, b);
         assert!(dv <= 2e-4, "{name}: {dv:.2e}");
     }
@@ -246,10 +236,8 @@ fn shim_estep_is_bitwise_reproducible() {
     let model = random_model(CovarianceKind::Full, 3, 3, 0.0, 5).cast::<f32>().unwrap();
     let (data, _) = model.sample(200, &mut Xoshiro256PlusPlus::seed_from_u64(3));
     let run = || {
-        let mut stats = Stats::<f32>::new(model.shape());
-        let mut sv = stats.view_mut();
-        sv.reset(model.means()).unwrap();
-        ShimEStep::new(&data, 3).unwrap().accumulate(&model.view(), &mut sv).unwrap();
+        let mut stats = pass(&model, &mut ShimEStep::new(&data, 3).unwrap());
+        let sv = stats.view_mut();
         let r = sv.as_ref();
         (r.resp_sums().to_vec(), r.s1().to_vec(), r.s2().to_vec(), r.totals().log_likelihood_sum())
     };

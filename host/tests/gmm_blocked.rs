@@ -11,6 +11,9 @@ use crabmix_kernels::{Error, Real};
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
+mod common;
+use common::pass;
+
 /// A random full-covariance mixture (means spread by 3, covariances A Aᵀ + 0.2 I) and N samples
 /// from it, a few of them pushed far out so some responsibilities underflow to exactly 0.
 fn problem<T: Real>(n: usize, d: usize, k: usize, seed: u64) -> (Mixture<T>, Vec<T>) {
@@ -47,15 +50,6 @@ fn problem<T: Real>(n: usize, d: usize, k: usize, seed: u64) -> (Mixture<T>, Vec
     )
     .unwrap();
     (start.cast::<T>().unwrap(), data.iter().map(|&v| T::from_f64(v)).collect())
-}
-
-/// Statistics of one pass of `estep` with shifts = the model's means (what `em_loop` does).
-fn pass<T: Real, E: EStep<T>>(model: &Mixture<T>, estep: &mut E) -> Stats<T> {
-    let mut stats = Stats::new(model.shape());
-    let mut v = stats.view_mut();
-    v.reset(model.means()).unwrap();
-    estep.accumulate(&model.view(), &mut v).unwrap();
-    stats
 }
 
 fn streaming<T: Real>(model: &Mixture<T>, data: &[T]) -> Stats<T> {
