@@ -4,19 +4,24 @@
 #      with zero spills and zero stack, per ptxas's report (scripts/nvrtc_check.py);
 #   2. the same kernels run on the CPU through the g++ shim (host/cuda/shim) and match the
 #      kernels crate's f64 results (cargo test --features cuda-shim --test cuda_shim);
-#   3. the cudarc backend type-checks and its tests run (they skip, saying why, with no device).
+#   3. the cudarc backend type-checks and its tests run (they skip, saying why, with no device);
+#   4. the E-step's hot loops take no more SASS instructions per row than
+#      bench/results/sass-sm_90.json records (scripts/sass_report.py; nvdisasm from PyPI, any
+#      13.x reads NVRTC 13.0's cubins, and 13.2 is the oldest on PyPI).
 # NVRTC comes from PyPI into a cache directory (no CUDA toolkit): pinned to 13.0 because newer
 # NVRTC emits PTX that the lent GPUs' 13.0 driver rejects. It is loaded through LD_LIBRARY_PATH,
 # not an rpath, because libnvrtc needs libnvrtc-builtins beside it.
 #
-#   scripts/cuda-check.sh [nvrtc|rust|shim|cudarc]...   (default: nvrtc rust; `rust` is shim and
-#   cudarc in one cargo invocation, so the host crate is built once with both features)
+#   scripts/cuda-check.sh [nvrtc|sass|rust|shim|cudarc]...   (default: nvrtc sass rust; `rust` is
+#   shim and cudarc in one cargo invocation, so the host crate is built once with both features)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NVRTC_VERSION=13.0.88
 NVRTC_DIR=${CRABMIX_NVRTC_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/crabmix/nvrtc-$NVRTC_VERSION}
+NVDISASM_VERSION=13.5.37
+NVDISASM_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/crabmix/nvdisasm-$NVDISASM_VERSION
 steps=("$@")
-((${#steps[@]})) || steps=(nvrtc rust)
+((${#steps[@]})) || steps=(nvrtc sass rust)
 
 install_nvrtc() {
   if [[ ! -e $NVRTC_DIR/nvidia/cu13/lib/libnvrtc.so.13 ]]; then
@@ -34,6 +39,18 @@ for s in "${steps[@]}"; do
       mkdir -p target/cuda-check
       python3 scripts/nvrtc_check.py --arch sm_90 --json target/cuda-check/nvrtc-sm_90.json host/cuda/*.cu
       ;;
+    sass)
+      install_nvrtc
+      if [[ ! -x $NVDISASM_DIR/nvidia/cu13/bin/nvdisasm ]]; then
+        echo "installing nvidia-cuda-nvdisasm==$NVDISASM_VERSION into $NVDISASM_DIR"
+        python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$NVDISASM_DIR" \
+          "nvidia-cuda-nvdisasm==$NVDISASM_VERSION"
+        chmod +x "$NVDISASM_DIR/nvidia/cu13/bin/nvdisasm"  # the wheel does not keep the mode
+      fi
+      mkdir -p target/cuda-check
+      python3 scripts/sass_report.py --nvdisasm "$NVDISASM_DIR/nvidia/cu13/bin/nvdisasm" \
+        --json target/cuda-check/sass-sm_90.json --check bench/results/sass-sm_90.json
+      ;;
     shim)
       cargo test -p crabmix --locked --features cuda-shim --test cuda_shim
       ;;
@@ -49,7 +66,7 @@ for s in "${steps[@]}"; do
       cargo test -p crabmix --locked --features cuda,cuda-shim --test cuda_shim --test cuda_backend --test backend
       ;;
     *)
-      echo "unknown step $s (nvrtc, rust, shim, cudarc)" >&2
+      echo "unknown step $s (nvrtc, sass, rust, shim, cudarc)" >&2
       exit 2
       ;;
   esac

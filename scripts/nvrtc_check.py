@@ -33,12 +33,10 @@ def check(lib, rc, what):
         raise RuntimeError(f"{what}: {lib.nvrtcGetErrorString(rc).decode()}")
 
 
-def compile_file(lib, path, arch, include_dir):
-    src = open(path, "rb").read()
+def compile_source(lib, src, name, opts, want_cubin=False):
+    """NVRTC-compile `src` (bytes) with `opts`: (status, log, cubin bytes when asked and built)."""
     prog = ctypes.c_void_p()
-    check(lib, lib.nvrtcCreateProgram(ctypes.byref(prog), src, os.path.basename(path).encode(), 0, None, None),
-          "nvrtcCreateProgram")
-    opts = COMMON_OPTIONS + CHECK_OPTIONS + [f"--gpu-architecture={arch}", f"--include-path={include_dir}", "--ptxas-options=-v"]
+    check(lib, lib.nvrtcCreateProgram(ctypes.byref(prog), src, name.encode(), 0, None, None), "nvrtcCreateProgram")
     arr = (ctypes.c_char_p * len(opts))(*[o.encode() for o in opts])
     rc = lib.nvrtcCompileProgram(prog, len(opts), arr)
     size = ctypes.c_size_t()
@@ -46,7 +44,19 @@ def compile_file(lib, path, arch, include_dir):
     buf = ctypes.create_string_buffer(size.value)
     lib.nvrtcGetProgramLog(prog, buf)
     log = buf.value.decode(errors="replace")
+    binary = None
+    if want_cubin and rc == 0:
+        lib.nvrtcGetCUBINSize(prog, ctypes.byref(size))
+        out = ctypes.create_string_buffer(size.value)
+        check(lib, lib.nvrtcGetCUBIN(prog, out), "nvrtcGetCUBIN")
+        binary = out.raw
     lib.nvrtcDestroyProgram(ctypes.byref(prog))
+    return rc, log, binary
+
+
+def compile_file(lib, path, arch, include_dir):
+    opts = COMMON_OPTIONS + CHECK_OPTIONS + [f"--gpu-architecture={arch}", f"--include-path={include_dir}", "--ptxas-options=-v"]
+    rc, log, _ = compile_source(lib, open(path, "rb").read(), os.path.basename(path), opts)
     return rc, log
 
 

@@ -44,12 +44,56 @@ __device__ __forceinline__ float c_log1p(float x) { return log1pf(x); }
 __device__ __forceinline__ double c_log1p(double x) { return log1p(x); }
 __device__ __forceinline__ float c_tanh(float x) { return tanhf(x); }
 __device__ __forceinline__ double c_tanh(double x) { return tanh(x); }
+// max(a, b); when one is NaN, the other (fmax's rule).
+__device__ __forceinline__ float c_max(float a, float b) { return fmaxf(a, b); }
+__device__ __forceinline__ double c_max(double a, double b) { return fmax(a, b); }
 __device__ __forceinline__ float c_abs(float x) { return fabsf(x); }
 __device__ __forceinline__ double c_abs(double x) { return fabs(x); }
 // cos(π x): no large-argument (Payne–Hanek) reduction path, which for cos(double) costs a
 // 40-byte local array (stack) in every kernel that calls it, although arguments here are < 2π.
 __device__ __forceinline__ float c_cospi(float x) { return cospif(x); }
 __device__ __forceinline__ double c_cospi(double x) { return cospi(x); }
+
+// Exponential, logarithm and reciprocal for the E-step's responsibilities (gmm.cuh), where the
+// arguments are bounded: e^d for d = l − max l ≤ 0, and ln s, 1/s for s = Σ e^d ∈ [1, K]. In
+// f32 they are single MUFU instructions (ex2/lg2/rcp.approx.ftz: relative error ≤ 2⁻²² for ex2
+// and rcp, absolute ≤ 2⁻²² for lg2 on [1, K] — PTX ISA), about the 2 ulp of CUDA's expf and
+// logf, for 3 instructions per exponential instead of 9 and 2 for the logarithm instead of 25
+// (SASS, scripts/sass_report.py). ex2 flushes results below 2⁻¹²⁶ to zero: responsibilities
+// under 1e-38. f64 keeps the accurate library functions. The shim (CPU tests) computes them
+// exactly.
+#ifdef CRABMIX_DEVICE
+__device__ __forceinline__ float approx_exp2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+__device__ __forceinline__ float approx_log2(float x) {
+    float y;
+    asm("lg2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+__device__ __forceinline__ float approx_rcp(float x) {
+    float y;
+    asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+#else
+inline float approx_exp2(float x) { return std::exp2(x); }
+inline float approx_log2(float x) { return std::log2(x); }
+inline float approx_rcp(float x) { return 1.0f / x; }
+#endif
+// e^d for d ≤ 0.
+__device__ __forceinline__ float resp_exp(float d) { return approx_exp2(d * 1.44269504088896341f); }
+__device__ __forceinline__ double resp_exp(double d) { return exp(d); }
+// m + ln s for s ∈ [1, K].
+__device__ __forceinline__ float resp_add_log(float m, float s) {
+    return fmaf(0.693147180559945309f, approx_log2(s), m);
+}
+__device__ __forceinline__ double resp_add_log(double m, double s) { return m + log(s); }
+// 1/s for s ∈ [1, K].
+__device__ __forceinline__ float resp_rcp(float s) { return approx_rcp(s); }
+__device__ __forceinline__ double resp_rcp(double s) { return 1.0 / s; }
 
 template <class T>
 __device__ __forceinline__ T neg_inf();
@@ -87,3 +131,15 @@ inline void load4(const T* p, T out[4]) {
     for (int q = 0; q < 4; ++q) out[q] = p[q];
 }
 #endif
+// out[q] = p[q] for q < min(used, 4): one load4 when VECTOR (p 16-byte aligned; the unused
+// values are read too), else `used` scalar loads. `used` is a compile-time constant where this is
+// called in unrolled loops, so the scalar form reads only what is used.
+template <bool VECTOR, class T>
+__device__ __forceinline__ void load4_or_scalars(const T* p, T out[4], int used) {
+    if (VECTOR) {
+        load4(p, out);
+    } else {
+#pragma unroll
+        for (int q = 0; q < 4; ++q) out[q] = q < used ? p[q] : T(0);
+    }
+}

@@ -34,25 +34,25 @@ __device__ __forceinline__ T component_log_prob(const T* x, const T* __restrict_
 // ln p(x) = logsumexp_c l[c] of one row's K log-probabilities, overwritten in place by the
 // responsibilities: with m = max l[c] and s = Σ_c e^{l[c] − m} (≥ 1, the maximal term is
 // e^0 = 1 exactly), the responsibilities are e^{l[c] − m} / s and ln p = m + ln s, so K
-// exponentials, one log and one division per row (not 2K exponentials: each e^{l[c] − m} is
-// reused). A row with zero density under every component (ln p = −∞) gets no responsibilities
+// exponentials, one log and one reciprocal per row (not 2K exponentials: each e^{l[c] − m} is
+// reused; in f32 each is one MUFU instruction, common.cuh's resp_*). A row with zero density under every component (ln p = −∞) gets no responsibilities
 // (zeros, not NaN); the caller reports its row (ZeroDensity).
 template <class T>
 __device__ __forceinline__ T responsibilities_in_place(T* l, int k) {
     T m = neg_inf<T>();
-    for (int c = 0; c < k; ++c) m = l[c] > m ? l[c] : m;
+    for (int c = 0; c < k; ++c) m = c_max(m, l[c]);  // a NaN l[c] is passed over, as by l[c] > m
     if (m == neg_inf<T>()) {
         for (int c = 0; c < k; ++c) l[c] = 0;
         return m;
     }
     T s = 0;
     for (int c = 0; c < k; ++c) {
-        l[c] = c_exp(l[c] - m);
+        l[c] = resp_exp(l[c] - m);
         s += l[c];
     }
-    const T inv = T(1) / s;
+    const T inv = resp_rcp(s);
     for (int c = 0; c < k; ++c) l[c] *= inv;
-    return m + c_log(s);
+    return resp_add_log(m, s);
 }
 
 // Adds one row's ln p(x) to a thread's running Σ ln p(x) and smallest ln p(x) with its row. A

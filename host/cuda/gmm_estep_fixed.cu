@@ -23,6 +23,10 @@
 
 // Index of (i, j), i ≤ j, in the packed upper triangle, rows of length D − i (the partials').
 #define GMM_PACKED(i, j, D) ((i) * (D) - (i) * ((i) - 1) / 2 + ((j) - (i)))
+// Start of column j of U in the tiled kernel's shared copy: column j (U_0j … U_jj) padded to
+// 4·⌈(j + 1)/4⌉ values, so that every column starts 16-byte aligned and phase A reads it four
+// values per vector load. GMM_UCOL(D) is the padded size of one U_k (gpu_layout mirrors it).
+#define GMM_UCOL(j) (4 * ((j) / 4 + 1) * (2 * ((j) / 4) + (j) % 4))
 
 // ---------------------------------------------------------------------------------------------
 // Registers kernel.
@@ -153,6 +157,56 @@ __device__ void gmm_estep_regs_block(const T* __restrict__ x, i64 n, const T* __
 // ---------------------------------------------------------------------------------------------
 // Tiled kernel (full covariances).
 
+// Phase C of the tiled kernel for one item: adds the tile's rows, in order, to block (bi, bj)
+// of s2_kc, Σ_r r_kc (x_r − μ_kc)_[4bi, 4bi+4) (x_r − μ_kc)_[4bj, 4bj+4)ᵀ, from the centred tile
+// values; a diagonal block (DIAG, bi = bj) loads and centres one 4-vector, keeps only its upper
+// triangle, and also adds s1_kc's 4 entries (and n_kc for block (0, 0)). Each partial entry
+// (pk = component kc's) has one owner: no atomics, a fixed order.
+template <class T, int D, int XS, bool DIAG>
+__device__ __forceinline__ void tiled_stats_block(const T* xs, const T* lp, int lps, int rows, int kc, int bi,
+                                                  int bj, const T amu[4], const T bmu[4], double* pk) {
+    T s2[4][4], s1[4], nk = 0;
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+        s1[q] = 0;
+#pragma unroll
+        for (int p = 0; p < 4; ++p) s2[q][p] = 0;
+    }
+#pragma unroll 2
+    for (int r = 0; r < rows; ++r) {
+        const T rr = lp[r * lps + kc];
+        const T* xr = xs + r * XS;  // 16-byte aligned: XS and 4·bi are multiples of 4
+        T a[4], b[4];
+        load4(xr + 4 * bi, a);
+        if (!DIAG) load4(xr + 4 * bj, b);
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            a[q] -= amu[q];
+            b[q] = rr * (DIAG ? a[q] : b[q] - bmu[q]);
+        }
+#pragma unroll
+        for (int q = 0; q < 4; ++q)
+#pragma unroll
+            for (int p = DIAG ? q : 0; p < 4; ++p) s2[q][p] += a[q] * b[p];
+        if (DIAG) {
+            nk += rr;
+#pragma unroll
+            for (int q = 0; q < 4; ++q) s1[q] += b[q];
+        }
+    }
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+        const int i = 4 * bi + q;
+#pragma unroll
+        for (int p = DIAG ? q : 0; p < 4; ++p) {
+            const int j = 4 * bj + p;
+            if (i < D && j < D) pk[1 + D + GMM_PACKED(i, j, D)] += (double)s2[q][p];
+        }
+        if (DIAG && i < D) pk[1 + i] += (double)s1[q];
+    }
+    if (DIAG && bi == 0) pk[0] += (double)nk;
+}
+
 // RPT: rows per thread in phase A, whose centred rows (RPT·D values) stay in registers; the host
 // picks it (gpu_layout: 4, 2 or 1 as D·sizeof(T)/4 ≤ 16, ≤ 32 or more) and makes tile_rows a
 // multiple of 4.
@@ -174,31 +228,45 @@ __device__ void gmm_estep_tiled_full_block(const T* __restrict__ x, i64 n, int k
     const int lps = k | 1;                 // odd row stride of the log-probabilities: no conflicts
     T* xs = smem;                          // tile_rows × XS samples, columns ≥ D zero
     T* lp = xs + tile_rows * XS;           // tile_rows × lps log-probabilities → responsibilities
-    T* uc = lp + tile_rows * lps;          // K × P: U_k by columns, column j = U_0j … U_jj
-    T* mu = uc + k * P;                    // K × 4B means, zero-padded
+    constexpr int PU = GMM_UCOL(D);        // padded U_k
+    // Phase A's mean and U reads: vector loads in f32, for U only at RPT = 4 (then each U value
+    // feeds 4 multiply-adds); scalar ones otherwise, since ptxas spilled the 4-value vectors held
+    // beside 2 centred rows (f32, D = 32; and at 3 blocks per SM, D = 16) or in f64.
+    constexpr bool VEC_MU = sizeof(T) == 4;
+    constexpr bool VEC_U = sizeof(T) == 4 && RPT == 4;
+    T* uc = lp + tile_rows * lps;          // K × PU: U_k by columns (GMM_UCOL), zero-padded
+    T* mu = uc + k * PU;                   // K × 4B means, zero-padded
     const int tid = threadIdx.x;
     const int e_total = k * PER_K;
     double* part = partials + (i64)blockIdx.x * e_total;
     for (int e = tid; e < e_total; e += blockDim.x) part[e] = 0.0;
-    for (int q = tid; q < k * D * D; q += blockDim.x) {
-        const int c = q / (D * D), ij = q - c * D * D, i = ij / D, j = ij - i * D;
-        if (i <= j) uc[c * P + j * (j + 1) / 2 + i] = prec[q];
+    for (int q = tid; q < k * D * 4 * B; q += blockDim.x) {
+        const int c = q / (D * 4 * B), ji = q - c * D * 4 * B, j = ji / (4 * B), i = ji - j * 4 * B;
+        if (i < 4 * (j / 4 + 1)) uc[c * PU + GMM_UCOL(j) + i] = i <= j ? prec[c * D * D + i * D + j] : T(0);
     }
     for (int q = tid; q < k * 4 * B; q += blockDim.x) {
         const int c = q / (4 * B), i = q - c * 4 * B;
         mu[q] = i < D ? means[c * D + i] : T(0);
     }
-    // Phase C's item: component kc, block (bi, bj), bi ≤ bj, enumerated row by row.
+    // Phase C's item: component kc, block (bi, bj), bi ≤ bj. The K·B diagonal blocks come first
+    // (kc = tid / B), then the K·B(B − 1)/2 others (per component, row by row), so that at
+    // D = K = 16 each warp takes one kind and runs one of tiled_stats_block's two loops.
+    constexpr int NOD = B * (B - 1) / 2;   // off-diagonal blocks per component
     const bool c_active = tid < k * NBP;
-    const int kc = c_active ? tid / NBP : 0;
-    int bi = 0, bj = 0;
-    {
-        int q = c_active ? tid - kc * NBP : 0;  // idle threads take block (0, 0), unused
-        while (q >= B - bi) {
-            q -= B - bi;
+    const bool c_diag = tid < k * B;
+    int kc = 0, bi = 0, bj = 0;            // idle threads keep block (0, 0) of component 0, unused
+    if (c_diag) {
+        kc = tid / B;
+        bi = bj = tid - kc * B;
+    } else if (c_active) {
+        const int t = tid - k * B;
+        kc = t / (NOD > 0 ? NOD : 1);
+        int q = t - kc * NOD;
+        while (q >= B - 1 - bi) {
+            q -= B - 1 - bi;
             ++bi;
         }
-        bj = bi + q;
+        bj = bi + 1 + q;
     }
     __syncthreads();
     // Phase C's means: held across tiles in f32; read per tile in f64, where holding them would
@@ -231,23 +299,33 @@ __device__ void gmm_estep_tiled_full_block(const T* __restrict__ x, i64 n, int k
             const int c = item / groups, g = item - (item / groups) * groups;
             T xt[RPT][D];
 #pragma unroll
-            for (int m = 0; m < RPT; ++m)
+            for (int b = 0; b < B; ++b) {
+                T m4[4];
+                load4_or_scalars<VEC_MU>(mu + c * 4 * B + 4 * b, m4, 4);
 #pragma unroll
-                for (int i = 0; i < D; ++i) xt[m][i] = xs[(g + m * groups) * XS + i] - mu[c * 4 * B + i];
+                for (int m = 0; m < RPT; ++m)
+#pragma unroll
+                    for (int q = 0; q < 4; ++q)
+                        if (4 * b + q < D) xt[m][4 * b + q] = xs[(g + m * groups) * XS + 4 * b + q] - m4[q];
+            }
             T maha[RPT];
 #pragma unroll
             for (int m = 0; m < RPT; ++m) maha[m] = 0;
-            const T* u = uc + c * P;
+            const T* u = uc + c * PU;
 #pragma unroll
             for (int j = 0; j < D; ++j) {
                 T y[RPT];
 #pragma unroll
                 for (int m = 0; m < RPT; ++m) y[m] = 0;
 #pragma unroll
-                for (int i = 0; i <= j; ++i) {
-                    const T uij = u[j * (j + 1) / 2 + i];
+                for (int i0 = 0; i0 <= j; i0 += 4) {
+                    T u4[4];
+                    load4_or_scalars<VEC_U>(u + GMM_UCOL(j) + i0, u4, j + 1 - i0);
 #pragma unroll
-                    for (int m = 0; m < RPT; ++m) y[m] += uij * xt[m][i];
+                    for (int q = 0; q < 4; ++q)
+                        if (i0 + q <= j)
+#pragma unroll
+                            for (int m = 0; m < RPT; ++m) y[m] += u4[q] * xt[m][i0 + q];
                 }
 #pragma unroll
                 for (int m = 0; m < RPT; ++m) maha[m] += y[m] * y[m];
@@ -272,47 +350,11 @@ __device__ void gmm_estep_tiled_full_block(const T* __restrict__ x, i64 n, int k
                     bmu[q] = mu[kc * 4 * B + 4 * bj + q];
                 }
             }
-            T s2[4][4], s1[4], nk = 0;
-#pragma unroll
-            for (int q = 0; q < 4; ++q) {
-                s1[q] = 0;
-#pragma unroll
-                for (int p = 0; p < 4; ++p) s2[q][p] = 0;
-            }
-#pragma unroll 2
-            for (int r = 0; r < rows; ++r) {
-                const T rr = lp[r * lps + kc];
-                const T* xr = xs + r * XS;  // 16-byte aligned: XS and 4·bi are multiples of 4
-                T a[4], b[4];
-                load4(xr + 4 * bi, a);
-                load4(xr + 4 * bj, b);
-#pragma unroll
-                for (int q = 0; q < 4; ++q) {
-                    a[q] -= amu[q];
-                    b[q] = rr * (b[q] - bmu[q]);
-                }
-#pragma unroll
-                for (int q = 0; q < 4; ++q)
-#pragma unroll
-                    for (int p = 0; p < 4; ++p) s2[q][p] += a[q] * b[p];
-                if (bi == bj) {
-                    nk += rr;
-#pragma unroll
-                    for (int q = 0; q < 4; ++q) s1[q] += b[q];
-                }
-            }
             double* pk = part + kc * PER_K;
-#pragma unroll
-            for (int q = 0; q < 4; ++q) {
-                const int i = 4 * bi + q;
-#pragma unroll
-                for (int p = 0; p < 4; ++p) {
-                    const int j = 4 * bj + p;
-                    if (i < D && j < D && i <= j) pk[1 + D + GMM_PACKED(i, j, D)] += (double)s2[q][p];
-                }
-                if (bi == bj && i < D) pk[1 + i] += (double)s1[q];
-            }
-            if (bi == 0 && bj == 0) pk[0] += (double)nk;
+            if (c_diag)
+                tiled_stats_block<T, D, XS, true>(xs, lp, lps, rows, kc, bi, bj, amu, bmu, pk);
+            else
+                tiled_stats_block<T, D, XS, false>(xs, lp, lps, rows, kc, bi, bj, amu, bmu, pk);
         }
         __syncthreads();  // the next tile overwrites xs and lp
     }

@@ -55,13 +55,22 @@ pub const REGS_MAX_ENTRIES: usize = 64;
 /// above it, 2 rows per step and no bound.
 pub const REGS_FOUR_ROWS_MAX: usize = 24;
 
-/// Shared-memory budget of U (K·P values) in the tiled kernel: the rest of the 40 KiB is the tile.
+/// Shared-memory budget of U in the tiled kernel (K · [`tiled_u_len`] values): the rest of the
+/// 40 KiB is the tile.
 pub const TILED_MAX_U_BYTES: usize = 24 * 1024;
 
 /// Rows per tile of the tiled kernel at least: on an H200 at D = K = 16, 128-row tiles made the
 /// E-step pass 6.99 ms against 8.00 ms with 64 (fewer barriers and partial updates per row; the
 /// 2-rows-per-thread, 3-blocks-per-SM variants were no faster: bench/results/gpu-em-h200.json).
 pub const TILED_MIN_ROWS: usize = 128;
+
+/// Values of one U_k in the tiled kernel's shared memory (`GMM_UCOL(D)` in
+/// `host/cuda/gmm_estep_fixed.cu`): column j of the upper triangle (j + 1 values) padded to
+/// 4 · ⌈(j + 1)/4⌉, so that every column starts 16-byte aligned for vector loads; 160 for D = 16
+/// against 136 packed.
+pub fn tiled_u_len(d: usize) -> usize {
+    (0..d).map(|j| 4 * (j / 4 + 1)).sum()
+}
 
 /// Which E-step kernel a pass launches (all write the same partial layout).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -217,16 +226,16 @@ impl EStepLaunch {
     ) -> Option<Self> {
         let generic = Self::generic(shape, n, elem).ok()?;
         let (k, d) = (shape.components, shape.features);
-        let (b, p) = (d.div_ceil(4), d * (d + 1) / 2);
+        let (b, pu) = (d.div_ceil(4), tiled_u_len(d));
         let items = k * b * (b + 1) / 2;
         if shape.kind != CovarianceKind::Full || !(64..=BLOCK_THREADS as usize).contains(&items) {
             return None;
         }
-        if k * p * elem > TILED_MAX_U_BYTES || ![1, 2, 4].contains(&rpt) || min_blocks == 0 {
+        if k * pu * elem > TILED_MAX_U_BYTES || ![1, 2, 4].contains(&rpt) || min_blocks == 0 {
             return None;
         }
         let (xs, lps) = (4 * b + 4, k | 1);
-        let fixed = (k * p + k * 4 * b) * elem;
+        let fixed = (k * pu + k * 4 * b) * elem;
         let per_row = (xs + lps) * elem;
         let budget = (DYNAMIC_SHARED_BYTES as usize).checked_sub(fixed)? / per_row / 4 * 4;
         let want =
@@ -474,11 +483,12 @@ mod tests {
             EStepLaunch::registers_with(Shape::new(16, 16, CovarianceKind::Full), 100, 4, 1, 1).is_none()
         );
         // ... D = K = 16 full tiled: 160 phase-C items, 128 rows (≥ 4 · ⌈256/16⌉), shared memory
-        // (16·136 + 16·16 + 128·(20 + 17)) · 4 bytes.
+        // (16·160 + 16·16 + 128·(20 + 17)) · 4 bytes (U padded: 160 values, not 136).
         let l = EStepLaunch::new(Shape::new(16, 16, CovarianceKind::Full), 10_000_000, 4).unwrap();
         assert_eq!((l.kernel, l.tile_rows, l.grid), (EStepKernel::TiledFull, 128, 2048));
         assert_eq!((l.rows_per_thread, l.min_blocks), (4, 2));
-        assert_eq!(l.shared_bytes, (16 * 136 + 16 * 16 + 128 * 37) * 4);
+        assert_eq!(l.shared_bytes, (16 * 160 + 16 * 16 + 128 * 37) * 4);
+        assert_eq!((tiled_u_len(16), tiled_u_len(1), tiled_u_len(5), tiled_u_len(32)), (160, 4, 24, 576));
         let name = l.entry_point(Shape::new(16, 16, CovarianceKind::Full), "f32");
         assert_eq!(name.0, "gmm_estep_tiled_full_d16_r4_b2_f32");
         assert_eq!(name.1.as_deref(), Some("GMM_ESTEP_TILED_ENTRY(float, f32, 16, 4, 2)\n"));
@@ -487,10 +497,10 @@ mod tests {
             .unwrap();
         assert_eq!((v.tile_rows, v.rows_per_thread, v.min_blocks), (64, 2, 3));
         // f64 at D = 16: 2 rows per phase-A thread; the 40 KiB budget allows
-        // (40960 − (16·136 + 16·16)·8) / (37·8) = 72 rows.
+        // (40960 − (16·160 + 16·16)·8) / (37·8) = 62 → 60 rows (a multiple of 4).
         let l = EStepLaunch::new(Shape::new(16, 16, CovarianceKind::Full), 1000, 8).unwrap();
-        assert_eq!((l.kernel, l.tile_rows, l.rows_per_thread), (EStepKernel::TiledFull, 72, 2));
-        // U over budget (K = 64, D = 16: 64 · 136 · 4 bytes > 24 KiB) → generic.
+        assert_eq!((l.kernel, l.tile_rows, l.rows_per_thread), (EStepKernel::TiledFull, 60, 2));
+        // U over budget (K = 64, D = 16: 64 · 160 · 4 bytes > 24 KiB) → generic.
         let l = EStepLaunch::new(Shape::new(64, 16, CovarianceKind::Full), 1000, 4).unwrap();
         assert_eq!(l.kernel, EStepKernel::Generic);
         assert!(EStepLaunch::new(Shape::new(2, 2, CovarianceKind::Spherical), 10, 4).is_err());
