@@ -107,8 +107,8 @@ __device__ __forceinline__ double neg_inf<double>() {
 }
 __device__ __forceinline__ double pos_inf_f64() { return __longlong_as_double(0x7ff0000000000000LL); }
 
-// Four consecutive values at a 16-byte-aligned address (one or two vector loads on the device;
-// shared-memory loads are what the tiled E-step's inner loop waits on).
+// Four consecutive values at a 16-byte-aligned address, loaded or stored (one or two vector
+// accesses on the device; shared-memory loads are what the tiled E-step's inner loop waits on).
 #ifdef CRABMIX_DEVICE
 __device__ __forceinline__ void load4(const float* p, float out[4]) {
     const float4 v = *reinterpret_cast<const float4*>(p);
@@ -125,10 +125,21 @@ __device__ __forceinline__ void load4(const double* p, double out[4]) {
     out[2] = b.x;
     out[3] = b.y;
 }
+__device__ __forceinline__ void store4(float* p, const float v[4]) {
+    *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
+}
+__device__ __forceinline__ void store4(double* p, const double v[4]) {
+    *reinterpret_cast<double2*>(p) = make_double2(v[0], v[1]);
+    *reinterpret_cast<double2*>(p + 2) = make_double2(v[2], v[3]);
+}
 #else
 template <class T>
 inline void load4(const T* p, T out[4]) {
     for (int q = 0; q < 4; ++q) out[q] = p[q];
+}
+template <class T>
+inline void store4(T* p, const T v[4]) {
+    for (int q = 0; q < 4; ++q) p[q] = v[q];
 }
 #endif
 // out[q] = p[q] for q < min(used, 4): one load4 when VECTOR (p 16-byte aligned; the unused

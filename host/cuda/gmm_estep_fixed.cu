@@ -31,6 +31,57 @@
 // ---------------------------------------------------------------------------------------------
 // Registers kernel.
 
+// One row of the registers kernel: its K log-probabilities from the shared model, its
+// responsibilities, then every statistic added to the thread's accumulators (acc, E of them,
+// per component n_k, s1_k, s2_k packed) and ln p(x) to its running sum and worst row.
+template <class T, bool FULL, int D, int K>
+__device__ __forceinline__ void regs_row(const T* xr, i64 r, const T* s_mu, const T* s_u, const T* s_ln,
+                                         T* acc, double& my_ll, double& my_worst, i64& my_row) {
+    constexpr int P = FULL ? D * (D + 1) / 2 : D;
+    constexpr int PER_K = 1 + D + P;
+    T lp[K];
+#pragma unroll
+    for (int c = 0; c < K; ++c) {
+        T maha = 0;
+        if (FULL) {
+#pragma unroll
+            for (int j = 0; j < D; ++j) {
+                T y = 0;
+#pragma unroll
+                for (int i = 0; i <= j; ++i) y += s_u[c * P + GMM_PACKED(i, j, D)] * (xr[i] - s_mu[c * D + i]);
+                maha += y * y;
+            }
+        } else {
+#pragma unroll
+            for (int i = 0; i < D; ++i) {
+                const T y = (xr[i] - s_mu[c * D + i]) * s_u[c * P + i];
+                maha += y * y;
+            }
+        }
+        lp[c] = s_ln[c] - T(0.5) * maha;
+    }
+    note_row_log_density(responsibilities_in_place(lp, K), r, my_ll, my_worst, my_row);
+#pragma unroll
+    for (int c = 0; c < K; ++c) {
+        const T rc = lp[c];
+        T dev[D];
+#pragma unroll
+        for (int i = 0; i < D; ++i) dev[i] = xr[i] - s_mu[c * D + i];
+        acc[c * PER_K] += rc;
+#pragma unroll
+        for (int i = 0; i < D; ++i) {
+            const T w = rc * dev[i];
+            acc[c * PER_K + 1 + i] += w;
+            if (FULL) {
+#pragma unroll
+                for (int j = i; j < D; ++j) acc[c * PER_K + 1 + D + GMM_PACKED(i, j, D)] += w * dev[j];
+            } else {
+                acc[c * PER_K + 1 + D + i] += w * dev[i];
+            }
+        }
+    }
+}
+
 template <class T, bool FULL, int D, int K, int RPI>
 __device__ void gmm_estep_regs_block(const T* __restrict__ x, i64 n, const T* __restrict__ means,
                                      const T* __restrict__ prec, const T* __restrict__ log_norm,
@@ -63,8 +114,20 @@ __device__ void gmm_estep_regs_block(const T* __restrict__ x, i64 n, const T* __
     const i64 stride = (i64)gridDim.x * blockDim.x;
     // A thread's rows are r, r + stride, r + 2·stride, … in this order whatever RPI is; RPI of
     // them are loaded before the first is used, so RPI loads per thread are in flight instead of
-    // one (the pass is latency-bound otherwise), and every sum is the same as with RPI = 1.
-    for (i64 r0 = (i64)blockIdx.x * blockDim.x + tid; r0 < n; r0 += RPI * stride) {
+    // one (the pass is latency-bound otherwise), and every sum is the same as with RPI = 1. Whole
+    // steps check no row against n; the last, partial step checks each.
+    i64 r0 = (i64)blockIdx.x * blockDim.x + tid;
+    for (; r0 + (RPI - 1) * stride < n; r0 += RPI * stride) {
+        T xs[RPI][D];
+#pragma unroll
+        for (int m = 0; m < RPI; ++m)
+#pragma unroll
+            for (int i = 0; i < D; ++i) xs[m][i] = x[(r0 + m * stride) * D + i];
+#pragma unroll
+        for (int m = 0; m < RPI; ++m)
+            regs_row<T, FULL, D, K>(xs[m], r0 + m * stride, s_mu, s_u, s_ln, acc, my_ll, my_worst, my_row);
+    }
+    if (RPI > 1 && r0 < n) {
         T xs[RPI][D];
 #pragma unroll
         for (int m = 0; m < RPI; ++m) {
@@ -73,53 +136,9 @@ __device__ void gmm_estep_regs_block(const T* __restrict__ x, i64 n, const T* __
             for (int i = 0; i < D; ++i) xs[m][i] = r < n ? x[r * D + i] : T(0);
         }
 #pragma unroll
-        for (int m = 0; m < RPI; ++m) {
-            const i64 r = r0 + m * stride;
-            if (r >= n) break;
-            const T* xr = xs[m];
-            T lp[K];
-#pragma unroll
-            for (int c = 0; c < K; ++c) {
-                T maha = 0;
-                if (FULL) {
-#pragma unroll
-                    for (int j = 0; j < D; ++j) {
-                        T y = 0;
-#pragma unroll
-                        for (int i = 0; i <= j; ++i)
-                            y += s_u[c * P + GMM_PACKED(i, j, D)] * (xr[i] - s_mu[c * D + i]);
-                        maha += y * y;
-                    }
-                } else {
-#pragma unroll
-                    for (int i = 0; i < D; ++i) {
-                        const T y = (xr[i] - s_mu[c * D + i]) * s_u[c * P + i];
-                        maha += y * y;
-                    }
-                }
-                lp[c] = s_ln[c] - T(0.5) * maha;
-            }
-            note_row_log_density(responsibilities_in_place(lp, K), r, my_ll, my_worst, my_row);
-#pragma unroll
-            for (int c = 0; c < K; ++c) {
-                const T rc = lp[c];
-                T dev[D];
-#pragma unroll
-                for (int i = 0; i < D; ++i) dev[i] = xr[i] - s_mu[c * D + i];
-                acc[c * PER_K] += rc;
-#pragma unroll
-                for (int i = 0; i < D; ++i) {
-                    const T w = rc * dev[i];
-                    acc[c * PER_K + 1 + i] += w;
-                    if (FULL) {
-#pragma unroll
-                        for (int j = i; j < D; ++j) acc[c * PER_K + 1 + D + GMM_PACKED(i, j, D)] += w * dev[j];
-                    } else {
-                        acc[c * PER_K + 1 + D + i] += w * dev[i];
-                    }
-                }
-            }
-        }
+        for (int m = 0; m < RPI; ++m)
+            if (r0 + m * stride < n)
+                regs_row<T, FULL, D, K>(xs[m], r0 + m * stride, s_mu, s_u, s_ln, acc, my_ll, my_worst, my_row);
     }
     // Block sums: CHUNK statistics per round through a fixed tree over the threads, in double.
     double* part = partials + (i64)blockIdx.x * E;
@@ -284,13 +303,31 @@ __device__ void gmm_estep_tiled_full_block(const T* __restrict__ x, i64 n, int k
     double my_ll = 0.0, my_worst = pos_inf_f64();
     i64 my_row = -1;
     const i64 tiles = (n + tile_rows - 1) / tile_rows;
+    // Tile loads: 4 values per load when D is a multiple of 4 and x 16-byte aligned (then every
+    // row is); the padding columns D … XS − 1 are zeroed once, here, and never written again.
+    const bool vec_rows = D % 4 == 0 && reinterpret_cast<unsigned long long>(x) % 16 == 0;
+    if (vec_rows)
+        for (int q = tid; q < tile_rows * (XS - D); q += blockDim.x) {
+            const int r = q / (XS - D);
+            xs[r * XS + D + (q - r * (XS - D))] = T(0);
+        }
     for (i64 t = blockIdx.x; t < tiles; t += gridDim.x) {
         const i64 row0 = t * tile_rows;
         const int rows = (int)min((i64)tile_rows, n - row0);
         const T* src = x + row0 * D;
-        for (int q = tid; q < tile_rows * XS; q += blockDim.x) {
-            const int r = q / XS, i = q - (q / XS) * XS;
-            xs[q] = (r < rows && i < D) ? src[r * D + i] : T(0);
+        if (vec_rows) {
+            constexpr int D4 = D / 4 > 0 ? D / 4 : 1;
+            for (int q = tid; q < tile_rows * D4; q += blockDim.x) {
+                const int r = q / D4, i = 4 * (q - r * D4);
+                T v[4] = {T(0), T(0), T(0), T(0)};
+                if (r < rows) load4(src + r * D + i, v);
+                store4(xs + r * XS + i, v);
+            }
+        } else {
+            for (int q = tid; q < tile_rows * XS; q += blockDim.x) {
+                const int r = q / XS, i = q - (q / XS) * XS;
+                xs[q] = (r < rows && i < D) ? src[r * D + i] : T(0);
+            }
         }
         __syncthreads();
         // (A) ln α_c N_c(x) for rows g, g + groups, …: consecutive threads share c, so U loads
