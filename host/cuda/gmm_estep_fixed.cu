@@ -191,7 +191,7 @@ __device__ __forceinline__ void tiled_stats_block(const T* xs, const T* lp, int 
 #pragma unroll
         for (int p = 0; p < 4; ++p) s2[q][p] = 0;
     }
-#pragma unroll 2
+#pragma unroll 4
     for (int r = 0; r < rows; ++r) {
         const T rr = lp[r * lps + kc];
         const T* xr = xs + r * XS;  // 16-byte aligned: XS and 4·bi are multiples of 4
