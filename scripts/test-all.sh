@@ -5,8 +5,9 @@
 #   1. host workspace tests (kernels unit tests, host + CLI, cross-crate tests incl. the seed's claims)
 #   2. kernels with the micromath backend
 #   3. kernels build for Cortex-M4F and Cortex-M0 (no_std, no alloc), with and without defmt
-#   3b. CUDA without a GPU (scripts/cuda-check.sh): NVRTC sm_90 spill check, kernels through the
-#      g++ shim, the cudarc backend's build and skip-or-run tests
+#   3b. CUDA without a GPU (scripts/cuda-check.sh): NVRTC sm_90 spill check, the E-step's SASS
+#      instruction budgets, kernels through the g++ shim, the cudarc backend's build and
+#      skip-or-run tests
 #   4. firmware: on-target tests under QEMU, the density-estimation app, size/stack/instruction budgets,
 #      panic-freedom proven at link time (kernels and the shipped app), stack overflow = HardFault
 #   5. the cross-check harness: every target (kernels f64/f32 with libm and micromath, host threads,
@@ -38,8 +39,9 @@ no_std_builds() {
 }
 step "kernels no_std builds (thumbv7em-none-eabihf, thumbv6m-none-eabi)" no_std_builds
 # CUDA without a GPU: every host/cuda/*.cu through the pinned NVRTC for sm_90 (zero spills), the
-# kernels on the CPU through the g++ shim vs the f64 references, the cudarc backend type-checked.
-step "CUDA checks without a GPU (NVRTC sm_90, g++ shim, cudarc build)" scripts/cuda-check.sh
+# E-step's hot loops within their SASS instruction budgets, the kernels on the CPU through the g++
+# shim vs the f64 references, the cudarc backend type-checked.
+step "CUDA checks without a GPU (NVRTC sm_90, SASS budgets, g++ shim, cudarc build)" scripts/cuda-check.sh
 if [[ -x firmware/run-tests.sh ]]; then
   step "firmware under QEMU" firmware/run-tests.sh
 fi

@@ -13,12 +13,14 @@
 //    partial. No shared tile, no per-tile barrier.
 //  * tiled (`gmm_estep_tiled_full_*`): full covariances with K·B(B+1)/2 ≤ 256, B = ⌈D/4⌉, and U in
 //    ≤ 24 KiB. Per tile of rows: (A) thread (k, row group) computes ln α_k N_k for RPT rows at once
-//    from centred samples in registers and U_k's packed columns in shared memory (one U load
-//    feeds RPT multiply-adds); (B) one thread per row turns them into responsibilities; (C)
-//    thread (k, 4 × 4 block of the upper triangle of s2_k) accumulates its 16 products (and, on
-//    diagonal blocks, its 4 entries of s1_k; block (0, 0) also n_k) over the tile's rows in
-//    registers, then adds them to its own entries of the block partial (double): each entry has
-//    one owner, so no atomics and a fixed order.
+//    from centred samples in registers and U_k's columns in shared memory (padded to 4-vectors:
+//    one U load feeds RPT multiply-adds per value); (B) one thread per row turns them into
+//    responsibilities; (C) thread (k, 4 × 4 block of the upper triangle of s2_k) accumulates its
+//    products (on diagonal blocks the block's upper triangle and its 4 entries of s1_k; block
+//    (0, 0) also n_k) over the tile's rows in registers, then adds them to its own entries of the
+//    block partial (double): each entry has one owner, so no atomics and a fixed order.
+//  The hot loops' SASS instruction counts are held in bench/results/sass-sm_90.json
+//  (scripts/sass_report.py).
 #include "gmm.cuh"
 
 // Index of (i, j), i ≤ j, in the packed upper triangle, rows of length D − i (the partials').

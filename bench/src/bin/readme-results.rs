@@ -138,6 +138,33 @@ fn main() {
         }
         let _ = writeln!(s);
     }
+    if let Some(v) = load("sass-sm_90") {
+        let _ = writeln!(
+            s,
+            "### The E-step's machine code per row (static: NVRTC sm_90 + nvdisasm, no GPU)\n\n`bash scripts/cuda-check.sh sass` (`scripts/sass_report.py`, `bench/results/sass-sm_90.json`; the test suite fails when a loop grows). SASS instructions in the hot loops per row of the benchmark shapes, and the E-step time they take at the issue rate (4 warp-instructions per SM and clock) of the card of the last GPU run: a lower bound, set against that run's roofline and measured pass (which ran older code).\n"
+        );
+        let _ = writeln!(
+            s,
+            "| shape | instructions per row | ≥ issue-bound pass | roofline | of roofline at that bound | measured pass (older code) |"
+        );
+        let _ = writeln!(s, "| --- | --- | --- | --- | --- | --- |");
+        if let Some(m) = v["issue_bound"].as_object() {
+            for (shape, b) in m {
+                let ms = |x: &Value| x.as_f64().map_or("—".into(), |t| format!("{:.3} ms", t * 1e3));
+                let _ = writeln!(
+                    s,
+                    "| {shape} | {:.0} | {} ({}) | {} | {:.0} % | {} |",
+                    b["instructions_per_row"].as_f64().unwrap_or(f64::NAN),
+                    ms(&b["issue_bound_seconds"]),
+                    b["card"].as_str().unwrap_or("?"),
+                    ms(&b["roofline_seconds"]),
+                    100.0 * b["roofline_fraction_at_issue_bound"].as_f64().unwrap_or(f64::NAN),
+                    ms(&b["measured_estep_pass_seconds"]),
+                );
+            }
+        }
+        let _ = writeln!(s);
+    }
     if let Some(v) = load("mcu-cost") {
         let _ = writeln!(
             s,
