@@ -35,8 +35,9 @@ __device__ __forceinline__ T component_log_prob(const T* x, const T* __restrict_
 // responsibilities: with m = max l[c] and s = Σ_c e^{l[c] − m} (≥ 1, the maximal term is
 // e^0 = 1 exactly), the responsibilities are e^{l[c] − m} / s and ln p = m + ln s, so K
 // exponentials, one log and one reciprocal per row (not 2K exponentials: each e^{l[c] − m} is
-// reused; in f32 each is one MUFU instruction, common.cuh's resp_*). A row with zero density under every component (ln p = −∞) gets no responsibilities
-// (zeros, not NaN); the caller reports its row (ZeroDensity).
+// reused; in f32 they are MUFU instructions, common.cuh's resp_*). A row with zero density under
+// every component (ln p = −∞) gets no responsibilities (zeros, not NaN); the caller reports its
+// row (ZeroDensity).
 template <class T>
 __device__ __forceinline__ T responsibilities_in_place(T* l, int k) {
     T m = neg_inf<T>();
