@@ -45,8 +45,8 @@ pub const REGS_MAX_BLOCKS: u32 = 1024;
 
 /// Most 32-bit registers a thread of the registers kernel may spend on its statistics,
 /// E · elem / 4 (E f32 or 2E f64 values). Of the 61 shapes with D ≤ 8 between 64 and 128 (all
-/// f64; 128 was the limit when it counted entries, E ≤ 64), 44 spilled at every rows-per-step and
-/// register bound and the rest needed ≥ 194 registers, one block per SM (sm_90,
+/// f64; 128 was the limit when it counted entries, E ≤ 64), 46 spill at every rows-per-step and
+/// register bound and the rest need ≥ 194 registers, one block per SM (sm_90,
 /// scripts/nvrtc_regs_sweep.py), so those shapes take the tiled or generic kernel.
 pub const REGS_MAX_ENTRIES: usize = 64;
 
