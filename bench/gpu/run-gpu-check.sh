@@ -13,7 +13,8 @@
 # 10^6, D/K = 2/4 and 16/16, full and diag, f32 and f64, every device output poisoned with NaN
 # first; (2) one EM iteration at N = 10^7 (D = K = 16 full; D = 2, K = 4 full) by crabmix and by
 # bench/gpu/torch_em.py on the same GPU; (3) summary.json with the card, times, ratio and the
-# fraction of the fp32-FMA / bandwidth roofline. Copy $OUT's JSON into bench/results/ afterwards.
+# fraction of the fp32-FMA / bandwidth roofline; (4) when ncu is there and time is left, an Nsight
+# Compute report of each E-step. Copy $OUT's JSON into bench/results/ afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-$PWD/target/gpu-check}
@@ -85,4 +86,21 @@ summary = {"check_ok": check.get("ok", False), "check_seed": check.get("seed"), 
 (out / "summary.json").write_text(json.dumps(summary, indent=1))
 print(json.dumps(summary, indent=1))
 PY
+
+# (4) Optional, after the results above, which it does not touch: an Nsight Compute report of
+# each shape's E-step (the layout's kernel, first launch) when the image has ncu, the container
+# permits GPU counters and the call has time left — where the issue slots and stalls go, which
+# the timings alone do not say (bench/gpu/README.md).
+ncu_bin=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1 || true)
+if [[ -n $ncu_bin && $SECONDS -lt 200 ]]; then
+  for shape in "16 16 full" "2 4 full"; do
+    set -- $shape
+    timeout 45 "$ncu_bin" --kernel-name regex:gmm_estep_ --launch-count 1 --section SpeedOfLight \
+      --section Occupancy --section LaunchStats --section WarpStateStats --section InstructionStats \
+      "$BIN" bench 10000000 "$1" "$2" "$3" /dev/null > "$OUT/ncu-d$1-k$2-$3.txt" 2>&1 ||
+      echo "ncu d$1-k$2-$3: failed, timed out or not permitted (see $OUT/ncu-d$1-k$2-$3.txt)"
+  done
+else
+  echo "ncu: ${ncu_bin:-not on this machine}; ${SECONDS} s elapsed; profile skipped"
+fi
 exit $status
