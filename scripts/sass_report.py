@@ -52,7 +52,7 @@ KERNELS = [
           "per_iter": 4},
          {"name": "phase B max", "file": "gmm.cuh", "re": r"for \(int c = 0; c < k; \+\+c\) m = c_max",
           "unit": "(row, component)", "per_iter": lambda ops: ops["FMNMX"]},
-         {"name": "phase B exp", "file": "gmm.cuh", "re": r"for \(int c = 0; c < k; \+\+c\) \{\n\s*l\[c\] = resp_exp",
+         {"name": "phase B exp", "file": "gmm.cuh", "re": r"for \(int c = 0; c < k; \+\+c\) \{\n(?:\s*//.*\n)*\s*l\[c\] = resp_exp",
           "unit": "(row, component)", "per_iter": lambda ops: ops["MUFU"]},
          {"name": "phase B scale", "file": "gmm.cuh", "re": r"for \(int c = 0; c < k; \+\+c\) l\[c\] \*= inv",
           "unit": "(row, component)", "per_iter": lambda ops: ops["FMUL"]},

@@ -35,9 +35,9 @@ __device__ __forceinline__ T component_log_prob(const T* x, const T* __restrict_
 // responsibilities: with m = max l[c] and s = Σ_c e^{l[c] − m} (≥ 1, the maximal term is
 // e^0 = 1 exactly), the responsibilities are e^{l[c] − m} / s and ln p = m + ln s, so K
 // exponentials, one log and one reciprocal per row (not 2K exponentials: each e^{l[c] − m} is
-// reused; in f32 they are MUFU instructions, common.cuh's resp_*). A row with zero density under
-// every component (ln p = −∞) gets no responsibilities (zeros, not NaN); the caller reports its
-// row (ZeroDensity).
+// reused; in f32 they are MUFU instructions, common.cuh's resp_*). A NaN l[c] counts as −∞. A
+// row with zero density under every component (ln p = −∞) gets no responsibilities (zeros, not
+// NaN); the caller reports its row (ZeroDensity).
 template <class T>
 __device__ __forceinline__ T responsibilities_in_place(T* l, int k) {
     T m = neg_inf<T>();
@@ -48,7 +48,11 @@ __device__ __forceinline__ T responsibilities_in_place(T* l, int k) {
     }
     T s = 0;
     for (int c = 0; c < k; ++c) {
-        l[c] = resp_exp(l[c] - m);
+        // max(·, −∞) turns a NaN into −∞ and leaves the rest: the samples are finite (the host
+        // validates them), so a NaN l[c] is a Mahalanobis sum whose partial products overflowed
+        // to +∞ and −∞, i.e. zero density — the kernels crate's rule. One FMNMX per term; a
+        // once-per-row NaN test with a repair loop executed as much and tripled the loop's code.
+        l[c] = resp_exp(c_max(l[c] - m, neg_inf<T>()));
         s += l[c];
     }
     const T inv = resp_rcp(s);

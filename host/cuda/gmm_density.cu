@@ -3,8 +3,10 @@
 #include "gmm.cuh"
 
 // Streaming log-sum-exp over the components (one pass, no K-long array): keeps the running
-// maximum m and s = Σ exp(l − m), rescaling s when m grows. Components with ln α = −∞ (zero
-// weight) are skipped so that −∞ − (−∞) never produces NaN.
+// maximum m and s = Σ exp(l − m), rescaling s when m grows. Components at −∞ (zero weight, or an
+// underflowed density) are skipped so that −∞ − (−∞) never produces NaN, and so are NaN ones:
+// the samples are finite (the host validates them), so a NaN is a Mahalanobis sum whose partial
+// products overflowed to +∞ and −∞, zero density, as the kernels crate rules.
 template <class T, bool FULL>
 __device__ void gmm_log_density_row(const T* __restrict__ x, i64 n, int d, int k,
                                     const T* __restrict__ means, const T* __restrict__ prec,
@@ -16,7 +18,7 @@ __device__ void gmm_log_density_row(const T* __restrict__ x, i64 n, int d, int k
     T s = 0;
     for (int c = 0; c < k; ++c) {
         const T l = component_log_prob<T, FULL>(xr, means + c * d, prec + (i64)c * d * d, log_norm[c], d);
-        if (l == neg_inf<T>()) continue;
+        if (!(l > neg_inf<T>())) continue;
         if (l > m) {
             s = s * c_exp(m - l) + T(1);
             m = l;

@@ -31,7 +31,8 @@
 
 use crate::gmm::ParallelEStep;
 use crabmix_kernels::gmm::{
-    CovarianceKind, EStep, MixtureRef, Shape, StatsMut, Totals, responsibilities_in_place,
+    CovarianceKind, EStep, MixtureRef, Shape, StatsMut, Totals, overflow_is_zero_density,
+    responsibilities_in_place,
 };
 use crabmix_kernels::{Error, Real, Result};
 use rayon::prelude::*;
@@ -343,9 +344,10 @@ fn accumulate_block<T: Real>(
         log_probs(&f.ucols[k * tri..(k + 1) * tri], d, &s.dev, f.log_norm[k], out);
     }
     // Responsibilities strip by strip (vectorized); when a row is bad (non-finite sample, zero
-    // density), row by row through the kernels' function instead, in row order, so that the
-    // first failing row is the one reported (a non-finite row yields NaN log-probabilities,
-    // caught before any statistic is added).
+    // density, a NaN log-probability from an overflowed Mahalanobis sum), row by row through the
+    // kernels' functions instead, in row order, so that the first failing row is the one
+    // reported (a non-finite row yields NaN log-probabilities, caught before any statistic is
+    // added) and an overflow counts as zero density, as in the streaming pass.
     if !finite || !strip_maxima(&s.lp, k_n, nb, &mut s.max, &mut s.top) {
         for (b, x) in block.chunks_exact(d).enumerate() {
             if !finite {
@@ -356,6 +358,7 @@ fn accumulate_block<T: Real>(
             for (k, a) in s.row.iter_mut().enumerate() {
                 *a = s.lp[k * BLOCK_ROWS + b];
             }
+            overflow_is_zero_density(x, &mut s.row);
             s.lse[b] = responsibilities_in_place(&mut s.row).ok_or(Error::ZeroDensity { sample: b })?;
             for (k, &a) in s.row.iter().enumerate() {
                 s.lp[k * BLOCK_ROWS + b] = a;

@@ -53,10 +53,12 @@ fn cast<T: Real>(v: &[f64]) -> Vec<T> {
     v.iter().map(|&x| T::from_f64(x)).collect()
 }
 
-/// Max |a − b| / max(1, max |b|): the deviation relative to the reference array's scale.
+/// Max |a − b| / max(1, max |b|): the deviation relative to the reference array's scale; +∞
+/// when a value of `a` is NaN where `b`'s is not (`f64::max` alone would pass over it).
 fn rel_dev<T: Real>(a: &[T], b: &[f64]) -> f64 {
     let scale = b.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-    a.iter().zip(b).fold(0.0f64, |m, (x, y)| m.max((x.to_f64() - y).abs())) / scale
+    let dev = |x: f64, y: f64| if x.is_nan() && !y.is_nan() { f64::INFINITY } else { (x - y).abs() };
+    a.iter().zip(b).fold(0.0f64, |m, (x, y)| m.max(dev(x.to_f64(), *y))) / scale
 }
 
 /// Statistics of one pass of the shim E-step (optionally with few blocks so each loops over
@@ -557,6 +559,53 @@ fn zero_density_sample_is_reported_with_its_row() {
     sv.reset(model.means()).unwrap();
     let err = ShimEStep::new(&data, 2).unwrap().accumulate(&model.view(), &mut sv).unwrap_err();
     assert_eq!(err, crabmix::kernels::Error::ZeroDensity { sample: 70 });
+}
+
+#[test]
+fn overflowed_component_counts_as_zero_density_as_on_the_cpu() {
+    // Component 0: tight and correlated at the origin, so U has entries ≈ ±1e3 of both signs;
+    // component 1: unit covariance at (1e36, 1e36). For a sample at component 1, finite in f32,
+    // component 0's partial products overflow to +∞ and −∞: a NaN log-probability, which the
+    // kernels crate counts as −∞ (zero density). The kernels must too: responsibilities (0, 1),
+    // finite statistics and log densities, as the f64 reference (which does not overflow) has.
+    let covs = vec![1e-6, 0.5e-6, 0.5e-6, 1e-6, 1.0, 0.0, 0.0, 1.0];
+    let model64 =
+        Mixture::new(CovarianceKind::Full, 2, vec![0.5, 0.5], vec![0.0, 0.0, 1e36, 1e36], covs).unwrap();
+    let (data64, labels) = model64.sample(200, &mut Xoshiro256PlusPlus::seed_from_u64(11));
+    assert!(labels.contains(&0) && labels.contains(&1));
+    let model = model64.cast::<f32>().unwrap();
+    let data: Vec<f32> = cast(&data64);
+    let (mut lp, mut work) = ([0.0f32; 2], [0.0f32; 4]);
+    let far = data64.chunks_exact(2).position(|x| x[0] > 1e35).unwrap();
+    model.view().component_log_probs(&data[2 * far..2 * far + 2], &mut lp, &mut work).unwrap();
+    assert!(lp[0].is_nan() && lp[1].is_finite(), "the overflow this test is about: {lp:?}");
+
+    let (mut lp64, mut work64) = (vec![0.0; 2], vec![0.0; 4]);
+    let mut reference = pass(&model64, &mut SerialEStep::new(&data64, &mut lp64, &mut work64));
+    let rv = reference.view_mut();
+    let r = rv.as_ref();
+    let generic = EStepLaunch::generic(model.shape(), 200, 4).unwrap();
+    for launch in [None, Some(generic)] {
+        let mut estep = ShimEStep::new(&data, 2).unwrap();
+        if let Some(l) = launch {
+            estep = estep.with_launch(l);
+        }
+        let mut stats = pass(&model, &mut estep);
+        let sv = stats.view_mut();
+        let g = sv.as_ref();
+        let what = format!("{:?}", estep.last_kernel);
+        for (name, a, b) in
+            [("n_k", g.resp_sums(), r.resp_sums()), ("s1", g.s1(), r.s1()), ("s2", g.s2(), r.s2())]
+        {
+            let dv = rel_dev(a, b);
+            assert!(dv <= 2e-4, "{what} {name}: {dv:.2e} ({a:?} vs {b:?})");
+        }
+        let (gl, rl) = (g.totals().log_likelihood_sum().to_f64(), r.totals().log_likelihood_sum());
+        assert!((gl - rl).abs() <= 2e-4 * rl.abs(), "{what} Σ ln p: {gl} vs {rl}");
+    }
+    let dens = cuda_shim::log_density(&model.view(), &data).unwrap();
+    let dev = rel_dev(&dens, &model64.score_samples(&data64).unwrap());
+    assert!(dev <= 1e-5, "log density: {dev:.2e}");
 }
 
 // ---- MLP and VAE kernels (host/cuda/mlp.cu, gaussian.cu's latent backward) ----

@@ -300,3 +300,27 @@ fn blocked_handles_overflowing_deviations() {
     let mut got = pass(&model, &mut BlockedEStep::new(&data, 1));
     assert_stats_close("overflowing deviations", &mut got, &mut want, 1e-12);
 }
+
+/// A finite sample ~1e36 from a tight, correlated component in f32: that component's
+/// Mahalanobis sum overflows (+∞ and −∞ partial products: a NaN log-probability), which the
+/// kernels count as zero density. The sample's own component explains it, so both passes give
+/// it all of the weight — the blocked one through its row-by-row fallback — and agree with the
+/// f64 pass, which does not overflow.
+#[test]
+fn blocked_counts_an_overflowed_component_as_zero_density() {
+    let covs = vec![1e-6, 0.5e-6, 0.5e-6, 1e-6, 1.0, 0.0, 0.0, 1.0];
+    let model64 =
+        Mixture::<f64>::new(CovarianceKind::Full, 2, vec![0.5, 0.5], vec![0.0, 0.0, 1e36, 1e36], covs)
+            .unwrap();
+    let (data64, labels) = model64.sample(300, &mut Xoshiro256PlusPlus::seed_from_u64(11));
+    assert!(labels.contains(&0) && labels.contains(&1));
+    let model = model64.cast::<f32>().unwrap();
+    let data: Vec<f32> = data64.iter().map(|&v| v as f32).collect();
+    let mut want = streaming(&model, &data);
+    let mut got = pass(&model, &mut BlockedEStep::new(&data, 2));
+    assert_stats_close("overflowed component, f32", &mut got, &mut want, 1e-4);
+    let mut want64 = streaming(&model64, &data64);
+    let (g, w) = (got.view_mut(), want64.view_mut());
+    let got_n: Vec<f64> = g.as_ref().resp_sums().iter().map(|&v| v as f64).collect();
+    assert_eq!(got_n, w.as_ref().resp_sums(), "n_k against the f64 pass");
+}

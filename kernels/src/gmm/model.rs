@@ -203,6 +203,7 @@ impl<'a, T: Real> MixtureRef<'a, T> {
     /// Errors: `ZeroDensity` when x is so far from every component that p(x) underflows to 0.
     pub fn predict_proba(&self, x: &[T], proba: &mut [T], work: &mut [T]) -> Result<T> {
         let q = self.log_probs_into(x, proba, work)?;
+        overflow_is_zero_density(x, q);
         responsibilities_in_place(q).ok_or(Error::ZeroDensity { sample: 0 })
     }
 
@@ -324,10 +325,13 @@ pub fn log_sum_exp<T: Real>(a: &[T]) -> T {
 }
 
 /// For a finite `x`, a NaN term ln α_k N_k(x) can only come from the Mahalanobis sum
-/// overflowing (+∞ and −∞ partial products of a point ~10³⁰⁸ away, found by fuzzing); its true
-/// value is below −f64::MAX, so it becomes −∞ (zero density), as an underflow would. A NaN from a
-/// non-finite `x` is left to propagate. One scan of K values, nothing more unless a NaN is there.
-fn overflow_is_zero_density<T: Real>(x: &[T], log_probs: &mut [T]) {
+/// overflowing (+∞ and −∞ partial products of a point ~10³⁰⁸ away in f64, found by fuzzing, or
+/// ~10³⁶ away from a tight component in f32); its true value is below the type's −MAX, so it
+/// becomes −∞ (zero density), as an underflow would. A NaN from a non-finite `x` is left to
+/// propagate. One scan of K values, nothing more unless a NaN is there. Applied wherever
+/// log-probabilities are turned into densities or responsibilities (`log_density`, `predict`,
+/// `predict_proba`, the E-step), so that all of them agree on such a point.
+pub fn overflow_is_zero_density<T: Real>(x: &[T], log_probs: &mut [T]) {
     if log_probs.iter().any(|v| v.is_nan()) && x.iter().all(|v| v.is_finite()) {
         for v in log_probs.iter_mut().filter(|v| v.is_nan()) {
             *v = T::NEG_INFINITY;
@@ -556,6 +560,7 @@ fn check_structure<T: Real>(kind: CovarianceKind, cov: &[T], d: usize) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gmm::{StatsMut, Totals, online_step};
 
     /// Fuzzing found NaN log densities for finite points: with U entries > 1 (small variances)
     /// and correlated components, x − μ ≈ 1.5e308 makes partial products +∞ and −∞.
@@ -579,5 +584,42 @@ mod tests {
         assert_eq!(m.predict(&x, &mut lp, &mut work).unwrap(), 0);
         // A NaN sample still propagates.
         assert!(m.log_density(&[f64::NAN, 0.0], &mut lp, &mut work).unwrap().is_nan());
+    }
+
+    /// The same overflow in f32, ~1e36 from a tight correlated component, at a point another
+    /// component explains: every consumer of the log-probabilities — density, prediction,
+    /// responsibilities, the E-step's statistics and the online step — gives that component all
+    /// of the weight (the f64 answer) instead of a NaN or a ZeroDensity error.
+    #[test]
+    fn overflowed_component_gets_no_responsibility_in_f32() {
+        let shape = Shape::new(2, 2, CovarianceKind::Full);
+        let (mut w, mut mu) = ([0.5f32, 0.5], [0.0f32, 0.0, 1e36, 1e36]);
+        let mut cov = [1e-6f32, 0.5e-6, 0.5e-6, 1e-6, 1.0, 0.0, 0.0, 1.0];
+        let (mut u, mut ln) = ([0.0f32; 8], [0.0f32; 2]);
+        let mut m = MixtureMut::new(shape, &mut w, &mut mu, &mut cov, &mut u, &mut ln).unwrap();
+        m.refresh().unwrap();
+        let (mut lp, mut work) = ([0.0f32; 2], [0.0f32; 4]);
+        let x = [1e36f32, 1e36];
+        m.as_ref().component_log_probs(&x, &mut lp, &mut work).unwrap();
+        assert!(lp[0].is_nan() && lp[1].is_finite(), "the overflow this test is about: {lp:?}");
+        let ln_p = m.as_ref().log_density(&x, &mut lp, &mut work).unwrap();
+        assert_eq!(ln_p, lp[1]);
+        assert_eq!(m.as_ref().predict(&x, &mut lp, &mut work).unwrap(), 1);
+        assert_eq!(m.as_ref().predict_proba(&x, &mut lp, &mut work).unwrap(), ln_p);
+        assert_eq!(lp, [0.0, 1.0]);
+
+        let (mut shift, mut n, mut s1, mut s2, mut worst) =
+            ([0.0f32; 4], [0.0f32; 2], [0.0f32; 4], [0.0f32; 8], [0.0f32; 2]);
+        let mut totals = Totals::default();
+        let mut stats =
+            StatsMut::new(shape, &mut shift, &mut n, &mut s1, &mut s2, &mut worst, &mut totals).unwrap();
+        stats.reset(&[0.0, 0.0, 1e36, 1e36]).unwrap();
+        assert_eq!(stats.accumulate(&m.as_ref(), &x, &mut lp, &mut work).unwrap(), ln_p);
+        assert_eq!(stats.as_ref().resp_sums(), &[0.0, 1.0]);
+        assert_eq!(stats.as_ref().s2(), &[0.0; 8]);
+
+        let before = [m.as_ref().weights()[0], m.as_ref().weights()[1]];
+        assert_eq!(online_step(&mut m, &x, 0.5, 1e-6, &mut lp, &mut work).unwrap(), ln_p);
+        assert!(m.as_ref().weights()[1] > before[1], "{:?} → {:?}", before, m.as_ref().weights());
     }
 }

@@ -18,7 +18,7 @@
 //! Merging statistics with different shifts re-centres one onto the other exactly:
 //! s1' = s1 + n δ, s2' = s2 + δ s1ᵀ + s1 δᵀ + n δδᵀ with δ = c_other − c_self.
 
-use super::model::{MixtureMut, MixtureRef, responsibilities_in_place};
+use super::model::{MixtureMut, MixtureRef, overflow_is_zero_density, responsibilities_in_place};
 use super::{CovarianceKind, Shape, diagonal, diagonal_mut, mirror_upper, stride};
 use crate::rows::{rows, rows_mut};
 use crate::{Error, Real, Result};
@@ -286,6 +286,7 @@ impl<'a, T: Real> StatsMut<'a, T> {
         }
         let (_, d, dd) = self.shape.dims()?;
         let q = model.log_probs_into(x, log_probs, work)?;
+        overflow_is_zero_density(x, q);
         let lse = responsibilities_in_place(q).ok_or(Error::ZeroDensity { sample: 0 })?;
         let found = work.len();
         let Some(dev) = work.get_mut(..d) else {
