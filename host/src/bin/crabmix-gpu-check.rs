@@ -107,16 +107,40 @@ fn check_case<T: GpuScalar>(
     tol: f64,
 ) -> Value {
     let model64 = random_model(kind, k, d, seed);
-    let model = model64.cast::<T>().unwrap();
     let data = sample::<T>(&model64, n, seed + 1);
-    let mut gpu = CudaEStep::new(dev, &data, d).unwrap();
+    check_data(dev, &model64, &data, seed, tol)
+}
+
+/// A sample ~1e36 from a tight, correlated component in f32 overflows that component's
+/// Mahalanobis sum (a NaN log-probability), which counts as zero density on the GPU as on the
+/// CPU: half the rows sit at (1e36, 1e36), explained by the other component.
+fn check_overflow_case(dev: &Arc<CudaDevice>, seed: u64) -> Value {
+    let covs = vec![1e-6, 0.5e-6, 0.5e-6, 1e-6, 1.0, 0.0, 0.0, 1.0];
+    let model64 = Mixture::new(CovarianceKind::Full, 2, vec![0.5, 0.5], vec![0.0, 0.0, 1e36, 1e36], covs)
+        .expect("SPD by construction");
+    let data = sample::<f32>(&model64, 100_003, seed);
+    check_data(dev, &model64, &data, seed, 2e-4)
+}
+
+/// One E-step pass and the log density of `data` under `model64` (cast to T), GPU against CPU.
+fn check_data<T: GpuScalar>(
+    dev: &Arc<CudaDevice>,
+    model64: &Mixture<f64>,
+    data: &[T],
+    seed: u64,
+    tol: f64,
+) -> Value {
+    let shape = model64.shape();
+    let (kind, n, d, k) = (shape.kind, data.len() / shape.features, shape.features, shape.components);
+    let model = model64.cast::<T>().unwrap();
+    let mut gpu = CudaEStep::new(dev, data, d).unwrap();
     let (g, g_ll) = pass(&mut gpu, &model).unwrap_or_else(|e| panic!("{e}: {:?}", gpu.take_error()));
-    let (c, c_ll) = pass(&mut ParallelEStep::new(&data, d), &model).unwrap();
+    let (c, c_ll) = pass(&mut ParallelEStep::new(data, d), &model).unwrap();
     let stats_dev = max_rel(&g, &c);
     let ll_dev = (g_ll - c_ll).abs() / c_ll.abs();
     let dens_gpu: Vec<f64> =
-        dev.log_density(&model.view(), &data).unwrap().iter().map(|v| v.to_f64()).collect();
-    let dens_cpu: Vec<f64> = model.score_samples(&data).unwrap().iter().map(|v| v.to_f64()).collect();
+        dev.log_density(&model.view(), data).unwrap().iter().map(|v| v.to_f64()).collect();
+    let dens_cpu: Vec<f64> = model.score_samples(data).unwrap().iter().map(|v| v.to_f64()).collect();
     let dens_dev = max_rel(&dens_gpu, &dens_cpu);
     let ok = stats_dev <= tol && ll_dev <= tol && dens_dev <= tol;
     println!(
@@ -535,6 +559,7 @@ fn main() {
                     ));
                 }
             }
+            cases.push(check_overflow_case(&dev, seed ^ 0x0f));
             let gauss = check_gaussian(&dev, seed);
             // f32: FMA contraction and a 4099-row reduction; Adam's update m/√v amplifies the
             // relative error of near-zero gradients, hence the looser parameter bound in f32.
