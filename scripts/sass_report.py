@@ -4,6 +4,10 @@ NVRTC (ctypes, the pinned 13.0 as in nvrtc_check.py) to sm_90 cubins with line i
 disassemble them with nvdisasm (PyPI wheel), find each loop by the source line of its back edge,
 and count its SASS instructions per unit of work (a row, a (row, component) pair).
 
+The cubins carry -lineinfo, which the run-time build does not; the hot loops' code was checked
+to be the same without it. Counts are static: a loop's rarely taken branches (a row with zero
+density) count as if executed.
+
 Instructions per row bound the E-step from below on the card: an SM issues 4 warp-instructions
 per clock, so N rows take ≥ N · instructions / (32 · 4 · SMs · clock) seconds. The GPU run
 (bench/gpu/run-gpu-check.sh) measures the rest; this tracks what a kernel change does to the
@@ -63,7 +67,7 @@ KERNELS = [
 
 # Instructions per row of one E-step pass of each benchmark shape, from the loops above: every
 # loop's instructions per unit times its units per row (phase C: K·B diagonal and K·B(B − 1)/2
-# off-diagonal items, B = 4, each visiting every row). A lower bound: the code outside these
+# off-diagonal items, B = 4, each visiting every row). About a lower bound: the code outside these
 # loops (tile bookkeeping, phase B's per-row part, block reductions) is left out.
 PER_ROW = {
     "d2-k4-full": {"gmm_estep_regs_full_d2_k4_r4_b2_f32": {"rows": 1}},

@@ -141,7 +141,7 @@ fn main() {
     if let Some(v) = load("sass-sm_90") {
         let _ = writeln!(
             s,
-            "### The E-step's machine code per row (static: NVRTC sm_90 + nvdisasm, no GPU)\n\n`bash scripts/cuda-check.sh sass` (`scripts/sass_report.py`, `bench/results/sass-sm_90.json`; the test suite fails when a loop grows). SASS instructions in the hot loops per row of the benchmark shapes, and the E-step time they take at the issue rate (4 warp-instructions per SM and clock) of the card of the last GPU run: a lower bound, set against that run's roofline and measured pass (which ran older code).\n"
+            "### The E-step's machine code per row (static: NVRTC sm_90 + nvdisasm, no GPU)\n\n`bash scripts/cuda-check.sh sass` (`scripts/sass_report.py`, `bench/results/sass-sm_90.json`; the test suite fails when a loop grows). SASS instructions in the hot loops per row of the benchmark shapes, and the E-step time they take at the issue rate (4 warp-instructions per SM and clock) of the card of the last GPU run: a lower bound up to the few instructions of rarely taken branches that static counts include, set against that run's roofline and measured pass (which ran older code).\n"
         );
         let _ = writeln!(
             s,

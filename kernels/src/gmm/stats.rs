@@ -265,8 +265,10 @@ impl<'a, T: Real> StatsMut<'a, T> {
     /// E-step and accumulation of one sample: responsibilities q_k(x) under `model` in the log
     /// domain (log-sum-exp), then the weighted sums. Returns ln p(x).
     ///
-    /// `log_probs` has length ≥ K, `work` ≥ 2·D. Errors: `NonFiniteSample { sample: 0, feature }`
-    /// for NaN/±∞ in `x` (nothing is accumulated then), `ShapeMismatch` for wrong lengths.
+    /// `log_probs` has length ≥ K, `work` ≥ 2·D. A component whose Mahalanobis sum overflowed
+    /// (NaN at a finite `x`) counts as zero density ([`overflow_is_zero_density`]). Errors:
+    /// `NonFiniteSample { sample: 0, feature }` for NaN/±∞ in `x` (nothing is accumulated then),
+    /// `ZeroDensity` when p(x) is 0 in working precision, `ShapeMismatch` for wrong lengths.
     pub fn accumulate(
         &mut self,
         model: &MixtureRef<'_, T>,
