@@ -45,7 +45,6 @@ for s in "${steps[@]}"; do
         echo "installing nvidia-cuda-nvdisasm==$NVDISASM_VERSION into $NVDISASM_DIR"
         python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$NVDISASM_DIR" \
           "nvidia-cuda-nvdisasm==$NVDISASM_VERSION"
-        chmod +x "$NVDISASM_DIR/nvidia/cu13/bin/nvdisasm"  # the wheel does not keep the mode
       fi
       mkdir -p target/cuda-check
       python3 scripts/sass_report.py --nvdisasm "$NVDISASM_DIR/nvidia/cu13/bin/nvdisasm" \
