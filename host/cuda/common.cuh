@@ -57,9 +57,10 @@ __device__ __forceinline__ double c_cospi(double x) { return cospi(x); }
 // Exponential, logarithm and reciprocal for the E-step's responsibilities (gmm.cuh), where the
 // arguments are bounded: e^d for d = l − max l ≤ 0, and ln s, 1/s for s = Σ e^d ∈ [1, K]. In
 // f32 they are MUFU instructions (ex2/lg2/rcp.approx.ftz), as CUDA's __expf, __log2f and
-// __fdividef: e^d within (2 + |d|) ulp — the product d·log₂e is rounded — so within 3e-8 of
-// e^d absolutely for every d ≤ 0 (e^d·|d| ≤ 1/e); ln s within 2⁻²² absolutely on [1, 2] and
-// 2 ulp of log₂ s above; 1/s within 2 ulp. That is 3 SASS instructions per exponential instead
+// __fdividef: e^d within (2 + |d|) ulp — the product d·log₂e is rounded — so within
+// (2 + 1/e)·2⁻²⁴ ≈ 1.4e-7 of e^d absolutely for every d ≤ 0 (e^d·|d| ≤ 1/e); ln s within 2⁻²²
+// absolutely on [1, 2] and 2 ulp of log₂ s above; 1/s within 2 ulp. So a responsibility is
+// within a few f32 ulps (≈ 2e-7 absolute) of the exact one. That is 3 SASS instructions per exponential instead
 // of 9, 2 for the logarithm instead of 25, 1 for the reciprocal instead of 4 plus a slow path
 // (scripts/sass_report.py). ex2 flushes results below 2⁻¹²⁶ to zero: responsibilities under
 // 1e-38. f64 keeps the accurate library functions. The shim (CPU tests) computes them exactly.
