@@ -31,8 +31,7 @@
 
 use crate::gmm::ParallelEStep;
 use crabmix_kernels::gmm::{
-    CovarianceKind, EStep, MixtureRef, Shape, StatsMut, Totals, overflow_is_zero_density,
-    responsibilities_in_place,
+    CovarianceKind, EStep, MixtureRef, Shape, StatsMut, Totals, sample_responsibilities,
 };
 use crabmix_kernels::{Error, Real, Result};
 use rayon::prelude::*;
@@ -358,8 +357,7 @@ fn accumulate_block<T: Real>(
             for (k, a) in s.row.iter_mut().enumerate() {
                 *a = s.lp[k * BLOCK_ROWS + b];
             }
-            overflow_is_zero_density(x, &mut s.row);
-            s.lse[b] = responsibilities_in_place(&mut s.row).ok_or(Error::ZeroDensity { sample: b })?;
+            s.lse[b] = sample_responsibilities(x, &mut s.row).ok_or(Error::ZeroDensity { sample: b })?;
             for (k, &a) in s.row.iter().enumerate() {
                 s.lp[k * BLOCK_ROWS + b] = a;
             }

@@ -11,6 +11,12 @@ fn load(name: &str) -> Option<Value> {
     serde_json::from_str(&text).ok()
 }
 
+/// A markdown table's header row `head` ("| a | b |") and its separator, one `---` per column.
+fn table_head(s: &mut String, head: &str) {
+    let cols = head.matches(" | ").count() + 1;
+    let _ = writeln!(s, "{head}\n|{}", " --- |".repeat(cols));
+}
+
 fn machine(v: &Value) -> String {
     let m = &v["machine"];
     let load = m["load_average"].as_str().map_or(String::new(), |l| format!(", load average {l}"));
@@ -36,11 +42,10 @@ fn main() {
             machine(&v),
             v["workload"].as_str().unwrap_or("")
         );
-        let _ = writeln!(
-            s,
-            "| target | prec | α₁ | α₂ | μ₁ | μ₂ | σ₁ | σ₂ | mean ℓ | max \\|Δ\\| vs f64 | cost |"
+        table_head(
+            &mut s,
+            "| target | prec | α₁ | α₂ | μ₁ | μ₂ | σ₁ | σ₂ | mean ℓ | max \\|Δ\\| vs f64 | cost |",
         );
-        let _ = writeln!(s, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         for f in v["fits"].as_array().into_iter().flatten() {
             let g = |k: &str, i: usize| f[k][i].as_f64().unwrap_or(f64::NAN);
             let _ = writeln!(
@@ -70,11 +75,10 @@ fn main() {
             v["peers"]["sklearn"].as_str().unwrap_or("scikit-learn not run"),
             v["peers"]["linfa"].as_str().unwrap_or("linfa not run")
         );
-        let _ = writeln!(
-            s,
-            "| D | K | crabmix f64 | crabmix f32 | f32, 1 thread | scikit-learn | linfa | ×scikit-learn | ×linfa | f64 vs scikit-learn |"
+        table_head(
+            &mut s,
+            "| D | K | crabmix f64 | crabmix f32 | f32, 1 thread | scikit-learn | linfa | ×scikit-learn | ×linfa | f64 vs scikit-learn |",
         );
-        let _ = writeln!(s, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         let ms = |x: &Value| x.as_f64().map_or("—".into(), |t| format!("{:.1} ms", t * 1e3));
         let ratio = |x: &Value, goal: f64| {
             x.as_f64().map_or("—".into(), |r| format!("{r:.1}× {}", if r >= goal { "✓" } else { "✗" }))
@@ -112,11 +116,10 @@ fn main() {
             },
             v["check_seed"]
         );
-        let _ = writeln!(
-            s,
-            "| shape | kernel | crabmix | E-step pass | PyTorch | PyTorch split-K | ×torch | roofline | of roofline |"
+        table_head(
+            &mut s,
+            "| shape | kernel | crabmix | E-step pass | PyTorch | PyTorch split-K | ×torch | roofline | of roofline |",
         );
-        let _ = writeln!(s, "| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         for r in rows {
             let ms = |x: &Value| x.as_f64().map_or("—".into(), |t| format!("{t:.3} ms"));
             let x = r["speedup_vs_torch"].as_f64().unwrap_or(f64::NAN);
@@ -143,11 +146,10 @@ fn main() {
             s,
             "### The E-step's machine code per row (static: NVRTC sm_90 + nvdisasm, no GPU)\n\n`bash scripts/cuda-check.sh sass` (`scripts/sass_report.py`, `bench/results/sass-sm_90.json`; the test suite fails when a loop grows). SASS instructions in the hot loops per row of the benchmark shapes, and the E-step time they take at the issue rate (4 warp-instructions per SM and clock) of the card of the last GPU run: a lower bound up to the few instructions of rarely taken branches that static counts include, set against that run's roofline and measured pass (which ran older code).\n"
         );
-        let _ = writeln!(
-            s,
-            "| shape | instructions per row | ≥ issue-bound pass | roofline | of roofline at that bound | measured pass (older code) |"
+        table_head(
+            &mut s,
+            "| shape | instructions per row | ≥ issue-bound pass | roofline | of roofline at that bound | measured pass (older code) |",
         );
-        let _ = writeln!(s, "| --- | --- | --- | --- | --- | --- |");
         if let Some(m) = v["issue_bound"].as_object() {
             for (shape, b) in m {
                 let ms = |x: &Value| x.as_f64().map_or("—".into(), |t| format!("{:.3} ms", t * 1e3));
@@ -170,11 +172,10 @@ fn main() {
             s,
             "### MCU cost (Cortex-M4F under QEMU: guest instructions counted exactly, not cycles)\n"
         );
-        let _ = writeln!(
-            s,
-            "| kernel | K | D | kind | instructions per sample per component | operation-count floor (flops) |"
+        table_head(
+            &mut s,
+            "| kernel | K | D | kind | instructions per sample per component | operation-count floor (flops) |",
         );
-        let _ = writeln!(s, "| --- | --- | --- | --- | --- | --- |");
         for r in v.as_array().into_iter().flatten() {
             let _ = writeln!(
                 s,
@@ -196,8 +197,7 @@ fn main() {
                 "### Cross-check against the f64 references, {backend} backend\n\nMachine: {}.\n",
                 machine(&v)
             );
-            let _ = writeln!(s, "| workload | target | prec | max \\|Δ\\| | max rel | tolerance | result |");
-            let _ = writeln!(s, "| --- | --- | --- | --- | --- | --- | --- |");
+            table_head(&mut s, "| workload | target | prec | max \\|Δ\\| | max rel | tolerance | result |");
             for c in v["checks"].as_array().into_iter().flatten() {
                 let _ = writeln!(
                     s,

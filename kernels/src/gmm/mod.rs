@@ -25,7 +25,7 @@ mod stats;
 pub use em::{EStep, FitConfig, FitReport, SerialEStep, em_loop, fit, fit_with, validate_data};
 pub use fixed::{GaussianMixture, SufficientStats};
 pub use init::{InitMethod, choose_centres, initialize, uniform_below};
-pub use model::{MixtureMut, MixtureRef, log_sum_exp, overflow_is_zero_density, responsibilities_in_place};
+pub use model::{MixtureMut, MixtureRef, log_sum_exp, responsibilities_in_place, sample_responsibilities};
 pub use online::{OnlineConfig, OnlineEm, online_step};
 pub use stats::{StatsMut, StatsRef, Totals};
 

@@ -203,8 +203,7 @@ impl<'a, T: Real> MixtureRef<'a, T> {
     /// Errors: `ZeroDensity` when x is so far from every component that p(x) underflows to 0.
     pub fn predict_proba(&self, x: &[T], proba: &mut [T], work: &mut [T]) -> Result<T> {
         let q = self.log_probs_into(x, proba, work)?;
-        overflow_is_zero_density(x, q);
-        responsibilities_in_place(q).ok_or(Error::ZeroDensity { sample: 0 })
+        sample_responsibilities(x, q).ok_or(Error::ZeroDensity { sample: 0 })
     }
 
     /// The most probable component argmax_k q_k (ties: the lowest k).
@@ -330,13 +329,34 @@ pub fn log_sum_exp<T: Real>(a: &[T]) -> T {
 /// becomes −∞ (zero density), as an underflow would. A NaN from a non-finite `x` is left to
 /// propagate. One scan of K values, nothing more unless a NaN is there. Applied wherever
 /// log-probabilities are turned into densities or responsibilities (`log_density`, `predict`,
-/// `predict_proba`, the E-step), so that all of them agree on such a point.
-pub fn overflow_is_zero_density<T: Real>(x: &[T], log_probs: &mut [T]) {
+/// and through [`sample_responsibilities`] `predict_proba` and the E-steps), so that all of
+/// them agree on such a point.
+fn overflow_is_zero_density<T: Real>(x: &[T], log_probs: &mut [T]) {
     if log_probs.iter().any(|v| v.is_nan()) && x.iter().all(|v| v.is_finite()) {
         for v in log_probs.iter_mut().filter(|v| v.is_nan()) {
             *v = T::NEG_INFINITY;
         }
     }
+}
+
+/// [`responsibilities_in_place`] for the log-probabilities `a` of sample `x`, where a NaN term
+/// from an overflowed Mahalanobis sum counts as zero density. The rule is applied only when the
+/// plain call fails (it leaves `a` unchanged then), so rows without a NaN or an all-−∞ density
+/// pay nothing for it. `None`: zero density in working precision, or a non-finite `x`.
+#[inline]
+pub fn sample_responsibilities<T: Real>(x: &[T], a: &mut [T]) -> Option<T> {
+    match responsibilities_in_place(a) {
+        Some(lse) => Some(lse),
+        None => responsibilities_after_overflow(x, a),
+    }
+}
+
+// Out of line and cold, so that the common path keeps one inlined copy of the formula.
+#[cold]
+#[inline(never)]
+fn responsibilities_after_overflow<T: Real>(x: &[T], a: &mut [T]) -> Option<T> {
+    overflow_is_zero_density(x, a);
+    responsibilities_in_place(a)
 }
 
 fn argmax<T: Real>(a: &[T]) -> usize {

@@ -17,7 +17,7 @@
 use super::em::{FitConfig, FitReport, SerialEStep, em_loop, validate_data};
 use super::fixed::{GaussianMixture, SufficientStats};
 use super::init::initialize;
-use super::model::{MixtureMut, overflow_is_zero_density, responsibilities_in_place};
+use super::model::{MixtureMut, sample_responsibilities};
 use super::{CovarianceKind, diagonal_mut};
 use crate::rows::rows_mut;
 use crate::{Error, Real, Result};
@@ -99,8 +99,7 @@ pub fn online_step<T: Real>(
     let shape = model.shape();
     let (_, d, dd) = shape.dims()?;
     let q = model.as_ref().log_probs_into(x, log_probs, work)?;
-    overflow_is_zero_density(x, q);
-    let lse = responsibilities_in_place(q).ok_or(Error::ZeroDensity { sample: 0 })?;
+    let lse = sample_responsibilities(x, q).ok_or(Error::ZeroDensity { sample: 0 })?;
     let found = work.len();
     let Some(dev) = work.get_mut(..d) else {
         return Err(Error::ShapeMismatch { what: "work buffer", expected: d, found });

@@ -18,7 +18,7 @@
 //! Merging statistics with different shifts re-centres one onto the other exactly:
 //! s1' = s1 + n δ, s2' = s2 + δ s1ᵀ + s1 δᵀ + n δδᵀ with δ = c_other − c_self.
 
-use super::model::{MixtureMut, MixtureRef, overflow_is_zero_density, responsibilities_in_place};
+use super::model::{MixtureMut, MixtureRef, sample_responsibilities};
 use super::{CovarianceKind, Shape, diagonal, diagonal_mut, mirror_upper, stride};
 use crate::rows::{rows, rows_mut};
 use crate::{Error, Real, Result};
@@ -266,7 +266,7 @@ impl<'a, T: Real> StatsMut<'a, T> {
     /// domain (log-sum-exp), then the weighted sums. Returns ln p(x).
     ///
     /// `log_probs` has length ≥ K, `work` ≥ 2·D. A component whose Mahalanobis sum overflowed
-    /// (NaN at a finite `x`) counts as zero density ([`overflow_is_zero_density`]). Errors:
+    /// (NaN at a finite `x`) counts as zero density ([`sample_responsibilities`]). Errors:
     /// `NonFiniteSample { sample: 0, feature }` for NaN/±∞ in `x` (nothing is accumulated then),
     /// `ZeroDensity` when p(x) is 0 in working precision, `ShapeMismatch` for wrong lengths.
     pub fn accumulate(
@@ -288,8 +288,7 @@ impl<'a, T: Real> StatsMut<'a, T> {
         }
         let (_, d, dd) = self.shape.dims()?;
         let q = model.log_probs_into(x, log_probs, work)?;
-        overflow_is_zero_density(x, q);
-        let lse = responsibilities_in_place(q).ok_or(Error::ZeroDensity { sample: 0 })?;
+        let lse = sample_responsibilities(x, q).ok_or(Error::ZeroDensity { sample: 0 })?;
         let found = work.len();
         let Some(dev) = work.get_mut(..d) else {
             return Err(Error::ShapeMismatch { what: "work buffer", expected: d, found });
