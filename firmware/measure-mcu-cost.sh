@@ -12,7 +12,8 @@ FW=$PWD
 OUT=${1:-$FW/target/measurements}
 mkdir -p "$OUT"
 TD=${CARGO_TARGET_DIR:-$FW/target}
-export PATH=$HOME/.cargo/bin:$PATH
+source ../scripts/prerequisites.sh --no-install
+require gcc cargo python3 qemu-system-arm defmt-print readelf
 fail=0
 gcc -O2 -shared -fPIC -o "$TD/libkcount.so" tools/kcount.c
 rm -f "$OUT/kcount.log"
@@ -44,8 +45,6 @@ awk 'BEGIN { printf "[" }
 cat "$OUT/mcu-cost.json"
 grep -q "insn-count: ok" "$OUT/insn-count.log" || { echo "insn-count kernels failed" >&2; fail=1; }
 [[ $(wc -l <"$OUT/regions.txt") -eq 13 ]] || { echo "instruction counts missing" >&2; fail=1; }
-if command -v python3 >/dev/null; then
-  python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$OUT/mcu-cost.json" || fail=1
-fi
+python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$OUT/mcu-cost.json" || fail=1
 
 exit "$fail"

@@ -18,6 +18,8 @@
 # Any failure of 1–4 fails CI. Usage: panic-paths.sh [--list-only] (only step 5).
 set -euo pipefail
 cd "$(dirname "$0")"
+source ../scripts/prerequisites.sh --no-install
+require cargo llvm-objdump python3
 TD=${CARGO_TARGET_DIR:-$PWD/target}
 OUT=$TD/measurements
 mkdir -p "$OUT"
@@ -25,10 +27,11 @@ fail=0
 SYMBOL=crabmix_panic_is_reachable
 
 callers() { # ELF → "function -> panic entry points" lines, for functions outside core
-  arm-none-eabi-objdump -d -C "$1" | python3 -c '
+  # llvm-objdump (rustup's llvm-tools) reads every target's ELF; symbols lose their hash suffix.
+  llvm-objdump -d -C "$1" | python3 -c '
 import re, sys, collections
-fn = re.compile(r"^[0-9a-f]+ <(.*)>:$")
-call = re.compile(r"\s(?:bl|b(?:\w\w)?(?:\.w)?)\s+[0-9a-f]+ <([^>+]*)")
+fn = re.compile(r"^[0-9a-f]+ <(.*?)(?:::h[0-9a-f]{16})?>:$")
+call = re.compile(r"\s(?:bl|b(?:\w\w)?(?:\.w)?)\s+(?:0x)?[0-9a-f]+ <([^>+]*)")
 panics = ("core::panicking::", "core::slice::index::", "core::option::unwrap_failed",
           "core::result::unwrap_failed", "core::option::expect_failed", "len_mismatch_fail")
 cur, out = None, collections.defaultdict(set)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Firmware CI: installs what is missing, then
+# Firmware CI (what scripts/prerequisites.sh installs must be there), then
 #   1. host half of the host/device bit-identity check (crabmix-app's tests on the host),
 #   2. on-target kernel tests on the emulated Cortex-M4F (mps2-an386) and Cortex-M0 (microbit),
 #   3. the density-estimation app on the M4F (its crab-fit line must equal golden/crab-fit.txt,
@@ -25,24 +25,13 @@ mkdir -p "$OUT"
 fail=0
 step() { echo; echo "=== firmware: $*"; }
 
-# --- prerequisites ---------------------------------------------------------------------------
-if ! command -v qemu-system-arm >/dev/null; then
-  if [[ $(id -u) -eq 0 ]]; then
-    apt-get update -qq && apt-get install -y --no-install-recommends qemu-system-arm
-  else
-    echo "qemu-system-arm missing (apt-get install qemu-system-arm)" >&2; exit 1
-  fi
-fi
+# --- prerequisites (installed by scripts/prerequisites.sh from scripts/prerequisites.txt) --------
+source ../scripts/prerequisites.sh --no-install
+# flip-link: the linker of both thumb targets (.cargo/config.toml): stack at the bottom of RAM.
+require cargo rustc rustup qemu-system-arm defmt-print flip-link gcc readelf size llvm-objdump
 installed=$(rustup target list --installed)
 for t in thumbv7em-none-eabihf thumbv6m-none-eabi; do
-  grep -qx "$t" <<<"$installed" || rustup target add "$t"
-done
-export PATH=$HOME/.cargo/bin:$PATH
-command -v defmt-print >/dev/null || cargo install defmt-print --locked
-# The linker of both thumb targets (.cargo/config.toml): stack at the bottom of RAM.
-command -v flip-link >/dev/null || cargo install flip-link --locked
-for tool in gcc readelf size; do
-  command -v "$tool" >/dev/null || { echo "$tool missing (apt-get install gcc binutils)" >&2; exit 1; }
+  grep -qx "$t" <<<"$installed" || { echo "target $t missing: run bash scripts/prerequisites.sh" >&2; exit 1; }
 done
 HOST=$(rustc -vV | sed -n 's/^host: //p')
 export QEMU_TIMEOUT=${QEMU_TIMEOUT:-300}

@@ -3,9 +3,10 @@
 # Firmware rows:
 #  * every workload on the emulated Cortex-M4F: firmware/src/bin/crosscheck.rs computes them in f32
 #    from the same seeded inputs (generated on the device; their digests are checked), run here
-#    under QEMU when qemu-system-arm, defmt-print, flip-link and the thumbv7em target are present (installed
-#    by scripts/prerequisites.sh); its log goes to $OUT/firmware-crosscheck.log. About 10 s of QEMU
-#    plus the firmware's release build. CROSSCHECK_FIRMWARE=0 skips it.
+#    under QEMU (qemu-system-arm, defmt-print, flip-link and the thumbv7em target, installed by
+#    scripts/prerequisites.sh: missing, they fail the run); its log goes to
+#    $OUT/firmware-crosscheck.log. About 10 s of QEMU plus the firmware's release build.
+#    CROSSCHECK_FIRMWARE=0 leaves the firmware rows out.
 #  * the app's crab fit, from the firmware's last app run (firmware/target/measurements/app.log,
 #    written by firmware/run-tests.sh or scripts/main-job.sh) when it exists.
 # The firmware is built with libm, so its rows appear in the libm run only.
@@ -16,14 +17,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out}
 mkdir -p "$OUT"
-export PATH=$HOME/.cargo/bin:$PATH
+source scripts/prerequisites.sh --no-install
+require cargo
 log=firmware/target/measurements/app.log
 [[ -f $OUT/firmware-app.log ]] && log=$OUT/firmware-app.log
 args=(--out "$OUT")
 [[ -f $log ]] && args+=(--firmware-log "$log")
-if [[ ${CROSSCHECK_FIRMWARE:-1} != 0 ]] && command -v qemu-system-arm >/dev/null \
-  && command -v defmt-print >/dev/null && command -v flip-link >/dev/null \
-  && rustup target list --installed 2>/dev/null | grep -qx thumbv7em-none-eabihf; then
+if [[ ${CROSSCHECK_FIRMWARE:-1} != 0 ]]; then
+  require qemu-system-arm defmt-print flip-link
   cc_log=$PWD/$OUT/firmware-crosscheck.log
   [[ $OUT = /* ]] && cc_log=$OUT/firmware-crosscheck.log
   echo "crosscheck: running the cross-check workloads on the emulated Cortex-M4F (QEMU)"
@@ -31,7 +32,7 @@ if [[ ${CROSSCHECK_FIRMWARE:-1} != 0 ]] && command -v qemu-system-arm >/dev/null
   grep -q "crosscheck: ok" "$cc_log" || { echo "crosscheck: firmware run did not finish ok" >&2; exit 1; }
   args+=(--firmware-crosscheck-log "$cc_log")
 else
-  echo "crosscheck: no qemu-system-arm/defmt-print/flip-link/thumbv7em target (or CROSSCHECK_FIRMWARE=0): no firmware cross-check rows"
+  echo "crosscheck: CROSSCHECK_FIRMWARE=0: no firmware cross-check rows"
 fi
 cargo run --profile test --locked -q -p crabmix-bench --bin crosscheck -- "${args[@]}"
 cargo run --profile test --locked -q -p crabmix-bench --bin crosscheck --features crabmix-kernels/micromath -- "${args[@]}"

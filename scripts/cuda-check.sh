@@ -8,46 +8,38 @@
 #   4. the E-step's hot loops take no more SASS instructions per row than
 #      bench/results/sass-sm_90.json records (scripts/sass_report.py; nvdisasm from PyPI, any
 #      13.x reads NVRTC 13.0's cubins, and 13.2 is the oldest on PyPI).
-# NVRTC comes from PyPI into a cache directory (no CUDA toolkit): pinned to 13.0 because newer
-# NVRTC emits PTX that the lent GPUs' 13.0 driver rejects. It is loaded through LD_LIBRARY_PATH,
-# not an rpath, because libnvrtc needs libnvrtc-builtins beside it.
+# NVRTC and nvdisasm come from PyPI into the project's venv (scripts/requirements.txt, installed by
+# scripts/prerequisites.sh; no CUDA toolkit). NVRTC is loaded through LD_LIBRARY_PATH, not an
+# rpath, because libnvrtc needs libnvrtc-builtins beside it.
 #
 #   scripts/cuda-check.sh [nvrtc|sass|rust|shim|cudarc]...   (default: nvrtc sass rust; `rust` is
 #   shim and cudarc in one cargo invocation, so the host crate is built once with both features)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-NVRTC_VERSION=13.0.88
-NVRTC_DIR=${CRABMIX_NVRTC_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/crabmix/nvrtc-$NVRTC_VERSION}
-NVDISASM_VERSION=13.5.37
-NVDISASM_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/crabmix/nvdisasm-$NVDISASM_VERSION
+source scripts/prerequisites.sh --no-install
+require python3 cargo
 steps=("$@")
 ((${#steps[@]})) || steps=(nvrtc sass rust)
 
-install_nvrtc() {
-  if [[ ! -e $NVRTC_DIR/nvidia/cu13/lib/libnvrtc.so.13 ]]; then
-    echo "installing nvidia-cuda-nvrtc==$NVRTC_VERSION into $NVRTC_DIR"
-    python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$NVRTC_DIR" \
-      "nvidia-cuda-nvrtc==$NVRTC_VERSION"
-  fi
-  export LD_LIBRARY_PATH="$NVRTC_DIR/nvidia/cu13/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+use_nvrtc() {
+  local cu13
+  cu13=$(python3 -c 'import nvidia.cu13 as m; print(list(m.__path__)[0])' 2>/dev/null) ||
+    { echo "cuda-check: NVRTC missing from .venv: run bash scripts/prerequisites.sh" >&2; exit 1; }
+  NVDISASM=$cu13/bin/nvdisasm
+  export LD_LIBRARY_PATH="$cu13/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 }
 
 for s in "${steps[@]}"; do
   case $s in
     nvrtc)
-      install_nvrtc
+      use_nvrtc
       mkdir -p target/cuda-check
       python3 scripts/nvrtc_check.py --arch sm_90 --json target/cuda-check/nvrtc-sm_90.json host/cuda/*.cu
       ;;
     sass)
-      install_nvrtc
-      if [[ ! -x $NVDISASM_DIR/nvidia/cu13/bin/nvdisasm ]]; then
-        echo "installing nvidia-cuda-nvdisasm==$NVDISASM_VERSION into $NVDISASM_DIR"
-        python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$NVDISASM_DIR" \
-          "nvidia-cuda-nvdisasm==$NVDISASM_VERSION"
-      fi
+      use_nvrtc
       mkdir -p target/cuda-check
-      python3 scripts/sass_report.py --nvdisasm "$NVDISASM_DIR/nvidia/cu13/bin/nvdisasm" \
+      python3 scripts/sass_report.py --nvdisasm "$NVDISASM" \
         --json target/cuda-check/sass-sm_90.json --check bench/results/sass-sm_90.json
       ;;
     shim)
@@ -57,11 +49,11 @@ for s in "${steps[@]}"; do
       # With NVRTC on the path the backend's NVRTC test compiles every module for real; the
       # device tests print why they skip (no driver on CI machines). Integration tests build the
       # crate's bins too, crabmix-gpu-check included.
-      install_nvrtc
+      use_nvrtc
       cargo test -p crabmix --locked --features cuda --test cuda_backend --test backend
       ;;
     rust)
-      install_nvrtc
+      use_nvrtc
       cargo test -p crabmix --locked --features cuda,cuda-shim --test cuda_shim --test cuda_backend --test backend
       ;;
     *)

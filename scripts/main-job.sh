@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job, from a fresh machine: installs what is missing (Rust targets, QEMU, defmt-print, flip-link),
+# The main job, from a fresh machine: installs what is missing from scripts/prerequisites.txt
+# (group core, the same as the test suite's),
 # builds the firmware and fits Pearson's crabs on the emulated Cortex-M4F, fits the same data on
 # the CPU (f64, f32) and on the GPU when present, prints the comparison table and writes the
 # picture of the fit. Outputs go to $OUT (default: out/).
@@ -8,7 +9,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 OUT=${OUT:-$ROOT/out}
 mkdir -p "$OUT"
-source scripts/prerequisites.sh
+source scripts/prerequisites.sh core
 
 echo "=== firmware: build and run on the emulated Cortex-M4F (QEMU mps2-an386)"
 (cd firmware && cargo run --release) 2>&1 | tee "$OUT/firmware-app.log"
@@ -20,3 +21,4 @@ firmware/measure-mcu-cost.sh "$OUT/mcu" >"$OUT/mcu-count.log" 2>&1 \
 echo "=== CPU (and GPU when present): fit, compare, draw"
 cargo run --release --locked -p crabmix-bench --bin main-job -- \
   --firmware-log "$OUT/firmware-app.log" --mcu-cost "$OUT/mcu/mcu-cost.json" --out "$OUT"
+echo "=== main job: $SECONDS s wall, installs included"

@@ -5,12 +5,15 @@
 # 10⁵–10⁶ variates and the model-training tests would take hours, so they are skipped here (they
 # run natively in the workspace tests); everything else runs. MIRI_FILTER narrows further; proptest
 # runs 4 cases per property.
-# Skips with a message, exit 0, when no nightly with the miri component can be had.
+# The nightly toolchain with miri comes from scripts/prerequisites.txt (group miri; test-all.sh
+# installs it when CRABMIX_MIRI=1, or: bash scripts/prerequisites.sh miri).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+source scripts/prerequisites.sh --no-install
+require cargo rustup
 if ! rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^miri'; then
-  rustup toolchain install nightly --profile minimal --component miri,rust-src >/dev/null 2>&1 ||
-    { echo "miri: SKIPPED — no nightly toolchain with the miri component could be installed"; exit 0; }
+  echo "miri: no nightly toolchain with miri: run bash scripts/prerequisites.sh miri" >&2
+  exit 1
 fi
 export PROPTEST_CASES=${PROPTEST_CASES:-4}
 # Isolation off: proptest reads the clock and looks for its failure-persistence files.

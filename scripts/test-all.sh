@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Every test of crabmix, from a fresh machine: installs what is missing (Rust targets, QEMU,
-# defmt-print, flip-link), then runs each suite as its own step and fails if any step fails.
+# Every test of crabmix, from a fresh machine: installs what is missing from the one list,
+# scripts/prerequisites.txt (group core: Rust targets and llvm-tools, QEMU, gcc, defmt-print,
+# flip-link, NVRTC into .venv), then runs each suite as its own step, prints each step's wall
+# time at the end, and fails if any step fails.
 #
+#   0. the tools guard (scripts/check_tools.py): every program a script, test or cargo config
+#      calls is provided by scripts/prerequisites.txt
 #   1. host workspace tests (kernels unit tests, host + CLI, cross-crate tests incl. the seed's claims)
 #   2. kernels with the micromath backend
 #   3. kernels build for Cortex-M4F and Cortex-M0 (no_std, no alloc), with and without defmt
@@ -18,15 +22,24 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 failed=()
+times=()
 step() {
-  local name=$1
+  local name=$1 start=$SECONDS verdict=ok
   shift
   echo
   echo "=== $name"
-  if "$@"; then echo "=== $name: ok"; else echo "=== $name: FAILED"; failed+=("$name"); fi
+  if "$@"; then echo "=== $name: ok"; else verdict=FAILED; echo "=== $name: FAILED"; failed+=("$name"); fi
+  times+=("$(printf '%5d s  %-6s %s' $((SECONDS - start)) "$verdict" "$name")")
 }
 
-source scripts/prerequisites.sh
+groups=(core)
+[[ ${CRABMIX_MIRI:-0} == 1 ]] && groups+=(miri)
+step "prerequisites (scripts/prerequisites.txt: ${groups[*]})" source scripts/prerequisites.sh "${groups[@]}"
+if ((${#failed[@]})); then
+  echo "FAILED: prerequisites could not be installed; nothing was tested" >&2
+  exit 1
+fi
+step "tools guard: every program called is in scripts/prerequisites.txt" python3 scripts/check_tools.py
 
 step "workspace tests" cargo test --workspace --locked
 step "kernels tests, micromath backend" cargo test -p crabmix-kernels --features micromath --locked
@@ -42,9 +55,7 @@ step "kernels no_std builds (thumbv7em-none-eabihf, thumbv6m-none-eabi)" no_std_
 # E-step's hot loops within their SASS instruction budgets, the kernels on the CPU through the g++
 # shim vs the f64 references, the cudarc backend type-checked.
 step "CUDA checks without a GPU (NVRTC sm_90, SASS budgets, g++ shim, cudarc build)" scripts/cuda-check.sh
-if [[ -x firmware/run-tests.sh ]]; then
-  step "firmware under QEMU" firmware/run-tests.sh
-fi
+step "firmware under QEMU" firmware/run-tests.sh
 step "cross-check of every target against the f64 references" scripts/crosscheck.sh
 # Fuzzing's stable half: saved crash inputs and a pseudo-random smoke per target through the same
 # property checks as the libFuzzer targets (fuzz/, its own workspace; sharing target/ reuses the
@@ -58,6 +69,9 @@ if [[ ${CRABMIX_MIRI:-0} == 1 ]]; then
 fi
 step "VAE/WGAN steps on the emulated Cortex-M4F: host f32 parity, stack < 64 KiB" bash -c 'cd firmware && cargo test --release --test models'
 
+echo
+echo "=== wall time per step (total $SECONDS s)"
+printf '%s\n' "${times[@]}"
 echo
 if ((${#failed[@]})); then
   echo "FAILED: ${failed[*]}"

@@ -9,6 +9,8 @@
 #     (crabmix_mark_start/crabmix_mark_end); the plugin's lines go to CRABMIX_KCOUNT_LOG.
 #   CRABMIX_ICOUNT=N  run with -icount shift=N,align=off,sleep=off (repeatable virtual time).
 set -uo pipefail
+source "$(dirname "$0")/../../scripts/prerequisites.sh" --no-install
+require qemu-system-arm defmt-print readelf timeout || exit 1
 machine=$1
 elf=$2
 cpu_opts=()
