@@ -20,6 +20,7 @@
 //! Run twice to cover both math backends: `cargo run --release -p crabmix-bench --bin crosscheck`
 //! and the same with `--features crabmix-kernels/micromath` (scripts/crosscheck.sh does both).
 
+use clap::Parser;
 use crabmix::gmm::Mixture;
 use crabmix_bench::machine::MachineInfo;
 use crabmix_kernels::gaussian::{kl_diag_std_normal, kl_full, sample_diag};
@@ -612,19 +613,24 @@ fn firmware_checks(out: &mut Vec<Check>, refs: &[Reference], log: &str) {
     }
 }
 
+/// The cross-check of every target against the f64 references; exits non-zero when a target is
+/// outside its tolerance.
+#[derive(Parser)]
+#[command(args_override_self = true)]
+struct Args {
+    /// The firmware app's log: adds its crab fit (`crab-fit` line).
+    #[arg(long, value_name = "LOG")]
+    firmware_log: Option<PathBuf>,
+    /// The log of the firmware's cross-check binary: adds every workload's firmware row.
+    #[arg(long = "firmware-crosscheck-log", value_name = "LOG")]
+    firmware_cc_log: Option<PathBuf>,
+    /// Output directory of crosscheck-<backend>.json.
+    #[arg(long = "out", value_name = "DIR", default_value = "out")]
+    out_dir: PathBuf,
+}
+
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let mut firmware_log = None;
-    let mut firmware_cc_log = None;
-    let mut out_dir = PathBuf::from("out");
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--firmware-log" => firmware_log = args.next().map(PathBuf::from),
-            "--firmware-crosscheck-log" => firmware_cc_log = args.next().map(PathBuf::from),
-            "--out" => out_dir = args.next().expect("--out DIR").into(),
-            other => panic!("unknown argument {other}"),
-        }
-    }
+    let Args { firmware_log, firmware_cc_log, out_dir } = Args::parse();
     let log = firmware_log.as_ref().and_then(|p| std::fs::read_to_string(p).ok());
     let mut checks = Vec::new();
     let mut refs = Vec::new();

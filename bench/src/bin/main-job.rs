@@ -6,6 +6,7 @@
 //! of parameters, log-likelihoods, deviations from f64 and cost, and writes the picture of the fit
 //! (the lecture's Fig. 4) and a JSON file of every figure.
 
+use clap::Parser;
 use crabmix::csv_data::read_csv;
 use crabmix::gmm::Mixture;
 use crabmix_bench::machine::MachineInfo;
@@ -235,19 +236,28 @@ struct Report {
     gpu: String,
 }
 
+/// Pearson's crabs fitted on every target (CPU f64/f32, fixed-size kernels, the firmware's log,
+/// the GPU when present), compared in one table, with the picture of the fit.
+#[derive(Parser)]
+#[command(args_override_self = true)]
+struct Args {
+    /// The firmware app's log (its `crab-fit` line); without it the MCU row is skipped.
+    #[arg(long, value_name = "LOG")]
+    firmware_log: Option<PathBuf>,
+    /// The instruction counts of firmware/measure-mcu-cost.sh, for the MCU row's cost.
+    #[arg(
+        long = "mcu-cost",
+        value_name = "JSON",
+        default_value = "firmware/target/measurements/mcu-cost.json"
+    )]
+    mcu_json: PathBuf,
+    /// Output directory: crab-fit.svg, main-job.json.
+    #[arg(long, value_name = "DIR", default_value = "out")]
+    out: PathBuf,
+}
+
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let mut firmware_log = None;
-    let mut mcu_json = PathBuf::from("firmware/target/measurements/mcu-cost.json");
-    let mut out = PathBuf::from("out");
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--firmware-log" => firmware_log = args.next().map(PathBuf::from),
-            "--mcu-cost" => mcu_json = PathBuf::from(args.next().expect("--mcu-cost PATH")),
-            "--out" => out = PathBuf::from(args.next().expect("--out DIR")),
-            other => panic!("unknown argument {other} (use --firmware-log LOG --mcu-cost JSON --out DIR)"),
-        }
-    }
+    let Args { firmware_log, mcu_json, out } = Args::parse();
     std::fs::create_dir_all(&out).expect("create output directory");
     let table =
         read_csv::<f64>(std::path::Path::new("data/pearson_crabs.csv")).expect("data/pearson_crabs.csv");
