@@ -22,13 +22,17 @@
 
 use clap::Parser;
 use crabmix::gmm::Mixture;
+use crabmix_bench::crosscheck::{
+    Check, Reference, compare, firmware_checks, sampling_check, sorted_crab_params,
+};
+use crabmix_bench::firmware_log;
 use crabmix_bench::machine::MachineInfo;
 use crabmix_kernels::gaussian::{kl_diag_std_normal, kl_full, sample_diag};
 use crabmix_kernels::gmm::{CovarianceKind, FitConfig, GaussianMixture, SufficientStats};
 use crabmix_kernels::mlp::Layer;
 use crabmix_kernels::mlp::loss::mse;
 use crabmix_kernels::models::VaeTrainer;
-use crabmix_kernels::{BACKEND, MathBackend, Real};
+use crabmix_kernels::{BACKEND, Real};
 use crabmix_tests::gmm_reference::RefGmm;
 use crabmix_tests::kl_reference::kl_eq14;
 use crabmix_workloads::InputDigest;
@@ -36,90 +40,7 @@ use crabmix_workloads::crosscheck::{self as workloads, gmm::D, gmm::K};
 use crabmix_workloads::tiny::{TinyVae, tiny_vae_zeros};
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
-use serde::Serialize;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
-
-/// Target name of the rows from the firmware's cross-check binary.
-const FIRMWARE: &str = "firmware, Cortex-M4F (QEMU)";
-
-/// A workload's f64 reference and its input digest, kept for the firmware rows.
-struct Reference {
-    workload: &'static str,
-    want: Vec<f64>,
-    digest: u64,
-}
-
-/// Relative tolerance per (workload, precision): deviations are |got − want| / max(|want|, s),
-/// s = 1e-3 · max|want| (so near-zero entries are judged on the array's scale).
-/// f64: the references agree with scikit-learn / PyTorch to 1e-9 or better. f32: ≈ 1e-7 per
-/// operation, amplified by EM's sums and by the conditioning of the covariances; micromath's exp
-/// (≈ 2e-3 relative) widens the E-step's by about that.
-fn tolerance(workload: &str, precision: &str) -> f64 {
-    let f32_tol = match workload {
-        // Sums over N = 2000 samples in f32 accumulate up to ≈ N·ε = 1.2e-4 relative (worst case,
-        // serial order); measured 9.3e-5 on the host and bit-identically on the Cortex-M4F.
-        "gmm_em_iteration" => 2.5e-4,
-        "log_density" => 1e-4,
-        "gmm_fit_crabs" => 2e-3,
-        "kl_diag_batch" | "kl_full" => 1e-5,
-        "mlp_forward_backward" => 1e-5,
-        // Three Adam steps through ReLU networks: updates ≈ lr·g/|g| barely feel g's rounding, so
-        // ELBO terms, gradients and parameters stay within a few dozen f32 roundings of the f64
-        // run (4.3e-6 measured, the largest on a gradient entry); 2e-5 leaves a 4× margin.
-        "vae_training_step" => 2e-5,
-        // Sampling: absolute deviation of standardized moments over 2·10⁵ draws (5 s.e.).
-        "reparam_sampling" => 1e-2,
-        _ => 1e-4,
-    };
-    match (precision, BACKEND) {
-        ("f64", _) if workload == "reparam_sampling" => 1e-2,
-        ("f64", _) => 1e-9,
-        (_, MathBackend::Micromath) if workload.starts_with("gmm") || workload == "log_density" => {
-            f32_tol.max(5e-3)
-        }
-        _ => f32_tol,
-    }
-}
-
-#[derive(Serialize, Clone)]
-struct Check {
-    workload: String,
-    target: String,
-    precision: String,
-    backend: String,
-    max_abs: f64,
-    max_rel: f64,
-    tolerance: f64,
-    pass: bool,
-}
-
-fn compare(workload: &str, target: &str, precision: &str, got: &[f64], want: &[f64]) -> Check {
-    assert_eq!(got.len(), want.len(), "{workload}/{target}: lengths");
-    let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs())) * 1e-3;
-    let (mut max_abs, mut max_rel) = (0.0f64, 0.0f64);
-    for (g, w) in got.iter().zip(want) {
-        let a = (g - w).abs();
-        // A NaN (missing or non-finite result) must show as the worst deviation, not vanish in max.
-        max_abs = if a.is_nan() { f64::INFINITY } else { max_abs.max(a) };
-        max_rel = max_rel.max(if a.is_nan() {
-            f64::INFINITY
-        } else {
-            a / w.abs().max(scale).max(f64::MIN_POSITIVE)
-        });
-    }
-    let tol = tolerance(workload, precision);
-    Check {
-        workload: workload.into(),
-        target: target.into(),
-        precision: precision.into(),
-        backend: BACKEND.name().into(),
-        max_abs,
-        max_rel,
-        tolerance: tol,
-        pass: max_rel <= tol,
-    }
-}
 
 /// The workload's N samples (flat, N × D), their digest, the f64 reference from the EM start,
 /// and that start (`crabmix_workloads::crosscheck::gmm`).
@@ -327,11 +248,12 @@ fn crab_checks(out: &mut Vec<Check>, refs: &mut Vec<Reference>, firmware_log: Op
     }
     // The firmware row belongs to the run whose backend the firmware was built with (its line
     // names it: `crab-fit f32 libm …`).
-    let firmware_backend = firmware_log
-        .and_then(|l| l.lines().find_map(|l| l.split("crab-fit f32 ").nth(1)?.split_whitespace().next()));
+    let firmware_backend = firmware_log.and_then(firmware_log::crab_fit_backend);
     if let (Some(log), true) = (firmware_log, firmware_backend == Some(BACKEND.name())) {
-        match parse_firmware_crab_line(log) {
-            Some(got) => {
+        match firmware_log::crab_fit(log) {
+            Some(f) => {
+                let [w, m, v] = [f.weights, f.means, f.variances];
+                let got = sorted_crab_params(&[w[0], w[1], m[0], m[1], v[0], v[1]]);
                 out.push(compare("gmm_fit_crabs", "firmware app, Cortex-M4F (QEMU)", "f32", &got, &want))
             }
             None => eprintln!("crosscheck: no crab-fit line in the firmware log"),
@@ -339,31 +261,6 @@ fn crab_checks(out: &mut Vec<Check>, refs: &mut Vec<Reference>, firmware_log: Op
     }
     refs.push(Reference { workload: "gmm_fit_crabs", want: want.clone(), digest: digest.value() });
     want
-}
-
-/// (w, μ, σ²) of a two-component 1-D fit, components in increasing order of mean.
-fn sorted_crab_params(p: &[f64]) -> Vec<f64> {
-    if p[2] <= p[3] { p.to_vec() } else { vec![p[1], p[0], p[3], p[2], p[5], p[4]] }
-}
-
-/// The firmware's `crab-fit … bits w=[..] mu=[..] var=[..]` line → sorted (w, μ, σ²).
-fn parse_firmware_crab_line(log: &str) -> Option<Vec<f64>> {
-    let line = log.lines().find_map(|l| l.find("crab-fit ").map(|i| &l[i..]))?;
-    let bits = &line[line.find(" bits ")? + 6..];
-    let field = |name: &str| -> Option<Vec<f64>> {
-        let start = bits.find(&format!("{name}=["))? + name.len() + 2;
-        let rest = &bits[start..];
-        rest[..rest.find(']')?]
-            .split_whitespace()
-            .map(|h| u32::from_str_radix(h, 16).ok().map(|b| f32::from_bits(b) as f64))
-            .collect()
-    };
-    let (w, m, v) = (field("w")?, field("mu")?, field("var")?);
-    Some(if m[0] <= m[1] {
-        vec![w[0], w[1], m[0], m[1], v[0], v[1]]
-    } else {
-        vec![w[1], w[0], m[1], m[0], v[1], v[0]]
-    })
 }
 
 fn kl_checks(out: &mut Vec<Check>, refs: &mut Vec<Reference>) {
@@ -437,13 +334,6 @@ fn sampling_checks(out: &mut Vec<Check>, refs: &mut Vec<Reference>) {
         out.push(sampling_check(compare("reparam_sampling", "kernels", precision, &got, &want)));
     }
     refs.push(Reference { workload: "reparam_sampling", want, digest: workloads::sampling::digest() });
-}
-
-/// Sampling is judged on the absolute deviation of the standardized moments (see above).
-fn sampling_check(mut c: Check) -> Check {
-    c.pass = c.max_abs <= c.tolerance;
-    c.max_rel = c.max_abs;
-    c
 }
 
 use workloads::mlp::Mlp;
@@ -522,95 +412,6 @@ fn vae_checks(out: &mut Vec<Check>, refs: &mut Vec<Reference>) {
     let want = run::<f64>(&v64, &batches);
     out.push(compare("vae_training_step", "kernels", "f32", &run::<f32>(&v64, &batches), &want));
     refs.push(Reference { workload: "vae_training_step", want, digest: stream.digest() });
-}
-
-/// One workload's results from the firmware's cross-check log: the values and the input digest.
-struct FirmwareResult {
-    values: Vec<f64>,
-    digest: u64,
-}
-
-/// Parses `cc <tag> <i> <h0> <h1> <h2> <h3>` and `cc-end <tag> n=<n> digest=<hex>` lines (defmt
-/// may prefix a level) into per-workload results; the f32 bit patterns become f64 exactly.
-/// Returns the backend the firmware was built with and the results.
-fn parse_firmware_crosscheck(log: &str) -> (Option<String>, BTreeMap<String, FirmwareResult>) {
-    let mut backend = None;
-    let mut values: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    let mut results = BTreeMap::new();
-    for line in log.lines() {
-        let mut tok = line.split_whitespace().skip_while(|t| !t.starts_with("cc"));
-        match tok.next() {
-            Some("cc-backend") => backend = tok.next().map(String::from),
-            Some("cc") => {
-                let (Some(tag), Some(Ok(start))) = (tok.next(), tok.next().map(str::parse::<usize>)) else {
-                    continue;
-                };
-                let v = values.entry(tag.to_string()).or_default();
-                v.truncate(start);
-                v.extend(
-                    tok.filter_map(|h| u32::from_str_radix(h, 16).ok()).map(|b| f32::from_bits(b) as f64),
-                );
-            }
-            Some("cc-end") => {
-                let Some(tag) = tok.next() else { continue };
-                let n = tok.next().and_then(|t| t.strip_prefix("n=")?.parse::<usize>().ok());
-                let digest =
-                    tok.next().and_then(|t| u64::from_str_radix(t.strip_prefix("digest=")?, 16).ok());
-                if let (Some(n), Some(digest)) = (n, digest) {
-                    let mut v = values.remove(tag).unwrap_or_default();
-                    // The last line is padded to four values; a short log leaves NaN (a failure).
-                    v.resize(n, f64::NAN);
-                    results.insert(tag.to_string(), FirmwareResult { values: v, digest });
-                }
-            }
-            _ => {}
-        }
-    }
-    (backend, results)
-}
-
-/// One row per workload for the firmware target, each against the host's f64 reference of that
-/// workload. A missing workload or a digest mismatch (different inputs) is a failing row.
-fn firmware_checks(out: &mut Vec<Check>, refs: &[Reference], log: &str) {
-    let (backend, results) = parse_firmware_crosscheck(log);
-    // The firmware is built with one backend (libm): its rows belong to that run only.
-    if backend.as_deref() != Some(BACKEND.name()) {
-        eprintln!(
-            "crosscheck: firmware cross-check log is for backend {}; no firmware rows in the {} run",
-            backend.as_deref().unwrap_or("?"),
-            BACKEND.name()
-        );
-        return;
-    }
-    for r in refs {
-        let mut c = match results.get(r.workload) {
-            Some(f) if f.digest != r.digest => {
-                eprintln!(
-                    "crosscheck: {}: firmware input digest {:016x} != host {:016x}",
-                    r.workload, f.digest, r.digest
-                );
-                let mut c = compare(r.workload, FIRMWARE, "f32", &vec![f64::NAN; r.want.len()], &r.want);
-                c.target = format!("{FIRMWARE} [inputs differ]");
-                c
-            }
-            Some(f) if f.values.len() == r.want.len() => {
-                let got = if r.workload == "gmm_fit_crabs" {
-                    sorted_crab_params(&f.values)
-                } else {
-                    f.values.clone()
-                };
-                compare(r.workload, FIRMWARE, "f32", &got, &r.want)
-            }
-            _ => {
-                eprintln!("crosscheck: {}: missing or wrong length in the firmware log", r.workload);
-                compare(r.workload, FIRMWARE, "f32", &vec![f64::NAN; r.want.len()], &r.want)
-            }
-        };
-        if r.workload == "reparam_sampling" {
-            c = sampling_check(c);
-        }
-        out.push(c);
-    }
 }
 
 /// The cross-check of every target against the f64 references; exits non-zero when a target is

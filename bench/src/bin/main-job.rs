@@ -103,32 +103,18 @@ fn fixed_fit(data: &[f64]) -> Fit {
     }
 }
 
-/// Parses the firmware's `crab-fit … bits w=[…] mu=[…] var=[…] mean_ll=…` line (IEEE bits in hex,
-/// so the device's values arrive exactly).
+/// The firmware's crab fit from its `crab-fit … bits …` line (IEEE bits in hex, so the device's
+/// values arrive exactly).
 fn parse_firmware(log: &str) -> Option<Fit> {
-    let line = log.lines().find_map(|l| l.find("crab-fit ").map(|i| &l[i..]))?;
-    let bits = &line[line.find(" bits ")? + 6..];
-    let field = |name: &str| -> Option<Vec<f64>> {
-        let start = bits.find(&format!("{name}="))? + name.len() + 1;
-        let rest = &bits[start..];
-        let text = if let Some(r) = rest.strip_prefix('[') {
-            &r[..r.find(']')?]
-        } else {
-            rest.split_whitespace().next()?
-        };
-        text.split_whitespace()
-            .map(|h| u32::from_str_radix(h, 16).ok().map(|b| f32::from_bits(b) as f64))
-            .collect()
-    };
-    let (w, mu, var, ll) = (field("w")?, field("mu")?, field("var")?, field("mean_ll")?);
-    let (w, mu, sd) = ordered([w[0], w[1]], [mu[0], mu[1]], [var[0], var[1]]);
+    let fit = crabmix_bench::firmware_log::crab_fit(log)?;
+    let (w, mu, sd) = ordered(fit.weights, fit.means, fit.variances);
     Some(Fit {
         target: "MCU, Cortex-M4F (QEMU mps2-an386)".into(),
         precision: "f32".into(),
         weights: w,
         means: mu,
         sds: sd,
-        mean_log_likelihood: ll[0],
+        mean_log_likelihood: fit.mean_log_likelihood?,
         max_abs_dev_vs_f64: None,
         cost: String::new(),
         seconds: None,
