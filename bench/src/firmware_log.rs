@@ -98,3 +98,40 @@ pub fn crosscheck_results(log: &str) -> (Option<String>, BTreeMap<String, Firmwa
     }
     (backend, results)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crab_fit_line_reads_the_golden_bits_exactly() {
+        let golden =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../firmware/golden/crab-fit.txt"))
+                .expect("firmware/golden/crab-fit.txt");
+        let log = format!("INFO  {golden}");
+        assert_eq!(crab_fit_backend(&log), Some("libm"));
+        let f = crab_fit(&log).expect("a crab-fit line");
+        assert_eq!(f.weights, [f32::from_bits(0x3ed3_7538) as f64, f32::from_bits(0x3f16_4564) as f64]);
+        assert_eq!(f.means[1], f32::from_bits(0x3f27_7c1f) as f64);
+        assert_eq!(f.variances[0], f32::from_bits(0x39af_4564) as f64);
+        assert_eq!(f.mean_log_likelihood, Some(f32::from_bits(0x4024_52b1) as f64));
+        // A truncated line is no fit (and no panic).
+        assert!(crab_fit("crab-fit f32 libm bits w=[3ed37538] mu=[1 2] var=[1 2]").is_none());
+    }
+
+    #[test]
+    fn crosscheck_lines_give_values_digest_and_backend() {
+        let log = "INFO  cc-backend libm\n\
+                   INFO  cc t 0 3f800000 40000000 40400000 40800000\n\
+                   INFO  cc t 4 40a00000 0 0 0\n\
+                   INFO  cc-end t n=5 digest=00ff\n\
+                   INFO  cc short 0 3f800000 0 0 0\n\
+                   INFO  cc-end short n=6 digest=1\n";
+        let (backend, results) = crosscheck_results(log);
+        assert_eq!(backend.as_deref(), Some("libm"));
+        assert_eq!(results["t"].values, [1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert_eq!(results["t"].digest, 0xff);
+        // Fewer values than announced: padded with NaN, which fails the row.
+        assert!(results["short"].values[4..].iter().all(|v| v.is_nan()));
+    }
+}

@@ -16,6 +16,7 @@ pub const FULL_PAIRS: usize = 200;
 pub const SEED: u64 = 11;
 
 /// A diagonal Gaussian: μ ~ N(0, I), ln σ² ~ N(0, ¼ I).
+#[derive(Clone, Copy, Debug)]
 pub struct DiagPair {
     /// μ.
     pub mu: [f64; L],
@@ -25,6 +26,7 @@ pub struct DiagPair {
 
 /// Two full Gaussians N(m₁, L₁L₁ᵀ), N(m₂, L₂L₂ᵀ): factors with N(0, 0.3²) below the diagonal and
 /// 0.5 + 0.5 |N(0, 1)| on it, means N(0, I).
+#[derive(Clone, Copy, Debug)]
 pub struct FullPair {
     /// L₁, lower triangular, row-major.
     pub l1: [[f64; 3]; 3],

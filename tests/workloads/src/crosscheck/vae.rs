@@ -16,6 +16,7 @@ pub const BATCH: usize = 8;
 pub const SEED: u64 = 13;
 
 /// One step's inputs.
+#[derive(Clone, Copy, Debug)]
 pub struct Batch {
     /// Parabola points (t + 0.05 n₁, t² − 1 + 0.05 n₂).
     pub x: [[f64; 2]; BATCH],
