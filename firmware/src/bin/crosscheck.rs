@@ -54,6 +54,14 @@ impl Emit {
             self.flush();
         }
     }
+    /// A mixture's weights, means and covariances, in storage order.
+    fn push_mixture<const K2: usize, const D2: usize>(&mut self, m: &GaussianMixture<f32, K2, D2>) {
+        m.weights()
+            .iter()
+            .chain(m.means().as_flattened())
+            .chain(m.covariances().as_flattened().as_flattened())
+            .for_each(|&v| self.push(v));
+    }
     fn flush(&mut self) {
         if self.fill == 0 {
             return;
@@ -102,11 +110,7 @@ fn gmm_em_and_log_density() -> Option<()> {
     let mut next = model;
     stats.finish(&mut next, 1e-6, false).ok()?;
     let mut e = Emit::new("gmm_em_iteration");
-    next.weights()
-        .iter()
-        .chain(next.means().as_flattened())
-        .chain(next.covariances().as_flattened().as_flattened())
-        .for_each(|&v| e.push(v));
+    e.push_mixture(&next);
     e.push(stats.totals().mean_log_likelihood().ok()?);
     e.end(samples.digest());
 
@@ -130,11 +134,7 @@ fn crabs() -> Option<()> {
     let (m, _) =
         GaussianMixture::<f32, 2, 1>::fit(data, &cfg, &mut Xoshiro256PlusPlus::seed_from_u64(1894)).ok()?;
     let mut e = Emit::new("gmm_fit_crabs");
-    m.weights()
-        .iter()
-        .chain(m.means().as_flattened())
-        .chain(m.covariances().as_flattened().as_flattened())
-        .for_each(|&v| e.push(v));
+    e.push_mixture(&m);
     e.end(digest.value());
     Some(())
 }
