@@ -1,6 +1,10 @@
 //! The Gaussian-mixture workload every EM benchmark and cross-check uses: N samples from a
 //! random K-component, D-dimensional mixture (well-separated means, random full covariances),
 //! and a starting model near — not at — the truth, so an EM iteration does real work.
+//!
+//! Host-only, so it stays here rather than in `tests/workloads` (the no_std crate of workloads
+//! that the firmware shares): it allocates N × D samples (N = 10⁵ in the throughput run) and
+//! builds host `Mixture`s, and only the throughput harness and the criterion benches run it.
 
 use crabmix::gmm::Mixture;
 use crabmix_kernels::Real;

@@ -4,6 +4,8 @@
 //! `Throughput::Elements` so that results read per element or per sample.
 #![deny(missing_docs)]
 
+pub mod crosscheck;
+pub mod firmware_log;
 pub mod gmm_workload;
 pub mod machine;
 pub mod plot;

@@ -1,5 +1,5 @@
 //! The VAE and WGAN training steps on the target (issue 6): the device-sized runs of
-//! `crabmix_kernels::models::tiny` (VAE 2 → 16 → 1 latent → 16 → 2; WGAN-GP on the 8-Gaussian
+//! `crabmix_workloads::tiny` (VAE 2 → 16 → 1 latent → 16 → 2; WGAN-GP on the 8-Gaussian
 //! ring with 16-unit networks), from the same seed as the host, must end with the same parameters
 //! as the host's f32 run (`PARITY_HOST`, recorded on x86-64). Tolerance: bit-identical on the
 //! Cortex-M4F (hardware f32, no FMA contraction, libm on both); the Cortex-M0's soft float is
@@ -13,7 +13,7 @@ use crabmix_firmware::measure_stack;
 #[defmt_test::tests]
 mod tests {
     use super::measure_stack;
-    use crabmix_kernels::models::tiny::{PARITY_HOST, ParamDigest, parity_digests};
+    use crabmix_workloads::tiny::{PARITY_HOST, ParamDigest, parity_digests};
     use rand_xoshiro::Xoshiro256PlusPlus;
 
     #[test]

@@ -10,7 +10,8 @@
 //! Firmware: `--firmware-crosscheck-log PATH` reads the log of `firmware/src/bin/crosscheck.rs`
 //! (`cargo run --release --bin crosscheck` in firmware/), which computes every workload in f32 on
 //! the emulated Cortex-M4F from the same seeded inputs, generated on the device by the same
-//! kernels functions. Each workload's log carries an FNV-1a digest of its inputs' bits; a digest
+//! generators of `crabmix-workloads` (tests/workloads). Each workload's log carries an FNV-1a
+//! digest of its inputs' bits; a digest
 //! that differs from the host's fails the row (the inputs were not the same, so the comparison
 //! would mean nothing). `--firmware-log PATH` (the app's log) adds the app's crab fit as well.
 //! For each pair: the largest absolute and relative deviation and whether it is within that
@@ -19,151 +20,34 @@
 //! Run twice to cover both math backends: `cargo run --release -p crabmix-bench --bin crosscheck`
 //! and the same with `--features crabmix-kernels/micromath` (scripts/crosscheck.sh does both).
 
+use clap::Parser;
 use crabmix::gmm::Mixture;
+use crabmix_bench::crosscheck::{
+    Check, Reference, compare, firmware_checks, sampling_check, sorted_crab_params,
+};
+use crabmix_bench::firmware_log;
 use crabmix_bench::machine::MachineInfo;
-use crabmix_kernels::gaussian::{kl_diag_std_normal, kl_full, sample_diag, standard_normal};
+use crabmix_kernels::gaussian::{kl_diag_std_normal, kl_full, sample_diag};
 use crabmix_kernels::gmm::{CovarianceKind, FitConfig, GaussianMixture, SufficientStats};
+use crabmix_kernels::mlp::Layer;
 use crabmix_kernels::mlp::loss::mse;
-use crabmix_kernels::mlp::{Act, Dense, Init, Layer, Relu, Tanh};
-use crabmix_kernels::models::{GaussianHead, Likelihood, Vae, VaeTrainer};
-use crabmix_kernels::{BACKEND, MathBackend, Real, chain, chain_type};
+use crabmix_kernels::models::VaeTrainer;
+use crabmix_kernels::{BACKEND, Real};
 use crabmix_tests::gmm_reference::RefGmm;
 use crabmix_tests::kl_reference::kl_eq14;
+use crabmix_workloads::InputDigest;
+use crabmix_workloads::crosscheck::{self as workloads, gmm::D, gmm::K};
+use crabmix_workloads::tiny::{TinyVae, tiny_vae_zeros};
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
-use serde::Serialize;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// Target name of the rows from the firmware's cross-check binary.
-const FIRMWARE: &str = "firmware, Cortex-M4F (QEMU)";
-
-/// FNV-1a (64-bit) over 64-bit words: a digest of a workload's inputs (f64 bits, or f32 bits
-/// widened), computed word for word as `firmware/src/bin/crosscheck.rs` does, so that equal
-/// digests show the device saw the very inputs the references were computed from.
-struct InputDigest(u64);
-
-impl InputDigest {
-    fn new() -> Self {
-        InputDigest(0xcbf2_9ce4_8422_2325)
-    }
-    fn word(&mut self, w: u64) {
-        for b in w.to_le_bytes() {
-            self.0 ^= b as u64;
-            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    fn f64s(&mut self, v: &[f64]) {
-        v.iter().for_each(|x| self.word(x.to_bits()));
-    }
-}
-
-/// A workload's f64 reference and its input digest, kept for the firmware rows.
-struct Reference {
-    workload: &'static str,
-    want: Vec<f64>,
-    digest: u64,
-}
-
-/// Relative tolerance per (workload, precision): deviations are |got − want| / max(|want|, s),
-/// s = 1e-3 · max|want| (so near-zero entries are judged on the array's scale).
-/// f64: the references agree with scikit-learn / PyTorch to 1e-9 or better. f32: ≈ 1e-7 per
-/// operation, amplified by EM's sums and by the conditioning of the covariances; micromath's exp
-/// (≈ 2e-3 relative) widens the E-step's by about that.
-fn tolerance(workload: &str, precision: &str) -> f64 {
-    let f32_tol = match workload {
-        // Sums over N = 2000 samples in f32 accumulate up to ≈ N·ε = 1.2e-4 relative (worst case,
-        // serial order); measured 9.3e-5 on the host and bit-identically on the Cortex-M4F.
-        "gmm_em_iteration" => 2.5e-4,
-        "log_density" => 1e-4,
-        "gmm_fit_crabs" => 2e-3,
-        "kl_diag_batch" | "kl_full" => 1e-5,
-        "mlp_forward_backward" => 1e-5,
-        // Three Adam steps through ReLU networks: updates ≈ lr·g/|g| barely feel g's rounding, so
-        // ELBO terms, gradients and parameters stay within a few dozen f32 roundings of the f64
-        // run (4.3e-6 measured, the largest on a gradient entry); 2e-5 leaves a 4× margin.
-        "vae_training_step" => 2e-5,
-        // Sampling: absolute deviation of standardized moments over 2·10⁵ draws (5 s.e.).
-        "reparam_sampling" => 1e-2,
-        _ => 1e-4,
-    };
-    match (precision, BACKEND) {
-        ("f64", _) if workload == "reparam_sampling" => 1e-2,
-        ("f64", _) => 1e-9,
-        (_, MathBackend::Micromath) if workload.starts_with("gmm") || workload == "log_density" => {
-            f32_tol.max(5e-3)
-        }
-        _ => f32_tol,
-    }
-}
-
-#[derive(Serialize, Clone)]
-struct Check {
-    workload: String,
-    target: String,
-    precision: String,
-    backend: String,
-    max_abs: f64,
-    max_rel: f64,
-    tolerance: f64,
-    pass: bool,
-}
-
-fn compare(workload: &str, target: &str, precision: &str, got: &[f64], want: &[f64]) -> Check {
-    assert_eq!(got.len(), want.len(), "{workload}/{target}: lengths");
-    let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs())) * 1e-3;
-    let (mut max_abs, mut max_rel) = (0.0f64, 0.0f64);
-    for (g, w) in got.iter().zip(want) {
-        let a = (g - w).abs();
-        // A NaN (missing or non-finite result) must show as the worst deviation, not vanish in max.
-        max_abs = if a.is_nan() { f64::INFINITY } else { max_abs.max(a) };
-        max_rel = max_rel.max(if a.is_nan() {
-            f64::INFINITY
-        } else {
-            a / w.abs().max(scale).max(f64::MIN_POSITIVE)
-        });
-    }
-    let tol = tolerance(workload, precision);
-    Check {
-        workload: workload.into(),
-        target: target.into(),
-        precision: precision.into(),
-        backend: BACKEND.name().into(),
-        max_abs,
-        max_rel,
-        tolerance: tol,
-        pass: max_rel <= tol,
-    }
-}
-
-const N: usize = 2000;
-const K: usize = 4;
-const D: usize = 3;
-
-/// A well-conditioned 4-component, 3-D mixture and N samples from it (seeded).
-fn gmm_case() -> (Vec<f64>, RefGmm, GaussianMixture<f64, K, D>) {
-    let truth = GaussianMixture::<f64, K, D>::new(
-        CovarianceKind::Full,
-        [0.1, 0.2, 0.3, 0.4],
-        [[0.0, 0.0, 0.0], [3.0, 1.0, -1.0], [-2.0, 3.0, 1.0], [1.0, -3.0, 2.0]],
-        [
-            [[1.0, 0.3, 0.0], [0.3, 0.8, 0.1], [0.0, 0.1, 0.6]],
-            [[0.5, 0.0, 0.1], [0.0, 0.7, 0.0], [0.1, 0.0, 0.9]],
-            [[1.2, -0.4, 0.0], [-0.4, 1.0, 0.2], [0.0, 0.2, 0.5]],
-            [[0.6, 0.1, 0.1], [0.1, 0.6, 0.1], [0.1, 0.1, 0.6]],
-        ],
-    )
-    .expect("valid truth");
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
-    let data: Vec<f64> = (0..N).flat_map(|_| truth.sample(&mut rng).0).collect();
-    // Start away from the truth: means shifted, unit covariances, equal weights.
-    let start = GaussianMixture::<f64, K, D>::new(
-        CovarianceKind::Full,
-        [0.25; K],
-        [[0.5, 0.5, 0.0], [2.5, 1.5, -0.5], [-1.5, 2.5, 0.5], [1.5, -2.5, 1.5]],
-        [[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]; K],
-    )
-    .expect("valid start");
+/// The workload's N samples (flat, N × D), their digest, the f64 reference from the EM start,
+/// and that start (`crabmix_workloads::crosscheck::gmm`).
+fn gmm_case() -> (Vec<f64>, u64, RefGmm, GaussianMixture<f64, K, D>) {
+    let mut samples = workloads::gmm::Samples::new().expect("valid truth");
+    let data: Vec<f64> = samples.by_ref().flatten().collect();
+    let start = workloads::gmm::start().expect("valid start");
     let reference = RefGmm::from_flat(
         "full",
         D,
@@ -171,7 +55,7 @@ fn gmm_case() -> (Vec<f64>, RefGmm, GaussianMixture<f64, K, D>) {
         start.means().as_flattened(),
         start.covariances().as_flattened().as_flattened(),
     );
-    (data, reference, start)
+    (data, samples.digest(), reference, start)
 }
 
 fn ref_params(m: &RefGmm) -> Vec<f64> {
@@ -217,10 +101,7 @@ fn cast_fixed<T: Real, const K2: usize, const D2: usize>(
 }
 
 fn em_iteration_checks(out: &mut Vec<Check>, refs: &mut Vec<Reference>) {
-    let (data, reference, start) = gmm_case();
-    let mut digest = InputDigest::new();
-    digest.f64s(&data);
-    let digest = digest.0;
+    let (data, digest, reference, start) = gmm_case();
     let want_next = reference.em_step(&data, D, 1e-6);
     let want_ll = reference.mean_log_likelihood(&data, D);
     let mut want = ref_params(&want_next);
@@ -310,7 +191,7 @@ fn crab_checks(out: &mut Vec<Check>, refs: &mut Vec<Reference>, firmware_log: Op
     let data: Vec<f64> = crabmix_tests::fixtures::pearson_crabs();
     // The f32 fits (kernels, firmware) see the ratios cast to f32: digest those bits.
     let mut digest = InputDigest::new();
-    data.iter().for_each(|&v| digest.word((v as f32).to_bits() as u64));
+    data.iter().for_each(|&v| digest.f32s(&[v as f32]));
     let config = FitConfig { max_iter: 3000, tol: 0.0, ..FitConfig::default() };
     let start_config = FitConfig { max_iter: 1, tol: 0.0, ..FitConfig::default() };
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(1894);
@@ -367,59 +248,30 @@ fn crab_checks(out: &mut Vec<Check>, refs: &mut Vec<Reference>, firmware_log: Op
     }
     // The firmware row belongs to the run whose backend the firmware was built with (its line
     // names it: `crab-fit f32 libm …`).
-    let firmware_backend = firmware_log
-        .and_then(|l| l.lines().find_map(|l| l.split("crab-fit f32 ").nth(1)?.split_whitespace().next()));
+    let firmware_backend = firmware_log.and_then(firmware_log::crab_fit_backend);
     if let (Some(log), true) = (firmware_log, firmware_backend == Some(BACKEND.name())) {
-        match parse_firmware_crab_line(log) {
-            Some(got) => {
+        match firmware_log::crab_fit(log) {
+            Some(f) => {
+                let [w, m, v] = [f.weights, f.means, f.variances];
+                let got = sorted_crab_params(&[w[0], w[1], m[0], m[1], v[0], v[1]]);
                 out.push(compare("gmm_fit_crabs", "firmware app, Cortex-M4F (QEMU)", "f32", &got, &want))
             }
             None => eprintln!("crosscheck: no crab-fit line in the firmware log"),
         }
     }
-    refs.push(Reference { workload: "gmm_fit_crabs", want: want.clone(), digest: digest.0 });
+    refs.push(Reference { workload: "gmm_fit_crabs", want: want.clone(), digest: digest.value() });
     want
 }
 
-/// (w, μ, σ²) of a two-component 1-D fit, components in increasing order of mean.
-fn sorted_crab_params(p: &[f64]) -> Vec<f64> {
-    if p[2] <= p[3] { p.to_vec() } else { vec![p[1], p[0], p[3], p[2], p[5], p[4]] }
-}
-
-/// The firmware's `crab-fit … bits w=[..] mu=[..] var=[..]` line → sorted (w, μ, σ²).
-fn parse_firmware_crab_line(log: &str) -> Option<Vec<f64>> {
-    let line = log.lines().find_map(|l| l.find("crab-fit ").map(|i| &l[i..]))?;
-    let bits = &line[line.find(" bits ")? + 6..];
-    let field = |name: &str| -> Option<Vec<f64>> {
-        let start = bits.find(&format!("{name}=["))? + name.len() + 2;
-        let rest = &bits[start..];
-        rest[..rest.find(']')?]
-            .split_whitespace()
-            .map(|h| u32::from_str_radix(h, 16).ok().map(|b| f32::from_bits(b) as f64))
-            .collect()
-    };
-    let (w, m, v) = (field("w")?, field("mu")?, field("var")?);
-    Some(if m[0] <= m[1] {
-        vec![w[0], w[1], m[0], m[1], v[0], v[1]]
-    } else {
-        vec![w[1], w[0], m[1], m[0], v[1], v[0]]
-    })
-}
-
 fn kl_checks(out: &mut Vec<Check>, refs: &mut Vec<Reference>) {
-    const L: usize = 8;
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
-    let mut mus = Vec::new();
-    let mut lvs = Vec::new();
-    let mut digest = InputDigest::new();
-    for _ in 0..1000 {
-        let mu: [f64; L] = core::array::from_fn(|_| standard_normal(&mut rng));
-        let lv: [f64; L] = core::array::from_fn(|_| 0.5 * standard_normal::<f64, _>(&mut rng));
-        digest.f64s(&mu);
-        digest.f64s(&lv);
-        mus.push(mu);
-        lvs.push(lv);
-    }
+    use workloads::kl::{DIAG_PAIRS, FULL_PAIRS, FullPair, KlInputs, L};
+    let mut inputs = KlInputs::new();
+    let (mus, lvs): (Vec<[f64; L]>, Vec<[f64; L]>) = (0..DIAG_PAIRS)
+        .map(|_| {
+            let p = inputs.diag_pair();
+            (p.mu, p.log_var)
+        })
+        .unzip();
     // Eq 15 written out in f64: ½ Σ (σ² + μ² − 1 − ln σ²).
     let want: Vec<f64> = mus
         .iter()
@@ -434,29 +286,14 @@ fn kl_checks(out: &mut Vec<Check>, refs: &mut Vec<Reference>) {
     }
     out.push(compare("kl_diag_batch", "kernels", "f64", &got::<f64>(&mus, &lvs), &want));
     out.push(compare("kl_diag_batch", "kernels", "f32", &got::<f32>(&mus, &lvs), &want));
-    refs.push(Reference { workload: "kl_diag_batch", want, digest: digest.0 });
-    let mut digest = InputDigest::new();
+    refs.push(Reference { workload: "kl_diag_batch", want, digest: inputs.take_digest() });
 
     // Full against full through Cholesky factors (eq 14), against the dense f64 evaluation.
     let mut want = Vec::new();
     let mut got64 = Vec::new();
     let mut got32 = Vec::new();
-    for _ in 0..200 {
-        let mut factor = || -> [[f64; 3]; 3] {
-            core::array::from_fn(|i| {
-                core::array::from_fn(|j| match i.cmp(&j) {
-                    std::cmp::Ordering::Greater => 0.3 * standard_normal::<f64, _>(&mut rng),
-                    std::cmp::Ordering::Equal => 0.5 + 0.5 * standard_normal::<f64, _>(&mut rng).abs(),
-                    std::cmp::Ordering::Less => 0.0,
-                })
-            })
-        };
-        let (l1, l2) = (factor(), factor());
-        let m1: [f64; 3] = core::array::from_fn(|_| standard_normal(&mut rng));
-        let m2: [f64; 3] = core::array::from_fn(|_| standard_normal(&mut rng));
-        for v in [l1.as_flattened(), l2.as_flattened(), &m1[..], &m2[..]] {
-            digest.f64s(v);
-        }
+    for _ in 0..FULL_PAIRS {
+        let FullPair { l1, l2, m1, m2 } = inputs.full_pair();
         let s1 = crabmix_tests::kl_reference::covariance_from_factor(l1.as_flattened(), 3);
         let s2 = crabmix_tests::kl_reference::covariance_from_factor(l2.as_flattened(), 3);
         want.push(kl_eq14(&m1, &s1, &m2, &s2).expect("positive definite"));
@@ -466,23 +303,18 @@ fn kl_checks(out: &mut Vec<Check>, refs: &mut Vec<Reference>) {
     }
     out.push(compare("kl_full", "kernels", "f64", &got64, &want));
     out.push(compare("kl_full", "kernels", "f32", &got32, &want));
-    refs.push(Reference { workload: "kl_full", want, digest: digest.0 });
+    refs.push(Reference { workload: "kl_full", want, digest: inputs.take_digest() });
 }
 
 fn sampling_checks(out: &mut Vec<Check>, refs: &mut Vec<Reference>) {
-    const L: usize = 4;
-    let mu = [0.5, -1.0, 2.0, 0.0];
-    let lv = [0.0, -1.0, 0.7, -2.0];
-    let mut digest = InputDigest::new();
-    digest.f64s(&mu);
-    digest.f64s(&lv);
+    use workloads::sampling::{DRAWS, L, LOG_VAR, MU, SEED};
     // Judged on standardized moments: (mean − μ)/σ → 0 and sd/σ → 1, whose standard errors are
     // 1/√n = 2.2e-3 and 1/√(2n) = 1.6e-3 at n = 2·10⁵ (tolerance ≈ 5 standard errors, absolute).
     let want: Vec<f64> = [0.0; L].into_iter().chain([1.0; L]).collect();
     fn got<T: Real>(mu: &[f64; L], lv: &[f64; L]) -> Vec<f64> {
         let sigma: Vec<f64> = lv.iter().map(|l| (0.5 * l).exp()).collect();
-        let n = 200_000;
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        let n = DRAWS;
+        let mut rng = workloads::rng(SEED);
         let mu_f64 = |m: [T; L]| m.map(|v| v.to_f64());
         let (mu, lv) = (mu.map(T::from_f64), lv.map(T::from_f64));
         let (mut eps, mut z) = ([T::ZERO; L], [T::ZERO; L]);
@@ -498,46 +330,22 @@ fn sampling_checks(out: &mut Vec<Check>, refs: &mut Vec<Reference>) {
         let sd: Vec<f64> = (0..L).map(|i| (s2[i] / n as f64 - mean[i] * mean[i]).sqrt() / sigma[i]).collect();
         mean.iter().zip(&mu_f64(mu)).zip(&sigma).map(|((m, u), s)| (m - u) / s).chain(sd).collect()
     }
-    for (precision, got) in [("f64", got::<f64>(&mu, &lv)), ("f32", got::<f32>(&mu, &lv))] {
+    for (precision, got) in [("f64", got::<f64>(&MU, &LOG_VAR)), ("f32", got::<f32>(&MU, &LOG_VAR))] {
         out.push(sampling_check(compare("reparam_sampling", "kernels", precision, &got, &want)));
     }
-    refs.push(Reference { workload: "reparam_sampling", want, digest: digest.0 });
+    refs.push(Reference { workload: "reparam_sampling", want, digest: workloads::sampling::digest() });
 }
 
-/// Sampling is judged on the absolute deviation of the standardized moments (see above).
-fn sampling_check(mut c: Check) -> Check {
-    c.pass = c.max_abs <= c.tolerance;
-    c.max_rel = c.max_abs;
-    c
-}
-
-type Mlp<T> = chain_type!(Dense<T, 2, 32>, Act<Tanh, 32>, Dense<T, 32, 32>, Act<Tanh, 32>, Dense<T, 32, 2>);
+use workloads::mlp::Mlp;
 
 fn mlp_checks(out: &mut Vec<Check>, refs: &mut Vec<Reference>) {
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
-    let net64: Mlp<f64> = chain!(
-        Dense::new_init(Init::XavierNormal, &mut rng),
-        Act(Tanh),
-        Dense::new_init(Init::XavierNormal, &mut rng),
-        Act(Tanh),
-        Dense::new_init(Init::XavierNormal, &mut rng),
-    );
+    let (net64, mut pairs) = workloads::mlp::inputs();
     let mut params = Vec::new();
     net64.visit_params(&mut |p| params.push(p));
-    let mut digest = InputDigest::new();
-    digest.f64s(&params);
-    let mut net32: Mlp<f32> = chain!(Dense::zeros(), Act(Tanh), Dense::zeros(), Act(Tanh), Dense::zeros());
+    let mut net32: Mlp<f32> = workloads::mlp::zeros();
     let mut it = params.iter();
     net32.for_each_param(&mut |p| *p = *it.next().expect("same shapes") as f32);
-    let inputs: Vec<([f64; 2], [f64; 2])> = (0..64)
-        .map(|_| {
-            let x = [standard_normal(&mut rng), standard_normal(&mut rng)];
-            let t = [standard_normal(&mut rng), standard_normal(&mut rng)];
-            digest.f64s(&x);
-            digest.f64s(&t);
-            (x, t)
-        })
-        .collect();
+    let inputs: Vec<([f64; 2], [f64; 2])> = pairs.by_ref().collect();
     fn run<T: Real>(net: &Mlp<T>, inputs: &[([f64; 2], [f64; 2])]) -> Vec<f64> {
         let mut cache = Mlp::<T>::new_cache();
         let mut grads = net.zeros_like();
@@ -558,61 +366,20 @@ fn mlp_checks(out: &mut Vec<Check>, refs: &mut Vec<Reference>) {
     // fixtures (tests/tests/torch_fixtures.rs).
     let want = run(&net64, &inputs);
     out.push(compare("mlp_forward_backward", "kernels", "f32", &run(&net32, &inputs), &want));
-    refs.push(Reference { workload: "mlp_forward_backward", want, digest: digest.0 });
+    refs.push(Reference { workload: "mlp_forward_backward", want, digest: pairs.digest() });
 }
 
-type VaeEnc<T> = chain_type!(Dense<T, 2, 16>, Act<Relu, 16>, GaussianHead<T, 16, 1>);
-type VaeDec<T> = chain_type!(Dense<T, 1, 16>, Act<Relu, 16>, Dense<T, 16, 2>);
-type TinyVae<T> = Vae<VaeEnc<T>, VaeDec<T>>;
-/// Adam steps and batch size of the VAE workload (the firmware binary's `VAE_STEPS`, `VAE_B`).
-const VAE_STEPS: usize = 3;
-const VAE_B: usize = 8;
-
-fn tiny_vae<T: Real>() -> TinyVae<T> {
-    Vae {
-        encoder: chain!(Dense::zeros(), Act(Relu), GaussianHead::zeros()),
-        decoder: chain!(Dense::zeros(), Act(Relu), Dense::zeros()),
-        likelihood: Likelihood::GaussianUnit,
-    }
-}
-
-/// The VAE training step: the device-sized VAE of `kernels::models::tiny` (2 → 16 ReLU →
-/// (μ, ln σ²) ∈ ℝ¹, decoder 1 → 16 ReLU → 2, unit-variance Gaussian), Xavier-uniform weights in
-/// f64 from seed 13 with N(0, 0.1²) biases (so bias gradients matter), then `VAE_STEPS` Adam
-/// (lr 1e-2) steps, each on a fresh batch of 8 parabola points (t + 0.05 n₁, t² − 1 + 0.05 n₂)
-/// and 8 ε, all drawn in f64 from the same generator and cast for f32. Compared: per step
-/// (ln p, KL, ELBO), the last step's gradient and the updated parameters.
+/// The VAE training step: the device-sized VAE of `crabmix_workloads::tiny` (2 → 16 ReLU →
+/// (μ, ln σ²) ∈ ℝ¹, decoder 1 → 16 ReLU → 2, unit-variance Gaussian) with the inputs of
+/// `crabmix_workloads::crosscheck::vae` (Xavier-uniform weights in f64 with N(0, 0.1²) biases,
+/// then per step 8 parabola points and 8 ε, drawn in f64 and cast for f32), trained with Adam
+/// (lr 1e-2). Compared: per step (ln p, KL, ELBO), the last step's gradient and the updated
+/// parameters.
 fn vae_checks(out: &mut Vec<Check>, refs: &mut Vec<Reference>) {
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(13);
-    let mut v64 = tiny_vae::<f64>();
-    v64.init(Init::XavierUniform, &mut rng);
-    let mut bias = |p: &mut f64| {
-        if *p == 0.0 {
-            *p = 0.1 * standard_normal::<f64, _>(&mut rng);
-        }
-    };
-    v64.encoder.for_each_param(&mut bias);
-    v64.decoder.for_each_param(&mut bias);
-    let mut digest = InputDigest::new();
-    v64.encoder.visit_params(&mut |p| digest.word(p.to_bits()));
-    v64.decoder.visit_params(&mut |p| digest.word(p.to_bits()));
-    let mut batches = Vec::new();
-    for _ in 0..VAE_STEPS {
-        let batch: Vec<[f64; 2]> = (0..VAE_B)
-            .map(|_| {
-                let t: f64 = standard_normal(&mut rng);
-                let n1: f64 = standard_normal(&mut rng);
-                let n2: f64 = standard_normal(&mut rng);
-                [t + 0.05 * n1, t * t - 1.0 + 0.05 * n2]
-            })
-            .collect();
-        let eps: Vec<f64> = (0..VAE_B).map(|_| standard_normal(&mut rng)).collect();
-        batch.iter().for_each(|x| digest.f64s(x));
-        digest.f64s(&eps);
-        batches.push((batch, eps));
-    }
-    fn run<T: Real>(v64: &TinyVae<f64>, batches: &[(Vec<[f64; 2]>, Vec<f64>)]) -> Vec<f64> {
-        let mut vae = tiny_vae::<T>();
+    let (v64, mut stream) = workloads::vae::inputs();
+    let batches: Vec<workloads::vae::Batch> = stream.by_ref().collect();
+    fn run<T: Real>(v64: &TinyVae<f64>, batches: &[workloads::vae::Batch]) -> Vec<f64> {
+        let mut vae = tiny_vae_zeros::<T>();
         let mut params = Vec::new();
         v64.encoder.visit_params(&mut |p| params.push(p));
         v64.decoder.visit_params(&mut |p| params.push(p));
@@ -621,7 +388,7 @@ fn vae_checks(out: &mut Vec<Check>, refs: &mut Vec<Reference>) {
         vae.decoder.for_each_param(&mut |p| *p = T::from_f64(*it.next().expect("same shapes")));
         let mut trainer = VaeTrainer::new(&vae, T::from_f64(1e-2));
         let mut out = Vec::new();
-        for (batch, eps) in batches {
+        for workloads::vae::Batch { x: batch, eps } in batches {
             let batch: Vec<[T; 2]> = batch.iter().map(|x| x.map(T::from_f64)).collect();
             let mut k = 0;
             let terms = trainer
@@ -644,111 +411,27 @@ fn vae_checks(out: &mut Vec<Check>, refs: &mut Vec<Reference>) {
     // (tests/tests/vae_digits.rs).
     let want = run::<f64>(&v64, &batches);
     out.push(compare("vae_training_step", "kernels", "f32", &run::<f32>(&v64, &batches), &want));
-    refs.push(Reference { workload: "vae_training_step", want, digest: digest.0 });
+    refs.push(Reference { workload: "vae_training_step", want, digest: stream.digest() });
 }
 
-/// One workload's results from the firmware's cross-check log: the values and the input digest.
-struct FirmwareResult {
-    values: Vec<f64>,
-    digest: u64,
-}
-
-/// Parses `cc <tag> <i> <h0> <h1> <h2> <h3>` and `cc-end <tag> n=<n> digest=<hex>` lines (defmt
-/// may prefix a level) into per-workload results; the f32 bit patterns become f64 exactly.
-/// Returns the backend the firmware was built with and the results.
-fn parse_firmware_crosscheck(log: &str) -> (Option<String>, BTreeMap<String, FirmwareResult>) {
-    let mut backend = None;
-    let mut values: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    let mut results = BTreeMap::new();
-    for line in log.lines() {
-        let mut tok = line.split_whitespace().skip_while(|t| !t.starts_with("cc"));
-        match tok.next() {
-            Some("cc-backend") => backend = tok.next().map(String::from),
-            Some("cc") => {
-                let (Some(tag), Some(Ok(start))) = (tok.next(), tok.next().map(str::parse::<usize>)) else {
-                    continue;
-                };
-                let v = values.entry(tag.to_string()).or_default();
-                v.truncate(start);
-                v.extend(
-                    tok.filter_map(|h| u32::from_str_radix(h, 16).ok()).map(|b| f32::from_bits(b) as f64),
-                );
-            }
-            Some("cc-end") => {
-                let Some(tag) = tok.next() else { continue };
-                let n = tok.next().and_then(|t| t.strip_prefix("n=")?.parse::<usize>().ok());
-                let digest =
-                    tok.next().and_then(|t| u64::from_str_radix(t.strip_prefix("digest=")?, 16).ok());
-                if let (Some(n), Some(digest)) = (n, digest) {
-                    let mut v = values.remove(tag).unwrap_or_default();
-                    // The last line is padded to four values; a short log leaves NaN (a failure).
-                    v.resize(n, f64::NAN);
-                    results.insert(tag.to_string(), FirmwareResult { values: v, digest });
-                }
-            }
-            _ => {}
-        }
-    }
-    (backend, results)
-}
-
-/// One row per workload for the firmware target, each against the host's f64 reference of that
-/// workload. A missing workload or a digest mismatch (different inputs) is a failing row.
-fn firmware_checks(out: &mut Vec<Check>, refs: &[Reference], log: &str) {
-    let (backend, results) = parse_firmware_crosscheck(log);
-    // The firmware is built with one backend (libm): its rows belong to that run only.
-    if backend.as_deref() != Some(BACKEND.name()) {
-        eprintln!(
-            "crosscheck: firmware cross-check log is for backend {}; no firmware rows in the {} run",
-            backend.as_deref().unwrap_or("?"),
-            BACKEND.name()
-        );
-        return;
-    }
-    for r in refs {
-        let mut c = match results.get(r.workload) {
-            Some(f) if f.digest != r.digest => {
-                eprintln!(
-                    "crosscheck: {}: firmware input digest {:016x} != host {:016x}",
-                    r.workload, f.digest, r.digest
-                );
-                let mut c = compare(r.workload, FIRMWARE, "f32", &vec![f64::NAN; r.want.len()], &r.want);
-                c.target = format!("{FIRMWARE} [inputs differ]");
-                c
-            }
-            Some(f) if f.values.len() == r.want.len() => {
-                let got = if r.workload == "gmm_fit_crabs" {
-                    sorted_crab_params(&f.values)
-                } else {
-                    f.values.clone()
-                };
-                compare(r.workload, FIRMWARE, "f32", &got, &r.want)
-            }
-            _ => {
-                eprintln!("crosscheck: {}: missing or wrong length in the firmware log", r.workload);
-                compare(r.workload, FIRMWARE, "f32", &vec![f64::NAN; r.want.len()], &r.want)
-            }
-        };
-        if r.workload == "reparam_sampling" {
-            c = sampling_check(c);
-        }
-        out.push(c);
-    }
+/// The cross-check of every target against the f64 references; exits non-zero when a target is
+/// outside its tolerance.
+#[derive(Parser)]
+#[command(args_override_self = true)]
+struct Args {
+    /// The firmware app's log: adds its crab fit (`crab-fit` line).
+    #[arg(long, value_name = "LOG")]
+    firmware_log: Option<PathBuf>,
+    /// The log of the firmware's cross-check binary: adds every workload's firmware row.
+    #[arg(long = "firmware-crosscheck-log", value_name = "LOG")]
+    firmware_cc_log: Option<PathBuf>,
+    /// Output directory of crosscheck-<backend>.json.
+    #[arg(long = "out", value_name = "DIR", default_value = "out")]
+    out_dir: PathBuf,
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let mut firmware_log = None;
-    let mut firmware_cc_log = None;
-    let mut out_dir = PathBuf::from("out");
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--firmware-log" => firmware_log = args.next().map(PathBuf::from),
-            "--firmware-crosscheck-log" => firmware_cc_log = args.next().map(PathBuf::from),
-            "--out" => out_dir = args.next().expect("--out DIR").into(),
-            other => panic!("unknown argument {other}"),
-        }
-    }
+    let Args { firmware_log, firmware_cc_log, out_dir } = Args::parse();
     let log = firmware_log.as_ref().and_then(|p| std::fs::read_to_string(p).ok());
     let mut checks = Vec::new();
     let mut refs = Vec::new();

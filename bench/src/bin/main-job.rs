@@ -6,6 +6,7 @@
 //! of parameters, log-likelihoods, deviations from f64 and cost, and writes the picture of the fit
 //! (the lecture's Fig. 4) and a JSON file of every figure.
 
+use clap::Parser;
 use crabmix::csv_data::read_csv;
 use crabmix::gmm::Mixture;
 use crabmix_bench::machine::MachineInfo;
@@ -102,32 +103,18 @@ fn fixed_fit(data: &[f64]) -> Fit {
     }
 }
 
-/// Parses the firmware's `crab-fit … bits w=[…] mu=[…] var=[…] mean_ll=…` line (IEEE bits in hex,
-/// so the device's values arrive exactly).
+/// The firmware's crab fit from its `crab-fit … bits …` line (IEEE bits in hex, so the device's
+/// values arrive exactly).
 fn parse_firmware(log: &str) -> Option<Fit> {
-    let line = log.lines().find_map(|l| l.find("crab-fit ").map(|i| &l[i..]))?;
-    let bits = &line[line.find(" bits ")? + 6..];
-    let field = |name: &str| -> Option<Vec<f64>> {
-        let start = bits.find(&format!("{name}="))? + name.len() + 1;
-        let rest = &bits[start..];
-        let text = if let Some(r) = rest.strip_prefix('[') {
-            &r[..r.find(']')?]
-        } else {
-            rest.split_whitespace().next()?
-        };
-        text.split_whitespace()
-            .map(|h| u32::from_str_radix(h, 16).ok().map(|b| f32::from_bits(b) as f64))
-            .collect()
-    };
-    let (w, mu, var, ll) = (field("w")?, field("mu")?, field("var")?, field("mean_ll")?);
-    let (w, mu, sd) = ordered([w[0], w[1]], [mu[0], mu[1]], [var[0], var[1]]);
+    let fit = crabmix_bench::firmware_log::crab_fit(log)?;
+    let (w, mu, sd) = ordered(fit.weights, fit.means, fit.variances);
     Some(Fit {
         target: "MCU, Cortex-M4F (QEMU mps2-an386)".into(),
         precision: "f32".into(),
         weights: w,
         means: mu,
         sds: sd,
-        mean_log_likelihood: ll[0],
+        mean_log_likelihood: fit.mean_log_likelihood?,
         max_abs_dev_vs_f64: None,
         cost: String::new(),
         seconds: None,
@@ -235,19 +222,28 @@ struct Report {
     gpu: String,
 }
 
+/// Pearson's crabs fitted on every target (CPU f64/f32, fixed-size kernels, the firmware's log,
+/// the GPU when present), compared in one table, with the picture of the fit.
+#[derive(Parser)]
+#[command(args_override_self = true)]
+struct Args {
+    /// The firmware app's log (its `crab-fit` line); without it the MCU row is skipped.
+    #[arg(long, value_name = "LOG")]
+    firmware_log: Option<PathBuf>,
+    /// The instruction counts of firmware/measure-mcu-cost.sh, for the MCU row's cost.
+    #[arg(
+        long = "mcu-cost",
+        value_name = "JSON",
+        default_value = "firmware/target/measurements/mcu-cost.json"
+    )]
+    mcu_json: PathBuf,
+    /// Output directory: crab-fit.svg, main-job.json.
+    #[arg(long, value_name = "DIR", default_value = "out")]
+    out: PathBuf,
+}
+
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let mut firmware_log = None;
-    let mut mcu_json = PathBuf::from("firmware/target/measurements/mcu-cost.json");
-    let mut out = PathBuf::from("out");
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--firmware-log" => firmware_log = args.next().map(PathBuf::from),
-            "--mcu-cost" => mcu_json = PathBuf::from(args.next().expect("--mcu-cost PATH")),
-            "--out" => out = PathBuf::from(args.next().expect("--out DIR")),
-            other => panic!("unknown argument {other} (use --firmware-log LOG --mcu-cost JSON --out DIR)"),
-        }
-    }
+    let Args { firmware_log, mcu_json, out } = Args::parse();
     std::fs::create_dir_all(&out).expect("create output directory");
     let table =
         read_csv::<f64>(std::path::Path::new("data/pearson_crabs.csv")).expect("data/pearson_crabs.csv");
@@ -280,8 +276,8 @@ fn main() {
     println!("machine: {}", machine.summary());
     println!();
     println!(
-        "{:<52} {:>4} {:>8} {:>8} {:>9} {:>9} {:>8} {:>8} {:>10} {:>10}  {}",
-        "target", "prec", "α₁", "α₂", "μ₁", "μ₂", "σ₁", "σ₂", "mean ℓ", "max|Δf64|", "cost"
+        "{:<52} {:>4} {:>8} {:>8} {:>9} {:>9} {:>8} {:>8} {:>10} {:>10}  cost",
+        "target", "prec", "α₁", "α₂", "μ₁", "μ₂", "σ₁", "σ₂", "mean ℓ", "max|Δf64|"
     );
     for f in &fits {
         println!(

@@ -11,6 +11,7 @@
 //! "All threads" is the E-step `Mixture::fit` runs on the CPU ([`HostEStep`]: the blocked pass for
 //! these full-covariance workloads), so the ratios describe what users get.
 
+use clap::Parser;
 use crabmix::gmm::{Mixture, Stats};
 use crabmix::gmm_blocked::HostEStep;
 use crabmix_bench::gmm_workload::GmmWorkload;
@@ -91,28 +92,34 @@ fn peer(cmd: &[String], manifest: &Path) -> Option<Vec<serde_json::Value>> {
     serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).ok()
 }
 
+/// One EM iteration (N samples, D ∈ {2, 8, 16} × K ∈ {2, 8, 16}, full covariance) timed in
+/// crabmix and in the peers, on the same workload files.
+#[derive(Parser)]
+#[command(args_override_self = true)]
+struct Args {
+    /// Output directory: workload files, manifest.json, throughput.json, throughput.svg.
+    #[arg(long, value_name = "DIR", default_value = "out/throughput")]
+    out: PathBuf,
+    /// scikit-learn peer: a command line (split on whitespace), run with the manifest's path.
+    #[arg(long, value_name = "CMD")]
+    sklearn: Option<String>,
+    /// linfa peer: a command line (split on whitespace), run with the manifest's path.
+    #[arg(long, value_name = "CMD")]
+    linfa: Option<String>,
+    /// Samples per workload.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    n: usize,
+    /// Timed repeats per crabmix configuration (the median is reported).
+    #[arg(long, value_name = "R", default_value_t = 5)]
+    repeats: usize,
+}
+
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let mut out = PathBuf::from("out/throughput");
-    let mut sklearn_cmd: Vec<String> = Vec::new();
-    let mut linfa_cmd: Vec<String> = Vec::new();
-    let mut n = 100_000usize;
-    let mut repeats = 5usize;
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--out" => out = args.next().expect("--out DIR").into(),
-            "--sklearn" => {
-                sklearn_cmd =
-                    args.next().expect("--sklearn CMD").split_whitespace().map(String::from).collect()
-            }
-            "--linfa" => {
-                linfa_cmd = args.next().expect("--linfa CMD").split_whitespace().map(String::from).collect()
-            }
-            "--n" => n = args.next().expect("--n N").parse().expect("N"),
-            "--repeats" => repeats = args.next().expect("--repeats R").parse().expect("R"),
-            other => panic!("unknown argument {other}"),
-        }
-    }
+    let Args { out, sklearn, linfa, n, repeats } = Args::parse();
+    let words = |cmd: Option<String>| -> Vec<String> {
+        cmd.map(|c| c.split_whitespace().map(String::from).collect()).unwrap_or_default()
+    };
+    let (sklearn_cmd, linfa_cmd) = (words(sklearn), words(linfa));
     std::fs::create_dir_all(&out).expect("output directory");
     let grid: Vec<(usize, usize)> =
         [2usize, 8, 16].iter().flat_map(|&d| [2usize, 8, 16].map(|k| (d, k))).collect();

@@ -4,7 +4,6 @@
 //! Both are training *steps*, not training loops: the caller owns the data, the batches and the
 //! random generator, so the same step runs on a host and on a Cortex-M. Nothing allocates.
 
-pub mod tiny;
 pub mod vae;
 pub mod wgan;
 

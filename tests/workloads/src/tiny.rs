@@ -1,5 +1,6 @@
 //! Device-sized VAE and WGAN runs, shared by the host tests and the firmware's on-target tests so
-//! that both execute the *same* code from the same seed (host/device parity).
+//! that both execute the *same* code from the same seed (host/device parity); the cross-check's
+//! `vae_training_step` trains the same VAE in f64 and f32 ([`crate::crosscheck::vae`]).
 //!
 //! * [`tiny_vae_run`]: 2-D data → 16 ReLU → (μ, ln σ²) ∈ ℝ¹ × ℝ¹, decoder 1 → 16 ReLU → 2, unit-
 //!   variance Gaussian; data (t, t² − 1) + 0.05·noise, t ~ N(0, 1); Adam 1e-2, batch 8.
@@ -13,19 +14,21 @@
 //! FPU-equipped Cortex-M4F compute the same bits; [`ParamDigest`] summarizes parameters for the
 //! comparison.
 
-use super::vae::{GaussianHead, Likelihood, Vae, VaeTrainer};
-use super::wgan::{Critic, OptimizerKind, WganConfig, WganTrainer, critic_zeros, ring_sample};
-use crate::gaussian::standard_normal;
-use crate::mlp::{Act, Dense, Init, Layer, Relu};
-use crate::{Result, chain, chain_type};
+use crabmix_kernels::gaussian::standard_normal;
+use crabmix_kernels::mlp::{Act, Dense, Init, Layer, Relu};
+use crabmix_kernels::models::{
+    Critic, GaussianHead, Likelihood, OptimizerKind, Vae, VaeTrainer, WganConfig, WganTrainer, critic_zeros,
+    ring_sample,
+};
+use crabmix_kernels::{Real, Result, chain, chain_type};
 use rand_core::Rng;
 
-/// Encoder of the tiny VAE.
-pub type TinyEncoder = chain_type!(Dense<f32, 2, 16>, Act<Relu, 16>, GaussianHead<f32, 16, 1>);
+/// Encoder of the tiny VAE (f32 unless named).
+pub type TinyEncoder<T = f32> = chain_type!(Dense<T, 2, 16>, Act<Relu, 16>, GaussianHead<T, 16, 1>);
 /// Decoder of the tiny VAE.
-pub type TinyDecoder = chain_type!(Dense<f32, 1, 16>, Act<Relu, 16>, Dense<f32, 16, 2>);
+pub type TinyDecoder<T = f32> = chain_type!(Dense<T, 1, 16>, Act<Relu, 16>, Dense<T, 16, 2>);
 /// The tiny VAE.
-pub type TinyVae = Vae<TinyEncoder, TinyDecoder>;
+pub type TinyVae<T = f32> = Vae<TinyEncoder<T>, TinyDecoder<T>>;
 /// Generator of the tiny WGAN.
 pub type TinyGenerator =
     chain_type!(Dense<f32, 2, 16>, Act<Relu, 16>, Dense<f32, 16, 16>, Act<Relu, 16>, Dense<f32, 16, 2>);
@@ -62,23 +65,31 @@ impl ParamDigest {
     }
 }
 
-/// One draw of the tiny VAE's data: (t, t² − 1) + 0.05·(n₁, n₂), t, n ~ N(0, 1).
-fn parabola_sample<R: Rng + ?Sized>(rng: &mut R) -> [f32; 2] {
-    let t: f32 = standard_normal(rng);
-    let n1: f32 = standard_normal(rng);
-    let n2: f32 = standard_normal(rng);
-    [t + 0.05 * n1, t * t - 1.0 + 0.05 * n2]
+/// The tiny VAE with zero parameters, unit-variance Gaussian likelihood.
+pub fn tiny_vae_zeros<T: Real>() -> TinyVae<T> {
+    Vae {
+        encoder: chain!(Dense::zeros(), Act(Relu), GaussianHead::zeros()),
+        decoder: chain!(Dense::zeros(), Act(Relu), Dense::zeros()),
+        likelihood: Likelihood::GaussianUnit,
+    }
+}
+
+/// One draw of the tiny VAE's data: (t, t² − 1) + 0.05·(n₁, n₂), t, n ~ N(0, 1), drawn in that
+/// order in precision `T`.
+pub fn parabola_sample<T: Real, R: Rng + ?Sized>(rng: &mut R) -> [T; 2] {
+    let t: T = standard_normal(rng);
+    let n1: T = standard_normal(rng);
+    let n2: T = standard_normal(rng);
+    // 0.05 and 1 are the same f32 whether written as f32 or cast from f64.
+    let c = T::from_f64(0.05);
+    [t + c * n1, t * t - T::ONE + c * n2]
 }
 
 /// Initializes the tiny VAE from `rng` (Xavier-uniform) and runs `steps` Adam steps on fresh
 /// batches of 8 drawn from `rng`; returns the VAE and the last batch ELBO. Errors as
 /// [`VaeTrainer::step`].
 pub fn tiny_vae_run<R: Rng + ?Sized>(rng: &mut R, steps: usize) -> Result<(TinyVae, f32)> {
-    let mut vae: TinyVae = Vae {
-        encoder: chain!(Dense::zeros(), Act(Relu), GaussianHead::zeros()),
-        decoder: chain!(Dense::zeros(), Act(Relu), Dense::zeros()),
-        likelihood: Likelihood::GaussianUnit,
-    };
+    let mut vae: TinyVae = tiny_vae_zeros();
     vae.init(Init::XavierUniform, rng);
     let mut trainer = VaeTrainer::new(&vae, 1e-2);
     let mut batch = [[0.0f32; 2]; 8];
@@ -136,7 +147,8 @@ pub const PARITY_VAE_STEPS: usize = 200;
 /// WGAN generator iterations in the parity run (each with 5 critic steps).
 pub const PARITY_WGAN_ITERATIONS: usize = 20;
 
-/// The host's f32 results of the parity runs (x86-64, recorded by this module's test): encoder,
+/// The host's f32 results of the parity runs (x86-64, recorded by this module's test; recorded
+/// when this module was `crabmix_kernels::models::tiny`, unchanged by the move): encoder,
 /// decoder, generator and critic digests after [`PARITY_VAE_STEPS`] / [`PARITY_WGAN_ITERATIONS`]
 /// from [`PARITY_SEED`]. The firmware test compares its own run with these; the expected
 /// difference is zero (same code, same IEEE f32 operations, libm on both).
