@@ -8,6 +8,7 @@
 //! * `nrf52840`: nRF52840-DK, defmt over RTT, run by `probe-rs run` (which also serves the
 //!   semihosting exit call).
 #![no_std]
+#![deny(missing_docs)]
 
 #[cfg(not(any(feature = "qemu", feature = "nrf52840")))]
 compile_error!(

@@ -10,6 +10,8 @@
 //! The libFuzzer targets (`fuzz_targets/*.rs`, nightly) and the stable regression replay
 //! (`tests/replay.rs` over `regressions/<target>/*`) call these same functions.
 
+#![deny(missing_docs)]
+
 use crabmix::csv_data::{CsvRows, read_csv_from};
 use crabmix::gmm::{Mixture, Stats};
 use crabmix_kernels::gaussian::{kl, reparam};
