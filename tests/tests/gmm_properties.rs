@@ -9,7 +9,10 @@ const KINDS: [CovarianceKind; 3] = [CovarianceKind::Full, CovarianceKind::Diag, 
 
 /// Random data (N × D), and random valid parameters: weights from positive draws, means inside
 /// the data's range, covariances A Aᵀ + 0.05 I (full) or positive diagonals.
-fn case() -> impl Strategy<Value = (usize, usize, usize, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>)> {
+/// (K, D, kind index, data, weights, means, covariances).
+type Case = (usize, usize, usize, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>);
+
+fn case() -> impl Strategy<Value = Case> {
     (1usize..=3, 1usize..=3, 0usize..3).prop_flat_map(|(k, d, kind)| {
         let n = 40;
         (
