@@ -4,10 +4,10 @@
 //! one finish (M-step). How the pass over the data is executed — serially here, on threads or a
 //! GPU in the host crate — is the [`EStep`] implementation's business; the loop is shared.
 
-use super::CovarianceKind;
 use super::init::{InitMethod, initialize};
 use super::model::{MixtureMut, MixtureRef};
 use super::stats::{StatsMut, Totals};
+use super::{CovarianceKind, validate_data};
 use crate::{BACKEND, Error, MathBackend, Real, Result};
 use rand_core::Rng;
 
@@ -160,32 +160,6 @@ impl<T: Real> EStep<T> for SerialEStep<'_, T> {
     fn accumulate(&mut self, model: &MixtureRef<'_, T>, stats: &mut StatsMut<'_, T>) -> Result<()> {
         stats.accumulate_batch(model, self.data, self.log_probs, self.work)
     }
-}
-
-/// Checks a data set (N × D row-major) for a K-component fit: D ≥ 1, length a multiple of D,
-/// N ≥ 1, N ≥ K, every value finite. Returns N.
-pub fn validate_data<T: Real>(data: &[T], d: usize, k: usize) -> Result<usize> {
-    if d == 0 {
-        return Err(Error::InvalidParameter { name: "features", reason: "must be at least 1" });
-    }
-    if data.len() % d != 0 {
-        return Err(Error::ShapeMismatch {
-            what: "data length (a multiple of D)",
-            expected: (data.len() / d).saturating_add(1).saturating_mul(d),
-            found: data.len(),
-        });
-    }
-    let n = data.len() / d;
-    if n == 0 {
-        return Err(Error::EmptyData);
-    }
-    if k > n {
-        return Err(Error::TooFewSamples { samples: n, components: k });
-    }
-    if let Some(pos) = data.iter().position(|v| !v.is_finite()) {
-        return Err(Error::NonFiniteSample { sample: pos / d, feature: pos % d });
-    }
-    Ok(n)
 }
 
 /// EM iterations from the parameters in `model` until |Δ lower bound| < `tol` or `max_iter`,

@@ -220,7 +220,7 @@ impl<T: Real, const K: usize, const D: usize> GaussianMixture<T, K, D> {
             return Err(Error::InvalidParameter { name: "kind", reason: "differs from the model's" });
         }
         let flat = data.as_flattened();
-        super::em::validate_data(flat, D, K)?;
+        super::validate_data(flat, D, K)?;
         let mut model = *self;
         let mut stats = SufficientStats::<T, K, D>::new(self.kind);
         let mut lp = [T::ZERO; K];
