@@ -18,10 +18,9 @@ pub mod error;
 pub mod gaussian;
 pub mod gmm;
 pub mod linalg;
+pub mod math;
 pub mod mlp;
 pub mod models;
-pub mod real;
-mod rows;
 
 pub use error::{Error, Result};
-pub use real::{BACKEND, MathBackend, Real};
+pub use math::{BACKEND, MathBackend, Real};

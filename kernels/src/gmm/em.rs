@@ -4,8 +4,9 @@
 //! one finish (M-step). How the pass over the data is executed — serially here, on threads or a
 //! GPU in the host crate — is the [`EStep`] implementation's business; the loop is shared.
 
+use super::estep::EStep;
 use super::init::{InitMethod, initialize};
-use super::model::{MixtureMut, MixtureRef};
+use super::model::MixtureMut;
 use super::stats::{StatsMut, Totals};
 use super::{CovarianceKind, validate_data};
 use crate::{BACKEND, Error, MathBackend, Real, Result};
@@ -129,36 +130,6 @@ impl<T: Real> FitReport<T> {
         let p = T::from_usize(kind.model_parameters(components, features));
         let two = T::ONE + T::ONE;
         -two * self.mean_log_likelihood * n + two * p
-    }
-}
-
-/// One full pass over a data set: accumulate every sample's statistics under `model` into
-/// `stats` (already reset to the model's means as shifts). Implementations may split the pass
-/// and merge partial statistics (threads, GPU blocks); results must not depend on scheduling
-/// beyond rounding.
-pub trait EStep<T: Real> {
-    /// Accumulates the whole data set; a non-finite sample is reported with its row index.
-    fn accumulate(&mut self, model: &MixtureRef<'_, T>, stats: &mut StatsMut<'_, T>) -> Result<()>;
-}
-
-/// The single-threaded pass over an in-memory data set (N × D row-major).
-#[derive(Debug)]
-pub struct SerialEStep<'a, T> {
-    data: &'a [T],
-    log_probs: &'a mut [T],
-    work: &'a mut [T],
-}
-
-impl<'a, T: Real> SerialEStep<'a, T> {
-    /// `log_probs` needs length ≥ K and `work` ≥ 2·D (checked on use).
-    pub fn new(data: &'a [T], log_probs: &'a mut [T], work: &'a mut [T]) -> Self {
-        Self { data, log_probs, work }
-    }
-}
-
-impl<T: Real> EStep<T> for SerialEStep<'_, T> {
-    fn accumulate(&mut self, model: &MixtureRef<'_, T>, stats: &mut StatsMut<'_, T>) -> Result<()> {
-        stats.accumulate_batch(model, self.data, self.log_probs, self.work)
     }
 }
 

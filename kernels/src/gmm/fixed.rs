@@ -3,7 +3,8 @@
 //! `GaussianMixture<T, K, D>` and `SufficientStats<T, K, D>` own arrays and lend them to the
 //! slice routines, so the fixed-size API computes exactly what the runtime-sized one does.
 
-use super::em::{FitConfig, FitReport, SerialEStep, em_loop, fit};
+use super::em::{FitConfig, FitReport, em_loop, fit};
+use super::estep::SerialEStep;
 use super::model::{MixtureMut, MixtureRef};
 use super::stats::{StatsMut, StatsRef, Totals};
 use super::{CovarianceKind, Shape};

@@ -10,7 +10,7 @@ use super::model::MixtureMut;
 use super::stats::StatsMut;
 use super::validate_data;
 use crate::gaussian::normal::uniform01;
-use crate::rows::{rows, rows_mut};
+use crate::linalg::rows::{rows, rows_mut};
 use crate::{Error, Real, Result};
 use rand_core::Rng;
 

@@ -16,20 +16,22 @@
 //! and inline storage for firmware.
 
 mod em;
+mod estep;
 mod fixed;
 mod init;
 mod model;
 mod online;
 mod stats;
 
-pub use em::{EStep, FitConfig, FitReport, SerialEStep, em_loop, fit, fit_with};
+pub use em::{FitConfig, FitReport, em_loop, fit, fit_with};
+pub use estep::{EStep, SerialEStep};
 pub use fixed::{GaussianMixture, SufficientStats};
 pub use init::{InitMethod, choose_centres, initialize, uniform_below};
 pub use model::{MixtureMut, MixtureRef, log_sum_exp, responsibilities_in_place, sample_responsibilities};
 pub use online::{OnlineConfig, OnlineEm, online_step};
 pub use stats::{StatsMut, StatsRef, Totals};
 
-use crate::rows::rows_mut;
+use crate::linalg::rows::rows_mut;
 use crate::{Error, Real, Result};
 use core::num::NonZeroUsize;
 
@@ -107,7 +109,7 @@ impl Shape {
     /// (K, D, D²) after [`Shape::validate`], with D² checked for overflow.
     ///
     /// The slice routines walk their per-component rows of `d` and `dd` entries
-    /// ([`rows`](crate::rows)), zipped with each other, instead of indexing `k * d + i`; their
+    /// ([`rows`](crate::linalg::rows)), zipped with each other, instead of indexing `k * d + i`; their
     /// storage has K such rows by construction, and once this returned `Ok` the compiler knows
     /// both sizes are non-zero (`firmware/panic-paths.sh` proves at link time that no panic
     /// path is left).

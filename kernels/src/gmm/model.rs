@@ -12,8 +12,8 @@
 
 use super::{CovarianceKind, Shape, diagonal, stride};
 use crate::gaussian::normal::{standard_normal, uniform01};
+use crate::linalg::rows::{rows, rows_mut};
 use crate::linalg::{cholesky_in_place, lower_inverse_transpose_in_place};
-use crate::rows::{rows, rows_mut};
 use crate::{Error, Real, Result};
 use rand_core::Rng;
 
@@ -127,7 +127,7 @@ impl<'a, T: Real> MixtureRef<'a, T> {
     /// [`Self::component_log_probs`], returning `out[..K]`, the part it wrote.
     ///
     /// Every slice is re-borrowed to its checked length up front and the components are walked
-    /// as zipped rows ([`rows`](crate::rows)), so no access below can panic; the arithmetic is the same,
+    /// as zipped rows ([`rows`](crate::linalg::rows)), so no access below can panic; the arithmetic is the same,
     /// in the same order, as indexing would give.
     pub(crate) fn log_probs_into<'o>(
         &self,

@@ -20,7 +20,7 @@
 
 use super::model::{MixtureMut, MixtureRef, sample_responsibilities};
 use super::{CovarianceKind, Shape, diagonal, diagonal_mut, mirror_upper, stride};
-use crate::rows::{rows, rows_mut};
+use crate::linalg::rows::{rows, rows_mut};
 use crate::{Error, Real, Result};
 
 /// Scalar totals of a statistics block.
