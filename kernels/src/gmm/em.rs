@@ -7,7 +7,8 @@
 use super::estep::EStep;
 use super::init::{InitMethod, initialize};
 use super::model::MixtureMut;
-use super::stats::{StatsMut, Totals};
+use super::stats::StatsMut;
+use super::totals::Totals;
 use super::{CovarianceKind, validate_data};
 use crate::{BACKEND, Error, MathBackend, Real, Result};
 use rand_core::Rng;

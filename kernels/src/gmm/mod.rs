@@ -22,14 +22,20 @@ mod init;
 mod model;
 mod online;
 mod stats;
+mod storage;
+mod totals;
 
 pub use em::{FitConfig, FitReport, em_loop, fit, fit_with};
 pub use estep::{EStep, SerialEStep};
 pub use fixed::{GaussianMixture, SufficientStats};
 pub use init::{InitMethod, choose_centres, initialize, uniform_below};
-pub use model::{MixtureMut, MixtureRef, log_sum_exp, responsibilities_in_place, sample_responsibilities};
+pub use model::{
+    MixtureInner, MixtureMut, MixtureRef, log_sum_exp, responsibilities_in_place, sample_responsibilities,
+};
 pub use online::{OnlineConfig, OnlineEm, online_step};
-pub use stats::{StatsMut, StatsRef, Totals};
+pub use stats::{StatsInner, StatsMut, StatsRef};
+pub use storage::{Arrays, Flat, FlatMut, Slices, SlicesMut, Storage, StorageMut};
+pub use totals::Totals;
 
 use crate::linalg::rows::rows_mut;
 use crate::{Error, Real, Result};
