@@ -94,11 +94,11 @@ mod tests {
         for n in 0..2100 {
             for dx in [-1e-7, 0.0, 1e-7] {
                 let x = -(n as f64) * core::f64::consts::LN_2 / 2.0 + dx;
-                if x <= 0.0 && x >= -746.0 {
+                if (-746.0..=0.0).contains(&x) {
                     worst.1 = worst.1.max(ulps64(exp_nonpositive_f64(x), libm::exp(x)));
                 }
                 let x = x as f32;
-                if x <= 0.0 && x >= -104.0 {
+                if (-104.0..=0.0).contains(&x) {
                     let u = (exp_nonpositive_f32(x).to_bits() as i64 - libm::expf(x).to_bits() as i64)
                         .unsigned_abs();
                     worst.0 = worst.0.max(u);
