@@ -55,6 +55,23 @@ impl<S: Storage> MixtureInner<S> {
         self.shape().kind
     }
 
+    /// A mixture over any storage from its arrays, after checking their lengths against the
+    /// shape: K weights, K·D means, K·D·D covariances and precision factors, K log-normalizers.
+    /// The contents need not be valid yet: write the parameters, then [`MixtureMut::refresh`]
+    /// through [`Self::view_mut`]. [`MixtureRef::new`] and [`MixtureMut::new`] are this for slices.
+    pub fn from_parts(
+        shape: S::Shape,
+        weights: S::Vector,
+        means: S::Means,
+        covariances: S::Matrices,
+        precisions_cholesky: S::Matrices,
+        log_norm: S::Vector,
+    ) -> Result<Self> {
+        let m = Self { shape, weights, means, covariances, precisions_cholesky, log_norm };
+        m.check_lengths()?;
+        Ok(m)
+    }
+
     /// The array lengths against the shape: K, K·D, K·D·D, K·D·D, K.
     fn check_lengths(&self) -> Result<()> {
         let (k, kd, kdd) = self.shape().lengths()?;
@@ -105,9 +122,7 @@ impl<'a, T: Real> MixtureRef<'a, T> {
         precisions_cholesky: &'a [T],
         log_norm: &'a [T],
     ) -> Result<Self> {
-        let m = Self { shape, weights, means, covariances, precisions_cholesky, log_norm };
-        m.check_lengths()?;
-        Ok(m)
+        Self::from_parts(shape, weights, means, covariances, precisions_cholesky, log_norm)
     }
 
     /// Mixing weights α (length K, sum 1).
@@ -408,9 +423,7 @@ impl<'a, T: Real> MixtureMut<'a, T> {
         precisions_cholesky: &'a mut [T],
         log_norm: &'a mut [T],
     ) -> Result<Self> {
-        let m = Self { shape, weights, means, covariances, precisions_cholesky, log_norm };
-        m.check_lengths()?;
-        Ok(m)
+        Self::from_parts(shape, weights, means, covariances, precisions_cholesky, log_norm)
     }
 
     /// Read-only view of the same storage ([`Self::view`]).

@@ -60,6 +60,23 @@ impl<S: Storage> StatsInner<S> {
         self.totals.borrow()
     }
 
+    /// Statistics over any storage from their arrays and totals, after checking the lengths
+    /// against the shape: K·D (shift), K (n), K·D (s1), K·D·D (s2), D (worst sample).
+    /// [`StatsRef::new`] and [`StatsMut::new`] are this for slices.
+    pub fn from_parts(
+        shape: S::Shape,
+        shift: S::Means,
+        resp: S::Vector,
+        s1: S::Means,
+        s2: S::Matrices,
+        worst: S::Sample,
+        totals: S::Totals,
+    ) -> Result<Self> {
+        let s = Self { shape, shift, resp, s1, s2, worst, totals };
+        s.check_lengths()?;
+        Ok(s)
+    }
+
     /// The array lengths against the shape: K·D (shift), K (n), K·D (s1), K·D·D (s2), D (worst
     /// sample).
     fn check_lengths(&self) -> Result<()> {
@@ -122,9 +139,7 @@ impl<'a, T: Real> StatsRef<'a, T> {
         worst: &'a [T],
         totals: &'a Totals<T>,
     ) -> Result<Self> {
-        let s = Self { shape, shift, resp, s1, s2, worst, totals };
-        s.check_lengths()?;
-        Ok(s)
+        Self::from_parts(shape, shift, resp, s1, s2, worst, totals)
     }
 
     /// n_k = Σ r_k, length K.
@@ -156,9 +171,7 @@ impl<'a, T: Real> StatsMut<'a, T> {
         worst: &'a mut [T],
         totals: &'a mut Totals<T>,
     ) -> Result<Self> {
-        let s = Self { shape, shift, resp, s1, s2, worst, totals };
-        s.check_lengths()?;
-        Ok(s)
+        Self::from_parts(shape, shift, resp, s1, s2, worst, totals)
     }
 
     /// Read-only view of the same storage ([`Self::view`]).

@@ -178,3 +178,79 @@ impl<S> StorageMut for S where
         >
 {
 }
+
+#[cfg(test)]
+mod tests {
+    //! The host's case: a crate's own `Vec`-backed storage under the same mixture and statistics
+    //! types (std is there in unit tests).
+    use super::*;
+    use crate::gmm::{CovarianceKind, MixtureInner, StatsInner};
+
+    struct Heap<T>(PhantomData<T>);
+    struct HeapVec<T>(Vec<T>);
+    impl<T> Flat<T> for HeapVec<T> {
+        fn flat(&self) -> &[T] {
+            &self.0
+        }
+    }
+    impl<T> FlatMut<T> for HeapVec<T> {
+        fn flat_mut(&mut self) -> &mut [T] {
+            &mut self.0
+        }
+    }
+    impl<T> Storage for Heap<T> {
+        type Scalar = T;
+        type Shape = Shape;
+        type Vector = HeapVec<T>;
+        type Means = HeapVec<T>;
+        type Matrices = HeapVec<T>;
+        type Sample = HeapVec<T>;
+        type Totals = Totals<T>;
+        fn shape(shape: &Shape) -> Shape {
+            *shape
+        }
+    }
+
+    #[test]
+    fn vec_backed_storage_is_the_same_mixture() {
+        let shape = Shape::new(2, 1, CovarianceKind::Full);
+        let v = |x: &[f64]| HeapVec(x.to_vec());
+        let mut m = MixtureInner::<Heap<f64>>::from_parts(
+            shape,
+            v(&[0.5, 0.5]),
+            v(&[-1.0, 1.0]),
+            v(&[1.0, 1.0]),
+            v(&[0.0, 0.0]),
+            v(&[0.0, 0.0]),
+        )
+        .unwrap();
+        m.view_mut().refresh().unwrap();
+        let mut stats = StatsInner::<Heap<f64>>::from_parts(
+            shape,
+            v(&[0.0; 2]),
+            v(&[0.0; 2]),
+            v(&[0.0; 2]),
+            v(&[0.0; 2]),
+            v(&[0.0]),
+            Totals::default(),
+        )
+        .unwrap();
+        let (mut lp, mut work) = ([0.0; 2], [0.0; 2]);
+        let mut s = stats.view_mut();
+        s.reset(m.view().means()).unwrap();
+        let ln_p = s.accumulate(&m.view(), &[1.0], &mut lp, &mut work).unwrap();
+        let direct = m.view().log_density(&[1.0], &mut lp, &mut work).unwrap();
+        assert!((ln_p - direct).abs() < 1e-12, "{ln_p} vs {direct}");
+        assert_eq!(stats.totals().samples, 1);
+        // A wrong length is the typed error of the slice constructors.
+        let short = MixtureInner::<Heap<f64>>::from_parts(
+            shape,
+            v(&[1.0]),
+            v(&[0.0, 0.0]),
+            v(&[1.0, 1.0]),
+            v(&[0.0, 0.0]),
+            v(&[0.0, 0.0]),
+        );
+        assert!(matches!(short, Err(crate::Error::ShapeMismatch { what: "weights", .. })));
+    }
+}
