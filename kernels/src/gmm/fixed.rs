@@ -8,10 +8,10 @@ use super::em::{FitConfig, FitReport, em_loop, fit};
 use super::estep::SerialEStep;
 use super::model::MixtureInner;
 use super::stats::StatsInner;
-#[cfg(doc)]
-use super::stats::StatsMut;
 use super::storage::Arrays;
 use super::totals::Totals;
+#[cfg(doc)]
+use super::{model::MixtureMut, stats::StatsMut};
 use crate::{Error, Real, Result};
 use rand_core::Rng;
 
