@@ -4,9 +4,10 @@
 //! Any K, D ≤ [`MAX_RUNTIME_SIZE`] is one instantiation per scalar type (no per-size
 //! monomorphization), computing exactly what the fixed-size firmware types compute.
 
+use core::marker::PhantomData;
 use crabmix_kernels::gmm::{
-    self, CovarianceKind, EStep, FitConfig, FitReport, MAX_RUNTIME_SIZE, MixtureMut, MixtureRef, Shape,
-    StatsMut, Totals,
+    self, CovarianceKind, EStep, FitConfig, FitReport, Flat, FlatMut, MAX_RUNTIME_SIZE, MixtureInner,
+    MixtureMut, MixtureRef, Shape, StatsInner, StatsMut, Storage, Totals,
 };
 use crabmix_kernels::{Error, Real, Result};
 // The CPU E-step of `fit`, `refine` and `em_step`: blocked for full covariances (see gmm_blocked).
@@ -18,15 +19,46 @@ use rayon::prelude::*;
 /// merge order, and hence every rounding, is the same on any machine.
 pub const CHUNK_ROWS: usize = 4096;
 
+/// Heap storage for the kernels' one mixture and one statistics type (`MixtureInner`,
+/// `StatsInner`): every array a [`HeapVec`], the shape at run time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Heap<T>(PhantomData<T>);
+
+/// One array of [`Heap`] storage.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeapVec<T>(pub Vec<T>);
+
+impl<T> Flat<T> for HeapVec<T> {
+    fn flat(&self) -> &[T] {
+        &self.0
+    }
+}
+
+impl<T> FlatMut<T> for HeapVec<T> {
+    fn flat_mut(&mut self) -> &mut [T] {
+        &mut self.0
+    }
+}
+
+impl<T> Storage for Heap<T> {
+    type Scalar = T;
+    type Shape = Shape;
+    type Vector = HeapVec<T>;
+    type Means = HeapVec<T>;
+    type Matrices = HeapVec<T>;
+    type Sample = HeapVec<T>;
+    type Totals = Totals<T>;
+    fn shape(shape: &Shape) -> Shape {
+        *shape
+    }
+}
+
 /// A K-component mixture in D dimensions with heap storage; always valid (factors refreshed).
+/// The kernels' `MixtureInner` over [`Heap`] storage, wrapped so that the host's fitting and
+/// batch methods can live here.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Mixture<T> {
-    shape: Shape,
-    weights: Vec<T>,
-    means: Vec<T>,
-    covariances: Vec<T>,
-    precisions_cholesky: Vec<T>,
-    log_norm: Vec<T>,
+    inner: MixtureInner<Heap<T>>,
 }
 
 fn check_sizes(k: usize, d: usize) -> Result<()> {
@@ -40,16 +72,28 @@ fn check_sizes(k: usize, d: usize) -> Result<()> {
 }
 
 impl<T: Real> Mixture<T> {
-    fn zeroed(shape: Shape) -> Self {
-        let (k, d) = (shape.components, shape.features);
-        Self {
+    /// Zero parameters and factors: storage for a fit to write.
+    fn zeroed(shape: Shape) -> Result<Self> {
+        let (k, kd, kdd) = (
+            shape.components,
+            shape.components * shape.features,
+            shape.components * shape.features * shape.features,
+        );
+        Self::from_vecs(shape, vec![T::ZERO; k], vec![T::ZERO; kd], vec![T::ZERO; kdd])
+    }
+
+    /// Takes the parameter vectors and zero factors; lengths checked by the kernels.
+    fn from_vecs(shape: Shape, weights: Vec<T>, means: Vec<T>, covariances: Vec<T>) -> Result<Self> {
+        let (k, kdd) = (weights.len(), covariances.len());
+        let inner = MixtureInner::from_parts(
             shape,
-            weights: vec![T::ZERO; k],
-            means: vec![T::ZERO; k * d],
-            covariances: vec![T::ZERO; k * d * d],
-            precisions_cholesky: vec![T::ZERO; k * d * d],
-            log_norm: vec![T::ZERO; k],
-        }
+            HeapVec(weights),
+            HeapVec(means),
+            HeapVec(covariances),
+            HeapVec(vec![T::ZERO; kdd]),
+            HeapVec(vec![T::ZERO; k]),
+        )?;
+        Ok(Self { inner })
     }
 
     /// A mixture from weights (K), means (K·D) and full-shaped covariances (K·D·D, row-major);
@@ -63,76 +107,47 @@ impl<T: Real> Mixture<T> {
     ) -> Result<Self> {
         let k = weights.len();
         check_sizes(k, d)?;
-        let mut m = Self::zeroed(Shape::new(k, d, kind));
-        if means.len() != k * d {
-            return Err(Error::ShapeMismatch { what: "means", expected: k * d, found: means.len() });
-        }
-        if covariances.len() != k * d * d {
-            return Err(Error::ShapeMismatch {
-                what: "covariances",
-                expected: k * d * d,
-                found: covariances.len(),
-            });
-        }
-        m.weights = weights;
-        m.means = means;
-        m.covariances = covariances;
+        let mut m = Self::from_vecs(Shape::new(k, d, kind), weights, means, covariances)?;
         m.view_mut().refresh()?;
         Ok(m)
     }
 
     /// Shape (K, D, kind).
     pub fn shape(&self) -> Shape {
-        self.shape
+        self.inner.shape()
     }
     /// Weights α (K).
     pub fn weights(&self) -> &[T] {
-        &self.weights
+        self.view().weights()
     }
     /// Means (K × D row-major).
     pub fn means(&self) -> &[T] {
-        &self.means
+        self.view().means()
     }
     /// Covariances (K × D × D row-major).
     pub fn covariances(&self) -> &[T] {
-        &self.covariances
+        self.view().covariances()
     }
 
     /// Borrowed view for the kernels.
     pub fn view(&self) -> MixtureRef<'_, T> {
-        MixtureRef::new(
-            self.shape,
-            &self.weights,
-            &self.means,
-            &self.covariances,
-            &self.precisions_cholesky,
-            &self.log_norm,
-        )
-        .expect("storage sized by the constructor")
+        self.inner.view()
     }
 
     /// Mutable view for the kernels.
     pub fn view_mut(&mut self) -> MixtureMut<'_, T> {
-        MixtureMut::new(
-            self.shape,
-            &mut self.weights,
-            &mut self.means,
-            &mut self.covariances,
-            &mut self.precisions_cholesky,
-            &mut self.log_norm,
-        )
-        .expect("storage sized by the constructor")
+        self.inner.view_mut()
     }
 
     /// Converts every parameter to another precision (`f64` ↔ `f32`) and refreshes the factors.
     pub fn cast<U: Real>(&self) -> Result<Mixture<U>> {
         let c = |v: &[T]| v.iter().map(|x| U::from_f64(x.to_f64())).collect::<Vec<U>>();
         Mixture::new(
-            self.shape.kind,
-            self.shape.features,
-            c(&self.weights),
-            c(&self.means),
-            c(&self.covariances),
+            self.shape().kind,
+            self.shape().features,
+            c(self.weights()),
+            c(self.means()),
+            c(self.covariances()),
         )
     }
 
@@ -184,8 +199,8 @@ impl<T: Real> Mixture<T> {
         check_sizes(k, d)?;
         let shape = Shape::new(k, d, config.kind);
         gmm::validate_data(data, d, k)?;
-        let mut best = Self::zeroed(shape);
-        let mut trial = Self::zeroed(shape);
+        let mut best = Self::zeroed(shape)?;
+        let mut trial = Self::zeroed(shape)?;
         let mut stats = Stats::new(shape);
         let mut work = vec![T::ZERO; d];
         let mut dist = vec![T::ZERO; data.len() / d];
@@ -205,13 +220,13 @@ impl<T: Real> Mixture<T> {
 
     /// EM from these parameters (`config.kind` must match).
     pub fn refine(&self, data: &[T], config: &FitConfig<T>) -> Result<(Self, FitReport<T>)> {
-        if config.kind != self.shape.kind {
+        if config.kind != self.shape().kind {
             return Err(Error::InvalidParameter { name: "kind", reason: "differs from the model's" });
         }
-        gmm::validate_data(data, self.shape.features, self.shape.components)?;
+        gmm::validate_data(data, self.shape().features, self.shape().components)?;
         let mut model = self.clone();
-        let mut stats = Stats::new(self.shape);
-        let mut estep = HostEStep::new(data, self.shape.features);
+        let mut stats = Stats::new(self.shape());
+        let mut estep = HostEStep::new(data, self.shape().features);
         let report = gmm::em_loop(&mut model.view_mut(), &mut stats.view_mut(), &mut estep, config)?;
         Ok((model, report))
     }
@@ -219,11 +234,11 @@ impl<T: Real> Mixture<T> {
     /// One exact EM step (E-step + M-step, no re-seeding); returns the new model and the mean
     /// log-likelihood of `data` under `self`.
     pub fn em_step(&self, data: &[T], reg_covar: T) -> Result<(Self, T)> {
-        gmm::validate_data(data, self.shape.features, 1)?;
-        let mut stats = Stats::new(self.shape);
+        gmm::validate_data(data, self.shape().features, 1)?;
+        let mut stats = Stats::new(self.shape());
         let mut sv = stats.view_mut();
-        sv.reset(&self.means)?;
-        HostEStep::new(data, self.shape.features).accumulate(&self.view(), &mut sv)?;
+        sv.reset(self.means())?;
+        HostEStep::new(data, self.shape().features).accumulate(&self.view(), &mut sv)?;
         let mean = sv.totals().mean_log_likelihood()?;
         let mut next = self.clone();
         sv.finish(&mut next.view_mut(), reg_covar, false)?;
@@ -249,7 +264,7 @@ impl<T: Real> Mixture<T> {
 
     /// Per-sample responsibilities (N × K row-major).
     pub fn predict_proba(&self, data: &[T]) -> Result<Vec<T>> {
-        let (k, d) = (self.shape.components, self.shape.features);
+        let (k, d) = (self.shape().components, self.shape().features);
         gmm::validate_data(data, d, 1)?;
         let mut out = vec![T::ZERO; data.len() / d * k];
         let view = self.view();
@@ -262,7 +277,7 @@ impl<T: Real> Mixture<T> {
 
     /// `n` draws (N × D row-major) and their components.
     pub fn sample<R: Rng + ?Sized>(&self, n: usize, rng: &mut R) -> (Vec<T>, Vec<usize>) {
-        let d = self.shape.features;
+        let d = self.shape().features;
         let mut out = vec![T::ZERO; n * d];
         let mut comps = Vec::with_capacity(n);
         let view = self.view();
@@ -274,18 +289,18 @@ impl<T: Real> Mixture<T> {
 
     /// Free parameters p (scikit-learn's `_n_parameters`).
     pub fn n_parameters(&self) -> usize {
-        self.shape.kind.model_parameters(self.shape.components, self.shape.features)
+        self.shape().kind.model_parameters(self.shape().components, self.shape().features)
     }
 
     /// BIC = −2 Σ ln p(x) + p ln N.
     pub fn bic(&self, data: &[T]) -> Result<f64> {
-        let n = (data.len() / self.shape.features) as f64;
+        let n = (data.len() / self.shape().features) as f64;
         Ok(-2.0 * self.score(data)?.to_f64() * n + self.n_parameters() as f64 * n.ln())
     }
 
     /// AIC = −2 Σ ln p(x) + 2 p.
     pub fn aic(&self, data: &[T]) -> Result<f64> {
-        let n = (data.len() / self.shape.features) as f64;
+        let n = (data.len() / self.shape().features) as f64;
         Ok(-2.0 * self.score(data)?.to_f64() * n + 2.0 * self.n_parameters() as f64)
     }
 
@@ -294,7 +309,7 @@ impl<T: Real> Mixture<T> {
         data: &[T],
         f: impl Fn(&MixtureRef<'_, T>, &[T], &mut [T], &mut [T]) -> Result<U> + Sync,
     ) -> Result<Vec<U>> {
-        let (k, d) = (self.shape.components, self.shape.features);
+        let (k, d) = (self.shape().components, self.shape().features);
         gmm::validate_data(data, d, 1)?;
         let view = self.view();
         let mut out = vec![U::default(); data.len() / d];
@@ -309,45 +324,33 @@ impl<T: Real> Mixture<T> {
     }
 }
 
-/// Sufficient statistics with heap storage (see the kernels' `StatsMut`).
+/// Sufficient statistics with heap storage: the kernels' `StatsInner` over [`Heap`] storage
+/// (see the kernels' `StatsMut`).
 #[derive(Clone, Debug)]
 pub struct Stats<T> {
-    shape: Shape,
-    shift: Vec<T>,
-    resp: Vec<T>,
-    s1: Vec<T>,
-    s2: Vec<T>,
-    worst: Vec<T>,
-    totals: Totals<T>,
+    inner: StatsInner<Heap<T>>,
 }
 
 impl<T: Real> Stats<T> {
     /// Empty statistics for `shape`.
     pub fn new(shape: Shape) -> Self {
         let (k, d) = (shape.components, shape.features);
-        Self {
+        let inner = StatsInner::from_parts(
             shape,
-            shift: vec![T::ZERO; k * d],
-            resp: vec![T::ZERO; k],
-            s1: vec![T::ZERO; k * d],
-            s2: vec![T::ZERO; k * d * d],
-            worst: vec![T::ZERO; d],
-            totals: Totals::default(),
-        }
+            HeapVec(vec![T::ZERO; k * d]),
+            HeapVec(vec![T::ZERO; k]),
+            HeapVec(vec![T::ZERO; k * d]),
+            HeapVec(vec![T::ZERO; k * d * d]),
+            HeapVec(vec![T::ZERO; d]),
+            Totals::default(),
+        )
+        .expect("storage sized from the shape");
+        Self { inner }
     }
 
     /// Mutable view for the kernels.
     pub fn view_mut(&mut self) -> StatsMut<'_, T> {
-        StatsMut::new(
-            self.shape,
-            &mut self.shift,
-            &mut self.resp,
-            &mut self.s1,
-            &mut self.s2,
-            &mut self.worst,
-            &mut self.totals,
-        )
-        .expect("storage sized by the constructor")
+        self.inner.view_mut()
     }
 }
 

@@ -4,10 +4,12 @@
 //! one finish (M-step). How the pass over the data is executed — serially here, on threads or a
 //! GPU in the host crate — is the [`EStep`] implementation's business; the loop is shared.
 
-use super::CovarianceKind;
+use super::estep::EStep;
 use super::init::{InitMethod, initialize};
-use super::model::{MixtureMut, MixtureRef};
-use super::stats::{StatsMut, Totals};
+use super::model::MixtureMut;
+use super::stats::StatsMut;
+use super::totals::Totals;
+use super::{CovarianceKind, validate_data};
 use crate::{BACKEND, Error, MathBackend, Real, Result};
 use rand_core::Rng;
 
@@ -130,62 +132,6 @@ impl<T: Real> FitReport<T> {
         let two = T::ONE + T::ONE;
         -two * self.mean_log_likelihood * n + two * p
     }
-}
-
-/// One full pass over a data set: accumulate every sample's statistics under `model` into
-/// `stats` (already reset to the model's means as shifts). Implementations may split the pass
-/// and merge partial statistics (threads, GPU blocks); results must not depend on scheduling
-/// beyond rounding.
-pub trait EStep<T: Real> {
-    /// Accumulates the whole data set; a non-finite sample is reported with its row index.
-    fn accumulate(&mut self, model: &MixtureRef<'_, T>, stats: &mut StatsMut<'_, T>) -> Result<()>;
-}
-
-/// The single-threaded pass over an in-memory data set (N × D row-major).
-#[derive(Debug)]
-pub struct SerialEStep<'a, T> {
-    data: &'a [T],
-    log_probs: &'a mut [T],
-    work: &'a mut [T],
-}
-
-impl<'a, T: Real> SerialEStep<'a, T> {
-    /// `log_probs` needs length ≥ K and `work` ≥ 2·D (checked on use).
-    pub fn new(data: &'a [T], log_probs: &'a mut [T], work: &'a mut [T]) -> Self {
-        Self { data, log_probs, work }
-    }
-}
-
-impl<T: Real> EStep<T> for SerialEStep<'_, T> {
-    fn accumulate(&mut self, model: &MixtureRef<'_, T>, stats: &mut StatsMut<'_, T>) -> Result<()> {
-        stats.accumulate_batch(model, self.data, self.log_probs, self.work)
-    }
-}
-
-/// Checks a data set (N × D row-major) for a K-component fit: D ≥ 1, length a multiple of D,
-/// N ≥ 1, N ≥ K, every value finite. Returns N.
-pub fn validate_data<T: Real>(data: &[T], d: usize, k: usize) -> Result<usize> {
-    if d == 0 {
-        return Err(Error::InvalidParameter { name: "features", reason: "must be at least 1" });
-    }
-    if data.len() % d != 0 {
-        return Err(Error::ShapeMismatch {
-            what: "data length (a multiple of D)",
-            expected: (data.len() / d).saturating_add(1).saturating_mul(d),
-            found: data.len(),
-        });
-    }
-    let n = data.len() / d;
-    if n == 0 {
-        return Err(Error::EmptyData);
-    }
-    if k > n {
-        return Err(Error::TooFewSamples { samples: n, components: k });
-    }
-    if let Some(pos) = data.iter().position(|v| !v.is_finite()) {
-        return Err(Error::NonFiniteSample { sample: pos / d, feature: pos % d });
-    }
-    Ok(n)
 }
 
 /// EM iterations from the parameters in `model` until |Δ lower bound| < `tol` or `max_iter`,

@@ -3,26 +3,23 @@
 //! `GaussianMixture<T, K, D>` and `SufficientStats<T, K, D>` own arrays and lend them to the
 //! slice routines, so the fixed-size API computes exactly what the runtime-sized one does.
 
-use super::em::{FitConfig, FitReport, SerialEStep, em_loop, fit};
-use super::model::{MixtureMut, MixtureRef};
-use super::stats::{StatsMut, StatsRef, Totals};
-use super::{CovarianceKind, Shape};
+use super::CovarianceKind;
+use super::em::{FitConfig, FitReport, em_loop, fit};
+use super::estep::SerialEStep;
+use super::model::MixtureInner;
+use super::stats::StatsInner;
+use super::storage::Arrays;
+use super::totals::Totals;
+#[cfg(doc)]
+use super::{model::MixtureMut, stats::StatsMut};
 use crate::{Error, Real, Result};
 use rand_core::Rng;
 
 /// A K-component mixture of D-dimensional Gaussians with inline storage
-/// (2·K·D² + K·D + 2·K scalars). Always valid: constructors and updates refresh and check the
-/// Cholesky factors, so every density is finite for finite input.
-#[derive(Clone, Copy, Debug, PartialEq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct GaussianMixture<T, const K: usize, const D: usize> {
-    kind: CovarianceKind,
-    weights: [T; K],
-    means: [[T; D]; K],
-    covariances: [[[T; D]; D]; K],
-    precisions_cholesky: [[[T; D]; D]; K],
-    log_norm: [T; K],
-}
+/// (2·K·D² + K·D + 2·K scalars): [`MixtureInner`] over [`Arrays`]. Always valid: constructors
+/// and updates refresh and check the Cholesky factors, so every density is finite for finite
+/// input. [`MixtureInner::view`] / [`MixtureInner::view_mut`] lend it to the slice routines.
+pub type GaussianMixture<T, const K: usize, const D: usize> = MixtureInner<Arrays<T, K, D>>;
 
 fn check_sample<T: Real>(x: &[T]) -> Result<()> {
     match x.iter().position(|v| !v.is_finite()) {
@@ -37,7 +34,7 @@ impl<T: Real, const K: usize, const D: usize> GaussianMixture<T, K, D> {
     fn zeroed(kind: CovarianceKind) -> Self {
         let () = Self::SIZES_OK;
         Self {
-            kind,
+            shape: kind,
             weights: [T::ZERO; K],
             means: [[T::ZERO; D]; K],
             covariances: [[[T::ZERO; D]; D]; K],
@@ -63,14 +60,6 @@ impl<T: Real, const K: usize, const D: usize> GaussianMixture<T, K, D> {
         Ok(m)
     }
 
-    /// Shape (K, D, kind).
-    pub fn shape(&self) -> Shape {
-        Shape::new(K, D, self.kind)
-    }
-    /// Covariance kind.
-    pub fn kind(&self) -> CovarianceKind {
-        self.kind
-    }
     /// Mixing weights α.
     pub fn weights(&self) -> &[T; K] {
         &self.weights
@@ -86,35 +75,6 @@ impl<T: Real, const K: usize, const D: usize> GaussianMixture<T, K, D> {
     /// U_k = L_k⁻ᵀ (upper triangular), Σ_k⁻¹ = U_k U_kᵀ.
     pub fn precisions_cholesky(&self) -> &[[[T; D]; D]; K] {
         &self.precisions_cholesky
-    }
-
-    /// Borrowed view for the slice routines.
-    pub fn view(&self) -> MixtureRef<'_, T> {
-        MixtureRef::from_parts(
-            self.shape(),
-            [
-                &self.weights,
-                self.means.as_flattened(),
-                self.covariances.as_flattened().as_flattened(),
-                self.precisions_cholesky.as_flattened().as_flattened(),
-                &self.log_norm,
-            ],
-        )
-    }
-
-    /// Mutable view for the slice routines (call `refresh` after writing parameters).
-    pub fn view_mut(&mut self) -> MixtureMut<'_, T> {
-        let shape = self.shape();
-        MixtureMut::from_parts(
-            shape,
-            [
-                &mut self.weights,
-                self.means.as_flattened_mut(),
-                self.covariances.as_flattened_mut().as_flattened_mut(),
-                self.precisions_cholesky.as_flattened_mut().as_flattened_mut(),
-                &mut self.log_norm,
-            ],
-        )
     }
 
     /// ln p(x). Errors: `NonFiniteSample` for NaN/±∞ in `x`.
@@ -150,7 +110,7 @@ impl<T: Real, const K: usize, const D: usize> GaussianMixture<T, K, D> {
 
     /// Mean log-likelihood (1/N) Σ ln p(x_i). Errors: `EmptyData`, `NonFiniteSample`.
     pub fn score(&self, data: &[[T; D]]) -> Result<T> {
-        let mut stats = SufficientStats::<T, K, D>::new(self.kind);
+        let mut stats = SufficientStats::<T, K, D>::new(self.kind());
         stats.reset(self);
         for (i, x) in (0..data.len()).zip(data) {
             stats.accumulate(self, x).map_err(|e| e.offset_sample(i))?;
@@ -161,13 +121,13 @@ impl<T: Real, const K: usize, const D: usize> GaussianMixture<T, K, D> {
     /// BIC = −2 Σ ln p(x_i) + p ln N on `data`.
     pub fn bic(&self, data: &[[T; D]]) -> Result<T> {
         let report = self.pseudo_report(data)?;
-        Ok(report.bic(self.kind, K, D))
+        Ok(report.bic(self.kind(), K, D))
     }
 
     /// AIC = −2 Σ ln p(x_i) + 2 p on `data`.
     pub fn aic(&self, data: &[[T; D]]) -> Result<T> {
         let report = self.pseudo_report(data)?;
-        Ok(report.aic(self.kind, K, D))
+        Ok(report.aic(self.kind(), K, D))
     }
 
     fn pseudo_report(&self, data: &[[T; D]]) -> Result<FitReport<T>> {
@@ -216,13 +176,13 @@ impl<T: Real, const K: usize, const D: usize> GaussianMixture<T, K, D> {
     /// EM from these parameters (no initialization; `config.init`/`n_init` unused).
     /// `config.kind` must equal `self.kind()`.
     pub fn refine(&self, data: &[[T; D]], config: &FitConfig<T>) -> Result<(Self, FitReport<T>)> {
-        if config.kind != self.kind {
+        if config.kind != self.kind() {
             return Err(Error::InvalidParameter { name: "kind", reason: "differs from the model's" });
         }
         let flat = data.as_flattened();
-        super::em::validate_data(flat, D, K)?;
+        super::validate_data(flat, D, K)?;
         let mut model = *self;
-        let mut stats = SufficientStats::<T, K, D>::new(self.kind);
+        let mut stats = SufficientStats::<T, K, D>::new(self.kind());
         let mut lp = [T::ZERO; K];
         let mut work = [[T::ZERO; D]; 2];
         let mut estep = SerialEStep::new(flat, &mut lp, work.as_flattened_mut());
@@ -232,24 +192,14 @@ impl<T: Real, const K: usize, const D: usize> GaussianMixture<T, K, D> {
 }
 
 /// Sufficient statistics of a K × D mixture with inline storage (K·D² + 2·K·D + K + D scalars
-/// plus totals); see [`StatsMut`] for the formulas.
-#[derive(Clone, Copy, Debug, PartialEq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct SufficientStats<T, const K: usize, const D: usize> {
-    kind: CovarianceKind,
-    shift: [[T; D]; K],
-    resp: [T; K],
-    s1: [[T; D]; K],
-    s2: [[[T; D]; D]; K],
-    worst: [T; D],
-    totals: Totals<T>,
-}
+/// plus totals): [`StatsInner`] over [`Arrays`]; see [`StatsMut`] for the formulas.
+pub type SufficientStats<T, const K: usize, const D: usize> = StatsInner<Arrays<T, K, D>>;
 
 impl<T: Real, const K: usize, const D: usize> SufficientStats<T, K, D> {
     /// Empty statistics with zero shifts; call [`Self::reset`] with the model before use.
     pub fn new(kind: CovarianceKind) -> Self {
         Self {
-            kind,
+            shape: kind,
             shift: [[T::ZERO; D]; K],
             resp: [T::ZERO; K],
             s1: [[T::ZERO; D]; K],
@@ -259,39 +209,9 @@ impl<T: Real, const K: usize, const D: usize> SufficientStats<T, K, D> {
         }
     }
 
-    /// Mutable slice view.
-    pub fn view_mut(&mut self) -> StatsMut<'_, T> {
-        StatsMut::from_parts(
-            Shape::new(K, D, self.kind),
-            [
-                self.shift.as_flattened_mut(),
-                &mut self.resp,
-                self.s1.as_flattened_mut(),
-                self.s2.as_flattened_mut().as_flattened_mut(),
-                &mut self.worst,
-            ],
-            &mut self.totals,
-        )
-    }
-
-    /// Read-only slice view.
-    pub fn view(&self) -> StatsRef<'_, T> {
-        StatsRef::from_parts(
-            Shape::new(K, D, self.kind),
-            [
-                self.shift.as_flattened(),
-                &self.resp,
-                self.s1.as_flattened(),
-                self.s2.as_flattened().as_flattened(),
-                &self.worst,
-            ],
-            &self.totals,
-        )
-    }
-
     /// Empties the statistics, shifting by `model`'s means (and adopting its kind).
     pub fn reset(&mut self, model: &GaussianMixture<T, K, D>) {
-        self.kind = model.kind;
+        self.shape = model.shape;
         // Same lengths by construction: cannot fail.
         let _ = self.view_mut().reset(model.means.as_flattened());
     }
@@ -317,10 +237,6 @@ impl<T: Real, const K: usize, const D: usize> SufficientStats<T, K, D> {
         Ok(n)
     }
 
-    /// Count and log-likelihood totals.
-    pub fn totals(&self) -> &Totals<T> {
-        &self.totals
-    }
     /// n_k = Σ r_k.
     pub fn resp_sums(&self) -> &[T; K] {
         &self.resp

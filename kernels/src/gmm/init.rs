@@ -6,11 +6,11 @@
 //! used here starts from the covariances of the Voronoi cells, which is what the first E-step of
 //! that degenerate start converges to anyway, without the 10⁶-fold-too-narrow first model.
 
-use super::em::validate_data;
 use super::model::MixtureMut;
 use super::stats::StatsMut;
+use super::validate_data;
 use crate::gaussian::normal::uniform01;
-use crate::rows::{rows, rows_mut};
+use crate::linalg::rows::{rows, rows_mut};
 use crate::{Error, Real, Result};
 use rand_core::Rng;
 

@@ -16,21 +16,29 @@
 //! and inline storage for firmware.
 
 mod em;
+mod estep;
 mod fixed;
 mod init;
 mod model;
 mod online;
 mod stats;
+mod storage;
+mod totals;
 
-pub use em::{EStep, FitConfig, FitReport, SerialEStep, em_loop, fit, fit_with, validate_data};
+pub use em::{FitConfig, FitReport, em_loop, fit, fit_with};
+pub use estep::{EStep, SerialEStep};
 pub use fixed::{GaussianMixture, SufficientStats};
 pub use init::{InitMethod, choose_centres, initialize, uniform_below};
-pub use model::{MixtureMut, MixtureRef, log_sum_exp, responsibilities_in_place, sample_responsibilities};
+pub use model::{
+    MixtureInner, MixtureMut, MixtureRef, log_sum_exp, responsibilities_in_place, sample_responsibilities,
+};
 pub use online::{OnlineConfig, OnlineEm, online_step};
-pub use stats::{StatsMut, StatsRef, Totals};
+pub use stats::{StatsInner, StatsMut, StatsRef};
+pub use storage::{Arrays, Flat, FlatMut, Slices, SlicesMut, Storage, StorageMut};
+pub use totals::Totals;
 
-use crate::rows::rows_mut;
-use crate::{Error, Result};
+use crate::linalg::rows::rows_mut;
+use crate::{Error, Real, Result};
 use core::num::NonZeroUsize;
 
 /// Largest K and D the runtime-sized (slice) routines accept; fixed-size types may use any size.
@@ -107,7 +115,7 @@ impl Shape {
     /// (K, D, D²) after [`Shape::validate`], with D² checked for overflow.
     ///
     /// The slice routines walk their per-component rows of `d` and `dd` entries
-    /// ([`rows`](crate::rows)), zipped with each other, instead of indexing `k * d + i`; their
+    /// ([`rows`](crate::linalg::rows)), zipped with each other, instead of indexing `k * d + i`; their
     /// storage has K such rows by construction, and once this returned `Ok` the compiler knows
     /// both sizes are non-zero (`firmware/panic-paths.sh` proves at link time that no panic
     /// path is left).
@@ -131,6 +139,32 @@ impl Shape {
         let kdd = k.checked_mul(dd).ok_or(overflow)?;
         Ok((k, kd, kdd))
     }
+}
+
+/// Checks a data set (N × D row-major) for a K-component fit: D ≥ 1, length a multiple of D,
+/// N ≥ 1, N ≥ K, every value finite. Returns N.
+pub fn validate_data<T: Real>(data: &[T], d: usize, k: usize) -> Result<usize> {
+    if d == 0 {
+        return Err(Error::InvalidParameter { name: "features", reason: "must be at least 1" });
+    }
+    if data.len() % d != 0 {
+        return Err(Error::ShapeMismatch {
+            what: "data length (a multiple of D)",
+            expected: (data.len() / d).saturating_add(1).saturating_mul(d),
+            found: data.len(),
+        });
+    }
+    let n = data.len() / d;
+    if n == 0 {
+        return Err(Error::EmptyData);
+    }
+    if k > n {
+        return Err(Error::TooFewSamples { samples: n, components: k });
+    }
+    if let Some(pos) = data.iter().position(|v| !v.is_finite()) {
+        return Err(Error::NonFiniteSample { sample: pos / d, feature: pos % d });
+    }
+    Ok(n)
 }
 
 /// The diagonal of a row-major matrix with rows of `d` entries (`m[i * (d + 1)]`, i < d): a

@@ -10,46 +10,104 @@
 //! `K × D × D` row-major; `diag` and `spherical` models keep their off-diagonal entries zero and
 //! the per-sample work uses only the diagonal (O(D) instead of O(D²)).
 
+use super::storage::{Flat, FlatMut, Slices, SlicesMut, Storage, StorageMut};
 use super::{CovarianceKind, Shape, diagonal, stride};
 use crate::gaussian::normal::{standard_normal, uniform01};
+use crate::linalg::rows::{rows, rows_mut};
 use crate::linalg::{cholesky_in_place, lower_inverse_transpose_in_place};
-use crate::rows::{rows, rows_mut};
 use crate::{Error, Real, Result};
 use rand_core::Rng;
 
-/// Read-only view of a mixture's parameters and cached factors (lengths checked on creation).
-#[derive(Clone, Copy, Debug)]
-pub struct MixtureRef<'a, T> {
-    shape: Shape,
-    weights: &'a [T],
-    means: &'a [T],
-    covariances: &'a [T],
-    precisions_cholesky: &'a [T],
-    log_norm: &'a [T],
+/// A mixture's parameters and cached factors over storage `S` ([`Storage`]): weights and
+/// log-normalizers K, means K × D, covariances and precision factors K × D × D, row-major.
+/// [`MixtureRef`] and [`MixtureMut`] borrow slices, [`GaussianMixture`](super::GaussianMixture)
+/// owns arrays; the per-sample routines are those of [`MixtureRef`], and [`Self::view`] lends
+/// any storage as one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct MixtureInner<S: Storage> {
+    pub(super) shape: S::Shape,
+    pub(super) weights: S::Vector,
+    pub(super) means: S::Means,
+    pub(super) covariances: S::Matrices,
+    pub(super) precisions_cholesky: S::Matrices,
+    pub(super) log_norm: S::Vector,
 }
 
+/// Read-only view of a mixture's parameters and cached factors (lengths checked on creation).
+pub type MixtureRef<'a, T> = MixtureInner<Slices<'a, T>>;
+
 /// Mutable view of a mixture's parameters and cached factors (lengths checked on creation).
-#[derive(Debug)]
-pub struct MixtureMut<'a, T> {
-    shape: Shape,
-    weights: &'a mut [T],
-    means: &'a mut [T],
-    covariances: &'a mut [T],
-    precisions_cholesky: &'a mut [T],
-    log_norm: &'a mut [T],
-}
+pub type MixtureMut<'a, T> = MixtureInner<SlicesMut<'a, T>>;
 
 fn check_len(what: &'static str, len: usize, expected: usize) -> Result<()> {
     if len == expected { Ok(()) } else { Err(Error::ShapeMismatch { what, expected, found: len }) }
 }
 
-fn check_lengths(shape: Shape, w: usize, m: usize, c: usize, p: usize, l: usize) -> Result<()> {
-    let (k, kd, kdd) = shape.lengths()?;
-    check_len("weights", w, k)?;
-    check_len("means", m, kd)?;
-    check_len("covariances", c, kdd)?;
-    check_len("precisions_cholesky", p, kdd)?;
-    check_len("log_norm", l, k)
+impl<S: Storage> MixtureInner<S> {
+    /// Number of components K, features D and the covariance kind.
+    pub fn shape(&self) -> Shape {
+        S::shape(&self.shape)
+    }
+
+    /// Covariance kind.
+    pub fn kind(&self) -> CovarianceKind {
+        self.shape().kind
+    }
+
+    /// A mixture over any storage from its arrays, after checking their lengths against the
+    /// shape: K weights, K·D means, K·D·D covariances and precision factors, K log-normalizers.
+    /// The contents need not be valid yet: write the parameters, then [`MixtureMut::refresh`]
+    /// through [`Self::view_mut`]. [`MixtureRef::new`] and [`MixtureMut::new`] are this for slices.
+    pub fn from_parts(
+        shape: S::Shape,
+        weights: S::Vector,
+        means: S::Means,
+        covariances: S::Matrices,
+        precisions_cholesky: S::Matrices,
+        log_norm: S::Vector,
+    ) -> Result<Self> {
+        let m = Self { shape, weights, means, covariances, precisions_cholesky, log_norm };
+        m.check_lengths()?;
+        Ok(m)
+    }
+
+    /// The array lengths against the shape: K, K·D, K·D·D, K·D·D, K.
+    fn check_lengths(&self) -> Result<()> {
+        let (k, kd, kdd) = self.shape().lengths()?;
+        check_len("weights", self.weights.flat().len(), k)?;
+        check_len("means", self.means.flat().len(), kd)?;
+        check_len("covariances", self.covariances.flat().len(), kdd)?;
+        check_len("precisions_cholesky", self.precisions_cholesky.flat().len(), kdd)?;
+        check_len("log_norm", self.log_norm.flat().len(), k)
+    }
+
+    /// Read-only slice view of the same storage, for the per-sample routines.
+    pub fn view(&self) -> MixtureRef<'_, S::Scalar> {
+        MixtureInner {
+            shape: self.shape(),
+            weights: self.weights.flat(),
+            means: self.means.flat(),
+            covariances: self.covariances.flat(),
+            precisions_cholesky: self.precisions_cholesky.flat(),
+            log_norm: self.log_norm.flat(),
+        }
+    }
+}
+
+impl<S: StorageMut> MixtureInner<S> {
+    /// Writable slice view of the same storage (call [`MixtureMut::refresh`] after writing
+    /// parameters).
+    pub fn view_mut(&mut self) -> MixtureMut<'_, S::Scalar> {
+        MixtureInner {
+            shape: self.shape(),
+            weights: self.weights.flat_mut(),
+            means: self.means.flat_mut(),
+            covariances: self.covariances.flat_mut(),
+            precisions_cholesky: self.precisions_cholesky.flat_mut(),
+            log_norm: self.log_norm.flat_mut(),
+        }
+    }
 }
 
 impl<'a, T: Real> MixtureRef<'a, T> {
@@ -64,27 +122,9 @@ impl<'a, T: Real> MixtureRef<'a, T> {
         precisions_cholesky: &'a [T],
         log_norm: &'a [T],
     ) -> Result<Self> {
-        check_lengths(
-            shape,
-            weights.len(),
-            means.len(),
-            covariances.len(),
-            precisions_cholesky.len(),
-            log_norm.len(),
-        )?;
-        Ok(Self { shape, weights, means, covariances, precisions_cholesky, log_norm })
+        Self::from_parts(shape, weights, means, covariances, precisions_cholesky, log_norm)
     }
 
-    /// Unchecked constructor for storage whose lengths the type system already guarantees.
-    pub(crate) fn from_parts(shape: Shape, parts: [&'a [T]; 5]) -> Self {
-        let [weights, means, covariances, precisions_cholesky, log_norm] = parts;
-        Self { shape, weights, means, covariances, precisions_cholesky, log_norm }
-    }
-
-    /// Number of components K, features D and the covariance kind.
-    pub fn shape(&self) -> Shape {
-        self.shape
-    }
     /// Mixing weights α (length K, sum 1).
     pub fn weights(&self) -> &'a [T] {
         self.weights
@@ -127,7 +167,7 @@ impl<'a, T: Real> MixtureRef<'a, T> {
     /// [`Self::component_log_probs`], returning `out[..K]`, the part it wrote.
     ///
     /// Every slice is re-borrowed to its checked length up front and the components are walked
-    /// as zipped rows ([`rows`](crate::rows)), so no access below can panic; the arithmetic is the same,
+    /// as zipped rows ([`rows`](crate::linalg::rows)), so no access below can panic; the arithmetic is the same,
     /// in the same order, as indexing would give.
     pub(crate) fn log_probs_into<'o>(
         &self,
@@ -383,50 +423,17 @@ impl<'a, T: Real> MixtureMut<'a, T> {
         precisions_cholesky: &'a mut [T],
         log_norm: &'a mut [T],
     ) -> Result<Self> {
-        check_lengths(
-            shape,
-            weights.len(),
-            means.len(),
-            covariances.len(),
-            precisions_cholesky.len(),
-            log_norm.len(),
-        )?;
-        Ok(Self { shape, weights, means, covariances, precisions_cholesky, log_norm })
+        Self::from_parts(shape, weights, means, covariances, precisions_cholesky, log_norm)
     }
 
-    /// Unchecked constructor for storage whose lengths the type system already guarantees.
-    pub(crate) fn from_parts(shape: Shape, parts: [&'a mut [T]; 5]) -> Self {
-        let [weights, means, covariances, precisions_cholesky, log_norm] = parts;
-        Self { shape, weights, means, covariances, precisions_cholesky, log_norm }
-    }
-
-    /// Read-only view of the same storage.
+    /// Read-only view of the same storage ([`Self::view`]).
     pub fn as_ref(&self) -> MixtureRef<'_, T> {
-        MixtureRef {
-            shape: self.shape,
-            weights: self.weights,
-            means: self.means,
-            covariances: self.covariances,
-            precisions_cholesky: self.precisions_cholesky,
-            log_norm: self.log_norm,
-        }
+        self.view()
     }
 
-    /// Reborrows for a shorter lifetime.
+    /// Reborrows for a shorter lifetime ([`Self::view_mut`]).
     pub fn reborrow(&mut self) -> MixtureMut<'_, T> {
-        MixtureMut {
-            shape: self.shape,
-            weights: self.weights,
-            means: self.means,
-            covariances: self.covariances,
-            precisions_cholesky: self.precisions_cholesky,
-            log_norm: self.log_norm,
-        }
-    }
-
-    /// Shape of the model.
-    pub fn shape(&self) -> Shape {
-        self.shape
+        self.view_mut()
     }
     /// Mixing weights, writable; call [`Self::refresh`] afterwards.
     pub fn weights_mut(&mut self) -> &mut [T] {

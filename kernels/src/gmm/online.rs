@@ -14,12 +14,13 @@
 //! The weights keep summing to one. Cost per sample: the E-step plus K Cholesky refreshes
 //! (K·D³/3 for `full`).
 
-use super::em::{FitConfig, FitReport, SerialEStep, em_loop, validate_data};
+use super::em::{FitConfig, FitReport, em_loop};
+use super::estep::SerialEStep;
 use super::fixed::{GaussianMixture, SufficientStats};
 use super::init::initialize;
 use super::model::{MixtureMut, sample_responsibilities};
-use super::{CovarianceKind, diagonal_mut};
-use crate::rows::rows_mut;
+use super::{CovarianceKind, diagonal_mut, validate_data};
+use crate::linalg::rows::rows_mut;
 use crate::{Error, Real, Result};
 use rand_core::Rng;
 

@@ -19,92 +19,113 @@
 //! s1' = s1 + n δ, s2' = s2 + δ s1ᵀ + s1 δᵀ + n δδᵀ with δ = c_other − c_self.
 
 use super::model::{MixtureMut, MixtureRef, sample_responsibilities};
+use super::storage::{Flat, FlatMut, Slices, SlicesMut, Storage, StorageMut};
+use super::totals::Totals;
 use super::{CovarianceKind, Shape, diagonal, diagonal_mut, mirror_upper, stride};
-use crate::rows::{rows, rows_mut};
+use crate::linalg::rows::{rows, rows_mut};
 use crate::{Error, Real, Result};
+use core::borrow::{Borrow, BorrowMut};
 
-/// Scalar totals of a statistics block.
+/// Sufficient statistics over storage `S` ([`Storage`]): shift K × D, n K, s1 K × D,
+/// s2 K × D × D, the worst sample D, and the [`Totals`]. [`StatsRef`] and [`StatsMut`] borrow
+/// slices, [`SufficientStats`](super::SufficientStats) owns arrays; accumulate, merge and finish
+/// are those of [`StatsMut`], and [`Self::view_mut`] lends any storage as one.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Totals<T> {
-    /// Number of samples accumulated, N.
-    pub samples: u64,
-    /// Σ ln p(x) under the model used while accumulating (Neumaier-compensated with `compensation`).
-    pub log_likelihood: T,
-    /// Running compensation term of the log-likelihood sum.
-    pub compensation: T,
-    /// The smallest ln p(x) seen (`T::MAX` when none); its sample is kept for re-seeding.
-    pub worst_log_likelihood: T,
-}
-
-impl<T: Real> Default for Totals<T> {
-    fn default() -> Self {
-        Self { samples: 0, log_likelihood: T::ZERO, compensation: T::ZERO, worst_log_likelihood: T::MAX }
-    }
-}
-
-impl<T: Real> Totals<T> {
-    /// Σ ln p(x) including the compensation.
-    pub fn log_likelihood_sum(&self) -> T {
-        self.log_likelihood + self.compensation
-    }
-
-    /// Mean log-likelihood (1/N) Σ ln p(x); `Err(EmptyData)` when N = 0.
-    pub fn mean_log_likelihood(&self) -> Result<T> {
-        if self.samples == 0 {
-            return Err(Error::EmptyData);
-        }
-        Ok(self.log_likelihood_sum() / T::from_f64(self.samples as f64))
-    }
-
-    /// Neumaier's compensated addition of `v` to the log-likelihood sum.
-    fn add_log_likelihood(&mut self, v: T) {
-        let s = self.log_likelihood;
-        let t = s + v;
-        if s.abs() >= v.abs() {
-            self.compensation += (s - t) + v;
-        } else {
-            self.compensation += (v - t) + s;
-        }
-        self.log_likelihood = t;
-    }
+pub struct StatsInner<S: Storage> {
+    pub(super) shape: S::Shape,
+    pub(super) shift: S::Means,
+    pub(super) resp: S::Vector,
+    pub(super) s1: S::Means,
+    pub(super) s2: S::Matrices,
+    pub(super) worst: S::Sample,
+    pub(super) totals: S::Totals,
 }
 
 /// Read-only view of sufficient statistics (the `other` side of a merge).
-#[derive(Clone, Copy, Debug)]
-pub struct StatsRef<'a, T> {
-    shape: Shape,
-    shift: &'a [T],
-    resp: &'a [T],
-    s1: &'a [T],
-    s2: &'a [T],
-    worst: &'a [T],
-    totals: &'a Totals<T>,
-}
+pub type StatsRef<'a, T> = StatsInner<Slices<'a, T>>;
 
 /// Mutable view of sufficient statistics over caller-owned slices:
 /// shift K·D, n K, s1 K·D, s2 K·D·D, worst sample D.
-#[derive(Debug)]
-pub struct StatsMut<'a, T> {
-    shape: Shape,
-    shift: &'a mut [T],
-    resp: &'a mut [T],
-    s1: &'a mut [T],
-    s2: &'a mut [T],
-    worst: &'a mut [T],
-    totals: &'a mut Totals<T>,
-}
+pub type StatsMut<'a, T> = StatsInner<SlicesMut<'a, T>>;
 
-fn check(shape: Shape, lens: [usize; 5]) -> Result<()> {
-    let (k, kd, kdd) = shape.lengths()?;
-    let expected = [kd, k, kd, kdd, shape.features];
-    let names = ["stats shift", "stats n", "stats s1", "stats s2", "stats worst sample"];
-    for i in 0..5 {
-        if lens[i] != expected[i] {
-            return Err(Error::ShapeMismatch { what: names[i], expected: expected[i], found: lens[i] });
+impl<S: Storage> StatsInner<S> {
+    /// Shape these statistics belong to.
+    pub fn shape(&self) -> Shape {
+        S::shape(&self.shape)
+    }
+
+    /// Sample count and log-likelihood totals.
+    pub fn totals(&self) -> &Totals<S::Scalar> {
+        self.totals.borrow()
+    }
+
+    /// Statistics over any storage from their arrays and totals, after checking the lengths
+    /// against the shape: K·D (shift), K (n), K·D (s1), K·D·D (s2), D (worst sample).
+    /// [`StatsRef::new`] and [`StatsMut::new`] are this for slices.
+    pub fn from_parts(
+        shape: S::Shape,
+        shift: S::Means,
+        resp: S::Vector,
+        s1: S::Means,
+        s2: S::Matrices,
+        worst: S::Sample,
+        totals: S::Totals,
+    ) -> Result<Self> {
+        let s = Self { shape, shift, resp, s1, s2, worst, totals };
+        s.check_lengths()?;
+        Ok(s)
+    }
+
+    /// The array lengths against the shape: K·D (shift), K (n), K·D (s1), K·D·D (s2), D (worst
+    /// sample).
+    fn check_lengths(&self) -> Result<()> {
+        let shape = self.shape();
+        let (k, kd, kdd) = shape.lengths()?;
+        let lens = [
+            self.shift.flat().len(),
+            self.resp.flat().len(),
+            self.s1.flat().len(),
+            self.s2.flat().len(),
+            self.worst.flat().len(),
+        ];
+        let expected = [kd, k, kd, kdd, shape.features];
+        let names = ["stats shift", "stats n", "stats s1", "stats s2", "stats worst sample"];
+        for i in 0..5 {
+            if lens[i] != expected[i] {
+                return Err(Error::ShapeMismatch { what: names[i], expected: expected[i], found: lens[i] });
+            }
+        }
+        Ok(())
+    }
+
+    /// Read-only slice view of the same storage.
+    pub fn view(&self) -> StatsRef<'_, S::Scalar> {
+        StatsInner {
+            shape: self.shape(),
+            shift: self.shift.flat(),
+            resp: self.resp.flat(),
+            s1: self.s1.flat(),
+            s2: self.s2.flat(),
+            worst: self.worst.flat(),
+            totals: self.totals.borrow(),
         }
     }
-    Ok(())
+}
+
+impl<S: StorageMut> StatsInner<S> {
+    /// Writable slice view of the same storage, for accumulate, merge and finish.
+    pub fn view_mut(&mut self) -> StatsMut<'_, S::Scalar> {
+        StatsInner {
+            shape: self.shape(),
+            shift: self.shift.flat_mut(),
+            resp: self.resp.flat_mut(),
+            s1: self.s1.flat_mut(),
+            s2: self.s2.flat_mut(),
+            worst: self.worst.flat_mut(),
+            totals: self.totals.borrow_mut(),
+        }
+    }
 }
 
 impl<'a, T: Real> StatsRef<'a, T> {
@@ -118,19 +139,9 @@ impl<'a, T: Real> StatsRef<'a, T> {
         worst: &'a [T],
         totals: &'a Totals<T>,
     ) -> Result<Self> {
-        check(shape, [shift.len(), resp.len(), s1.len(), s2.len(), worst.len()])?;
-        Ok(Self { shape, shift, resp, s1, s2, worst, totals })
-    }
-    /// Unchecked constructor for storage whose lengths the type system already guarantees.
-    pub(crate) fn from_parts(shape: Shape, parts: [&'a [T]; 5], totals: &'a Totals<T>) -> Self {
-        let [shift, resp, s1, s2, worst] = parts;
-        Self { shape, shift, resp, s1, s2, worst, totals }
+        Self::from_parts(shape, shift, resp, s1, s2, worst, totals)
     }
 
-    /// Shape these statistics belong to.
-    pub fn shape(&self) -> Shape {
-        self.shape
-    }
     /// n_k = Σ r_k, length K.
     pub fn resp_sums(&self) -> &'a [T] {
         self.resp
@@ -147,10 +158,6 @@ impl<'a, T: Real> StatsRef<'a, T> {
     pub fn s2(&self) -> &'a [T] {
         self.s2
     }
-    /// Sample count and log-likelihood totals.
-    pub fn totals(&self) -> &'a Totals<T> {
-        self.totals
-    }
 }
 
 impl<'a, T: Real> StatsMut<'a, T> {
@@ -164,45 +171,17 @@ impl<'a, T: Real> StatsMut<'a, T> {
         worst: &'a mut [T],
         totals: &'a mut Totals<T>,
     ) -> Result<Self> {
-        check(shape, [shift.len(), resp.len(), s1.len(), s2.len(), worst.len()])?;
-        Ok(Self { shape, shift, resp, s1, s2, worst, totals })
+        Self::from_parts(shape, shift, resp, s1, s2, worst, totals)
     }
 
-    /// Unchecked constructor for storage whose lengths the type system already guarantees.
-    pub(crate) fn from_parts(shape: Shape, parts: [&'a mut [T]; 5], totals: &'a mut Totals<T>) -> Self {
-        let [shift, resp, s1, s2, worst] = parts;
-        Self { shape, shift, resp, s1, s2, worst, totals }
-    }
-
-    /// Read-only view of the same storage.
+    /// Read-only view of the same storage ([`Self::view`]).
     pub fn as_ref(&self) -> StatsRef<'_, T> {
-        StatsRef {
-            shape: self.shape,
-            shift: self.shift,
-            resp: self.resp,
-            s1: self.s1,
-            s2: self.s2,
-            worst: self.worst,
-            totals: self.totals,
-        }
+        self.view()
     }
 
-    /// Reborrows for a shorter lifetime.
+    /// Reborrows for a shorter lifetime ([`Self::view_mut`]).
     pub fn reborrow(&mut self) -> StatsMut<'_, T> {
-        StatsMut {
-            shape: self.shape,
-            shift: self.shift,
-            resp: self.resp,
-            s1: self.s1,
-            s2: self.s2,
-            worst: self.worst,
-            totals: self.totals,
-        }
-    }
-
-    /// Sample count and log-likelihood totals.
-    pub fn totals(&self) -> &Totals<T> {
-        self.totals
+        self.view_mut()
     }
 
     /// Empties the statistics and sets the shifts c_k to `shifts` (K × D, normally the current

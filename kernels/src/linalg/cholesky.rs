@@ -5,7 +5,7 @@
 //! adds `reg_covar`, as scikit-learn does) so that the factor is of exactly the stated matrix.
 
 use crate::Real;
-use crate::rows::{rows, rows_mut};
+use crate::linalg::rows::{rows, rows_mut};
 
 /// The first `d × d` entries of `a`, or `None` when `a` is shorter or `d²` overflows.
 fn square<T>(a: &mut [T], d: usize) -> Option<&mut [T]> {

@@ -5,5 +5,6 @@
 //! wrap these routines.
 
 pub mod cholesky;
+pub(crate) mod rows;
 
 pub use cholesky::{cholesky_in_place, lower_inverse_transpose_in_place, solve_lower_in_place};

@@ -534,6 +534,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::type_complexity)] // the network types, spelled out once
     fn training_raises_the_elbo_and_rejects_empty_batches() {
         // Four binary patterns in ℝ³; 300 Adam steps must lift the batch ELBO well above its
         // initial value (≈ −3 ln 2 − KL at the start).

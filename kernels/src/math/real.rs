@@ -1,0 +1,237 @@
+//! [`Real`]: the scalar trait every kernel is written against, implemented for `f32` and `f64`
+//! with libm supplying the accurate functions.
+
+use super::backend::fast_exp_impl;
+use super::exp_nonpositive::{F32_ZERO_BELOW, F64_ZERO_BELOW, exp_nonpositive_f32, exp_nonpositive_f64};
+use core::fmt::{Debug, Display};
+use core::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
+
+/// A real floating-point scalar: `f32` or `f64`.
+///
+/// Contract: the functions follow IEEE 754 / libm semantics, so NaN propagates; the kernels check
+/// their inputs so that NaN never reaches them from finite data.
+pub trait Real:
+    Copy
+    + PartialEq
+    + PartialOrd
+    + Debug
+    + Display
+    + Default
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + AddAssign
+    + SubAssign
+    + MulAssign
+    + DivAssign
+    + Send
+    + Sync
+    + 'static
+{
+    /// 0.
+    const ZERO: Self;
+    /// 1.
+    const ONE: Self;
+    /// Machine epsilon (distance from 1 to the next representable number).
+    const EPSILON: Self;
+    /// Largest finite value.
+    const MAX: Self;
+    /// Smallest positive normal value.
+    const MIN_POSITIVE: Self;
+    /// −∞, the log of a zero probability.
+    const NEG_INFINITY: Self;
+    /// ln(2π).
+    const LN_2PI: Self;
+    /// Below this argument `exp` and `fast_exp` return exactly 0 (libm `expf`: x ≤ −103.972084,
+    /// `exp`: x < −745.133219; micromath's f32 exp is cut at −87), so callers may skip the call:
+    /// libm reaches that 0 through a division by a subnormal, ≈ 10 ns on x86-64.
+    const EXP_ZERO_BELOW: Self;
+    /// Name of the type, `"f32"` or `"f64"`.
+    const NAME: &'static str;
+
+    /// Nearest value to `x` (rounding to nearest for `f32`).
+    fn from_f64(x: f64) -> Self;
+    /// Exact widening to `f64`.
+    fn to_f64(self) -> f64;
+    /// `n` as a float (exact below 2^24 for `f32`, 2^53 for `f64`).
+    fn from_usize(n: usize) -> Self;
+    /// eˣ (libm).
+    fn exp(self) -> Self;
+    /// eˣ for responsibilities; micromath for `f32` under the `micromath` feature, else libm.
+    fn fast_exp(self) -> Self;
+    /// eˣ for `EXP_ZERO_BELOW ≤ x ≤ 0` with no branch and no call, so that a loop over many x
+    /// vectorizes (libm's `exp` is a call per value): x = n·ln 2 + r with |r| ≤ ln 2 / 2
+    /// (Cody–Waite, ln 2 in two parts), the Taylor polynomial of eʳ to degree 7 (`f32`) or 13
+    /// (`f64`), times 2ⁿ built from exponent bits in two halves so that subnormal results come
+    /// out right. Within 2 ulp of libm's `exp` on [`EXP_ZERO_BELOW`, 0] (tested on a dense
+    /// grid, subnormal results included); e⁰ = 1 exactly. Below `EXP_ZERO_BELOW` (−∞ included)
+    /// x is clamped to it, which gives 0 or the smallest subnormal; above 0 the value is
+    /// unspecified (never a panic).
+    ///
+    /// [`EXP_ZERO_BELOW`]: Real::EXP_ZERO_BELOW
+    fn exp_nonpositive(self) -> Self;
+    /// Natural logarithm (libm).
+    fn ln(self) -> Self;
+    /// ln(1 + x), accurate for small x (libm).
+    fn ln_1p(self) -> Self;
+    /// Square root (libm).
+    fn sqrt(self) -> Self;
+    /// xʸ (libm).
+    fn powf(self, y: Self) -> Self;
+    /// tanh (libm).
+    fn tanh(self) -> Self;
+    /// |x|.
+    fn abs(self) -> Self;
+    /// `true` unless NaN or ±∞.
+    fn is_finite(self) -> bool;
+    /// `true` for NaN.
+    fn is_nan(self) -> bool;
+    /// `a·b + self` with one rounding where the target has FMA, else two.
+    #[inline(always)]
+    fn mul_add_to(self, a: Self, b: Self) -> Self {
+        self + a * b
+    }
+    /// The larger of two values (NaN-ignoring like `f64::max`).
+    #[inline(always)]
+    fn max(self, other: Self) -> Self {
+        if self >= other || other.is_nan() { self } else { other }
+    }
+    /// The smaller of two values (NaN-ignoring like `f64::min`).
+    #[inline(always)]
+    fn min(self, other: Self) -> Self {
+        if self <= other || other.is_nan() { self } else { other }
+    }
+}
+
+macro_rules! impl_real {
+    ($t:ty, $name:literal, $zero_below:expr, $exp:path, $exp_np:path, $ln:path, $ln1p:path, $sqrt:path, $pow:path, $tanh:path, $fabs:path) => {
+        impl Real for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            const EPSILON: Self = <$t>::EPSILON;
+            const MAX: Self = <$t>::MAX;
+            const MIN_POSITIVE: Self = <$t>::MIN_POSITIVE;
+            const NEG_INFINITY: Self = <$t>::NEG_INFINITY;
+            // ln(2π) to 21 digits (OEIS A061444), rounded by the compiler to each type.
+            #[allow(clippy::excessive_precision)]
+            const LN_2PI: Self = 1.837_877_066_409_345_483_6;
+            const NAME: &'static str = $name;
+            const EXP_ZERO_BELOW: Self = $zero_below;
+
+            #[inline(always)]
+            fn from_f64(x: f64) -> Self {
+                x as $t
+            }
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            #[inline(always)]
+            fn from_usize(n: usize) -> Self {
+                n as $t
+            }
+            #[inline(always)]
+            fn exp(self) -> Self {
+                $exp(self)
+            }
+            #[inline(always)]
+            fn fast_exp(self) -> Self {
+                fast_exp_impl(self)
+            }
+            #[inline(always)]
+            fn exp_nonpositive(self) -> Self {
+                $exp_np(self)
+            }
+            #[inline(always)]
+            fn ln(self) -> Self {
+                $ln(self)
+            }
+            #[inline(always)]
+            fn ln_1p(self) -> Self {
+                $ln1p(self)
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                $sqrt(self)
+            }
+            #[inline(always)]
+            fn powf(self, y: Self) -> Self {
+                $pow(self, y)
+            }
+            #[inline(always)]
+            fn tanh(self) -> Self {
+                $tanh(self)
+            }
+            #[inline(always)]
+            fn abs(self) -> Self {
+                $fabs(self)
+            }
+            #[inline(always)]
+            fn is_finite(self) -> bool {
+                <$t>::is_finite(self)
+            }
+            #[inline(always)]
+            fn is_nan(self) -> bool {
+                <$t>::is_nan(self)
+            }
+        }
+    };
+}
+
+impl_real!(
+    f32,
+    "f32",
+    F32_ZERO_BELOW,
+    libm::expf,
+    exp_nonpositive_f32,
+    libm::logf,
+    libm::log1pf,
+    libm::sqrtf,
+    libm::powf,
+    libm::tanhf,
+    libm::fabsf
+);
+impl_real!(
+    f64,
+    "f64",
+    F64_ZERO_BELOW,
+    libm::exp,
+    exp_nonpositive_f64,
+    libm::log,
+    libm::log1p,
+    libm::sqrt,
+    libm::pow,
+    libm::tanh,
+    libm::fabs
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ln_2pi_matches_std() {
+        // ln(2π) = 1.83787706640934548356… (OEIS A061444); the constant is the nearest double.
+        assert_eq!(<f64 as Real>::LN_2PI, 1.837_877_066_409_345_6_f64);
+        assert!((<f64 as Real>::LN_2PI - (2.0 * core::f64::consts::PI).ln()).abs() <= 4.5e-16);
+        assert_eq!(<f32 as Real>::LN_2PI, 1.837_877_f32);
+    }
+
+    /// Skipping `fast_exp` below `EXP_ZERO_BELOW` changes no bit: every argument there gives 0.
+    #[test]
+    fn exp_is_exactly_zero_below_the_skip_threshold() {
+        for step in [0.0f64, 1e-6, 1e-3, 0.5, 10.0, 1e3] {
+            let x32 = <f32 as Real>::EXP_ZERO_BELOW - step as f32;
+            assert_eq!(x32.fast_exp().to_bits(), 0, "f32 {x32}");
+            assert_eq!(Real::exp(x32).to_bits(), 0, "f32 {x32}");
+            let x64 = <f64 as Real>::EXP_ZERO_BELOW - step;
+            assert_eq!(x64.fast_exp().to_bits(), 0, "f64 {x64}");
+            assert_eq!(Real::exp(x64).to_bits(), 0, "f64 {x64}");
+        }
+        // …and the thresholds are tight to within 0.03: just above them exp is not 0 yet.
+        assert!(Real::exp(-103.97f32) > 0.0);
+        assert!(Real::exp(-745.13f64) > 0.0);
+    }
+}
