@@ -13,13 +13,6 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
-// `!(x > 0)` is how the kernels reject NaN together with the out-of-range values: `partial_cmp`
-// would say the same thing at greater length.
-#![allow(clippy::neg_cmp_op_on_partial_ord)]
-// Index loops over const-generic arrays whose bounds the optimizer proves; rewritten as
-// iterators they change the firmware's instruction counts and panic-freedom proof
-// (firmware/golden/insns.txt, panic-paths.sh), which are measured, not assumed.
-#![allow(clippy::needless_range_loop)]
 
 pub mod error;
 pub mod gaussian;
