@@ -10,7 +10,7 @@
 //! The libFuzzer targets (`fuzz_targets/*.rs`, nightly) and the stable regression replay
 //! (`tests/replay.rs` over `regressions/<target>/*`) call these same functions.
 
-use crabmix::csv_data::{CsvRows, read_csv_from};
+use crabmix::io::csv::{CsvRows, read_csv_from};
 use crabmix::gmm::{Mixture, Stats};
 use crabmix_kernels::gaussian::{kl, reparam};
 use crabmix_kernels::gmm::{CovarianceKind, FitConfig, InitMethod, Shape};

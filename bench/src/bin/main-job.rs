@@ -6,8 +6,8 @@
 //! of parameters, log-likelihoods, deviations from f64 and cost, and writes the picture of the fit
 //! (the lecture's Fig. 4) and a JSON file of every figure.
 
-use crabmix::csv_data::read_csv;
 use crabmix::gmm::Mixture;
+use crabmix::io::csv::read_csv;
 use crabmix_bench::machine::MachineInfo;
 use crabmix_bench::plot::{Chart, Series};
 use crabmix_kernels::gmm::{CovarianceKind, FitConfig, GaussianMixture, InitMethod};

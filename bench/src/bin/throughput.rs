@@ -11,8 +11,8 @@
 //! "All threads" is the E-step `Mixture::fit` runs on the CPU ([`HostEStep`]: the blocked pass for
 //! these full-covariance workloads), so the ratios describe what users get.
 
+use crabmix::gmm::HostEStep;
 use crabmix::gmm::{Mixture, Stats};
-use crabmix::gmm_blocked::HostEStep;
 use crabmix_bench::gmm_workload::GmmWorkload;
 use crabmix_bench::machine::MachineInfo;
 use crabmix_bench::plot::{Chart, Series};

@@ -18,10 +18,10 @@
 
 use crabmix::backend::GpuScalar;
 use crabmix::backend::Selected;
-use crabmix::cuda::{CudaDevice, CudaEStep, CudaEm};
+use crabmix::device::cuda::{CudaDevice, CudaEStep, CudaEm};
+use crabmix::device::layout::{EStepKernel, EStepLaunch};
+use crabmix::device::traits::{GmmDevice, Slot};
 use crabmix::gmm::{Mixture, ParallelEStep, Stats};
-use crabmix::gmm_device::{GmmDevice, Slot};
-use crabmix::gpu_layout::{EStepKernel, EStepLaunch};
 use crabmix::kernels::gaussian::kl::exp_excess;
 use crabmix::kernels::gmm::FitConfig;
 use crabmix::kernels::gmm::{CovarianceKind, EStep, Shape};
@@ -32,12 +32,13 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crabmix::device::mlp::{DenseSpec, DeviceMlp, DeviceVae};
+use crabmix::device::traits::{ActivationKind, MlpKernels, device_adam};
 use crabmix::kernels::mlp::loss::mse;
 use crabmix::kernels::mlp::optim::Adam;
 use crabmix::kernels::mlp::{Act, Dense, Init, Layer, LeakyRelu, Tanh};
 use crabmix::kernels::models::{GaussianHead, Likelihood, Vae, VaeTrainer};
 use crabmix::kernels::{chain, chain_type};
-use crabmix::mlp_device::{Activation, AdamConfig, DenseSpec, DeviceMlp, DeviceVae, MlpKernels};
 
 fn uniform(rng: &mut Xoshiro256PlusPlus) -> f64 {
     (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
@@ -228,9 +229,9 @@ fn check_mlp<T: GpuScalar>(dev: &Arc<CudaDevice>, seed: u64, tol: f64) -> Value 
     Adam::new(&net, T::from_f64(1e-3)).step(&mut stepped, &grads);
     let run = || -> Result<[f64; 4], crabmix::backend::BackendError> {
         let specs = [
-            DenseSpec::new(2, 32, Activation::Tanh),
-            DenseSpec::new(32, 32, Activation::LeakyRelu(0.2)),
-            DenseSpec::new(32, 2, Activation::Identity),
+            DenseSpec::new(2, 32, ActivationKind::Tanh),
+            DenseSpec::new(32, 32, ActivationKind::LeakyRelu(0.2)),
+            DenseSpec::new(32, 2, ActivationKind::Identity),
         ];
         let mut mlp = DeviceMlp::<T, _>::new(
             dev,
@@ -249,7 +250,7 @@ fn check_mlp<T: GpuScalar>(dev: &Arc<CudaDevice>, seed: u64, tol: f64) -> Value 
         }
         let y = to_f64(&dev.download(mlp.output(), B * 2)?);
         let gr = to_f64(&mlp.grads()?);
-        mlp.adam_step(&AdamConfig::new(T::from_f64(1e-3)))?;
+        mlp.adam_step(&device_adam(T::from_f64(1e-3)))?;
         let p = to_f64(&mlp.params()?);
         let dxv = to_f64(&MlpKernels::<T>::download(dev, &dx, B * 2)?);
         Ok([
@@ -298,9 +299,10 @@ fn check_vae<T: GpuScalar>(dev: &Arc<CudaDevice>, seed: u64, tol: f64) -> Value 
     let lr = T::from_f64(1e-3);
     let mut trainer = VaeTrainer::new(&vae, lr);
     let mut run = || -> Result<[f64; 3], crabmix::backend::BackendError> {
-        let body = [DenseSpec::new(16, 64, Activation::Tanh)];
-        let dec = [DenseSpec::new(4, 64, Activation::Tanh), DenseSpec::new(64, 16, Activation::Identity)];
-        let mut d = DeviceVae::<T, _>::new(dev, &body, 4, &dec, B, &params, AdamConfig::new(lr))?;
+        let body = [DenseSpec::new(16, 64, ActivationKind::Tanh)];
+        let dec =
+            [DenseSpec::new(4, 64, ActivationKind::Tanh), DenseSpec::new(64, 16, ActivationKind::Identity)];
+        let mut d = DeviceVae::<T, _>::new(dev, &body, 4, &dec, B, &params, device_adam(lr))?;
         let terms = d.step(&data, seed)?;
         let eps = d.last_eps()?;
         let mut row = 0;

@@ -1,22 +1,15 @@
-//! Runtime-sized Gaussian mixtures on the host: `Vec` storage around the kernels' slice routines,
-//! and a multithreaded E-step that merges per-chunk statistics in a fixed order.
-//!
-//! Any K, D ≤ [`MAX_RUNTIME_SIZE`] is one instantiation per scalar type (no per-size
-//! monomorphization), computing exactly what the fixed-size firmware types compute.
+//! [`Mixture`]: a runtime-sized mixture with `Vec` storage around the kernels' slice routines.
 
 use crabmix_kernels::gmm::{
     self, CovarianceKind, EStep, FitConfig, FitReport, MAX_RUNTIME_SIZE, MixtureMut, MixtureRef, Shape,
-    StatsMut, Totals,
+    StatsMut,
 };
 use crabmix_kernels::{Error, Real, Result};
-// The CPU E-step of `fit`, `refine` and `em_step`: blocked for full covariances (see gmm_blocked).
-use crate::gmm_blocked::HostEStep;
+// The CPU E-step of `fit`, `refine` and `em_step`: blocked for full covariances (see gmm::estep).
+use super::estep::HostEStep;
+use super::stats::Stats;
 use rand_core::Rng;
 use rayon::prelude::*;
-
-/// Rows per chunk of the parallel E-step. Fixed (not derived from the thread count) so that the
-/// merge order, and hence every rounding, is the same on any machine.
-pub const CHUNK_ROWS: usize = 4096;
 
 /// A K-component mixture in D dimensions with heap storage; always valid (factors refreshed).
 #[derive(Clone, Debug, PartialEq)]
@@ -169,7 +162,7 @@ impl<T: Real> Mixture<T> {
 
     /// [`Self::fit`] with each initialization's EM iterations run by `run` (see
     /// [`gmm::fit_with`]): initialization here, the iterations wherever `run` puts them — e.g.
-    /// [`crate::gmm_device::device_em_loop`] with data and model resident on a GPU.
+    /// [`crate::device::em_loop::device_em_loop`] with data and model resident on a GPU.
     pub fn fit_with_em<R: Rng + ?Sized, F>(
         data: &[T],
         d: usize,
@@ -306,90 +299,5 @@ impl<T: Real> Mixture<T> {
             },
         )?;
         Ok(out)
-    }
-}
-
-/// Sufficient statistics with heap storage (see the kernels' `StatsMut`).
-#[derive(Clone, Debug)]
-pub struct Stats<T> {
-    shape: Shape,
-    shift: Vec<T>,
-    resp: Vec<T>,
-    s1: Vec<T>,
-    s2: Vec<T>,
-    worst: Vec<T>,
-    totals: Totals<T>,
-}
-
-impl<T: Real> Stats<T> {
-    /// Empty statistics for `shape`.
-    pub fn new(shape: Shape) -> Self {
-        let (k, d) = (shape.components, shape.features);
-        Self {
-            shape,
-            shift: vec![T::ZERO; k * d],
-            resp: vec![T::ZERO; k],
-            s1: vec![T::ZERO; k * d],
-            s2: vec![T::ZERO; k * d * d],
-            worst: vec![T::ZERO; d],
-            totals: Totals::default(),
-        }
-    }
-
-    /// Mutable view for the kernels.
-    pub fn view_mut(&mut self) -> StatsMut<'_, T> {
-        StatsMut::new(
-            self.shape,
-            &mut self.shift,
-            &mut self.resp,
-            &mut self.s1,
-            &mut self.s2,
-            &mut self.worst,
-            &mut self.totals,
-        )
-        .expect("storage sized by the constructor")
-    }
-}
-
-/// The multithreaded E-step: rows in chunks of [`CHUNK_ROWS`], each accumulated into its own
-/// statistics on a rayon worker, then merged into the caller's statistics in chunk order.
-#[derive(Debug)]
-pub struct ParallelEStep<'a, T> {
-    data: &'a [T],
-    d: usize,
-}
-
-impl<'a, T: Real> ParallelEStep<'a, T> {
-    /// Over `data` (N × D row-major). Progress reporting is [`crate::gmm_blocked::HostEStep`]'s.
-    pub fn new(data: &'a [T], d: usize) -> Self {
-        Self { data, d }
-    }
-}
-
-impl<T: Real> EStep<T> for ParallelEStep<'_, T> {
-    fn accumulate(&mut self, model: &MixtureRef<'_, T>, stats: &mut StatsMut<'_, T>) -> Result<()> {
-        let shape = model.shape();
-        let d = self.d;
-        let shifts = model.means();
-        let partials: Vec<Result<Stats<T>>> = self
-            .data
-            .par_chunks(CHUNK_ROWS * d)
-            .enumerate()
-            .map(|(c, chunk)| {
-                let mut s = Stats::new(shape);
-                let mut lp = vec![T::ZERO; shape.components];
-                let mut work = vec![T::ZERO; 2 * d];
-                let mut v = s.view_mut();
-                v.reset(shifts)?;
-                v.accumulate_batch(model, chunk, &mut lp, &mut work)
-                    .map_err(|e| e.offset_sample(c * CHUNK_ROWS))?;
-                Ok(s)
-            })
-            .collect();
-        for p in partials {
-            let mut p = p?;
-            stats.merge(&p.view_mut().as_ref())?;
-        }
-        Ok(())
     }
 }
