@@ -47,10 +47,12 @@ no_std_builds() {
   for t in thumbv7em-none-eabihf thumbv6m-none-eabi; do
     cargo build -p crabmix-kernels --locked --release --target "$t" --no-default-features --features libm || return 1
     cargo build -p crabmix-kernels --locked --release --target "$t" --no-default-features --features libm,defmt,nalgebra || return 1
+    # kernels/examples/monitor.rs: the README's firmware example, as a firmware would build it.
+    cargo build -p crabmix-kernels --locked --release --target "$t" --example monitor || return 1
   done
   cargo build -p crabmix-kernels --locked --release --target thumbv7em-none-eabihf --no-default-features --features micromath
 }
-step "kernels no_std builds (thumbv7em-none-eabihf, thumbv6m-none-eabi)" no_std_builds
+step "kernels no_std builds and the firmware example (thumbv7em-none-eabihf, thumbv6m-none-eabi)" no_std_builds
 # CUDA without a GPU: every host/cuda/*.cu through the pinned NVRTC for sm_90 (zero spills), the
 # E-step's hot loops within their SASS instruction budgets, the kernels on the CPU through the g++
 # shim vs the f64 references, the cudarc backend type-checked.

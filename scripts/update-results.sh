@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Copies the harness's latest JSON (out/ from scripts/main-job.sh, scripts/bench.sh,
-# scripts/crosscheck.sh) into bench/results/ and regenerates the README's results section from it.
+# scripts/crosscheck.sh) into bench/results/ and regenerates docs/results.md from it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out}

@@ -1,7 +1,7 @@
-//! Writes the README's results section from the harness's JSON files, so no figure in it is typed
-//! by hand. Reads `bench/results/{main-job,throughput,crosscheck-libm,crosscheck-micromath,mcu-cost}.json`
+//! Writes the results page, docs/results.md, from the harness's JSON files, so no figure in it is
+//! typed by hand. Reads `bench/results/{main-job,throughput,crosscheck-libm,crosscheck-micromath,mcu-cost}.json`
 //! (copied there from `out/` by `scripts/update-results.sh`) and replaces the text between
-//! `<!-- results:begin -->` and `<!-- results:end -->` in README.md.
+//! `<!-- results:begin -->` and `<!-- results:end -->` in docs/results.md.
 
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -214,13 +214,14 @@ fn main() {
             let _ = writeln!(s);
         }
     }
-    let readme = std::fs::read_to_string("README.md").expect("README.md");
+    const PAGE: &str = "docs/results.md";
+    let page = std::fs::read_to_string(PAGE).expect(PAGE);
     let (begin, end) = ("<!-- results:begin -->", "<!-- results:end -->");
-    let (Some(a), Some(b)) = (readme.find(begin), readme.find(end)) else {
-        eprintln!("README.md has no {begin} … {end} markers");
+    let (Some(a), Some(b)) = (page.find(begin), page.find(end)) else {
+        eprintln!("{PAGE} has no {begin} … {end} markers");
         std::process::exit(1);
     };
-    let updated = format!("{}{begin}\n{s}{}", &readme[..a], &readme[b..]);
-    std::fs::write("README.md", updated).expect("write README.md");
-    println!("README.md results section updated");
+    let updated = format!("{}{begin}\n{s}{}", &page[..a], &page[b..]);
+    std::fs::write(PAGE, updated).expect("write docs/results.md");
+    println!("{PAGE} updated");
 }
