@@ -8,6 +8,7 @@
 
 pub mod em_loop;
 pub mod error;
+pub mod launch;
 pub mod layout;
 pub mod mlp;
 pub mod scalar;

@@ -1,9 +1,12 @@
-//! The shim's C entry points (`host/cuda/shim/shim.cpp`), per kernel family.
+//! The shim's C entry points (`host/cuda/shim/shim.cpp`), per kernel family: the GMM family's
+//! written out, the MLP family's generated from [`crate::device::launch`]'s table.
+
+use crate::device::launch::mlp_kernel_table;
 
 pub(super) mod gmm {
     use core::ffi::{c_int, c_longlong, c_uint, c_ulonglong};
     macro_rules! shim_fns {
-        ($t:ty, $estep:ident, $density:ident, $kl:ident, $reparam:ident) => {
+        ($t:ty, $estep:ident, $density:ident) => {
             unsafe extern "C" {
                 pub fn $estep(
                     full: c_int,
@@ -33,32 +36,11 @@ pub(super) mod gmm {
                     log_norm: *const $t,
                     out: *mut $t,
                 );
-                pub fn $kl(mu: *const $t, log_var: *const $t, n: c_longlong, d: c_int, out: *mut $t);
-                pub fn $reparam(
-                    mu: *const $t,
-                    log_var: *const $t,
-                    len: c_longlong,
-                    seed: c_ulonglong,
-                    eps: *mut $t,
-                    z: *mut $t,
-                );
             }
         };
     }
-    shim_fns!(
-        f32,
-        crabmix_shim_gmm_estep_f32,
-        crabmix_shim_gmm_log_density_f32,
-        crabmix_shim_kl_diag_std_normal_f32,
-        crabmix_shim_reparam_diag_philox_f32
-    );
-    shim_fns!(
-        f64,
-        crabmix_shim_gmm_estep_f64,
-        crabmix_shim_gmm_log_density_f64,
-        crabmix_shim_kl_diag_std_normal_f64,
-        crabmix_shim_reparam_diag_philox_f64
-    );
+    shim_fns!(f32, crabmix_shim_gmm_estep_f32, crabmix_shim_gmm_log_density_f32);
+    shim_fns!(f64, crabmix_shim_gmm_estep_f64, crabmix_shim_gmm_log_density_f64);
     macro_rules! shim_mstep_fns {
         ($t:ty, $mstep:ident, $weights:ident) => {
             unsafe extern "C" {
@@ -140,119 +122,43 @@ pub(super) mod gmm {
     }
 }
 
-pub(super) mod mlp {
-    use core::ffi::{c_int, c_longlong};
-    macro_rules! mlp_fns {
-        ($t:ty, $fwd:ident, $bin:ident, $bpar:ident, $sum:ident, $act:ident, $mse:ident, $bce:ident,
-         $adam:ident, $latent:ident) => {
-            unsafe extern "C" {
-                pub fn $fwd(
-                    x: *const $t,
-                    w: *const $t,
-                    b: *const $t,
-                    batch: c_int,
-                    inp: c_int,
-                    out: c_int,
-                    act: c_int,
-                    slope: $t,
-                    pre: *mut $t,
-                    y: *mut $t,
-                );
-                pub fn $bin(
-                    g: *const $t,
-                    w: *const $t,
-                    batch: c_int,
-                    inp: c_int,
-                    out: c_int,
-                    accumulate: c_int,
-                    dx: *mut $t,
-                );
-                pub fn $bpar(
-                    x: *const $t,
-                    g: *const $t,
-                    batch: c_int,
-                    inp: c_int,
-                    out: c_int,
-                    chunk_rows: c_int,
-                    partial_w: *mut $t,
-                    partial_b: *mut $t,
-                );
-                pub fn $sum(partials: *const $t, chunks: c_int, len: c_longlong, out: *mut $t);
-                pub fn $act(
-                    pre: *const $t,
-                    gy: *const $t,
-                    len: c_longlong,
-                    act: c_int,
-                    slope: $t,
-                    gpre: *mut $t,
-                );
-                pub fn $mse(
-                    pred: *const $t,
-                    target: *const $t,
-                    batch: c_longlong,
-                    n: c_int,
-                    scale: $t,
-                    loss: *mut $t,
-                    grad: *mut $t,
-                );
-                pub fn $bce(
-                    logits: *const $t,
-                    target: *const $t,
-                    batch: c_longlong,
-                    n: c_int,
-                    norm: $t,
-                    scale: $t,
-                    loss: *mut $t,
-                    grad: *mut $t,
-                );
-                pub fn $adam(
-                    p: *mut $t,
-                    grad: *const $t,
-                    m: *mut $t,
-                    v: *mut $t,
-                    len: c_longlong,
-                    b1: $t,
-                    b2: $t,
-                    eps: $t,
-                    wd: $t,
-                    step_size: $t,
-                    sqrt_bc2: $t,
-                );
-                pub fn $latent(
-                    mu: *const $t,
-                    log_var: *const $t,
-                    eps: *const $t,
-                    g_z: *const $t,
-                    len: c_longlong,
-                    weight: $t,
-                    g_mu: *mut $t,
-                    g_lv: *mut $t,
-                );
-            }
-        };
-    }
-    mlp_fns!(
-        f32,
-        crabmix_shim_dense_forward_f32,
-        crabmix_shim_dense_backward_input_f32,
-        crabmix_shim_dense_backward_params_f32,
-        crabmix_shim_mlp_sum_chunks_f32,
-        crabmix_shim_act_backward_f32,
-        crabmix_shim_mse_rows_f32,
-        crabmix_shim_bce_logits_rows_f32,
-        crabmix_shim_adam_step_f32,
-        crabmix_shim_vae_latent_backward_f32
-    );
-    mlp_fns!(
-        f64,
-        crabmix_shim_dense_forward_f64,
-        crabmix_shim_dense_backward_input_f64,
-        crabmix_shim_dense_backward_params_f64,
-        crabmix_shim_mlp_sum_chunks_f64,
-        crabmix_shim_act_backward_f64,
-        crabmix_shim_mse_rows_f64,
-        crabmix_shim_bce_logits_rows_f64,
-        crabmix_shim_adam_step_f64,
-        crabmix_shim_vae_latent_backward_f64
-    );
+/// A table argument's C type for scalar type `$t`: `in` → `const T*`, `out` → `T*`, `T` → T, and
+/// the integer types.
+macro_rules! c_type {
+    ($t:ty, in) => { *const $t };
+    ($t:ty, out) => { *mut $t };
+    ($t:ty, T) => { $t };
+    ($t:ty, i32) => { core::ffi::c_int };
+    ($t:ty, i64) => { core::ffi::c_longlong };
+    ($t:ty, u64) => { core::ffi::c_ulonglong };
 }
+pub(super) use c_type;
+
+/// The `extern "C"` declarations of one scalar type's MLP-family entry points,
+/// `crabmix_shim_<kernel>_<suffix>`, in a module named after the type.
+macro_rules! shim_externs_for {
+    ($m:ident $t:ty, $suffix:literal, $($kernel:ident [$($k:tt $a:ident),*])*) => {
+        pub(super) mod $m {
+            unsafe extern "C" {
+                $(
+                    #[link_name = concat!("crabmix_shim_", stringify!($kernel), "_", $suffix)]
+                    pub(in crate::device::shim) fn $kernel($($a: c_type!($t, $k)),*);
+                )*
+            }
+        }
+    };
+}
+
+/// The MLP family's entry points for f32 and f64, from [`mlp_kernel_table!`].
+macro_rules! shim_externs {
+    (; $(
+        $(#[$doc:meta])*
+        fn $method:ident($($p:ident: $pt:ty),* $(,)?) { $($prologue:tt)* }
+        => $module:ident $kernel:ident ($grid:expr) [$($k:tt $a:ident),*];
+    )*) => {
+        shim_externs_for!(mlp_f32 f32, "f32", $($kernel [$($k $a),*])*);
+        shim_externs_for!(mlp_f64 f64, "f64", $($kernel [$($k $a),*])*);
+    };
+}
+
+mlp_kernel_table!(shim_externs);

@@ -2,7 +2,7 @@
 //! ([`ShimEm`]) and the Gaussian kernels.
 
 use super::ffi;
-use super::scalar::{HostModel, ShimScalar};
+use super::scalar::{HostModel, ShimMlpScalar, ShimScalar};
 use crate::device::error::BackendError;
 use crate::device::layout::{EStepKernel, EStepLaunch, merge_device_stats, tree_sum, worst_of_blocks};
 use crate::device::traits::{GmmDevice, PassSummary, Slot};
@@ -329,7 +329,7 @@ pub fn log_density<T: ShimScalar>(model: &MixtureRef<'_, T>, data: &[T]) -> Resu
 }
 
 /// KL(N(μ_r, diag e^{lv_r}) ‖ N(0, I)) per row through `kl_diag_std_normal_*`.
-pub fn kl_diag_std_normal<T: ShimScalar>(mu: &[T], log_var: &[T], d: usize) -> Result<Vec<T>> {
+pub fn kl_diag_std_normal<T: ShimMlpScalar>(mu: &[T], log_var: &[T], d: usize) -> Result<Vec<T>> {
     if d == 0 || mu.len() % d != 0 || log_var.len() != mu.len() {
         return Err(Error::ShapeMismatch {
             what: "mu/log_var (N × D)",
@@ -340,18 +340,27 @@ pub fn kl_diag_std_normal<T: ShimScalar>(mu: &[T], log_var: &[T], d: usize) -> R
     let n = mu.len() / d;
     let mut out = vec![T::from_f64(f64::NAN); n];
     // SAFETY: mu and log_var n·D values, out n.
-    unsafe { T::kl(mu, log_var, n, d, &mut out) };
+    unsafe { T::kl_diag_std_normal(mu.as_ptr(), log_var.as_ptr(), n as i64, d as i32, out.as_mut_ptr()) };
     Ok(out)
 }
 
 /// (ε, z) through `reparam_diag_philox_*`: z = μ + e^{½ lv} ε, ε from Philox at the flat index.
-pub fn reparam_diag_philox<T: ShimScalar>(mu: &[T], log_var: &[T], seed: u64) -> Result<(Vec<T>, Vec<T>)> {
+pub fn reparam_diag_philox<T: ShimMlpScalar>(mu: &[T], log_var: &[T], seed: u64) -> Result<(Vec<T>, Vec<T>)> {
     if log_var.len() != mu.len() {
         return Err(Error::ShapeMismatch { what: "log_var", expected: mu.len(), found: log_var.len() });
     }
     let (mut eps, mut z) = (vec![T::from_f64(f64::NAN); mu.len()], vec![T::from_f64(f64::NAN); mu.len()]);
     // SAFETY: all four slices have mu.len() values.
-    unsafe { T::reparam(mu, log_var, seed, &mut eps, &mut z) };
+    unsafe {
+        T::reparam_diag_philox(
+            mu.as_ptr(),
+            log_var.as_ptr(),
+            mu.len() as i64,
+            seed,
+            eps.as_mut_ptr(),
+            z.as_mut_ptr(),
+        )
+    };
     Ok((eps, z))
 }
 

@@ -1,7 +1,8 @@
 //! The per-type dispatch of the shim's entry points ([`ShimScalar`], [`ShimMlpScalar`]) and the
 //! host buffers of a model ([`HostModel`]).
 
-use super::ffi;
+use super::ffi::{self, c_type};
+use crate::device::launch::mlp_kernel_table;
 use crate::device::layout::{EStepKernel, EStepLaunch};
 use crate::device::scalar::GpuScalar;
 use crabmix_kernels::Real;
@@ -69,20 +70,6 @@ pub trait ShimScalar: GpuScalar {
         model: [&[Self]; 3],
         out: &mut [Self],
     );
-    /// Launches `kl_diag_std_normal_T`.
-    ///
-    /// # Safety
-    /// Every slice must hold the lengths the kernel indexes (N·D data, K·D / K·D·D / K model,
-    /// the launch's grid·E partials); the C side cannot check them.
-    #[doc(hidden)]
-    unsafe fn kl(mu: &[Self], log_var: &[Self], n: usize, d: usize, out: &mut [Self]);
-    /// Launches `reparam_diag_philox_T`.
-    ///
-    /// # Safety
-    /// Every slice must hold the lengths the kernel indexes (N·D data, K·D / K·D·D / K model,
-    /// the launch's grid·E partials); the C side cannot check them.
-    #[doc(hidden)]
-    unsafe fn reparam(mu: &[Self], log_var: &[Self], seed: u64, eps: &mut [Self], z: &mut [Self]);
     /// Launches `gmm_mstep_{full,diag}_T` (K blocks) then `gmm_mstep_weights_T` into `next`.
     ///
     /// # Safety
@@ -104,7 +91,7 @@ pub trait ShimScalar: GpuScalar {
 }
 
 macro_rules! impl_shim_scalar {
-    ($t:ty, $estep:ident, $density:ident, $kl:ident, $reparam:ident, $mstep:ident, $weights:ident, $fixed:ident) => {
+    ($t:ty, $estep:ident, $density:ident, $mstep:ident, $weights:ident, $fixed:ident) => {
         impl ShimScalar for $t {
             unsafe fn mstep(
                 full: bool,
@@ -233,23 +220,6 @@ macro_rules! impl_shim_scalar {
                     )
                 }
             }
-            unsafe fn kl(mu: &[Self], log_var: &[Self], n: usize, d: usize, out: &mut [Self]) {
-                // SAFETY: the caller guarantees mu and log_var n·D values, out n.
-                unsafe { ffi::gmm::$kl(mu.as_ptr(), log_var.as_ptr(), n as _, d as _, out.as_mut_ptr()) }
-            }
-            unsafe fn reparam(mu: &[Self], log_var: &[Self], seed: u64, eps: &mut [Self], z: &mut [Self]) {
-                // SAFETY: the caller guarantees all four slices have mu.len() values.
-                unsafe {
-                    ffi::gmm::$reparam(
-                        mu.as_ptr(),
-                        log_var.as_ptr(),
-                        mu.len() as _,
-                        seed,
-                        eps.as_mut_ptr(),
-                        z.as_mut_ptr(),
-                    )
-                }
-            }
         }
     };
 }
@@ -257,8 +227,6 @@ impl_shim_scalar!(
     f32,
     crabmix_shim_gmm_estep_f32,
     crabmix_shim_gmm_log_density_f32,
-    crabmix_shim_kl_diag_std_normal_f32,
-    crabmix_shim_reparam_diag_philox_f32,
     crabmix_shim_gmm_mstep_f32,
     crabmix_shim_gmm_mstep_weights_f32,
     crabmix_shim_gmm_estep_fixed_f32
@@ -267,153 +235,49 @@ impl_shim_scalar!(
     f64,
     crabmix_shim_gmm_estep_f64,
     crabmix_shim_gmm_log_density_f64,
-    crabmix_shim_kl_diag_std_normal_f64,
-    crabmix_shim_reparam_diag_philox_f64,
     crabmix_shim_gmm_mstep_f64,
     crabmix_shim_gmm_mstep_weights_f64,
     crabmix_shim_gmm_estep_fixed_f64
 );
 
-/// The MLP kernels' shim entry points for one scalar type (`mlp.cu`'s `_f32`/`_f64` stamps and
-/// `vae_latent_backward_*` of `gaussian.cu`), as raw C calls.
-///
-/// # Safety
-/// Every method passes raw pointers to C: the caller guarantees the lengths documented on the
-/// matching [`MlpKernels`] method.
-#[doc(hidden)]
-#[allow(clippy::too_many_arguments, clippy::missing_safety_doc)]
-pub unsafe trait ShimMlpScalar: ShimScalar {
-    unsafe fn fwd(
-        x: *const Self,
-        w: *const Self,
-        b: *const Self,
-        dims: [i32; 4],
-        slope: Self,
-        pre: *mut Self,
-        y: *mut Self,
-    );
-    unsafe fn bin(g: *const Self, w: *const Self, dims: [i32; 4], dx: *mut Self);
-    unsafe fn bpar(x: *const Self, g: *const Self, dims: [i32; 4], pw: *mut Self, pb: *mut Self);
-    unsafe fn sum(p: *const Self, chunks: i32, len: i64, out: *mut Self);
-    unsafe fn act(pre: *const Self, gy: *const Self, len: i64, act: i32, slope: Self, gpre: *mut Self);
-    unsafe fn mse(
-        p: *const Self,
-        t: *const Self,
-        batch: i64,
-        n: i32,
-        scale: Self,
-        loss: *mut Self,
-        g: *mut Self,
-    );
-    unsafe fn bce(
-        p: *const Self,
-        t: *const Self,
-        batch: i64,
-        n: i32,
-        s: [Self; 2],
-        loss: *mut Self,
-        g: *mut Self,
-    );
-    unsafe fn adam(p: *mut Self, g: *const Self, m: *mut Self, v: *mut Self, len: i64, h: [Self; 6]);
-    unsafe fn latent(ptrs: [*const Self; 4], len: i64, weight: Self, g_mu: *mut Self, g_lv: *mut Self);
+/// The dispatch trait of the MLP family's entry points: one `unsafe fn <kernel>` per table entry
+/// with the kernel's C arguments, implemented for f32 and f64 by the matching `extern "C"`
+/// declarations.
+macro_rules! shim_mlp_scalar {
+    (; $(
+        $(#[$doc:meta])*
+        fn $method:ident($($p:ident: $pt:ty),* $(,)?) { $($prologue:tt)* }
+        => $module:ident $kernel:ident ($grid:expr) [$($k:tt $a:ident),*];
+    )*) => {
+        /// The MLP family's shim entry points for one scalar type (`mlp.cu`'s and `gaussian.cu`'s
+        /// `_f32`/`_f64` stamps), as raw C calls with the arguments of
+        /// [`crate::device::launch`]'s table.
+        ///
+        /// # Safety
+        /// Every method passes raw pointers to C: the caller guarantees the lengths documented on
+        /// the matching [`MlpKernels`](crate::device::traits::MlpKernels) method.
+        #[doc(hidden)]
+        #[allow(clippy::too_many_arguments, clippy::missing_safety_doc)]
+        pub unsafe trait ShimMlpScalar: ShimScalar {
+            $(unsafe fn $kernel($($a: c_type!(Self, $k)),*);)*
+        }
+        shim_mlp_scalar_for!(f32, mlp_f32, $($kernel [$($k $a),*])*);
+        shim_mlp_scalar_for!(f64, mlp_f64, $($kernel [$($k $a),*])*);
+    };
 }
 
-macro_rules! impl_shim_mlp {
-    ($t:ty, $fwd:ident, $bin:ident, $bpar:ident, $sum:ident, $act:ident, $mse:ident, $bce:ident,
-     $adam:ident, $latent:ident) => {
-        // SAFETY: each method forwards to the C entry point with the same contract.
+/// [`ShimMlpScalar`] for `$t`, forwarding to the declarations in `ffi::$m`.
+macro_rules! shim_mlp_scalar_for {
+    ($t:ty, $m:ident, $($kernel:ident [$($k:tt $a:ident),*])*) => {
+        // SAFETY: each method forwards to the C entry point of the same signature and contract.
+        #[allow(clippy::too_many_arguments)]
         unsafe impl ShimMlpScalar for $t {
-            unsafe fn fwd(
-                x: *const Self,
-                w: *const Self,
-                b: *const Self,
-                d: [i32; 4],
-                slope: Self,
-                pre: *mut Self,
-                y: *mut Self,
-            ) {
-                // SAFETY: the caller guarantees the lengths (MlpKernels::dense_forward).
-                unsafe { ffi::mlp::$fwd(x, w, b, d[0], d[1], d[2], d[3], slope, pre, y) }
-            }
-            unsafe fn bin(g: *const Self, w: *const Self, d: [i32; 4], dx: *mut Self) {
-                // SAFETY: the caller guarantees the lengths (MlpKernels::dense_backward_input).
-                unsafe { ffi::mlp::$bin(g, w, d[0], d[1], d[2], d[3], dx) }
-            }
-            unsafe fn bpar(x: *const Self, g: *const Self, d: [i32; 4], pw: *mut Self, pb: *mut Self) {
-                // SAFETY: the caller guarantees the lengths (MlpKernels::dense_backward_params).
-                unsafe { ffi::mlp::$bpar(x, g, d[0], d[1], d[2], d[3], pw, pb) }
-            }
-            unsafe fn sum(p: *const Self, chunks: i32, len: i64, out: *mut Self) {
-                // SAFETY: the caller guarantees the lengths (MlpKernels::sum_chunks).
-                unsafe { ffi::mlp::$sum(p, chunks, len, out) }
-            }
-            unsafe fn act(
-                pre: *const Self,
-                gy: *const Self,
-                len: i64,
-                act: i32,
-                slope: Self,
-                gpre: *mut Self,
-            ) {
-                // SAFETY: the caller guarantees the lengths (MlpKernels::act_backward).
-                unsafe { ffi::mlp::$act(pre, gy, len, act, slope, gpre) }
-            }
-            unsafe fn mse(
-                p: *const Self,
-                t: *const Self,
-                batch: i64,
-                n: i32,
-                scale: Self,
-                loss: *mut Self,
-                g: *mut Self,
-            ) {
-                // SAFETY: the caller guarantees the lengths (MlpKernels::mse_rows).
-                unsafe { ffi::mlp::$mse(p, t, batch, n, scale, loss, g) }
-            }
-            unsafe fn bce(
-                p: *const Self,
-                t: *const Self,
-                batch: i64,
-                n: i32,
-                s: [Self; 2],
-                loss: *mut Self,
-                g: *mut Self,
-            ) {
-                // SAFETY: the caller guarantees the lengths (MlpKernels::bce_logits_rows).
-                unsafe { ffi::mlp::$bce(p, t, batch, n, s[0], s[1], loss, g) }
-            }
-            unsafe fn adam(p: *mut Self, g: *const Self, m: *mut Self, v: *mut Self, len: i64, h: [Self; 6]) {
-                // SAFETY: the caller guarantees the lengths (MlpKernels::adam_step).
-                unsafe { ffi::mlp::$adam(p, g, m, v, len, h[0], h[1], h[2], h[3], h[4], h[5]) }
-            }
-            unsafe fn latent(q: [*const Self; 4], len: i64, weight: Self, g_mu: *mut Self, g_lv: *mut Self) {
-                // SAFETY: the caller guarantees the lengths (MlpKernels::vae_latent_backward).
-                unsafe { ffi::mlp::$latent(q[0], q[1], q[2], q[3], len, weight, g_mu, g_lv) }
-            }
+            $(unsafe fn $kernel($($a: c_type!(Self, $k)),*) {
+                // SAFETY: the caller guarantees the lengths (the MlpKernels method's contract).
+                unsafe { ffi::$m::$kernel($($a),*) }
+            })*
         }
     };
 }
-impl_shim_mlp!(
-    f32,
-    crabmix_shim_dense_forward_f32,
-    crabmix_shim_dense_backward_input_f32,
-    crabmix_shim_dense_backward_params_f32,
-    crabmix_shim_mlp_sum_chunks_f32,
-    crabmix_shim_act_backward_f32,
-    crabmix_shim_mse_rows_f32,
-    crabmix_shim_bce_logits_rows_f32,
-    crabmix_shim_adam_step_f32,
-    crabmix_shim_vae_latent_backward_f32
-);
-impl_shim_mlp!(
-    f64,
-    crabmix_shim_dense_forward_f64,
-    crabmix_shim_dense_backward_input_f64,
-    crabmix_shim_dense_backward_params_f64,
-    crabmix_shim_mlp_sum_chunks_f64,
-    crabmix_shim_act_backward_f64,
-    crabmix_shim_mse_rows_f64,
-    crabmix_shim_bce_logits_rows_f64,
-    crabmix_shim_adam_step_f64,
-    crabmix_shim_vae_latent_backward_f64
-);
+
+mlp_kernel_table!(shim_mlp_scalar);
