@@ -6,7 +6,6 @@
 
 pub mod gmm_workload;
 pub mod machine;
-pub mod plot;
 
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;

@@ -8,8 +8,8 @@
 
 use crabmix::gmm::Mixture;
 use crabmix::io::csv::read_csv;
+use crabmix::io::plot::{Chart, Series};
 use crabmix_bench::machine::MachineInfo;
-use crabmix_bench::plot::{Chart, Series};
 use crabmix_kernels::gmm::{CovarianceKind, FitConfig, GaussianMixture, InitMethod};
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;

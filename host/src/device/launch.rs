@@ -306,6 +306,7 @@ pub(crate) use mlp_kernels_trait;
 
 /// The launch methods' bodies for one executor: the table's `let` lines, then
 /// `$launch!(self, Module, kernel, grid, [C-typed args])`.
+#[cfg(any(feature = "cuda", feature = "cuda-shim"))]
 macro_rules! mlp_kernel_methods {
     ($launch:ident ; $(
         $(#[$doc:meta])*
@@ -326,4 +327,5 @@ macro_rules! mlp_kernel_methods {
         )*
     };
 }
+#[cfg(any(feature = "cuda", feature = "cuda-shim"))]
 pub(crate) use mlp_kernel_methods;
