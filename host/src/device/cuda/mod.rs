@@ -25,6 +25,9 @@ mod gmm;
 mod mlp;
 
 pub use gmm::{CudaEStep, CudaEm};
+/// The cudarc this backend is built on (for callers that query the device directly, e.g. its
+/// attributes in `crabmix-bench`'s gpu-check), so they need no version pin of their own.
+pub use cudarc;
 
 /// The kernel families, one `.cu` file each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,5 +1,6 @@
-//! `crabmix-gpu-check`: the lent-GPU check of the CUDA backend, built here (feature `cuda`,
+//! `gpu-check`: the lent-GPU check of the CUDA backend, built here (`crabmix-bench` feature `cuda`,
 //! x86_64) and carried to the device machine, which has no Rust (bench/gpu/run-gpu-check.sh).
+//! Arguments are parsed by clap: an unknown flag or subcommand is a usage error (exit 2).
 //!
 //! * `check OUT.json` — fresh random models and data (seed from the clock, printed) at several
 //!   sizes, full and diag, f32 and f64: the device E-step's statistics and log-likelihood, the
@@ -16,6 +17,7 @@
 //!   warm-ups, and the E-step pass alone, with the device's fp32 FMA and memory-bandwidth
 //!   roofline computed from its attributes.
 
+use clap::{Parser, Subcommand, ValueEnum};
 use crabmix::backend::GpuScalar;
 use crabmix::backend::Selected;
 use crabmix::device::cuda::{CudaDevice, CudaEStep, CudaEm};
@@ -29,6 +31,7 @@ use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use serde_json::{Value, json};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -341,7 +344,7 @@ fn check_vae<T: GpuScalar>(dev: &Arc<CudaDevice>, seed: u64, tol: f64) -> Value 
 }
 
 fn roofline(dev: &CudaDevice) -> (f64, f64) {
-    use cudarc::driver::sys::CUdevice_attribute as A;
+    use crabmix::device::cuda::cudarc::driver::sys::CUdevice_attribute as A;
     let ctx = dev.context();
     let get = |a| ctx.attribute(a).unwrap_or(0) as f64;
     let sms = get(A::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
@@ -515,18 +518,54 @@ fn check_fit<T: GpuScalar>(
            "covariances_rel_dev": devs[2], "mean_log_likelihood_rel_dev": devs[3], "error": err, "ok": ok})
 }
 
+/// The command line (see the module documentation).
+#[derive(Parser)]
+#[command(name = "gpu-check", about = "The lent-GPU check and bench of crabmix's CUDA backend")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Device E-step, density, Gaussian kernels, MLP/VAE and whole fits against the CPU.
+    Check {
+        /// Where the JSON report goes.
+        out: PathBuf,
+    },
+    /// One resident EM iteration and the E-step pass on N × D f32 data, K components.
+    Bench {
+        /// Samples.
+        n: usize,
+        /// Features.
+        d: usize,
+        /// Components.
+        k: usize,
+        /// Covariance kind.
+        kind: KindArg,
+        /// Where the JSON report goes.
+        out: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KindArg {
+    Full,
+    Diag,
+}
+
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
+    let cli = Cli::parse();
     let dev = match CudaDevice::open(0) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("crabmix-gpu-check: {e}");
+            eprintln!("gpu-check: {e}");
             std::process::exit(2);
         }
     };
     println!("device: {} ({})", dev.name(), dev.arch());
-    let result = match args.get(1).map(String::as_str) {
-        Some("check") => {
+    let (result, out) = match cli.command {
+        Command::Check { out } => {
             let seed =
                 std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
             println!("seed {seed}");
@@ -581,21 +620,19 @@ fn main() {
                 && fits.iter().all(|c| c["ok"] == true)
                 && gauss["ok"] == true
                 && nets.iter().all(|c| c["ok"] == true);
-            json!({"device": dev.name(), "arch": dev.arch(), "seed": seed, "estep_and_density": cases, "em_fits": fits, "gaussian": gauss,
-                   "mlp_and_vae": nets, "ok": ok})
+            let report = json!({"device": dev.name(), "arch": dev.arch(), "seed": seed, "estep_and_density": cases, "em_fits": fits, "gaussian": gauss,
+                   "mlp_and_vae": nets, "ok": ok});
+            (report, out)
         }
-        Some("bench") if args.len() == 7 => {
-            let p = |i: usize| args[i].parse::<usize>().expect("N D K are integers");
-            let kind = if args[5] == "diag" { CovarianceKind::Diag } else { CovarianceKind::Full };
-            let r = bench(&dev, p(2), p(3), p(4), kind);
-            json!({"device": dev.name(), "arch": dev.arch(), "bench": r, "ok": true})
-        }
-        _ => {
-            eprintln!("usage: crabmix-gpu-check check OUT.json | bench N D K full|diag OUT.json");
-            std::process::exit(2);
+        Command::Bench { n, d, k, kind, out } => {
+            let kind = match kind {
+                KindArg::Full => CovarianceKind::Full,
+                KindArg::Diag => CovarianceKind::Diag,
+            };
+            let r = bench(&dev, n, d, k, kind);
+            (json!({"device": dev.name(), "arch": dev.arch(), "bench": r, "ok": true}), out)
         }
     };
-    let out = args.last().unwrap();
     std::fs::write(out, serde_json::to_string_pretty(&result).unwrap()).expect("write the JSON");
     if result["ok"] != true {
         std::process::exit(1);
