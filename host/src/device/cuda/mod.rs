@@ -24,10 +24,10 @@ use std::sync::{Arc, Mutex};
 mod gmm;
 mod mlp;
 
-pub use gmm::{CudaEStep, CudaEm};
 /// The cudarc this backend is built on (for callers that query the device directly, e.g. its
 /// attributes in `crabmix-bench`'s gpu-check), so they need no version pin of their own.
 pub use cudarc;
+pub use gmm::{CudaEStep, CudaEm};
 
 /// The kernel families, one `.cu` file each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -413,7 +413,7 @@ impl CudaDevice {
     fn upload_model<T: GpuScalar>(
         &self,
         model: &MixtureRef<'_, T>,
-    ) -> std::result::Result<(CudaSlice<T>, CudaSlice<T>, CudaSlice<T>), BackendError> {
+    ) -> std::result::Result<DensityModel<T>, BackendError> {
         Ok((
             self.upload(model.means())?,
             self.upload(model.precisions_cholesky())?,
@@ -421,6 +421,9 @@ impl CudaDevice {
         ))
     }
 }
+
+/// What the density kernels read of a mixture: means, precision factors U, log-normalizers.
+type DensityModel<T> = (CudaSlice<T>, CudaSlice<T>, CudaSlice<T>);
 
 fn gaussian_rows<T>(mu: &[T], log_var: &[T], d: usize) -> Result<usize> {
     if d == 0 || mu.len() % d != 0 {
