@@ -1,108 +1,12 @@
-//! The shim's C entry points (`host/cuda/shim/shim.cpp`), per kernel family: the GMM family's
-//! written out, the MLP family's generated from [`crate::device::launch`]'s table.
+//! The shim's C entry points (`host/cuda/shim/shim.cpp`), per kernel family, declared once for
+//! f32 and f64 from a table: the GMM family's [`gmm_entry_table!`], the MLP family's
+//! [`crate::device::launch`] table.
 
 use crate::device::launch::mlp_kernel_table;
 
+/// The entry points that do not depend on the scalar type.
 pub(super) mod gmm {
     use core::ffi::{c_int, c_longlong, c_uint, c_ulonglong};
-    macro_rules! shim_fns {
-        ($t:ty, $estep:ident, $density:ident) => {
-            unsafe extern "C" {
-                pub fn $estep(
-                    full: c_int,
-                    x: *const $t,
-                    n: c_longlong,
-                    d: c_int,
-                    k: c_int,
-                    tile_rows: c_int,
-                    grid: c_uint,
-                    smem_bytes: usize,
-                    means: *const $t,
-                    prec: *const $t,
-                    log_norm: *const $t,
-                    partials: *mut f64,
-                    block_ll: *mut f64,
-                    block_worst: *mut f64,
-                    block_worst_row: *mut c_longlong,
-                );
-                pub fn $density(
-                    full: c_int,
-                    x: *const $t,
-                    n: c_longlong,
-                    d: c_int,
-                    k: c_int,
-                    means: *const $t,
-                    prec: *const $t,
-                    log_norm: *const $t,
-                    out: *mut $t,
-                );
-            }
-        };
-    }
-    shim_fns!(f32, crabmix_shim_gmm_estep_f32, crabmix_shim_gmm_log_density_f32);
-    shim_fns!(f64, crabmix_shim_gmm_estep_f64, crabmix_shim_gmm_log_density_f64);
-    macro_rules! shim_mstep_fns {
-        ($t:ty, $mstep:ident, $weights:ident) => {
-            unsafe extern "C" {
-                pub fn $mstep(
-                    full: c_int,
-                    reduced: *const f64,
-                    n: c_longlong,
-                    d: c_int,
-                    k: c_int,
-                    reg: f64,
-                    empty_below: f64,
-                    shift: *const $t,
-                    means: *mut $t,
-                    covs: *mut $t,
-                    prec: *mut $t,
-                    w_raw: *mut f64,
-                    log_det_u: *mut f64,
-                    status: *mut c_int,
-                );
-                pub fn $weights(
-                    w_raw: *const f64,
-                    log_det_u: *const f64,
-                    status: *const c_int,
-                    k: c_int,
-                    d: c_int,
-                    weights: *mut $t,
-                    log_norm: *mut $t,
-                    flags: *mut c_longlong,
-                );
-            }
-        };
-    }
-    macro_rules! shim_fixed_fns {
-        ($t:ty, $fixed:ident) => {
-            unsafe extern "C" {
-                pub fn $fixed(
-                    kernel: c_int,
-                    full: c_int,
-                    x: *const $t,
-                    n: c_longlong,
-                    d: c_int,
-                    k: c_int,
-                    tile_rows: c_int,
-                    rows_per_thread: c_int,
-                    min_blocks: c_int,
-                    grid: c_uint,
-                    smem_bytes: usize,
-                    means: *const $t,
-                    prec: *const $t,
-                    log_norm: *const $t,
-                    partials: *mut f64,
-                    block_ll: *mut f64,
-                    block_worst: *mut f64,
-                    block_worst_row: *mut c_longlong,
-                ) -> c_int;
-            }
-        };
-    }
-    shim_fixed_fns!(f32, crabmix_shim_gmm_estep_fixed_f32);
-    shim_fixed_fns!(f64, crabmix_shim_gmm_estep_fixed_f64);
-    shim_mstep_fns!(f32, crabmix_shim_gmm_mstep_f32, crabmix_shim_gmm_mstep_weights_f32);
-    shim_mstep_fns!(f64, crabmix_shim_gmm_mstep_f64, crabmix_shim_gmm_mstep_weights_f64);
     unsafe extern "C" {
         pub fn crabmix_shim_gmm_pass_summary(
             block_ll: *const f64,
@@ -122,32 +26,83 @@ pub(super) mod gmm {
     }
 }
 
-/// A table argument's C type for scalar type `$t`: `in` → `const T*`, `out` → `T*`, `T` → T, and
-/// the integer types.
+/// A table argument's C type for scalar type `$t`: `in` → `const T*`, `out` → `T*`, `T` → T, the
+/// integer and `f64` scalars, and `f64_in`/`f64_out`, `i32_in`/`i32_out`, `i64_out` pointers.
 macro_rules! c_type {
     ($t:ty, in) => { *const $t };
     ($t:ty, out) => { *mut $t };
     ($t:ty, T) => { $t };
     ($t:ty, i32) => { core::ffi::c_int };
     ($t:ty, i64) => { core::ffi::c_longlong };
+    ($t:ty, u32) => { core::ffi::c_uint };
     ($t:ty, u64) => { core::ffi::c_ulonglong };
+    ($t:ty, usize) => { usize };
+    ($t:ty, f64) => { f64 };
+    ($t:ty, f64_in) => { *const f64 };
+    ($t:ty, f64_out) => { *mut f64 };
+    ($t:ty, i32_in) => { *const core::ffi::c_int };
+    ($t:ty, i32_out) => { *mut core::ffi::c_int };
+    ($t:ty, i64_out) => { *mut core::ffi::c_longlong };
 }
 pub(super) use c_type;
 
 /// The `extern "C"` declarations of one scalar type's MLP-family entry points,
 /// `crabmix_shim_<kernel>_<suffix>`, in a module named after the type.
 macro_rules! shim_externs_for {
-    ($m:ident $t:ty, $suffix:literal, $($kernel:ident [$($k:tt $a:ident),*])*) => {
+    ($m:ident $t:ty, $suffix:literal, $($kernel:ident [$($k:tt $a:ident),*] -> $ret:ty)*) => {
         pub(super) mod $m {
             unsafe extern "C" {
                 $(
                     #[link_name = concat!("crabmix_shim_", stringify!($kernel), "_", $suffix)]
-                    pub(in crate::device::shim) fn $kernel($($a: c_type!($t, $k)),*);
+                    pub(in crate::device::shim) fn $kernel($($a: c_type!($t, $k)),*) -> $ret;
                 )*
             }
         }
     };
 }
+
+/// Calls `$callback! { $($extra)* ; <table> }` with the GMM family's typed shim entry points
+/// (`SHIM_GMM`, `SHIM_FIXED`, `SHIM_MSTEP` in `host/cuda/shim/shim.cpp`): name, C-typed arguments
+/// (see [`c_type!`]) and return type. Their C signatures are the shim's, not the kernels' (they
+/// take the launch shape), so they have a table of their own.
+macro_rules! gmm_entry_table {
+    ($callback:ident $(, $extra:tt)*) => {
+        $callback! { $($extra)* ;
+            gmm_estep [
+                i32 full, in x, i64 n, i32 d, i32 k, i32 tile_rows, u32 grid, usize smem_bytes,
+                in means, in prec, in log_norm,
+                f64_out partials, f64_out block_ll, f64_out block_worst, i64_out block_worst_row
+            ] -> ();
+            gmm_estep_fixed [
+                i32 kernel, i32 full, in x, i64 n, i32 d, i32 k, i32 tile_rows, i32 rows_per_thread,
+                i32 min_blocks, u32 grid, usize smem_bytes, in means, in prec, in log_norm,
+                f64_out partials, f64_out block_ll, f64_out block_worst, i64_out block_worst_row
+            ] -> i32;
+            gmm_log_density [
+                i32 full, in x, i64 n, i32 d, i32 k, in means, in prec, in log_norm, out out
+            ] -> ();
+            gmm_mstep [
+                i32 full, f64_in reduced, i64 n, i32 d, i32 k, f64 reg, f64 empty_below, in shift,
+                out means, out covs, out prec, f64_out w_raw, f64_out log_det_u, i32_out status
+            ] -> ();
+            gmm_mstep_weights [
+                f64_in w_raw, f64_in log_det_u, i32_in status, i32 k, i32 d, out weights,
+                out log_norm, i64_out flags
+            ] -> ();
+        }
+    };
+}
+pub(super) use gmm_entry_table;
+
+/// The GMM family's typed entry points for f32 and f64.
+macro_rules! gmm_externs {
+    (; $($kernel:ident [$($k:tt $a:ident),* $(,)?] -> $ret:ty;)*) => {
+        shim_externs_for!(gmm_f32 f32, "f32", $($kernel [$($k $a),*] -> $ret)*);
+        shim_externs_for!(gmm_f64 f64, "f64", $($kernel [$($k $a),*] -> $ret)*);
+    };
+}
+
+gmm_entry_table!(gmm_externs);
 
 /// The MLP family's entry points for f32 and f64, from [`mlp_kernel_table!`].
 macro_rules! shim_externs {
@@ -156,8 +111,8 @@ macro_rules! shim_externs {
         fn $method:ident($($p:ident: $pt:ty),* $(,)?) { $($prologue:tt)* }
         => $module:ident $kernel:ident ($grid:expr) [$($k:tt $a:ident),*];
     )*) => {
-        shim_externs_for!(mlp_f32 f32, "f32", $($kernel [$($k $a),*])*);
-        shim_externs_for!(mlp_f64 f64, "f64", $($kernel [$($k $a),*])*);
+        shim_externs_for!(mlp_f32 f32, "f32", $($kernel [$($k $a),*] -> ())*);
+        shim_externs_for!(mlp_f64 f64, "f64", $($kernel [$($k $a),*] -> ())*);
     };
 }
 

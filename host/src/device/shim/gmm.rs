@@ -2,12 +2,12 @@
 //! ([`ShimEm`]) and the Gaussian kernels.
 
 use super::ffi;
-use super::scalar::{HostModel, ShimMlpScalar, ShimScalar};
+use super::scalar::{ShimMlpScalar, ShimScalar};
 use crate::device::error::BackendError;
 use crate::device::layout::{EStepKernel, EStepLaunch, merge_device_stats, tree_sum, worst_of_blocks};
 use crate::device::traits::{GmmDevice, PassSummary, Slot};
 use crabmix_kernels::gmm::{CovarianceKind, EStep, MixtureMut, MixtureRef, Shape, StatsMut};
-use crabmix_kernels::{Error, Result};
+use crabmix_kernels::{Error, Real, Result};
 
 fn is_full(kind: CovarianceKind) -> Result<bool> {
     match kind {
@@ -106,7 +106,7 @@ fn shim_pass<T: ShimScalar>(
         // shape); partials grid·E and the block arrays grid values, from the same EStepLaunch
         // the kernel's indexing assumes.
         let launched = unsafe {
-            T::estep(
+            launch_estep::<T>(
                 full,
                 data,
                 n,
@@ -161,6 +161,32 @@ impl<T: ShimScalar> EStep<T> for ShimEStep<'_, T> {
             worst.map(|(w, r)| (w, r, &self.data[r * d..(r + 1) * d])),
             stats,
         )
+    }
+}
+
+/// A mixture's parameters in host buffers laid out as on the device (weights K, means K·D,
+/// covariances and U K·D·D, log_norm K): [`ShimEm`]'s two model slots.
+#[derive(Clone, Debug)]
+pub struct HostModel<T> {
+    weights: Vec<T>,
+    means: Vec<T>,
+    covs: Vec<T>,
+    prec: Vec<T>,
+    log_norm: Vec<T>,
+}
+
+impl<T: Real> HostModel<T> {
+    /// NaN-poisoned buffers for `shape` (an unwritten entry shows up in the results).
+    fn poisoned(shape: Shape) -> Self {
+        let (k, d) = (shape.components, shape.features);
+        let nan = T::from_f64(f64::NAN);
+        Self {
+            weights: vec![nan; k],
+            means: vec![nan; k * d],
+            covs: vec![nan; k * d * d],
+            prec: vec![nan; k * d * d],
+            log_norm: vec![nan; k],
+        }
     }
 }
 
@@ -264,7 +290,7 @@ impl<T: ShimScalar> GmmDevice<T> for ShimEm<'_, T> {
             return Err(BackendError::Unsupported("an M-step before a pass"));
         }
         unsafe {
-            T::mstep(
+            launch_mstep::<T>(
                 full,
                 &self.reduced,
                 self.samples(),
@@ -315,14 +341,16 @@ pub fn log_density<T: ShimScalar>(model: &MixtureRef<'_, T>, data: &[T]) -> Resu
     let mut out = vec![T::from_f64(f64::NAN); n];
     // SAFETY: data n·D, the model's buffers as MixtureRef checked, out n values.
     unsafe {
-        T::log_density(
-            is_full(shape.kind)?,
-            data,
-            n,
-            shape.features,
-            shape.components,
-            [model.means(), model.precisions_cholesky(), model.log_norm()],
-            &mut out,
+        T::gmm_log_density(
+            is_full(shape.kind)? as i32,
+            data.as_ptr(),
+            n as i64,
+            shape.features as i32,
+            shape.components as i32,
+            model.means().as_ptr(),
+            model.precisions_cholesky().as_ptr(),
+            model.log_norm().as_ptr(),
+            out.as_mut_ptr(),
         )
     };
     Ok(out)
@@ -370,4 +398,122 @@ pub fn philox_words(n: usize, seed: u64) -> Vec<u32> {
     // SAFETY: out holds 4·n words.
     unsafe { ffi::gmm::crabmix_shim_philox4x32_10_words(n as i64, seed, out.as_mut_ptr()) };
     out
+}
+
+/// Launches `gmm_estep_{full,diag}_T` or, for `l.kernel` ≠ generic, the specialized kernel;
+/// returns false (launching nothing) when the shim has no instance of that kernel for this shape.
+///
+/// # Safety
+/// Every slice must hold the lengths the kernel indexes (N·D data, K·D / K·D·D / K model, the
+/// launch's grid·E partials and grid block values); the C side cannot check them.
+#[allow(clippy::too_many_arguments)]
+unsafe fn launch_estep<T: ShimScalar>(
+    full: bool,
+    x: &[T],
+    n: usize,
+    d: usize,
+    k: usize,
+    l: &EStepLaunch,
+    model: [&[T]; 3],
+    out: (&mut [f64], &mut [f64], &mut [f64], &mut [i64]),
+) -> bool {
+    let kernel = match l.kernel {
+        EStepKernel::Generic => 0,
+        EStepKernel::Registers => 1,
+        EStepKernel::TiledFull => 2,
+    };
+    if kernel != 0 {
+        // SAFETY: the caller guarantees the lengths documented on ShimEStep.
+        return unsafe {
+            T::gmm_estep_fixed(
+                kernel,
+                full as _,
+                x.as_ptr(),
+                n as _,
+                d as _,
+                k as _,
+                l.tile_rows as _,
+                l.rows_per_thread as _,
+                l.min_blocks as _,
+                l.grid,
+                l.shared_bytes as usize,
+                model[0].as_ptr(),
+                model[1].as_ptr(),
+                model[2].as_ptr(),
+                out.0.as_mut_ptr(),
+                out.1.as_mut_ptr(),
+                out.2.as_mut_ptr(),
+                out.3.as_mut_ptr(),
+            )
+        } == 0;
+    }
+    // SAFETY: the caller guarantees the lengths documented on ShimEStep.
+    unsafe {
+        T::gmm_estep(
+            full as _,
+            x.as_ptr(),
+            n as _,
+            d as _,
+            k as _,
+            l.tile_rows as _,
+            l.grid,
+            l.shared_bytes as usize,
+            model[0].as_ptr(),
+            model[1].as_ptr(),
+            model[2].as_ptr(),
+            out.0.as_mut_ptr(),
+            out.1.as_mut_ptr(),
+            out.2.as_mut_ptr(),
+            out.3.as_mut_ptr(),
+        )
+    }
+    true
+}
+
+/// Launches `gmm_mstep_{full,diag}_T` (K blocks) then `gmm_mstep_weights_T` into `next`.
+///
+/// # Safety
+/// `reduced` must hold K·(1 + D + P) sums, `shift` K·D values and `next` a model of shape (K, D);
+/// `w_raw`, `log_det_u`, `status` K values each.
+#[allow(clippy::too_many_arguments)]
+unsafe fn launch_mstep<T: ShimScalar>(
+    full: bool,
+    reduced: &[f64],
+    n: usize,
+    (d, k): (usize, usize),
+    (reg, empty_below): (f64, f64),
+    shift: &[T],
+    next: &mut HostModel<T>,
+    (w_raw, log_det_u, status): (&mut [f64], &mut [f64], &mut [i32]),
+    flags: &mut [i64; 3],
+) {
+    // SAFETY: the caller guarantees the lengths documented on the trait.
+    unsafe {
+        T::gmm_mstep(
+            full as _,
+            reduced.as_ptr(),
+            n as _,
+            d as _,
+            k as _,
+            reg,
+            empty_below,
+            shift.as_ptr(),
+            next.means.as_mut_ptr(),
+            next.covs.as_mut_ptr(),
+            next.prec.as_mut_ptr(),
+            w_raw.as_mut_ptr(),
+            log_det_u.as_mut_ptr(),
+            status.as_mut_ptr(),
+        );
+        T::gmm_mstep_weights(
+            w_raw.as_ptr(),
+            log_det_u.as_ptr(),
+            status.as_ptr(),
+            k as _,
+            d as _,
+            next.weights.as_mut_ptr(),
+            next.log_norm.as_mut_ptr(),
+            flags.as_mut_ptr(),
+        );
+    }
 }

@@ -12,6 +12,8 @@ pub mod gmm;
 pub mod mlp;
 pub mod scalar;
 
-pub use gmm::{ShimEStep, ShimEm, kl_diag_std_normal, log_density, philox_words, reparam_diag_philox};
+pub use gmm::{
+    HostModel, ShimEStep, ShimEm, kl_diag_std_normal, log_density, philox_words, reparam_diag_philox,
+};
 pub use mlp::ShimKernels;
-pub use scalar::{HostModel, ShimMlpScalar, ShimScalar};
+pub use scalar::{ShimMlpScalar, ShimScalar};
