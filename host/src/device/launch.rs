@@ -8,8 +8,8 @@
 //! - [`mlp_kernel_methods!`]: their bodies, shared by both executors, each ending in the
 //!   executor's launch macro — `cuda_launch!` (`device::cuda::mlp`: `launch_builder`, one `arg`
 //!   per entry, the table's grid) or `shim_launch!` (`device::shim::mlp`: one C call);
-//! - `shim_entry_points!` (`device::shim::ffi`): the shim's `extern "C"` declarations and the
-//!   f32/f64 dispatch trait `ShimMlpScalar`, from the same argument lists.
+//! - [`mlp_entry_points!`] (the entry points alone): the shim's `extern "C"` declarations
+//!   (`device::shim::ffi`) and its f32/f64 dispatch trait `ShimMlpScalar` (`device::shim::scalar`).
 //!
 //! Adding a kernel: its `.cu` function, its `SHIM_MLP` line in `host/cuda/shim/shim.cpp`, and one
 //! entry here.
@@ -287,6 +287,24 @@ macro_rules! mlp_kernel_table {
     };
 }
 pub(crate) use mlp_kernel_table;
+
+/// Calls `$callback! { $($extra)* ; $(kernel [C-typed args] -> ();)* }`: the table's entry points
+/// alone, in the form of the shim's GMM entry table (for the shim's declarations and dispatch).
+#[cfg(feature = "cuda-shim")]
+macro_rules! mlp_entry_points {
+    ($callback:ident $(, $extra:tt)*) => {
+        $crate::device::launch::mlp_kernel_table!(mlp_entry_points, reduce, $callback, [$($extra)*]);
+    };
+    (reduce $callback:ident [$($extra:tt)*] ; $(
+        $(#[$doc:meta])*
+        fn $method:ident($($p:ident: $pt:ty),* $(,)?) { $($prologue:tt)* }
+        => $module:ident $kernel:ident ($grid:expr) [$($k:tt $a:ident),*];
+    )*) => {
+        $callback! { $($extra)* ; $($kernel [$($k $a),*] -> ();)* }
+    };
+}
+#[cfg(feature = "cuda-shim")]
+pub(crate) use mlp_entry_points;
 
 /// The [`MlpKernels`](crate::device::traits::MlpKernels) launch methods' declarations, from the
 /// table.

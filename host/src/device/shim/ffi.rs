@@ -2,7 +2,7 @@
 //! f32 and f64 from a table: the GMM family's [`gmm_entry_table!`], the MLP family's
 //! [`crate::device::launch`] table.
 
-use crate::device::launch::mlp_kernel_table;
+use crate::device::launch::mlp_entry_points;
 
 /// The entry points that do not depend on the scalar type.
 pub(super) mod gmm {
@@ -94,26 +94,13 @@ macro_rules! gmm_entry_table {
 }
 pub(super) use gmm_entry_table;
 
-/// The GMM family's typed entry points for f32 and f64.
-macro_rules! gmm_externs {
-    (; $($kernel:ident [$($k:tt $a:ident),* $(,)?] -> $ret:ty;)*) => {
-        shim_externs_for!(gmm_f32 f32, "f32", $($kernel [$($k $a),*] -> $ret)*);
-        shim_externs_for!(gmm_f64 f64, "f64", $($kernel [$($k $a),*] -> $ret)*);
-    };
-}
-
-gmm_entry_table!(gmm_externs);
-
-/// The MLP family's entry points for f32 and f64, from [`mlp_kernel_table!`].
+/// Both families' typed entry points for f32 and f64, in modules `$m32` and `$m64`.
 macro_rules! shim_externs {
-    (; $(
-        $(#[$doc:meta])*
-        fn $method:ident($($p:ident: $pt:ty),* $(,)?) { $($prologue:tt)* }
-        => $module:ident $kernel:ident ($grid:expr) [$($k:tt $a:ident),*];
-    )*) => {
-        shim_externs_for!(mlp_f32 f32, "f32", $($kernel [$($k $a),*] -> ())*);
-        shim_externs_for!(mlp_f64 f64, "f64", $($kernel [$($k $a),*] -> ())*);
+    ($m32:ident $m64:ident ; $($kernel:ident [$($k:tt $a:ident),* $(,)?] -> $ret:ty;)*) => {
+        shim_externs_for!($m32 f32, "f32", $($kernel [$($k $a),*] -> $ret)*);
+        shim_externs_for!($m64 f64, "f64", $($kernel [$($k $a),*] -> $ret)*);
     };
 }
 
-mlp_kernel_table!(shim_externs);
+gmm_entry_table!(shim_externs, gmm_f32, gmm_f64);
+mlp_entry_points!(shim_externs, mlp_f32, mlp_f64);

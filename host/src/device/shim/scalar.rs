@@ -3,7 +3,7 @@
 //! arguments, implemented for f32 and f64 by the `extern "C"` declarations of [`super::ffi`].
 
 use super::ffi::{self, c_type, gmm_entry_table};
-use crate::device::launch::mlp_kernel_table;
+use crate::device::launch::mlp_entry_points;
 use crate::device::scalar::GpuScalar;
 
 /// A dispatch trait over `$super` with one method per entry, and its f32 and f64 impls forwarding
@@ -19,9 +19,9 @@ macro_rules! shim_dispatch {
             })*
         }
     };
-    ($(#[$doc:meta])* $name:ident: $super:path, $m32:ident, $m64:ident;
-     $($kernel:ident [$($k:tt $a:ident),*] -> $ret:ty)*) => {
-        $(#[$doc])*
+    ($doc:literal $name:ident $super:ident $m32:ident $m64:ident ;
+     $($kernel:ident [$($k:tt $a:ident),* $(,)?] -> $ret:ty;)*) => {
+        #[doc = $doc]
         ///
         /// # Safety
         /// Every method passes raw pointers to C: the caller guarantees the lengths the entry point
@@ -36,30 +36,19 @@ macro_rules! shim_dispatch {
     };
 }
 
-/// [`ShimScalar`] from the GMM family's entry table.
-macro_rules! gmm_dispatch {
-    (; $($kernel:ident [$($k:tt $a:ident),* $(,)?] -> $ret:ty;)*) => {
-        shim_dispatch!(
-            /// The GMM family's shim entry points for one scalar type (`SHIM_GMM`, `SHIM_FIXED`,
-            /// `SHIM_MSTEP` of `host/cuda/shim/shim.cpp`, stamped per type like the kernels).
-            ShimScalar: GpuScalar, gmm_f32, gmm_f64; $($kernel [$($k $a),*] -> $ret)*
-        );
-    };
-}
-gmm_entry_table!(gmm_dispatch);
-
-/// [`ShimMlpScalar`] from [`crate::device::launch`]'s table.
-macro_rules! mlp_dispatch {
-    (; $(
-        $(#[$doc:meta])*
-        fn $method:ident($($p:ident: $pt:ty),* $(,)?) { $($prologue:tt)* }
-        => $module:ident $kernel:ident ($grid:expr) [$($k:tt $a:ident),*];
-    )*) => {
-        shim_dispatch!(
-            /// The MLP family's shim entry points for one scalar type (`mlp.cu`'s and
-            /// `gaussian.cu`'s `_f32`/`_f64` stamps), with the arguments of the launch table.
-            ShimMlpScalar: ShimScalar, mlp_f32, mlp_f64; $($kernel [$($k $a),*] -> ())*
-        );
-    };
-}
-mlp_kernel_table!(mlp_dispatch);
+gmm_entry_table!(
+    shim_dispatch,
+    "The GMM family's shim entry points for one scalar type (`SHIM_GMM`, `SHIM_FIXED`, `SHIM_MSTEP` of `host/cuda/shim/shim.cpp`).",
+    ShimScalar,
+    GpuScalar,
+    gmm_f32,
+    gmm_f64
+);
+mlp_entry_points!(
+    shim_dispatch,
+    "The MLP family's shim entry points for one scalar type (`mlp.cu`'s and `gaussian.cu`'s stamps), with the launch table's arguments.",
+    ShimMlpScalar,
+    ShimScalar,
+    mlp_f32,
+    mlp_f64
+);
