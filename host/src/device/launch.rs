@@ -3,12 +3,12 @@
 //! how the method's arguments become the kernel's (`let` lines), the kernel's module, entry point
 //! and grid, and its argument list in the `.cu` order, each tagged with its C type.
 //!
-//! [`mlp_kernel_table!`] hands the table to a callback macro. Four expansions use it:
-//! - [`mlp_kernels_trait!`]: the [`MlpKernels`] trait's launch methods (`device::traits`);
-//! - [`mlp_kernel_methods!`]: their bodies, shared by both executors, each ending in the
+//! `mlp_kernel_table!` hands the table to a callback macro. Four expansions use it:
+//! - `mlp_kernels_trait!`: the [`MlpKernels`] trait's launch methods (`device::traits`);
+//! - `mlp_kernel_methods!`: their bodies, shared by both executors, each ending in the
 //!   executor's launch macro — `cuda_launch!` (`device::cuda::mlp`: `launch_builder`, one `arg`
 //!   per entry, the table's grid) or `shim_launch!` (`device::shim::mlp`: one C call);
-//! - [`mlp_entry_points!`] (the entry points alone): the shim's `extern "C"` declarations
+//! - `mlp_entry_points!` (the entry points alone): the shim's `extern "C"` declarations
 //!   (`device::shim::ffi`) and its f32/f64 dispatch trait `ShimMlpScalar` (`device::shim::scalar`).
 //!
 //! Adding a kernel: its `.cu` function, its `SHIM_MLP` line in `host/cuda/shim/shim.cpp`, and one

@@ -107,7 +107,7 @@ pub trait GmmDevice<T: GpuScalar> {
 ///
 /// Launch methods are `unsafe`: the kernels index raw pointers, so every buffer must hold at least
 /// the number of values stated on the method (the executors cannot check device-side indexing).
-/// [`DeviceMlp`] and [`DeviceVae`] allocate every buffer to those sizes and are safe.
+/// `device::mlp::DeviceMlp` and `DeviceVae` allocate every buffer to those sizes and are safe.
 #[allow(clippy::too_many_arguments)]
 pub trait MlpKernels<T: GpuScalar>: Clone {
     /// A buffer of T on the executor.

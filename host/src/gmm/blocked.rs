@@ -26,8 +26,8 @@
 //! portable path execute the same IEEE operations in the same order (no FMA contraction), so the
 //! result is bitwise the same on any x86-64 machine and thread count.
 //!
-//! [`HostEStep`] is the E-step [`crate::gmm::Mixture`] uses: blocked for full covariances with at
-//! least [`BLOCKED_MIN_ROWS`] rows, the streaming pass otherwise (see [`uses_blocked`]).
+//! `gmm::estep::HostEStep` is the E-step `Mixture` uses: blocked for full covariances with at
+//! least `BLOCKED_MIN_ROWS` rows, the streaming pass otherwise (see `gmm::estep::uses_blocked`).
 
 use super::streaming::ParallelEStep;
 use crabmix_kernels::gmm::{

@@ -1,7 +1,7 @@
 //! Runtime-sized Gaussian mixtures on the host: `Vec` storage around the kernels' slice routines,
 //! and a multithreaded E-step that merges per-chunk statistics in a fixed order.
 //!
-//! Any K, D ≤ [`MAX_RUNTIME_SIZE`] is one instantiation per scalar type (no per-size
+//! Any K, D ≤ [`MAX_RUNTIME_SIZE`](crabmix_kernels::gmm::MAX_RUNTIME_SIZE) is one instantiation per scalar type (no per-size
 //! monomorphization), computing exactly what the fixed-size firmware types compute.
 
 pub mod blocked;

@@ -1,6 +1,6 @@
 //! The per-type dispatch of the shim's entry points: [`ShimScalar`] (the GMM family) and
 //! [`ShimMlpScalar`] (the MLP family), one `unsafe fn` per table entry with the entry point's C
-//! arguments, implemented for f32 and f64 by the `extern "C"` declarations of [`super::ffi`].
+//! arguments, implemented for f32 and f64 by the `extern "C"` declarations of `shim::ffi`.
 
 use super::ffi::{self, c_type, gmm_entry_table};
 use crate::device::launch::mlp_entry_points;
