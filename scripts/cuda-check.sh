@@ -4,7 +4,8 @@
 #      with zero spills and zero stack, per ptxas's report (scripts/nvrtc_check.py);
 #   2. the same kernels run on the CPU through the g++ shim (host/cuda/shim) and match the
 #      kernels crate's f64 results (cargo test --features cuda-shim --test cuda_shim);
-#   3. the cudarc backend type-checks and its tests run (they skip, saying why, with no device);
+#   3. the cudarc backend type-checks and its tests run (they skip, saying why, with no device),
+#      and the lent-GPU checker (crabmix-bench's gpu-check) builds;
 #   4. the E-step's hot loops take no more SASS instructions per row than
 #      bench/results/sass-sm_90.json records (scripts/sass_report.py; nvdisasm from PyPI, any
 #      13.x reads NVRTC 13.0's cubins, and 13.2 is the oldest on PyPI).
@@ -47,14 +48,16 @@ for s in "${steps[@]}"; do
       ;;
     cudarc)
       # With NVRTC on the path the backend's NVRTC test compiles every module for real; the
-      # device tests print why they skip (no driver on CI machines). Integration tests build the
-      # crate's bins too, crabmix-gpu-check included.
+      # device tests print why they skip (no driver on CI machines). Then the lent-GPU checker,
+      # crabmix-bench's gpu-check (bench/gpu/run-gpu-check.sh), builds against the same backend.
       use_nvrtc
       cargo test -p crabmix --locked --features cuda --test cuda_backend --test backend
+      cargo build -p crabmix-bench --locked --features cuda --bin gpu-check
       ;;
     rust)
       use_nvrtc
       cargo test -p crabmix --locked --features cuda,cuda-shim --test cuda_shim --test cuda_backend --test backend
+      cargo build -p crabmix-bench --locked --features cuda --bin gpu-check
       ;;
     *)
       echo "unknown step $s (nvrtc, sass, rust, shim, cudarc)" >&2

@@ -4,7 +4,7 @@ and check the ptxas report: zero spill stores/loads and zero stack frame per ker
 
 Usage: nvrtc_check.py [--arch sm_90] [--json OUT] FILE.cu...
 Needs libnvrtc.so.13 on LD_LIBRARY_PATH (scripts/cuda-check.sh installs the pinned wheel).
-The options mirror host/src/cuda.rs (`NVRTC_OPTIONS`) plus `--ptxas-options=-v`, which makes
+The options mirror host/src/device/cuda/mod.rs (`NVRTC_OPTIONS`) plus `--ptxas-options=-v`, which makes
 NVRTC run ptxas for the real architecture and print registers, stack and spills per kernel.
 Exit status: 0 when every file compiles and no kernel spills, 1 otherwise.
 """
@@ -15,7 +15,7 @@ import os
 import re
 import sys
 
-# Keep in sync with host/src/cuda.rs NVRTC_OPTIONS (the runtime build differs only in the
+# Keep in sync with host/src/device/cuda/mod.rs NVRTC_OPTIONS (the runtime build differs only in the
 # architecture, which is the device's own there).
 COMMON_OPTIONS = ["--std=c++17", "--fmad=true"]
 # Instantiates the run-time-specialized kernels (gmm_estep_fixed.cu) at the shapes worth checking.

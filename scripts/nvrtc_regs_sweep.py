@@ -3,7 +3,7 @@
 full and diag shape with D ≤ 8 and E = K(1 + D + P) ≤ 64 statistics (what the layout allowed
 before; up to 128 accumulator registers, E · sizeof(T)/4, in f64), in f32 and f64, at each
 (rows per step, blocks per SM) setting, through the pinned NVRTC for sm_90, and prints per shape
-which settings spill. It is the evidence for host/src/gpu_layout.rs's REGS_MAX_ENTRIES (above 64
+which settings spill. It is the evidence for host/src/device/layout.rs's REGS_MAX_ENTRIES (above 64
 registers a shape spills at every setting or needs ≥ 194 registers, one block per SM) and
 REGS_FOUR_ROWS_MAX, and checks that the layout's rule picks a spill-free setting for every shape
 it sends to this kernel. Not part of CI (≈ 10 minutes on 2 cores); needs libnvrtc.so.13 on
@@ -23,7 +23,7 @@ from nvrtc_check import compile_file, nvrtc, parse  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 SETTINGS = [(1, 1), (2, 1), (2, 2), (4, 1), (4, 2)]
-MAX_REGS, FOUR_ROWS_MAX = 64, 24  # gpu_layout::REGS_MAX_ENTRIES, REGS_FOUR_ROWS_MAX
+MAX_REGS, FOUR_ROWS_MAX = 64, 24  # device::layout::REGS_MAX_ENTRIES, REGS_FOUR_ROWS_MAX
 OLD_MAX_ENTRIES = 64  # the limit before it counted registers: E ≤ 64 entries, whatever the scalar
 
 

@@ -6,8 +6,8 @@
 //! no blocked group). `Throughput::Elements` counts samples.
 
 use core::hint::black_box;
+use crabmix::gmm::blocked::BlockedEStep;
 use crabmix::gmm::{Mixture, ParallelEStep, Stats};
-use crabmix::gmm_blocked::BlockedEStep;
 use crabmix_bench::gmm_workload::GmmWorkload;
 use crabmix_kernels::Real;
 use crabmix_kernels::gmm::{CovarianceKind, EStep, SerialEStep};

@@ -4,8 +4,8 @@
 //! and one generator step, batch 64). Throughput is in samples per step.
 
 use core::hint::black_box;
-use crabmix::vae::new_vae;
-use crabmix::wgan::{new_critic, new_generator, ring_config_gp, ring_sample};
+use crabmix::train::vae::new_vae;
+use crabmix::train::wgan::{new_critic, new_generator, ring_config_gp, ring_sample};
 use crabmix_bench::rng;
 use crabmix_kernels::models::{Likelihood, VaeTrainer, WganTrainer};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

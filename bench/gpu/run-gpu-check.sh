@@ -3,8 +3,8 @@
 # PyTorch and Python but no Rust, so the Rust side is a prebuilt x86_64 binary carried from a
 # development machine:
 #
-#   here:    cargo build -p crabmix --release --features cuda --bin crabmix-gpu-check
-#            mkdir -p bench/gpu/bin && cp target/release/crabmix-gpu-check bench/gpu/bin/
+#   here:    cargo build -p crabmix-bench --release --features cuda --bin gpu-check
+#            mkdir -p bench/gpu/bin && cp target/release/gpu-check bench/gpu/bin/
 #            (bench/gpu/bin/ is git-ignored; name it in the device call's `carry`)
 #   device:  bash bench/gpu/run-gpu-check.sh          (writes JSON and logs to $OUT)
 #
@@ -22,8 +22,8 @@ mkdir -p "$OUT"
 # Per-run JSONs go to a scratch folder (the device call returns only a few files); summary.json
 # embeds them all.
 RUNS=$(mktemp -d)
-BIN=${CRABMIX_GPU_CHECK:-bench/gpu/bin/crabmix-gpu-check}
-[[ -x $BIN ]] || { echo "missing $BIN: build it here with --features cuda and carry it" >&2; exit 2; }
+BIN=${CRABMIX_GPU_CHECK:-bench/gpu/bin/gpu-check}
+[[ -x $BIN ]] || { echo "missing $BIN: build it here (cargo build -p crabmix-bench --release --features cuda --bin gpu-check) and carry it" >&2; exit 2; }
 
 # cudarc loads libnvrtc.so.13 at run time: take the CUDA 13 one from the toolkit or from
 # PyTorch's nvidia-cuda-nvrtc wheel (the image has both; no downloads are possible there).

@@ -8,7 +8,6 @@ pub mod crosscheck;
 pub mod firmware_log;
 pub mod gmm_workload;
 pub mod machine;
-pub mod plot;
 
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;

@@ -12,7 +12,7 @@
 
 #![deny(missing_docs)]
 
-use crabmix::csv_data::{CsvRows, read_csv_from};
+use crabmix::io::csv::{CsvRows, read_csv_from};
 use crabmix::gmm::{Mixture, Stats};
 use crabmix_kernels::gaussian::{kl, reparam};
 use crabmix_kernels::gmm::{CovarianceKind, FitConfig, InitMethod, Shape};

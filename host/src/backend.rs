@@ -1,98 +1,20 @@
-//! Where the E-step of a fit runs: the multithreaded CPU path ([`crate::gmm::ParallelEStep`]) or
-//! the CUDA kernels ([`crate::cuda`]), behind one API.
+//! Where the E-step of a fit runs: the multithreaded CPU path ([`crate::gmm::streaming::ParallelEStep`]) or
+//! the CUDA kernels ([`crate::device::cuda`]), behind one API.
 //!
 //! Candle's pattern: every device operation returns `Result`; when the crate is built without the
-//! `cuda` feature, [`crate::cuda`] is a stub with the same API whose constructors return
+//! `cuda` feature, [`crate::device::cuda`] is a stub with the same API whose constructors return
 //! [`BackendError::NotCompiledWithCudaSupport`], so callers compile unchanged.
 
-use crate::cuda::{CudaDevice, CudaEm};
+use crate::device::cuda::{CudaDevice, CudaEm};
+use crate::device::em_loop::device_em_loop;
 use crate::gmm::{Mixture, ParallelEStep};
-use crate::gmm_device::device_em_loop;
-use crabmix_kernels::Real;
 use crabmix_kernels::gmm::{CovarianceKind, FitConfig, FitReport, Shape};
 use rand_core::Rng;
-use std::fmt;
 use std::sync::Arc;
 
-/// Why the GPU backend could not run.
-#[derive(Clone, Debug, PartialEq)]
-pub enum BackendError {
-    /// This build has no CUDA support (the host crate's `cuda` feature is off).
-    NotCompiledWithCudaSupport,
-    /// A CUDA library could not be loaded (probed before any cudarc call, which would panic).
-    LibraryMissing {
-        /// Which library: the driver or NVRTC, with the file name searched for.
-        library: &'static str,
-    },
-    /// The driver loaded but no usable device answered (driver's message).
-    NoDevice(String),
-    /// NVRTC rejected a kernel module (its log).
-    Compile {
-        /// The module (`host/cuda/<name>.cu`).
-        module: &'static str,
-        /// NVRTC's log.
-        log: String,
-    },
-    /// A driver call (allocation, copy, launch) failed.
-    Driver(String),
-    /// The request has no GPU kernel (e.g. spherical covariances).
-    Unsupported(&'static str),
-    /// The model or data failed the kernels crate's checks.
-    Kernels(crabmix_kernels::Error),
-}
-
-impl fmt::Display for BackendError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NotCompiledWithCudaSupport => {
-                write!(f, "this crabmix was built without CUDA support (rebuild with `--features cuda`)")
-            }
-            Self::LibraryMissing { library } => write!(f, "CUDA unavailable: {library} could not be loaded"),
-            Self::NoDevice(why) => write!(f, "no CUDA device: {why}"),
-            Self::Compile { module, log } => write!(f, "NVRTC failed to compile {module}.cu:\n{log}"),
-            Self::Driver(why) => write!(f, "CUDA driver error: {why}"),
-            Self::Unsupported(what) => write!(f, "not supported on the CUDA backend: {what}"),
-            Self::Kernels(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for BackendError {}
-
-impl From<crabmix_kernels::Error> for BackendError {
-    fn from(e: crabmix_kernels::Error) -> Self {
-        Self::Kernels(e)
-    }
-}
-
-mod sealed {
-    pub trait Sealed {}
-    impl Sealed for f32 {}
-    impl Sealed for f64 {}
-}
-
-/// A scalar type with CUDA kernels: `f32` and `f64`. `SUFFIX` names the kernel entry points
-/// (`gmm_estep_full_f32`, …), stamped per type by a macro in each `.cu` file.
-#[cfg(feature = "cuda")]
-pub trait GpuScalar:
-    Real + cudarc::driver::DeviceRepr + cudarc::driver::ValidAsZeroBits + sealed::Sealed
-{
-    /// Entry-point suffix: `"f32"` or `"f64"`.
-    const SUFFIX: &'static str;
-}
-/// A scalar type with CUDA kernels: `f32` and `f64`. `SUFFIX` names the kernel entry points
-/// (`gmm_estep_full_f32`, …), stamped per type by a macro in each `.cu` file.
-#[cfg(not(feature = "cuda"))]
-pub trait GpuScalar: Real + sealed::Sealed {
-    /// Entry-point suffix: `"f32"` or `"f64"`.
-    const SUFFIX: &'static str;
-}
-impl GpuScalar for f32 {
-    const SUFFIX: &'static str = "f32";
-}
-impl GpuScalar for f64 {
-    const SUFFIX: &'static str = "f64";
-}
+// The device leaves, re-exported so a caller of `select`/`fit` needs one import.
+pub use crate::device::error::BackendError;
+pub use crate::device::scalar::GpuScalar;
 
 /// The backend asked for on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -151,7 +73,7 @@ pub fn select(backend: Backend, kind: CovarianceKind) -> Result<Selected, Backen
 }
 
 /// [`Mixture::fit`] on `selected`: initialization on the host, then either the CPU threads' EM
-/// loop or the device-resident one ([`crate::gmm_device::device_em_loop`]: data uploaded once,
+/// loop or the device-resident one ([`crate::device::em_loop::device_em_loop`]: data uploaded once,
 /// E-step, reduction and M-step on the device, five words read per iteration).
 pub fn fit<T: GpuScalar, R: Rng + ?Sized>(
     selected: &Selected,

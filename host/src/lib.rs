@@ -1,30 +1,29 @@
 //! # crabmix (host)
 //!
-//! The std side of crabmix: runtime-sized Gaussian mixtures over the `crabmix-kernels` slice
-//! routines with a multithreaded E-step ([`gmm`]), numeric CSV input ([`csv_data`]), the model's
-//! JSON form ([`model_json`]), the backends ([`backend`]: CPU threads, or CUDA through [`cuda`],
-//! feature `cuda`, with the EM loop resident on the device, [`gmm_device`]; launch shapes in
-//! [`gpu_layout`]) and the `crabmix` command-line tool (`src/main.rs`).
+//! The std side of crabmix, in five folders:
+//!
+//! - [`gmm`]: runtime-sized Gaussian mixtures over the `crabmix-kernels` slice routines, the
+//!   multithreaded CPU E-steps (streaming and blocked, [`gmm::estep`] chooses) and the model's
+//!   JSON form ([`gmm::json`]);
+//! - [`device`]: the device backends — CUDA ([`device::cuda`], feature `cuda`, a stub with the
+//!   same API otherwise) and the g++ shim running the same `.cu` kernels on the CPU
+//!   (`device::shim`, feature `cuda-shim`) — behind two traits ([`device::traits`]), with the
+//!   EM loop resident on the device ([`device::em_loop`]), device MLP/VAE training
+//!   ([`device::mlp`]) and launch shapes ([`device::layout`]);
+//! - [`backend`]: the one place that names both the CPU and CUDA (backend selection and `fit`);
+//! - [`train`]: VAE and WGAN training on the CPU;
+//! - [`io`]: numeric CSV input and the SVG figures.
+//!
+//! The `crabmix` command-line tool lives in `src/cli/` (binary `src/main.rs`).
+//!
+//! Imports point down this list's tree only: leaves ([`device::error`], [`device::scalar`],
+//! [`device::layout`]) import nothing of the crate, and no two files import each other.
 #![deny(missing_docs)]
 
 pub mod backend;
-pub mod csv_data;
-// The CUDA backend, or (without the `cuda` feature) a stub with the same API.
-#[cfg(feature = "cuda")]
-pub mod cuda;
-#[cfg(not(feature = "cuda"))]
-#[path = "cuda_stub.rs"]
-pub mod cuda;
-#[cfg(feature = "cuda-shim")]
-pub mod cuda_shim;
+pub mod device;
 pub mod gmm;
-pub mod gmm_blocked;
-pub mod gmm_device;
-pub mod gpu_layout;
-pub mod mlp_device;
-pub mod model_json;
-pub mod plot;
-pub mod vae;
-pub mod wgan;
+pub mod io;
+pub mod train;
 
 pub use crabmix_kernels as kernels;

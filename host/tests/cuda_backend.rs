@@ -6,9 +6,11 @@
 #![cfg(feature = "cuda")]
 
 use crabmix::backend::{self, Backend, BackendError};
-use crabmix::cuda::{CudaDevice, CudaEStep, Module, driver_available, nvrtc_available, nvrtc_compile};
+use crabmix::device::cuda::{
+    CudaDevice, CudaEStep, Module, driver_available, nvrtc_available, nvrtc_compile,
+};
+use crabmix::device::layout::{EStepKernel, EStepLaunch};
 use crabmix::gmm::{Mixture, ParallelEStep, Stats};
-use crabmix::gpu_layout::{EStepKernel, EStepLaunch};
 use crabmix::kernels::gmm::{CovarianceKind, EStep, Shape};
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;

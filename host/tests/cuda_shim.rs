@@ -6,10 +6,11 @@
 #![cfg(feature = "cuda-shim")]
 
 use crabmix::backend::BackendError;
-use crabmix::cuda_shim::{self, ShimEStep, ShimEm, ShimScalar};
+use crabmix::device::em_loop::device_em_loop;
+use crabmix::device::layout::{EStepKernel, EStepLaunch};
+use crabmix::device::shim::{self, ShimEStep, ShimEm, ShimScalar};
+use crabmix::device::traits::{GmmDevice, MSTEP_TOO_LARGE, Slot};
 use crabmix::gmm::{Mixture, ParallelEStep, Stats};
-use crabmix::gmm_device::{GmmDevice, MSTEP_TOO_LARGE, Slot, device_em_loop};
-use crabmix::gpu_layout::{EStepKernel, EStepLaunch};
 use crabmix::kernels::Real;
 use crabmix::kernels::gaussian::kl::kl_diag_std_normal;
 use crabmix::kernels::gmm::{CovarianceKind, EStep, FitConfig, SerialEStep, Shape};
@@ -436,7 +437,7 @@ fn check_log_density<T: ShimScalar>(kind: CovarianceKind, tol: f64) {
     let (data64, _) = model64.sample(300, &mut Xoshiro256PlusPlus::seed_from_u64(8));
     let reference = model64.score_samples(&data64).unwrap();
     let model = model64.cast::<T>().unwrap();
-    let got = cuda_shim::log_density(&model.view(), &cast::<T>(&data64)).unwrap();
+    let got = shim::log_density(&model.view(), &cast::<T>(&data64)).unwrap();
     let dev = rel_dev(&got, &reference);
     eprintln!("log density {} {kind:?}: deviation {dev:.2e}", T::NAME);
     assert!(dev <= tol, "{dev:.3e}");
@@ -466,8 +467,8 @@ fn kl_batch_matches_kernels_kl() {
             kl_diag_std_normal(&m, &l)
         })
         .collect();
-    let got64 = cuda_shim::kl_diag_std_normal(&mu, &lv, d).unwrap();
-    let got32 = cuda_shim::kl_diag_std_normal::<f32>(&cast(&mu), &cast(&lv), d).unwrap();
+    let got64 = shim::kl_diag_std_normal(&mu, &lv, d).unwrap();
+    let got32 = shim::kl_diag_std_normal::<f32>(&cast(&mu), &cast(&lv), d).unwrap();
     for r in 0..n {
         assert!((got64[r] - reference[r]).abs() <= 1e-14 * reference[r].max(1.0), "row {r}");
         assert!((got32[r] as f64 - reference[r]).abs() <= 2e-6 * reference[r].max(1.0), "row {r}");
@@ -504,7 +505,7 @@ fn philox_reference_matches_random123_known_answers() {
 #[test]
 fn philox_kernel_words_match_reference() {
     let seed = 0x0123_4567_89ab_cdefu64;
-    let words = cuda_shim::philox_words(300, seed);
+    let words = shim::philox_words(300, seed);
     for i in 0..300u32 {
         let want = philox_reference([i, 0, 0, 0], [seed as u32, (seed >> 32) as u32]);
         assert_eq!(&words[4 * i as usize..4 * i as usize + 4], &want, "counter {i}");
@@ -518,8 +519,8 @@ fn reparam_philox_is_box_muller_of_the_reference_stream() {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
     let mu: Vec<f64> = (0..n).map(|_| uniform(&mut rng) - 0.5).collect();
     let lv: Vec<f64> = (0..n).map(|_| 2.0 * uniform(&mut rng) - 1.0).collect();
-    let (eps, z) = cuda_shim::reparam_diag_philox(&mu, &lv, seed).unwrap();
-    let (eps32, z32) = cuda_shim::reparam_diag_philox::<f32>(&cast(&mu), &cast(&lv), seed).unwrap();
+    let (eps, z) = shim::reparam_diag_philox(&mu, &lv, seed).unwrap();
+    let (eps32, z32) = shim::reparam_diag_philox::<f32>(&cast(&mu), &cast(&lv), seed).unwrap();
     let key = [seed as u32, (seed >> 32) as u32];
     for e in 0..n {
         let w = philox_reference([e as u32, 0, 0, 0], key);
@@ -603,14 +604,16 @@ fn overflowed_component_counts_as_zero_density_as_on_the_cpu() {
         let (gl, rl) = (g.totals().log_likelihood_sum().to_f64(), r.totals().log_likelihood_sum());
         assert!((gl - rl).abs() <= 2e-4 * rl.abs(), "{what} Σ ln p: {gl} vs {rl}");
     }
-    let dens = cuda_shim::log_density(&model.view(), &data).unwrap();
+    let dens = shim::log_density(&model.view(), &data).unwrap();
     let dev = rel_dev(&dens, &model64.score_samples(&data64).unwrap());
     assert!(dev <= 1e-5, "log density: {dev:.2e}");
 }
 
 // ---- MLP and VAE kernels (host/cuda/mlp.cu, gaussian.cu's latent backward) ----
 
-use crabmix::cuda_shim::{ShimKernels, ShimMlpScalar};
+use crabmix::device::mlp::{DenseSpec, DeviceMlp, DeviceVae};
+use crabmix::device::shim::{ShimKernels, ShimMlpScalar};
+use crabmix::device::traits::{ActivationKind, MlpKernels, device_adam};
 use crabmix::kernels::mlp::loss::mse;
 use crabmix::kernels::mlp::optim::Adam;
 use crabmix::kernels::mlp::{
@@ -618,7 +621,6 @@ use crabmix::kernels::mlp::{
 };
 use crabmix::kernels::models::{GaussianHead, Likelihood, Vae, VaeTrainer};
 use crabmix::kernels::{chain, chain_type};
-use crabmix::mlp_device::{Activation, AdamConfig, DenseSpec, DeviceMlp, DeviceVae, MlpKernels};
 
 /// Every parameter of `net`, flat in `visit_params` order.
 fn flat_params<T: Real, L: Layer<T>>(net: &L) -> Vec<T> {
@@ -649,8 +651,8 @@ fn to_f64<T: Real>(v: &[T]) -> Vec<f64> {
 /// the crate's per-sample forward/backward accumulated in batch order. Returns the largest
 /// relative deviation over all compared arrays.
 fn check_mlp<T: ShimMlpScalar, A1: CrateAct<T>, A2: CrateAct<T>>(
-    a1: (A1, Activation),
-    a2: (A2, Activation),
+    a1: (A1, ActivationKind),
+    a2: (A2, ActivationKind),
     chunk_rows: Option<usize>,
 ) -> f64 {
     const B: usize = 40;
@@ -692,7 +694,7 @@ fn check_mlp<T: ShimMlpScalar, A1: CrateAct<T>, A2: CrateAct<T>>(
     let specs = [
         DenseSpec::new(2, 32, a1.1),
         DenseSpec::new(32, 32, a2.1),
-        DenseSpec::new(32, 2, Activation::Identity),
+        DenseSpec::new(32, 2, ActivationKind::Identity),
     ];
     let mut dev = DeviceMlp::<T, _>::new(&k, &specs, B, &flat_params(&net)).unwrap();
     if let Some(rows) = chunk_rows {
@@ -710,7 +712,7 @@ fn check_mlp<T: ShimMlpScalar, A1: CrateAct<T>, A2: CrateAct<T>>(
     }
     let y = k.download(dev.output(), B * 2).unwrap();
     let grads_dev = dev.grads().unwrap();
-    dev.adam_step(&AdamConfig::new(T::from_f64(0.01))).unwrap();
+    dev.adam_step(&device_adam(T::from_f64(0.01))).unwrap();
     let params_dev = dev.params().unwrap();
     [
         rel_dev(&y, &y_ref),
@@ -728,15 +730,18 @@ fn mlp_2_32_32_2_f64_matches_kernels_mlp() {
     // One chunk (the crate's accumulation order) and three chunks of 16 rows (fixed-order merge).
     for chunk in [None, Some(16)] {
         let dev = check_mlp::<f64, _, _>(
-            (Tanh, Activation::Tanh),
-            (LeakyRelu { slope: 0.2 }, Activation::LeakyRelu(0.2)),
+            (Tanh, ActivationKind::Tanh),
+            (LeakyRelu { slope: 0.2 }, ActivationKind::LeakyRelu(0.2)),
             chunk,
         );
         eprintln!("mlp f64 tanh/leaky-relu chunk {chunk:?}: max rel dev {dev:.3e}");
         assert!(dev < 1e-12, "{dev}");
     }
-    let dev =
-        check_mlp::<f64, _, _>((Softplus, Activation::Softplus), (Sigmoid, Activation::Sigmoid), Some(16));
+    let dev = check_mlp::<f64, _, _>(
+        (Softplus, ActivationKind::Softplus),
+        (Sigmoid, ActivationKind::Sigmoid),
+        Some(16),
+    );
     eprintln!("mlp f64 softplus/sigmoid: max rel dev {dev:.3e}");
     assert!(dev < 1e-12, "{dev}");
 }
@@ -744,7 +749,7 @@ fn mlp_2_32_32_2_f64_matches_kernels_mlp() {
 #[test]
 fn mlp_2_32_32_2_f32_matches_kernels_mlp() {
     use crabmix::kernels::mlp::Relu;
-    let dev = check_mlp::<f32, _, _>((Relu, Activation::Relu), (Tanh, Activation::Tanh), Some(16));
+    let dev = check_mlp::<f32, _, _>((Relu, ActivationKind::Relu), (Tanh, ActivationKind::Tanh), Some(16));
     eprintln!("mlp f32 relu/tanh: max rel dev {dev:.3e}");
     assert!(dev < 1e-5, "{dev}");
 }
@@ -773,10 +778,9 @@ fn check_vae<T: ShimMlpScalar>() -> f64 {
     let batch: Vec<[T; 6]> = data.chunks(6).map(|r| core::array::from_fn(|i| r[i])).collect();
     let lr = T::from_f64(0.01);
     let mut trainer = VaeTrainer::new(&vae, lr);
-    let body = [DenseSpec::new(6, 16, Activation::Tanh)];
-    let dec = [DenseSpec::new(2, 16, Activation::Tanh), DenseSpec::new(16, 6, Activation::Identity)];
-    let mut dev =
-        DeviceVae::<T, _>::new(&ShimKernels, &body, 2, &dec, B, &params, AdamConfig::new(lr)).unwrap();
+    let body = [DenseSpec::new(6, 16, ActivationKind::Tanh)];
+    let dec = [DenseSpec::new(2, 16, ActivationKind::Tanh), DenseSpec::new(16, 6, ActivationKind::Identity)];
+    let mut dev = DeviceVae::<T, _>::new(&ShimKernels, &body, 2, &dec, B, &params, device_adam(lr)).unwrap();
     let mut worst = 0.0f64;
     for seed in [41u64, 42] {
         let terms = dev.step(&data, seed).unwrap();

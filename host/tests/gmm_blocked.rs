@@ -3,8 +3,9 @@
 //! statistics must agree to 1e-12 (f64) / 1e-4 (f32) relative to each entry's natural scale, its
 //! errors must name the same rows, and its result must not depend on the thread count.
 
+use crabmix::gmm::blocked::{BLOCK_ROWS, BLOCKED_CHUNK_ROWS, BlockedEStep};
+use crabmix::gmm::estep::{HostEStep, uses_blocked};
 use crabmix::gmm::{Mixture, Stats};
-use crabmix::gmm_blocked::{BLOCK_ROWS, BlockedEStep, CHUNK_ROWS, HostEStep, uses_blocked};
 use crabmix_kernels::gaussian::standard_normal;
 use crabmix_kernels::gmm::{CovarianceKind, EStep, FitConfig, SerialEStep, Shape};
 use crabmix_kernels::{Error, Real};
@@ -112,8 +113,8 @@ const CASES: &[(usize, usize, usize)] = &[
     (BLOCK_ROWS + 1, 1, 1),
     (1000, 1, 3),
     (1000, 5, 1),
-    (CHUNK_ROWS + 77, 7, 4),
-    (3 * CHUNK_ROWS + BLOCK_ROWS + 9, 16, 16),
+    (BLOCKED_CHUNK_ROWS + 77, 7, 4),
+    (3 * BLOCKED_CHUNK_ROWS + BLOCK_ROWS + 9, 16, 16),
     (10_001, 8, 8),
     (6000, 2, 16),
 ];
@@ -162,7 +163,7 @@ fn blocked_responsibilities_handle_ties_and_underflow() {
 
 #[test]
 fn blocked_does_not_depend_on_thread_count() {
-    let (model, data) = problem::<f64>(5 * CHUNK_ROWS + 300, 8, 5, 7);
+    let (model, data) = problem::<f64>(5 * BLOCKED_CHUNK_ROWS + 300, 8, 5, 7);
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         let mut s = pool.install(|| pass(&model, &mut BlockedEStep::new(&data, 8)));
@@ -208,11 +209,11 @@ fn first_error<T: Real, E: EStep<T>>(model: &Mixture<T>, estep: &mut E) -> Error
 #[test]
 fn blocked_reports_the_same_rows() {
     let d = 3;
-    let (model, clean) = problem::<f64>(3 * CHUNK_ROWS, d, 4, 5);
+    let (model, clean) = problem::<f64>(3 * BLOCKED_CHUNK_ROWS, d, 4, 5);
     let cases: &[&[(usize, usize, f64)]] = &[
-        &[(CHUNK_ROWS + BLOCK_ROWS + 13, 2, f64::NAN)],
+        &[(BLOCKED_CHUNK_ROWS + BLOCK_ROWS + 13, 2, f64::NAN)],
         &[(0, 0, f64::INFINITY)],
-        &[(2 * CHUNK_ROWS + 5, 1, 1e300)],
+        &[(2 * BLOCKED_CHUNK_ROWS + 5, 1, 1e300)],
         // The earlier row fails first whatever its error.
         &[(4000, 1, 1e300), (4001, 0, f64::NAN)],
         &[(4001, 0, 1e300), (4000, 2, f64::NEG_INFINITY), (9, 0, f64::NAN)],

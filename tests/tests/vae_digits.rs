@@ -7,8 +7,8 @@
 //! from `scripts/torch_vae_reference.py` (same model, data, split and hyperparameters; mean of 5
 //! seeds). Random streams differ between the two, so values, not trajectories, are compared.
 
-use crabmix::csv_data::read_csv;
-use crabmix::vae::{TrainConfig, mean_elbo, new_vae, rows_as_arrays, train};
+use crabmix::io::csv::read_csv;
+use crabmix::train::vae::{TrainConfig, mean_elbo, new_vae, rows_as_arrays, train};
 use crabmix_kernels::models::Likelihood;
 use crabmix_tests::fixtures::repo_root;
 use rand_core::SeedableRng;

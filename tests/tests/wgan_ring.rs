@@ -8,7 +8,9 @@
 //! its nearest mode when within 0.25), and the exact W₁ (optimal assignment) between 512
 //! generated and 512 real samples is ≥ 5× smaller than for the untrained generator.
 
-use crabmix::wgan::{generate, mode_coverage, new_critic, new_generator, ring_config_gp, ring_sample, train};
+use crabmix::train::wgan::{
+    generate, mode_coverage, new_critic, new_generator, ring_config_gp, ring_sample, train,
+};
 use crabmix_kernels::models::WganConfig;
 use crabmix_tests::assignment::wasserstein1_exact;
 use rand_core::SeedableRng;

@@ -7,10 +7,10 @@
 //! (the lecture's Fig. 4) and a JSON file of every figure.
 
 use clap::Parser;
-use crabmix::csv_data::read_csv;
 use crabmix::gmm::Mixture;
+use crabmix::io::csv::read_csv;
+use crabmix::io::plot::{Chart, Series};
 use crabmix_bench::machine::MachineInfo;
-use crabmix_bench::plot::{Chart, Series};
 use crabmix_kernels::gmm::{CovarianceKind, FitConfig, GaussianMixture, InitMethod};
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;

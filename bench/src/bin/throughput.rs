@@ -12,11 +12,11 @@
 //! these full-covariance workloads), so the ratios describe what users get.
 
 use clap::Parser;
+use crabmix::gmm::HostEStep;
 use crabmix::gmm::{Mixture, Stats};
-use crabmix::gmm_blocked::HostEStep;
+use crabmix::io::plot::{Chart, Series};
 use crabmix_bench::gmm_workload::GmmWorkload;
 use crabmix_bench::machine::MachineInfo;
-use crabmix_bench::plot::{Chart, Series};
 use crabmix_kernels::Real;
 use crabmix_kernels::gmm::{CovarianceKind, EStep, SerialEStep};
 use serde::Serialize;

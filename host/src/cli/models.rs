@@ -2,11 +2,12 @@
 //! line (subcommands and their handlers; `main.rs` only dispatches here).
 
 use clap::{Args, Subcommand, ValueEnum};
-use crabmix::csv_data::read_csv;
+use crabmix::io::csv::read_csv;
+use crabmix::io::plot;
 use crabmix::kernels::models::WganConfig;
-use crabmix::plot;
-use crabmix::vae::{self, DynVae, TrainConfig, TrainInfo, VaeJson};
-use crabmix::wgan::{self, WganJson};
+use crabmix::train::params::params_f32;
+use crabmix::train::vae::{self, DynVae, TrainConfig, TrainInfo, VaeJson};
+use crabmix::train::wgan::{self, WganJson};
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::io::{IsTerminal, Write};
@@ -164,7 +165,7 @@ pub fn run_wgan(cmd: WganCommand) -> CliResult {
 }
 
 // `main.rs`'s atomic write (temporary file, then rename): never a half-written model.
-use super::write_atomically as write_file;
+use super::output::write_atomically as write_file;
 
 fn print_rows<'a>(rows: impl Iterator<Item = Vec<f32>> + 'a) -> CliResult {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -336,8 +337,8 @@ fn wgan_train(a: &WganTrainArgs) -> CliResult {
             LipschitzArg::Sn => "sn",
         }
         .into(),
-        generator: wgan::params_f32(&g),
-        critic: wgan::params_f32(&c),
+        generator: params_f32(&g),
+        critic: params_f32(&c),
         wasserstein_estimate: curve.clone(),
     };
     let text = serde_json::to_string(&json).map_err(|e| e.to_string())? + "\n";

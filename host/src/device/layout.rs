@@ -1,5 +1,5 @@
-//! Launch shapes and statistics layout shared by the CUDA backend ([`crate::cuda`]) and the CPU
-//! shim that runs the same kernels in tests (`cuda_shim`, feature `cuda-shim`).
+//! Launch shapes and statistics layout shared by the CUDA backend ([`crate::device::cuda`]) and the CPU
+//! shim that runs the same kernels in tests (`device::shim`, feature `cuda-shim`).
 //!
 //! The E-step kernel (`host/cuda/gmm_estep.cu`) writes per-block partial sufficient statistics;
 //! a second kernel adds them in block order; [`merge_device_stats`] turns the reduced sums into
@@ -21,7 +21,7 @@ pub const BLOCK_THREADS: u32 = 256;
 pub const MLP_TILE: u32 = 16;
 
 /// Rows per chunk of the dense layers' parameter-gradient reduction for batches larger than it
-/// (`crate::mlp_device::chunk_rows_for`): each chunk's partial ∂L/∂W is summed by one thread per
+/// (`crate::device::mlp::chunk_rows_for`): each chunk's partial ∂L/∂W is summed by one thread per
 /// entry over its rows in order, then the partials are added in chunk order. 256 rows keep a
 /// thread's loop short and the partials small (⌈B/256⌉ · OUT · IN values).
 pub const MLP_CHUNK_ROWS: usize = 256;

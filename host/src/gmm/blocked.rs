@@ -1,5 +1,5 @@
 //! The blocked E-step for full covariances: the same statistics as the kernels' per-sample
-//! streaming pass ([`crate::gmm::ParallelEStep`]), computed a block of rows at a time so the
+//! streaming pass ([`crate::gmm::streaming::ParallelEStep`]), computed a block of rows at a time so the
 //! inner loops run over many samples at once.
 //!
 //! The streaming pass handles one sample at a time: its inner loops have length D (2 to 16 here),
@@ -20,16 +20,16 @@
 //!    (s2: upper triangle, per-lane sums kept over the chunk, then added and mirrored into the
 //!    full square the kernels' layout keeps before merging).
 //!
-//! Determinism: rows are split into fixed chunks of [`CHUNK_ROWS`] (independent of the thread
+//! Determinism: rows are split into fixed chunks of [`BLOCKED_CHUNK_ROWS`] (independent of the thread
 //! count), each chunk accumulated into its own statistics on a rayon worker, the chunks merged in
 //! order; every sum inside a chunk has a fixed order too. The AVX path (chosen at run time) and the
 //! portable path execute the same IEEE operations in the same order (no FMA contraction), so the
 //! result is bitwise the same on any x86-64 machine and thread count.
 //!
-//! [`HostEStep`] is the E-step [`crate::gmm::Mixture`] uses: blocked for full covariances with at
-//! least [`BLOCKED_MIN_ROWS`] rows, the streaming pass otherwise (see [`uses_blocked`]).
+//! `gmm::estep::HostEStep` is the E-step `Mixture` uses: blocked for full covariances with at
+//! least `BLOCKED_MIN_ROWS` rows, the streaming pass otherwise (see `gmm::estep::uses_blocked`).
 
-use crate::gmm::ParallelEStep;
+use super::streaming::ParallelEStep;
 use crabmix_kernels::gmm::{
     CovarianceKind, EStep, MixtureRef, Shape, StatsMut, Totals, sample_responsibilities,
 };
@@ -47,18 +47,7 @@ pub const BLOCK_ROWS: usize = 256;
 /// Rows per parallel task (a multiple of [`BLOCK_ROWS`]). Fixed, not derived from the thread count,
 /// so the merge order — and every rounding — is the same on any machine; small enough that
 /// N = 100 000 gives 49 tasks and two threads stay balanced.
-pub const CHUNK_ROWS: usize = 2048;
-
-/// Below this many rows [`HostEStep`] keeps the streaming pass: a fit that small finishes in
-/// microseconds either way, and the streaming pass needs no block scratch.
-pub const BLOCKED_MIN_ROWS: usize = 64;
-
-/// Whether [`HostEStep`] runs the blocked pass for `shape` on `rows` samples: full covariance and
-/// at least [`BLOCKED_MIN_ROWS`] rows. Diag and spherical models keep the streaming pass: their
-/// per-sample work is O(K·D), already a few vectorized loops, with nothing for blocks to amortize.
-pub fn uses_blocked(shape: Shape, rows: usize) -> bool {
-    shape.kind == CovarianceKind::Full && rows >= BLOCKED_MIN_ROWS
-}
+pub const BLOCKED_CHUNK_ROWS: usize = 2048;
 
 /// The blocked multithreaded E-step (see the module documentation). For `diag`/`spherical`
 /// models it runs the streaming [`ParallelEStep`] instead.
@@ -92,12 +81,13 @@ impl<T: Real> EStep<T> for BlockedEStep<'_, T> {
         let factors = Factors::new(model);
         let partials: Vec<Result<Partial<T>>> = self
             .data
-            .par_chunks(CHUNK_ROWS * d)
+            .par_chunks(BLOCKED_CHUNK_ROWS * d)
             .enumerate()
             .map_init(
                 || Scratch::new(shape),
                 |scratch, (c, chunk)| {
-                    accumulate_chunk(&factors, chunk, scratch).map_err(|e| e.offset_sample(c * CHUNK_ROWS))
+                    accumulate_chunk(&factors, chunk, scratch)
+                        .map_err(|e| e.offset_sample(c * BLOCKED_CHUNK_ROWS))
                 },
             )
             .collect();
@@ -106,51 +96,6 @@ impl<T: Real> EStep<T> for BlockedEStep<'_, T> {
         for p in partials {
             let mut p = p?;
             stats.merge(&p.view(shape).as_ref())?;
-        }
-        Ok(())
-    }
-}
-
-/// The E-step [`crate::gmm::Mixture`] runs on the CPU: [`BlockedEStep`] where [`uses_blocked`]
-/// says so, the streaming [`ParallelEStep`] otherwise; decided per pass from the model's shape.
-#[derive(Debug)]
-pub struct HostEStep<'a, T> {
-    data: &'a [T],
-    d: usize,
-    progress: bool,
-    passes: u32,
-}
-
-impl<'a, T: Real> HostEStep<'a, T> {
-    /// Over `data` (N × D row-major).
-    pub fn new(data: &'a [T], d: usize) -> Self {
-        Self { data, d, progress: false, passes: 0 }
-    }
-    /// Print one progress line per pass to stderr.
-    pub fn with_progress(mut self, on: bool) -> Self {
-        self.progress = on;
-        self
-    }
-    /// Ends the progress line.
-    pub fn finish_progress(&self) {
-        if self.progress && self.passes > 0 {
-            eprintln!();
-        }
-    }
-}
-
-impl<T: Real> EStep<T> for HostEStep<'_, T> {
-    fn accumulate(&mut self, model: &MixtureRef<'_, T>, stats: &mut StatsMut<'_, T>) -> Result<()> {
-        let rows = self.data.len() / self.d.max(1);
-        if uses_blocked(model.shape(), rows) {
-            BlockedEStep::new(self.data, self.d).accumulate(model, stats)?;
-        } else {
-            ParallelEStep::new(self.data, self.d).accumulate(model, stats)?;
-        }
-        self.passes += 1;
-        if self.progress {
-            let mean = stats.totals().mean_log_likelihood()?;
-            eprint!("\rEM pass {:4}  mean log-likelihood {:+.6}", self.passes, mean);
         }
         Ok(())
     }

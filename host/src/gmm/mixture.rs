@@ -1,57 +1,16 @@
-//! Runtime-sized Gaussian mixtures on the host: `Vec` storage around the kernels' slice routines,
-//! and a multithreaded E-step that merges per-chunk statistics in a fixed order.
-//!
-//! Any K, D ≤ [`MAX_RUNTIME_SIZE`] is one instantiation per scalar type (no per-size
-//! monomorphization), computing exactly what the fixed-size firmware types compute.
+//! [`Mixture`]: a runtime-sized mixture with `Vec` storage around the kernels' slice routines.
 
-use core::marker::PhantomData;
 use crabmix_kernels::gmm::{
-    self, CovarianceKind, EStep, FitConfig, FitReport, Flat, FlatMut, MAX_RUNTIME_SIZE, MixtureInner,
-    MixtureMut, MixtureRef, Shape, StatsInner, StatsMut, Storage, Totals,
+    self, CovarianceKind, EStep, FitConfig, FitReport, MAX_RUNTIME_SIZE, MixtureInner, MixtureMut,
+    MixtureRef, Shape, StatsMut,
 };
 use crabmix_kernels::{Error, Real, Result};
-// The CPU E-step of `fit`, `refine` and `em_step`: blocked for full covariances (see gmm_blocked).
-use crate::gmm_blocked::HostEStep;
+// The CPU E-step of `fit`, `refine` and `em_step`: blocked for full covariances (see gmm::estep).
+use super::estep::HostEStep;
+use super::heap::{Heap, HeapVec};
+use super::stats::Stats;
 use rand_core::Rng;
 use rayon::prelude::*;
-
-/// Rows per chunk of the parallel E-step. Fixed (not derived from the thread count) so that the
-/// merge order, and hence every rounding, is the same on any machine.
-pub const CHUNK_ROWS: usize = 4096;
-
-/// Heap storage for the kernels' one mixture and one statistics type (`MixtureInner`,
-/// `StatsInner`): every array a [`HeapVec`], the shape at run time.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Heap<T>(PhantomData<T>);
-
-/// One array of [`Heap`] storage.
-#[derive(Clone, Debug, PartialEq)]
-pub struct HeapVec<T>(pub Vec<T>);
-
-impl<T> Flat<T> for HeapVec<T> {
-    fn flat(&self) -> &[T] {
-        &self.0
-    }
-}
-
-impl<T> FlatMut<T> for HeapVec<T> {
-    fn flat_mut(&mut self) -> &mut [T] {
-        &mut self.0
-    }
-}
-
-impl<T> Storage for Heap<T> {
-    type Scalar = T;
-    type Shape = Shape;
-    type Vector = HeapVec<T>;
-    type Means = HeapVec<T>;
-    type Matrices = HeapVec<T>;
-    type Sample = HeapVec<T>;
-    type Totals = Totals<T>;
-    fn shape(shape: &Shape) -> Shape {
-        *shape
-    }
-}
 
 /// A K-component mixture in D dimensions with heap storage; always valid (factors refreshed).
 /// The kernels' `MixtureInner` over [`Heap`] storage, wrapped so that the host's fitting and
@@ -184,7 +143,7 @@ impl<T: Real> Mixture<T> {
 
     /// [`Self::fit`] with each initialization's EM iterations run by `run` (see
     /// [`gmm::fit_with`]): initialization here, the iterations wherever `run` puts them — e.g.
-    /// [`crate::gmm_device::device_em_loop`] with data and model resident on a GPU.
+    /// [`crate::device::em_loop::device_em_loop`] with data and model resident on a GPU.
     pub fn fit_with_em<R: Rng + ?Sized, F>(
         data: &[T],
         d: usize,
@@ -321,78 +280,5 @@ impl<T: Real> Mixture<T> {
             },
         )?;
         Ok(out)
-    }
-}
-
-/// Sufficient statistics with heap storage: the kernels' `StatsInner` over [`Heap`] storage
-/// (see the kernels' `StatsMut`).
-#[derive(Clone, Debug)]
-pub struct Stats<T> {
-    inner: StatsInner<Heap<T>>,
-}
-
-impl<T: Real> Stats<T> {
-    /// Empty statistics for `shape`.
-    pub fn new(shape: Shape) -> Self {
-        let (k, d) = (shape.components, shape.features);
-        let inner = StatsInner::from_parts(
-            shape,
-            HeapVec(vec![T::ZERO; k * d]),
-            HeapVec(vec![T::ZERO; k]),
-            HeapVec(vec![T::ZERO; k * d]),
-            HeapVec(vec![T::ZERO; k * d * d]),
-            HeapVec(vec![T::ZERO; d]),
-            Totals::default(),
-        )
-        .expect("storage sized from the shape");
-        Self { inner }
-    }
-
-    /// Mutable view for the kernels.
-    pub fn view_mut(&mut self) -> StatsMut<'_, T> {
-        self.inner.view_mut()
-    }
-}
-
-/// The multithreaded E-step: rows in chunks of [`CHUNK_ROWS`], each accumulated into its own
-/// statistics on a rayon worker, then merged into the caller's statistics in chunk order.
-#[derive(Debug)]
-pub struct ParallelEStep<'a, T> {
-    data: &'a [T],
-    d: usize,
-}
-
-impl<'a, T: Real> ParallelEStep<'a, T> {
-    /// Over `data` (N × D row-major). Progress reporting is [`crate::gmm_blocked::HostEStep`]'s.
-    pub fn new(data: &'a [T], d: usize) -> Self {
-        Self { data, d }
-    }
-}
-
-impl<T: Real> EStep<T> for ParallelEStep<'_, T> {
-    fn accumulate(&mut self, model: &MixtureRef<'_, T>, stats: &mut StatsMut<'_, T>) -> Result<()> {
-        let shape = model.shape();
-        let d = self.d;
-        let shifts = model.means();
-        let partials: Vec<Result<Stats<T>>> = self
-            .data
-            .par_chunks(CHUNK_ROWS * d)
-            .enumerate()
-            .map(|(c, chunk)| {
-                let mut s = Stats::new(shape);
-                let mut lp = vec![T::ZERO; shape.components];
-                let mut work = vec![T::ZERO; 2 * d];
-                let mut v = s.view_mut();
-                v.reset(shifts)?;
-                v.accumulate_batch(model, chunk, &mut lp, &mut work)
-                    .map_err(|e| e.offset_sample(c * CHUNK_ROWS))?;
-                Ok(s)
-            })
-            .collect();
-        for p in partials {
-            let mut p = p?;
-            stats.merge(&p.view_mut().as_ref())?;
-        }
-        Ok(())
     }
 }

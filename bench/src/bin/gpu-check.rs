@@ -1,5 +1,6 @@
-//! `crabmix-gpu-check`: the lent-GPU check of the CUDA backend, built here (feature `cuda`,
+//! `gpu-check`: the lent-GPU check of the CUDA backend, built here (`crabmix-bench` feature `cuda`,
 //! x86_64) and carried to the device machine, which has no Rust (bench/gpu/run-gpu-check.sh).
+//! Arguments are parsed by clap: an unknown flag or subcommand is a usage error (exit 2).
 //!
 //! * `check OUT.json` — fresh random models and data (seed from the clock, printed) at several
 //!   sizes, full and diag, f32 and f64: the device E-step's statistics and log-likelihood, the
@@ -16,12 +17,13 @@
 //!   warm-ups, and the E-step pass alone, with the device's fp32 FMA and memory-bandwidth
 //!   roofline computed from its attributes.
 
+use clap::{Parser, Subcommand, ValueEnum};
 use crabmix::backend::GpuScalar;
 use crabmix::backend::Selected;
-use crabmix::cuda::{CudaDevice, CudaEStep, CudaEm};
+use crabmix::device::cuda::{CudaDevice, CudaEStep, CudaEm};
+use crabmix::device::layout::{EStepKernel, EStepLaunch};
+use crabmix::device::traits::{GmmDevice, Slot};
 use crabmix::gmm::{Mixture, ParallelEStep, Stats};
-use crabmix::gmm_device::{GmmDevice, Slot};
-use crabmix::gpu_layout::{EStepKernel, EStepLaunch};
 use crabmix::kernels::gaussian::kl::exp_excess;
 use crabmix::kernels::gmm::FitConfig;
 use crabmix::kernels::gmm::{CovarianceKind, EStep, Shape};
@@ -29,15 +31,17 @@ use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use serde_json::{Value, json};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crabmix::device::mlp::{DenseSpec, DeviceMlp, DeviceVae};
+use crabmix::device::traits::{ActivationKind, MlpKernels, device_adam};
 use crabmix::kernels::mlp::loss::mse;
 use crabmix::kernels::mlp::optim::Adam;
 use crabmix::kernels::mlp::{Act, Dense, Init, Layer, LeakyRelu, Tanh};
 use crabmix::kernels::models::{GaussianHead, Likelihood, Vae, VaeTrainer};
 use crabmix::kernels::{chain, chain_type};
-use crabmix::mlp_device::{Activation, AdamConfig, DenseSpec, DeviceMlp, DeviceVae, MlpKernels};
 
 fn uniform(rng: &mut Xoshiro256PlusPlus) -> f64 {
     (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
@@ -228,9 +232,9 @@ fn check_mlp<T: GpuScalar>(dev: &Arc<CudaDevice>, seed: u64, tol: f64) -> Value 
     Adam::new(&net, T::from_f64(1e-3)).step(&mut stepped, &grads);
     let run = || -> Result<[f64; 4], crabmix::backend::BackendError> {
         let specs = [
-            DenseSpec::new(2, 32, Activation::Tanh),
-            DenseSpec::new(32, 32, Activation::LeakyRelu(0.2)),
-            DenseSpec::new(32, 2, Activation::Identity),
+            DenseSpec::new(2, 32, ActivationKind::Tanh),
+            DenseSpec::new(32, 32, ActivationKind::LeakyRelu(0.2)),
+            DenseSpec::new(32, 2, ActivationKind::Identity),
         ];
         let mut mlp = DeviceMlp::<T, _>::new(
             dev,
@@ -249,7 +253,7 @@ fn check_mlp<T: GpuScalar>(dev: &Arc<CudaDevice>, seed: u64, tol: f64) -> Value 
         }
         let y = to_f64(&dev.download(mlp.output(), B * 2)?);
         let gr = to_f64(&mlp.grads()?);
-        mlp.adam_step(&AdamConfig::new(T::from_f64(1e-3)))?;
+        mlp.adam_step(&device_adam(T::from_f64(1e-3)))?;
         let p = to_f64(&mlp.params()?);
         let dxv = to_f64(&MlpKernels::<T>::download(dev, &dx, B * 2)?);
         Ok([
@@ -298,9 +302,10 @@ fn check_vae<T: GpuScalar>(dev: &Arc<CudaDevice>, seed: u64, tol: f64) -> Value 
     let lr = T::from_f64(1e-3);
     let mut trainer = VaeTrainer::new(&vae, lr);
     let mut run = || -> Result<[f64; 3], crabmix::backend::BackendError> {
-        let body = [DenseSpec::new(16, 64, Activation::Tanh)];
-        let dec = [DenseSpec::new(4, 64, Activation::Tanh), DenseSpec::new(64, 16, Activation::Identity)];
-        let mut d = DeviceVae::<T, _>::new(dev, &body, 4, &dec, B, &params, AdamConfig::new(lr))?;
+        let body = [DenseSpec::new(16, 64, ActivationKind::Tanh)];
+        let dec =
+            [DenseSpec::new(4, 64, ActivationKind::Tanh), DenseSpec::new(64, 16, ActivationKind::Identity)];
+        let mut d = DeviceVae::<T, _>::new(dev, &body, 4, &dec, B, &params, device_adam(lr))?;
         let terms = d.step(&data, seed)?;
         let eps = d.last_eps()?;
         let mut row = 0;
@@ -339,7 +344,7 @@ fn check_vae<T: GpuScalar>(dev: &Arc<CudaDevice>, seed: u64, tol: f64) -> Value 
 }
 
 fn roofline(dev: &CudaDevice) -> (f64, f64) {
-    use cudarc::driver::sys::CUdevice_attribute as A;
+    use crabmix::device::cuda::cudarc::driver::sys::CUdevice_attribute as A;
     let ctx = dev.context();
     let get = |a| ctx.attribute(a).unwrap_or(0) as f64;
     let sms = get(A::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
@@ -513,18 +518,54 @@ fn check_fit<T: GpuScalar>(
            "covariances_rel_dev": devs[2], "mean_log_likelihood_rel_dev": devs[3], "error": err, "ok": ok})
 }
 
+/// The command line (see the module documentation).
+#[derive(Parser)]
+#[command(name = "gpu-check", about = "The lent-GPU check and bench of crabmix's CUDA backend")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Device E-step, density, Gaussian kernels, MLP/VAE and whole fits against the CPU.
+    Check {
+        /// Where the JSON report goes.
+        out: PathBuf,
+    },
+    /// One resident EM iteration and the E-step pass on N × D f32 data, K components.
+    Bench {
+        /// Samples.
+        n: usize,
+        /// Features.
+        d: usize,
+        /// Components.
+        k: usize,
+        /// Covariance kind.
+        kind: KindArg,
+        /// Where the JSON report goes.
+        out: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KindArg {
+    Full,
+    Diag,
+}
+
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
+    let cli = Cli::parse();
     let dev = match CudaDevice::open(0) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("crabmix-gpu-check: {e}");
+            eprintln!("gpu-check: {e}");
             std::process::exit(2);
         }
     };
     println!("device: {} ({})", dev.name(), dev.arch());
-    let result = match args.get(1).map(String::as_str) {
-        Some("check") => {
+    let (result, out) = match cli.command {
+        Command::Check { out } => {
             let seed =
                 std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
             println!("seed {seed}");
@@ -579,21 +620,19 @@ fn main() {
                 && fits.iter().all(|c| c["ok"] == true)
                 && gauss["ok"] == true
                 && nets.iter().all(|c| c["ok"] == true);
-            json!({"device": dev.name(), "arch": dev.arch(), "seed": seed, "estep_and_density": cases, "em_fits": fits, "gaussian": gauss,
-                   "mlp_and_vae": nets, "ok": ok})
+            let report = json!({"device": dev.name(), "arch": dev.arch(), "seed": seed, "estep_and_density": cases, "em_fits": fits, "gaussian": gauss,
+                   "mlp_and_vae": nets, "ok": ok});
+            (report, out)
         }
-        Some("bench") if args.len() == 7 => {
-            let p = |i: usize| args[i].parse::<usize>().expect("N D K are integers");
-            let kind = if args[5] == "diag" { CovarianceKind::Diag } else { CovarianceKind::Full };
-            let r = bench(&dev, p(2), p(3), p(4), kind);
-            json!({"device": dev.name(), "arch": dev.arch(), "bench": r, "ok": true})
-        }
-        _ => {
-            eprintln!("usage: crabmix-gpu-check check OUT.json | bench N D K full|diag OUT.json");
-            std::process::exit(2);
+        Command::Bench { n, d, k, kind, out } => {
+            let kind = match kind {
+                KindArg::Full => CovarianceKind::Full,
+                KindArg::Diag => CovarianceKind::Diag,
+            };
+            let r = bench(&dev, n, d, k, kind);
+            (json!({"device": dev.name(), "arch": dev.arch(), "bench": r, "ok": true}), out)
         }
     };
-    let out = args.last().unwrap();
     std::fs::write(out, serde_json::to_string_pretty(&result).unwrap()).expect("write the JSON");
     if result["ok"] != true {
         std::process::exit(1);

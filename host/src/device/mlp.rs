@@ -4,7 +4,7 @@
 //! parameters, optimizer state, activations and gradients stay resident on the device.
 //!
 //! One pipeline, two executors: [`MlpKernels`] is implemented by the CUDA backend
-//! (`Arc<CudaDevice>`, feature `cuda`) and by the g++ shim (`cuda_shim::ShimKernels`, feature
+//! (`Arc<CudaDevice>`, feature `cuda`) and by the g++ shim (`shim::ShimKernels`, feature
 //! `cuda-shim`), so CI runs exactly the launch sequence the GPU runs and compares it with the
 //! kernels crate (`crabmix_kernels::mlp`, `crabmix_kernels::models::vae`).
 //!
@@ -12,52 +12,14 @@
 //! then `b[o]`; a batch is row-major B × features; a network's flat parameter vector lists its
 //! layers' (w, b) in order, which is the crate's `Layer::visit_params` order.
 
-use crate::backend::{BackendError, GpuScalar};
-use crate::gpu_layout::{MLP_CHUNK_ROWS, MLP_TILE};
+use crate::device::error::BackendError;
+use crate::device::layout::{MLP_CHUNK_ROWS, MLP_TILE};
+use crate::device::scalar::GpuScalar;
+use crate::device::traits::{ActivationKind, DeviceAdam, MlpKernels};
+use crabmix_kernels::Error;
 use crabmix_kernels::models::ElboTerms;
-use crabmix_kernels::{Error, Real};
 
 type Result<T> = std::result::Result<T, BackendError>;
-
-/// An element-wise activation with its kernel code (`MLP_ACT_*` in `host/cuda/mlp.cu`); the
-/// formulas are the crate's `crabmix_kernels::mlp::Activation` implementations.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Activation {
-    /// f(x) = x.
-    Identity,
-    /// f(x) = max(x, 0); f′(0) = 0.
-    Relu,
-    /// f(x) = x for x > 0, slope·x otherwise; f′(0) = slope.
-    LeakyRelu(f64),
-    /// f(x) = tanh x, f′ = 1 − tanh² x.
-    Tanh,
-    /// f(x) = σ(x) = 1/(1 + e⁻ˣ), f′ = σ(1 − σ).
-    Sigmoid,
-    /// f(x) = ln(1 + eˣ) (as max(x, 0) + ln(1 + e^{−|x|})), f′ = σ(x).
-    Softplus,
-}
-
-impl Activation {
-    /// The kernel's activation code.
-    pub fn code(self) -> i32 {
-        match self {
-            Activation::Identity => 0,
-            Activation::Relu => 1,
-            Activation::LeakyRelu(_) => 2,
-            Activation::Tanh => 3,
-            Activation::Sigmoid => 4,
-            Activation::Softplus => 5,
-        }
-    }
-
-    /// Leaky ReLU's slope (0 for the others: the kernel ignores it).
-    pub fn slope(self) -> f64 {
-        match self {
-            Activation::LeakyRelu(s) => s,
-            _ => 0.0,
-        }
-    }
-}
 
 /// One dense layer followed by its activation: y = f(W x + b), W of `outputs` × `inputs`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -66,13 +28,13 @@ pub struct DenseSpec {
     pub inputs: usize,
     /// Output width (the crate's OUT).
     pub outputs: usize,
-    /// Activation applied after the affine map (`Identity` for a bare `Dense`).
-    pub act: Activation,
+    /// ActivationKind applied after the affine map (`Identity` for a bare `Dense`).
+    pub act: ActivationKind,
 }
 
 impl DenseSpec {
     /// `Dense<_, inputs, outputs>` followed by `Act(act)` (or nothing for `Identity`).
-    pub const fn new(inputs: usize, outputs: usize, act: Activation) -> Self {
+    pub const fn new(inputs: usize, outputs: usize, act: ActivationKind) -> Self {
         Self { inputs, outputs, act }
     }
 
@@ -80,221 +42,6 @@ impl DenseSpec {
     pub const fn params(&self) -> usize {
         self.outputs * self.inputs + self.outputs
     }
-}
-
-/// Adam's hyperparameters and per-step scalars (kernels/src/mlp/optim.rs `Adam`).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct AdamConfig<T> {
-    /// Learning rate.
-    pub lr: T,
-    /// β₁ (0.9 by default).
-    pub beta1: T,
-    /// β₂ (0.999 by default).
-    pub beta2: T,
-    /// ε (1e-8 by default).
-    pub eps: T,
-    /// L2 weight decay added to the gradient (0 by default).
-    pub weight_decay: T,
-}
-
-impl<T: Real> AdamConfig<T> {
-    /// PyTorch's defaults with learning rate `lr` (the crate's `Adam::new`).
-    pub fn new(lr: T) -> Self {
-        Self {
-            lr,
-            beta1: T::from_f64(0.9),
-            beta2: T::from_f64(0.999),
-            eps: T::from_f64(1e-8),
-            weight_decay: T::ZERO,
-        }
-    }
-
-    /// (step_size, √(bias correction 2)) for step t ≥ 1, computed in T exactly as the crate's
-    /// `Adam::step`: lr / (1 − β₁ᵗ) and √(1 − β₂ᵗ).
-    pub fn step_scalars(&self, t: u32) -> (T, T) {
-        let tt = T::from_usize(t as usize);
-        (self.lr / (T::ONE - self.beta1.powf(tt)), (T::ONE - self.beta2.powf(tt)).sqrt())
-    }
-}
-
-/// The device kernels a network needs, launched on some executor (a CUDA stream, or the g++ shim
-/// on the CPU). `Buf` is the executor's buffer of T.
-///
-/// Launch methods are `unsafe`: the kernels index raw pointers, so every buffer must hold at least
-/// the number of values stated on the method (the executors cannot check device-side indexing).
-/// [`DeviceMlp`] and [`DeviceVae`] allocate every buffer to those sizes and are safe.
-#[allow(clippy::too_many_arguments)]
-pub trait MlpKernels<T: GpuScalar>: Clone {
-    /// A buffer of T on the executor.
-    type Buf;
-    /// A buffer of `len` values, every byte 0xff (NaN): an unwritten output shows.
-    fn alloc(&self, len: usize) -> Result<Self::Buf>;
-    /// A buffer holding a copy of `host`.
-    fn upload(&self, host: &[T]) -> Result<Self::Buf>;
-    /// Overwrites the first `host.len()` values of `buf` (which must hold that many: checked).
-    fn write(&self, buf: &mut Self::Buf, host: &[T]) -> Result<()>;
-    /// The first `len` values of `buf` (checked against its length).
-    fn download(&self, buf: &Self::Buf, len: usize) -> Result<Vec<T>>;
-    /// `dense_forward`: pre = X Wᵀ + b, y = f(pre).
-    ///
-    /// # Safety
-    /// x ≥ batch·inp, w ≥ out·inp, b ≥ out, pre and y ≥ batch·out values.
-    unsafe fn dense_forward(
-        &self,
-        x: &Self::Buf,
-        w: &Self::Buf,
-        b: &Self::Buf,
-        batch: usize,
-        inp: usize,
-        out: usize,
-        act: Activation,
-        pre: &mut Self::Buf,
-        y: &mut Self::Buf,
-    ) -> Result<()>;
-    /// `dense_backward_input`: dx (=|+=) G W.
-    ///
-    /// # Safety
-    /// g ≥ batch·out, w ≥ out·inp, dx ≥ batch·inp values.
-    unsafe fn dense_backward_input(
-        &self,
-        g: &Self::Buf,
-        w: &Self::Buf,
-        batch: usize,
-        inp: usize,
-        out: usize,
-        accumulate: bool,
-        dx: &mut Self::Buf,
-    ) -> Result<()>;
-    /// `dense_backward_params`: per-chunk Gᵀ X and column sums of G.
-    ///
-    /// # Safety
-    /// x ≥ batch·inp, g ≥ batch·out, partial_w ≥ chunks·out·inp, partial_b ≥ chunks·out values
-    /// with chunks = ⌈batch / chunk_rows⌉; chunk_rows a positive multiple of [`MLP_TILE`].
-    unsafe fn dense_backward_params(
-        &self,
-        x: &Self::Buf,
-        g: &Self::Buf,
-        batch: usize,
-        inp: usize,
-        out: usize,
-        chunk_rows: usize,
-        partial_w: &mut Self::Buf,
-        partial_b: &mut Self::Buf,
-    ) -> Result<()>;
-    /// `mlp_sum_chunks`: `out[e] = Σ_c partials[c·len + e]` in chunk order.
-    ///
-    /// # Safety
-    /// partials ≥ chunks·len, out ≥ len values.
-    unsafe fn sum_chunks(
-        &self,
-        partials: &Self::Buf,
-        chunks: usize,
-        len: usize,
-        out: &mut Self::Buf,
-    ) -> Result<()>;
-    /// `act_backward`: gpre = gy ⊙ f′(pre).
-    ///
-    /// # Safety
-    /// pre, gy, gpre ≥ len values.
-    unsafe fn act_backward(
-        &self,
-        pre: &Self::Buf,
-        gy: &Self::Buf,
-        len: usize,
-        act: Activation,
-        gpre: &mut Self::Buf,
-    ) -> Result<()>;
-    /// `mse_rows`: per-row mean squared error and its gradient times `scale`.
-    ///
-    /// # Safety
-    /// pred, target, grad ≥ batch·n, loss ≥ batch values.
-    unsafe fn mse_rows(
-        &self,
-        pred: &Self::Buf,
-        target: &Self::Buf,
-        batch: usize,
-        n: usize,
-        scale: T,
-        loss: &mut Self::Buf,
-        grad: &mut Self::Buf,
-    ) -> Result<()>;
-    /// `bce_logits_rows`: per-row BCE with logits (times `norm`) and its gradient times `scale`.
-    ///
-    /// # Safety
-    /// logits, target, grad ≥ batch·n, loss ≥ batch values.
-    unsafe fn bce_logits_rows(
-        &self,
-        logits: &Self::Buf,
-        target: &Self::Buf,
-        batch: usize,
-        n: usize,
-        norm: T,
-        scale: T,
-        loss: &mut Self::Buf,
-        grad: &mut Self::Buf,
-    ) -> Result<()>;
-    /// `adam_step` over `len` parameters; `t` ≥ 1 is the step number.
-    ///
-    /// # Safety
-    /// p, grad, m, v ≥ len values.
-    unsafe fn adam_step(
-        &self,
-        p: &mut Self::Buf,
-        grad: &Self::Buf,
-        m: &mut Self::Buf,
-        v: &mut Self::Buf,
-        len: usize,
-        cfg: &AdamConfig<T>,
-        t: u32,
-    ) -> Result<()>;
-    /// `reparam_diag_philox`: ε from Philox(seed, flat index), z = μ + e^{½ lv} ε.
-    ///
-    /// # Safety
-    /// mu, log_var, eps, z ≥ len values.
-    unsafe fn reparam(
-        &self,
-        mu: &Self::Buf,
-        log_var: &Self::Buf,
-        len: usize,
-        seed: u64,
-        eps: &mut Self::Buf,
-        z: &mut Self::Buf,
-    ) -> Result<()>;
-    /// `kl_diag_std_normal`: KL(N(μ_r, diag e^{lv_r}) ‖ N(0, I)) per row.
-    ///
-    /// # Safety
-    /// mu, log_var ≥ n·d, out ≥ n values.
-    unsafe fn kl_rows(
-        &self,
-        mu: &Self::Buf,
-        log_var: &Self::Buf,
-        n: usize,
-        d: usize,
-        out: &mut Self::Buf,
-    ) -> Result<()>;
-    /// `vae_latent_backward`: g_mu = μ·w + g_z, g_lv = ½(e^{lv} − 1)·w + ½ g_z σ ε.
-    ///
-    /// # Safety
-    /// mu, log_var, eps, g_z, g_mu, g_lv ≥ len values.
-    unsafe fn vae_latent_backward(
-        &self,
-        mu: &Self::Buf,
-        log_var: &Self::Buf,
-        eps: &Self::Buf,
-        g_z: &Self::Buf,
-        len: usize,
-        weight: T,
-        g_mu: &mut Self::Buf,
-        g_lv: &mut Self::Buf,
-    ) -> Result<()>;
-}
-
-/// Checks `have ≥ need` for a buffer named `what` (executors call it in `write`/`download`).
-pub fn check_len(what: &'static str, have: usize, need: usize) -> Result<()> {
-    if have < need {
-        return Err(Error::ShapeMismatch { what, expected: need, found: have }.into());
-    }
-    Ok(())
 }
 
 /// Rows per chunk of the parameter-gradient reduction for a batch of `batch` rows: the batch in
@@ -512,7 +259,7 @@ impl<T: GpuScalar, K: MlpKernels<T>> DeviceMlp<T, K> {
             // gb o, pw chunks·o·i, pb chunks·o (allocated in new / set_chunk_rows); gy is the
             // next layer's gin (batch·its inputs = batch·o) or the caller's g_out (batch·outputs);
             // input is x (batch·inputs) or the previous layer's y (batch·i).
-            let g: &K::Buf = if s.act == Activation::Identity {
+            let g: &K::Buf = if s.act == ActivationKind::Identity {
                 gy
             } else {
                 unsafe { k.act_backward(&cur.pre, gy, batch * o, s.act, &mut cur.gpre) }?;
@@ -531,7 +278,7 @@ impl<T: GpuScalar, K: MlpKernels<T>> DeviceMlp<T, K> {
     }
 
     /// One Adam update of every parameter with the gradients of the last backward pass.
-    pub fn adam_step(&mut self, cfg: &AdamConfig<T>) -> Result<()> {
+    pub fn adam_step(&mut self, cfg: &DeviceAdam<T>) -> Result<()> {
         self.steps = self.steps.saturating_add(1);
         let t = self.steps;
         for l in &mut self.layers {
@@ -582,7 +329,7 @@ pub struct DeviceVae<T: GpuScalar, K: MlpKernels<T>> {
     mu_head: DeviceMlp<T, K>,
     lv_head: DeviceMlp<T, K>,
     decoder: DeviceMlp<T, K>,
-    adam: AdamConfig<T>,
+    adam: DeviceAdam<T>,
     x: K::Buf,
     eps: K::Buf,
     z: K::Buf,
@@ -607,7 +354,7 @@ impl<T: GpuScalar, K: MlpKernels<T>> DeviceVae<T, K> {
         decoder: &[DenseSpec],
         batch: usize,
         params: &[T],
-        adam: AdamConfig<T>,
+        adam: DeviceAdam<T>,
     ) -> Result<Self> {
         let (Some(last_body), Some(first_dec), Some(last_dec)) =
             (body.last(), decoder.first(), decoder.last())
@@ -623,7 +370,7 @@ impl<T: GpuScalar, K: MlpKernels<T>> DeviceVae<T, K> {
             }
             .into());
         }
-        let head = [DenseSpec::new(h, latent, Activation::Identity)];
+        let head = [DenseSpec::new(h, latent, ActivationKind::Identity)];
         let n_body: usize = body.iter().map(DenseSpec::params).sum();
         let n_head = head[0].params();
         let n_dec: usize = decoder.iter().map(DenseSpec::params).sum();

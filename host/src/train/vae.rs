@@ -7,7 +7,7 @@
 //! Bernoulli logits). The kernels are sized at compile time, so the CLI is compiled for the
 //! shapes in [`SUPPORTED`]; [`DynVae`] hides which one is in use.
 
-use crate::wgan::{load_params_f32, params_f32};
+use crate::train::params::{load_params_f32, params_f32};
 use crabmix_kernels::mlp::{Act, Dense, Init, Relu};
 use crabmix_kernels::models::{ElboTerms, GaussianHead, Likelihood, Vae, VaeTrainer};
 use crabmix_kernels::{Real, chain, chain_type};

@@ -117,26 +117,6 @@ pub struct WganJson {
     pub wasserstein_estimate: Vec<f64>,
 }
 
-/// Parameters of `l` in `for_each_param` order, as f32.
-pub fn params_f32<T: Real, L: Layer<T>>(l: &L) -> Vec<f32> {
-    let mut v = Vec::with_capacity(L::PARAMS);
-    l.visit_params(&mut |p| v.push(p.to_f64() as f32));
-    v
-}
-
-/// Overwrites the parameters of `l` from `p` (count and finiteness checked).
-pub fn load_params_f32<T: Real, L: Layer<T>>(l: &mut L, p: &[f32], what: &str) -> Result<(), String> {
-    if p.len() != L::PARAMS {
-        return Err(format!("{what}: {} parameters, the model needs {}", p.len(), L::PARAMS));
-    }
-    if let Some(i) = p.iter().position(|v| !v.is_finite()) {
-        return Err(format!("{what}: parameter {i} is not finite"));
-    }
-    let mut it = p.iter();
-    l.for_each_param(&mut |q| *q = T::from_f64(*it.next().expect("length checked") as f64));
-    Ok(())
-}
-
 /// The ring's training recipe used by `crabmix wgan train --lipschitz gp` and the tests: WGAN-GP
 /// (λ = 10, n_critic = 5, Adam β₂ = 0.9) with two time scales (Heusel et al. 2017): critic
 /// η = 1e-3, generator η = 2e-4, β₁ = 0.5.

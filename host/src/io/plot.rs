@@ -1,5 +1,17 @@
-//! A small SVG chart writer: axes with ticks, histogram bars, line series, scatter points and a
-//! legend. Hand-written so the main job builds in seconds on two cores (no font or raster stack).
+//! The SVG figures of the CLI and the benchmarks, one writer: a [`Chart`] (axes with round ticks,
+//! histogram bars, line series, scatter points, a legend; linear or log₁₀ y) and, on top of it,
+//! the CLI's ELBO/W₁ curves ([`line_chart`]) and real-vs-generated scatter ([`scatter`]); plus
+//! the latent traversal's grid of grey-level images ([`image_grid`]), which has no axes.
+//! `crabmix-bench` draws the crab histogram with its densities and the throughput curves with
+//! [`Chart`] directly.
+//!
+//! Hand-written rather than `plotters`: plotters without its `ttf` feature would draw these too
+//! (its SVG backend needs no font or raster stack), but every figure here is a few dozen SVG
+//! elements, and one more dependency tree costs build time on the two-core CI machines for
+//! nothing these ~300 lines do not already do (its build cost was not measured).
+//!
+//! NaN contract: non-finite values are skipped in the line chart and scatter plot (an empty or
+//! all-NaN series draws axes only); image pixels are clamped to [0, 1], NaN drawn as 0.
 
 use std::fmt::Write as _;
 
@@ -216,12 +228,12 @@ impl Chart {
             }
         }
         let _ = writeln!(s, "</g>");
-        for (i, series) in self.series.iter().enumerate() {
-            let (label, color) = match series {
-                Series::Bars { label, color, .. }
-                | Series::Line { label, color, .. }
-                | Series::Scatter { label, color, .. } => (label, color),
-            };
+        let labelled = self.series.iter().filter_map(|series| match series {
+            Series::Bars { label, color, .. }
+            | Series::Line { label, color, .. }
+            | Series::Scatter { label, color, .. } => (!label.is_empty()).then_some((label, color)),
+        });
+        for (i, (label, color)) in labelled.enumerate() {
             let y = y0 + 18.0 + 18.0 * i as f64;
             let _ = writeln!(
                 s,
@@ -234,6 +246,147 @@ impl Chart {
         s.push_str("</svg>\n");
         s
     }
+}
+
+/// (min, max) of the finite values, widened to a non-empty range; (0, 1) when there are none.
+fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    if !lo.is_finite() {
+        (0.0, 1.0)
+    } else if hi - lo < 1e-12 {
+        (lo - 0.5, hi + 0.5)
+    } else {
+        (lo, hi)
+    }
+}
+
+/// A line chart of `ys` against 1, 2, …, n (epochs or iterations); non-finite values skipped.
+pub fn line_chart(title: &str, xlabel: &str, ylabel: &str, ys: &[f64]) -> String {
+    let points: Vec<(f64, f64)> =
+        ys.iter().enumerate().filter(|(_, y)| y.is_finite()).map(|(i, &y)| (i as f64 + 1.0, y)).collect();
+    Chart {
+        title: title.into(),
+        x_label: xlabel.into(),
+        y_label: ylabel.into(),
+        x_range: (1.0, ys.len().max(2) as f64),
+        y_range: range(ys.iter().copied()),
+        series: vec![Series::Line {
+            label: String::new(),
+            color: "steelblue".into(),
+            width: 1.5,
+            dash: String::new(),
+            points,
+        }],
+        log_y: false,
+    }
+    .to_svg()
+}
+
+/// A scatter plot of two point sets (real in grey, generated in red) with equal axis scales, each
+/// labelled with its name and size; non-finite points skipped.
+pub fn scatter(title: &str, a: (&str, &[[f64; 2]]), b: (&str, &[[f64; 2]])) -> String {
+    let all = || a.1.iter().chain(b.1.iter());
+    let (xr, yr) = (range(all().map(|p| p[0])), range(all().map(|p| p[1])));
+    // Equal scales: widen the narrower range so a circle stays a circle.
+    let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
+    let s = ((xr.1 - xr.0) / pw).max((yr.1 - yr.0) / ph) * 1.05;
+    let (cx, cy) = ((xr.0 + xr.1) / 2.0, (yr.0 + yr.1) / 2.0);
+    let series = [(a, "#888888"), (b, "#d62728")]
+        .into_iter()
+        .map(|((name, pts), color)| Series::Scatter {
+            label: format!("{name} ({})", pts.len()),
+            color: color.into(),
+            radius: 1.6,
+            points: pts
+                .iter()
+                .filter(|p| p[0].is_finite() && p[1].is_finite())
+                .map(|p| (p[0], p[1]))
+                .collect(),
+        })
+        .collect();
+    Chart {
+        title: title.into(),
+        x_label: "x₁".into(),
+        y_label: "x₂".into(),
+        x_range: (cx - s * pw / 2.0, cx + s * pw / 2.0),
+        y_range: (cy - s * ph / 2.0, cy + s * ph / 2.0),
+        series,
+        log_y: false,
+    }
+    .to_svg()
+}
+
+fn header(out: &mut String, w: f64, h: f64, title: &str) {
+    let _ = write!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = write!(out, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
+    let _ = write!(
+        out,
+        r#"<text x="{}" y="20" text-anchor="middle" font-size="14">{}</text>"#,
+        w / 2.0,
+        escape(title)
+    );
+}
+
+/// A grid of `side`×`side` grey-level images (row-major pixels in [0, 1], 1 = black ink as the
+/// digits are stored), `cols` per row, each row labelled by `row_labels[r]`, the columns by
+/// `col_labels` (e.g. the latent value).
+pub fn image_grid(
+    title: &str,
+    images: &[Vec<f32>],
+    side: usize,
+    cols: usize,
+    row_labels: &[String],
+    col_labels: &[String],
+) -> String {
+    let cell = 6.0; // pixels per image pixel
+    let gap = 4.0;
+    let img = side as f64 * cell;
+    let rows = images.len().div_ceil(cols.max(1));
+    let (left, top) = (70.0, 40.0);
+    let w = left + cols as f64 * (img + gap) + 10.0;
+    let h = top + rows as f64 * (img + gap) + 10.0;
+    let mut out = String::new();
+    header(&mut out, w, h, title);
+    for (c, label) in col_labels.iter().enumerate().take(cols) {
+        let x = left + c as f64 * (img + gap) + img / 2.0;
+        let _ = write!(
+            out,
+            r#"<text x="{x}" y="{}" text-anchor="middle" font-size="10">{}</text>"#,
+            top - 6.0,
+            escape(label)
+        );
+    }
+    for (k, pixels) in images.iter().enumerate() {
+        let (r, c) = (k / cols.max(1), k % cols.max(1));
+        let (x0, y0) = (left + c as f64 * (img + gap), top + r as f64 * (img + gap));
+        if c == 0 {
+            if let Some(l) = row_labels.get(r) {
+                let _ = write!(
+                    out,
+                    r#"<text x="{}" y="{}" text-anchor="end" font-size="11">{}</text>"#,
+                    left - 6.0,
+                    y0 + img / 2.0 + 4.0,
+                    escape(l)
+                );
+            }
+        }
+        for (p, v) in pixels.iter().enumerate().take(side * side) {
+            let v = if v.is_nan() { 0.0 } else { v.clamp(0.0, 1.0) };
+            let g = (255.0 * (1.0 - v)).round() as u8;
+            let (px, py) = (x0 + (p % side) as f64 * cell, y0 + (p / side) as f64 * cell);
+            let _ = write!(
+                out,
+                r#"<rect x="{px}" y="{py}" width="{cell}" height="{cell}" fill="rgb({g},{g},{g})"/>"#
+            );
+        }
+    }
+    out.push_str("</svg>\n");
+    out
 }
 
 #[cfg(test)]
@@ -280,5 +433,20 @@ mod tests {
         assert_eq!(svg.matches("<circle").count(), 1);
         // The bar spans half the plot width: (800 − 80 − 20) / 2 = 350 px.
         assert!(svg.contains(r#"width="350.00""#), "{svg}");
+    }
+
+    #[test]
+    fn figures_are_well_formed_and_contain_their_marks() {
+        let l = line_chart("ELBO", "epoch", "nats", &[-40.0, -30.0, f64::NAN, -25.0]);
+        assert!(l.starts_with("<svg") && l.ends_with("</svg>\n"));
+        let points = l.split("points=\"").nth(1).unwrap().split('"').next().unwrap();
+        assert_eq!(points.split_whitespace().count(), 3, "three finite points");
+        let g =
+            image_grid("t", &[vec![0.0; 4], vec![1.0; 4]], 2, 2, &["z0".into()], &["-1".into(), "1".into()]);
+        assert_eq!(g.matches("rgb(255,255,255)").count(), 4);
+        assert_eq!(g.matches("rgb(0,0,0)").count(), 4);
+        let s = scatter("ring", ("real", &[[0.0, 0.0], [1.0, 1.0]]), ("fake", &[[0.5, f64::NAN]]));
+        assert_eq!(s.matches("r=\"1.6\"").count(), 2);
+        assert!(s.contains("real (2)") && s.contains("fake (1)"));
     }
 }

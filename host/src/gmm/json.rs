@@ -2,7 +2,7 @@
 //! and `sample` read it. Covariances follow scikit-learn's shapes: `full` `[K][D][D]`, `diag`
 //! `[K][D]`, `spherical` `[K]`.
 
-use crate::gmm::Mixture;
+use super::mixture::Mixture;
 use crabmix_kernels::Real;
 use crabmix_kernels::gmm::{CovarianceKind, FitReport};
 use serde::{Deserialize, Serialize};

@@ -3,8 +3,9 @@
 //! [`BackendError::NotCompiledWithCudaSupport`], so callers compile unchanged and choose the CPU
 //! at run time. No value of these types can exist.
 
-use crate::backend::{BackendError, GpuScalar};
-use crate::gmm_device::{GmmDevice, PassSummary, Slot};
+use crate::device::error::BackendError;
+use crate::device::scalar::GpuScalar;
+use crate::device::traits::{GmmDevice, PassSummary, Slot};
 use crabmix_kernels::Result;
 use crabmix_kernels::gmm::{EStep, MixtureMut, MixtureRef, Shape, StatsMut};
 use std::convert::Infallible;

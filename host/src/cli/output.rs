@@ -1,0 +1,29 @@
+//! Output helpers shared by the subcommands.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// A subcommand's outcome: the error is the message for stderr.
+pub(super) type CliResult = Result<(), String>;
+
+/// Writes to `path.tmp` and renames, so a failure never leaves a half-written model: the rename
+/// is atomic on one file system, the data is flushed to disk before it, and a temporary that
+/// could not be completed (disk full, I/O error) is removed.
+pub(super) fn write_atomically(path: &Path, bytes: &[u8]) -> CliResult {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    if let Err(e) = written {
+        // Best effort: the temporary may not even exist (e.g. a missing directory).
+        let _ = std::fs::remove_file(&tmp);
+        return Err(format!("{}: {e}", tmp.display()));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("{}: {e}", path.display())
+    })
+}
