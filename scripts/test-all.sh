@@ -5,10 +5,13 @@
 # time at the end, and fails if any step fails.
 #
 #   0. the tools guard (scripts/check_tools.py): every program a script, test or cargo config
-#      calls is provided by scripts/prerequisites.txt
+#      calls is provided by scripts/prerequisites.txt; the architecture guards: no import circle
+#      between files of a crate (scripts/check_imports.py), README's layout table = the tree
+#      (scripts/check_layout.py)
 #   1. host workspace tests (kernels unit tests, host + CLI, cross-crate tests incl. the seed's claims)
 #   2. kernels with the micromath backend
-#   3. kernels build for Cortex-M4F and Cortex-M0 (no_std, no alloc), with and without defmt
+#   3. kernels build for Cortex-M4F and Cortex-M0 (no_std, no alloc), with and without defmt, and
+#      the README's firmware example; clippy -D warnings over every crate and target
 #   3b. CUDA without a GPU (scripts/cuda-check.sh): NVRTC sm_90 spill check, the E-step's SASS
 #      instruction budgets, kernels through the g++ shim, the cudarc backend's build and
 #      skip-or-run tests
@@ -40,6 +43,10 @@ if ((${#failed[@]})); then
   exit 1
 fi
 step "tools guard: every program called is in scripts/prerequisites.txt" python3 scripts/check_tools.py
+architecture_guards() {
+  python3 scripts/check_imports.py && python3 scripts/check_layout.py
+}
+step "architecture guards: no import circle between files of a crate, README's layout = the tree" architecture_guards
 
 step "workspace tests" cargo test --workspace --locked
 step "kernels tests, micromath backend" cargo test -p crabmix-kernels --features micromath --locked
@@ -54,6 +61,18 @@ no_std_builds() {
   cargo build -p crabmix-kernels --locked --release --target thumbv7em-none-eabihf --no-default-features --features micromath
 }
 step "kernels, workloads and the firmware example, no_std builds (thumbv7em-none-eabihf, thumbv6m-none-eabi)" no_std_builds
+# clippy with warnings as errors, every target of every crate: the root workspace, the host and
+# bench with the CUDA backend and the shim, the firmware (thumb) and its app crate (host, tests).
+clippy_all() {
+  local host
+  host=$(rustc -vV | sed -n 's/^host: //p')
+  cargo clippy --workspace --all-targets --locked -- -D warnings &&
+    cargo clippy -p crabmix -p crabmix-bench --all-targets --locked \
+      --features crabmix/cuda,crabmix/cuda-shim,crabmix-bench/cuda -- -D warnings &&
+    (cd firmware && cargo clippy --release --all-targets --locked -- -D warnings &&
+      cargo clippy --release -p crabmix-app --target "$host" --all-targets --locked -- -D warnings)
+}
+step "clippy -D warnings (workspace, CUDA features, firmware)" clippy_all
 # CUDA without a GPU: every host/cuda/*.cu through the pinned NVRTC for sm_90 (zero spills), the
 # E-step's hot loops within their SASS instruction budgets, the kernels on the CPU through the g++
 # shim vs the f64 references, the cudarc backend type-checked.

@@ -269,7 +269,7 @@ fn em_fit_through_shim_matches_cpu_fit() {
     assert!((gpu_report.mean_log_likelihood - cpu_report.mean_log_likelihood).abs() < 1e-10);
 }
 
-// ---- The device-resident EM loop (gmm_mstep.cu, gmm_device.rs) ----
+// ---- The device-resident EM loop (gmm_mstep.cu, device/em_loop.rs) ----
 
 /// Whole fits, CPU (em_loop, M-step on the host in T) vs the resident loop (M-step kernel in
 /// double): same initialization, same number of iterations, parameters within `tol` of each
