@@ -3,6 +3,9 @@
 //! it) at small shapes. Run with `cargo test -p crabmix --features cuda-shim --test cuda_shim`
 //! (scripts/cuda-check.sh). Tolerances: f64 kernels ≤ 1e-10 relative to each array's scale
 //! (only summation order differs), f32 kernels ≤ 2e-4 (f32 rounding over ≤ 64-row tile sums).
+//!
+//! Over 700 lines because it is one integration-test binary on purpose: every test here needs
+//! the g++ shim build (feature `cuda-shim`), and one binary links it once.
 #![cfg(feature = "cuda-shim")]
 
 use crabmix::backend::BackendError;
