@@ -42,7 +42,7 @@ for line in sys.stdin:
         continue
     m = call.search(line)
     if cur and m and m.group(1).startswith(panics) and not cur.startswith(panics):
-        out[cur].add(m.group(1).split("::")[-1])
+        out[cur].add(re.sub(r"::h[0-9a-f]{16}$", "", m.group(1)).split("::")[-1])
 for f in sorted(out):
     print(f, "->", " ".join(sorted(out[f])))
 '

@@ -3,23 +3,31 @@
 
 For each crate root (src/lib.rs, src/main.rs, src/bin/*.rs, examples/*.rs) it walks the `mod`
 declarations (with `#[path]`) to map files to module paths, then reads every `use` and every
-`crate::…`/`super::…`/`self::…` path outside inline `mod … { … }` blocks (test modules) and
+`crate::…`/`super::…`/`self::…` path outside `#[cfg(test)] mod … { … }` blocks and
 resolves it to the file that defines the item: a module's file, followed through its
-`pub use child::…` re-exports (a facade's re-exports are not themselves imports). A file's
+`pub use child::…` re-exports (a mod.rs/lib.rs facade's re-exports are not themselves imports;
+another file's `pub use` is). A file's
 dependency on another file of the same crate is an edge; any strongly connected set of two or
 more files is a circle, printed with one `use` of each edge as evidence.
 
-  python3 scripts/check_imports.py [CRATE_SRC_DIR...]   (default: every crate of the repository)
+  python3 scripts/check_imports.py [CRATE_DIR...]   (default: every package git tracks)
 """
 
 import functools
 import pathlib
 import re
+import subprocess
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-DEFAULT_CRATES = ["kernels", "host", "bench", "tests", "tests/workloads", "firmware", "firmware/app",
-                  "fuzz"]
+
+
+def all_crates():
+    """Every package of the repository: the folders of tracked Cargo.toml files with [package]."""
+    out = subprocess.run(["git", "ls-files", "*Cargo.toml"], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout.split()
+    return [str(pathlib.Path(f).parent) for f in sorted(out)
+            if re.search(r"^\[package\]", (ROOT / f).read_text(), re.M)]
 
 
 @functools.lru_cache(maxsize=None)
@@ -75,9 +83,9 @@ def strip_comments_and_strings(text):
 
 
 def strip_inline_modules(code):
-    """Blanks out `mod name { … }` blocks (test modules and the like)."""
+    """Blanks out `#[cfg(test)] mod name { … }` blocks: test-only code is not the design."""
     out = code
-    for m in reversed(list(re.finditer(r"\bmod\s+\w+\s*\{", code))):
+    for m in reversed(list(re.finditer(r"#\[cfg\(test\)\]\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+\w+\s*\{", code))):
         depth, j = 0, m.end() - 1
         while j < len(code):
             if code[j] == "{":
@@ -92,11 +100,12 @@ def strip_inline_modules(code):
 
 
 def expand_use(tree):
-    """'a::{b, c::{d, e}}' → ['a::b', 'a::c::d', 'a::c::e'] (renames and globs kept as names)."""
+    """'a::{b, c::{d as e}}' → ['a::b', 'a::c::d'] (renames dropped, globs kept as names)."""
+    tree = re.sub(r"\s+as\s+\w+", "", tree)  # `x as y`: the path is x
     tree = re.sub(r"\s+", "", tree)
     i = tree.find("{")
     if i < 0:
-        return [re.sub(r"as\w+$", "", tree.split(" as ")[0])] if tree else []
+        return [tree] if tree else []
     prefix, body = tree[:i], tree[i + 1:tree.rfind("}")]
     parts, depth, cur = [], 0, ""
     for c in body:
@@ -184,15 +193,20 @@ class Crate:
         files = self.modules[mod]
         if k < len(path) and depth < 8:
             name = path[k]
-            found = []
+            named, globbed = [], []
             for f in files:
                 rex = self.reexports(f)
-                targets = rex.get(name, []) + [t[:-1] + (name,) for t in rex.get("*", []) if t]
-                for t in targets:
+                for t in rex.get(name, []):
                     if t and t != path:
-                        found += self.resolve(t, depth + 1)
-            if found:
-                return found
+                        named += self.resolve(t, depth + 1)
+                for t in rex.get("*", []):
+                    if t:
+                        globbed += self.resolve(t[:-1] + (name,), depth + 1)
+            if named:
+                return named
+            if globbed:
+                # A glob may or may not hold the name: the module's own files may define it.
+                return files + [g for g in globbed if g not in files]
         return files
 
     def edges(self):
@@ -200,9 +214,10 @@ class Crate:
         for f in self.files:
             code = code_of(f)
             refs = []
+            facade = f.name in ("mod.rs", "lib.rs", "main.rs")
             for m in re.finditer(r"(?<![\w:])(pub(?:\([^)]*\))?\s+)?use\s+([^;]+);", code):
-                if m.group(1):
-                    continue  # a re-export: the facade, not an import
+                if m.group(1) and facade:
+                    continue  # a folder's re-export: the facade, not an import
                 line = code.count("\n", 0, m.start()) + 1
                 for p in expand_use(m.group(2)):
                     refs.append(([s for s in p.split("::") if s], line))
@@ -272,16 +287,15 @@ def crate_roots(crate_dir):
 
 
 def main(argv):
-    dirs = argv or DEFAULT_CRATES
+    dirs = argv or all_crates()
     problems, files = 0, 0
     for d in dirs:
         crate_dir = (ROOT / d).resolve()
         if crate_dir.name == "src":
             crate_dir = crate_dir.parent
         if not (crate_dir / "Cargo.toml").exists():
-            if argv:
-                print(f"check_imports: {d}: no Cargo.toml", file=sys.stderr)
-                problems += 1
+            print(f"check_imports: {d}: no Cargo.toml", file=sys.stderr)
+            problems += 1
             continue
         for roots in crate_roots(crate_dir):
             crate = Crate(roots)

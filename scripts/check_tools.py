@@ -16,7 +16,7 @@ that starts with $ is chosen at run time: neither is an external program by name
 
 Which groups of the list a file may use: core everywhere; plus bench for scripts/bench.sh and
 bench/peers/, device for bench/gpu/, fixtures for the fixture generators, board for the firmware's
-cargo config (its run-nrf alias), miri for scripts/miri.sh.
+cargo config (its run-nrf alias), miri for scripts/miri.sh, and every group for the installer.
 
   python3 scripts/check_tools.py [--self-test] [FILE...]
 """
@@ -43,7 +43,8 @@ PRECOMMANDS = {"exec", "time", "nohup", "sudo", "env", "xargs", "timeout", "nice
 # Options of those precommands that take a value.
 PRECOMMAND_VALUE_OPTIONS = {"timeout": {"-s", "-k", "--signal", "--kill-after"},
                             "xargs": {"-n", "-P", "-I", "-d", "-L", "-s", "-E", "-a"},
-                            "nice": {"-n"}, "sudo": {"-u", "-g"}}
+                            "nice": {"-n"}, "sudo": {"-u", "-g"},
+                            "env": {"-u", "--unset", "-C", "--chdir"}}
 
 GROUPS_BY_PATH = [
     ("scripts/bench.sh", {"bench"}),
@@ -55,6 +56,8 @@ GROUPS_BY_PATH = [
     ("scripts/torch_vae_reference.py", {"fixtures"}),
     ("firmware/.cargo/config.toml", {"board"}),
     ("scripts/miri.sh", {"miri"}),
+    # The installer checks what every group provides.
+    ("scripts/prerequisites.sh", {"bench", "fixtures", "miri", "board"}),
 ]
 
 
@@ -145,22 +148,27 @@ class Lexer:
                 while self.peek(len(op)) in "<>&|" and self.peek(len(op)) != "" and len(op) < 3:
                     op += self.peek(len(op))
                 self.adv(len(op))
-                if op in ("<<", "<<-"):
-                    self.read_heredoc_delim(op == "<<-")
+                if op == "<<":
+                    strip = self.peek() == "-"
+                    if strip:
+                        self.adv()
+                    self.read_heredoc_delim(strip)
                     continue
                 out.append(("op", "redir", self.line))
             elif c == "(" and self.peek(1) == "(":
                 # (( arithmetic )): no commands inside
                 line = self.line
                 self.adv(2)
-                self.skip_balanced("(", ")")
+                subs = []
+                self.skip_balanced("(", ")", subs)
                 self.adv()
                 out.append(("word", "((…))", line))
+                out.extend(subs)
             elif c in "()":
                 self.adv()
                 out.append(("op", c, self.line))
             else:
-                out.extend(self.word())
+                out.extend(self.word(until))
         return out
 
     def read_heredoc_delim(self, strip):
@@ -189,15 +197,39 @@ class Lexer:
         parent.i, parent.line = child.i, child.line
         return toks
 
-    def skip_balanced(self, open_c, close_c):
+    def skip_balanced(self, open_c, close_c, subs=None):
+        """Skips to the matching close_c; command substitutions inside go to subs."""
         depth = 1
         while self.i < len(self.s) and depth:
             c = self.peek()
             if c == "\\":
                 self.adv(2)
                 continue
-            if c in "'\"":
+            if c == "'":
                 self.skip_quoted(c)
+                continue
+            if subs is not None and c == "$" and self.peek(1) == "(" and self.peek(2) != "(":
+                line = self.line
+                self.adv(2)
+                subs.append(("sub", Lexer.sub(self, ")"), line))
+                continue
+            if subs is not None and c == "`":
+                line = self.line
+                self.adv()
+                subs.append(("sub", Lexer.sub(self, "`"), line))
+                continue
+            if c == '"':
+                self.adv()
+                while self.i < len(self.s) and self.peek() != '"':
+                    if self.peek() == "\\":
+                        self.adv(2)
+                    elif subs is not None and self.peek() == "$" and self.peek(1) == "(" and self.peek(2) != "(":
+                        line = self.line
+                        self.adv(2)
+                        subs.append(("sub", Lexer.sub(self, ")"), line))
+                    else:
+                        self.adv()
+                self.adv()
                 continue
             if c == open_c:
                 depth += 1
@@ -214,16 +246,18 @@ class Lexer:
             self.adv()
         self.adv()
 
-    def word(self):
+    def word(self, until=None):
         """One word (its text, with substitutions as $ placeholders) and the substitutions in it."""
         text, subs, line = "", [], self.line
         while self.i < len(self.s):
             c = self.peek()
+            if until and c == until:
+                break
             if c in " \t\n;|&<>()" and c != "":
                 # An array assignment: name=( … ) is part of the word.
                 if c == "(" and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\[[^]]*\])?\+?=", text):
                     self.adv()
-                    self.skip_balanced("(", ")")
+                    self.skip_balanced("(", ")", subs)
                     text += "(…)"
                     continue
                 break
@@ -265,7 +299,7 @@ class Lexer:
         """A $-expansion at the cursor: the placeholder "$"; a $(…) goes to subs."""
         if self.peek(1) == "(" and self.peek(2) == "(":
             self.adv(3)
-            self.skip_balanced("(", ")")
+            self.skip_balanced("(", ")", subs)
             self.adv()  # the second ")"
         elif self.peek(1) == "(":
             line = self.line
@@ -273,7 +307,7 @@ class Lexer:
             subs.append(("sub", Lexer.sub(self, ")"), line))
         elif self.peek(1) == "{":
             self.adv(2)
-            self.skip_balanced("{", "}")
+            self.skip_balanced("{", "}", subs)
         else:
             self.adv()
             while re.match(r"[A-Za-z0-9_]", self.peek()):
@@ -299,6 +333,7 @@ def command_words(tokens, functions):
         k += 1
         if kind == "sub":
             out += command_words(text, functions)
+            redirect = False  # `< <(cmd)`: the substitution was the redirect's target
             continue
         if kind == "op":
             if text == "redir":
@@ -400,6 +435,8 @@ def command_words(tokens, functions):
             continue
         at_cmd = False
         if text in PRECOMMANDS or text == "command":
+            if text not in BUILTINS and text != "time":
+                out.append((text, line))  # the precommand is a program too
             pre, pre_skip_value, timeout_duration_seen = text, False, False
             at_cmd = True
             continue
@@ -408,6 +445,10 @@ def command_words(tokens, functions):
         if text in BUILTINS or text in KEYWORDS or text in functions:
             continue
         out.append((text, line))
+        # `bash -c 'script'`, `sh -c "…"`: the script's commands are calls too.
+        if (text in ("bash", "sh") and k + 1 < len(toks) and toks[k][:2] == ("word", "-c")
+                and toks[k + 1][0] == "word"):
+            out += [(p, line) for p, _ in command_words(Lexer(toks[k + 1][1]).tokens(), functions)]
     return out
 
 
@@ -524,10 +565,21 @@ command -v defmt-print >/dev/null || cargo install defmt-print
 FOO=1 env BAR=2 size "$ELF"
 echo "$(date -u)" "${#arr[@]}" $#
 if ! diff -u a b >/dev/null 2>&1; then tee x </dev/null; fi
+cat <<-EOF
+	body-word
+	EOF
+x=`uname -r` y="`id -u`"
+done < <(printf a)
+ls -l
+arr2=("$(wc -l f)") v=${v:-$(head -1 f)}
+(( $(nproc) > 1 )) && bash -c 'cd d && sort f'
+nohup env -u X mkdir d
 '''
 SELF_TEST_EXPECT = ["cd", "dirname", "llvm-objdump", "python3", "readelf", "awk", "grep",
-                    "rustup", "gcc", "python3", "sed", "qemu-system-arm", "paste", "sed", "cut",
-                    "python3", "cargo", "size", "date", "diff", "tee"]
+                    "rustup", "gcc", "python3", "sed", "timeout", "qemu-system-arm", "paste", "sed",
+                    "cut", "python3", "cargo", "env", "size", "date", "diff", "tee", "cat", "uname",
+                    "id", "printf", "ls", "wc", "head", "nproc", "bash", "sort", "nohup", "env",
+                    "mkdir"]
 
 
 def self_test():

@@ -17,20 +17,25 @@
 
 _prereq_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 _prereq_list=$_prereq_root/scripts/prerequisites.txt
-_prereq_venv=$_prereq_root/.venv
+_prereq_venv=$_prereq_root/.venv   # the core group's venv, put on PATH
 
 # _prereq_entries GROUP...: the list's entries of those groups, "kind name version provides".
 _prereq_entries() {
   awk -v groups=" $* " '!/^[[:space:]]*(#|$)/ && index(groups, " " $1 " ") { print $2, $3, $4, $5 }' "$_prereq_list"
 }
 
-# _prereq_has PROVIDES: 0 when every program / py:MODULE of the comma-separated list is there.
+# _prereq_has PROVIDES: 0 when every program / py:MODULE / pc:LIBRARY (pkg-config) /
+# deb:PACKAGE (installed) of the comma-separated list is there.
 _prereq_has() {
   local item
   [[ $1 == - ]] && return 0
   for item in ${1//,/ }; do
     if [[ $item == py:* ]]; then
       "${_prereq_python:-python3}" -c "import ${item#py:}" 2>/dev/null || return 1
+    elif [[ $item == pc:* ]]; then
+      pkg-config --exists "${item#pc:}" 2>/dev/null || return 1
+    elif [[ $item == deb:* ]]; then
+      [[ $(dpkg-query -W -f='${Status}' "${item#deb:}" 2>/dev/null) == *" installed" ]] || return 1
     else
       command -v "$item" >/dev/null 2>&1 || return 1
     fi
@@ -38,7 +43,7 @@ _prereq_has() {
 }
 
 _prereq_path() {
-  local cargo_bin=${CARGO_HOME:-$HOME/.cargo}/bin llvm_bin
+  local cargo_bin=${CARGO_HOME:-${HOME:-~}/.cargo}/bin llvm_bin
   [[ :$PATH: == *":$cargo_bin:"* ]] || PATH=$cargo_bin:$PATH
   # llvm-tools live in the toolchain's sysroot, not on PATH.
   if command -v rustc >/dev/null 2>&1; then
@@ -52,8 +57,13 @@ _prereq_path() {
 }
 
 prereq_install() {
-  local groups=("$@") kind name version provides apt=() missing_given=()
+  local groups=("$@") kind name version provides apt=() missing_given=() g known
   ((${#groups[@]})) || groups=(core)
+  known=$(awk '!/^[[:space:]]*(#|$)/ { print $1 }' "$_prereq_list" | sort -u)
+  for g in "${groups[@]}"; do
+    grep -qxF -- "$g" <<<"$known" ||
+      { echo "prerequisites: no group '$g' in scripts/prerequisites.txt (groups: $(echo $known))" >&2; return 1; }
+  done
   _prereq_path
   # 1. Debian packages first: the rest needs python3 and a C compiler.
   while read -r kind name version provides; do
@@ -84,34 +94,37 @@ prereq_install() {
   while read -r kind name version provides; do
     case $kind in
       rustup-target)
-        grep -qx "$name" <<<"$targets" || rustup target add "$name" || return 1 ;;
+        grep -qxF "$name" <<<"$targets" || rustup target add "$name" </dev/null || return 1 ;;
       rustup-component)
-        grep -q "^$name\(-\|$\)" <<<"$components" || rustup component add "$name" || return 1 ;;
+        grep -q "^$name\(-\|$\)" <<<"$components" || rustup component add "$name" </dev/null || return 1 ;;
       rustup-toolchain)
         local c ok=1
         for c in ${version//,/ }; do
           rustup component list --toolchain "$name" --installed 2>/dev/null | grep -q "^$c\(-\|$\)" || ok=0
         done
-        ((ok)) || rustup toolchain install "$name" --profile minimal --component "$version" || return 1 ;;
+        ((ok)) || rustup toolchain install "$name" --profile minimal --component "$version" --allow-downgrade </dev/null || return 1 ;;
       cargo)
         # cargo's own install record names the version: a different one is replaced.
-        if ! grep -q "^\"$name $version " "$crates_toml" 2>/dev/null || ! _prereq_has "$provides"; then
+        if ! grep -qF "\"$name $version " "$crates_toml" 2>/dev/null || ! _prereq_has "$provides"; then
           echo "prerequisites: cargo install $name@$version --locked"
-          cargo install --quiet --locked "$name@$version" || return 1
+          cargo install --quiet --locked "$name@$version" </dev/null || return 1
         fi ;;
       pip)
+        # VERSION names the venv (- = .venv): groups whose pins conflict (torch pulls a newer
+        # NVRTC) get their own.
         req=$_prereq_root/$name
-        if [[ ! -x $_prereq_venv/bin/python ]]; then
-          echo "prerequisites: python3 -m venv .venv"
-          python3 -m venv "$_prereq_venv" || return 1
+        venv=$_prereq_root/${version/#-/.venv}
+        if [[ ! -x $venv/bin/python ]]; then
+          echo "prerequisites: python3 -m venv ${venv#"$_prereq_root"/}"
+          python3 -m venv "$venv" </dev/null || return 1
         fi
-        # Installed once per content of the requirements file (and the files it includes).
-        sum=$(cat "$req" $(sed -n 's/^-r[[:space:]]*//p' "$req" | sed "s|^|$(dirname "$req")/|") | sha256sum | cut -c1-16)
-        stamp=$_prereq_venv/.crabmix-$(basename "$req" .txt)-$sum
-        if [[ ! -e $stamp ]] || ! _prereq_python=$_prereq_venv/bin/python _prereq_has "$provides"; then
-          echo "prerequisites: pip install -r $name (into .venv)"
-          "$_prereq_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req" || return 1
-          rm -f "$_prereq_venv/.crabmix-$(basename "$req" .txt)-"*
+        # Installed once per content of the requirements file and the files it includes.
+        sum=$( (cd "$(dirname "$req")" && cat "$(basename "$req")" $(sed -n 's/^-r[[:space:]]*//p' "$req")) | sha256sum | cut -c1-16)
+        stamp=$venv/.crabmix-stamp.$(basename "$req" .txt).$sum
+        if [[ ! -e $stamp ]] || ! _prereq_python=$venv/bin/python _prereq_has "$provides"; then
+          echo "prerequisites: pip install -r $name (into ${venv#"$_prereq_root"/})"
+          "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req" </dev/null || return 1
+          rm -f "$venv/.crabmix-stamp.$(basename "$req" .txt)."*
           touch "$stamp"
         fi ;;
     esac
@@ -121,7 +134,7 @@ prereq_install() {
   while read -r kind name version provides; do
     [[ $kind == device ]] && continue
     local py=python3
-    [[ $kind == pip ]] && py=$_prereq_venv/bin/python
+    [[ $kind == pip ]] && py=$_prereq_root/${version/#-/.venv}/bin/python
     _prereq_python=$py _prereq_has "$provides" ||
       { echo "prerequisites: $name ($kind) installed but $provides still missing" >&2; return 1; }
   done < <(_prereq_entries "${groups[@]}")
@@ -137,8 +150,14 @@ require() {
       echo "require: $prog (called by $caller) is provided by no entry of scripts/prerequisites.txt" >&2
       return 1
     fi
-    command -v "$prog" >/dev/null 2>&1 ||
-      { echo "require: $prog (called by $caller) is missing: run bash scripts/prerequisites.sh $group" >&2; return 1; }
+    if ! command -v "$prog" >/dev/null 2>&1; then
+      if [[ $group == device ]]; then
+        echo "require: $prog (called by $caller) is missing: the lent GPU machine's image provides it" >&2
+      else
+        echo "require: $prog (called by $caller) is missing: run bash scripts/prerequisites.sh $group" >&2
+      fi
+      return 1
+    fi
   done
 }
 
@@ -148,6 +167,10 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
   echo "prerequisites (${*:-core}): all present"
 elif [[ ${1:-} == --no-install ]]; then
   _prereq_path
+elif (($# == 0)); then
+  # Sourced without arguments, bash would hand it the caller's own arguments as groups.
+  echo "prerequisites.sh: source it with the groups to install (core, …) or --no-install" >&2
+  return 2
 else
   prereq_install "$@" || { return 1 2>/dev/null || exit 1; }
 fi

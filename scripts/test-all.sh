@@ -89,7 +89,7 @@ step "fuzz regressions and smoke (stable replay of fuzz/regressions)" cargo test
 if [[ ${CRABMIX_MIRI:-0} == 1 ]]; then
   step "Miri: kernels unit tests" scripts/miri.sh
 fi
-step "VAE/WGAN steps on the emulated Cortex-M4F: host f32 parity, stack < 64 KiB" bash -c 'cd firmware && cargo test --release --test models'
+step "VAE/WGAN steps on the emulated Cortex-M4F: host f32 parity, stack < 64 KiB" bash -c 'cd firmware && cargo test --release --locked --test models'
 
 echo
 echo "=== wall time per step (total $SECONDS s)"

@@ -1,6 +1,6 @@
 // Shared by every kernel family in host/cuda: portability between NVRTC (device) and g++ through
 // shim/cuda_host_shim.h (host, CPU-only tests), scalar helpers for float and double, and the
-// launch constants the Rust side mirrors (host/src/gpu_layout.rs).
+// launch constants the Rust side mirrors (host/src/device/layout.rs).
 //
 // Rules for code in this directory (so that the same source runs on both):
 //  * no warp intrinsics (__shfl*, __ballot): reductions go through __shared__ memory;
@@ -27,7 +27,7 @@ typedef long long i64;
 #endif
 
 // Threads per block of every kernel with a block reduction (a power of two; the Rust launcher
-// uses the same value: gpu_layout::BLOCK_THREADS).
+// uses the same value: device::layout::BLOCK_THREADS).
 #define CRABMIX_BLOCK 256
 
 // Scalar helpers: one overload per type so that templates call expf/logf for float (the double

@@ -1,7 +1,7 @@
 // Gaussian-mixture helpers shared by gmm_estep.cu, gmm_estep_fixed.cu, gmm_mstep.cu and
 // gmm_density.cu.
 //
-// Model layout (the kernels crate's MixtureRef, host/src/gmm.rs): means μ K×D row-major; U_k =
+// Model layout (the kernels crate's MixtureRef, host/src/gmm/mixture.rs): means μ K×D row-major; U_k =
 // L_k⁻ᵀ K×D×D row-major upper triangular (Σ_k⁻¹ = U_k U_kᵀ); log_norm_k = ln α_k − (D/2) ln 2π +
 // Σ_i ln U_k,ii; then ln α_k N(x; μ_k, Σ_k) = log_norm_k − ½ ‖U_kᵀ (x − μ_k)‖².
 #pragma once

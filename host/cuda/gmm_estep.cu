@@ -11,7 +11,7 @@
 //   D diagonal entries (diag).
 // Every entry's rows are summed in type T within a tile, then added to the block's double
 // partial; the reduction kernel adds the block partials in a fixed tree. With the grid, block and
-// tile sizes fixed by (N, K, D, T) alone (host/src/gpu_layout.rs), every rounding is reproducible.
+// tile sizes fixed by (N, K, D, T) alone (host/src/device/layout.rs), every rounding is reproducible.
 #include "gmm.cuh"
 
 // Number of statistics entries of one component.
@@ -189,8 +189,8 @@ extern "C" __global__ void gmm_reduce_partials(const double* __restrict__ partia
     if (group == 0 && e < e_total) out[e] = red[lane];
 }
 
-// The pass's by-products merged on the device, for a resident EM loop (host/src/gmm_device.rs);
-// one block of CRABMIX_BLOCK threads. summary[0] = Σ_b block_ll[b] in gpu_layout::tree_sum's
+// The pass's by-products merged on the device, for a resident EM loop (host/src/device/em_loop.rs);
+// one block of CRABMIX_BLOCK threads. summary[0] = Σ_b block_ll[b] in device::layout::tree_sum's
 // order (thread t adds blocks t, t + 256, …; then a fixed tree), which the host uses for the
 // same sum, so both paths agree bit for bit; summary[1] = the smallest block_worst and flags[0]
 // its row (the lowest row among ties; +∞ and −1 when no block had rows), as worst_of_blocks;

@@ -3,7 +3,7 @@
 // just that, so loops over D and K unroll and per-sample vectors live in registers. They write the
 // generic kernel's per-block partial layout (gmm_estep.cu: per component n_k, s1_k, s2_k packed
 // upper triangle or diagonal, in double) and its block_ll / block_worst / block_worst_row, so the
-// reduction, the pass summary and the host merge are shared; host/src/gpu_layout.rs chooses the
+// reduction, the pass summary and the host merge are shared; host/src/device/layout.rs chooses the
 // kernel and the launch from (N, K, D, T) alone, which keeps every sum's order reproducible.
 //
 //  * registers (`gmm_estep_regs_*`): for small shapes, E = K·(1 + D + P) in at most 64
@@ -27,7 +27,7 @@
 #define GMM_PACKED(i, j, D) ((i) * (D) - (i) * ((i) - 1) / 2 + ((j) - (i)))
 // Start of column j of U in the tiled kernel's shared copy: column j (U_0j … U_jj) padded to
 // 4·⌈(j + 1)/4⌉ values, so that every column starts 16-byte aligned and phase A reads it four
-// values per vector load. GMM_UCOL(D) is the padded size of one U_k (gpu_layout mirrors it).
+// values per vector load. GMM_UCOL(D) is the padded size of one U_k (device::layout mirrors it).
 #define GMM_UCOL(j) (4 * ((j) / 4 + 1) * (2 * ((j) / 4) + (j) % 4))
 
 // ---------------------------------------------------------------------------------------------
@@ -163,7 +163,7 @@ __device__ void gmm_estep_regs_block(const T* __restrict__ x, i64 n, const T* __
 }
 
 // gmm_estep_regs_{full,diag}_d{D}_k{K}_r{RPI}_b{B}_{f32,f64}(x, n, means, prec, log_norm,
-// partials, block_ll, block_worst, block_worst_row); grid ≤ gpu_layout's REGS_MAX_BLOCKS,
+// partials, block_ll, block_worst, block_worst_row); grid ≤ device::layout::REGS_MAX_BLOCKS,
 // CRABMIX_BLOCK threads; RPI rows loaded per step; at most 65536 / (256·B) registers, so that B
 // blocks share an SM.
 #define GMM_ESTEP_REGS_ENTRY(T, TN, FULL, KIND, D, K, RPI, B)                                     \
@@ -229,7 +229,7 @@ __device__ __forceinline__ void tiled_stats_block(const T* xs, const T* lp, int 
 }
 
 // RPT: rows per thread in phase A, whose centred rows (RPT·D values) stay in registers; the host
-// picks it (gpu_layout: 4, 2 or 1 as D·sizeof(T)/4 ≤ 16, ≤ 32 or more) and makes tile_rows a
+// picks it (device::layout: 4, 2 or 1 as D·sizeof(T)/4 ≤ 16, ≤ 32 or more) and makes tile_rows a
 // multiple of 4.
 template <class T, int D, int RPT>
 __device__ void gmm_estep_tiled_full_block(const T* __restrict__ x, i64 n, int k, int tile_rows,

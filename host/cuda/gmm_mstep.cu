@@ -1,5 +1,5 @@
 // The M-step on the device (finish), so that an EM loop keeps data, model and statistics
-// resident: per iteration only a few summary words cross the bus (host/src/gmm_device.rs).
+// resident: per iteration only a few summary words cross the bus (host/src/device/em_loop.rs).
 //
 // Input: the reduced statistics of one E-step pass (gmm_estep.cu's layout: per component n_k,
 // s1_k (D), s2_k packed upper triangle (full) or diagonal (diag)), shifted by the means c_k the
@@ -18,7 +18,7 @@
 
 // Largest D the M-step's shared-memory square holds (the host's runtime limit, MAX_RUNTIME_SIZE).
 #define GMM_MAX_D 64
-// Per-component status codes (host/src/gmm_device.rs: MSTEP_*).
+// Per-component status codes (host/src/device/traits.rs: MSTEP_*).
 #define GMM_MSTEP_OK 0
 #define GMM_MSTEP_EMPTY 1
 #define GMM_MSTEP_NOT_PD 2

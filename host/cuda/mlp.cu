@@ -16,10 +16,10 @@
 #include "common.cuh"
 
 // Tile edge of the dense kernels: blocks are MLP_TILE × MLP_TILE = 256 threads (= CRABMIX_BLOCK;
-// the Rust side mirrors it as gpu_layout::MLP_TILE).
+// the Rust side mirrors it as device::layout::MLP_TILE).
 #define MLP_TILE 16
 
-// Activation codes (host/src/mlp_device.rs `Activation::code`).
+// Activation codes (host/src/device/launch.rs `ActivationKind`).
 #define MLP_ACT_IDENTITY 0
 #define MLP_ACT_RELU 1
 #define MLP_ACT_LEAKY_RELU 2

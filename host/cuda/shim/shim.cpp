@@ -1,7 +1,7 @@
 // The CUDA kernels of host/cuda compiled for the host CPU through cuda_host_shim.h, with C entry
-// points that launch them the way host/src/cuda.rs does on a GPU (same grid, block, tile and
-// shared-memory sizes, chosen by the caller: host/src/gpu_layout.rs). Used only by tests
-// (feature `cuda-shim`); see host/src/cuda_shim.rs for the Rust side.
+// points that launch them the way host/src/device/cuda/ does on a GPU (same grid, block, tile and
+// shared-memory sizes, chosen by the caller: host/src/device/layout.rs). Used only by tests
+// (feature `cuda-shim`); see host/src/device/shim/ for the Rust side.
 #include "../gaussian.cu"
 #include "../gmm_density.cu"
 #include "../gmm_estep.cu"
@@ -71,7 +71,7 @@ SHIM_REGS_SHAPES(SHIM_REGS_INSTANCE_F64)
 SHIM_TILED_SHAPES_f32(SHIM_TILED_INSTANCE_F32)
 SHIM_TILED_SHAPES_f64(SHIM_TILED_INSTANCE_F64)
 
-// kernel: 1 registers, 2 tiled (gpu_layout::EStepKernel). Returns 0 when launched, 1 when the
+// kernel: 1 registers, 2 tiled (device::layout::EStepKernel). Returns 0 when launched, 1 when the
 // shim has no instance of that shape (the Rust side then uses the generic kernel).
 #define SHIM_FIXED(SUFFIX, T)                                                                      \
     extern "C" int crabmix_shim_gmm_estep_fixed_##SUFFIX(                                          \
@@ -151,7 +151,7 @@ extern "C" void crabmix_shim_philox4x32_10_words(long long n, unsigned long long
 }
 
 // Dense kernels: blocks of MLP_TILE × MLP_TILE threads with barriers (launch_threads); the
-// element-wise kernels run sequentially (launch_seq). Grids as host/src/cuda.rs launches them.
+// element-wise kernels run sequentially (launch_seq). Grids as host/src/device/cuda/ launches them.
 namespace {
 unsigned tiles_for(int n) { return (unsigned)((n + MLP_TILE - 1) / MLP_TILE); }
 }  // namespace
