@@ -10,7 +10,7 @@ value k/16 is exact in binary, so the CSV round-trips bit for bit in f32 and f64
   data/digits_split.json  {"seed": 0, "test": [...]}: 360 test rows (20 %), the first 360 of
                           numpy.random.default_rng(0).permutation(1797), sorted; the rest train.
 
-Regenerate with  /tmp/skvenv/bin/python scripts/digits_fixture.py  (scikit-learn >= 1.0).
+Regenerate with  bash scripts/prerequisites.sh fixtures && .venv-fixtures/bin/python scripts/digits_fixture.py
 """
 
 import json

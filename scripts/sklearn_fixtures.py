@@ -6,8 +6,8 @@ fixed number of EM iterations from exactly those parameters (weights_init, means
 precisions_init; max_iter = n_iter, tol = 0 so every iteration runs). Outputs go to
 tests/fixtures/sklearn/*.json and are committed: the Rust tests need no Python.
 
-Run:  python3 -m venv .venv && .venv/bin/pip install scikit-learn==1.5.2 numpy
-      .venv/bin/python scripts/sklearn_fixtures.py
+Run:  bash scripts/prerequisites.sh fixtures     (pinned scikit-learn, numpy, torch: .venv-fixtures)
+      .venv-fixtures/bin/python scripts/sklearn_fixtures.py
 """
 import json
 import pathlib

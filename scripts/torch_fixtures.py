@@ -4,8 +4,8 @@
 Everything is float64. The Rust tests (tests/tests/torch_fixtures.rs) read the committed JSON;
 no Python is needed at test time. Regenerate with
 
-    python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch
-    /tmp/torchvenv/bin/python scripts/torch_fixtures.py
+    bash scripts/prerequisites.sh fixtures     (pinned torch: .venv-fixtures)
+    .venv-fixtures/bin/python scripts/torch_fixtures.py
 
 Fixtures:
   kl.json     KL values and gradients from torch.distributions.kl_divergence (autograd):

@@ -20,7 +20,7 @@ Random streams cannot match across the two implementations (torch's Philox/MT vs
 what is compared is the trained model's test ELBO, not a trajectory. The script trains SEEDS
 seeds and records each value, their mean (the reference) and spread.
 
-Regenerate:  /tmp/torchvenv/bin/python scripts/torch_vae_reference.py   (torch >= 2.0, numpy)
+Regenerate:  bash scripts/prerequisites.sh fixtures && .venv-fixtures/bin/python scripts/torch_vae_reference.py
 """
 
 import json
