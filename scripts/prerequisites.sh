@@ -163,6 +163,11 @@ require() {
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
   set -uo pipefail
+  if [[ ${1:-} == -h || ${1:-} == --help ]]; then
+    sed -n '2,/^$/s/^# \{0,1\}//p' "$0"
+    echo "groups: $(awk '!/^[[:space:]]*(#|$)/ { print $1 }' "$_prereq_list" | sort -u | tr '\n' ' ')"
+    exit 0
+  fi
   prereq_install "$@" || exit 1
   echo "prerequisites (${*:-core}): all present"
 elif [[ ${1:-} == --no-install ]]; then
