@@ -145,3 +145,29 @@ fn model_and_data_must_agree() {
     let v: f64 = stdout(&out).trim().parse().unwrap();
     assert!((v + (2.0 * std::f64::consts::PI).ln()).abs() < 1e-12, "ln N(0; 0, I₂) = −ln 2π, got {v}");
 }
+
+#[test]
+fn a_closed_pipe_ends_sampling_quietly() {
+    // `crabmix gmm sample … | head -1`: the reader goes away after one line; the command must
+    // neither print an error nor fail (before: "Broken pipe (os error 32)", exit 1).
+    let data = repo().join("data/pearson_crabs.csv");
+    let model_path = std::env::temp_dir().join(format!("crabmix-cli-pipe-{}.json", std::process::id()));
+    let model = model_path.to_str().unwrap();
+    let fit = crabmix(&["gmm", "fit", data.to_str().unwrap(), "--components", "2", "--output", model]);
+    assert!(fit.status.success(), "{}", stderr(&fit));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crabmix"))
+        .args(["gmm", "sample", "--model", model, "-n", "1000000", "--seed", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run crabmix");
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut first)
+        .unwrap();
+    // The reader is dropped here: the pipe is closed long before a million rows are written.
+    let out = child.wait_with_output().unwrap();
+    std::fs::remove_file(&model_path).ok();
+    assert!(first.split(',').count() == 1 && first.trim().parse::<f64>().is_ok(), "first row {first:?}");
+    assert!(out.status.success(), "status {:?}, stderr {}", out.status, stderr(&out));
+    assert!(stderr(&out).is_empty(), "stderr: {}", stderr(&out));
+}

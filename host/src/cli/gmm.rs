@@ -1,6 +1,6 @@
 //! `crabmix gmm fit|score|predict|sample`.
 
-use super::output::{CliResult, write_atomically};
+use super::output::{CliResult, stdout_error, write_atomically};
 use clap::{Args, Subcommand, ValueEnum};
 use crabmix::backend::{self, Backend, GpuScalar};
 use crabmix::gmm::Mixture;
@@ -156,7 +156,7 @@ fn fit<T: GpuScalar>(a: &FitArgs) -> CliResult {
     let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())? + "\n";
     match &a.output {
         Some(path) => write_atomically(path, text.as_bytes()),
-        None => std::io::stdout().write_all(text.as_bytes()).map_err(|e| e.to_string()),
+        None => std::io::stdout().write_all(text.as_bytes()).map_err(stdout_error),
     }
 }
 
@@ -213,10 +213,10 @@ fn stream_rows<U>(
         let values = per_chunk(&model, &chunk)
             .map_err(|e| format!("{}: {}", a.data.display(), e.offset_sample(first_row)))?;
         for v in &values {
-            writeln!(out, "{}", format(v)).map_err(|e| e.to_string())?;
+            writeln!(out, "{}", format(v)).map_err(stdout_error)?;
         }
     }
-    out.flush().map_err(|e| e.to_string())
+    out.flush().map_err(stdout_error)
 }
 
 fn score(a: &ModelArgs) -> CliResult {
@@ -241,8 +241,8 @@ fn sample(a: &SampleArgs) -> CliResult {
         let (x, _) = model.sample(n, &mut rng);
         for row in x.chunks(d) {
             let line = row.iter().map(|v| format!("{v:.17e}")).collect::<Vec<_>>().join(",");
-            writeln!(out, "{line}").map_err(|e| e.to_string())?;
+            writeln!(out, "{line}").map_err(stdout_error)?;
         }
     }
-    out.flush().map_err(|e| e.to_string())
+    out.flush().map_err(stdout_error)
 }

@@ -165,15 +165,16 @@ pub fn run_wgan(cmd: WganCommand) -> CliResult {
 }
 
 // `main.rs`'s atomic write (temporary file, then rename): never a half-written model.
+use super::output::stdout_error;
 use super::output::write_atomically as write_file;
 
 fn print_rows<'a>(rows: impl Iterator<Item = Vec<f32>> + 'a) -> CliResult {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for r in rows {
         let line = r.iter().map(|v| format!("{v:.9e}")).collect::<Vec<_>>().join(",");
-        writeln!(out, "{line}").map_err(|e| e.to_string())?;
+        writeln!(out, "{line}").map_err(stdout_error)?;
     }
-    out.flush().map_err(|e| e.to_string())
+    out.flush().map_err(stdout_error)
 }
 
 /// A one-line progress display on stderr, redrawn in place; only when stderr is a terminal.

@@ -6,6 +6,15 @@ use std::path::{Path, PathBuf};
 /// A subcommand's outcome: the error is the message for stderr.
 pub(super) type CliResult = Result<(), String>;
 
+/// The message for a failed write to stdout; a closed pipe (`crabmix … | head`) ends the
+/// program quietly with status 0 instead, as Unix filters do: the reader has what it wanted.
+pub(super) fn stdout_error(e: std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    e.to_string()
+}
+
 /// Writes to `path.tmp` and renames, so a failure never leaves a half-written model: the rename
 /// is atomic on one file system, the data is flushed to disk before it, and a temporary that
 /// could not be completed (disk full, I/O error) is removed.
