@@ -177,3 +177,31 @@ fn wgan_train_writes_model_scatter_and_curve() {
         assert!(std::fs::read_to_string(&curve).unwrap().contains("polyline"));
     }
 }
+
+#[test]
+fn training_sizes_and_rates_are_bounded_before_any_work() {
+    // Each is refused by argument parsing (exit 2), naming the option, and writes nothing:
+    // before, --epochs 0 wrote an untrained model, --lr 0 or −1 was accepted, and 10¹² epochs
+    // or a 10⁹ batch ran into "capacity overflow" or memory exhaustion.
+    let d = dir("bounds");
+    let out = d.join("model.json");
+    let out = out.to_str().unwrap();
+    let digits = repo().join("data/digits.csv");
+    let digits = digits.to_str().unwrap();
+    let cases: [(&[&str], &str); 8] = [
+        (&["vae", "train", digits, "--epochs", "0", "-o", out], "--epochs"),
+        (&["vae", "train", digits, "--epochs", "1000000000000", "-o", out], "--epochs"),
+        (&["vae", "train", digits, "--batch", "1000000000", "-o", out], "--batch"),
+        (&["vae", "train", digits, "--lr", "0", "-o", out], "--lr"),
+        (&["vae", "train", digits, "--lr=-1e-3", "-o", out], "--lr"),
+        (&["wgan", "train", "--iterations", "0", "-o", out], "--iterations"),
+        (&["wgan", "train", "--batch", "0", "-o", out], "--batch"),
+        (&["wgan", "train", "--lr", "inf", "-o", out], "--lr"),
+    ];
+    for (args, option) in cases {
+        let o = crabmix(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o.stderr));
+        assert!(text(&o.stderr).contains(option), "{args:?}: {}", text(&o.stderr));
+        assert!(!Path::new(out).exists(), "{args:?} wrote a model");
+    }
+}

@@ -47,12 +47,14 @@ pub struct VaeTrainArgs {
     /// Hidden units H (encoder and decoder).
     #[arg(long, default_value_t = 64)]
     hidden: usize,
-    #[arg(long, default_value_t = 100)]
+    /// Passes over the data (1 to 10⁶).
+    #[arg(long, default_value_t = 100, value_parser = bounded(1, MAX_EPOCHS))]
     epochs: usize,
-    #[arg(long, default_value_t = 32)]
+    /// Minibatch size (1 to 65 536).
+    #[arg(long, default_value_t = 32, value_parser = bounded(1, MAX_BATCH))]
     batch: usize,
-    /// Adam learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    /// Adam learning rate (finite, > 0).
+    #[arg(long, default_value_t = 1e-3, value_parser = positive_finite::<f64>)]
     lr: f64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -122,13 +124,14 @@ pub enum LipschitzArg {
 pub struct WganTrainArgs {
     #[arg(long, value_enum, default_value = "gp")]
     lipschitz: LipschitzArg,
-    /// Generator iterations (each after 5 critic steps).
-    #[arg(long, default_value_t = 4000)]
+    /// Generator iterations, each after 5 critic steps (1 to 10⁷).
+    #[arg(long, default_value_t = 4000, value_parser = bounded(1, MAX_ITERATIONS))]
     iterations: usize,
-    #[arg(long, default_value_t = 64)]
+    /// Minibatch size (1 to 65 536).
+    #[arg(long, default_value_t = 64, value_parser = bounded(1, MAX_BATCH))]
     batch: usize,
-    /// Override the learning rate of both networks.
-    #[arg(long)]
+    /// Override the learning rate of both networks (finite, > 0).
+    #[arg(long, value_parser = positive_finite::<f32>)]
     lr: Option<f32>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -162,6 +165,25 @@ pub fn run_wgan(cmd: WganCommand) -> CliResult {
     match cmd {
         WganCommand::Train(a) => wgan_train(&a),
     }
+}
+
+/// Largest `--epochs`: 10⁶ passes (an hour-long run on the digits is ~10⁵).
+const MAX_EPOCHS: u64 = 1_000_000;
+/// Largest `--iterations` of the WGAN.
+const MAX_ITERATIONS: u64 = 10_000_000;
+/// Largest `--batch`: the minibatch's activations are held at once.
+const MAX_BATCH: u64 = 65_536;
+
+/// A `usize` option within [lo, hi], with clap's message naming the option and the range.
+fn bounded(lo: u64, hi: u64) -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(lo..=hi)
+}
+
+/// A learning rate: finite and > 0 (0 or a negative rate trains nothing, or diverges).
+fn positive_finite<T: std::str::FromStr + Into<f64> + Copy>(s: &str) -> Result<T, String> {
+    let v: T = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    let x: f64 = v.into();
+    if x.is_finite() && x > 0.0 { Ok(v) } else { Err(format!("must be finite and > 0, not {s}")) }
 }
 
 // `main.rs`'s atomic write (temporary file, then rename): never a half-written model.
