@@ -171,3 +171,37 @@ fn a_closed_pipe_ends_sampling_quietly() {
     assert!(out.status.success(), "status {:?}, stderr {}", out.status, stderr(&out));
     assert!(stderr(&out).is_empty(), "stderr: {}", stderr(&out));
 }
+
+#[test]
+fn output_to_a_fifo_writes_through_it_and_leaves_it_a_fifo() {
+    // `--output` naming a FIFO (or /dev/null, a terminal) must not rename a regular file over
+    // the node: as root that replaced /dev/null with a file. The model goes through the pipe.
+    use std::os::unix::fs::FileTypeExt;
+    let dir = std::env::temp_dir().join(format!("crabmix-cli-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("model.fifo");
+    let _ = std::fs::remove_file(&fifo);
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("run mkfifo");
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).expect("read the fifo"))
+    };
+    let data = repo().join("data/pearson_crabs.csv");
+    let out = crabmix(&[
+        "gmm",
+        "fit",
+        data.to_str().unwrap(),
+        "--components",
+        "2",
+        "--output",
+        fifo.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Checked before joining: a replaced FIFO would leave the reader blocked for good.
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo(), "the FIFO was replaced");
+    let json: serde_json::Value = serde_json::from_str(&reader.join().unwrap()).expect("a whole model");
+    assert_eq!(json["weights"].as_array().map(Vec::len), Some(2));
+    assert!(!dir.join("model.fifo.tmp").exists());
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -18,7 +18,18 @@ pub(super) fn stdout_error(e: std::io::Error) -> String {
 /// Writes to `path.tmp` and renames, so a failure never leaves a half-written model: the rename
 /// is atomic on one file system, the data is flushed to disk before it, and a temporary that
 /// could not be completed (disk full, I/O error) is removed.
+///
+/// A target that exists and is neither a regular file nor a folder (a FIFO, `/dev/null`, a
+/// terminal) is written in place instead: renaming over it would replace the node itself with a
+/// regular file (as root, `--output /dev/null` used to replace /dev/null).
 pub(super) fn write_atomically(path: &Path, bytes: &[u8]) -> CliResult {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        return std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(bytes))
+            .map_err(|e| format!("{}: {e}", path.display()));
+    }
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
