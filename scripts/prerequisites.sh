@@ -43,6 +43,9 @@ _prereq_has() {
 }
 
 _prereq_path() {
+  # Done once per PATH: the cargo runner (firmware/tools/qemu-run.sh) requires its tools on every
+  # QEMU run, and the llvm-tools folder costs two rustc calls to find.
+  [[ ${_CRABMIX_PREREQ_PATH:-} == "$PATH" && ! ( -x $_prereq_venv/bin/python && :$PATH: != *":$_prereq_venv/bin:"* ) ]] && return 0
   local cargo_bin=${CARGO_HOME:-${HOME:-~}/.cargo}/bin llvm_bin
   [[ :$PATH: == *":$cargo_bin:"* ]] || PATH=$cargo_bin:$PATH
   # llvm-tools live in the toolchain's sysroot, not on PATH.
@@ -53,7 +56,7 @@ _prereq_path() {
   if [[ -x $_prereq_venv/bin/python ]]; then
     [[ :$PATH: == *":$_prereq_venv/bin:"* ]] || PATH=$_prereq_venv/bin:$PATH
   fi
-  export PATH
+  export PATH _CRABMIX_PREREQ_PATH=$PATH
 }
 
 prereq_install() {

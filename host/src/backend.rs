@@ -7,7 +7,7 @@
 
 use crate::device::cuda::{CudaDevice, CudaEm};
 use crate::device::em_loop::device_em_loop;
-use crate::gmm::{Mixture, ParallelEStep};
+use crate::gmm::Mixture;
 use crabmix_kernels::gmm::{CovarianceKind, FitConfig, FitReport, Shape};
 use rand_core::Rng;
 use std::sync::Arc;
@@ -108,6 +108,3 @@ pub fn fit<T: GpuScalar, R: Rng + ?Sized>(
         }
     }
 }
-
-/// Keeps [`ParallelEStep`] in this module's documented vocabulary (the CPU backend).
-pub type CpuEStep<'a, T> = ParallelEStep<'a, T>;

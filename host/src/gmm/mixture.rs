@@ -110,8 +110,9 @@ impl<T: Real> Mixture<T> {
         )
     }
 
-    /// Fits by EM on `data` (N × D row-major) with `threads`-way parallel E-steps (`None`: the
-    /// rayon default). `progress` prints one line per EM pass to stderr.
+    /// Fits by EM on `data` (N × D row-major) with the host's multithreaded E-step (rayon's
+    /// threads; [`HostEStep`] chooses blocked or streaming). `progress` prints one line per EM
+    /// pass to stderr.
     pub fn fit<R: Rng + ?Sized>(
         data: &[T],
         d: usize,
