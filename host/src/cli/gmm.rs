@@ -1,11 +1,12 @@
 //! `crabmix gmm fit|score|predict|sample`.
 
-use super::output::{CliResult, stdout_error, write_atomically};
+use super::output::{CliResult, check_output_path, stdout_error, write_atomically};
 use clap::{Args, Subcommand, ValueEnum};
 use crabmix::backend::{self, Backend, GpuScalar};
 use crabmix::gmm::Mixture;
 use crabmix::gmm::json::{FitInfo, ModelJson};
 use crabmix::io::csv::{CsvRows, read_csv};
+use crabmix::io::file::{MAX_MODEL_BYTES, read_to_string_limited};
 use crabmix::kernels::Error;
 use crabmix::kernels::gmm::{CovarianceKind, FitConfig, InitMethod};
 use rand_core::SeedableRng;
@@ -57,8 +58,8 @@ pub(super) struct FitArgs {
     /// Numeric CSV, one sample per row (an optional header row is skipped). Held in memory
     /// whole: every EM pass revisits every row.
     data: PathBuf,
-    /// Number of mixture components K.
-    #[arg(long, short = 'k')]
+    /// Number of mixture components K (1 to 64).
+    #[arg(long, short = 'k', value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
     components: usize,
     #[arg(long, value_enum, default_value = "full")]
     covariance: Covariance,
@@ -102,14 +103,21 @@ pub(super) struct SampleArgs {
     /// Model JSON from `crabmix gmm fit`.
     #[arg(long)]
     model: PathBuf,
-    /// Number of samples.
-    #[arg(short = 'n', long = "n-samples")]
+    /// Number of samples (1 to 10¹²; streamed, so memory does not grow with it).
+    #[arg(short = 'n', long = "n-samples", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_SAMPLES))]
     n: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
 }
 
+/// Most rows `gmm sample -n` draws: 10¹² (≈ 10 days of output at 10⁶ rows/s; a bound on a
+/// typo such as 2⁶¹, not on memory, which `sample` holds constant).
+const MAX_SAMPLES: u64 = 1_000_000_000_000;
+
 fn fit<T: GpuScalar>(a: &FitArgs) -> CliResult {
+    if let Some(path) = &a.output {
+        check_output_path("--output", path)?;
+    }
     let table = read_csv::<T>(&a.data).map_err(|e| e.to_string())?;
     let config = FitConfig {
         kind: match a.covariance {
@@ -161,7 +169,7 @@ fn fit<T: GpuScalar>(a: &FitArgs) -> CliResult {
 }
 
 fn load_model(path: &Path) -> Result<Mixture<f64>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = read_to_string_limited(path, MAX_MODEL_BYTES)?;
     let json: ModelJson = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     json.to_mixture::<f64>().map_err(|e| format!("{}: {e}", path.display()))
 }
@@ -194,7 +202,7 @@ fn stream_rows<U>(
 ) -> CliResult {
     let model = load_model(&a.model)?;
     let d = model.shape().features;
-    let mut rows = CsvRows::<f64, _>::open(&a.data).map_err(|e| e.to_string())?;
+    let mut rows = CsvRows::<f64, _>::open(&a.data).map_err(|e| e.to_string())?.expect_columns(d);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut chunk = Vec::new();
     loop {
@@ -202,13 +210,6 @@ fn stream_rows<U>(
         let n = rows.next_chunk(STREAM_ROWS, &mut chunk).map_err(|e| e.to_string())?;
         if n == 0 {
             break;
-        }
-        if rows.cols() != d {
-            return Err(format!(
-                "{}: {} columns, but the model has {d} features",
-                a.data.display(),
-                rows.cols()
-            ));
         }
         let values = per_chunk(&model, &chunk)
             .map_err(|e| format!("{}: {}", a.data.display(), e.offset_sample(first_row)))?;

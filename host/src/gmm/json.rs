@@ -114,6 +114,9 @@ impl ModelJson {
         if let Some((i, m)) = self.means.iter().enumerate().find(|(_, m)| m.len() != d) {
             return Err(format!("`means[{i}]` has {} entries, `means[0]` has {d}", m.len()));
         }
+        // K and D come from the file: check them before allocating K·D·D (a 48 KB model declaring
+        // D = 12 000 used to ask for 1.1 GiB before the D ≤ 64 check, D = 10⁶ for 8 TB).
+        super::mixture::check_sizes(k, d).map_err(|e| format!("invalid model: {e}"))?;
         let mut cov = vec![0.0f64; k * d * d];
         let bad = |what: String| {
             Err(format!(

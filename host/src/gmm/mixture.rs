@@ -20,7 +20,9 @@ pub struct Mixture<T> {
     inner: MixtureInner<Heap<T>>,
 }
 
-fn check_sizes(k: usize, d: usize) -> Result<()> {
+/// K and D within [`MAX_RUNTIME_SIZE`] and a valid shape: checked before anything sized by them
+/// is allocated.
+pub(crate) fn check_sizes(k: usize, d: usize) -> Result<()> {
     if k > MAX_RUNTIME_SIZE {
         return Err(Error::CapacityExceeded { what: "components", capacity: MAX_RUNTIME_SIZE, requested: k });
     }

@@ -3,9 +3,15 @@
 //! The first row is a header when none of its cells parses as a number; a row mixing numbers and
 //! text is an error, not a header, so a typo in the first data row is never silently skipped.
 //! Every error names the line (1-based, as an editor shows it) and column (1-based).
+//!
+//! Blank lines (empty, or spaces only) are skipped. An empty cell is an error, including the
+//! only cell of a one-column row written `""`: skipping it would shift every later row against
+//! the output of `score`/`predict`. A line longer than [`MAX_LINE_BYTES`] is an error as soon as
+//! its first [`MAX_LINE_BYTES`] bytes were read, so one huge row cannot take memory.
 
 use crabmix_kernels::Real;
 use std::fmt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// A numeric table, row-major.
@@ -58,6 +64,25 @@ pub enum CsvError {
         /// The cell's text.
         text: String,
     },
+    /// A line is longer than [`MAX_LINE_BYTES`].
+    LineTooLong {
+        /// File.
+        path: PathBuf,
+        /// Line.
+        line: u64,
+    },
+    /// The first data row's width differs from the one the caller expects
+    /// ([`CsvRows::expect_columns`]: a model's features).
+    WrongWidth {
+        /// File.
+        path: PathBuf,
+        /// Line of the first data row.
+        line: u64,
+        /// Columns expected.
+        expected: usize,
+        /// Cells in the row.
+        found: usize,
+    },
     /// A cell is NaN, infinite, or out of range for the chosen precision.
     NonFinite {
         /// File.
@@ -83,6 +108,12 @@ impl fmt::Display for CsvError {
                 "{}:{line}: row has {found} columns, expected {expected} (as in the first row)",
                 path.display()
             ),
+            CsvError::LineTooLong { path, line } => {
+                write!(f, "{}:{line}: line longer than the limit of {MAX_LINE_BYTES} bytes", path.display())
+            }
+            CsvError::WrongWidth { path, line, expected, found } => {
+                write!(f, "{}:{line}: {found} columns, but the model has {expected} features", path.display())
+            }
             CsvError::NotANumber { path, line, column, text } => {
                 write!(f, "{}:{line}:{column}: cell {text:?} is not a number", path.display())
             }
@@ -96,6 +127,45 @@ impl fmt::Display for CsvError {
 }
 
 impl std::error::Error for CsvError {}
+
+/// Longest line accepted: 1 MiB, 500 times a 64-column row of 17-digit numbers; what a line
+/// can cost in memory while it is read.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// A reader that fails with `InvalidData` once a line exceeds [`MAX_LINE_BYTES`], counting the
+/// line it is on (the csv crate would otherwise grow its record for as long as the line goes).
+struct LineCap<R> {
+    inner: R,
+    /// Bytes since the last newline.
+    run: usize,
+    /// Line (1-based) the last byte read is on.
+    line: u64,
+    /// Set once a line exceeded the cap: the line it was.
+    too_long: Option<u64>,
+}
+
+impl<R: Read> Read for LineCap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let too_long = || std::io::Error::new(std::io::ErrorKind::InvalidData, "line too long");
+        if self.too_long.is_some() {
+            return Err(too_long());
+        }
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            if b == b'\n' {
+                self.run = 0;
+                self.line += 1;
+            } else {
+                self.run += 1;
+                if self.run > MAX_LINE_BYTES {
+                    self.too_long = Some(self.line);
+                    return Err(too_long());
+                }
+            }
+        }
+        Ok(n)
+    }
+}
 
 fn parse_cell<T: Real>(text: &str) -> Result<T, bool> {
     // Err(false): not a number; Err(true): a number but not finite in T.
@@ -127,12 +197,13 @@ pub fn read_csv_from<T: Real, R: std::io::Read>(reader: R, path: &Path) -> Resul
 /// rules and errors as [`read_csv`]; a file with no data rows is [`CsvError::NoData`] at the
 /// first call of `CsvRows::read_chunk`.
 pub struct CsvRows<T, R> {
-    rdr: csv::Reader<R>,
+    rdr: csv::Reader<LineCap<R>>,
     record: csv::StringRecord,
     path: PathBuf,
     cols: usize,
     header: Option<Vec<String>>,
     first: bool,
+    expected_cols: Option<usize>,
     rows_read: usize,
     _scalar: std::marker::PhantomData<T>,
 }
@@ -153,16 +224,26 @@ impl<T: Real, R: std::io::Read> CsvRows<T, R> {
             rdr: csv::ReaderBuilder::new()
                 .has_headers(false)
                 .flexible(true)
-                .trim(csv::Trim::All)
-                .from_reader(reader),
+                // Cells are trimmed here, not by the csv crate, so that `""` (an empty cell) and
+                // a line of spaces (blank) stay apart.
+                .trim(csv::Trim::None)
+                .from_reader(LineCap { inner: reader, run: 0, line: 1, too_long: None }),
             record: csv::StringRecord::new(),
             path: path.to_owned(),
             cols: 0,
             header: None,
             first: true,
+            expected_cols: None,
             rows_read: 0,
             _scalar: std::marker::PhantomData,
         }
+    }
+
+    /// Requires `cols` columns: the first data row of another width is
+    /// [`CsvError::WrongWidth`], before any later row is read.
+    pub fn expect_columns(mut self, cols: usize) -> Self {
+        self.expected_cols = Some(cols);
+        self
     }
 
     /// Number of columns (0 until the first row was read).
@@ -200,22 +281,33 @@ impl<T: Real, R: std::io::Read> CsvRows<T, R> {
             match self.rdr.read_record(&mut self.record) {
                 Ok(false) => break,
                 Ok(true) => {}
-                Err(e) => return Err(CsvError::Io { path: path.clone(), message: e.to_string() }),
+                Err(e) => {
+                    if let Some(line) = self.rdr.get_ref().too_long {
+                        return Err(CsvError::LineTooLong { path: path.clone(), line });
+                    }
+                    return Err(CsvError::Io { path: path.clone(), message: e.to_string() });
+                }
             }
             let record = &self.record;
             let line = record.position().map(|p| p.line()).unwrap_or(0);
-            // A blank line is not a row.
-            if record.len() == 1 && record[0].is_empty() {
+            // A line of spaces is blank, not a row (the csv crate skips empty lines itself); a
+            // lone `""` is an empty cell, reported below.
+            if record.len() == 1 && !record[0].is_empty() && record[0].trim().is_empty() {
                 continue;
             }
             if self.first {
                 self.first = false;
                 self.cols = record.len();
-                let numeric = record.iter().filter(|c| c.parse::<f64>().is_ok()).count();
+                let numeric = record.iter().filter(|c| c.trim().parse::<f64>().is_ok()).count();
                 if numeric == 0 {
-                    self.header = Some(record.iter().map(str::to_owned).collect());
+                    self.header = Some(record.iter().map(|c| c.trim().to_owned()).collect());
                     continue;
                 }
+            }
+            if let Some(expected) = self.expected_cols.take()
+                && record.len() != expected
+            {
+                return Err(CsvError::WrongWidth { path: path.clone(), line, expected, found: record.len() });
             }
             if record.len() != self.cols {
                 return Err(CsvError::Ragged {
@@ -226,6 +318,7 @@ impl<T: Real, R: std::io::Read> CsvRows<T, R> {
                 });
             }
             for (c, cell) in record.iter().enumerate() {
+                let cell = cell.trim();
                 match parse_cell::<T>(cell) {
                     Ok(v) => out.push(v),
                     Err(false) => {
@@ -328,5 +421,39 @@ mod tests {
         assert_eq!(e, "t.csv:6:1: cell \"bad\" is not a number");
         let mut rows = CsvRows::<f64, _>::new("a,b\n".as_bytes(), Path::new("h.csv"));
         assert!(matches!(rows.next_chunk(2, &mut chunk), Err(CsvError::NoData { .. })));
+    }
+
+    #[test]
+    fn an_empty_cell_is_an_error_and_a_line_of_spaces_is_blank() {
+        let e = read("x\n1\n\"\"\n3\n").unwrap_err().to_string();
+        assert_eq!(e, "t.csv:3:1: cell \"\" is not a number");
+        let e = read("1,,2\n").unwrap_err().to_string();
+        assert_eq!(e, "t.csv:1:2: cell \"\" is not a number");
+        let t = read("x\n1\n   \n\n3\n").unwrap();
+        assert_eq!(t.data, vec![1.0, 3.0]);
+    }
+
+    #[test]
+    fn a_line_over_the_cap_fails_once_the_cap_is_read() {
+        let mut text = b"1,2\n".to_vec();
+        text.extend(std::iter::repeat_n(b'7', MAX_LINE_BYTES + 1));
+        text.extend_from_slice(b"\n3,4\n");
+        let e = read_csv_from::<f64, _>(text.as_slice(), Path::new("t.csv")).unwrap_err().to_string();
+        assert_eq!(e, format!("t.csv:2: line longer than the limit of {MAX_LINE_BYTES} bytes"));
+        // Exactly at the cap is fine (one cell of MAX_LINE_BYTES digits' worth of zeros).
+        let mut text = vec![b'0'; MAX_LINE_BYTES];
+        text.push(b'\n');
+        assert_eq!(read_csv_from::<f64, _>(text.as_slice(), Path::new("t.csv")).unwrap().data, vec![0.0]);
+    }
+
+    #[test]
+    fn expected_width_is_checked_at_the_first_data_row() {
+        let mut chunk = Vec::new();
+        let text = "a,b,c\n1,2,3\n";
+        let mut rows = CsvRows::<f64, _>::new(text.as_bytes(), Path::new("t.csv")).expect_columns(2);
+        let e = rows.next_chunk(1 << 16, &mut chunk).unwrap_err().to_string();
+        assert_eq!(e, "t.csv:2: 3 columns, but the model has 2 features");
+        let mut rows = CsvRows::<f64, _>::new(text.as_bytes(), Path::new("t.csv")).expect_columns(3);
+        assert_eq!(rows.next_chunk(1 << 16, &mut chunk).unwrap(), 1);
     }
 }

@@ -1,4 +1,6 @@
-//! Input and output: numeric CSV data ([`csv`]) and the SVG figures ([`plot`]).
+//! Input and output: numeric CSV data ([`csv`]), size-limited file reads ([`file`]) and the SVG
+//! figures ([`plot`]).
 
 pub mod csv;
+pub mod file;
 pub mod plot;
