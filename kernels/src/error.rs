@@ -61,6 +61,12 @@ pub enum Error {
         /// Which sample (row).
         sample: usize,
     },
+    /// The random generator gave `draws` rejected draws in a row (a working generator does so
+    /// with probability below 10⁻⁴²): it is stuck, e.g. a failed hardware RNG returning zeros.
+    GeneratorStuck {
+        /// Consecutive rejected draws.
+        draws: u32,
+    },
     /// An argument outside its domain (negative `reg_covar`, weights not summing to one, …).
     InvalidParameter {
         /// Which argument.
@@ -110,6 +116,9 @@ impl fmt::Display for Error {
             ),
             Error::ZeroDensity { sample } => {
                 write!(f, "sample {sample} has zero density under every component in working precision")
+            }
+            Error::GeneratorStuck { draws } => {
+                write!(f, "random generator stuck: {draws} draws in a row rejected (a failed hardware RNG?)")
             }
             Error::InvalidParameter { name, reason } => write!(f, "invalid `{name}`: {reason}"),
         }

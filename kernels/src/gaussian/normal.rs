@@ -12,8 +12,14 @@
 //! The unit tests check 10⁶ draws for mean, variance, skewness, kurtosis and the
 //! Kolmogorov–Smirnov distance to Φ, in f64 and f32.
 
-use crate::Real;
+use crate::{Error, Real, Result};
 use rand_core::Rng;
+
+/// Rejected draws in a row after which a generator counts as stuck ([`Error::GeneratorStuck`]):
+/// 64. A working generator is rejected 64 times in a row with probability (1 − π/4)⁶⁴ < 10⁻⁴²
+/// by the polar method, and below n/2⁶⁴ per draw by [`uniform_below`](crate::gmm::uniform_below);
+/// a generator stuck at one value (a failed hardware RNG reading zeros) is rejected forever.
+pub const MAX_REJECTED_DRAWS: u32 = 64;
 
 /// Uniform on the open interval (−1, 1) from 32 random bits: (2m + 1)/2³² − 1 for m ∈ [0, 2³²).
 ///
@@ -23,21 +29,33 @@ fn symmetric_unit<T: Real>(bits: u32) -> T {
     T::from_f64((2.0 * bits as f64 + 1.0) / 4_294_967_296.0 - 1.0)
 }
 
-/// One N(0, 1) variate (Marsaglia polar method). Never NaN or infinite.
+/// One N(0, 1) variate (Marsaglia polar method), or [`Error::GeneratorStuck`] after
+/// [`MAX_REJECTED_DRAWS`] rejected pairs in a row. Never NaN or infinite.
 ///
-/// Two 32-bit uniforms are taken from each `next_u64`; rejected pairs draw again.
+/// Two 32-bit uniforms are taken from each `next_u64`; rejected pairs draw again. Use this with
+/// a generator that can fail (hardware); the same draws as [`standard_normal`].
 #[inline]
-pub fn standard_normal<T: Real, R: Rng + ?Sized>(rng: &mut R) -> T {
-    loop {
+pub fn try_standard_normal<T: Real, R: Rng + ?Sized>(rng: &mut R) -> Result<T> {
+    for _ in 0..MAX_REJECTED_DRAWS {
         let bits = rng.next_u64();
         let u: T = symmetric_unit(bits as u32);
         let v: T = symmetric_unit((bits >> 32) as u32);
         let s = u * u + v * v;
         if s < T::ONE && s > T::ZERO {
             let two = T::ONE + T::ONE;
-            return u * (-two * s.ln() / s).sqrt();
+            return Ok(u * (-two * s.ln() / s).sqrt());
         }
     }
+    Err(Error::GeneratorStuck { draws: MAX_REJECTED_DRAWS })
+}
+
+/// One N(0, 1) variate from a software generator: [`try_standard_normal`], with 0 for a stuck
+/// generator instead of an error (so it returns rather than loops; a seeded PRNG never gets
+/// there, see [`MAX_REJECTED_DRAWS`]). For training noise and test data; the Gaussian-mixture
+/// sampler, which firmware may feed from a hardware RNG, uses [`try_standard_normal`].
+#[inline]
+pub fn standard_normal<T: Real, R: Rng + ?Sized>(rng: &mut R) -> T {
+    try_standard_normal(rng).unwrap_or(T::ZERO)
 }
 
 /// Fills `out` with independent N(0, 1) variates, in order (see [`standard_normal`]).
@@ -60,7 +78,7 @@ pub fn uniform01<T: Real, R: Rng + ?Sized>(rng: &mut R) -> T {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use rand_core::SeedableRng;
     use rand_xoshiro::Xoshiro256PlusPlus;
@@ -134,6 +152,50 @@ mod tests {
             assert!((0.0..1.0).contains(&u));
             let w: f64 = uniform01(&mut rng);
             assert!((0.0..1.0).contains(&w));
+        }
+    }
+
+    /// A generator that always returns the same word (a failed hardware RNG reading zeros).
+    pub(crate) struct Stuck(pub(crate) u64);
+
+    impl rand_core::TryRng for Stuck {
+        type Error = core::convert::Infallible;
+        fn try_next_u32(&mut self) -> core::result::Result<u32, Self::Error> {
+            Ok(self.0 as u32)
+        }
+        fn try_next_u64(&mut self) -> core::result::Result<u64, Self::Error> {
+            Ok(self.0)
+        }
+        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> core::result::Result<(), Self::Error> {
+            dst.fill(self.0 as u8);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stuck_generator_is_an_error_not_a_hang() {
+        // Zeros give u = v = 2⁻³² − 1: s ≈ 2, rejected every time; all ones give s ≈ 2 too.
+        for word in [0, u64::MAX] {
+            let e = try_standard_normal::<f64, _>(&mut Stuck(word)).unwrap_err();
+            assert_eq!(e, Error::GeneratorStuck { draws: MAX_REJECTED_DRAWS });
+            assert!(try_standard_normal::<f32, _>(&mut Stuck(word)).is_err());
+            assert_eq!(standard_normal::<f64, _>(&mut Stuck(word)), 0.0);
+        }
+        // A stuck word that is accepted (u = v ≈ 0.5) is a value, as the polar method defines it.
+        let half = 0xC000_0000_C000_0000u64;
+        let u = (2.0 * 0xC000_0000u32 as f64 + 1.0) / 4_294_967_296.0 - 1.0;
+        let s = 2.0 * u * u;
+        let z = try_standard_normal::<f64, _>(&mut Stuck(half)).unwrap();
+        assert_eq!(z, u * (-2.0 * s.ln() / s).sqrt());
+    }
+
+    #[test]
+    fn try_and_plain_draw_the_same_stream() {
+        let mut a = Xoshiro256PlusPlus::seed_from_u64(11);
+        let mut b = Xoshiro256PlusPlus::seed_from_u64(11);
+        for _ in 0..1000 {
+            let x: f64 = standard_normal(&mut a);
+            assert_eq!(try_standard_normal::<f64, _>(&mut b).unwrap(), x);
         }
     }
 }

@@ -9,7 +9,7 @@
 use super::model::MixtureMut;
 use super::stats::StatsMut;
 use super::validate_data;
-use crate::gaussian::normal::uniform01;
+use crate::gaussian::normal::{MAX_REJECTED_DRAWS, uniform01};
 use crate::linalg::rows::{rows, rows_mut};
 use crate::{Error, Real, Result};
 use rand_core::Rng;
@@ -36,19 +36,21 @@ impl InitMethod {
     }
 }
 
-/// A uniform integer in [0, n) by Lemire's multiply-and-reject (unbiased); 0 when n = 0.
-pub fn uniform_below<R: Rng + ?Sized>(rng: &mut R, n: usize) -> usize {
+/// A uniform integer in [0, n) by Lemire's multiply-and-reject (unbiased); 0 when n = 0;
+/// [`Error::GeneratorStuck`] after [`MAX_REJECTED_DRAWS`] rejected draws in a row.
+pub fn uniform_below<R: Rng + ?Sized>(rng: &mut R, n: usize) -> Result<usize> {
     if n <= 1 {
-        return 0;
+        return Ok(0);
     }
     let n64 = n as u64;
     let threshold = n64.wrapping_neg() % n64;
-    loop {
+    for _ in 0..MAX_REJECTED_DRAWS {
         let m = (rng.next_u64() as u128) * (n64 as u128);
         if (m as u64) >= threshold {
-            return (m >> 64) as usize;
+            return Ok((m >> 64) as usize);
         }
     }
+    Err(Error::GeneratorStuck { draws: MAX_REJECTED_DRAWS })
 }
 
 fn squared_distance<T: Real>(a: &[T], b: &[T]) -> T {
@@ -91,14 +93,14 @@ pub fn choose_centres<T: Real, R: Rng + ?Sized>(
                     break;
                 }
                 // i < n and chosen < k_n here: neither subtraction wraps.
-                if uniform_below(rng, n.wrapping_sub(i)) < k_n.wrapping_sub(chosen) {
+                if uniform_below(rng, n.wrapping_sub(i))? < k_n.wrapping_sub(chosen) {
                     slots.next().ok_or(missing)?.copy_from_slice(x);
                     chosen += 1;
                 }
             }
         }
         InitMethod::KMeansPlusPlus => {
-            let first = uniform_below(rng, n);
+            let first = uniform_below(rng, n)?;
             let (Some(c0), Some(x0)) = (rows_mut(centres, d).next(), rows(data, d).nth(first)) else {
                 return Err(missing);
             };
@@ -148,7 +150,7 @@ pub fn choose_centres<T: Real, R: Rng + ?Sized>(
                     pick
                 } else {
                     // Every sample sits on a chosen centre (duplicated data): any sample will do.
-                    uniform_below(rng, n)
+                    uniform_below(rng, n)?
                 };
                 let (Some(centre), Some(x)) = (rows_mut(centres, d).nth(c), rows(data, d).nth(pick)) else {
                     return Err(missing);
@@ -206,4 +208,26 @@ pub fn initialize<T: Real, R: Rng + ?Sized>(
         stats.observe(x, -best_d);
     }
     stats.finish(model, reg_covar, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gaussian::normal::tests::Stuck;
+
+    #[test]
+    fn uniform_below_is_bounded_on_a_stuck_generator() {
+        // Zeros are rejected for every n that is not a power of two (threshold 2⁶⁴ mod n > 0).
+        assert_eq!(uniform_below(&mut Stuck(0), 3), Err(Error::GeneratorStuck { draws: MAX_REJECTED_DRAWS }));
+        assert_eq!(uniform_below(&mut Stuck(0), 4), Ok(0));
+        assert_eq!(uniform_below(&mut Stuck(u64::MAX), 3), Ok(2));
+        assert_eq!(uniform_below(&mut Stuck(0), 1), Ok(0));
+        // k-means++ and random initialization pass the error on.
+        let data = [0.0f64, 1.0, 2.0];
+        let mut centres = [0.0f64; 2];
+        for method in [InitMethod::KMeansPlusPlus, InitMethod::Random] {
+            let e = choose_centres(&data, 1, &mut centres, method, &mut Stuck(0), None).unwrap_err();
+            assert_eq!(e, Error::GeneratorStuck { draws: MAX_REJECTED_DRAWS });
+        }
+    }
 }

@@ -12,7 +12,7 @@
 
 use super::storage::{Flat, FlatMut, Slices, SlicesMut, Storage, StorageMut};
 use super::{CovarianceKind, Shape, diagonal, stride};
-use crate::gaussian::normal::{standard_normal, uniform01};
+use crate::gaussian::normal::{try_standard_normal, uniform01};
 use crate::linalg::rows::{rows, rows_mut};
 use crate::linalg::{cholesky_in_place, lower_inverse_transpose_in_place};
 use crate::{Error, Real, Result};
@@ -275,7 +275,7 @@ impl<'a, T: Real> MixtureRef<'a, T> {
             return Err(missing);
         };
         for v in out.iter_mut() {
-            *v = standard_normal(rng);
+            *v = try_standard_normal(rng)?;
         }
         // Forward substitution with the lower-triangular Uᵀ: (Uᵀ)_ij = U_ji, so row i of Uᵀ is
         // column i of U: entry i of the rows above.
