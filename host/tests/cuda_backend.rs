@@ -75,13 +75,70 @@ fn device() -> Option<Arc<CudaDevice>> {
 #[test]
 fn opening_without_a_device_is_a_typed_error() {
     if let Err(e) = CudaDevice::open(0) {
-        assert!(matches!(e, BackendError::LibraryMissing { .. } | BackendError::NoDevice(_)), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                BackendError::LibraryMissing { .. }
+                    | BackendError::LibraryIncomplete { .. }
+                    | BackendError::NoDevice(_)
+            ),
+            "{e:?}"
+        );
         if !driver_available() {
             assert!(matches!(e, BackendError::LibraryMissing { .. }));
             let auto = backend::select(Backend::Auto, CovarianceKind::Full).unwrap();
             assert!(auto.describe().starts_with("backend: cpu ("), "{}", auto.describe());
         }
     }
+}
+
+/// A `libcuda.so` that loads but lacks entry points (a stub, a broken install) must not reach
+/// cudarc's "Missing symbol" panic (exit 101, issue 21 finding 9): `--backend auto` falls back
+/// to the CPU naming the symbol, `--backend cuda` is an error (exit 1). The fake is built here
+/// with gcc and put first on `LD_LIBRARY_PATH`.
+#[test]
+fn an_incomplete_driver_library_falls_back_or_errors_without_a_panic() {
+    let dir = std::env::temp_dir().join(format!("crabmix-fake-cuda-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/pearson_crabs.csv");
+    // Exports nothing cudarc needs; then only cuInit (the probe names the next one).
+    for (source, missing) in [
+        ("int crabmix_fake(void) { return 0; }", "cuInit"),
+        ("int cuInit(unsigned f) { return 0; }", "cuDeviceGet"),
+    ] {
+        let c = dir.join("fake.c");
+        std::fs::write(&c, source).unwrap();
+        let built = std::process::Command::new("gcc")
+            .args(["-shared", "-fPIC", "-o"])
+            .arg(dir.join("libcuda.so"))
+            .arg(&c)
+            .status()
+            .expect("run gcc");
+        assert!(built.success());
+        let path = match std::env::var("LD_LIBRARY_PATH") {
+            Ok(p) if !p.is_empty() => format!("{}:{p}", dir.display()),
+            _ => dir.display().to_string(),
+        };
+        let run = |backend: &str| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_crabmix"))
+                .args(["gmm", "fit", data.to_str().unwrap(), "-k", "2", "--backend", backend])
+                .env("LD_LIBRARY_PATH", &path)
+                .output()
+                .unwrap()
+        };
+        let why = format!("CUDA unavailable: the CUDA driver (libcuda.so) lacks the symbol {missing}");
+        let auto = run("auto");
+        let err = String::from_utf8_lossy(&auto.stderr);
+        assert_eq!(auto.status.code(), Some(0), "{err}");
+        assert!(err.contains(&format!("backend: cpu ({why})")), "{err}");
+        let json: serde_json::Value = serde_json::from_slice(&auto.stdout).unwrap();
+        assert_eq!(json["weights"].as_array().map(Vec::len), Some(2));
+        let cuda = run("cuda");
+        let err = String::from_utf8_lossy(&cuda.stderr);
+        assert_eq!(cuda.status.code(), Some(1), "{err}");
+        assert!(err.contains(&why) && !err.contains("panicked"), "{err}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]

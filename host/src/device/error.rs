@@ -13,6 +13,14 @@ pub enum BackendError {
         /// Which library: the driver or NVRTC, with the file name searched for.
         library: &'static str,
     },
+    /// A CUDA library loaded but lacks an entry point cudarc calls (a stub or a mismatched
+    /// install); probed before any cudarc call, which would panic ("Missing symbol").
+    LibraryIncomplete {
+        /// Which library.
+        library: &'static str,
+        /// The first missing symbol.
+        symbol: &'static str,
+    },
     /// The driver loaded but no usable device answered (driver's message).
     NoDevice(String),
     /// NVRTC rejected a kernel module (its log).
@@ -37,6 +45,9 @@ impl fmt::Display for BackendError {
                 write!(f, "this crabmix was built without CUDA support (rebuild with `--features cuda`)")
             }
             Self::LibraryMissing { library } => write!(f, "CUDA unavailable: {library} could not be loaded"),
+            Self::LibraryIncomplete { library, symbol } => {
+                write!(f, "CUDA unavailable: {library} lacks the symbol {symbol}")
+            }
             Self::NoDevice(why) => write!(f, "no CUDA device: {why}"),
             Self::Compile { module, log } => write!(f, "NVRTC failed to compile {module}.cu:\n{log}"),
             Self::Driver(why) => write!(f, "CUDA driver error: {why}"),

@@ -4,7 +4,9 @@
 //!
 //! cudarc loads `libcuda` and `libnvrtc` dynamically and panics on first use when they are
 //! missing, so [`CudaDevice::open`] probes both first and returns
-//! [`BackendError::LibraryMissing`]; with a driver but no device, `CudaContext::new` fails
+//! [`BackendError::LibraryMissing`], then looks up every entry point this backend reaches
+//! ([`BackendError::LibraryIncomplete`] when one is absent: cudarc would panic with "Missing
+//! symbol" at its first call); with a driver but no device, `CudaContext::new` fails
 //! cleanly ([`BackendError::NoDevice`]). Without the feature this module is `cuda/stub.rs`: the
 //! same API, every constructor returning [`BackendError::NotCompiledWithCudaSupport`].
 
@@ -189,6 +191,66 @@ pub fn nvrtc_available() -> bool {
     unsafe { cudarc::nvrtc::sys::is_culib_present() }
 }
 
+/// Driver entry points reached by [`CudaDevice::open`] and a fit (context, stream, memory,
+/// modules, launches, events), as cudarc's dynamic loader names them.
+const DRIVER_SYMBOLS: [&str; 28] = [
+    "cuInit",
+    "cuDeviceGet",
+    "cuDeviceGetCount",
+    "cuDeviceGetAttribute",
+    "cuDeviceGetName",
+    "cuDevicePrimaryCtxRetain",
+    "cuDevicePrimaryCtxRelease_v2",
+    "cuCtxSetCurrent",
+    "cuCtxGetCurrent",
+    "cuCtxSynchronize",
+    "cuStreamCreate",
+    "cuStreamSynchronize",
+    "cuMemAlloc_v2",
+    "cuMemFree_v2",
+    "cuMemAllocAsync",
+    "cuMemFreeAsync",
+    "cuMemcpyHtoDAsync_v2",
+    "cuMemcpyDtoHAsync_v2",
+    "cuMemsetD8_v2",
+    "cuMemsetD8Async",
+    "cuMemGetInfo_v2",
+    "cuModuleLoadData",
+    "cuModuleGetFunction",
+    "cuModuleUnload",
+    "cuLaunchKernel",
+    "cuEventCreate",
+    "cuEventRecord",
+    "cuEventDestroy_v2",
+];
+
+/// NVRTC entry points of [`nvrtc_compile`].
+const NVRTC_SYMBOLS: [&str; 7] = [
+    "nvrtcCreateProgram",
+    "nvrtcCompileProgram",
+    "nvrtcGetProgramLogSize",
+    "nvrtcGetProgramLog",
+    "nvrtcGetPTXSize",
+    "nvrtcGetPTX",
+    "nvrtcDestroyProgram",
+];
+
+/// The first of `names` that the loaded driver library does not export. Call only after
+/// [`driver_available`]: cudarc's loader panics when no library loads.
+fn missing_driver_symbol() -> Option<&'static str> {
+    // SAFETY: `culib` opens the same library `driver_available` found; looking a symbol up
+    // (dlsym) calls nothing in it.
+    let lib = unsafe { cudarc::driver::sys::culib() };
+    DRIVER_SYMBOLS.into_iter().find(|n| unsafe { lib.get::<*const std::ffi::c_void>(n.as_bytes()) }.is_err())
+}
+
+/// As [`missing_driver_symbol`], for NVRTC (after [`nvrtc_available`]).
+fn missing_nvrtc_symbol() -> Option<&'static str> {
+    // SAFETY: as in `missing_driver_symbol`.
+    let lib = unsafe { cudarc::nvrtc::sys::culib() };
+    NVRTC_SYMBOLS.into_iter().find(|n| unsafe { lib.get::<*const std::ffi::c_void>(n.as_bytes()) }.is_err())
+}
+
 fn driver(e: cudarc::driver::DriverError) -> BackendError {
     BackendError::Driver(e.to_string())
 }
@@ -205,16 +267,22 @@ pub struct CudaDevice {
 }
 
 impl CudaDevice {
-    /// Opens device `ordinal`: probes the driver and NVRTC libraries (typed errors instead of
-    /// cudarc's panic), creates the context and reads the compute capability.
+    /// Opens device `ordinal`: probes the driver and NVRTC libraries and their symbols (typed
+    /// errors instead of cudarc's panic), creates the context and reads the compute capability.
     pub fn open(ordinal: usize) -> std::result::Result<Arc<Self>, BackendError> {
         if !driver_available() {
             return Err(BackendError::LibraryMissing { library: "the CUDA driver (libcuda.so)" });
+        }
+        if let Some(symbol) = missing_driver_symbol() {
+            return Err(BackendError::LibraryIncomplete { library: "the CUDA driver (libcuda.so)", symbol });
         }
         if !nvrtc_available() {
             return Err(BackendError::LibraryMissing {
                 library: "NVRTC (libnvrtc.so.13; e.g. pip install nvidia-cuda-nvrtc==13.0.88 and LD_LIBRARY_PATH)",
             });
+        }
+        if let Some(symbol) = missing_nvrtc_symbol() {
+            return Err(BackendError::LibraryIncomplete { library: "NVRTC (libnvrtc.so)", symbol });
         }
         let ctx = CudaContext::new(ordinal).map_err(|e| BackendError::NoDevice(e.to_string()))?;
         let (major, minor) = ctx.compute_capability().map_err(driver)?;
