@@ -220,8 +220,20 @@ fn stream_rows<U>(
     out.flush().map_err(stdout_error)
 }
 
+/// `score` prints no non-finite number: a log density that is −∞ in f64 (a point ~10¹⁵⁴ σ
+/// from every component) is [`Error::ZeroDensity`] naming the sample (0-based data row).
 fn score(a: &ModelArgs) -> CliResult {
-    stream_rows(a, |m, x| m.score_samples(x), |s| format!("{s:.17e}"))
+    stream_rows(
+        a,
+        |m, x| {
+            let s = m.score_samples(x)?;
+            match s.iter().position(|v| !v.is_finite()) {
+                Some(sample) => Err(Error::ZeroDensity { sample }),
+                None => Ok(s),
+            }
+        },
+        |s| format!("{s:.17e}"),
+    )
 }
 
 fn predict(a: &ModelArgs) -> CliResult {
@@ -240,6 +252,14 @@ fn sample(a: &SampleArgs) -> CliResult {
         let n = left.min(STREAM_ROWS);
         left -= n;
         let (x, _) = model.sample(n, &mut rng);
+        // Finite parameters can still draw beyond f64 (a mean near 1.8e308); never print ±∞.
+        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+            return Err(format!(
+                "{}: sample {} overflows f64 (the model's means or covariances are too large)",
+                a.model.display(),
+                (a.n - left - n) + i / d
+            ));
+        }
         for row in x.chunks(d) {
             let line = row.iter().map(|v| format!("{v:.17e}")).collect::<Vec<_>>().join(",");
             writeln!(out, "{line}").map_err(stdout_error)?;
