@@ -12,8 +12,9 @@
 
 #![deny(missing_docs)]
 
-use crabmix::io::csv::{CsvRows, read_csv_from};
+use crabmix::gmm::json::parse_model;
 use crabmix::gmm::{Mixture, Stats};
+use crabmix::io::csv::{CsvRows, read_csv_from};
 use crabmix_kernels::gaussian::{kl, reparam};
 use crabmix_kernels::gmm::{CovarianceKind, FitConfig, InitMethod, Shape};
 use crabmix_kernels::mlp::loss::mse;
@@ -73,6 +74,12 @@ impl<'a> Input<'a> {
             3 => (lo + (hi - lo) * u * 1e-12).clamp(lo, hi),
             _ => (lo + (hi - lo) * u).clamp(lo, hi),
         }
+    }
+    /// The next `n` bytes (fewer at the end).
+    pub fn take(&mut self, n: usize) -> &'a [u8] {
+        let (head, rest) = self.bytes.split_at(n.min(self.bytes.len()));
+        self.bytes = rest;
+        head
     }
     /// What is left (for the CSV text).
     pub fn rest(&mut self) -> &'a [u8] {
@@ -494,4 +501,102 @@ pub fn mlp(bytes: &[u8]) {
     adam.step(&mut net, &grads);
     net.visit_params(&mut |p| finite &= p.is_finite());
     assert!(finite, "non-finite parameter after an Adam step");
+}
+
+/// Model JSON text from the fuzzer: half the time raw bytes (syntax, types, nesting), half the
+/// time a well-formed model of K, D ≤ 4 whose numbers come from raw bits or moderate ranges and
+/// whose shapes are sometimes off by one (so the checks past parsing are reached).
+fn model_text(input: &mut Input<'_>) -> String {
+    if input.byte() & 1 == 0 {
+        let n = input.range(0, 255) * 2;
+        return String::from_utf8_lossy(input.take(n)).into_owned();
+    }
+    let (k, d, kind) = (input.range(1, 4), input.range(1, 4), input.byte() % 3);
+    let wild = input.byte().is_multiple_of(4);
+    let mut num = |lo: f64, hi: f64| if wild { input.finite_f64() } else { input.f64_in(lo, hi) };
+    let join = |v: Vec<String>| format!("[{}]", v.join(","));
+    let mut weights: Vec<f64> = (0..k).map(|_| num(1e-3, 1.0)).collect();
+    let total: f64 = weights.iter().sum();
+    if total.is_finite() && total > 0.0 {
+        weights.iter_mut().for_each(|w| *w /= total);
+    }
+    let weights = join(weights.iter().map(|w| format!("{w:e}")).collect());
+    let means =
+        join((0..k).map(|_| join((0..d).map(|_| format!("{:e}", num(-10.0, 10.0))).collect())).collect());
+    let (name, cov) = match kind {
+        0 => {
+            // A·Aᵀ + I/10: positive definite unless the wild numbers overflow it.
+            let covs = (0..k)
+                .map(|_| {
+                    let a: Vec<f64> = (0..d * d).map(|_| num(-3.0, 3.0)).collect();
+                    join(
+                        (0..d)
+                            .map(|i| {
+                                join(
+                                    (0..d)
+                                        .map(|j| {
+                                            let dot: f64 = (0..d).map(|t| a[i * d + t] * a[j * d + t]).sum();
+                                            format!("{:e}", dot + if i == j { 0.1 } else { 0.0 })
+                                        })
+                                        .collect(),
+                                )
+                            })
+                            .collect(),
+                    )
+                })
+                .collect();
+            ("full", join(covs))
+        }
+        1 => (
+            "diag",
+            join((0..k).map(|_| join((0..d).map(|_| format!("{:e}", num(1e-6, 1e6))).collect())).collect()),
+        ),
+        _ => ("spherical", join((0..k).map(|_| format!("{:e}", num(1e-6, 1e6))).collect())),
+    };
+    let mut text =
+        format!(r#"{{"covariance_type":"{name}","weights":{weights},"means":{means},"covariances":{cov}}}"#);
+    if input.byte().is_multiple_of(8) {
+        // Off by one somewhere: a dropped number (the last one of the text).
+        if let Some(i) = text.rfind(',') {
+            let end = text[i..].find(']').map_or(text.len(), |e| i + e);
+            text.replace_range(i..end, "");
+        }
+    }
+    text
+}
+
+/// End to end over the CLI's inputs (issue 21): model-JSON text through
+/// [`parse_model`] (as `gmm score`/`predict`/`sample` load a model), then CSV bytes through the
+/// chunked reader with the model's width ([`CsvRows::expect_columns`], as `score`/`predict`
+/// stream), then `score_samples`, `predict` and `sample`. Properties: no panic, no hang; bad
+/// input is an error; a score is finite or −∞ (zero density, which the CLI reports as an
+/// error), never NaN or +∞; labels are below K; draws are never NaN.
+pub fn cli_inputs(bytes: &[u8]) {
+    let mut input = Input::new(bytes);
+    let chunk_rows = input.range(1, 8);
+    let n_samples = input.range(0, 16);
+    let text = model_text(&mut input);
+    let mut rng = FuzzRng::new(&mut input);
+    let csv = input.rest();
+    let Ok(model) = parse_model(&text) else { return };
+    let (k, d) = (model.shape().components, model.shape().features);
+    assert!((1..=64).contains(&k) && (1..=64).contains(&d));
+    let mut rows = CsvRows::<f64, _>::new(csv, Path::new("fuzz.csv")).expect_columns(d);
+    let mut chunk = Vec::new();
+    while let Ok(n) = rows.next_chunk(chunk_rows, &mut chunk) {
+        if n == 0 {
+            break;
+        }
+        assert_eq!(chunk.len(), n * d);
+        if let Ok(scores) = model.score_samples(&chunk) {
+            assert_eq!(scores.len(), n);
+            assert!(scores.iter().all(|s| s.is_finite() || *s == f64::NEG_INFINITY), "score {scores:?}");
+        }
+        if let Ok(labels) = model.predict(&chunk) {
+            assert!(labels.len() == n && labels.iter().all(|&l| l < k), "labels {labels:?}");
+        }
+    }
+    let (x, labels) = model.sample(n_samples, &mut rng);
+    assert_eq!(x.len(), n_samples * d);
+    assert!(x.iter().all(|v| !v.is_nan()) && labels.iter().all(|&l| l < k), "draws {x:?}");
 }

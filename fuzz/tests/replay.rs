@@ -7,13 +7,14 @@ use std::path::Path;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 6] = [
+const TARGETS: [(&str, Target); 7] = [
     ("csv_reader", crabmix_fuzz::csv_reader),
     ("gmm_fit", crabmix_fuzz::gmm_fit),
     ("em_step", crabmix_fuzz::em_step),
     ("kl", crabmix_fuzz::kl),
     ("sampling", crabmix_fuzz::sampling),
     ("mlp", crabmix_fuzz::mlp),
+    ("cli_inputs", crabmix_fuzz::cli_inputs),
 ];
 
 #[test]

@@ -4,7 +4,7 @@ use super::output::{CliResult, check_output_path, stdout_error, write_atomically
 use clap::{Args, Subcommand, ValueEnum};
 use crabmix::backend::{self, Backend, GpuScalar};
 use crabmix::gmm::Mixture;
-use crabmix::gmm::json::{FitInfo, ModelJson};
+use crabmix::gmm::json::{FitInfo, ModelJson, parse_model};
 use crabmix::io::csv::{CsvRows, read_csv};
 use crabmix::io::file::{MAX_MODEL_BYTES, read_to_string_limited};
 use crabmix::kernels::Error;
@@ -170,8 +170,7 @@ fn fit<T: GpuScalar>(a: &FitArgs) -> CliResult {
 
 fn load_model(path: &Path) -> Result<Mixture<f64>, String> {
     let text = read_to_string_limited(path, MAX_MODEL_BYTES)?;
-    let json: ModelJson = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    json.to_mixture::<f64>().map_err(|e| format!("{}: {e}", path.display()))
+    parse_model(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Runs one `gmm` subcommand.

@@ -163,6 +163,14 @@ impl ModelJson {
     }
 }
 
+/// Parses model JSON `text` into its f64 mixture, as `gmm score`, `predict` and `sample` load
+/// a model (and the `cli_inputs` fuzz target): serde_json's errors name line and column;
+/// [`ModelJson::to_mixture`] checks K and D before allocating, then every shape.
+pub fn parse_model(text: &str) -> Result<Mixture<f64>, String> {
+    let json: ModelJson = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    json.to_mixture::<f64>()
+}
+
 impl FitInfo {
     /// Fit information from a kernels report and the fitted model.
     pub fn from_report<T: Real>(model: &Mixture<T>, r: &FitReport<T>) -> Self {
