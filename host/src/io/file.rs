@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::Path;
 
 /// The largest model file a command reads: 32 MiB. The largest model the limits allow
-/// (K = D = 64, full covariances, as `gmm fit` pretty-prints it) is about 11 MiB.
+/// (K = D = 64, full covariances, as `gmm fit` pretty-prints it) is about 8 MiB.
 pub const MAX_MODEL_BYTES: u64 = 32 << 20;
 
 /// Reads `path` as UTF-8 text of at most `limit` bytes. At most `limit + 1` bytes are ever read,
