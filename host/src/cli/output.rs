@@ -17,14 +17,12 @@ pub(super) fn stdout_error(e: std::io::Error) -> String {
 }
 
 /// Whether an existing `path` is written in place rather than replaced: a FIFO, `/dev/null`, a
-/// terminal, a socket (anything but a regular file, a folder or a symbolic link). Renaming over
-/// such a node would replace the node itself (as root, `--output /dev/null` used to replace
-/// /dev/null). A symbolic link is not followed: it is replaced, like any regular target.
+/// terminal, a socket (anything but a regular file or a folder), or a symbolic link to one
+/// (`/dev/stdout`). Renaming over such a node would replace the node itself (as root,
+/// `--output /dev/null` used to replace /dev/null). A symbolic link to a regular file, or a
+/// dangling one, is replaced by the new file: no regular file is written through a link.
 fn written_in_place(path: &Path) -> bool {
-    std::fs::symlink_metadata(path).is_ok_and(|m| {
-        let t = m.file_type();
-        !t.is_file() && !t.is_dir() && !t.is_symlink()
-    })
+    std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
 }
 
 /// The folder a file at `path` lives in (`.` for a bare file name).
@@ -89,9 +87,9 @@ pub(super) fn check_output_path(option: &str, path: &Path) -> CliResult {
 /// system). Concurrent writers to one `path` each rename a complete file, so the result is one
 /// of them, never a splice. On error only this call's own temporary is removed.
 ///
-/// Non-regular targets: a FIFO, `/dev/null`, a terminal or another device is written in place
-/// (see [`written_in_place`]); a symbolic link at `path` is replaced by the new file, and the
-/// file it pointed to is left untouched.
+/// Non-regular targets: a FIFO, `/dev/null`, a terminal or another device, or a link to one
+/// (`/dev/stdout`), is written in place (see [`written_in_place`]); a symbolic link to a regular
+/// file is replaced by the new file, and the file it pointed to is left untouched.
 pub(super) fn write_atomically(path: &Path, bytes: &[u8]) -> CliResult {
     if written_in_place(path) {
         return std::fs::OpenOptions::new()
@@ -149,6 +147,12 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
         assert!(std::fs::symlink_metadata(&link).unwrap().is_file());
         assert_eq!(std::fs::read_to_string(&link).unwrap(), "new");
+        // A link to a device (as /dev/stdout is) is written through; link and device stay.
+        let to_null = d.join("null");
+        std::os::unix::fs::symlink("/dev/null", &to_null).unwrap();
+        write_atomically(&to_null, b"gone").unwrap();
+        assert!(std::fs::symlink_metadata(&to_null).unwrap().file_type().is_symlink());
+        assert!(!std::fs::metadata("/dev/null").unwrap().is_file());
         std::fs::remove_dir_all(d).unwrap();
     }
 
