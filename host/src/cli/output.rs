@@ -47,3 +47,19 @@ pub(super) fn write_atomically(path: &Path, bytes: &[u8]) -> CliResult {
         format!("{}: {e}", path.display())
     })
 }
+
+/// Checks, before any work, that `path` can be written as an output file: its folder exists and
+/// it is not itself a folder (so a long run never fails at its last step, issue 21 finding 8).
+pub(super) fn check_output_path(path: &Path) -> CliResult {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(format!("{}: the folder {} does not exist", path.display(), parent.display()));
+    }
+    if path.is_dir() {
+        return Err(format!("{}: is a folder, not a file", path.display()));
+    }
+    Ok(())
+}
