@@ -61,6 +61,14 @@ pub enum Error {
         /// Which sample (row).
         sample: usize,
     },
+    /// A layer of a network description is inconsistent: zero width, or inputs that differ
+    /// from the previous layer's outputs.
+    InvalidLayer {
+        /// Which layer (0 = the one reading the network's input).
+        layer: usize,
+        /// The rule it broke.
+        reason: &'static str,
+    },
     /// An argument outside its domain (negative `reg_covar`, weights not summing to one, …).
     InvalidParameter {
         /// Which argument.
@@ -111,6 +119,7 @@ impl fmt::Display for Error {
             Error::ZeroDensity { sample } => {
                 write!(f, "sample {sample} has zero density under every component in working precision")
             }
+            Error::InvalidLayer { layer, reason } => write!(f, "layer {layer}: {reason}"),
             Error::InvalidParameter { name, reason } => write!(f, "invalid `{name}`: {reason}"),
         }
     }
