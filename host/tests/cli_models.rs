@@ -473,3 +473,139 @@ fn wgan_gp_on_a_5d_four_component_mixture_covers_every_component_and_shrinks_w1_
         assert!(near >= 30, "component {k}: {near} of 300 samples");
     }
 }
+
+/// Asserts a failed run whose stderr contains `want`, with no non-finite number on stdout.
+fn fails(args: &[&str], want: &str) {
+    let out = crabmix(args);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    let err = text(&out.stderr);
+    assert!(err.contains(want), "{args:?}: {err}");
+    let o = text(&out.stdout).to_lowercase();
+    assert!(!o.contains("nan") && !o.contains("inf"), "{args:?} printed {o}");
+}
+
+#[test]
+fn bad_input_is_an_error_naming_what_and_where_and_writes_nothing() {
+    let d = dir("bad");
+    let m = d.join("m.json");
+    let (ms, no_model) = (s(&m), || assert!(!d.join("m.json").exists()));
+    let csv = |name: &str, body: &str| {
+        let p = d.join(name);
+        std::fs::write(&p, body).unwrap();
+        s(&p)
+    };
+    // Bernoulli data outside [0, 1]: the line and column (header on line 1).
+    let big = csv("big.csv", "a,b\n0.5,0.2\n0.1,3.5\n");
+    fails(&["vae", "train", &big, "-o", &ms], "big.csv:3:2: 3.5 is outside [0, 1]");
+    fails(&["vae", "train", &big, "--standardize", "-o", &ms], "--standardize needs a Gaussian likelihood");
+    fails(
+        &["vae", "train", &csv("nan.csv", "0.5,0.2\n0.1,NaN\n"), "-o", &ms],
+        "nan.csv:2:2: cell \"NaN\" is not a finite",
+    );
+    fails(&["vae", "train", &csv("empty.csv", ""), "-o", &ms], "no data rows");
+    fails(&["wgan", "train", &csv("empty2.csv", "x,y\n"), "-o", &ms], "no data rows");
+    no_model();
+    let o = crabmix(&["vae", "train", &big, "--hidden", "0", "-o", &ms]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("layer 1 has width 0"), "{}", text(&o.stderr));
+    // A diverging run (squares of 1e30 overflow f32): an error naming the epoch, no model.
+    let huge = csv("huge.csv", "1e30,2e30\n-1e30,3e30\n1e30,1e30\n");
+    fails(&["vae", "train", &huge, "--likelihood", "gaussian", "-o", &ms], "epoch 1, batch 1");
+    let huge2 = csv("huge2.csv", "3e38,3e38\n-3e38,3e38\n");
+    fails(&["wgan", "train", &huge2, "--iterations", "5", "-o", &ms], "iteration 1: the critic loss");
+    no_model();
+    // Side outputs are checked before training.
+    let ok_data = csv("ok.csv", "0.5,0.2\n0.1,0.9\n0.3,0.3\n0.8,0.1\n");
+    let missing = s(&d.join("no/such/dir/c.svg"));
+    fails(&["vae", "train", &ok_data, "--epochs", "2", "--curve", &missing, "-o", &ms], "does not exist");
+    fails(
+        &["wgan", "train", &ok_data, "--iterations", "2", "--scatter", &missing, "-o", &ms],
+        "does not exist",
+    );
+    no_model();
+    // Non-square features with --traversal: refused before training.
+    fails(&["vae", "train", &ok_data, "--traversal", &s(&d.join("t.svg")), "-o", &ms], "square images");
+    no_model();
+    // A batch larger than the data is clamped to it, and said.
+    let o = ok(&["vae", "train", &ok_data, "--epochs", "2", "--batch", "100", "--hidden", "4", "-o", &ms]);
+    assert!(text(&o.stderr).contains("--batch 100 is larger than the 4 training rows; using 4"));
+    // Columns that differ from the model's.
+    fails(
+        &["vae", "encode", &csv("three.csv", "0.1,0.2,0.3\n"), "--model", &ms],
+        "3 columns, the model has 2 features",
+    );
+    fails(&["vae", "encode", &big, "--model", &ms], "big.csv:3: column 2: 3.5 is outside [0, 1]");
+    // Bounds in argument parsing.
+    for (args, opt) in [
+        (vec!["vae", "sample", "--model", &ms, "-n", "0"], "-n"),
+        (vec!["vae", "sample", "--model", &ms, "-n", "1000000000000"], "-n"),
+        (vec!["vae", "traverse", "--model", &ms, "-o", "t.svg", "--steps", "100000"], "--steps"),
+        (vec!["vae", "train", &ok_data, "--validation", "1", "-o", "x.json"], "--validation"),
+        (vec!["vae", "train", &ok_data, "--latent", "0", "-o", "x.json"], "--latent"),
+    ] {
+        let o = crabmix(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(text(&o.stderr).contains(opt), "{args:?}: {}", text(&o.stderr));
+    }
+    // Extreme (finite) weights whose outputs overflow: an error, never NaN with status 0.
+    let mut j: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&m).unwrap()).unwrap();
+    for k in ["encoder", "decoder"] {
+        for v in j[k].as_array_mut().unwrap() {
+            *v = serde_json::json!(v.as_f64().unwrap().signum() * 3e38);
+        }
+    }
+    let extreme = d.join("extreme.json");
+    std::fs::write(&extreme, j.to_string()).unwrap();
+    let ex = s(&extreme);
+    fails(&["vae", "encode", &ok_data, "--model", &ex], "ok.csv:1: μ 1 is");
+    fails(&["vae", "decode", &csv("z.csv", "1,-1,0.5,2\n"), "--model", &ex], "2 latent dimensions");
+    fails(&["vae", "decode", &csv("z2.csv", "1,-1\n"), "--model", &ex], "z2.csv:1: the decoded mean 1 is");
+    fails(&["vae", "sample", "--model", &ex, "-n", "3"], "sample 1: the decoded mean");
+    // A parameter count that does not match the architecture, and a null (NaN) parameter.
+    j["decoder"].as_array_mut().unwrap().pop();
+    std::fs::write(&extreme, j.to_string()).unwrap();
+    fails(&["vae", "decode", &csv("z3.csv", "1,-1\n"), "--model", &ex], "decoder:");
+    j["decoder"].as_array_mut().unwrap().push(serde_json::Value::Null);
+    std::fs::write(&extreme, j.to_string()).unwrap();
+    fails(&["vae", "decode", &csv("z4.csv", "1,-1\n"), "--model", &ex], &s(&extreme));
+}
+
+#[test]
+fn wgan_sample_and_critic_read_everything_from_the_model_file() {
+    let d = dir("wgan-cmds");
+    let data = d.join("d3.csv");
+    let rows: Vec<Vec<f64>> = (0..64).map(|i| vec![i as f64 / 64.0, 1.0, -(i as f64) / 32.0]).collect();
+    write_csv(&data, &rows);
+    let m = s(&d.join("w.json"));
+    ok(&[
+        "wgan",
+        "train",
+        &s(&data),
+        "--iterations",
+        "3",
+        "--hidden",
+        "8,8,8",
+        "--latent",
+        "3",
+        "--standardize",
+        "-o",
+        &m,
+    ]);
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&m).unwrap()).unwrap();
+    assert_eq!(json["hidden"], serde_json::json!([8, 8, 8]));
+    assert_eq!((json["features"].as_u64(), json["latent"].as_u64()), (Some(3), Some(3)));
+    // Generator 3·8+8 + 2·(8·8+8) + 8·3+3 = 203; critic 3·8+8 + 2·(8·8+8) + 8+1 = 185.
+    assert_eq!(json["generator"].as_array().unwrap().len(), 203);
+    assert_eq!(json["critic"].as_array().unwrap().len(), 185);
+    let smp = rows_of(&ok(&["wgan", "sample", "--model", &m, "-n", "7", "--seed", "1"]));
+    assert_eq!((smp.len(), smp[0].len()), (7, 3));
+    let c = rows_of(&ok(&["wgan", "critic", &s(&data), "--model", &m]));
+    assert_eq!(c.len(), 64);
+    assert!(c.iter().all(|r| r.len() == 1 && r[0].is_finite()));
+    fails(
+        &["wgan", "critic", &s(&repo().join("data/digits.csv")), "--model", &m],
+        "64 columns, the model has 3 features",
+    );
+    let o = crabmix(&["wgan", "train", &s(&data), "--backend", "cuda", "-o", &m]);
+    assert!(!o.status.success() && text(&o.stderr).contains("--backend cuda"));
+}

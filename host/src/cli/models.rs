@@ -535,7 +535,7 @@ fn stream_csv(
         let header = usize::from(rows.header().is_some());
         for (i, r) in chunk.chunks_exact(cols).enumerate() {
             let line = first + i + 1 + header;
-            let y = f(r).map_err(|e| format!("{}: line {line}: {e}", path.display()))?;
+            let y = f(r).map_err(|e| format!("{}:{line}: {e}", path.display()))?;
             print_rows(&mut out, &y)?;
         }
     }

@@ -137,13 +137,13 @@ pub fn line_of(table: &Table<f32>, row: usize) -> usize {
     row + 1 + usize::from(table.header.is_some())
 }
 
-/// Errors, naming the file's line and column, on the first value outside [0, 1] (a Bernoulli
+/// Errors, naming the file's line and column (`path:line:column`, as CSV errors), on the first value outside [0, 1] (a Bernoulli
 /// likelihood reads each value as a probability).
 pub fn check_unit_interval(table: &Table<f32>, what: &str) -> Result<(), String> {
     if let Some(k) = table.data.iter().position(|v| !(0.0..=1.0).contains(v)) {
         let (row, col) = (k / table.cols, k % table.cols);
         return Err(format!(
-            "{what}: line {}, column {}: {} is outside [0, 1], which a Bernoulli likelihood needs \
+            "{what}:{}:{}: {} is outside [0, 1], which a Bernoulli likelihood needs \
              (use --likelihood gaussian or gaussian-learned, with --standardize for other ranges)",
             line_of(table, row),
             col + 1,
