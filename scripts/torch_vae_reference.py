@@ -106,24 +106,39 @@ def main():
         elbo, untrained, curve = train(seed, train_x, test_x)
         print(f"seed {seed}: test ELBO {elbo:.4f} (untrained {untrained:.4f}), final train {curve[-1]:.4f}, {time.time() - t0:.1f} s")
         runs.append({"seed": seed, "test_elbo": elbo, "untrained_test_elbo": untrained, "train_elbo_last_epoch": curve[-1]})
+    write_reference(
+        "vae_reference.json",
+        {
+            "script": "scripts/torch_vae_reference.py",
+            "torch": torch.__version__,
+            "architecture": f"encoder 64-{HIDDEN} ReLU-({LATENT} mu + {LATENT} log var); decoder {LATENT}-{HIDDEN} ReLU-64 Bernoulli logits",
+        },
+        runs,
+        EPOCHS,
+        BATCH,
+        LR,
+    )
+
+
+def write_reference(name, head, runs, epochs, batch, lr):
+    """Writes tests/fixtures/torch/NAME: `head`, the settings, the runs, their mean and spread."""
     vals = np.array([r["test_elbo"] for r in runs])
-    out = {
-        "script": "scripts/torch_vae_reference.py",
-        "torch": torch.__version__,
-        "architecture": f"encoder 64-{HIDDEN} ReLU-({LATENT} mu + {LATENT} log var); decoder {LATENT}-{HIDDEN} ReLU-64 Bernoulli logits",
-        "epochs": EPOCHS,
-        "batch": BATCH,
-        "lr": LR,
-        "init": "xavier_uniform weights, zero biases",
-        "test_draws": TEST_DRAWS,
-        "runs": runs,
-        "test_elbo_mean": float(vals.mean()),
-        "test_elbo_std": float(vals.std(ddof=1)),
-    }
-    path = ROOT / "tests" / "fixtures" / "torch" / "vae_reference.json"
+    out = dict(head)
+    out.update(
+        {
+            "epochs": epochs,
+            "batch": batch,
+            "lr": lr,
+            "init": "xavier_uniform weights, zero biases",
+            "test_draws": TEST_DRAWS,
+            "runs": runs,
+            "test_elbo_mean": float(vals.mean()),
+            "test_elbo_std": float(vals.std(ddof=1)),
+        }
+    )
+    path = ROOT / "tests" / "fixtures" / "torch" / name
     path.write_text(json.dumps(out, indent=1) + "\n")
     print(f"reference test ELBO {vals.mean():.4f} +- {vals.std(ddof=1):.4f} -> {path}")
-
 
 if __name__ == "__main__":
     main()

@@ -67,6 +67,14 @@ pub enum Error {
         /// Consecutive rejected draws.
         draws: u32,
     },
+    /// A layer of a network description is inconsistent: zero width, or inputs that differ
+    /// from the previous layer's outputs.
+    InvalidLayer {
+        /// Which layer (0 = the one reading the network's input).
+        layer: usize,
+        /// The rule it broke.
+        reason: &'static str,
+    },
     /// An argument outside its domain (negative `reg_covar`, weights not summing to one, …).
     InvalidParameter {
         /// Which argument.
@@ -120,6 +128,7 @@ impl fmt::Display for Error {
             Error::GeneratorStuck { draws } => {
                 write!(f, "random generator stuck: {draws} draws in a row rejected (a failed hardware RNG?)")
             }
+            Error::InvalidLayer { layer, reason } => write!(f, "layer {layer}: {reason}"),
             Error::InvalidParameter { name, reason } => write!(f, "invalid `{name}`: {reason}"),
         }
     }

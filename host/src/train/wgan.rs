@@ -1,6 +1,6 @@
 //! WGAN training on the host around the kernel steps ([`crabmix_kernels::models::wgan`]): the
 //! 8-Gaussian ring, the generator and critic used by the CLI and the tests, the training loop,
-//! mode coverage and the model's JSON form.
+//! mode coverage (the model file is [`super::wgan_model::WganJson`]).
 //!
 //! Networks: generator z ∈ ℝ² ~ N(0, I) → H ReLU → H ReLU → ℝ²; critic ℝ² → H leaky ReLU(0.2)
 //! → H leaky ReLU(0.2) → ℝ ([`Critic`]); He-normal weights, zero biases.
@@ -10,7 +10,6 @@ use crabmix_kernels::mlp::{Act, Dense, Init, Layer, Relu};
 use crabmix_kernels::models::{Critic, CriticStats, OptimizerKind, WganConfig, WganTrainer, critic_zeros};
 use crabmix_kernels::{Real, chain, chain_type};
 use rand_core::Rng;
-use serde::{Deserialize, Serialize};
 
 /// Generator ℝ^Z → H ReLU → H ReLU → ℝ².
 pub type Generator<T, const Z: usize, const H: usize> =
@@ -96,25 +95,6 @@ pub fn train<T: Real, R: Rng, const Z: usize, const H: usize>(
         on_iteration(it, &stats);
     }
     Ok(curve)
-}
-
-/// The JSON form of a trained WGAN (`crabmix wgan train --output`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct WganJson {
-    /// Always `"crabmix-wgan"`.
-    pub format: String,
-    /// Latent dimension Z.
-    pub latent: usize,
-    /// Hidden width H.
-    pub hidden: usize,
-    /// `"clip"`, `"sn"` or `"gp"`.
-    pub lipschitz: String,
-    /// Generator parameters in `Layer::for_each_param` order.
-    pub generator: Vec<f32>,
-    /// Critic parameters in the same order convention.
-    pub critic: Vec<f32>,
-    /// Critic W₁ estimate per generator iteration.
-    pub wasserstein_estimate: Vec<f64>,
 }
 
 /// The ring's training recipe used by `crabmix wgan train --lipschitz gp` and the tests: WGAN-GP

@@ -59,9 +59,16 @@ pub fn exp_excess<T: Real>(x: T) -> T {
 /// Cost: one `exp` per element (two near ln σ² = 0: none, the series is used). NaN/∞ propagate.
 #[inline]
 pub fn kl_diag_std_normal<T: Real, const D: usize>(mu: &[T; D], log_var: &[T; D]) -> T {
+    kl_diag_std_normal_slice(mu, log_var)
+}
+
+/// [`kl_diag_std_normal`] at a runtime dimension (μ and ln σ² of equal length; extra entries of
+/// the longer one are ignored).
+#[inline]
+pub fn kl_diag_std_normal_slice<T: Real>(mu: &[T], log_var: &[T]) -> T {
     let mut s = T::ZERO;
-    for i in 0..D {
-        s += exp_excess(log_var[i]) + mu[i] * mu[i];
+    for (m, l) in mu.iter().zip(log_var) {
+        s += exp_excess(*l) + *m * *m;
     }
     s * T::from_f64(0.5)
 }
@@ -75,12 +82,24 @@ pub fn kl_diag_std_normal_grad<T: Real, const D: usize>(
     grad_mu: &mut [T; D],
     grad_log_var: &mut [T; D],
 ) -> T {
+    kl_diag_std_normal_grad_slice(mu, log_var, grad_mu, grad_log_var)
+}
+
+/// [`kl_diag_std_normal_grad`] at a runtime dimension (all four slices of equal length; the
+/// shortest bounds the loop).
+#[inline]
+pub fn kl_diag_std_normal_grad_slice<T: Real>(
+    mu: &[T],
+    log_var: &[T],
+    grad_mu: &mut [T],
+    grad_log_var: &mut [T],
+) -> T {
     let half = T::from_f64(0.5);
     let mut s = T::ZERO;
-    for i in 0..D {
-        s += exp_excess(log_var[i]) + mu[i] * mu[i];
-        grad_mu[i] = mu[i];
-        grad_log_var[i] = half * (log_var[i].exp() - T::ONE);
+    for (((m, l), gm), gl) in mu.iter().zip(log_var).zip(grad_mu.iter_mut()).zip(grad_log_var.iter_mut()) {
+        s += exp_excess(*l) + *m * *m;
+        *gm = *m;
+        *gl = half * (l.exp() - T::ONE);
     }
     s * half
 }

@@ -14,9 +14,15 @@ use rand_core::Rng;
 /// z = μ + e^{½ ln σ²} ⊙ ε for a given ε (eq 18). One `exp` per element.
 #[inline]
 pub fn reparam_diag<T: Real, const D: usize>(mu: &[T; D], log_var: &[T; D], eps: &[T; D], z: &mut [T; D]) {
+    reparam_diag_slice(mu, log_var, eps, z);
+}
+
+/// [`reparam_diag`] at a runtime dimension (slices of equal length; the shortest bounds the loop).
+#[inline]
+pub fn reparam_diag_slice<T: Real>(mu: &[T], log_var: &[T], eps: &[T], z: &mut [T]) {
     let half = T::from_f64(0.5);
-    for i in 0..D {
-        z[i] = mu[i] + (half * log_var[i]).exp() * eps[i];
+    for (((zi, m), l), e) in z.iter_mut().zip(mu).zip(log_var).zip(eps) {
+        *zi = *m + (half * *l).exp() * *e;
     }
 }
 
@@ -45,11 +51,25 @@ pub fn reparam_diag_backward<T: Real, const D: usize>(
     grad_mu: &mut [T; D],
     grad_log_var: &mut [T; D],
 ) {
+    reparam_diag_backward_slice(log_var, eps, grad_z, grad_mu, grad_log_var);
+}
+
+/// [`reparam_diag_backward`] at a runtime dimension (slices of equal length; the shortest bounds
+/// the loop).
+#[inline]
+pub fn reparam_diag_backward_slice<T: Real>(
+    log_var: &[T],
+    eps: &[T],
+    grad_z: &[T],
+    grad_mu: &mut [T],
+    grad_log_var: &mut [T],
+) {
     let half = T::from_f64(0.5);
-    for i in 0..D {
-        let sigma = (half * log_var[i]).exp();
-        grad_mu[i] += grad_z[i];
-        grad_log_var[i] += half * grad_z[i] * sigma * eps[i];
+    let grads = grad_mu.iter_mut().zip(grad_log_var.iter_mut());
+    for (((l, e), g), (gm, gl)) in log_var.iter().zip(eps).zip(grad_z).zip(grads) {
+        let sigma = (half * *l).exp();
+        *gm += *g;
+        *gl += half * *g * sigma * *e;
     }
 }
 

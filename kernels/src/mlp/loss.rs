@@ -49,15 +49,29 @@ pub fn gaussian_nll<T: Real, const N: usize>(
     grad_log_var: &mut [T; N],
 ) -> T {
     const { assert!(N > 0, "a loss needs at least one entry") };
+    gaussian_nll_slice(mean, log_var, x, grad_mean, grad_log_var)
+}
+
+/// [`gaussian_nll`] at a runtime length (all five slices of equal length; the shortest bounds
+/// the loop; an empty slice gives 0).
+#[inline]
+pub fn gaussian_nll_slice<T: Real>(
+    mean: &[T],
+    log_var: &[T],
+    x: &[T],
+    grad_mean: &mut [T],
+    grad_log_var: &mut [T],
+) -> T {
     let half = T::from_f64(0.5);
     let mut s = T::ZERO;
-    for i in 0..N {
-        let r = mean[i] - x[i];
-        let inv_var = (-log_var[i]).exp();
+    let grads = grad_mean.iter_mut().zip(grad_log_var.iter_mut());
+    for (((m, l), xi), (gm, gl)) in mean.iter().zip(log_var).zip(x).zip(grads) {
+        let r = *m - *xi;
+        let inv_var = (-*l).exp();
         let q = r * r * inv_var;
-        s += T::LN_2PI + log_var[i] + q;
-        grad_mean[i] = r * inv_var;
-        grad_log_var[i] = half * (T::ONE - q);
+        s += T::LN_2PI + *l + q;
+        *gm = r * inv_var;
+        *gl = half * (T::ONE - q);
     }
     half * s
 }

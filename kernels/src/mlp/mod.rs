@@ -30,11 +30,17 @@
 //! let _dx = net.backward(&cache, &dy, &mut grads);
 //! ```
 //!
+//! The same arithmetic at run-time sizes, over flat caller-owned slices, is the runtime-sized
+//! core: an [`Architecture`] of [`LayerSpec`]s ([`arch`]) and batched forward/backward
+//! ([`batch`]); `docs/mlp-core.md` shows how the host uses it.
+//!
 //! NaN contract: layers and losses do not check values; NaN/∞ propagate (every activation maps
 //! NaN to NaN, including ReLU), never a panic. [`check_finite`] turns a non-finite parameter into
 //! a typed error where a caller wants one.
 
 pub mod activation;
+pub mod arch;
+pub mod batch;
 pub mod constraint;
 pub mod dense;
 pub mod init;
@@ -42,8 +48,9 @@ pub mod loss;
 pub mod optim;
 
 pub use activation::{Act, Activation, Identity, LeakyRelu, Relu, Sigmoid, Softplus, Tanh};
+pub use arch::{ActivationKind, Architecture, LayerSpec};
 pub use dense::Dense;
-pub use init::Init;
+pub use init::{Init, init_params};
 
 use crate::{Error, Real, Result};
 use rand_core::Rng;

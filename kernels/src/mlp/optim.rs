@@ -5,11 +5,16 @@
 //! [`Layer::zip_params1`] / [`Layer::zip_params`]. Update rules and defaults are PyTorch's (`torch.optim.SGD`, `Adam`,
 //! `RMSprop`), L2 weight decay included as g ← g + λθ, so fixtures from PyTorch apply directly.
 //!
+//! [`SliceSgd`], [`SliceAdam`] and [`SliceRmsProp`] are the same rules over flat parameter and
+//! state slices (the runtime-sized core); both forms call one per-scalar update, so they agree
+//! bit for bit.
+//!
 //! NaN contract: a NaN/∞ gradient propagates into the parameters and the state (no check in the
 //! per-scalar loop); call [`check_finite`](super::check_finite) after `step` for a typed error.
 
 use super::Layer;
-use crate::Real;
+use super::arch::check_len;
+use crate::{Real, Result};
 
 /// SGD with momentum μ and weight decay λ: g ← g + λθ; v ← μ v + g; θ ← θ − η v.
 ///
@@ -34,11 +39,7 @@ impl<T: Real, L: Layer<T>> Sgd<T, L> {
     /// One update of `net` with gradient `grads` (same type as the network).
     pub fn step(&mut self, net: &mut L, grads: &L) {
         let (lr, mom, wd) = (self.lr, self.momentum, self.weight_decay);
-        net.zip_params1(grads, &mut self.velocity, &mut |p, g, v| {
-            let g = g + wd * *p;
-            *v = mom * *v + g;
-            *p -= lr * *v;
-        });
+        net.zip_params1(grads, &mut self.velocity, &mut |p, g, v| sgd_update(lr, mom, wd, p, g, v));
     }
 }
 
@@ -87,18 +88,8 @@ impl<T: Real, L: Layer<T>> Adam<T, L> {
     /// One update of `net` with gradient `grads`.
     pub fn step(&mut self, net: &mut L, grads: &L) {
         self.t = self.t.saturating_add(1);
-        let t = T::from_usize(self.t as usize);
-        let (b1, b2, eps, wd) = (self.beta1, self.beta2, self.eps, self.weight_decay);
-        // Bias corrections as PyTorch applies them: step size η/(1−β₁ᵗ), denominator
-        // √v/√(1−β₂ᵗ) + ε.
-        let step_size = self.lr / (T::ONE - b1.powf(t));
-        let sqrt_bc2 = (T::ONE - b2.powf(t)).sqrt();
-        net.zip_params(grads, &mut self.m, &mut self.v, &mut |p, g, m, v| {
-            let g = g + wd * *p;
-            *m = b1 * *m + (T::ONE - b1) * g;
-            *v = b2 * *v + (T::ONE - b2) * g * g;
-            *p -= step_size * *m / (v.sqrt() / sqrt_bc2 + eps);
-        });
+        let c = AdamCoeffs::at(self.lr, self.beta1, self.beta2, self.eps, self.weight_decay, self.t);
+        net.zip_params(grads, &mut self.m, &mut self.v, &mut |p, g, m, v| c.update(p, g, m, v));
     }
 }
 
@@ -134,11 +125,182 @@ impl<T: Real, L: Layer<T>> RmsProp<T, L> {
     /// One update of `net` with gradient `grads`.
     pub fn step(&mut self, net: &mut L, grads: &L) {
         let (lr, a, eps, wd) = (self.lr, self.alpha, self.eps, self.weight_decay);
-        net.zip_params1(grads, &mut self.square_avg, &mut |p, g, s| {
-            let g = g + wd * *p;
-            *s = a * *s + (T::ONE - a) * g * g;
-            *p -= lr * g / (s.sqrt() + eps);
-        });
+        net.zip_params1(grads, &mut self.square_avg, &mut |p, g, s| rmsprop_update(lr, a, eps, wd, p, g, s));
+    }
+}
+
+/// SGD's per-scalar rule (see [`Sgd`]): g ← g + λθ; v ← μ v + g; θ ← θ − η v.
+#[inline(always)]
+fn sgd_update<T: Real>(lr: T, mom: T, wd: T, p: &mut T, g: T, v: &mut T) {
+    let g = g + wd * *p;
+    *v = mom * *v + g;
+    *p -= lr * *v;
+}
+
+/// RMSProp's per-scalar rule (see [`RmsProp`]): g ← g + λθ; s ← α s + (1−α) g²;
+/// θ ← θ − η g / (√s + ε).
+#[inline(always)]
+fn rmsprop_update<T: Real>(lr: T, a: T, eps: T, wd: T, p: &mut T, g: T, s: &mut T) {
+    let g = g + wd * *p;
+    *s = a * *s + (T::ONE - a) * g * g;
+    *p -= lr * g / (s.sqrt() + eps);
+}
+
+/// Adam's coefficients at step t (see [`Adam`]), shared by the fixed-size and slice forms.
+#[derive(Clone, Copy)]
+struct AdamCoeffs<T> {
+    b1: T,
+    b2: T,
+    eps: T,
+    wd: T,
+    step_size: T,
+    sqrt_bc2: T,
+}
+
+impl<T: Real> AdamCoeffs<T> {
+    #[inline(always)]
+    fn at(lr: T, b1: T, b2: T, eps: T, wd: T, t: u32) -> Self {
+        let t = T::from_usize(t as usize);
+        // Bias corrections as PyTorch applies them: step size η/(1−β₁ᵗ), denominator
+        // √v/√(1−β₂ᵗ) + ε.
+        let step_size = lr / (T::ONE - b1.powf(t));
+        let sqrt_bc2 = (T::ONE - b2.powf(t)).sqrt();
+        Self { b1, b2, eps, wd, step_size, sqrt_bc2 }
+    }
+
+    #[inline(always)]
+    fn update(&self, p: &mut T, g: T, m: &mut T, v: &mut T) {
+        let g = g + self.wd * *p;
+        *m = self.b1 * *m + (T::ONE - self.b1) * g;
+        *v = self.b2 * *v + (T::ONE - self.b2) * g * g;
+        *p -= self.step_size * *m / (v.sqrt() / self.sqrt_bc2 + self.eps);
+    }
+}
+
+/// Checks that every state slice has the parameters' length.
+fn check_state<T>(params: &[T], grads: &[T], states: &[&[T]]) -> Result<()> {
+    check_len("gradient", grads, params.len())?;
+    for s in states {
+        check_len("optimizer state", s, params.len())?;
+    }
+    Ok(())
+}
+
+/// [`Sgd`] over flat slices (the runtime-sized core): hyperparameters here, the velocity in a
+/// caller slice of the parameters' length (zero to start).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SliceSgd<T> {
+    /// Learning rate η.
+    pub lr: T,
+    /// Momentum μ ∈ [0, 1).
+    pub momentum: T,
+    /// L2 weight decay λ ≥ 0.
+    pub weight_decay: T,
+}
+
+impl<T: Real> SliceSgd<T> {
+    /// Plain SGD with learning rate `lr`.
+    pub fn new(lr: T) -> Self {
+        Self { lr, momentum: T::ZERO, weight_decay: T::ZERO }
+    }
+
+    /// One update (rule of [`Sgd`]). Errors: `ShapeMismatch` when a slice's length differs from
+    /// `params` (nothing changes).
+    pub fn step(&self, params: &mut [T], grads: &[T], velocity: &mut [T]) -> Result<()> {
+        check_state(params, grads, &[velocity])?;
+        for ((p, g), v) in params.iter_mut().zip(grads).zip(velocity.iter_mut()) {
+            sgd_update(self.lr, self.momentum, self.weight_decay, p, *g, v);
+        }
+        Ok(())
+    }
+}
+
+/// [`Adam`] over flat slices: hyperparameters and step count here, the two moments in caller
+/// slices of the parameters' length (zero to start). Same defaults and rule as [`Adam`], so
+/// the two agree bit for bit.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SliceAdam<T> {
+    /// Learning rate η.
+    pub lr: T,
+    /// β₁ ∈ [0, 1).
+    pub beta1: T,
+    /// β₂ ∈ [0, 1).
+    pub beta2: T,
+    /// ε > 0.
+    pub eps: T,
+    /// L2 weight decay λ ≥ 0.
+    pub weight_decay: T,
+    t: u32,
+}
+
+impl<T: Real> SliceAdam<T> {
+    /// Adam with learning rate `lr` and PyTorch's defaults (β = (0.9, 0.999), ε = 1e-8).
+    pub fn new(lr: T) -> Self {
+        Self {
+            lr,
+            beta1: T::from_f64(0.9),
+            beta2: T::from_f64(0.999),
+            eps: T::from_f64(1e-8),
+            weight_decay: T::ZERO,
+            t: 0,
+        }
+    }
+
+    /// Steps taken.
+    pub fn steps(&self) -> u32 {
+        self.t
+    }
+
+    /// Resumes at step count `t` (with the moments the caller saved).
+    pub fn with_steps(mut self, t: u32) -> Self {
+        self.t = t;
+        self
+    }
+
+    /// One update (rule of [`Adam`]); `m`, `v` are the first and second moments.
+    /// Errors: `ShapeMismatch` when a slice's length differs from `params` (nothing changes).
+    pub fn step(&mut self, params: &mut [T], grads: &[T], m: &mut [T], v: &mut [T]) -> Result<()> {
+        check_state(params, grads, &[m, v])?;
+        self.t = self.t.saturating_add(1);
+        let c = AdamCoeffs::at(self.lr, self.beta1, self.beta2, self.eps, self.weight_decay, self.t);
+        for (((p, g), m), v) in params.iter_mut().zip(grads).zip(m.iter_mut()).zip(v.iter_mut()) {
+            c.update(p, *g, m, v);
+        }
+        Ok(())
+    }
+}
+
+/// [`RmsProp`] over flat slices: hyperparameters here, the mean square in a caller slice of the
+/// parameters' length (zero to start).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SliceRmsProp<T> {
+    /// Learning rate η.
+    pub lr: T,
+    /// Smoothing constant α ∈ [0, 1).
+    pub alpha: T,
+    /// ε > 0.
+    pub eps: T,
+    /// L2 weight decay λ ≥ 0.
+    pub weight_decay: T,
+}
+
+impl<T: Real> SliceRmsProp<T> {
+    /// RMSProp with learning rate `lr` and PyTorch's defaults (α = 0.99, ε = 1e-8).
+    pub fn new(lr: T) -> Self {
+        Self { lr, alpha: T::from_f64(0.99), eps: T::from_f64(1e-8), weight_decay: T::ZERO }
+    }
+
+    /// One update (rule of [`RmsProp`]). Errors: `ShapeMismatch` when a slice's length differs
+    /// from `params` (nothing changes).
+    pub fn step(&self, params: &mut [T], grads: &[T], square_avg: &mut [T]) -> Result<()> {
+        check_state(params, grads, &[square_avg])?;
+        for ((p, g), s) in params.iter_mut().zip(grads).zip(square_avg.iter_mut()) {
+            rmsprop_update(self.lr, self.alpha, self.eps, self.weight_decay, p, *g, s);
+        }
+        Ok(())
     }
 }
 
@@ -218,6 +380,45 @@ mod tests {
         let mut rms = RmsProp::new(&zeros, 0.01);
         let d = minimize(2000, &mut |n, g| rms.step(n, g));
         assert!(d < 2e-2, "rmsprop {d}");
+    }
+
+    #[test]
+    fn slice_optimizers_equal_the_fixed_size_ones_bit_for_bit() {
+        let net = Dense::<f64, 3, 2> { w: [[0.5, -1.0, 0.25], [2.0, 0.0, -0.75]], b: [0.1, -0.2] };
+        let grads = [
+            Dense::<f64, 3, 2> { w: [[0.3, -0.1, 2.0], [0.0, 1.5, -0.4]], b: [0.7, -0.05] },
+            Dense::<f64, 3, 2> { w: [[-1.3, 0.2, 0.9], [0.6, -2.5, 0.01]], b: [-0.3, 0.45] },
+        ];
+        let flat = |d: &Dense<f64, 3, 2>| {
+            let mut v = Vec::new();
+            d.visit_params(&mut |p| v.push(p));
+            v
+        };
+        let (mut a, mut b, mut c) = (net, net, net);
+        let (mut fa, mut fb, mut fc) = (flat(&net), flat(&net), flat(&net));
+        let mut adam = Adam::new(&a, 0.01);
+        adam.weight_decay = 0.1;
+        let mut sadam = SliceAdam::new(0.01);
+        sadam.weight_decay = 0.1;
+        let mut rms = RmsProp::new(&b, 0.01);
+        let srms = SliceRmsProp::new(0.01);
+        let mut sgd = Sgd::new(&c, 0.1);
+        sgd.momentum = 0.9;
+        let mut ssgd = SliceSgd::new(0.1);
+        ssgd.momentum = 0.9;
+        let (mut m, mut v, mut s, mut vel) = (vec![0.0; 8], vec![0.0; 8], vec![0.0; 8], vec![0.0; 8]);
+        for g in &grads {
+            let gf = flat(g);
+            adam.step(&mut a, g);
+            sadam.step(&mut fa, &gf, &mut m, &mut v).unwrap();
+            rms.step(&mut b, g);
+            srms.step(&mut fb, &gf, &mut s).unwrap();
+            sgd.step(&mut c, g);
+            ssgd.step(&mut fc, &gf, &mut vel).unwrap();
+        }
+        assert_eq!((flat(&a), flat(&b), flat(&c)), (fa.clone(), fb, fc));
+        assert_eq!(sadam.steps(), 2);
+        assert!(sadam.step(&mut fa, &[0.0; 7], &mut m, &mut v).is_err());
     }
 
     #[test]

@@ -53,22 +53,30 @@ impl Likelihood {
         x: &[T; X],
         grad_out: &mut [T; X],
     ) -> T {
+        self.log_prob_grad_slice(out, x, grad_out)
+    }
+
+    /// [`Likelihood::log_prob_grad`] at a runtime width X = `out.len()` (`x` and `grad_out` of
+    /// the same length; the shortest bounds the loop).
+    #[inline]
+    pub fn log_prob_grad_slice<T: Real>(self, out: &[T], x: &[T], grad_out: &mut [T]) -> T {
         let mut s = T::ZERO;
+        let entries = out.iter().zip(x).zip(grad_out.iter_mut());
         match self {
             Likelihood::GaussianUnit => {
-                for i in 0..X {
-                    let r = out[i] - x[i];
+                for ((o, xi), g) in entries {
+                    let r = *o - *xi;
                     s += r * r;
-                    grad_out[i] = r;
+                    *g = r;
                 }
-                -T::from_f64(0.5) * (s + T::from_usize(X) * T::LN_2PI)
+                -T::from_f64(0.5) * (s + T::from_usize(out.len()) * T::LN_2PI)
             }
             Likelihood::BernoulliLogits => {
-                for i in 0..X {
-                    let l = out[i];
+                for ((o, xi), g) in entries {
+                    let l = *o;
                     let pos = if l > T::ZERO { l } else { T::ZERO };
-                    s += pos - l * x[i] + (-l.abs()).exp().ln_1p();
-                    grad_out[i] = logistic(l) - x[i];
+                    s += pos - l * *xi + (-l.abs()).exp().ln_1p();
+                    *g = logistic(l) - *xi;
                 }
                 -s
             }

@@ -1,0 +1,445 @@
+//! The WGAN at any shape, on the user's data (what `crabmix wgan train DATA.csv` runs): a
+//! generator z ∈ ℝ^Z ~ N(0, I) → h₁ → … → h_k → ℝ^X (ReLU, linear output) and a critic
+//! ℝ^X → h₁ → … → h_k → ℝ (leaky ReLU, linear output), over flat parameter vectors, trained as
+//! `crabmix_kernels::models::wgan` does (lecture eq 22): `n_critic` critic steps maximizing
+//! E D(x) − E D(G(z)) under the Lipschitz rule, then one generator step minimizing −E D(G(z)).
+//!
+//! Lipschitz rules at any shape: the gradient penalty λ (‖∇ₓD(x̂)‖ − 1)² at x̂ = t x + (1 − t) G(z),
+//! t ~ U(0, 1) (WGAN-GP), and weight clipping to ±c (WGAN). Spectral normalization stays with the
+//! compiled ring networks (`--demo ring`).
+//!
+//! Random-stream order per critic step: B row indices (uniform, with replacement), then per
+//! sample Z normals for z and one uniform for t; per generator step, B·Z normals. All draws are
+//! made before the batch's gradient is computed on all cores ([`super::parallel`]).
+
+use super::data::{Standardization, finite_output as finite};
+use super::net::{ActivationKind, Mlp, Trace};
+use super::optim::{FlatAdam, FlatRmsProp};
+use super::parallel::reduce_blocks;
+use super::vae_model::{MAX_PARAMS, MAX_WIDTH, Widths, check_widths};
+use crabmix_kernels::gaussian::fill_standard_normal;
+use crabmix_kernels::gaussian::normal::uniform01;
+use crabmix_kernels::mlp::Init;
+use crabmix_kernels::models::{Lipschitz, OptimizerKind, WganConfig};
+use rand_core::Rng;
+use serde::{Deserialize, Serialize};
+
+/// A WGAN's shape.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WganArch {
+    /// X, data columns.
+    pub features: usize,
+    /// Z.
+    pub latent: usize,
+    /// Hidden widths of both networks.
+    pub hidden: Vec<usize>,
+    /// The critic's leaky-ReLU slope.
+    pub slope: f64,
+}
+
+impl WganArch {
+    fn nets(&self) -> Result<(Mlp, Mlp), String> {
+        check_widths("hidden", &self.hidden)?;
+        for (name, v) in [("features", self.features), ("latent", self.latent)] {
+            if v == 0 || v > MAX_WIDTH {
+                return Err(format!("{name} is {v}, not 1 to {MAX_WIDTH}"));
+            }
+        }
+        if !(0.0..1.0).contains(&self.slope) {
+            return Err(format!("critic slope {} is not in [0, 1)", self.slope));
+        }
+        let mut g = vec![self.latent];
+        g.extend(&self.hidden);
+        g.push(self.features);
+        let mut c = vec![self.features];
+        c.extend(&self.hidden);
+        c.push(1);
+        let (g, c) = (
+            Mlp::from_sizes(&g, ActivationKind::Relu, ActivationKind::Identity)?,
+            Mlp::from_sizes(
+                &c,
+                ActivationKind::LeakyRelu { slope: self.slope as f32 },
+                ActivationKind::Identity,
+            )?,
+        );
+        if g.params() + c.params() > MAX_PARAMS {
+            return Err(format!(
+                "the networks have {} parameters, at most {MAX_PARAMS}",
+                g.params() + c.params()
+            ));
+        }
+        Ok((g, c))
+    }
+}
+
+/// A generator and critic of any shape.
+#[derive(Clone, Debug)]
+pub struct WganModel {
+    arch: WganArch,
+    gen_net: Mlp,
+    critic_net: Mlp,
+    /// Generator parameters (per layer W row-major, then b).
+    pub generator: Vec<f32>,
+    /// Critic parameters, same convention.
+    pub critic: Vec<f32>,
+    /// Applied to data before the critic; generated rows are mapped back with its inverse.
+    pub standardize: Option<Standardization>,
+    /// Transposed weights of both networks (the core's forward reads them).
+    gen_wt: Vec<f32>,
+    critic_wt: Vec<f32>,
+}
+
+/// Per-thread buffers.
+#[derive(Default)]
+pub struct Scratch {
+    gen_trace: Trace,
+    real: Trace,
+    fake: Trace,
+    mix: Trace,
+    g_fake: Vec<f32>,
+    mixed: Vec<f32>,
+    critic_grads: Vec<f32>,
+    ones: Vec<f32>,
+}
+
+impl WganModel {
+    /// He-normal weights, zero biases, generator first (as `train::wgan`).
+    pub fn new<R: Rng + ?Sized>(
+        arch: WganArch,
+        standardize: Option<Standardization>,
+        rng: &mut R,
+    ) -> Result<Self, String> {
+        let mut m = Self::zeros(arch, standardize)?;
+        m.gen_net.init(&mut m.generator, Init::HeNormal, rng);
+        m.critic_net.init(&mut m.critic, Init::HeNormal, rng);
+        m.refresh();
+        Ok(m)
+    }
+
+    fn zeros(arch: WganArch, standardize: Option<Standardization>) -> Result<Self, String> {
+        let (gen_net, critic_net) = arch.nets()?;
+        if let Some(s) = &standardize {
+            s.validate(arch.features)?;
+        }
+        let (generator, critic) = (vec![0.0; gen_net.params()], vec![0.0; critic_net.params()]);
+        let (gen_wt, critic_wt) = (Vec::new(), Vec::new());
+        Ok(Self { arch, gen_net, critic_net, generator, critic, standardize, gen_wt, critic_wt })
+    }
+
+    /// Recomputes the transposed weights after the parameters changed.
+    fn refresh(&mut self) {
+        self.gen_wt = self.gen_net.transpose(&self.generator);
+        self.critic_wt = self.critic_net.transpose(&self.critic);
+    }
+
+    /// The shape.
+    pub fn arch(&self) -> &WganArch {
+        &self.arch
+    }
+
+    /// G(z) for one latent point, in data units. Errors when a value is not finite.
+    pub fn generate(&self, z: &[f32]) -> Result<Vec<f32>, String> {
+        let mut x = self.gen_net.predict(&self.generator, &self.gen_wt, z, 1);
+        if let Some(s) = &self.standardize {
+            s.invert(&mut x);
+        }
+        finite(&x, "generated value")?;
+        Ok(x)
+    }
+
+    /// D(x) for one data row (data units). Errors when the value is not finite.
+    pub fn score(&self, x: &[f32]) -> Result<f32, String> {
+        let mut xs = x.to_vec();
+        if let Some(s) = &self.standardize {
+            s.apply(&mut xs);
+        }
+        let d = self.critic_net.predict(&self.critic, &self.critic_wt, &xs, 1)[0];
+        finite(&[d], "critic value")?;
+        Ok(d)
+    }
+}
+
+enum Opt {
+    Adam(FlatAdam),
+    Rms(FlatRmsProp),
+}
+
+impl Opt {
+    fn new(kind: OptimizerKind<f32>, n: usize) -> Self {
+        match kind {
+            OptimizerKind::Adam { lr, beta1, beta2 } => Opt::Adam(FlatAdam::new(n, lr, beta1, beta2)),
+            OptimizerKind::RmsProp { lr } => Opt::Rms(FlatRmsProp::new(n, lr)),
+        }
+    }
+    fn step(&mut self, p: &mut [f32], g: &[f32]) {
+        match self {
+            Opt::Adam(a) => a.step(p, g),
+            Opt::Rms(r) => r.step(p, g),
+        }
+    }
+}
+
+/// Trains `model` for `iterations` generator steps on `data` (data units, row-major X columns),
+/// minibatches of `batch` rows. Calls `on_iteration(i, w1)` with the last critic step's estimate
+/// Ŵ₁ = mean D(real) − mean D(fake); returns Ŵ₁ per iteration.
+///
+/// Errors: spectral normalization (compiled shapes only), no rows, batch 0 or above the rows, or
+/// a non-finite loss or parameter (divergence), naming the iteration.
+pub fn train<R: Rng + ?Sized>(
+    model: &mut WganModel,
+    data: &[f32],
+    config: &WganConfig<f32>,
+    iterations: usize,
+    batch: usize,
+    rng: &mut R,
+    mut on_iteration: impl FnMut(usize, f64),
+) -> Result<Vec<f64>, String> {
+    let (xd, zd) = (model.arch.features, model.arch.latent);
+    let rows = data.len() / xd;
+    if rows == 0 || batch == 0 || batch > rows {
+        return Err(format!("training needs 1 ≤ batch ≤ rows (batch {batch}, {rows} rows)"));
+    }
+    if matches!(config.lipschitz, Lipschitz::SpectralNorm) {
+        return Err(
+            "spectral normalization is available for the compiled ring networks only (--demo ring)".into()
+        );
+    }
+    let mut xs = data.to_vec();
+    if let Some(s) = &model.standardize {
+        s.apply(&mut xs);
+    }
+    let mut c_opt = Opt::new(config.critic_opt, model.critic.len());
+    let mut g_opt = Opt::new(config.generator_opt, model.generator.len());
+    let (mut gc, mut gg) = (vec![0.0f32; model.critic.len()], vec![0.0f32; model.generator.len()]);
+    let (mut real, mut z, mut t) = (Vec::new(), vec![0.0f32; batch * zd], vec![0.0f32; batch]);
+    let weight = 1.0 / batch as f32;
+    let mut curve = Vec::with_capacity(iterations);
+    let fail = |it: usize, what: &str| {
+        format!(
+            "iteration {}: {what} is not finite (training diverged; try a smaller --lr, or --standardize)",
+            it + 1
+        )
+    };
+    for it in 0..iterations {
+        let mut w1 = 0.0;
+        for _ in 0..config.n_critic.max(1) {
+            real.clear();
+            for _ in 0..batch {
+                let i = ((rng.next_u64() as u128 * rows as u128) >> 64) as usize;
+                real.extend_from_slice(&xs[i * xd..(i + 1) * xd]);
+            }
+            for b in 0..batch {
+                fill_standard_normal(rng, &mut z[b * zd..(b + 1) * zd]);
+                if let Lipschitz::GradientPenalty { .. } = config.lipschitz {
+                    t[b] = uniform01(rng);
+                }
+            }
+            let lambda = match config.lipschitz {
+                Lipschitz::GradientPenalty { lambda } => Some(lambda),
+                _ => None,
+            };
+            let m = &*model;
+            let s = reduce_blocks(
+                batch,
+                m.critic.len(),
+                Scratch::default,
+                |r, g, s| {
+                    let n = r.len();
+                    let (xr, zr) = (&real[r.start * xd..r.end * xd], &z[r.start * zd..r.end * zd]);
+                    m.gen_net.forward(&m.generator, &m.gen_wt, zr, n, &mut s.gen_trace);
+                    let fake = m.gen_net.output(&s.gen_trace);
+                    let c = &m.critic_net;
+                    c.forward(&m.critic, &m.critic_wt, xr, n, &mut s.real);
+                    c.forward(&m.critic, &m.critic_wt, fake, n, &mut s.fake);
+                    let d_real: f64 = c.output(&s.real).iter().map(|&v| v as f64).sum();
+                    let d_fake: f64 = c.output(&s.fake).iter().map(|&v| v as f64).sum();
+                    s.ones.clear();
+                    s.ones.resize(n, -weight);
+                    c.backward(&m.critic, xr, n, &mut s.real, &s.ones, g, None);
+                    s.ones.fill(weight);
+                    c.backward(&m.critic, fake, n, &mut s.fake, &s.ones, g, None);
+                    let mut pen = 0.0;
+                    if let Some(lambda) = lambda {
+                        s.mixed.clear();
+                        for b in 0..n {
+                            let tb = t[r.start + b];
+                            for j in 0..xd {
+                                let k = b * xd + j;
+                                s.mixed.push(tb * xr[k] + (1.0 - tb) * fake[k]);
+                            }
+                        }
+                        c.forward(&m.critic, &m.critic_wt, &s.mixed, n, &mut s.mix);
+                        pen = c.penalty_backward(&m.critic, n, &s.mix, lambda, weight, g).0;
+                    }
+                    [d_real, d_fake, pen, 0.0]
+                },
+                &mut gc,
+            );
+            w1 = (s[0] - s[1]) / batch as f64;
+            if !(w1.is_finite() && s[2].is_finite()) || gc.iter().any(|v| !v.is_finite()) {
+                return Err(fail(it, "the critic loss or its gradient"));
+            }
+            c_opt.step(&mut model.critic, &gc);
+            if let Lipschitz::WeightClip { c } = config.lipschitz {
+                model.critic.iter_mut().for_each(|p| *p = p.clamp(-c, c));
+            }
+            model.critic_wt = model.critic_net.transpose(&model.critic);
+        }
+        fill_standard_normal(rng, &mut z);
+        let m = &*model;
+        let s = reduce_blocks(
+            batch,
+            m.generator.len(),
+            Scratch::default,
+            |r, g, s| {
+                let n = r.len();
+                let zr = &z[r.start * zd..r.end * zd];
+                m.gen_net.forward(&m.generator, &m.gen_wt, zr, n, &mut s.gen_trace);
+                let c = &m.critic_net;
+                c.forward(&m.critic, &m.critic_wt, m.gen_net.output(&s.gen_trace), n, &mut s.fake);
+                let d_fake: f64 = c.output(&s.fake).iter().map(|&v| v as f64).sum();
+                s.ones.clear();
+                s.ones.resize(n, -weight);
+                s.critic_grads.clear();
+                s.critic_grads.resize(c.params(), 0.0);
+                s.g_fake.clear();
+                s.g_fake.resize(n * xd, 0.0);
+                let fake = m.gen_net.output(&s.gen_trace).to_vec();
+                c.backward(
+                    &m.critic,
+                    &fake,
+                    n,
+                    &mut s.fake,
+                    &s.ones,
+                    &mut s.critic_grads,
+                    Some(&mut s.g_fake),
+                );
+                m.gen_net.backward(&m.generator, zr, n, &mut s.gen_trace, &s.g_fake, g, None);
+                [d_fake, 0.0, 0.0, 0.0]
+            },
+            &mut gg,
+        );
+        if !s[0].is_finite() || gg.iter().any(|v| !v.is_finite()) {
+            return Err(fail(it, "the generator loss or its gradient"));
+        }
+        g_opt.step(&mut model.generator, &gg);
+        model.gen_wt = model.gen_net.transpose(&model.generator);
+        if model.generator.iter().chain(&model.critic).any(|v| !v.is_finite()) {
+            return Err(fail(it, "a parameter"));
+        }
+        curve.push(w1);
+        on_iteration(it, w1);
+    }
+    Ok(curve)
+}
+
+/// The model file of `crabmix wgan train --output`: architecture, standardization and both
+/// networks, so it is all `wgan sample` and `wgan critic` need.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WganJson {
+    /// Always `"crabmix-wgan"`.
+    pub format: String,
+    /// X, data columns (2 in files from before data training: the ring).
+    #[serde(default = "two")]
+    pub features: usize,
+    /// Latent dimension Z.
+    pub latent: usize,
+    /// Hidden widths of both networks (one number in older files: two layers of that width).
+    pub hidden: Widths,
+    /// The critic's leaky-ReLU slope.
+    #[serde(default = "slope")]
+    pub critic_slope: f64,
+    /// `"clip"`, `"sn"` or `"gp"`.
+    pub lipschitz: String,
+    /// Per-feature standardization of the data, if trained with `--standardize`.
+    #[serde(default)]
+    pub standardize: Option<Standardization>,
+    /// Generator parameters (per layer W row-major, then b).
+    pub generator: Vec<f32>,
+    /// Critic parameters, same convention.
+    pub critic: Vec<f32>,
+    /// Critic W₁ estimate per generator iteration.
+    pub wasserstein_estimate: Vec<f64>,
+}
+
+fn two() -> usize {
+    2
+}
+fn slope() -> f64 {
+    0.2
+}
+
+impl WganModel {
+    /// The model file; `None` when a parameter is not finite (no such file is written).
+    pub fn to_json(&self, lipschitz: &str, curve: Vec<f64>) -> Option<WganJson> {
+        if self.generator.iter().chain(&self.critic).any(|v| !v.is_finite()) {
+            return None;
+        }
+        Some(WganJson {
+            format: "crabmix-wgan".into(),
+            features: self.arch.features,
+            latent: self.arch.latent,
+            hidden: Widths::Many(self.arch.hidden.clone()),
+            critic_slope: self.arch.slope,
+            lipschitz: lipschitz.into(),
+            standardize: self.standardize.clone(),
+            generator: self.generator.clone(),
+            critic: self.critic.clone(),
+            wasserstein_estimate: curve,
+        })
+    }
+
+    /// A model from its file: sizes checked against the limits before allocating, counts and
+    /// finiteness checked.
+    pub fn from_json(j: &WganJson) -> Result<Self, String> {
+        if j.format != "crabmix-wgan" {
+            return Err(format!("not a crabmix WGAN model (format {:?})", j.format));
+        }
+        let hidden = match &j.hidden {
+            // The ring networks: two hidden layers of that width.
+            Widths::One(h) => vec![*h, *h],
+            Widths::Many(v) => v.clone(),
+        };
+        let arch = WganArch { features: j.features, latent: j.latent, hidden, slope: j.critic_slope };
+        let mut m = Self::zeros(arch, j.standardize.clone())?;
+        for (what, got, want) in
+            [("generator", &j.generator, m.generator.len()), ("critic", &j.critic, m.critic.len())]
+        {
+            if got.len() != want {
+                return Err(format!("{what}: {} parameters, the architecture needs {want}", got.len()));
+            }
+            if let Some(i) = got.iter().position(|p| !p.is_finite()) {
+                return Err(format!("{what}: parameter {i} is not finite"));
+            }
+        }
+        m.generator.copy_from_slice(&j.generator);
+        m.critic.copy_from_slice(&j.critic);
+        m.refresh();
+        Ok(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_core::SeedableRng;
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    /// WGAN-GP on 1 thread and on 4: the same parameters bit for bit (batch 40: three blocks).
+    #[test]
+    fn training_does_not_depend_on_the_thread_count() {
+        let data: Vec<f32> = (0..100 * 3).map(|k| (k as f32 * 0.37).sin()).collect();
+        let run = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+                let arch = WganArch { features: 3, latent: 2, hidden: vec![8, 8], slope: 0.2 };
+                let mut m = WganModel::new(arch, None, &mut rng).unwrap();
+                let cfg = crate::train::wgan::ring_config_gp();
+                train(&mut m, &data, &cfg, 3, 40, &mut rng, |_, _| {}).unwrap();
+                m.generator.iter().chain(&m.critic).map(|v| v.to_bits()).collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(run(1), run(4));
+    }
+}
