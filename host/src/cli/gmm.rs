@@ -152,7 +152,11 @@ fn fit<T: GpuScalar>(a: &FitArgs) -> CliResult {
                 e => format!("{}: {e}", a.data.display()),
             },
         )?;
-    let json = ModelJson::from_mixture(&model, Some(FitInfo::from_report(&model, &report)));
+    let info = FitInfo::from_report(&model, &report);
+    for w in &info.warnings {
+        eprintln!("crabmix: warning: {w}");
+    }
+    let json = ModelJson::from_mixture(&model, Some(info));
     let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())? + "\n";
     match &a.output {
         Some(path) => write_atomically(path, text.as_bytes()),

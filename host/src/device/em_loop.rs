@@ -11,9 +11,9 @@
 //! mean log-likelihood under the parameters the i-th E-step used; stop when it changes by less
 //! than `tol` or after `max_iter`; one more pass scores the returned parameters. The device
 //! M-step computes in double from the reduced (double) statistics; when it cannot finish a
-//! component as the host would — empty (re-seeding), not positive definite, not finite in T,
+//! component as the host would — empty (kept, weight n_k / N), not positive definite, not finite in T,
 //! D > 64 — the host runs the kernels crate's M-step on the downloaded statistics for that
-//! iteration, so re-seeding and the typed errors are the CPU path's. One difference remains in
+//! iteration, so empty components and the typed errors are the CPU path's. One difference remains in
 //! f32: a covariance positive definite in double but not in f32 is finished on the device, where
 //! the f32 CPU M-step would report `NotPositiveDefinite`.
 
@@ -71,7 +71,6 @@ pub fn device_em_loop<T: GpuScalar, G: GmmDevice<T> + ?Sized>(
     let mut lower_bound = T::NEG_INFINITY;
     let mut converged = false;
     let mut n_iter = 0;
-    let mut reseeded = 0u32;
     for iter in 1..=config.max_iter {
         let previous = lower_bound;
         dev.pass()?;
@@ -86,7 +85,8 @@ pub fn device_em_loop<T: GpuScalar, G: GmmDevice<T> + ?Sized>(
             // until then, and only the means — the shifts — are read before.)
             dev.store(Slot::Current, model)?;
             download_stats(dev, &model.as_ref(), &summary, stats)?;
-            reseeded += stats.finish(model, config.reg_covar, config.reseed_empty)? as u32;
+            // Exact M-step, as `em_loop`'s: iterations never re-seed (monotone lower bound).
+            stats.finish(model, config.reg_covar, false)?;
             dev.load(&model.as_ref(), Slot::Next)?;
         }
         dev.swap();
@@ -102,5 +102,5 @@ pub fn device_em_loop<T: GpuScalar, G: GmmDevice<T> + ?Sized>(
     dev.store(Slot::Current, model)?;
     model.refresh()?;
     download_stats(dev, &model.as_ref(), &summary, stats)?;
-    Ok(FitReport::from_run(n_iter, converged, lower_bound, reseeded, stats.totals())?)
+    Ok(FitReport::from_run(n_iter, converged, lower_bound, 0, &stats.as_ref())?)
 }

@@ -36,8 +36,16 @@ pub struct FitInfo {
     pub aic: f64,
     /// Training samples N.
     pub n_samples: u64,
-    /// Components re-seeded because they lost all responsibility.
+    /// Components re-seeded by the initialization (a centre that won no sample); EM iterations
+    /// never re-seed.
     pub reseeded: u32,
+    /// Components of the returned model left without responsibility (weight ≈ 0): kept, not
+    /// re-seeded, so that the lower bound stays monotone.
+    #[serde(default)]
+    pub empty_components: u32,
+    /// What a user should know about this fit, one sentence each (also printed on stderr).
+    #[serde(default)]
+    pub warnings: Vec<String>,
     /// `f32` or `f64`: the precision the fit ran in.
     pub precision: String,
     /// Math backend of the kernels (`libm` or `micromath`).
@@ -160,6 +168,20 @@ impl ModelJson {
     }
 }
 
+/// The warnings of a fit's report: components left empty.
+pub fn fit_warnings<T: Real>(r: &FitReport<T>) -> Vec<String> {
+    let mut w = Vec::new();
+    if r.empty > 0 {
+        w.push(format!(
+            "{} component(s) ended with no responsibility (weight ≈ 0); they are kept, not re-seeded \
+             (EM iterations never re-seed, so the lower bound stays monotone): fewer components may fit \
+             as well",
+            r.empty
+        ));
+    }
+    w
+}
+
 impl FitInfo {
     /// Fit information from a kernels report and the fitted model.
     pub fn from_report<T: Real>(model: &Mixture<T>, r: &FitReport<T>) -> Self {
@@ -177,6 +199,8 @@ impl FitInfo {
             aic: fit_term + 2.0 * p,
             n_samples: r.samples,
             reseeded: r.reseeded,
+            empty_components: r.empty,
+            warnings: fit_warnings(r),
             precision: T::NAME.to_owned(),
             backend: r.backend.name().to_owned(),
         }
