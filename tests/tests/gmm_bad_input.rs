@@ -78,7 +78,9 @@ fn duplicated_data_with_more_components_than_distinct_points() {
     // Two distinct points, four components: k-means++ and random init both end with coinciding
     // or re-seeded components, and the model stays finite.
     let data: Vec<f64> = (0..40).flat_map(|i| if i % 2 == 0 { [0.0, 0.0] } else { [1.0, 1.0] }).collect();
-    for init in [InitMethod::KMeansPlusPlus, InitMethod::Random] {
+    for init in
+        [InitMethod::KMeans, InitMethod::KMeansPlusPlus, InitMethod::RandomFromData, InitMethod::Random]
+    {
         let config = FitConfig { init, n_init: 2, ..FitConfig::default() };
         let (m, report) = Mixture::fit(&data, 2, 4, &config, &mut rng(), false).unwrap();
         assert!(all_finite(&m), "{init:?}");

@@ -4,6 +4,7 @@ use super::output::{CliResult, stdout_error, write_atomically};
 use clap::{Args, Subcommand, ValueEnum};
 use crabmix::backend::{self, Backend, GpuScalar};
 use crabmix::gmm::Mixture;
+use crabmix::gmm::degenerate::degenerate_components;
 use crabmix::gmm::json::{FitInfo, ModelJson};
 use crabmix::io::csv::{CsvRows, read_csv};
 use crabmix::kernels::Error;
@@ -32,10 +33,18 @@ enum Covariance {
     Spherical,
 }
 
+/// scikit-learn's `init_params` names (`kmeans++` kept as an alias of `k-means++`).
 #[derive(Clone, Copy, ValueEnum)]
 enum Init {
-    #[value(name = "kmeans++")]
+    /// k-means++ seeds, Lloyd's k-means, then the M-step of the hard labels (scikit-learn's default).
+    Kmeans,
+    /// k-means++ seeds, then the M-step of the nearest-seed labels.
+    #[value(name = "k-means++", alias = "kmeans++")]
     KmeansPlusPlus,
+    /// K distinct samples as centres, then the M-step of the nearest-centre labels.
+    #[value(name = "random_from_data")]
+    RandomFromData,
+    /// Random responsibilities (uniform, normalized per sample), then the M-step.
     Random,
 }
 
@@ -62,7 +71,7 @@ pub(super) struct FitArgs {
     components: usize,
     #[arg(long, value_enum, default_value = "full")]
     covariance: Covariance,
-    #[arg(long, value_enum, default_value = "kmeans++")]
+    #[arg(long, value_enum, default_value = "kmeans")]
     init: Init,
     /// Initializations; the best final lower bound is kept.
     #[arg(long, default_value_t = 1)]
@@ -118,7 +127,9 @@ fn fit<T: GpuScalar>(a: &FitArgs) -> CliResult {
             Covariance::Spherical => CovarianceKind::Spherical,
         },
         init: match a.init {
+            Init::Kmeans => InitMethod::KMeans,
             Init::KmeansPlusPlus => InitMethod::KMeansPlusPlus,
+            Init::RandomFromData => InitMethod::RandomFromData,
             Init::Random => InitMethod::Random,
         },
         n_init: a.n_init,
@@ -152,7 +163,8 @@ fn fit<T: GpuScalar>(a: &FitArgs) -> CliResult {
                 e => format!("{}: {e}", a.data.display()),
             },
         )?;
-    let info = FitInfo::from_report(&model, &report);
+    let mut info = FitInfo::from_report(&model, &report);
+    info.warnings.extend(degenerate_components(&model, &table.data, a.reg_covar).iter().map(|g| g.message()));
     for w in &info.warnings {
         eprintln!("crabmix: warning: {w}");
     }

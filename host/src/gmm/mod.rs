@@ -5,6 +5,7 @@
 //! monomorphization), computing exactly what the fixed-size firmware types compute.
 
 pub mod blocked;
+pub mod degenerate;
 pub mod estep;
 pub mod heap;
 pub mod json;

@@ -12,14 +12,14 @@ use super::{CovarianceKind, validate_data};
 use crate::{BACKEND, Error, MathBackend, Real, Result};
 use rand_core::Rng;
 
-/// Settings of a batch fit. Defaults are scikit-learn's `GaussianMixture` defaults except the
-/// initializer (k-means++ here, full k-means there).
+/// Settings of a batch fit. Defaults are scikit-learn's `GaussianMixture` defaults (`kmeans`
+/// initialization included).
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct FitConfig<T> {
     /// Covariance structure (default `Full`).
     pub kind: CovarianceKind,
-    /// Initial centres (default k-means++).
+    /// Initialization (default `KMeans`, scikit-learn's).
     pub init: InitMethod,
     /// Number of initializations; the one with the best final lower bound is kept (default 1).
     pub n_init: u32,
@@ -39,7 +39,7 @@ impl<T: Real> Default for FitConfig<T> {
     fn default() -> Self {
         Self {
             kind: CovarianceKind::Full,
-            init: InitMethod::KMeansPlusPlus,
+            init: InitMethod::KMeans,
             n_init: 1,
             max_iter: 100,
             tol: T::from_f64(1e-3),

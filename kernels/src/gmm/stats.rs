@@ -380,7 +380,9 @@ impl<T: Real> StatsRef<'_, T> {
     /// re-seeds when asked to, and keeps with weight n_k / N otherwise.
     pub fn empty_components(&self) -> usize {
         let below = empty_below::<T>(self.totals.samples);
-        self.resp.iter().filter(|&&n| !(n > below)).count()
+        // A saturating fold, not `count()`: its overflow check would be a panic path in the
+        // firmware's profile (`firmware/panic-paths.sh`).
+        self.resp.iter().fold(0usize, |c, &n| if n > below { c } else { c.saturating_add(1) })
     }
 
     /// Pooled mean and covariance of everything accumulated (all components merged onto the
