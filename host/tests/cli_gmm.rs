@@ -82,3 +82,73 @@ fn a_well_posed_fit_has_no_warnings() {
     assert_eq!(m["warnings"], serde_json::json!([]));
     assert!(!err.contains("warning"), "{err}");
 }
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+}
+
+#[test]
+fn max_iter_zero_returns_the_initialization() {
+    let data = crabs();
+    let (zero, err) = fit_json(&[&data, "-k", "2", "--max-iter", "0", "--seed", "3"]);
+    assert_eq!((zero["n_iter"].as_u64(), zero["converged"].as_bool()), (Some(0), Some(false)));
+    assert_eq!(zero["lower_bounds"], serde_json::json!([]));
+    assert!(!err.contains("ConvergenceWarning"), "max_iter 0 asks for the initialization: {err}");
+    // The first E-step of a longer run scores exactly that initialization.
+    let (one, _) = fit_json(&[&data, "-k", "2", "--max-iter", "1", "--seed", "3"]);
+    assert_eq!(floats(&one["lower_bounds"]), vec![zero["mean_log_likelihood"].as_f64().unwrap()]);
+    assert_eq!(zero["lower_bound"], zero["mean_log_likelihood"]);
+}
+
+#[test]
+fn an_unconverged_fit_warns_and_the_history_is_monotone() {
+    let data = crabs();
+    let (ok, out, err) =
+        run(&["gmm", "fit", &data, "-k", "2", "--max-iter", "4", "--n-init", "2", "--verbose"]);
+    assert!(ok, "{err}");
+    let m: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(m["converged"], Value::Bool(false));
+    assert!(err.contains("crabmix: warning: ConvergenceWarning"), "{err}");
+    assert!(
+        m["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().starts_with("ConvergenceWarning"))
+    );
+    let bounds = floats(&m["lower_bounds"]);
+    assert_eq!(bounds.len(), 4);
+    assert_eq!(bounds[3], m["lower_bound"].as_f64().unwrap());
+    assert!(bounds.windows(2).all(|w| w[1] >= w[0]), "{bounds:?}");
+    // --verbose: one line per iteration of each initialization.
+    assert_eq!(err.lines().filter(|l| l.contains(" iteration ")).count(), 8, "{err}");
+    assert!(err.contains("init 1 iteration     4"), "{err}");
+}
+
+#[test]
+fn predict_after_fit_gives_the_labels_of_the_fits_final_e_step_with_several_inits() {
+    use crabmix::gmm::Mixture;
+    use crabmix::kernels::gmm::FitConfig;
+    use rand_core::SeedableRng;
+    let text = std::fs::read_to_string(crabs()).unwrap();
+    let x: Vec<f64> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
+    let model = scratch("crabs-n-init.json");
+    let model = model.to_str().unwrap();
+    let (ok, _, err) =
+        run(&["gmm", "fit", &crabs(), "-k", "3", "--n-init", "5", "--seed", "11", "--output", model]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = run(&["gmm", "predict", &crabs(), "--model", model]);
+    assert!(ok, "{err}");
+    let cli: Vec<usize> = out.lines().map(|l| l.parse().unwrap()).collect();
+    // The same fit in the library: the final E-step's labels are the argmax of the kept
+    // model's responsibilities (not the last initialization's).
+    let config = FitConfig { n_init: 5, ..FitConfig::default() };
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(11);
+    let (fitted, report) = Mixture::fit(&x, 1, 3, &config, &mut rng, false).unwrap();
+    let proba = fitted.predict_proba(&x).unwrap();
+    let labels: Vec<usize> =
+        proba.chunks(3).map(|r| (0..3).fold(0, |b, k| if r[k] > r[b] { k } else { b })).collect();
+    assert!(report.best_init < 4, "the scenario must keep an earlier run: {}", report.best_init);
+    assert_eq!(cli.len(), 1000);
+    assert_eq!(cli, labels, "kept run {}", report.best_init);
+}

@@ -142,7 +142,6 @@ fn invalid_parameters_are_typed_errors() {
         FitConfig { reg_covar: -1.0, ..FitConfig::default() },
         FitConfig { tol: f64::NAN, ..FitConfig::default() },
         FitConfig { n_init: 0, ..FitConfig::default() },
-        FitConfig { max_iter: 0, ..FitConfig::default() },
     ] {
         let e = Mixture::fit(&data, 1, 1, &config, &mut rng(), false).unwrap_err();
         assert!(matches!(e, Error::InvalidParameter { .. }), "{e:?}");

@@ -180,3 +180,21 @@ fn names_are_scikit_learns() {
             .map(InitMethod::name);
     assert_eq!(names, ["kmeans", "k-means++", "random_from_data", "random"]);
 }
+
+#[test]
+fn max_iter_zero_returns_the_initialization_itself() {
+    // The firmware's fixed-size fit with max_iter 0 is `initialize` and a scoring pass.
+    use crabmix_kernels::gmm::GaussianMixture;
+    let data = blobs();
+    let rows: Vec<[f64; 2]> = data.chunks(2).map(|c| [c[0], c[1]]).collect();
+    let config = FitConfig { max_iter: 0, ..FitConfig::default() };
+    let (m, report) =
+        GaussianMixture::<f64, 3, 2>::fit(&rows, &config, &mut Xoshiro256PlusPlus::seed_from_u64(4)).unwrap();
+    let (w, mu, c) = init(&data, 2, 3, CovarianceKind::Full, InitMethod::KMeans, 4);
+    assert_eq!(m.weights().as_slice(), w.as_slice());
+    assert_eq!(m.means().as_flattened(), mu.as_slice());
+    assert_eq!(m.covariances().as_flattened().as_flattened(), c.as_slice());
+    assert_eq!((report.n_iter, report.converged), (0, false));
+    assert_eq!(report.lower_bound, report.mean_log_likelihood);
+    assert_eq!(report.mean_log_likelihood, m.score(&rows).unwrap());
+}

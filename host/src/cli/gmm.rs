@@ -3,9 +3,9 @@
 use super::output::{CliResult, stdout_error, write_atomically};
 use clap::{Args, Subcommand, ValueEnum};
 use crabmix::backend::{self, Backend, GpuScalar};
-use crabmix::gmm::Mixture;
 use crabmix::gmm::degenerate::degenerate_components;
 use crabmix::gmm::json::{FitInfo, ModelJson};
+use crabmix::gmm::{LowerBounds, Mixture};
 use crabmix::io::csv::{CsvRows, read_csv};
 use crabmix::kernels::Error;
 use crabmix::kernels::gmm::{CovarianceKind, FitConfig, InitMethod};
@@ -76,8 +76,12 @@ pub(super) struct FitArgs {
     /// Initializations; the best final lower bound is kept.
     #[arg(long, default_value_t = 1)]
     n_init: u32,
+    /// EM iterations per initialization; 0 returns the initialization itself (n_iter 0).
     #[arg(long, default_value_t = 100)]
     max_iter: u32,
+    /// One stderr line per EM iteration: initialization, iteration, lower bound, change.
+    #[arg(long, short = 'v')]
+    verbose: bool,
     /// Convergence threshold on the change of the mean log-likelihood.
     #[arg(long, default_value_t = 1e-3)]
     tol: f64,
@@ -149,21 +153,32 @@ fn fit<T: GpuScalar>(a: &FitArgs) -> CliResult {
     }
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(a.seed);
     let progress = std::io::stderr().is_terminal();
-    let (model, report): (Mixture<T>, _) =
-        backend::fit(&selected, &table.data, table.cols, a.components, &config, &mut rng, progress).map_err(
-            |e| match e {
-                // Finite data whose spread overflows T (e.g. ±1e308: variance 1e616) makes EM's
-                // own parameters non-finite; say that it is the data's scale, not a model file.
-                backend::BackendError::Kernels(Error::NonFiniteParameter { .. }) => format!(
-                    "{}: {e}: EM overflowed {} arithmetic (the data's range is too large for this \
+    // The progress line and the per-iteration lines would interleave: --verbose replaces it.
+    let progress = progress && !a.verbose;
+    let mut trace = LowerBounds::new(a.verbose);
+    let (model, report): (Mixture<T>, _) = backend::fit(
+        &selected,
+        &table.data,
+        table.cols,
+        a.components,
+        &config,
+        &mut rng,
+        progress,
+        &mut trace,
+    )
+    .map_err(|e| match e {
+        // Finite data whose spread overflows T (e.g. ±1e308: variance 1e616) makes EM's
+        // own parameters non-finite; say that it is the data's scale, not a model file.
+        backend::BackendError::Kernels(Error::NonFiniteParameter { .. }) => format!(
+            "{}: {e}: EM overflowed {} arithmetic (the data's range is too large for this \
                      precision; rescale the columns)",
-                    a.data.display(),
-                    T::NAME
-                ),
-                e => format!("{}: {e}", a.data.display()),
-            },
-        )?;
+            a.data.display(),
+            T::NAME
+        ),
+        e => format!("{}: {e}", a.data.display()),
+    })?;
     let mut info = FitInfo::from_report(&model, &report);
+    info.lower_bounds = trace.run(report.best_init).to_vec();
     info.warnings.extend(degenerate_components(&model, &table.data, a.reg_covar).iter().map(|g| g.message()));
     for w in &info.warnings {
         eprintln!("crabmix: warning: {w}");

@@ -62,6 +62,18 @@ pub fn device_em_loop<T: GpuScalar, G: GmmDevice<T> + ?Sized>(
     stats: &mut StatsMut<'_, T>,
     config: &FitConfig<T>,
 ) -> Result<FitReport<T>> {
+    device_em_loop_observed(dev, model, stats, config, &mut |_, _| {})
+}
+
+/// [`device_em_loop`], calling `observe(t, lower bound of iteration t)` after each iteration, as
+/// the kernels' `em_loop_observed` does.
+pub fn device_em_loop_observed<T: GpuScalar, G: GmmDevice<T> + ?Sized>(
+    dev: &mut G,
+    model: &mut MixtureMut<'_, T>,
+    stats: &mut StatsMut<'_, T>,
+    config: &FitConfig<T>,
+    observe: &mut dyn FnMut(u32, T),
+) -> Result<FitReport<T>> {
     config.validate()?;
     let n = dev.samples();
     let reg = config.reg_covar.to_f64();
@@ -91,6 +103,7 @@ pub fn device_em_loop<T: GpuScalar, G: GmmDevice<T> + ?Sized>(
         }
         dev.swap();
         n_iter = iter;
+        observe(iter, lower_bound);
         if (lower_bound - previous).abs() < config.tol {
             converged = true;
             break;
@@ -102,5 +115,8 @@ pub fn device_em_loop<T: GpuScalar, G: GmmDevice<T> + ?Sized>(
     dev.store(Slot::Current, model)?;
     model.refresh()?;
     download_stats(dev, &model.as_ref(), &summary, stats)?;
+    if n_iter == 0 {
+        lower_bound = stats.totals().mean_log_likelihood()?;
+    }
     Ok(FitReport::from_run(n_iter, converged, lower_bound, 0, &stats.as_ref())?)
 }

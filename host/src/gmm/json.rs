@@ -28,8 +28,11 @@ pub struct FitInfo {
     pub lower_bound: f64,
     /// EM iterations of the kept run.
     pub n_iter: u32,
-    /// Whether the kept run met `tol`.
+    /// Whether the kept run met `tol` (false with `max_iter` 0).
     pub converged: bool,
+    /// The kept run's lower bound after each iteration (scikit-learn's `lower_bounds_`).
+    #[serde(default)]
+    pub lower_bounds: Vec<f64>,
     /// Bayesian information criterion on the training data.
     pub bic: f64,
     /// Akaike information criterion on the training data.
@@ -168,9 +171,18 @@ impl ModelJson {
     }
 }
 
-/// The warnings of a fit's report: components left empty.
+/// The warnings of a fit's report: no convergence (scikit-learn's `ConvergenceWarning`, not
+/// given for `max_iter` 0, which asks for the initialization), components left empty.
 pub fn fit_warnings<T: Real>(r: &FitReport<T>) -> Vec<String> {
     let mut w = Vec::new();
+    if !r.converged && r.n_iter > 0 {
+        w.push(format!(
+            "ConvergenceWarning: the best of the initializations did not converge in {} iterations \
+             (the lower bound still changed by tol or more); try a larger --max-iter or --tol, or \
+             check the data",
+            r.n_iter
+        ));
+    }
     if r.empty > 0 {
         w.push(format!(
             "{} component(s) ended with no responsibility (weight ≈ 0); they are kept, not re-seeded \
@@ -195,6 +207,7 @@ impl FitInfo {
             lower_bound: r.lower_bound.to_f64(),
             n_iter: r.n_iter,
             converged: r.converged,
+            lower_bounds: Vec::new(),
             bic: fit_term + p * n.ln(),
             aic: fit_term + 2.0 * p,
             n_samples: r.samples,

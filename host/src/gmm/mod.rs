@@ -12,8 +12,10 @@ pub mod json;
 pub mod mixture;
 pub mod stats;
 pub mod streaming;
+pub mod trace;
 
 pub use estep::HostEStep;
 pub use mixture::Mixture;
 pub use stats::Stats;
 pub use streaming::ParallelEStep;
+pub use trace::LowerBounds;

@@ -23,7 +23,8 @@ pub struct FitConfig<T> {
     pub init: InitMethod,
     /// Number of initializations; the one with the best final lower bound is kept (default 1).
     pub n_init: u32,
-    /// Maximum EM iterations per initialization (default 100).
+    /// Maximum EM iterations per initialization (default 100); 0 returns the initialization
+    /// itself (`n_iter` 0, as scikit-learn since 1.2).
     pub max_iter: u32,
     /// Stop when |Δ mean log-likelihood| between iterations is below this (default 1e-3).
     pub tol: T,
@@ -50,13 +51,10 @@ impl<T: Real> Default for FitConfig<T> {
 }
 
 impl<T: Real> FitConfig<T> {
-    /// `n_init ≥ 1`, `max_iter ≥ 1`, `tol` and `reg_covar` finite and ≥ 0.
+    /// `n_init ≥ 1`, `tol` and `reg_covar` finite and ≥ 0 (`max_iter` 0 is allowed).
     pub fn validate(&self) -> Result<()> {
         if self.n_init == 0 {
             return Err(Error::InvalidParameter { name: "n_init", reason: "must be at least 1" });
-        }
-        if self.max_iter == 0 {
-            return Err(Error::InvalidParameter { name: "max_iter", reason: "must be at least 1" });
         }
         if !(self.tol >= T::ZERO) || !self.tol.is_finite() {
             return Err(Error::InvalidParameter { name: "tol", reason: "must be finite and non-negative" });
@@ -80,7 +78,8 @@ pub struct FitReport<T> {
     /// Whether it stopped on `tol` before `max_iter`.
     pub converged: bool,
     /// scikit-learn's `lower_bound_`: the mean log-likelihood at the last E-step (under the
-    /// parameters before the last M-step).
+    /// parameters before the last M-step). With `max_iter` 0 (no E-step) the mean
+    /// log-likelihood of the initialization (scikit-learn reports −∞ there).
     pub lower_bound: T,
     /// Mean log-likelihood of the data under the returned parameters (≥ `lower_bound` by the
     /// monotonicity of EM).
@@ -163,6 +162,18 @@ pub fn em_loop<T: Real, E: EStep<T> + ?Sized>(
     estep: &mut E,
     config: &FitConfig<T>,
 ) -> Result<FitReport<T>> {
+    em_loop_observed(model, stats, estep, config, &mut |_, _| {})
+}
+
+/// [`em_loop`], calling `observe(t, lower bound of iteration t)` after each iteration t ≥ 1
+/// (scikit-learn's `lower_bounds_` and `verbose` lines).
+pub fn em_loop_observed<T: Real, E: EStep<T> + ?Sized>(
+    model: &mut MixtureMut<'_, T>,
+    stats: &mut StatsMut<'_, T>,
+    estep: &mut E,
+    config: &FitConfig<T>,
+    observe: &mut dyn FnMut(u32, T),
+) -> Result<FitReport<T>> {
     config.validate()?;
     let mut lower_bound = T::NEG_INFINITY;
     let mut converged = false;
@@ -174,6 +185,7 @@ pub fn em_loop<T: Real, E: EStep<T> + ?Sized>(
         lower_bound = stats.totals().mean_log_likelihood()?;
         stats.finish(model, config.reg_covar, false)?;
         n_iter = iter;
+        observe(iter, lower_bound);
         if (lower_bound - previous).abs() < config.tol {
             converged = true;
             break;
@@ -181,6 +193,9 @@ pub fn em_loop<T: Real, E: EStep<T> + ?Sized>(
     }
     stats.reset(model.as_ref().means())?;
     estep.accumulate(&model.as_ref(), stats)?;
+    if n_iter == 0 {
+        lower_bound = stats.totals().mean_log_likelihood()?;
+    }
     FitReport::from_run(n_iter, converged, lower_bound, 0, &stats.as_ref())
 }
 

@@ -25,7 +25,7 @@ mod stats;
 mod storage;
 mod totals;
 
-pub use em::{FitConfig, FitReport, em_loop, fit, fit_with};
+pub use em::{FitConfig, FitReport, em_loop, em_loop_observed, fit, fit_with};
 pub use estep::{EStep, SerialEStep};
 pub use fixed::{GaussianMixture, SufficientStats};
 pub use init::{InitMethod, KMEANS_MAX_ITER, choose_centres, initialize, uniform_below};
