@@ -220,7 +220,7 @@ pub fn gmm_fit(bytes: &[u8]) {
     let (k, d, n) = (input.range(1, 4), input.range(1, 4), input.range(1, 48));
     let config = |input: &mut Input<'_>| FitConfig {
         kind: kind(input.byte()),
-        init: if input.byte() % 2 == 0 { InitMethod::KMeansPlusPlus } else { InitMethod::Random },
+        init: if input.byte() % 2 == 0 { InitMethod::KMeansPlusPlus } else { InitMethod::RandomFromData },
         n_init: input.range(1, 2) as u32,
         max_iter: input.range(1, 30) as u32,
         tol: input.f64_in(0.0, 1.0),

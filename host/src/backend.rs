@@ -6,9 +6,9 @@
 //! [`BackendError::NotCompiledWithCudaSupport`], so callers compile unchanged.
 
 use crate::device::cuda::{CudaDevice, CudaEm};
-use crate::device::em_loop::device_em_loop;
-use crate::gmm::Mixture;
-use crabmix_kernels::gmm::{CovarianceKind, FitConfig, FitReport, Shape};
+use crate::device::em_loop::device_em_loop_observed;
+use crate::gmm::{HostEStep, LowerBounds, Mixture};
+use crabmix_kernels::gmm::{CovarianceKind, FitConfig, FitReport, Shape, em_loop_observed};
 use rand_core::Rng;
 use std::sync::Arc;
 
@@ -74,7 +74,9 @@ pub fn select(backend: Backend, kind: CovarianceKind) -> Result<Selected, Backen
 
 /// [`Mixture::fit`] on `selected`: initialization on the host, then either the CPU threads' EM
 /// loop or the device-resident one ([`crate::device::em_loop::device_em_loop`]: data uploaded once,
-/// E-step, reduction and M-step on the device, five words read per iteration).
+/// E-step, reduction and M-step on the device, five words read per iteration). Every run's
+/// lower bounds per iteration go to `trace` (the kept run is `report.best_init`).
+#[allow(clippy::too_many_arguments)]
 pub fn fit<T: GpuScalar, R: Rng + ?Sized>(
     selected: &Selected,
     data: &[T],
@@ -83,9 +85,18 @@ pub fn fit<T: GpuScalar, R: Rng + ?Sized>(
     config: &FitConfig<T>,
     rng: &mut R,
     progress: bool,
+    trace: &mut LowerBounds,
 ) -> Result<(Mixture<T>, FitReport<T>), BackendError> {
     match selected {
-        Selected::Cpu { .. } => Ok(Mixture::fit(data, d, k, config, rng, progress)?),
+        Selected::Cpu { .. } => {
+            let mut estep = HostEStep::new(data, d).with_progress(progress);
+            let fitted = Mixture::fit_with_em(data, d, k, config, rng, |model, stats, config| {
+                let mut observe = trace.start_run();
+                em_loop_observed(model, stats, &mut estep, config, &mut |t, lb: T| observe(t, lb.to_f64()))
+            })?;
+            estep.finish_progress();
+            Ok(fitted)
+        }
         Selected::Cuda(dev) => {
             crabmix_kernels::gmm::validate_data(data, d, k)?;
             // Data, model and statistics stay on the device for every iteration; initialization
@@ -93,7 +104,9 @@ pub fn fit<T: GpuScalar, R: Rng + ?Sized>(
             let mut em = CudaEm::new(dev, data, Shape::new(k, d, config.kind))?;
             let mut device_error = None;
             let fitted = Mixture::fit_with_em(data, d, k, config, rng, |model, stats, config| {
-                device_em_loop(&mut em, model, stats, config).map_err(|e| match e {
+                let mut observe = trace.start_run();
+                let mut observe = |t, lb: T| observe(t, lb.to_f64());
+                device_em_loop_observed(&mut em, model, stats, config, &mut observe).map_err(|e| match e {
                     BackendError::Kernels(e) => e,
                     other => {
                         device_error = Some(other);

@@ -353,7 +353,8 @@ fn both_loops(model: &Mixture<f64>, data: &[f64], config: &FitConfig<f64>) -> (F
 #[test]
 fn device_em_loop_hands_empty_components_to_the_host_m_step() {
     // Component 2 starts far from every sample: n_2 = 0 after the first E-step, so the device
-    // M-step leaves it to the host, which re-seeds it (the CPU loop's behaviour, counted).
+    // M-step leaves it to the host, which keeps it empty (weight 0, the CPU loop's behaviour:
+    // EM iterations never re-seed), reported in `empty`.
     let truth = random_model(CovarianceKind::Full, 2, 2, 0.0, 8);
     let (data, _) = truth.sample(200, &mut Xoshiro256PlusPlus::seed_from_u64(1));
     let mut means = truth.means().to_vec();
@@ -364,8 +365,9 @@ fn device_em_loop_hands_empty_components_to_the_host_m_step() {
     let config = FitConfig { max_iter: 6, tol: 0.0, ..FitConfig::default() };
     let (cpu, dev) = both_loops(&start, &data, &config);
     let ((cpu, cpu_r), (dev, dev_r)) = (cpu.unwrap(), dev.unwrap());
-    assert!(cpu_r.reseeded >= 1, "the scenario must re-seed");
-    assert_eq!((dev_r.reseeded, dev_r.n_iter), (cpu_r.reseeded, cpu_r.n_iter));
+    assert_eq!(cpu_r.empty, 1, "the scenario must leave component 2 empty");
+    assert_eq!(cpu.weights()[2], 0.0);
+    assert_eq!((dev_r.empty, dev_r.reseeded, dev_r.n_iter), (cpu_r.empty, 0, cpu_r.n_iter));
     for (a, b) in
         [(dev.weights(), cpu.weights()), (dev.means(), cpu.means()), (dev.covariances(), cpu.covariances())]
     {

@@ -78,7 +78,9 @@ fn duplicated_data_with_more_components_than_distinct_points() {
     // Two distinct points, four components: k-means++ and random init both end with coinciding
     // or re-seeded components, and the model stays finite.
     let data: Vec<f64> = (0..40).flat_map(|i| if i % 2 == 0 { [0.0, 0.0] } else { [1.0, 1.0] }).collect();
-    for init in [InitMethod::KMeansPlusPlus, InitMethod::Random] {
+    for init in
+        [InitMethod::KMeans, InitMethod::KMeansPlusPlus, InitMethod::RandomFromData, InitMethod::Random]
+    {
         let config = FitConfig { init, n_init: 2, ..FitConfig::default() };
         let (m, report) = Mixture::fit(&data, 2, 4, &config, &mut rng(), false).unwrap();
         assert!(all_finite(&m), "{init:?}");
@@ -88,25 +90,36 @@ fn duplicated_data_with_more_components_than_distinct_points() {
 }
 
 #[test]
-fn empty_component_is_reseeded() {
-    // Component 1 sits far from every sample: it receives no responsibility and is moved to the
-    // worst-explained sample, with the pooled covariance.
+fn empty_component_is_reported_not_reseeded() {
+    // Component 1 sits far from every sample: it receives no responsibility. EM iterations never
+    // re-seed (that would break the monotone lower bound), so it keeps its mean and covariance
+    // with weight 0, and the report counts it as empty.
     let data: Vec<f64> = (0..100).map(|i| (i % 10) as f64 * 0.1).collect();
     let model =
         Mixture::new(CovarianceKind::Full, 1, vec![0.5, 0.5], vec![0.45, 1e6], vec![0.1, 1e-3]).unwrap();
     let (m, report) =
-        model.refine(&data, &FitConfig { max_iter: 1, tol: 0.0, ..FitConfig::default() }).unwrap();
+        model.refine(&data, &FitConfig { max_iter: 3, tol: 0.0, ..FitConfig::default() }).unwrap();
+    assert_eq!((report.reseeded, report.empty, report.n_iter), (0, 1, 3));
+    assert!(all_finite(&m));
+    assert_eq!(m.weights(), &[1.0, 0.0]);
+    assert_eq!(m.means()[1], 1e6);
+    assert_eq!(m.covariances()[1], 1e-3, "kept as it was");
+    // Component 0 took everything: mean 0.45, variance of {0, 0.1, …, 0.9} + reg.
+    assert!((m.means()[0] - 0.45).abs() < 1e-15);
+    assert!((m.covariances()[0] - (0.0825 + 1e-6)).abs() < 1e-12);
+    assert!(report.mean_log_likelihood.is_finite());
+}
+
+#[test]
+fn initialization_reseeds_a_centre_that_wins_no_sample() {
+    // Ten copies of one point and K = 2: k-means++ picks that point twice, the second centre
+    // wins no sample in the nearest-centre M-step and is re-seeded there (the only place).
+    let data = vec![0.25f64; 10];
+    let config = FitConfig { max_iter: 5, ..FitConfig::default() };
+    let (m, report) = Mixture::fit(&data, 1, 2, &config, &mut rng(), false).unwrap();
     assert_eq!(report.reseeded, 1);
     assert!(all_finite(&m));
-    assert!(m.means()[1] == 0.0 || m.means()[1] == 0.9, "re-seeded at an extreme sample: {}", m.means()[1]);
-    let pooled = 0.0825 + 1e-6; // variance of {0, 0.1, …, 0.9}
-    assert!((m.covariances()[1] - pooled).abs() < 1e-12);
-    assert!((m.weights()[0] + m.weights()[1] - 1.0).abs() < 1e-15);
-    // Without re-seeding (exact EM) it keeps its parameters with zero weight.
-    let (next, _) = model.em_step(&data, 1e-6).unwrap();
-    assert_eq!(next.weights()[1], 0.0);
-    assert_eq!(next.means()[1], 1e6);
-    assert!(next.score(&data).unwrap().is_finite());
+    assert_eq!(m.means(), &[0.25, 0.25]);
 }
 
 #[test]
@@ -129,7 +142,6 @@ fn invalid_parameters_are_typed_errors() {
         FitConfig { reg_covar: -1.0, ..FitConfig::default() },
         FitConfig { tol: f64::NAN, ..FitConfig::default() },
         FitConfig { n_init: 0, ..FitConfig::default() },
-        FitConfig { max_iter: 0, ..FitConfig::default() },
     ] {
         let e = Mixture::fit(&data, 1, 1, &config, &mut rng(), false).unwrap_err();
         assert!(matches!(e, Error::InvalidParameter { .. }), "{e:?}");

@@ -132,7 +132,7 @@ fn ten_steps_of_em_for_two_gaussians() {
 #[test]
 fn fixed_size_and_runtime_sized_fits_agree() {
     let x = pearson_crabs();
-    let config = FitConfig { init: InitMethod::Random, ..FitConfig::default() };
+    let config = FitConfig { init: InitMethod::RandomFromData, ..FitConfig::default() };
     let mut r1 = Xoshiro256PlusPlus::seed_from_u64(5);
     let mut r2 = Xoshiro256PlusPlus::seed_from_u64(5);
     let (host, hr) = Mixture::<f64>::fit(&x, 1, 2, &config, &mut r1, false).unwrap();

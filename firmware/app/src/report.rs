@@ -355,6 +355,7 @@ mod tests {
             mean_log_likelihood: -big,
             samples: u64::MAX,
             reseeded: u32::MAX,
+            empty: u32::MAX,
             best_init: u32::MAX,
             backend: crabmix_kernels::MathBackend::Micromath,
         };

@@ -3,8 +3,9 @@
 use super::output::{CliResult, check_output_path, stdout_error, write_atomically};
 use clap::{Args, Subcommand, ValueEnum};
 use crabmix::backend::{self, Backend, GpuScalar};
-use crabmix::gmm::Mixture;
+use crabmix::gmm::degenerate::degenerate_components;
 use crabmix::gmm::json::{FitInfo, ModelJson, parse_model};
+use crabmix::gmm::{LowerBounds, Mixture};
 use crabmix::io::csv::{CsvRows, read_csv};
 use crabmix::io::file::{MAX_MODEL_BYTES, read_to_string_limited};
 use crabmix::kernels::Error;
@@ -33,10 +34,18 @@ enum Covariance {
     Spherical,
 }
 
+/// scikit-learn's `init_params` names (`kmeans++` kept as an alias of `k-means++`).
 #[derive(Clone, Copy, ValueEnum)]
 enum Init {
-    #[value(name = "kmeans++")]
+    /// k-means++ seeds, Lloyd's k-means, then the M-step of the hard labels (scikit-learn's default).
+    Kmeans,
+    /// k-means++ seeds, then the M-step of the nearest-seed labels.
+    #[value(name = "k-means++", alias = "kmeans++")]
     KmeansPlusPlus,
+    /// K distinct samples as centres, then the M-step of the nearest-centre labels.
+    #[value(name = "random_from_data")]
+    RandomFromData,
+    /// Random responsibilities (uniform, normalized per sample), then the M-step.
     Random,
 }
 
@@ -63,13 +72,17 @@ pub(super) struct FitArgs {
     components: usize,
     #[arg(long, value_enum, default_value = "full")]
     covariance: Covariance,
-    #[arg(long, value_enum, default_value = "kmeans++")]
+    #[arg(long, value_enum, default_value = "kmeans")]
     init: Init,
     /// Initializations; the best final lower bound is kept.
     #[arg(long, default_value_t = 1)]
     n_init: u32,
+    /// EM iterations per initialization; 0 returns the initialization itself (n_iter 0).
     #[arg(long, default_value_t = 100)]
     max_iter: u32,
+    /// One stderr line per EM iteration: initialization, iteration, lower bound, change.
+    #[arg(long, short = 'v')]
+    verbose: bool,
     /// Convergence threshold on the change of the mean log-likelihood.
     #[arg(long, default_value_t = 1e-3)]
     tol: f64,
@@ -126,7 +139,9 @@ fn fit<T: GpuScalar>(a: &FitArgs) -> CliResult {
             Covariance::Spherical => CovarianceKind::Spherical,
         },
         init: match a.init {
+            Init::Kmeans => InitMethod::KMeans,
             Init::KmeansPlusPlus => InitMethod::KMeansPlusPlus,
+            Init::RandomFromData => InitMethod::RandomFromData,
             Init::Random => InitMethod::Random,
         },
         n_init: a.n_init,
@@ -146,21 +161,37 @@ fn fit<T: GpuScalar>(a: &FitArgs) -> CliResult {
     }
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(a.seed);
     let progress = std::io::stderr().is_terminal();
-    let (model, report): (Mixture<T>, _) =
-        backend::fit(&selected, &table.data, table.cols, a.components, &config, &mut rng, progress).map_err(
-            |e| match e {
-                // Finite data whose spread overflows T (e.g. ±1e308: variance 1e616) makes EM's
-                // own parameters non-finite; say that it is the data's scale, not a model file.
-                backend::BackendError::Kernels(Error::NonFiniteParameter { .. }) => format!(
-                    "{}: {e}: EM overflowed {} arithmetic (the data's range is too large for this \
+    // The progress line and the per-iteration lines would interleave: --verbose replaces it.
+    let progress = progress && !a.verbose;
+    let mut trace = LowerBounds::new(a.verbose);
+    let (model, report): (Mixture<T>, _) = backend::fit(
+        &selected,
+        &table.data,
+        table.cols,
+        a.components,
+        &config,
+        &mut rng,
+        progress,
+        &mut trace,
+    )
+    .map_err(|e| match e {
+        // Finite data whose spread overflows T (e.g. ±1e308: variance 1e616) makes EM's
+        // own parameters non-finite; say that it is the data's scale, not a model file.
+        backend::BackendError::Kernels(Error::NonFiniteParameter { .. }) => format!(
+            "{}: {e}: EM overflowed {} arithmetic (the data's range is too large for this \
                      precision; rescale the columns)",
-                    a.data.display(),
-                    T::NAME
-                ),
-                e => format!("{}: {e}", a.data.display()),
-            },
-        )?;
-    let json = ModelJson::from_mixture(&model, Some(FitInfo::from_report(&model, &report)));
+            a.data.display(),
+            T::NAME
+        ),
+        e => format!("{}: {e}", a.data.display()),
+    })?;
+    let mut info = FitInfo::from_report(&model, &report);
+    info.lower_bounds = trace.run(report.best_init).to_vec();
+    info.warnings.extend(degenerate_components(&model, &table.data, a.reg_covar).iter().map(|g| g.message()));
+    for w in &info.warnings {
+        eprintln!("crabmix: warning: {w}");
+    }
+    let json = ModelJson::from_mixture(&model, Some(info));
     let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())? + "\n";
     match &a.output {
         Some(path) => write_atomically(path, text.as_bytes()),

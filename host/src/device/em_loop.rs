@@ -11,9 +11,9 @@
 //! mean log-likelihood under the parameters the i-th E-step used; stop when it changes by less
 //! than `tol` or after `max_iter`; one more pass scores the returned parameters. The device
 //! M-step computes in double from the reduced (double) statistics; when it cannot finish a
-//! component as the host would — empty (re-seeding), not positive definite, not finite in T,
+//! component as the host would — empty (kept, weight n_k / N), not positive definite, not finite in T,
 //! D > 64 — the host runs the kernels crate's M-step on the downloaded statistics for that
-//! iteration, so re-seeding and the typed errors are the CPU path's. One difference remains in
+//! iteration, so empty components and the typed errors are the CPU path's. One difference remains in
 //! f32: a covariance positive definite in double but not in f32 is finished on the device, where
 //! the f32 CPU M-step would report `NotPositiveDefinite`.
 
@@ -62,6 +62,18 @@ pub fn device_em_loop<T: GpuScalar, G: GmmDevice<T> + ?Sized>(
     stats: &mut StatsMut<'_, T>,
     config: &FitConfig<T>,
 ) -> Result<FitReport<T>> {
+    device_em_loop_observed(dev, model, stats, config, &mut |_, _| {})
+}
+
+/// [`device_em_loop`], calling `observe(t, lower bound of iteration t)` after each iteration, as
+/// the kernels' `em_loop_observed` does.
+pub fn device_em_loop_observed<T: GpuScalar, G: GmmDevice<T> + ?Sized>(
+    dev: &mut G,
+    model: &mut MixtureMut<'_, T>,
+    stats: &mut StatsMut<'_, T>,
+    config: &FitConfig<T>,
+    observe: &mut dyn FnMut(u32, T),
+) -> Result<FitReport<T>> {
     config.validate()?;
     let n = dev.samples();
     let reg = config.reg_covar.to_f64();
@@ -71,7 +83,6 @@ pub fn device_em_loop<T: GpuScalar, G: GmmDevice<T> + ?Sized>(
     let mut lower_bound = T::NEG_INFINITY;
     let mut converged = false;
     let mut n_iter = 0;
-    let mut reseeded = 0u32;
     for iter in 1..=config.max_iter {
         let previous = lower_bound;
         dev.pass()?;
@@ -86,11 +97,13 @@ pub fn device_em_loop<T: GpuScalar, G: GmmDevice<T> + ?Sized>(
             // until then, and only the means — the shifts — are read before.)
             dev.store(Slot::Current, model)?;
             download_stats(dev, &model.as_ref(), &summary, stats)?;
-            reseeded += stats.finish(model, config.reg_covar, config.reseed_empty)? as u32;
+            // Exact M-step, as `em_loop`'s: iterations never re-seed (monotone lower bound).
+            stats.finish(model, config.reg_covar, false)?;
             dev.load(&model.as_ref(), Slot::Next)?;
         }
         dev.swap();
         n_iter = iter;
+        observe(iter, lower_bound);
         if (lower_bound - previous).abs() < config.tol {
             converged = true;
             break;
@@ -102,5 +115,8 @@ pub fn device_em_loop<T: GpuScalar, G: GmmDevice<T> + ?Sized>(
     dev.store(Slot::Current, model)?;
     model.refresh()?;
     download_stats(dev, &model.as_ref(), &summary, stats)?;
-    Ok(FitReport::from_run(n_iter, converged, lower_bound, reseeded, stats.totals())?)
+    if n_iter == 0 {
+        lower_bound = stats.totals().mean_log_likelihood()?;
+    }
+    Ok(FitReport::from_run(n_iter, converged, lower_bound, 0, &stats.as_ref())?)
 }

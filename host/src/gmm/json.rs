@@ -28,16 +28,27 @@ pub struct FitInfo {
     pub lower_bound: f64,
     /// EM iterations of the kept run.
     pub n_iter: u32,
-    /// Whether the kept run met `tol`.
+    /// Whether the kept run met `tol` (false with `max_iter` 0).
     pub converged: bool,
+    /// The kept run's lower bound after each iteration (scikit-learn's `lower_bounds_`).
+    #[serde(default)]
+    pub lower_bounds: Vec<f64>,
     /// Bayesian information criterion on the training data.
     pub bic: f64,
     /// Akaike information criterion on the training data.
     pub aic: f64,
     /// Training samples N.
     pub n_samples: u64,
-    /// Components re-seeded because they lost all responsibility.
+    /// Components re-seeded by the initialization (a centre that won no sample); EM iterations
+    /// never re-seed.
     pub reseeded: u32,
+    /// Components of the returned model left without responsibility (weight ≈ 0): kept, not
+    /// re-seeded, so that the lower bound stays monotone.
+    #[serde(default)]
+    pub empty_components: u32,
+    /// What a user should know about this fit, one sentence each (also printed on stderr).
+    #[serde(default)]
+    pub warnings: Vec<String>,
     /// `f32` or `f64`: the precision the fit ran in.
     pub precision: String,
     /// Math backend of the kernels (`libm` or `micromath`).
@@ -171,6 +182,29 @@ pub fn parse_model(text: &str) -> Result<Mixture<f64>, String> {
     json.to_mixture::<f64>()
 }
 
+/// The warnings of a fit's report: no convergence (scikit-learn's `ConvergenceWarning`, not
+/// given for `max_iter` 0, which asks for the initialization), components left empty.
+pub fn fit_warnings<T: Real>(r: &FitReport<T>) -> Vec<String> {
+    let mut w = Vec::new();
+    if !r.converged && r.n_iter > 0 {
+        w.push(format!(
+            "ConvergenceWarning: the best of the initializations did not converge in {} iterations \
+             (the lower bound still changed by tol or more); try a larger --max-iter or --tol, or \
+             check the data",
+            r.n_iter
+        ));
+    }
+    if r.empty > 0 {
+        w.push(format!(
+            "{} component(s) ended with no responsibility (weight ≈ 0); they are kept, not re-seeded \
+             (EM iterations never re-seed, so the lower bound stays monotone): fewer components may fit \
+             as well",
+            r.empty
+        ));
+    }
+    w
+}
+
 impl FitInfo {
     /// Fit information from a kernels report and the fitted model.
     pub fn from_report<T: Real>(model: &Mixture<T>, r: &FitReport<T>) -> Self {
@@ -184,10 +218,13 @@ impl FitInfo {
             lower_bound: r.lower_bound.to_f64(),
             n_iter: r.n_iter,
             converged: r.converged,
+            lower_bounds: Vec::new(),
             bic: fit_term + p * n.ln(),
             aic: fit_term + 2.0 * p,
             n_samples: r.samples,
             reseeded: r.reseeded,
+            empty_components: r.empty,
+            warnings: fit_warnings(r),
             precision: T::NAME.to_owned(),
             backend: r.backend.name().to_owned(),
         }

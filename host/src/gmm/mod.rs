@@ -5,14 +5,17 @@
 //! monomorphization), computing exactly what the fixed-size firmware types compute.
 
 pub mod blocked;
+pub mod degenerate;
 pub mod estep;
 pub mod heap;
 pub mod json;
 pub mod mixture;
 pub mod stats;
 pub mod streaming;
+pub mod trace;
 
 pub use estep::HostEStep;
 pub use mixture::Mixture;
 pub use stats::Stats;
 pub use streaming::ParallelEStep;
+pub use trace::LowerBounds;

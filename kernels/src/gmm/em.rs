@@ -7,31 +7,32 @@
 use super::estep::EStep;
 use super::init::{InitMethod, initialize};
 use super::model::MixtureMut;
-use super::stats::StatsMut;
-use super::totals::Totals;
+use super::stats::{StatsMut, StatsRef};
 use super::{CovarianceKind, validate_data};
 use crate::{BACKEND, Error, MathBackend, Real, Result};
 use rand_core::Rng;
 
-/// Settings of a batch fit. Defaults are scikit-learn's `GaussianMixture` defaults except the
-/// initializer (k-means++ here, full k-means there).
+/// Settings of a batch fit. Defaults are scikit-learn's `GaussianMixture` defaults (`kmeans`
+/// initialization included).
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct FitConfig<T> {
     /// Covariance structure (default `Full`).
     pub kind: CovarianceKind,
-    /// Initial centres (default k-means++).
+    /// Initialization (default `KMeans`, scikit-learn's).
     pub init: InitMethod,
     /// Number of initializations; the one with the best final lower bound is kept (default 1).
     pub n_init: u32,
-    /// Maximum EM iterations per initialization (default 100).
+    /// Maximum EM iterations per initialization (default 100); 0 returns the initialization
+    /// itself (`n_iter` 0, as scikit-learn since 1.2).
     pub max_iter: u32,
     /// Stop when |Δ mean log-likelihood| between iterations is below this (default 1e-3).
     pub tol: T,
     /// Added to every covariance diagonal in the M-step (default 1e-6).
     pub reg_covar: T,
-    /// Re-seed components that lose all responsibility (default true); see
-    /// [`StatsMut::finish`].
+    /// Re-seed, in the initialization's M-step, a centre that wins no sample (default true);
+    /// see [`StatsMut::finish`]. EM iterations never re-seed (see [`em_loop`]): that is what
+    /// keeps the lower bound monotone.
     pub reseed_empty: bool,
 }
 
@@ -39,7 +40,7 @@ impl<T: Real> Default for FitConfig<T> {
     fn default() -> Self {
         Self {
             kind: CovarianceKind::Full,
-            init: InitMethod::KMeansPlusPlus,
+            init: InitMethod::KMeans,
             n_init: 1,
             max_iter: 100,
             tol: T::from_f64(1e-3),
@@ -50,13 +51,10 @@ impl<T: Real> Default for FitConfig<T> {
 }
 
 impl<T: Real> FitConfig<T> {
-    /// `n_init ≥ 1`, `max_iter ≥ 1`, `tol` and `reg_covar` finite and ≥ 0.
+    /// `n_init ≥ 1`, `tol` and `reg_covar` finite and ≥ 0 (`max_iter` 0 is allowed).
     pub fn validate(&self) -> Result<()> {
         if self.n_init == 0 {
             return Err(Error::InvalidParameter { name: "n_init", reason: "must be at least 1" });
-        }
-        if self.max_iter == 0 {
-            return Err(Error::InvalidParameter { name: "max_iter", reason: "must be at least 1" });
         }
         if !(self.tol >= T::ZERO) || !self.tol.is_finite() {
             return Err(Error::InvalidParameter { name: "tol", reason: "must be finite and non-negative" });
@@ -80,15 +78,20 @@ pub struct FitReport<T> {
     /// Whether it stopped on `tol` before `max_iter`.
     pub converged: bool,
     /// scikit-learn's `lower_bound_`: the mean log-likelihood at the last E-step (under the
-    /// parameters before the last M-step).
+    /// parameters before the last M-step). With `max_iter` 0 (no E-step) the mean
+    /// log-likelihood of the initialization (scikit-learn reports −∞ there).
     pub lower_bound: T,
     /// Mean log-likelihood of the data under the returned parameters (≥ `lower_bound` by the
     /// monotonicity of EM).
     pub mean_log_likelihood: T,
     /// Number of data samples N.
     pub samples: u64,
-    /// Components re-seeded during the kept run (including initialization).
+    /// Components re-seeded in the kept run's initialization (EM iterations never re-seed).
     pub reseeded: u32,
+    /// Components of the returned model with no responsibility left (n_k ≤ 10·ε·N in the final
+    /// scoring pass, [`StatsRef::empty_components`]): kept with their last mean and covariance
+    /// and weight n_k / N, reported here instead of being re-seeded.
+    pub empty: u32,
     /// Which initialization (0-based) was kept.
     pub best_init: u32,
     /// Math backend of this build.
@@ -96,18 +99,21 @@ pub struct FitReport<T> {
 }
 
 impl<T: Real> FitReport<T> {
-    /// The report of one EM run whose final scoring pass left `totals`: `mean_log_likelihood`
-    /// and `samples` come from them; `best_init` 0 (set by `fit`), `backend` this build's.
+    /// The report of one EM run whose final scoring pass left `stats`: `mean_log_likelihood`,
+    /// `samples` and `empty` come from them; `best_init` 0 (set by `fit`), `backend` this
+    /// build's.
     ///
-    /// Errors: those of [`Totals::mean_log_likelihood`] (no samples).
+    /// Errors: those of [`super::Totals::mean_log_likelihood`] (no samples).
     pub fn from_run(
         n_iter: u32,
         converged: bool,
         lower_bound: T,
         reseeded: u32,
-        totals: &Totals<T>,
+        stats: &StatsRef<'_, T>,
     ) -> Result<Self> {
+        let totals = stats.totals();
         Ok(Self {
+            empty: stats.empty_components() as u32,
             n_iter,
             converged,
             lower_bound,
@@ -139,25 +145,47 @@ impl<T: Real> FitReport<T> {
 ///
 /// Each iteration: reset `stats` with shifts = current means, `estep.accumulate`, lower bound =
 /// mean log-likelihood, `finish` (M-step). `config.n_init` and `config.init` are not used here.
+///
+/// **Monotone by construction: the iterations never re-seed.** Every M-step is the exact one
+/// (`finish` with `reseed = false`): a component that loses its responsibility keeps its mean
+/// and covariance with weight n_k / N (possibly 0), and is counted in [`FitReport::empty`].
+/// Re-seeding it (weight 1/K, pooled covariance) would move weight away from the optimum the
+/// iteration just found; on duplicated data it then loses that weight again and is re-seeded
+/// again, and the lower bound cycles (two points ×5, K = 10, diag: 29.2509 ↔ 28.6631) instead
+/// of converging as scikit-learn, which never re-seeds, does. Re-seeding is left to the
+/// initialization ([`super::initialize`]), which has no lower bound to keep. So, up to
+/// rounding and the `reg_covar` added to each covariance, ℓ(θ_{t+1}) ≥ ℓ(θ_t) (the lecture's
+/// EM theorem), which `tests/tests/gmm_properties.rs` checks on degenerate data.
 pub fn em_loop<T: Real, E: EStep<T> + ?Sized>(
     model: &mut MixtureMut<'_, T>,
     stats: &mut StatsMut<'_, T>,
     estep: &mut E,
     config: &FitConfig<T>,
 ) -> Result<FitReport<T>> {
+    em_loop_observed(model, stats, estep, config, &mut |_, _| {})
+}
+
+/// [`em_loop`], calling `observe(t, lower bound of iteration t)` after each iteration t ≥ 1
+/// (scikit-learn's `lower_bounds_` and `verbose` lines).
+pub fn em_loop_observed<T: Real, E: EStep<T> + ?Sized>(
+    model: &mut MixtureMut<'_, T>,
+    stats: &mut StatsMut<'_, T>,
+    estep: &mut E,
+    config: &FitConfig<T>,
+    observe: &mut dyn FnMut(u32, T),
+) -> Result<FitReport<T>> {
     config.validate()?;
     let mut lower_bound = T::NEG_INFINITY;
     let mut converged = false;
     let mut n_iter = 0;
-    let mut reseeded = 0u32;
     for iter in 1..=config.max_iter {
         let previous = lower_bound;
         stats.reset(model.as_ref().means())?;
         estep.accumulate(&model.as_ref(), stats)?;
         lower_bound = stats.totals().mean_log_likelihood()?;
-        let reseeded_now = stats.finish(model, config.reg_covar, config.reseed_empty)?;
-        reseeded = reseeded.saturating_add(reseeded_now as u32);
+        stats.finish(model, config.reg_covar, false)?;
         n_iter = iter;
+        observe(iter, lower_bound);
         if (lower_bound - previous).abs() < config.tol {
             converged = true;
             break;
@@ -165,7 +193,10 @@ pub fn em_loop<T: Real, E: EStep<T> + ?Sized>(
     }
     stats.reset(model.as_ref().means())?;
     estep.accumulate(&model.as_ref(), stats)?;
-    FitReport::from_run(n_iter, converged, lower_bound, reseeded, stats.totals())
+    if n_iter == 0 {
+        lower_bound = stats.totals().mean_log_likelihood()?;
+    }
+    FitReport::from_run(n_iter, converged, lower_bound, 0, &stats.as_ref())
 }
 
 /// Fits a mixture to `data` (N × D row-major): `config.n_init` times initialize

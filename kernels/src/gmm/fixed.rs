@@ -139,6 +139,7 @@ impl<T: Real, const K: usize, const D: usize> GaussianMixture<T, K, D> {
             mean_log_likelihood: mean,
             samples: data.len() as u64,
             reseeded: 0,
+            empty: 0,
             best_init: 0,
             backend: crate::BACKEND,
         })

@@ -25,10 +25,10 @@ mod stats;
 mod storage;
 mod totals;
 
-pub use em::{FitConfig, FitReport, em_loop, fit, fit_with};
+pub use em::{FitConfig, FitReport, em_loop, em_loop_observed, fit, fit_with};
 pub use estep::{EStep, SerialEStep};
 pub use fixed::{GaussianMixture, SufficientStats};
-pub use init::{InitMethod, choose_centres, initialize, uniform_below};
+pub use init::{InitMethod, KMEANS_MAX_ITER, choose_centres, initialize, uniform_below};
 pub use model::{
     MixtureInner, MixtureMut, MixtureRef, log_sum_exp, responsibilities_in_place, sample_responsibilities,
 };

@@ -369,7 +369,22 @@ impl<'a, T: Real> StatsMut<'a, T> {
     }
 }
 
+/// The responsibility sum at or below which a component counts as empty: 10·ε·N (its mean and
+/// covariance are then rounding noise).
+fn empty_below<T: Real>(samples: u64) -> T {
+    T::from_f64(10.0) * T::EPSILON * T::from_f64(samples as f64)
+}
+
 impl<T: Real> StatsRef<'_, T> {
+    /// Number of components with n_k ≤ 10·ε·N (no responsibility left): those [`Self::finish`]
+    /// re-seeds when asked to, and keeps with weight n_k / N otherwise.
+    pub fn empty_components(&self) -> usize {
+        let below = empty_below::<T>(self.totals.samples);
+        // A saturating fold, not `count()`: its overflow check would be a panic path in the
+        // firmware's profile (`firmware/panic-paths.sh`).
+        self.resp.iter().fold(0usize, |c, &n| if n > below { c } else { c.saturating_add(1) })
+    }
+
     /// Pooled mean and covariance of everything accumulated (all components merged onto the
     /// shift of component 0), written to `mean` (D) and `cov` (D × D, full-shaped for `full`,
     /// diagonal otherwise). Requires N > 0 samples' worth of responsibility.
@@ -467,7 +482,7 @@ impl<T: Real> StatsRef<'_, T> {
         let (k_n, d, dd) = self.shape.dims()?;
         let kind = self.shape.kind;
         let n_samples = T::from_f64(self.totals.samples as f64);
-        let empty_below = T::from_f64(10.0) * T::EPSILON * n_samples;
+        let empty_below = empty_below::<T>(self.totals.samples);
         let mut reseeded = 0usize;
         let (weights, means, covs) = model.parameters_mut();
         let statistics =

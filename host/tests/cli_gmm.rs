@@ -1,0 +1,154 @@
+//! `crabmix gmm` as scikit-learn users expect it (issue 15): initializations, warnings, the
+//! iteration history, `--max-iter 0`, `predict-proba`, warm starts.
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// Runs the built binary; (status ok, stdout, stderr).
+fn run(args: &[&str]) -> (bool, String, String) {
+    let o: Output = Command::new(env!("CARGO_BIN_EXE_crabmix")).args(args).output().expect("run crabmix");
+    (o.status.success(), String::from_utf8(o.stdout).unwrap(), String::from_utf8(o.stderr).unwrap())
+}
+
+/// A file under this test process's own scratch folder.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("crabmix-cli-gmm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// Writes `text` to the scratch file `name` and returns its path as a string.
+fn csv(name: &str, text: &str) -> String {
+    let p = scratch(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_str().unwrap().to_owned()
+}
+
+/// The issue's degenerate case: two distinct points in D = 5, each repeated five times.
+fn two_points() -> String {
+    csv("two.csv", &"0,0,0,0,0\n1,2,3,4,5\n".repeat(5))
+}
+
+fn crabs() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../data/pearson_crabs.csv").to_owned()
+}
+
+fn fit_json(args: &[&str]) -> (Value, String) {
+    let (ok, out, err) = run(&[&["gmm", "fit"], args].concat());
+    assert!(ok, "{err}");
+    (serde_json::from_str(&out).unwrap(), err)
+}
+
+#[test]
+fn every_scikit_learn_init_name_runs_and_kmeans_is_the_default() {
+    let data = crabs();
+    let (default, _) = fit_json(&[&data, "-k", "2"]);
+    let (kmeans, _) = fit_json(&[&data, "-k", "2", "--init", "kmeans"]);
+    assert_eq!(default, kmeans, "kmeans is the default");
+    let (alias, _) = fit_json(&[&data, "-k", "2", "--init", "kmeans++"]);
+    let (plus, _) = fit_json(&[&data, "-k", "2", "--init", "k-means++"]);
+    assert_eq!(alias, plus, "kmeans++ is an alias of k-means++");
+    for init in ["random_from_data", "random"] {
+        let (m, _) = fit_json(&[&data, "-k", "2", "--init", init]);
+        let w: f64 = m["weights"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).sum();
+        assert!((w - 1.0).abs() < 1e-12, "{init}");
+    }
+    let (ok, _, err) = run(&["gmm", "fit", &data, "-k", "2", "--init", "kmeanz"]);
+    assert!(!ok && err.contains("random_from_data"), "{err}");
+}
+
+#[test]
+fn duplicated_points_converge_and_degenerate_components_are_named() {
+    let data = two_points();
+    for kind in ["diag", "spherical"] {
+        let (odd, err) = fit_json(&[&data, "-k", "10", "--covariance", kind, "--max-iter", "99"]);
+        let (even, _) = fit_json(&[&data, "-k", "10", "--covariance", kind, "--max-iter", "100"]);
+        let ll = odd["mean_log_likelihood"].as_f64().unwrap();
+        assert!((ll - 29.2509).abs() < 1e-4, "{kind}: {ll}");
+        assert_eq!(odd["mean_log_likelihood"], even["mean_log_likelihood"], "{kind}: no odd/even cycle");
+        let warnings = odd["warnings"].as_array().unwrap();
+        let degenerate: Vec<&str> =
+            warnings.iter().filter_map(|w| w.as_str()).filter(|w| w.contains("is degenerate")).collect();
+        assert!(!degenerate.is_empty(), "{kind}: {warnings:?}");
+        assert!(degenerate[0].starts_with("component ") && degenerate[0].contains("along direction ["));
+        assert!(err.contains("crabmix: warning: component "), "{err}");
+    }
+}
+
+#[test]
+fn a_well_posed_fit_has_no_warnings() {
+    let (m, err) = fit_json(&[&crabs(), "-k", "2", "--tol", "1e-8", "--max-iter", "5000"]);
+    assert_eq!(m["warnings"], serde_json::json!([]));
+    assert!(!err.contains("warning"), "{err}");
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+}
+
+#[test]
+fn max_iter_zero_returns_the_initialization() {
+    let data = crabs();
+    let (zero, err) = fit_json(&[&data, "-k", "2", "--max-iter", "0", "--seed", "3"]);
+    assert_eq!((zero["n_iter"].as_u64(), zero["converged"].as_bool()), (Some(0), Some(false)));
+    assert_eq!(zero["lower_bounds"], serde_json::json!([]));
+    assert!(!err.contains("ConvergenceWarning"), "max_iter 0 asks for the initialization: {err}");
+    // The first E-step of a longer run scores exactly that initialization.
+    let (one, _) = fit_json(&[&data, "-k", "2", "--max-iter", "1", "--seed", "3"]);
+    assert_eq!(floats(&one["lower_bounds"]), vec![zero["mean_log_likelihood"].as_f64().unwrap()]);
+    assert_eq!(zero["lower_bound"], zero["mean_log_likelihood"]);
+}
+
+#[test]
+fn an_unconverged_fit_warns_and_the_history_is_monotone() {
+    let data = crabs();
+    let (ok, out, err) =
+        run(&["gmm", "fit", &data, "-k", "2", "--max-iter", "4", "--n-init", "2", "--verbose"]);
+    assert!(ok, "{err}");
+    let m: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(m["converged"], Value::Bool(false));
+    assert!(err.contains("crabmix: warning: ConvergenceWarning"), "{err}");
+    assert!(
+        m["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().starts_with("ConvergenceWarning"))
+    );
+    let bounds = floats(&m["lower_bounds"]);
+    assert_eq!(bounds.len(), 4);
+    assert_eq!(bounds[3], m["lower_bound"].as_f64().unwrap());
+    assert!(bounds.windows(2).all(|w| w[1] >= w[0]), "{bounds:?}");
+    // --verbose: one line per iteration of each initialization.
+    assert_eq!(err.lines().filter(|l| l.contains(" iteration ")).count(), 8, "{err}");
+    assert!(err.contains("init 1 iteration     4"), "{err}");
+}
+
+#[test]
+fn predict_after_fit_gives_the_labels_of_the_fits_final_e_step_with_several_inits() {
+    use crabmix::gmm::Mixture;
+    use crabmix::kernels::gmm::FitConfig;
+    use rand_core::SeedableRng;
+    let text = std::fs::read_to_string(crabs()).unwrap();
+    let x: Vec<f64> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
+    let model = scratch("crabs-n-init.json");
+    let model = model.to_str().unwrap();
+    let (ok, _, err) =
+        run(&["gmm", "fit", &crabs(), "-k", "3", "--n-init", "5", "--seed", "11", "--output", model]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = run(&["gmm", "predict", &crabs(), "--model", model]);
+    assert!(ok, "{err}");
+    let cli: Vec<usize> = out.lines().map(|l| l.parse().unwrap()).collect();
+    // The same fit in the library: the final E-step's labels are the argmax of the kept
+    // model's responsibilities (not the last initialization's).
+    let config = FitConfig { n_init: 5, ..FitConfig::default() };
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(11);
+    let (fitted, report) = Mixture::fit(&x, 1, 3, &config, &mut rng, false).unwrap();
+    let proba = fitted.predict_proba(&x).unwrap();
+    let labels: Vec<usize> =
+        proba.chunks(3).map(|r| (0..3).fold(0, |b, k| if r[k] > r[b] { k } else { b })).collect();
+    assert!(report.best_init < 4, "the scenario must keep an earlier run: {}", report.best_init);
+    assert_eq!(cli.len(), 1000);
+    assert_eq!(cli, labels, "kept run {}", report.best_init);
+}
