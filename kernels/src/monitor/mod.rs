@@ -1,8 +1,19 @@
-//! The density-estimation loop: learn p(x) on the device from a stream and flag unlikely samples.
+//! On-device density monitoring: learn p(x) from a sensor stream and flag unlikely samples, in
+//! fixed memory, with no allocator and no reachable panic.
+//!
+//! A firmware holds one [`DensityMonitor`] (in a `static`: it is the RAM budget), pushes every
+//! sample into it and acts on the [`Verdict`]. This is `kernels/examples/monitor.rs`, which the
+//! test suite builds for `thumbv7em-none-eabihf` and `thumbv6m-none-eabi` and tests on the host:
+//!
+//! ```rust,ignore
+#![doc = include_str!("../../examples/monitor.rs")]
+//! ```
+//!
+//! What happens inside:
 //!
 //! * Warm-up: the first W samples fill a window; a batch EM fit (k-means++) over it gives the
 //!   first model.
-//! * Then, per sample: ln p(x) under the current model; below `threshold` the sample is flagged
+//! * Then, per sample: ln p(x) under the current model; below the threshold the sample is flagged
 //!   and kept out of the model and the window (an anomaly must not teach the model that it is
 //!   normal); otherwise one online-EM step (stochastic approximation, step (n + n0)^−α) absorbs it
 //!   and it enters the window.
@@ -13,95 +24,51 @@
 //! Memory is fixed: the model, its online state, one set of sufficient statistics for the batch
 //! fits and a W-sample ring buffer, all inline. The batch fits run in place in that storage
 //! ([`OnlineEm::fit`], [`OnlineEm::refine`]), so the stack holds no model or statistics copies:
-//! that is what keeps the K = 4, D = 2 loop within its 2 KiB stack budget.
+//! that is what keeps the firmware's K = 4, D = 2 loop within its 2 KiB stack budget.
 
-use crabmix_kernels::gmm::{FitConfig, GaussianMixture, OnlineConfig, OnlineEm, SufficientStats};
-use crabmix_kernels::{Error, Result};
+mod window;
+
+use crate::gmm::{FitConfig, GaussianMixture, OnlineConfig, OnlineEm, SufficientStats};
+use crate::{Error, Real, Result};
 use rand_core::Rng;
-
-/// The sample window: a ring buffer of the last `W` samples, in storage order (the batch fits see
-/// the samples in the order of their slots, not of their arrival: the order only moves the sums'
-/// rounding, and the device and host run the same code). Written without indexing that could
-/// panic, for the link-time panic-freedom proof of the app (`panic-paths.sh`).
-struct Window<const D: usize, const W: usize> {
-    slots: [[f32; D]; W],
-    /// Next slot to write (< W).
-    next: usize,
-    /// All W slots hold samples.
-    full: bool,
-}
-
-impl<const D: usize, const W: usize> Window<D, W> {
-    fn new() -> Self {
-        Self { slots: [[0.0; D]; W], next: 0, full: false }
-    }
-
-    fn clear(&mut self) {
-        self.next = 0;
-        self.full = false;
-    }
-
-    /// Stores `x` in the next slot, over the oldest sample once the window is full.
-    fn write(&mut self, x: [f32; D]) {
-        let i = if self.next < W { self.next } else { 0 };
-        if let Some(slot) = self.slots.get_mut(i) {
-            *slot = x;
-        }
-        // i < W, so i + 1 cannot overflow.
-        if i + 1 >= W {
-            self.next = 0;
-            self.full = true;
-        } else {
-            self.next = i + 1;
-        }
-    }
-
-    fn is_full(&self) -> bool {
-        self.full
-    }
-
-    /// The samples held, in storage order.
-    fn as_slice(&self) -> &[[f32; D]] {
-        if self.full { &self.slots } else { self.slots.get(..self.next).unwrap_or(&self.slots) }
-    }
-}
+use window::Window;
 
 /// How the monitor learns and when it flags.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct MonitorConfig {
+pub struct MonitorConfig<T> {
     /// Flag a sample when ln p(x) is below this.
-    pub threshold: f32,
+    pub threshold: T,
     /// Accepted samples between two batch refits over the window.
     pub refit_every: u32,
     /// Online-EM schedule. With α = 1 and `n0` = W the step after a (re)fit over W samples is
     /// 1/(W + n): each new sample weighs like one more among the W the fit saw. (α = 0.6 with the
     /// same n0 gives steps ≈ 0.05, an effective memory of ≈ 5 samples per component, and
     /// covariance estimates noisy enough to raise false alarms tenfold.)
-    pub online: OnlineConfig<f32>,
+    pub online: OnlineConfig<T>,
     /// Batch EM settings for the warm-up fit and the refits (`init` is used by the warm-up only).
     /// `n_init` must be 1: the warm-up fit runs in place and keeps no second model.
-    pub batch: FitConfig<f32>,
+    pub batch: FitConfig<T>,
 }
 
 /// What the monitor made of one sample.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Verdict {
+pub enum Verdict<T> {
     /// Still filling the warm-up window; no model yet.
     WarmingUp,
     /// ln p(x) at or above the threshold: absorbed into the model.
     Normal {
         /// ln p(x) under the model before the update.
-        log_density: f32,
+        log_density: T,
     },
     /// ln p(x) below the threshold: flagged, not learned from.
     Anomalous {
         /// ln p(x) under the current model.
-        log_density: f32,
+        log_density: T,
     },
 }
 
-/// Counters the monitor keeps.
+/// Counters the monitor keeps (saturating).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct MonitorStats {
@@ -115,26 +82,26 @@ pub struct MonitorStats {
     pub failed_refits: u32,
 }
 
-/// Online density estimation with a K-component, D-dimensional f32 mixture and a W-sample window.
-pub struct DensityMonitor<const K: usize, const D: usize, const W: usize> {
+/// Online density estimation with a K-component, D-dimensional mixture and a W-sample window.
+pub struct DensityMonitor<T, const K: usize, const D: usize, const W: usize> {
     /// Holds a placeholder model until the warm-up fit succeeds (`fitted`), so that the fit can
     /// run in its storage.
-    online: OnlineEm<f32, K, D>,
+    online: OnlineEm<T, K, D>,
     fitted: bool,
     /// Scratch statistics of the batch fits (inline, not on the stack).
-    batch_stats: SufficientStats<f32, K, D>,
-    window: Window<D, W>,
+    batch_stats: SufficientStats<T, K, D>,
+    window: Window<T, D, W>,
     since_refit: u32,
-    config: MonitorConfig,
+    config: MonitorConfig<T>,
     stats: MonitorStats,
 }
 
-impl<const K: usize, const D: usize, const W: usize> DensityMonitor<K, D, W> {
+impl<T: Real, const K: usize, const D: usize, const W: usize> DensityMonitor<T, K, D, W> {
     /// The warm-up window must be able to hold K samples for k-means++ to start.
     const WINDOW_OK: () = assert!(W >= K, "the window must hold at least K samples");
 
     /// An empty monitor. Errors: invalid online or batch configuration, `batch.n_init` ≠ 1.
-    pub fn new(config: MonitorConfig) -> Result<Self> {
+    pub fn new(config: MonitorConfig<T>) -> Result<Self> {
         let () = Self::WINDOW_OK;
         config.online.validate()?;
         config.batch.validate()?;
@@ -145,9 +112,14 @@ impl<const K: usize, const D: usize, const W: usize> DensityMonitor<K, D, W> {
             });
         }
         // Any valid model of the right kind will do: the warm-up fit overwrites all of it.
-        let eye: [[f32; D]; D] = core::array::from_fn(|i| core::array::from_fn(|j| (i == j) as u8 as f32));
-        let placeholder =
-            GaussianMixture::new(config.batch.kind, [1.0 / K as f32; K], [[0.0; D]; K], [eye; K])?;
+        let eye: [[T; D]; D] =
+            core::array::from_fn(|i| core::array::from_fn(|j| if i == j { T::ONE } else { T::ZERO }));
+        let placeholder = GaussianMixture::new(
+            config.batch.kind,
+            [T::ONE / T::from_usize(K); K],
+            [[T::ZERO; D]; K],
+            [eye; K],
+        )?;
         Ok(Self {
             online: OnlineEm::new(placeholder, config.online)?,
             fitted: false,
@@ -160,13 +132,18 @@ impl<const K: usize, const D: usize, const W: usize> DensityMonitor<K, D, W> {
     }
 
     /// The current model (`None` during warm-up).
-    pub fn model(&self) -> Option<&GaussianMixture<f32, K, D>> {
+    pub fn model(&self) -> Option<&GaussianMixture<T, K, D>> {
         self.fitted.then(|| self.online.model())
     }
 
     /// Counters so far.
     pub fn stats(&self) -> MonitorStats {
         self.stats
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &MonitorConfig<T> {
+        &self.config
     }
 
     /// Forgets the model, the window and the counters; keeps the configuration.
@@ -181,7 +158,7 @@ impl<const K: usize, const D: usize, const W: usize> DensityMonitor<K, D, W> {
     ///
     /// Errors: a non-finite sample (`NonFiniteSample`), or a warm-up fit that fails (e.g. a
     /// window of identical samples with `reg_covar` = 0); the monitor stays usable either way.
-    pub fn push<R: Rng + ?Sized>(&mut self, x: &[f32; D], rng: &mut R) -> Result<Verdict> {
+    pub fn push<R: Rng + ?Sized>(&mut self, x: &[T; D], rng: &mut R) -> Result<Verdict<T>> {
         self.stats.seen = self.stats.seen.saturating_add(1);
         if !self.fitted {
             return self.warm_up(x, rng);
@@ -197,13 +174,13 @@ impl<const K: usize, const D: usize, const W: usize> DensityMonitor<K, D, W> {
 
     // The paths below are kept out of line: with LTO, LLVM would otherwise merge the temporaries
     // of the warm-up fit, the online step and the refit into one frame and the per-sample stack
-    // would carry all of them at once (measured: 5.3 KiB instead of < 2 KiB).
+    // would carry all of them at once (measured on the M4F: 5.3 KiB instead of < 2 KiB).
 
     /// Fills the window; when full, fits the first model by batch EM with k-means++.
     #[inline(never)]
-    fn warm_up<R: Rng + ?Sized>(&mut self, x: &[f32; D], rng: &mut R) -> Result<Verdict> {
+    fn warm_up<R: Rng + ?Sized>(&mut self, x: &[T; D], rng: &mut R) -> Result<Verdict<T>> {
         if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-            return Err(crabmix_kernels::Error::NonFiniteSample { sample: 0, feature: i });
+            return Err(Error::NonFiniteSample { sample: 0, feature: i });
         }
         self.window.write(*x);
         if self.window.is_full() {
@@ -215,7 +192,7 @@ impl<const K: usize, const D: usize, const W: usize> DensityMonitor<K, D, W> {
 
     /// One online-EM step on a sample judged normal; a batch refit every `refit_every`.
     #[inline(never)]
-    fn absorb(&mut self, x: &[f32; D]) -> Result<()> {
+    fn absorb(&mut self, x: &[T; D]) -> Result<()> {
         self.online_step(x)?;
         self.window.write(*x);
         self.since_refit = self.since_refit.saturating_add(1);
@@ -229,7 +206,7 @@ impl<const K: usize, const D: usize, const W: usize> DensityMonitor<K, D, W> {
     /// The online-EM update, out of line so that its transactional model copy (inside
     /// `OnlineEm::update`) is not in `absorb`'s frame while the refit runs.
     #[inline(never)]
-    fn online_step(&mut self, x: &[f32; D]) -> Result<f32> {
+    fn online_step(&mut self, x: &[T; D]) -> Result<T> {
         self.online.update(x)
     }
 
@@ -246,44 +223,4 @@ impl<const K: usize, const D: usize, const W: usize> DensityMonitor<K, D, W> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::source::{SampleSource, SyntheticSensor};
-    use rand_core::SeedableRng;
-    use rand_xoshiro::Xoshiro256PlusPlus;
-
-    #[test]
-    fn flags_injected_anomalies_on_drifting_sensor() {
-        let (score, m) = crate::report::run_sensor(&mut SyntheticSensor::new(11, 2000)).unwrap();
-        // 37 anomalies injected, each ≥ 7 σ from every cluster: all caught; the clean clusters
-        // are flagged at about the rate the threshold implies (0.1 % of 1963 ≈ 2), allow 0.5 %.
-        assert_eq!(score.injected, 37);
-        assert_eq!(score.true_positives, 37, "{score:?}");
-        assert!(score.false_positives <= 10, "{score:?}");
-        // The model followed the drift: every final centre is within 0.3 of a drifted truth.
-        for truth in SyntheticSensor::CENTRES {
-            let t = [truth[0] + 2.0, truth[1] - 1.0];
-            let best = m
-                .means()
-                .iter()
-                .map(|mu| ((mu[0] - t[0]).powi(2) + (mu[1] - t[1]).powi(2)).sqrt())
-                .fold(f32::MAX, f32::min);
-            assert!(best < 0.3, "no centre near {t:?}: {:?}", m.means());
-        }
-    }
-
-    #[test]
-    fn warm_up_then_online() {
-        let mut mon = DensityMonitor::<4, 2, 64>::new(crate::report::sensor_config()).unwrap();
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
-        let mut src = SyntheticSensor::new(5, 65);
-        for _ in 0..64 {
-            let s = src.next_sample().unwrap();
-            assert_eq!(mon.push(&s.x, &mut rng).unwrap(), Verdict::WarmingUp);
-        }
-        assert!(mon.model().is_some());
-        let s = src.next_sample().unwrap();
-        assert!(matches!(mon.push(&s.x, &mut rng).unwrap(), Verdict::Normal { .. }));
-        assert!(mon.push(&[f32::NAN, 0.0], &mut rng).is_err());
-    }
-}
+mod tests;
