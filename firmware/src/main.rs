@@ -85,6 +85,7 @@ fn main() -> ! {
             if let Some(m) = sensor_monitor.model() {
                 defmt::info!("sensor model: {}", m);
             }
+            defmt::info!("sensor alarm threshold (calibrated): ln p < {=f32}", sensor_monitor.threshold());
             ok &= s.true_positives == s.injected && s.false_positives.saturating_mul(200) <= SENSOR_SAMPLES;
         }
         Err(e) => {

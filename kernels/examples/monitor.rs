@@ -2,7 +2,7 @@
 #![cfg_attr(not(test), no_std)]
 
 use crabmix_kernels::gmm::{CovarianceKind, FitConfig, InitMethod, OnlineConfig};
-use crabmix_kernels::monitor::{DensityMonitor, MonitorConfig, Verdict};
+use crabmix_kernels::monitor::{Alarm, DensityMonitor, MonitorConfig, Verdict};
 use rand_xoshiro::Xoshiro128PlusPlus;
 
 /// K = 2 components, D = 2 dimensions, a 64-sample window: ≈ 1.1 KiB, kept in a `static`.
@@ -17,7 +17,7 @@ pub fn config() -> MonitorConfig<f32> {
         ..FitConfig::default()
     };
     let online = OnlineConfig { alpha: 1.0, n0: 64.0, ..OnlineConfig::default() };
-    MonitorConfig { threshold: -9.0, refit_every: 32, online, batch }
+    MonitorConfig { alarm: Alarm::LogDensityBelow(-9.0), refit_every: 32, online, batch }
 }
 
 /// Called from the sensor's interrupt or main loop: returns true when `x` should raise the alarm.
