@@ -15,7 +15,7 @@ A command word with a slash is a path (a script of the repository or a build out
 that starts with $ is chosen at run time: neither is an external program by name.
 
 Which groups of the list a file may use: core everywhere; plus bench for scripts/bench.sh and
-bench/peers/, device for bench/gpu/, fixtures for the fixture generators, board for the firmware's
+bench/peers/, device for bench/gpu/, fixtures for the fixture generators, datasets for scripts/stream_datasets.py, board for the firmware's
 cargo config (its run-nrf alias), miri for scripts/miri.sh, and every group for the installer.
 
   python3 scripts/check_tools.py [--self-test] [FILE...]
@@ -54,10 +54,11 @@ GROUPS_BY_PATH = [
     ("scripts/digits_fixture.py", {"fixtures"}),
     ("scripts/torch_fixtures.py", {"fixtures"}),
     ("scripts/torch_vae_reference.py", {"fixtures"}),
+    ("scripts/stream_datasets.py", {"datasets"}),
     ("firmware/.cargo/config.toml", {"board"}),
     ("scripts/miri.sh", {"miri"}),
     # The installer checks what every group provides.
-    ("scripts/prerequisites.sh", {"bench", "fixtures", "miri", "board"}),
+    ("scripts/prerequisites.sh", {"bench", "fixtures", "datasets", "miri", "board"}),
 ]
 
 

@@ -1,4 +1,4 @@
-//! The density-estimation application (see crabmix-app's `monitor` for the loop):
+//! The density-estimation application (the loop is the library's `crabmix_kernels::monitor`):
 //! 1. a synthetic 2-D sensor with drift and injected anomalies through a K = 4 full-covariance
 //!    monitor (online EM + batch refits over a 128-sample window), flags logged;
 //! 2. Pearson's 1000 crab ratios through a K = 2 monitor;
@@ -11,13 +11,11 @@
 #![no_main]
 
 use core::mem::size_of;
-use crabmix_app::MonitorConfig;
-use crabmix_app::monitor::DensityMonitor;
-use crabmix_app::monitor::Verdict;
 use crabmix_app::report::{self, CrabMonitor, SENSOR_WINDOW, SensorMonitor};
 use crabmix_app::source::SyntheticSensor;
 use crabmix_firmware::{BOARD, exit, measure_stack};
 use crabmix_kernels::gmm::{OnlineEm, SufficientStats};
+use crabmix_kernels::monitor::{DensityMonitor, MonitorConfig, Verdict};
 
 /// Sensor samples to run (2000: the drift moves the clusters by 5 σ over the run).
 const SENSOR_SAMPLES: u32 = 2000;
@@ -87,6 +85,7 @@ fn main() -> ! {
             if let Some(m) = sensor_monitor.model() {
                 defmt::info!("sensor model: {}", m);
             }
+            defmt::info!("sensor alarm threshold (calibrated): ln p < {=f32}", sensor_monitor.threshold());
             ok &= s.true_positives == s.injected && s.false_positives.saturating_mul(200) <= SENSOR_SAMPLES;
         }
         Err(e) => {
@@ -131,9 +130,9 @@ fn main() -> ! {
 /// Constructs a monitor in its static slot (built in place by `Option::insert`, after the
 /// configuration was checked by `new`).
 fn init<const K: usize, const D: usize, const W: usize>(
-    slot: &'static mut Option<DensityMonitor<K, D, W>>,
-    config: MonitorConfig,
-) -> crabmix_kernels::Result<&'static mut DensityMonitor<K, D, W>> {
+    slot: &'static mut Option<DensityMonitor<f32, K, D, W>>,
+    config: MonitorConfig<f32>,
+) -> crabmix_kernels::Result<&'static mut DensityMonitor<f32, K, D, W>> {
     Ok(slot.insert(DensityMonitor::new(config)?))
 }
 

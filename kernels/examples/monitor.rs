@@ -1,77 +1,55 @@
-//! A firmware's density monitor: fit a mixture to a warm-up window, then score every sample of a
-//! stream, flag the unlikely ones and learn from the rest with online EM — no allocator, no panic,
-//! fixed memory (K = 2, D = 2: one model and its Cholesky factors, ≈ 100 bytes of f32).
-//!
-//! It is a library, as a firmware's module would be: the test suite builds it for
-//! `thumbv7em-none-eabihf` and `thumbv6m-none-eabi`, and runs its test on the host
-//! (`cargo test -p crabmix-kernels --example monitor`).
+//! A firmware's density monitor: learn the sensor's density, raise an alarm on unlikely samples.
 #![cfg_attr(not(test), no_std)]
 
-use crabmix_kernels::Result;
-use crabmix_kernels::gmm::{FitConfig, GaussianMixture, OnlineConfig, OnlineEm};
-use rand_core::SeedableRng;
+use crabmix_kernels::gmm::{CovarianceKind, FitConfig, InitMethod, OnlineConfig};
+use crabmix_kernels::monitor::{Alarm, DensityMonitor, MonitorConfig, Verdict};
 use rand_xoshiro::Xoshiro128PlusPlus;
 
-/// Components and dimensions of the monitored stream.
-pub const K: usize = 2;
-/// Dimensions of one sample.
-pub const D: usize = 2;
+/// K = 2 components, D = 2 dimensions, a 64-sample window: ≈ 1.1 KiB, kept in a `static`.
+pub type Monitor = DensityMonitor<f32, 2, 2, 64>;
 
-/// What the monitor says of one sample: its ln p(x) under the model before the sample.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Verdict {
-    /// ln p(x) at or above the threshold; the model learned from it.
-    Normal(f32),
-    /// ln p(x) below the threshold; the model was left unchanged.
-    Unlikely(f32),
+/// Flag below ln p = −9, refit every 32 accepted samples; online steps 1/(64 + n).
+pub fn config() -> MonitorConfig<f32> {
+    let batch = FitConfig {
+        kind: CovarianceKind::Full,
+        init: InitMethod::KMeansPlusPlus,
+        n_init: 1,
+        ..FitConfig::default()
+    };
+    let online = OnlineConfig { alpha: 1.0, n0: 64.0, ..OnlineConfig::default() };
+    MonitorConfig { alarm: Alarm::LogDensityBelow(-9.0), refit_every: 32, online, batch }
 }
 
-/// A fitted mixture that follows the stream: ln p(x) ≥ `threshold` is normal.
-pub struct Monitor {
-    online: OnlineEm<f32, K, D>,
-    threshold: f32,
-}
-
-impl Monitor {
-    /// Batch EM (k-means++ start, seeded) on `window`, then online EM from that model.
-    /// Errors: the window's (too few, non-finite or degenerate samples) or the fit's.
-    pub fn warm_up(window: &[[f32; D]], threshold: f32, seed: u64) -> Result<Self> {
-        let mut rng = Xoshiro128PlusPlus::seed_from_u64(seed);
-        let (model, _report) = GaussianMixture::<f32, K, D>::fit(window, &FitConfig::default(), &mut rng)?;
-        Ok(Self { online: OnlineEm::new(model, OnlineConfig::default())?, threshold })
-    }
-
-    /// Scores `x`; learns from it only when it is normal, so anomalies do not drag the model.
-    pub fn feed(&mut self, x: &[f32; D]) -> Result<Verdict> {
-        let log_p = self.online.model().log_density(x)?;
-        if log_p < self.threshold {
-            return Ok(Verdict::Unlikely(log_p));
-        }
-        self.online.update(x)?;
-        Ok(Verdict::Normal(log_p))
+/// Called from the sensor's interrupt or main loop: returns true when `x` should raise the alarm.
+pub fn on_sample(monitor: &mut Monitor, x: [f32; 2], rng: &mut Xoshiro128PlusPlus) -> bool {
+    match monitor.push(&x, rng) {
+        Ok(Verdict::WarmingUp) | Ok(Verdict::Normal { .. }) => false,
+        Ok(Verdict::Anomalous { log_density: _ }) => true,
+        // A NaN from a broken sensor, or a degenerate warm-up window: an alarm of its own kind.
+        Err(_) => true,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand_core::SeedableRng;
 
     #[test]
     fn flags_the_outlier_and_only_it() {
+        let mut monitor = Monitor::new(config()).expect("valid configuration");
+        let mut rng = Xoshiro128PlusPlus::seed_from_u64(7);
         // Two tight clusters at (0, 0) and (5, 5), points on a small deterministic grid.
-        let mut window = [[0.0f32; D]; 64];
-        for (i, x) in window.iter_mut().enumerate() {
+        let grid = |i: usize| {
             let c = if i % 2 == 0 { 0.0 } else { 5.0 };
-            *x = [c + 0.1 * ((i % 5) as f32 - 2.0), c + 0.1 * ((i % 7) as f32 - 3.0)];
+            [c + 0.1 * ((i % 5) as f32 - 2.0), c + 0.1 * ((i % 7) as f32 - 3.0)]
+        };
+        for i in 0..96 {
+            assert!(!on_sample(&mut monitor, grid(i), &mut rng), "sample {i}");
         }
-        let mut monitor = Monitor::warm_up(&window, -10.0, 7).expect("warm-up fit");
-        for x in &window[..16] {
-            assert!(matches!(monitor.feed(x).expect("score"), Verdict::Normal(_)));
-        }
-        match monitor.feed(&[2.5, 2.5]).expect("score") {
-            Verdict::Unlikely(lp) => assert!(lp < -10.0, "ln p = {lp}"),
-            v => panic!("the midpoint between the clusters was {v:?}"),
-        }
-        assert!(monitor.feed(&[f32::NAN, 0.0]).is_err(), "a NaN sample is an error, not a verdict");
+        assert!(monitor.model().is_some());
+        assert!(on_sample(&mut monitor, [2.5, 2.5], &mut rng), "the midpoint between the clusters");
+        assert!(on_sample(&mut monitor, [f32::NAN, 0.0], &mut rng), "a NaN sample");
+        assert_eq!(monitor.stats().flagged, 1);
     }
 }

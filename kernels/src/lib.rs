@@ -21,6 +21,7 @@ pub mod linalg;
 pub mod math;
 pub mod mlp;
 pub mod models;
+pub mod monitor;
 
 pub use error::{Error, Result};
 pub use math::{BACKEND, MathBackend, Real};

@@ -1,6 +1,7 @@
 //! The board-independent half of the crabmix firmware: where samples come from, the embedded
-//! crab data, and the density-estimation loop (online EM, periodic batch refit over a window,
-//! anomaly flags). `no_std`, no allocation, all sizes const generics.
+//! crab data, and the runs of the library's density monitor (`crabmix_kernels::monitor`: online
+//! EM, periodic batch refit over a window, anomaly flags) over them. `no_std`, no allocation, all
+//! sizes const generics.
 //!
 //! It builds for the host too: its unit tests there are the host side of the bit-identity check
 //! (the same code, the same f32 arithmetic and the same software libm must give the same bits on
@@ -10,9 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod crabs;
-pub mod monitor;
 pub mod report;
 pub mod source;
 
-pub use monitor::{DensityMonitor, MonitorConfig, Verdict};
 pub use source::{CrabStream, SampleSource, SyntheticSensor};

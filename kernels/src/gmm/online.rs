@@ -126,7 +126,11 @@ pub fn online_step<T: Real>(
             CovarianceKind::Full => {
                 for (row, &di) in rows_mut(cov, d).zip(dev.iter()) {
                     for (c, &dj) in row.iter_mut().zip(dev.iter()) {
-                        *c = keep * *c + spread * di * dj;
+                        // di·dj first: the product commutes, so Σ stays exactly symmetric
+                        // ((spread·di)·dj ≠ (spread·dj)·di in rounding, and the 1-ulp
+                        // asymmetries piled up over thousands of steps until `refresh` rejected
+                        // the matrix, issue 18).
+                        *c = keep * *c + spread * (di * dj);
                     }
                 }
             }
