@@ -80,25 +80,32 @@ pub(crate) fn dense_backward<T: Real>(
     g: &[T],
     gw: &mut [T],
     gb: &mut [T],
-    mut gx: Option<&mut [T]>,
+    gx: Option<&mut [T]>,
     inputs: usize,
     outputs: usize,
 ) {
-    for (r, (xr, gr)) in x.chunks_exact(inputs).zip(g.chunks_exact(outputs)).enumerate() {
-        let mut gxr = gx.as_deref_mut().and_then(|gx| gx.get_mut(r * inputs..(r + 1) * inputs));
-        if let Some(gxr) = gxr.as_deref_mut() {
-            gxr.fill(T::ZERO);
-        }
-        let rows = gr.iter().zip(w.chunks_exact(inputs)).zip(gw.chunks_exact_mut(inputs).zip(gb.iter_mut()));
-        for ((go, wr), (gwr, gbo)) in rows {
+    for (xr, gr) in x.chunks_exact(inputs).zip(g.chunks_exact(outputs)) {
+        let rows = gr.iter().zip(gw.chunks_exact_mut(inputs).zip(gb.iter_mut()));
+        for (go, (gwr, gbo)) in rows {
             *gbo += *go;
             for (gwk, xk) in gwr.iter_mut().zip(xr) {
                 *gwk = gwk.mul_add_to(*go, *xk);
             }
-            if let Some(gxr) = gxr.as_deref_mut() {
-                for (gxk, wk) in gxr.iter_mut().zip(wr) {
-                    *gxk = gxk.mul_add_to(*wk, *go);
-                }
+        }
+    }
+    if let Some(gx) = gx {
+        dense_input_gradient(w, g, gx, inputs, outputs);
+    }
+}
+
+/// ∂L/∂x = Wᵀ g per row (sum over o in order), written into `gx` (rows × inputs).
+#[inline]
+pub(crate) fn dense_input_gradient<T: Real>(w: &[T], g: &[T], gx: &mut [T], inputs: usize, outputs: usize) {
+    for (gr, gxr) in g.chunks_exact(outputs).zip(gx.chunks_exact_mut(inputs)) {
+        gxr.fill(T::ZERO);
+        for (go, wr) in gr.iter().zip(w.chunks_exact(inputs)) {
+            for (gxk, wk) in gxr.iter_mut().zip(wr) {
+                *gxk = gxk.mul_add_to(*wk, *go);
             }
         }
     }
@@ -180,13 +187,46 @@ pub fn backward<T: Real>(
     cache: &[T],
     grad_out: &[T],
     grads: &mut [T],
+    grad_in: Option<&mut [T]>,
+    work: &mut [T],
+) -> Result<()> {
+    check_len("gradient", grads, arch.params_len())?;
+    backward_impl(arch, params, x, rows, cache, grad_out, Some(grads), grad_in, work)
+}
+
+/// ∂L/∂x only (rows × inputs, written into `grad_in`), after [`forward`]: [`backward`] without
+/// the parameter gradient (the WGAN generator step needs the critic's input gradient alone).
+///
+/// Errors as [`backward`].
+#[allow(clippy::too_many_arguments)] // as backward, less the parameter gradient
+pub fn input_gradient<T: Real>(
+    arch: &Architecture<'_, T>,
+    params: &[T],
+    x: &[T],
+    rows: usize,
+    cache: &[T],
+    grad_out: &[T],
+    grad_in: &mut [T],
+    work: &mut [T],
+) -> Result<()> {
+    backward_impl(arch, params, x, rows, cache, grad_out, None, Some(grad_in), work)
+}
+
+#[allow(clippy::too_many_arguments)] // backward and input_gradient in one
+fn backward_impl<T: Real>(
+    arch: &Architecture<'_, T>,
+    params: &[T],
+    x: &[T],
+    rows: usize,
+    cache: &[T],
+    grad_out: &[T],
+    mut grads: Option<&mut [T]>,
     mut grad_in: Option<&mut [T]>,
     work: &mut [T],
 ) -> Result<()> {
     check_shapes(arch, params, x, rows)?;
     check_min_len("activation cache", cache, arch.cache_len(rows)?)?;
     check_len("output gradient", grad_out, rows * arch.outputs())?;
-    check_len("gradient", grads, arch.params_len())?;
     if let Some(gi) = grad_in.as_deref() {
         check_len("input gradient", gi, rows * arch.inputs())?;
     }
@@ -199,10 +239,8 @@ pub fn backward<T: Real>(
         let (nw, n) = (spec.outputs * spec.inputs, rows * spec.outputs);
         let p_start = p_end - nw - spec.outputs;
         let w = &params[p_start..p_start + nw];
-        let (gw, gb) = grads[p_start..p_end].split_at_mut(nw);
         let z = &cache[c_end - 2 * n..c_end - n];
         c_end -= 2 * n;
-        p_end = p_start;
         let g = &mut cur[..n];
         if l + 1 == layers.len() {
             g.copy_from_slice(grad_out);
@@ -210,7 +248,18 @@ pub fn backward<T: Real>(
         activate_backward(spec.activation, z, g);
         let input = if l == 0 { x } else { &cache[c_end - rows * spec.inputs..c_end] };
         let gx = if l == 0 { grad_in.as_deref_mut() } else { Some(&mut next[..rows * spec.inputs]) };
-        dense_backward(w, input, g, gw, gb, gx, spec.inputs, spec.outputs);
+        match grads.as_deref_mut() {
+            Some(grads) => {
+                let (gw, gb) = grads[p_start..p_end].split_at_mut(nw);
+                dense_backward(w, input, g, gw, gb, gx, spec.inputs, spec.outputs);
+            }
+            None => {
+                if let Some(gx) = gx {
+                    dense_input_gradient(w, g, gx, spec.inputs, spec.outputs);
+                }
+            }
+        }
+        p_end = p_start;
         core::mem::swap(&mut cur, &mut next);
     }
     Ok(())
