@@ -62,7 +62,16 @@ impl<T: Real, const IN: usize, const OUT: usize> Layer<T> for Dense<T, IN, OUT> 
         // The runtime-sized core's kernel at batch 1 (one implementation of the formula).
         let mut gx = [T::ZERO; IN];
         let gw = grads.w.as_flattened_mut();
-        super::batch::dense_backward(self.w.as_flattened(), x, g, gw, &mut grads.b, Some(&mut gx), IN, OUT);
+        super::batch::dense_backward_rowwise(
+            self.w.as_flattened(),
+            x,
+            g,
+            gw,
+            &mut grads.b,
+            Some(&mut gx),
+            IN,
+            OUT,
+        );
         gx
     }
     fn zeros_like(&self) -> Self {
