@@ -38,13 +38,19 @@ class Vae(nn.Module):
                 nn.init.xavier_uniform_(m.weight)
                 nn.init.zeros_(m.bias)
 
-    def loss(self, x):
+    def elbo(self, x, draws=1):
+        """Per-row ELBO, ln p(x|z) averaged over `draws` reparameterized z, minus the KL."""
         h = self.enc(x)
         mu, lv = self.mu(h), self.log_var(h)
         kl = 0.5 * (lv.exp() + mu * mu - 1.0 - lv).sum(-1)
-        z = mu + (0.5 * lv).exp() * torch.randn_like(mu)
-        ll = -nn.functional.binary_cross_entropy_with_logits(self.dec(z), x, reduction="none").sum(-1)
-        return -(ll - kl).mean()
+        ll = 0.0
+        for _ in range(draws):
+            z = mu + (0.5 * lv).exp() * torch.randn_like(mu)
+            ll = ll - nn.functional.binary_cross_entropy_with_logits(self.dec(z), x, reduction="none").sum(-1)
+        return ll / draws - kl
+
+    def loss(self, x):
+        return -self.elbo(x).mean()
 
 
 def main():
