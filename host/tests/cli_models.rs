@@ -608,4 +608,13 @@ fn wgan_sample_and_critic_read_everything_from_the_model_file() {
     );
     let o = crabmix(&["wgan", "train", &s(&data), "--backend", "cuda", "-o", &m]);
     assert!(!o.status.success() && text(&o.stderr).contains("--backend cuda"));
+    // `auto` says which backend ran (the CPU here: no device kernels for the WGAN).
+    let o = ok(&["wgan", "train", &s(&data), "--iterations", "2", "--backend", "auto", "-o", &m]);
+    assert!(text(&o.stderr).contains("backend: cpu (the WGAN has no device kernels yet)"));
+    // A Gaussian VAE has no device kernels either: `auto` falls back, `cuda` refuses.
+    let v = s(&d.join("v.json"));
+    let args = ["vae", "train", &s(&data), "--likelihood", "gaussian", "--epochs", "1", "-o", &v];
+    let o = ok(&[&args[..], &["--backend", "auto"]].concat());
+    assert!(text(&o.stderr).contains("backend: cpu (the device pipeline has the Bernoulli likelihood only)"));
+    fails(&[&args[..], &["--backend", "cuda"]].concat(), "--backend cuda: the device pipeline");
 }
