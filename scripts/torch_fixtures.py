@@ -13,6 +13,12 @@ Fixtures:
   mlp.json    one small network's loss, parameter gradients and input gradient (autograd),
               for each loss: MSE, BCE with logits, Gaussian NLL (unit and learned variance).
   optim.json  parameter trajectories of torch.optim.SGD / Adam / RMSprop on given gradients.
+  mlp_core.json  the runtime-sized core (issue 16) at shapes no fixed-size type has: a VAE with a
+              30 → 64 → 32 → (4 + 4) encoder and a 4 → 32 → 64 → 30 decoder (Bernoulli and
+              learned-variance Gaussian likelihoods: batch ELBO terms and the gradient of −ELBO),
+              and a WGAN-GP with generator 3 → 16 → 7 and two-hidden-layer critic 7 → 24 → 12 → 1
+              (critic loss with the penalty, generator loss, both gradients). Parameters and
+              gradients are flat in the core's layout: per layer W (out × in, row-major), then b.
 """
 
 import json
@@ -157,9 +163,109 @@ def optim_fixtures():
                 trajectories=out)
 
 
+# The runtime-sized core's fixtures use their own generator, so the files above do not move.
+GEN_CORE = torch.Generator().manual_seed(20261202)
+
+
+def core_randn(*shape, scale=1.0):
+    return (torch.randn(*shape, generator=GEN_CORE) * scale).clone()
+
+
+def core_layers(sizes, scale=0.35):
+    return [(leaf(core_randn(o, i, scale=scale)), leaf(core_randn(o, scale=0.2)))
+            for i, o in zip(sizes[:-1], sizes[1:])]
+
+
+def mlp(layers, acts, h):
+    for (w, b), act in zip(layers, acts):
+        h = h @ w.T + b
+        if act is not None:
+            h = act(h)
+    return h
+
+
+def flat(tensors):
+    return [v for t in tensors for v in t.detach().reshape(-1).tolist()]
+
+
+def flat_grads(tensors):
+    return [v for t in tensors for v in t.grad.reshape(-1).tolist()]
+
+
+def vae_core_case(likelihood):
+    rows, x_dim, z_dim = 3, 30, 4
+    enc = core_layers([30, 64, 32])
+    head_mu, head_lv = core_layers([32, z_dim])[0], core_layers([32, z_dim])[0]
+    dec = core_layers([z_dim, 32, 64, 30])
+    log_var_x = leaf(core_randn(x_dim, scale=0.3))
+    x = torch.rand(rows, x_dim, generator=GEN_CORE)
+    eps = core_randn(rows, z_dim)
+    h = mlp(enc, [F.relu, torch.tanh], x)
+    mu = h @ head_mu[0].T + head_mu[1]
+    lv = h @ head_lv[0].T + head_lv[1]
+    z = mu + torch.exp(0.5 * lv) * eps
+    out = mlp(dec, [F.relu, torch.tanh, None], z)
+    if likelihood == "bernoulli_logits":
+        ll = -F.binary_cross_entropy_with_logits(out, x, reduction="none").sum(1)
+    else:
+        ll = Normal(out, torch.exp(0.5 * log_var_x)).log_prob(x).sum(1)
+    kl = kl_divergence(diag_normal(mu, lv), diag_normal(torch.zeros_like(mu), torch.zeros_like(lv)))
+    loss = -(ll - kl).mean()
+    loss.backward()
+    params = [t for wb in enc for t in wb] + list(head_mu) + list(head_lv) + [t for wb in dec for t in wb]
+    if likelihood == "gaussian_learned":
+        params.append(log_var_x)
+    return dict(likelihood=likelihood, rows=rows, x=flat([x]), eps=flat([eps]), params=flat(params),
+                log_likelihood=ll.mean().item(), kl=kl.mean().item(), grads=flat_grads(params))
+
+
+def wgan_core_case(lam=10.0):
+    rows, z_dim = 4, 3
+    gen = core_layers([z_dim, 16, 7], scale=0.5)
+    critic = core_layers([7, 24, 12, 1], scale=0.4)
+    lrelu = lambda v: F.leaky_relu(v, 0.2)
+    critic_acts = [lrelu, lrelu, None]
+    real = core_randn(rows, 7)
+    z = core_randn(rows, z_dim)
+    t = torch.rand(rows, generator=GEN_CORE)
+    fake = mlp(gen, [F.relu, None], z).detach()
+    x_hat = (t[:, None] * real + (1 - t[:, None]) * fake).requires_grad_(True)
+    d_hat = mlp(critic, critic_acts, x_hat)
+    (g,) = torch.autograd.grad(d_hat.sum(), x_hat, create_graph=True)
+    norms = g.norm(dim=1)
+    penalty = lam * ((norms - 1) ** 2)
+    d_real = mlp(critic, critic_acts, real)
+    d_fake = mlp(critic, critic_acts, fake)
+    critic_loss = d_fake.mean() - d_real.mean() + penalty.mean()
+    critic_loss.backward()
+    critic_params = [tt for wb in critic for tt in wb]
+    critic_grads = flat_grads(critic_params)
+    for p in critic_params:
+        p.grad = None
+    gen_loss = -mlp(critic, critic_acts, mlp(gen, [F.relu, None], z)).mean()
+    gen_loss.backward()
+    gen_params = [tt for wb in gen for tt in wb]
+    return dict(rows=rows, lambda_=lam, real=flat([real]), z=flat([z]), t=t.tolist(),
+                generator_params=flat(gen_params), critic_params=flat(critic_params),
+                d_real=d_real.mean().item(), d_fake=d_fake.mean().item(), penalty=penalty.mean().item(),
+                grad_norm=norms.mean().item(), critic_grads=critic_grads,
+                generator_loss=gen_loss.item(), generator_grads=flat_grads(gen_params))
+
+
+def mlp_core_fixtures():
+    return dict(source=f"torch {torch.__version__} autograd, float64",
+                vae=dict(encoder=[[30, 64, "relu"], [64, 32, "tanh"]], latent=4,
+                         decoder=[[4, 32, "relu"], [32, 64, "tanh"], [64, 30, "identity"]],
+                         cases=[vae_core_case("bernoulli_logits"), vae_core_case("gaussian_learned")]),
+                wgan=dict(generator=[[3, 16, "relu"], [16, 7, "identity"]],
+                          critic=[[7, 24, "leaky_relu(0.2)"], [24, 12, "leaky_relu(0.2)"], [12, 1, "identity"]],
+                          cases=[wgan_core_case()]))
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
-    for name, data in [("kl", kl_fixtures()), ("mlp", mlp_fixtures()), ("optim", optim_fixtures())]:
+    for name, data in [("kl", kl_fixtures()), ("mlp", mlp_fixtures()), ("optim", optim_fixtures()),
+                       ("mlp_core", mlp_core_fixtures())]:
         path = OUT / f"{name}.json"
         # repr-exact floats: json writes the shortest round-tripping decimal of each double.
         path.write_text(json.dumps(data, indent=1) + "\n")

@@ -3,6 +3,8 @@
 //! `scripts/torch_fixtures.py` wrote `tests/fixtures/torch/*.json` with `torch.distributions.
 //! kl_divergence`, autograd through a whole network and `torch.optim`; no Python runs here.
 //! Tolerance 1e-9 absolute + relative (the issue's bound); every value also agrees to 1e-14.
+//! `mlp_core.json` checks the runtime-sized core (kernels `mlp::batch`, `models::{vae_net,
+//! wgan_net}`) at shapes no fixed-size type has (those values agree to 2e-14).
 
 use crabmix_kernels::gaussian::{
     DiagKlGrad, FullKlGrad, kl_diag, kl_diag_grad, kl_diag_std_normal_grad, kl_full, kl_full_grad,
@@ -12,6 +14,10 @@ use crabmix_kernels::mlp::optim::{Adam, RmsProp, Sgd};
 use crabmix_kernels::mlp::{
     Act, Chain, Dense, Layer, LeakyRelu, Relu, Sigmoid, Softplus, Tanh, check_finite,
 };
+use crabmix_kernels::mlp::{ActivationKind, Architecture, LayerSpec, batch};
+use crabmix_kernels::models::vae_net::{self, VaeLikelihood, VaeShape};
+use crabmix_kernels::models::wgan::Lipschitz;
+use crabmix_kernels::models::wgan_net::{self, WganShape};
 use crabmix_kernels::{chain, chain_type};
 use serde_json::Value;
 
@@ -245,4 +251,104 @@ fn optimizer_trajectories_match_torch_optim() {
     let mut rms = RmsProp::new(&start, 0.01);
     rms.weight_decay = 0.01;
     check("rmsprop", &mut |n, g| rms.step(n, g));
+}
+
+// --- The runtime-sized core at new shapes (mlp_core.json, issue 16) ------------------------------
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array().expect("array").iter().map(|x| x.as_f64().expect("number")).collect()
+}
+
+fn layer_specs(v: &Value) -> Vec<LayerSpec<f64>> {
+    let act = |name: &str| match name {
+        "relu" => ActivationKind::Relu,
+        "tanh" => ActivationKind::Tanh,
+        "identity" => ActivationKind::Identity,
+        "leaky_relu(0.2)" => ActivationKind::LeakyRelu { slope: 0.2 },
+        other => panic!("fixture activation {other}"),
+    };
+    let as_usize = |v: &Value| v.as_u64().expect("width") as usize;
+    v.as_array()
+        .expect("layers")
+        .iter()
+        .map(|l| LayerSpec::new(as_usize(&l[0]), as_usize(&l[1]), act(l[2].as_str().expect("name"))))
+        .collect()
+}
+
+#[test]
+fn core_vae_30_64_32_4_matches_torch() {
+    let fx = load(include_str!("../fixtures/torch/mlp_core.json"));
+    let v = &fx["vae"];
+    let (enc, dec) = (layer_specs(&v["encoder"]), layer_specs(&v["decoder"]));
+    let latent = v["latent"].as_u64().unwrap() as usize;
+    let cases = v["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 2);
+    for c in cases {
+        let lik = match c["likelihood"].as_str().unwrap() {
+            "bernoulli_logits" => VaeLikelihood::BernoulliLogits,
+            "gaussian_learned" => VaeLikelihood::GaussianLearned,
+            other => panic!("fixture likelihood {other}"),
+        };
+        let shape =
+            VaeShape::new(Architecture::new(&enc).unwrap(), latent, Architecture::new(&dec).unwrap(), lik)
+                .unwrap();
+        let rows = c["rows"].as_u64().unwrap() as usize;
+        let (x, eps, params) = (floats(&c["x"]), floats(&c["eps"]), floats(&c["params"]));
+        assert_eq!(params.len(), shape.params_len(), "fixture layout = core layout");
+        let mut wt = vec![0.0; shape.weights_len()];
+        shape.transpose_weights(&params, &mut wt).unwrap();
+        let mut work = vec![0.0; shape.work_len(rows).unwrap()];
+        let mut grads = vec![0.0; shape.params_len()];
+        let w = 1.0 / rows as f64;
+        let t = vae_net::accumulate(&shape, &params, &wt, &x, &eps, rows, w, &mut work, &mut grads).unwrap();
+        let what = c["likelihood"].as_str().unwrap();
+        close(t.log_likelihood * w, c["log_likelihood"].as_f64().unwrap(), what);
+        close(t.kl * w, c["kl"].as_f64().unwrap(), what);
+        close_all(&grads, &floats(&c["grads"]), &format!("{what} gradient"));
+    }
+}
+
+#[test]
+fn core_wgan_gp_with_two_hidden_layer_critic_matches_torch() {
+    let fx = load(include_str!("../fixtures/torch/mlp_core.json"));
+    let v = &fx["wgan"];
+    let (gs, cs) = (layer_specs(&v["generator"]), layer_specs(&v["critic"]));
+    let c = &v["cases"][0];
+    let lambda = c["lambda_"].as_f64().unwrap();
+    let lip = Lipschitz::GradientPenalty { lambda };
+    let (ga, ca) = (Architecture::new(&gs).unwrap(), Architecture::new(&cs).unwrap());
+    let shape = WganShape::new(ga, ca, lip).unwrap();
+    let rows = c["rows"].as_u64().unwrap() as usize;
+    let (gp, cp) = (floats(&c["generator_params"]), floats(&c["critic_params"]));
+    let (mut gwt, mut cwt) = (vec![0.0; ga.weights_len()], vec![0.0; ca.weights_len()]);
+    batch::transpose_weights(&ga, &gp, &mut gwt).unwrap();
+    batch::transpose_weights(&ca, &cp, &mut cwt).unwrap();
+    let (real, z, t) = (floats(&c["real"]), floats(&c["z"]), floats(&c["t"]));
+    let mut work = vec![0.0; shape.work_len(rows).unwrap()];
+    let mut grads = vec![0.0; ca.params_len()];
+    let w = 1.0 / rows as f64;
+    let s = wgan_net::critic_accumulate(
+        &shape,
+        (&gp, &gwt),
+        (&cp, &cwt),
+        &real,
+        &z,
+        Some(&t),
+        lip,
+        w,
+        &mut work,
+        &mut grads,
+    )
+    .unwrap();
+    close(s.d_real * w, c["d_real"].as_f64().unwrap(), "d_real");
+    close(s.d_fake * w, c["d_fake"].as_f64().unwrap(), "d_fake");
+    close(s.penalty * w, c["penalty"].as_f64().unwrap(), "penalty");
+    close(s.grad_norm * w, c["grad_norm"].as_f64().unwrap(), "grad_norm");
+    close_all(&grads, &floats(&c["critic_grads"]), "critic gradient");
+    let mut ggrads = vec![0.0; ga.params_len()];
+    let loss =
+        wgan_net::generator_accumulate(&shape, (&gp, &gwt), (&cp, &cwt), &z, w, &mut work, &mut ggrads)
+            .unwrap();
+    close(loss * w, c["generator_loss"].as_f64().unwrap(), "generator loss");
+    close_all(&ggrads, &floats(&c["generator_grads"]), "generator gradient");
 }

@@ -29,7 +29,9 @@
 //! (`ShapeMismatch` naming the slice), before anything is written.
 
 use super::arch::{ActivationKind, Architecture, check_len, check_min_len};
+use super::init::{Init, fill_weights};
 use crate::{Error, Real, Result};
+use rand_core::Rng;
 
 /// Writes W_lᵀ (in×out, row-major) of every layer of `params` into `wt`.
 ///
@@ -52,11 +54,66 @@ pub fn transpose_weights<T: Real>(arch: &Architecture<'_, T>, params: &[T], wt: 
     Ok(())
 }
 
+/// Rows per register tile of the batched kernels (4 × 8 accumulators fit the 16 vector registers
+/// of SSE2/AVX2 for f32 with room for the loads; 6 rows or 16 columns measured slower).
+const MR: usize = 4;
+/// Columns (outputs in forward, inputs in backward) per register tile.
+const NB: usize = 8;
+
 /// y = W x + b for every row of `x` (rows × `inputs`) into `y` (rows × `outputs`), with
 /// W given transposed (`wt`, inputs × outputs). Per output: acc = Σ_k x_k W[o][k] in order
 /// k = 0, 1, …, then y = b + acc. Lengths are the caller's contract (zip stops at the shortest).
+///
+/// Blocks of MR rows × NB outputs keep their accumulators in registers over the whole k loop
+/// (each Wᵀ row is loaded once per MR rows); the summation order per output is unchanged, so
+/// the result equals the row-by-row loop bit for bit.
 #[inline]
 pub(crate) fn dense_forward<T: Real>(wt: &[T], b: &[T], x: &[T], y: &mut [T], inputs: usize, outputs: usize) {
+    let rows = (x.len() / inputs).min(y.len() / outputs);
+    let full = rows / MR * MR;
+    let (x_main, x_rest) = x.split_at(full * inputs);
+    let (y_main, y_rest) = y.split_at_mut(full * outputs);
+    let o_full = outputs / NB * NB;
+    for (xb, yb) in x_main.chunks_exact(MR * inputs).zip(y_main.chunks_exact_mut(MR * outputs)) {
+        for o0 in (0..o_full).step_by(NB) {
+            let mut acc = [[T::ZERO; NB]; MR];
+            for (k, wr) in wt.chunks_exact(outputs).enumerate() {
+                let Some(Ok(w)) = wr.get(o0..o0 + NB).map(<&[T; NB]>::try_from) else { break };
+                for r in 0..MR {
+                    let xk = xb[r * inputs + k];
+                    for (a, wj) in acc[r].iter_mut().zip(w) {
+                        *a = a.mul_add_to(*wj, xk);
+                    }
+                }
+            }
+            for (r, acc_r) in acc.iter().enumerate() {
+                let yr = &mut yb[r * outputs + o0..r * outputs + o0 + NB];
+                for ((yo, a), bo) in yr.iter_mut().zip(acc_r).zip(&b[o0..]) {
+                    *yo = *bo + *a;
+                }
+            }
+        }
+        if o_full < outputs {
+            for (xr, yr) in xb.chunks_exact(inputs).zip(yb.chunks_exact_mut(outputs)) {
+                let yr = &mut yr[o_full..];
+                yr.fill(T::ZERO);
+                for (xk, wr) in xr.iter().zip(wt.chunks_exact(outputs)) {
+                    for (acc, w) in yr.iter_mut().zip(&wr[o_full..]) {
+                        *acc = acc.mul_add_to(*w, *xk);
+                    }
+                }
+                for (acc, bo) in yr.iter_mut().zip(&b[o_full..]) {
+                    *acc = *bo + *acc;
+                }
+            }
+        }
+    }
+    dense_forward_rowwise(wt, b, x_rest, y_rest, inputs, outputs);
+}
+
+/// [`dense_forward`] one row at a time (the remainder rows).
+#[inline]
+fn dense_forward_rowwise<T: Real>(wt: &[T], b: &[T], x: &[T], y: &mut [T], inputs: usize, outputs: usize) {
     for (xr, yr) in x.chunks_exact(inputs).zip(y.chunks_exact_mut(outputs)) {
         yr.fill(T::ZERO);
         for (xk, wr) in xr.iter().zip(wt.chunks_exact(outputs)) {
@@ -70,8 +127,10 @@ pub(crate) fn dense_forward<T: Real>(wt: &[T], b: &[T], x: &[T], y: &mut [T], in
     }
 }
 
-/// Backward of y = W x + b over rows: adds ∂L/∂W[o] += g_o x and ∂L/∂b_o += g_o (rows in
-/// order) and, when `gx` is given, writes ∂L/∂x = Wᵀ g (sum over o in order) per row.
+/// Batched [`dense_backward_rowwise`]: the same sums in the same order per entry (rows in order
+/// for ∂L/∂W and ∂L/∂b, outputs in order for ∂L/∂x), computed in register tiles: ∂L/∂W in
+/// blocks of MR outputs × NB inputs over all rows, ∂L/∂x in blocks of MR rows × NB inputs over
+/// all outputs.
 #[inline]
 #[allow(clippy::too_many_arguments)] // W, x, g, their three gradients and the two widths
 pub(crate) fn dense_backward<T: Real>(
@@ -80,25 +139,139 @@ pub(crate) fn dense_backward<T: Real>(
     g: &[T],
     gw: &mut [T],
     gb: &mut [T],
-    mut gx: Option<&mut [T]>,
+    gx: Option<&mut [T]>,
     inputs: usize,
     outputs: usize,
 ) {
-    for (r, (xr, gr)) in x.chunks_exact(inputs).zip(g.chunks_exact(outputs)).enumerate() {
-        let mut gxr = gx.as_deref_mut().and_then(|gx| gx.get_mut(r * inputs..(r + 1) * inputs));
-        if let Some(gxr) = gxr.as_deref_mut() {
-            gxr.fill(T::ZERO);
+    let rows = (x.len() / inputs).min(g.len() / outputs);
+    if rows < MR {
+        return dense_backward_rowwise(w, x, g, gw, gb, gx, inputs, outputs);
+    }
+    let (x, g) = (&x[..rows * inputs], &g[..rows * outputs]);
+    for gr in g.chunks_exact(outputs) {
+        for (gbo, go) in gb.iter_mut().zip(gr) {
+            *gbo += *go;
         }
-        let rows = gr.iter().zip(w.chunks_exact(inputs)).zip(gw.chunks_exact_mut(inputs).zip(gb.iter_mut()));
-        for ((go, wr), (gwr, gbo)) in rows {
+    }
+    let k_full = inputs / NB * NB;
+    let o_full = outputs / MR * MR;
+    for o0 in (0..o_full).step_by(MR) {
+        for k0 in (0..k_full).step_by(NB) {
+            let mut acc = [[T::ZERO; NB]; MR];
+            for (i, acc_i) in acc.iter_mut().enumerate() {
+                acc_i.copy_from_slice(&gw[(o0 + i) * inputs + k0..(o0 + i) * inputs + k0 + NB]);
+            }
+            for (xr, gr) in x.chunks_exact(inputs).zip(g.chunks_exact(outputs)) {
+                let Some(Ok(xs)) = xr.get(k0..k0 + NB).map(<&[T; NB]>::try_from) else { break };
+                for (i, acc_i) in acc.iter_mut().enumerate() {
+                    let go = gr[o0 + i];
+                    for (a, xk) in acc_i.iter_mut().zip(xs) {
+                        *a = a.mul_add_to(go, *xk);
+                    }
+                }
+            }
+            for (i, acc_i) in acc.iter().enumerate() {
+                gw[(o0 + i) * inputs + k0..(o0 + i) * inputs + k0 + NB].copy_from_slice(acc_i);
+            }
+        }
+    }
+    // Edges (outputs past o_full, inputs past k_full): entry by entry, rows in order.
+    for (o, gwr) in gw.chunks_exact_mut(inputs).enumerate().take(outputs) {
+        let k_start = if o < o_full { k_full } else { 0 };
+        for (xr, gr) in x.chunks_exact(inputs).zip(g.chunks_exact(outputs)) {
+            let go = gr[o];
+            for (gwk, xk) in gwr[k_start..].iter_mut().zip(&xr[k_start..]) {
+                *gwk = gwk.mul_add_to(go, *xk);
+            }
+        }
+    }
+    if let Some(gx) = gx {
+        dense_input_gradient(w, g, gx, inputs, outputs);
+    }
+}
+
+/// Backward of y = W x + b over rows: adds ∂L/∂W[o] += g_o x and ∂L/∂b_o += g_o (rows in
+/// order) and, when `gx` is given, writes ∂L/∂x = Wᵀ g (sum over o in order) per row.
+#[inline]
+#[allow(clippy::too_many_arguments)] // W, x, g, their three gradients and the two widths
+pub(crate) fn dense_backward_rowwise<T: Real>(
+    w: &[T],
+    x: &[T],
+    g: &[T],
+    gw: &mut [T],
+    gb: &mut [T],
+    gx: Option<&mut [T]>,
+    inputs: usize,
+    outputs: usize,
+) {
+    for (xr, gr) in x.chunks_exact(inputs).zip(g.chunks_exact(outputs)) {
+        let rows = gr.iter().zip(gw.chunks_exact_mut(inputs).zip(gb.iter_mut()));
+        for (go, (gwr, gbo)) in rows {
             *gbo += *go;
             for (gwk, xk) in gwr.iter_mut().zip(xr) {
                 *gwk = gwk.mul_add_to(*go, *xk);
             }
-            if let Some(gxr) = gxr.as_deref_mut() {
-                for (gxk, wk) in gxr.iter_mut().zip(wr) {
-                    *gxk = gxk.mul_add_to(*wk, *go);
+        }
+    }
+    if let Some(gx) = gx {
+        dense_input_gradient_rowwise(w, g, gx, inputs, outputs);
+    }
+}
+
+/// ∂L/∂x = Wᵀ g per row (sum over o in order), written into `gx` (rows × inputs); blocks of MR
+/// rows × NB inputs accumulate in registers over all outputs.
+#[inline]
+pub(crate) fn dense_input_gradient<T: Real>(w: &[T], g: &[T], gx: &mut [T], inputs: usize, outputs: usize) {
+    let rows = (g.len() / outputs).min(gx.len() / inputs);
+    let full = rows / MR * MR;
+    let (g_main, g_rest) = g.split_at(full * outputs);
+    let (gx_main, gx_rest) = gx.split_at_mut(full * inputs);
+    let k_full = inputs / NB * NB;
+    for (gb, gxb) in g_main.chunks_exact(MR * outputs).zip(gx_main.chunks_exact_mut(MR * inputs)) {
+        for k0 in (0..k_full).step_by(NB) {
+            let mut acc = [[T::ZERO; NB]; MR];
+            for (o, wr) in w.chunks_exact(inputs).enumerate().take(outputs) {
+                let Some(Ok(ws)) = wr.get(k0..k0 + NB).map(<&[T; NB]>::try_from) else { break };
+                for (r, acc_r) in acc.iter_mut().enumerate() {
+                    let go = gb[r * outputs + o];
+                    for (a, wk) in acc_r.iter_mut().zip(ws) {
+                        *a = a.mul_add_to(*wk, go);
+                    }
                 }
+            }
+            for (r, acc_r) in acc.iter().enumerate() {
+                gxb[r * inputs + k0..r * inputs + k0 + NB].copy_from_slice(acc_r);
+            }
+        }
+        if k_full < inputs {
+            for (gr, gxr) in gb.chunks_exact(outputs).zip(gxb.chunks_exact_mut(inputs)) {
+                let gxr = &mut gxr[k_full..];
+                gxr.fill(T::ZERO);
+                for (go, wr) in gr.iter().zip(w.chunks_exact(inputs)) {
+                    for (gxk, wk) in gxr.iter_mut().zip(&wr[k_full..]) {
+                        *gxk = gxk.mul_add_to(*wk, *go);
+                    }
+                }
+            }
+        }
+    }
+    dense_input_gradient_rowwise(w, g_rest, gx_rest, inputs, outputs);
+}
+
+/// [`dense_input_gradient`] one row at a time.
+#[inline]
+pub(crate) fn dense_input_gradient_rowwise<T: Real>(
+    w: &[T],
+    g: &[T],
+    gx: &mut [T],
+    inputs: usize,
+    outputs: usize,
+) {
+    for (gr, gxr) in g.chunks_exact(outputs).zip(gx.chunks_exact_mut(inputs)) {
+        gxr.fill(T::ZERO);
+        for (go, wr) in gr.iter().zip(w.chunks_exact(inputs)) {
+            for (gxk, wk) in gxr.iter_mut().zip(wr) {
+                *gxk = gxk.mul_add_to(*wk, *go);
             }
         }
     }
@@ -180,13 +353,46 @@ pub fn backward<T: Real>(
     cache: &[T],
     grad_out: &[T],
     grads: &mut [T],
+    grad_in: Option<&mut [T]>,
+    work: &mut [T],
+) -> Result<()> {
+    check_len("gradient", grads, arch.params_len())?;
+    backward_impl(arch, params, x, rows, cache, grad_out, Some(grads), grad_in, work)
+}
+
+/// ∂L/∂x only (rows × inputs, written into `grad_in`), after [`forward`]: [`backward`] without
+/// the parameter gradient (the WGAN generator step needs the critic's input gradient alone).
+///
+/// Errors as [`backward`].
+#[allow(clippy::too_many_arguments)] // as backward, less the parameter gradient
+pub fn input_gradient<T: Real>(
+    arch: &Architecture<'_, T>,
+    params: &[T],
+    x: &[T],
+    rows: usize,
+    cache: &[T],
+    grad_out: &[T],
+    grad_in: &mut [T],
+    work: &mut [T],
+) -> Result<()> {
+    backward_impl(arch, params, x, rows, cache, grad_out, None, Some(grad_in), work)
+}
+
+#[allow(clippy::too_many_arguments)] // backward and input_gradient in one
+fn backward_impl<T: Real>(
+    arch: &Architecture<'_, T>,
+    params: &[T],
+    x: &[T],
+    rows: usize,
+    cache: &[T],
+    grad_out: &[T],
+    mut grads: Option<&mut [T]>,
     mut grad_in: Option<&mut [T]>,
     work: &mut [T],
 ) -> Result<()> {
     check_shapes(arch, params, x, rows)?;
     check_min_len("activation cache", cache, arch.cache_len(rows)?)?;
     check_len("output gradient", grad_out, rows * arch.outputs())?;
-    check_len("gradient", grads, arch.params_len())?;
     if let Some(gi) = grad_in.as_deref() {
         check_len("input gradient", gi, rows * arch.inputs())?;
     }
@@ -199,10 +405,8 @@ pub fn backward<T: Real>(
         let (nw, n) = (spec.outputs * spec.inputs, rows * spec.outputs);
         let p_start = p_end - nw - spec.outputs;
         let w = &params[p_start..p_start + nw];
-        let (gw, gb) = grads[p_start..p_end].split_at_mut(nw);
         let z = &cache[c_end - 2 * n..c_end - n];
         c_end -= 2 * n;
-        p_end = p_start;
         let g = &mut cur[..n];
         if l + 1 == layers.len() {
             g.copy_from_slice(grad_out);
@@ -210,8 +414,42 @@ pub fn backward<T: Real>(
         activate_backward(spec.activation, z, g);
         let input = if l == 0 { x } else { &cache[c_end - rows * spec.inputs..c_end] };
         let gx = if l == 0 { grad_in.as_deref_mut() } else { Some(&mut next[..rows * spec.inputs]) };
-        dense_backward(w, input, g, gw, gb, gx, spec.inputs, spec.outputs);
+        match grads.as_deref_mut() {
+            Some(grads) => {
+                let (gw, gb) = grads[p_start..p_end].split_at_mut(nw);
+                dense_backward(w, input, g, gw, gb, gx, spec.inputs, spec.outputs);
+            }
+            None => {
+                if let Some(gx) = gx {
+                    dense_input_gradient(w, g, gx, spec.inputs, spec.outputs);
+                }
+            }
+        }
+        p_end = p_start;
         core::mem::swap(&mut cur, &mut next);
+    }
+    Ok(())
+}
+
+/// Initializes a flat parameter slice of `arch` as the const-generic chain's
+/// [`Layer::init`](super::Layer::init) does (same draws in the same order): per layer, W by
+/// `scheme` with fan-in `inputs` and fan-out `outputs`, then b = 0.
+///
+/// Errors: `ShapeMismatch` when `params` is not `arch.params_len()` long (nothing is drawn).
+pub fn init_params<T: Real, R: Rng + ?Sized>(
+    arch: &Architecture<'_, T>,
+    params: &mut [T],
+    scheme: Init,
+    rng: &mut R,
+) -> Result<()> {
+    check_len("params", params, arch.params_len())?;
+    let mut rest = params;
+    for spec in arch.layers() {
+        let (w, tail) = core::mem::take(&mut rest).split_at_mut(spec.outputs * spec.inputs);
+        let (b, tail) = tail.split_at_mut(spec.outputs);
+        rest = tail;
+        fill_weights(w, spec.inputs, spec.outputs, scheme, rng);
+        b.fill(T::ZERO);
     }
     Ok(())
 }
@@ -244,7 +482,7 @@ fn check_shapes<T: Real>(arch: &Architecture<'_, T>, params: &[T], x: &[T], rows
 #[cfg(test)]
 mod tests {
     use super::super::arch::LayerSpec;
-    use super::super::{Act, Dense, Init, Layer, LeakyRelu, Sigmoid, Softplus, Tanh};
+    use super::super::{Act, Dense, Init, Layer, LeakyRelu, Relu, Sigmoid, Softplus, Tanh};
     use super::*;
     use crate::{chain, chain_type};
     use proptest::prelude::*;
@@ -360,6 +598,93 @@ mod tests {
         }
     }
 
+    type Wide =
+        chain_type!(Dense<f32, 19, 37>, Act<Relu, 37>, Dense<f32, 37, 18>, Act<Tanh, 18>, Dense<f32, 18, 33>);
+    const WIDE: [LayerSpec<f32>; 3] = [
+        LayerSpec::new(19, 37, ActivationKind::Relu),
+        LayerSpec::new(37, 18, ActivationKind::Tanh),
+        LayerSpec::new(18, 33, ActivationKind::Identity),
+    ];
+
+    fn spec_strategy() -> impl Strategy<Value = (Vec<LayerSpec<f64>>, usize, u64)> {
+        let act = prop_oneof![
+            Just(ActivationKind::Identity),
+            Just(ActivationKind::Relu),
+            Just(ActivationKind::LeakyRelu { slope: 0.2 }),
+            Just(ActivationKind::Tanh),
+            Just(ActivationKind::Sigmoid),
+            Just(ActivationKind::Softplus),
+        ];
+        (proptest::collection::vec((1usize..40, act), 2..5), 1usize..14, 0u64..1000).prop_map(
+            |(w, rows, seed)| {
+                let specs = w.windows(2).map(|p| LayerSpec::new(p[0].0, p[1].0, p[1].1)).collect();
+                (specs, rows, seed)
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        /// The register-tiled batch (any shape, any row count) equals the same core run one row
+        /// at a time (the fixed-size types' arithmetic) bit for bit.
+        #[test]
+        fn tiled_batch_equals_row_by_row_at_random_shapes((specs, rows, seed) in spec_strategy()) {
+            let arch = Architecture::new(&specs).unwrap();
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+            let mut params = vec![0.0; arch.params_len()];
+            crate::mlp::init_params(&arch, &mut params, Init::XavierUniform, &mut rng).unwrap();
+            for (i, p) in params.iter_mut().enumerate() {
+                *p += 0.01 * f64::sin(i as f64);
+            }
+            let (ni, no) = (arch.inputs(), arch.outputs());
+            let x: Vec<f64> = (0..rows * ni).map(|i| f64::sin(0.37 * i as f64 + seed as f64)).collect();
+            let gy: Vec<f64> = (0..rows * no).map(|i| f64::cos(0.53 * i as f64)).collect();
+            let all = run(&arch, &params, &x, rows, &gy);
+            // Both start from the same non-zero gradient: backward adds into it.
+            let start: Vec<f64> = (0..arch.params_len()).map(|i| f64::cos(1.1 * i as f64)).collect();
+            let mut batched = start.clone();
+            let mut work = vec![0.0; arch.work_len(rows).unwrap()];
+            backward(&arch, &params, &x, rows, &all.cache, &gy, &mut batched, None, &mut work).unwrap();
+            let mut grads = start;
+            for r in 0..rows {
+                let one = run(&arch, &params, &x[r * ni..(r + 1) * ni], 1, &gy[r * no..(r + 1) * no]);
+                prop_assert_eq!(arch.output(&one.cache, 1).unwrap(), &arch.output(&all.cache, rows).unwrap()[r * no..(r + 1) * no]);
+                prop_assert_eq!(&one.gx[..], &all.gx[r * ni..(r + 1) * ni]);
+                // Row r's contribution added on top of rows 0..r, as the fixed-size loop does.
+                let mut cache = vec![0.0; arch.cache_len(1).unwrap()];
+                forward(&arch, &params, &one.wt, &x[r * ni..(r + 1) * ni], 1, &mut cache).unwrap();
+                let mut work = vec![0.0; arch.work_len(1).unwrap()];
+                backward(&arch, &params, &x[r * ni..(r + 1) * ni], 1, &cache, &gy[r * no..(r + 1) * no], &mut grads, None, &mut work).unwrap();
+            }
+            prop_assert_eq!(grads, batched);
+        }
+
+        /// At widths past the tile sizes, f32: the core equals the const-generic chain bit for bit.
+        #[test]
+        fn core_equals_wide_const_generic_chain_bit_for_bit(seed in 0u64..1000, rows in 1usize..11) {
+            let mut n: Wide = chain!(Dense::zeros(), Act(Relu), Dense::zeros(), Act(Tanh), Dense::zeros());
+            n.init(Init::HeUniform, &mut Xoshiro256PlusPlus::seed_from_u64(seed));
+            let mut params = Vec::new();
+            n.visit_params(&mut |p| params.push(p));
+            let arch = Architecture::new(&WIDE).unwrap();
+            let x: Vec<f32> = (0..rows * 19).map(|i| (0.3 * i as f32 + seed as f32).sin()).collect();
+            let gy: Vec<f32> = (0..rows * 33).map(|i| (0.7 * i as f32).cos()).collect();
+            let b = run(&arch, &params, &x, rows, &gy);
+            let out = arch.output(&b.cache, rows).unwrap();
+            let mut cache = Wide::new_cache();
+            let mut grads = n.zeros_like();
+            for r in 0..rows {
+                let xr: [f32; 19] = core::array::from_fn(|i| x[19 * r + i]);
+                let gr: [f32; 33] = core::array::from_fn(|i| gy[33 * r + i]);
+                prop_assert_eq!(&n.forward(&xr, &mut cache)[..], &out[33 * r..33 * (r + 1)]);
+                prop_assert_eq!(&n.backward(&cache, &gr, &mut grads)[..], &b.gx[19 * r..19 * (r + 1)]);
+            }
+            let mut g = Vec::new();
+            grads.visit_params(&mut |p| g.push(p));
+            prop_assert_eq!(g, b.grads);
+        }
+    }
+
     /// Max relative |analytic − central difference| over parameters and inputs for
     /// L = Σ_rows Σ_k (w_k y_k² / 2 + y_k), at an odd shape.
     fn fd_error(specs: &[LayerSpec<f64>], rows: usize, seed: u64) -> f64 {
@@ -422,6 +747,26 @@ mod tests {
             let err = fd_error(s, 3, k as u64);
             assert!(err < 1e-7, "shape {k}: {err}");
         }
+    }
+
+    #[test]
+    fn init_params_draws_as_the_chain_does() {
+        use super::super::{Act, ActivationKind, Architecture, LayerSpec, Relu};
+        let specs =
+            [LayerSpec::new(3, 5, ActivationKind::Relu), LayerSpec::new(5, 2, ActivationKind::Identity)];
+        let arch = Architecture::<f32>::new(&specs).unwrap();
+        let mut net =
+            crate::chain!(Dense::<f32, 3, 5>::zeros(), Act::<_, 5>(Relu), Dense::<f32, 5, 2>::zeros());
+        net.init(Init::HeUniform, &mut Xoshiro256PlusPlus::seed_from_u64(8));
+        let mut flat = vec![1.0f32; arch.params_len()];
+        init_params(&arch, &mut flat, Init::HeUniform, &mut Xoshiro256PlusPlus::seed_from_u64(8)).unwrap();
+        let mut want = Vec::new();
+        net.visit_params(&mut |p| want.push(p));
+        assert_eq!(flat, want);
+        assert!(
+            init_params(&arch, &mut flat[1..], Init::HeUniform, &mut Xoshiro256PlusPlus::seed_from_u64(8))
+                .is_err()
+        );
     }
 
     #[test]

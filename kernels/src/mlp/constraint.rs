@@ -12,18 +12,33 @@ use rand_core::Rng;
 /// Errors: `InvalidParameter` when c is negative or not finite (nothing is changed). A NaN
 /// parameter stays NaN (documented propagation; see [`check_finite`](super::check_finite)).
 pub fn clip_weights<T: Real, L: Layer<T>>(net: &mut L, c: T) -> Result<()> {
+    check_clip_bound(c)?;
+    net.for_each_param(&mut |p| clip_scalar(p, c));
+    Ok(())
+}
+
+/// [`clip_weights`] over a flat parameter slice (the runtime-sized core). Errors as there.
+pub fn clip_slice<T: Real>(params: &mut [T], c: T) -> Result<()> {
+    check_clip_bound(c)?;
+    params.iter_mut().for_each(|p| clip_scalar(p, c));
+    Ok(())
+}
+
+fn check_clip_bound<T: Real>(c: T) -> Result<()> {
     if !(c >= T::ZERO) || !c.is_finite() {
         return Err(Error::InvalidParameter { name: "c", reason: "clip bound must be finite and >= 0" });
     }
-    net.for_each_param(&mut |p| {
-        // Comparisons are false for NaN, which therefore passes through unchanged.
-        if *p > c {
-            *p = c;
-        } else if *p < -c {
-            *p = -c;
-        }
-    });
     Ok(())
+}
+
+#[inline(always)]
+fn clip_scalar<T: Real>(p: &mut T, c: T) {
+    // Comparisons are false for NaN, which therefore passes through unchanged.
+    if *p > c {
+        *p = c;
+    } else if *p < -c {
+        *p = -c;
+    }
 }
 
 /// Spectral normalization (Miyato et al. 2018) of one weight matrix W ∈ ℝ^{OUT×IN}: the state of
@@ -48,7 +63,7 @@ pub struct SpectralNorm<T, const IN: usize, const OUT: usize> {
 }
 
 /// x / max(‖x‖, 1e-12), in place.
-fn normalize_in_place<T: Real>(x: &mut [T]) {
+pub(crate) fn normalize_in_place<T: Real>(x: &mut [T]) {
     let mut s = T::ZERO;
     for v in x.iter() {
         s += *v * *v;
@@ -90,23 +105,7 @@ impl<T: Real, const IN: usize, const OUT: usize> SpectralNorm<T, IN, OUT> {
     /// One power-iteration step on `w`; updates u, v and returns σ̂ = uᵀWv.
     /// NaN in `w` propagates into u, v and σ̂.
     pub fn power_iteration(&mut self, w: &[[T; IN]; OUT]) -> T {
-        let mut v = [T::ZERO; IN];
-        for (uo, row) in self.u.iter().zip(w.iter()) {
-            for (vi, wi) in v.iter_mut().zip(row.iter()) {
-                *vi += *wi * *uo;
-            }
-        }
-        normalize_in_place(&mut v);
-        let mut u = [T::ZERO; OUT];
-        for (uo, row) in u.iter_mut().zip(w.iter()) {
-            for (wi, vi) in row.iter().zip(v.iter()) {
-                *uo += *wi * *vi;
-            }
-        }
-        normalize_in_place(&mut u);
-        self.u = u;
-        self.v = v;
-        self.sigma = self.estimate(w);
+        self.sigma = power_iteration_slice(w.as_flattened(), IN, &mut self.u, &mut self.v);
         self.sigma
     }
 
@@ -162,6 +161,51 @@ impl<T: Real, const IN: usize, const OUT: usize> SpectralNorm<T, IN, OUT> {
         self.normalize(&copy, w)?;
         Ok(sigma)
     }
+}
+
+/// [`SpectralNorm::power_iteration`] over slices (the runtime-sized core): W row-major with
+/// `inputs` columns, u (one entry per row of W) and v (`inputs`) updated in place; returns σ̂.
+pub fn power_iteration_slice<T: Real>(w: &[T], inputs: usize, u: &mut [T], v: &mut [T]) -> T {
+    v.fill(T::ZERO);
+    for (uo, row) in u.iter().zip(w.chunks_exact(inputs)) {
+        for (vi, wi) in v.iter_mut().zip(row) {
+            *vi += *wi * *uo;
+        }
+    }
+    normalize_in_place(v);
+    for (uo, row) in u.iter_mut().zip(w.chunks_exact(inputs)) {
+        *uo = T::ZERO;
+        for (wi, vi) in row.iter().zip(v.iter()) {
+            *uo += *wi * *vi;
+        }
+    }
+    normalize_in_place(u);
+    let mut s = T::ZERO;
+    for (uo, row) in u.iter().zip(w.chunks_exact(inputs)) {
+        let mut wv = T::ZERO;
+        for (wi, vi) in row.iter().zip(v.iter()) {
+            wv += *wi * *vi;
+        }
+        s += *uo * wv;
+    }
+    s
+}
+
+/// [`SpectralNorm::project`] over slices: one [`power_iteration_slice`], then W ← W/σ̂; returns
+/// σ̂. Errors: `InvalidParameter` when σ̂ ≤ 0 or not finite (W is then unchanged).
+pub fn project_slice<T: Real>(w: &mut [T], inputs: usize, u: &mut [T], v: &mut [T]) -> Result<T> {
+    let sigma = power_iteration_slice(w, inputs, u, v);
+    if !(sigma > T::ZERO && sigma.is_finite()) {
+        return Err(Error::InvalidParameter {
+            name: "w",
+            reason: "spectral norm estimate is zero or not finite",
+        });
+    }
+    let inv = T::ONE / sigma;
+    for wi in w.iter_mut() {
+        *wi *= inv;
+    }
+    Ok(sigma)
 }
 
 impl<T: Real, const IN: usize, const OUT: usize> Default for SpectralNorm<T, IN, OUT> {

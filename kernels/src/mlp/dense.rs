@@ -59,16 +59,19 @@ impl<T: Real, const IN: usize, const OUT: usize> Layer<T> for Dense<T, IN, OUT> 
     }
     #[inline]
     fn backward(&self, x: &[T; IN], g: &[T; OUT], grads: &mut Self) -> [T; IN] {
+        // The runtime-sized core's kernel at batch 1 (one implementation of the formula).
         let mut gx = [T::ZERO; IN];
-        for o in 0..OUT {
-            let go = g[o];
-            grads.b[o] += go;
-            let (gw, w) = (&mut grads.w[o], &self.w[o]);
-            for i in 0..IN {
-                gw[i] = gw[i].mul_add_to(go, x[i]);
-                gx[i] = gx[i].mul_add_to(w[i], go);
-            }
-        }
+        let gw = grads.w.as_flattened_mut();
+        super::batch::dense_backward_rowwise(
+            self.w.as_flattened(),
+            x,
+            g,
+            gw,
+            &mut grads.b,
+            Some(&mut gx),
+            IN,
+            OUT,
+        );
         gx
     }
     fn zeros_like(&self) -> Self {

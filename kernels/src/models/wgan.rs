@@ -104,15 +104,7 @@ pub fn gradient_penalty<T: Real, const X: usize, const H: usize>(
             g[i] += row[i] * u1[j];
         }
     }
-    let mut sq = T::ZERO;
-    for v in g.iter() {
-        sq += *v * *v;
-    }
-    let norm = sq.sqrt();
-    let excess = norm - T::ONE;
-    let penalty = lambda * excess * excess;
-    // r scaled by `weight` up front: every parameter gradient below is linear in r.
-    let scale = if norm > T::ZERO { weight * T::from_f64(2.0) * lambda * excess / norm } else { T::ZERO };
+    let (penalty, norm, scale) = penalty_scale(&g, lambda, weight);
     let r = g.map(|v| v * scale);
     let mut s1 = [T::ZERO; H];
     for (j, row) in l1.w.iter().enumerate() {
@@ -136,6 +128,22 @@ pub fn gradient_penalty<T: Real, const X: usize, const H: usize>(
         gw3[k] += d2[k] * acc;
     }
     (penalty, norm)
+}
+
+/// For g = ∇ₓD: (P = λ (‖g‖ − 1)², ‖g‖, s) with s = weight · 2λ(‖g‖ − 1)/‖g‖ (0 at g = 0), so
+/// that r = s g is `weight` · ∂P/∂g. Shared by the fixed-size and the runtime-sized penalty.
+#[inline]
+pub(crate) fn penalty_scale<T: Real>(g: &[T], lambda: T, weight: T) -> (T, T, T) {
+    let mut sq = T::ZERO;
+    for v in g.iter() {
+        sq += *v * *v;
+    }
+    let norm = sq.sqrt();
+    let excess = norm - T::ONE;
+    let penalty = lambda * excess * excess;
+    // r scaled by `weight` up front: every parameter gradient is linear in r.
+    let scale = if norm > T::ZERO { weight * T::from_f64(2.0) * lambda * excess / norm } else { T::ZERO };
+    (penalty, norm, scale)
 }
 
 /// ∇ₓD(x), the critic's input gradient (one forward and one backward pass with a scratch cache).
