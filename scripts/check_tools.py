@@ -48,6 +48,8 @@ PRECOMMAND_VALUE_OPTIONS = {"timeout": {"-s", "-k", "--signal", "--kill-after"},
 
 GROUPS_BY_PATH = [
     ("scripts/bench.sh", {"bench"}),
+    ("scripts/bench-vae.sh", {"fixtures"}),
+    ("bench/peers/torch_vae.py", {"fixtures"}),
     ("bench/peers/", {"bench"}),
     ("bench/gpu/", {"device"}),
     ("scripts/sklearn_fixtures.py", {"fixtures"}),
@@ -55,6 +57,7 @@ GROUPS_BY_PATH = [
     ("scripts/torch_fixtures.py", {"fixtures"}),
     ("scripts/torch_vae_reference.py", {"fixtures"}),
     ("scripts/stream_datasets.py", {"datasets"}),
+    ("scripts/torch_vae_deep_reference.py", {"fixtures"}),
     ("firmware/.cargo/config.toml", {"board"}),
     ("scripts/miri.sh", {"miri"}),
     # The installer checks what every group provides.

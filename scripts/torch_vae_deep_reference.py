@@ -22,9 +22,10 @@ import sys
 import time
 
 import torch
-from torch import nn
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent / "bench" / "peers")]
+import torch_vae as peer  # noqa: E402  (the same network the throughput bench times)
 from torch_vae_reference import TEST_DRAWS, load, write_reference  # noqa: E402
 
 HIDDEN = (64, 32)
@@ -35,36 +36,8 @@ LR = 1e-3
 SEEDS = [0, 1, 2]
 
 
-def mlp(sizes, last_relu):
-    layers = []
-    for i in range(len(sizes) - 1):
-        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
-        if i + 2 < len(sizes) or last_relu:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
-
-
-class Vae(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.enc = mlp((64,) + HIDDEN, True)
-        self.mu = nn.Linear(HIDDEN[-1], LATENT)
-        self.log_var = nn.Linear(HIDDEN[-1], LATENT)
-        self.dec = mlp((LATENT,) + HIDDEN[::-1] + (64,), False)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.xavier_uniform_(m.weight)
-                nn.init.zeros_(m.bias)
-
-    def elbo(self, x, draws=1):
-        h = self.enc(x)
-        mu, lv = self.mu(h), self.log_var(h)
-        kl = 0.5 * (lv.exp() + mu * mu - 1.0 - lv).sum(-1)
-        ll = 0.0
-        for _ in range(draws):
-            z = mu + (0.5 * lv).exp() * torch.randn_like(mu)
-            ll = ll - nn.functional.binary_cross_entropy_with_logits(self.dec(z), x, reduction="none").sum(-1)
-        return ll / draws - kl
+def Vae():
+    return peer.Vae(64, list(HIDDEN), LATENT)
 
 
 def train(seed, train_x, test_x):

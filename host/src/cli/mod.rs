@@ -22,7 +22,7 @@ enum Command {
     /// Variational autoencoders (lecture §3).
     #[command(subcommand)]
     Vae(models::VaeCommand),
-    /// Wasserstein GANs on the 8-Gaussian ring (lecture §4).
+    /// Wasserstein GANs on a CSV or the 8-Gaussian ring (lecture §4).
     #[command(subcommand)]
     Wgan(models::WganCommand),
 }

@@ -154,7 +154,7 @@ pub enum LipschitzArg {
     Gp,
     /// Weight clipping, the WGAN paper's settings: c = 0.01, RMSProp 5e-5.
     Clip,
-    /// Spectral normalization (projection), Adam 1e-4, β = (0.5, 0.9); `--demo ring` only.
+    /// Spectral normalization (projection), Adam 1e-4, β = (0.5, 0.9).
     Sn,
 }
 
@@ -640,9 +640,6 @@ fn wgan_train(a: &WganTrainArgs) -> CliResult {
         BackendArg::Cpu => {}
     }
     let Some(data) = &a.data else { return wgan_train_ring(a) };
-    if a.lipschitz == LipschitzArg::Sn {
-        return Err("--lipschitz sn is available with --demo ring only (use gp or clip)".into());
-    }
     let name = data.display().to_string();
     let table = read_table(data)?;
     let arch = WganArch { features: table.cols, latent: a.latent, hidden: a.hidden.0.clone(), slope: 0.2 };

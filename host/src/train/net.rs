@@ -2,11 +2,10 @@
 //! [`LayerSpec`]s over one flat parameter slice, run by the kernels' runtime-sized core
 //! (`crabmix_kernels::mlp::{arch, batch}`, docs/mlp-core.md): per layer W row-major
 //! (outputs × inputs) then b, layers in order (`Layer::visit_params`). This module owns the
-//! buffers the core asks for (transposed weights, activation cache, backward scratch) and adds
-//! the WGAN-GP double backward at any depth.
+//! buffers the core asks for (transposed weights, activation cache, backward scratch).
 
 use crabmix_kernels::mlp::batch;
-use crabmix_kernels::mlp::init::init_params;
+use crabmix_kernels::mlp::batch::init_params;
 pub use crabmix_kernels::mlp::{ActivationKind, Architecture, Init, LayerSpec};
 
 /// A network's shape: consecutive layers' widths agree, every width ≥ 1 (checked by
@@ -141,80 +140,6 @@ impl Mlp {
             .expect(SIZED);
     }
 
-    /// The gradient penalty of a scalar-output network with piecewise-linear activations (the
-    /// WGAN-GP critic), after [`Mlp::forward`] on `x`: for each row, u = ∇ₓD(x) and
-    /// P = λ (‖u‖ − 1)²; adds `weight` · ∂P/∂W into `grads` and returns (Σ_rows P, Σ_rows ‖u‖).
-    ///
-    /// The double backward of `crabmix_kernels::models::wgan::gradient_penalty`, at any depth:
-    /// δ_l = f′(p_l) ⊙ g_l with g_L = 1 and g_{l−1} = W_lᵀ δ_l gives u = g₀; then for
-    /// r₀ = 2λ(‖u‖ − 1) u/‖u‖ and r_l = f′(p_l) ⊙ (W_l r_{l−1}): ∂P/∂W_l = δ_l r_{l−1}ᵀ, ∂P/∂b = 0
-    /// (f″ = 0 away from the kinks, as PyTorch's double backward of LeakyReLU). r₀ = 0 at u = 0.
-    pub fn penalty_backward(
-        &self,
-        params: &[f32],
-        rows: usize,
-        trace: &Trace,
-        lambda: f32,
-        weight: f32,
-        grads: &mut [f32],
-    ) -> (f64, f64) {
-        let n = self.specs.len();
-        let arch = self.arch();
-        // z_l of row `row` in the core's cache, and W_l and its offset in `params`.
-        let pre = |l: usize, row: usize| {
-            let (z, _) = arch.cache_ranges(l, trace.rows).expect(SIZED);
-            let o = self.specs[l].outputs;
-            &trace.cache[z.start + row * o..z.start + (row + 1) * o]
-        };
-        let weights = |l: usize| arch.param_ranges(l).expect(SIZED).0;
-        let (mut pen, mut norms) = (0.0f64, 0.0f64);
-        let mut deltas: Vec<Vec<f32>> = vec![Vec::new(); n];
-        let mut g: Vec<f32> = Vec::new();
-        let mut r: Vec<f32> = Vec::new();
-        let mut q: Vec<f32> = Vec::new();
-        for row in 0..rows {
-            g.clear();
-            g.push(1.0);
-            for l in (0..n).rev() {
-                let s = self.specs[l];
-                let w = &params[weights(l)];
-                let d = &mut deltas[l];
-                d.clear();
-                d.extend(pre(l, row).iter().zip(&g).map(|(&p, &gv)| s.activation.derivative(p) * gv));
-                g.clear();
-                g.resize(s.inputs, 0.0);
-                for o in 0..s.outputs {
-                    axpy(&mut g, d[o], &w[o * s.inputs..(o + 1) * s.inputs]);
-                }
-            }
-            let norm = dot(&g, &g).sqrt();
-            let c = (norm - 1.0) * lambda;
-            pen += (c * (norm - 1.0)) as f64;
-            norms += norm as f64;
-            let k = if norm > 0.0 { weight * 2.0 * c / norm } else { 0.0 };
-            r.clear();
-            r.extend(g.iter().map(|u| k * u));
-            for l in 0..n {
-                let s = self.specs[l];
-                let wr = weights(l);
-                let w = &params[wr.clone()];
-                let gw = &mut grads[wr];
-                for o in 0..s.outputs {
-                    axpy(&mut gw[o * s.inputs..(o + 1) * s.inputs], deltas[l][o], &r);
-                }
-                if l + 1 < n {
-                    let pre = pre(l, row);
-                    q.clear();
-                    q.extend((0..s.outputs).map(|o| {
-                        s.activation.derivative(pre[o]) * dot(&w[o * s.inputs..(o + 1) * s.inputs], &r)
-                    }));
-                    std::mem::swap(&mut r, &mut q);
-                }
-            }
-        }
-        (pen, norms)
-    }
-
     /// y = net(x) for `rows` rows (inference), with `wt` from [`Mlp::transpose`].
     pub fn predict(&self, params: &[f32], wt: &[f32], x: &[f32], rows: usize) -> Vec<f32> {
         let mut t = Trace::default();
@@ -223,58 +148,9 @@ impl Mlp {
     }
 }
 
-/// Σ a_i b_i in index order.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).fold(0.0, |s, (x, y)| s + x * y)
-}
-
-/// y += a x.
-fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
-    for (yi, xi) in y.iter_mut().zip(x) {
-        *yi += a * xi;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crabmix_kernels::mlp::Layer;
-    use rand_core::SeedableRng;
-    use rand_xoshiro::Xoshiro256PlusPlus;
-
-    /// The penalty and its ∂P/∂θ equal the kernels' two-hidden-layer `gradient_penalty` at the
-    /// same weights (to 1e-5: the dot products' summation order differs).
-    #[test]
-    fn penalty_equals_the_kernels_critic() {
-        use crabmix_kernels::models::{critic_zeros, gradient_penalty};
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(9);
-        let mut c = critic_zeros::<f32, 3, 6>(0.2);
-        c.init(Init::HeNormal, &mut rng);
-        let mut flat = Vec::new();
-        c.visit_params(&mut |p| flat.push(p));
-        let net = Mlp::from_sizes(
-            &[3, 6, 6, 1],
-            ActivationKind::LeakyRelu { slope: 0.2 },
-            ActivationKind::Identity,
-        )
-        .unwrap();
-        let x = [0.4f32, -0.9, 1.3];
-        let mut t = Trace::default();
-        net.forward(&flat, &net.transpose(&flat), &x, 1, &mut t);
-        let mut grads = vec![0.0; net.params()];
-        let (p, norm) = net.penalty_backward(&flat, 1, &t, 10.0, 0.5, &mut grads);
-        let mut cg = c.zeros_like();
-        let (kp, knorm) = gradient_penalty(&c, &x, 10.0f32, 0.5, &mut cg);
-        assert!(
-            (p - kp as f64).abs() < 1e-4 * (1.0 + p.abs()) && (norm - knorm as f64).abs() < 1e-5,
-            "{p} {kp} {norm} {knorm}"
-        );
-        let mut want = Vec::new();
-        cg.visit_params(&mut |v| want.push(v));
-        for (a, b) in grads.iter().zip(&want) {
-            assert!((a - b).abs() < 1e-4 * (1.0 + b.abs()), "{a} vs {b}");
-        }
-    }
 
     #[test]
     fn inconsistent_widths_are_named() {

@@ -1,8 +1,8 @@
-//! Optimizer state for one flat parameter vector: the kernels' slice optimizers
-//! (`SliceAdam`, `SliceRmsProp`, the fixed-size types' rules bit for bit) with the moments they
-//! ask the caller to own.
+//! Adam state for one flat parameter vector (the VAE's): the kernels' `SliceAdam` (the fixed-size
+//! `Adam`'s rule bit for bit) with the two moments it asks the caller to own. The WGAN uses the
+//! kernels' `wgan_net::SliceOptimizer` the same way.
 
-use crabmix_kernels::mlp::optim::{SliceAdam, SliceRmsProp};
+use crabmix_kernels::mlp::optim::SliceAdam;
 
 /// The message for a kernels error on buffers sized here: a bug, not bad input.
 const SIZED: &str = "moments sized to the parameters";
@@ -28,24 +28,5 @@ impl FlatAdam {
     /// One update of `params` with gradient `grads` (both of the length given to `new`).
     pub fn step(&mut self, params: &mut [f32], grads: &[f32]) {
         self.config.step(params, grads, &mut self.m, &mut self.v).expect(SIZED);
-    }
-}
-
-/// RMSProp over a flat slice (s ← αs + (1−α)g²; θ ← θ − η g / (√s + ε)), α = 0.99, ε = 1e-8.
-#[derive(Clone, Debug)]
-pub struct FlatRmsProp {
-    config: SliceRmsProp<f32>,
-    s: Vec<f32>,
-}
-
-impl FlatRmsProp {
-    /// RMSProp for `n` parameters with learning rate `lr`.
-    pub fn new(n: usize, lr: f32) -> Self {
-        Self { config: SliceRmsProp::new(lr), s: vec![0.0; n] }
-    }
-
-    /// One update of `params` with gradient `grads`.
-    pub fn step(&mut self, params: &mut [f32], grads: &[f32]) {
-        self.config.step(params, grads, &mut self.s).expect(SIZED);
     }
 }

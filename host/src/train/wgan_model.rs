@@ -4,23 +4,29 @@
 //! `crabmix_kernels::models::wgan` does (lecture eq 22): `n_critic` critic steps maximizing
 //! E D(x) − E D(G(z)) under the Lipschitz rule, then one generator step minimizing −E D(G(z)).
 //!
-//! Lipschitz rules at any shape: the gradient penalty λ (‖∇ₓD(x̂)‖ − 1)² at x̂ = t x + (1 − t) G(z),
-//! t ~ U(0, 1) (WGAN-GP), and weight clipping to ±c (WGAN). Spectral normalization stays with the
-//! compiled ring networks (`--demo ring`).
+//! The steps are the kernels' runtime-sized ones (`crabmix_kernels::models::wgan_net`: critic and
+//! generator accumulated per fixed block of rows, then merged in order, [`super::parallel`]), with
+//! every Lipschitz rule: the gradient penalty λ (‖∇ₓD(x̂)‖ − 1)² at x̂ = t x + (1 − t) G(z),
+//! t ~ U(0, 1) (WGAN-GP), weight clipping to ±c (WGAN) and spectral normalization.
 //!
 //! Random-stream order per critic step: B row indices (uniform, with replacement), then per
 //! sample Z normals for z and one uniform for t; per generator step, B·Z normals. All draws are
 //! made before the batch's gradient is computed on all cores ([`super::parallel`]).
 
 use super::data::{Standardization, finite_output as finite};
-use super::net::{ActivationKind, Mlp, Trace};
-use super::optim::{FlatAdam, FlatRmsProp};
-use super::parallel::reduce_blocks;
+use super::net::{ActivationKind, Architecture, Mlp};
+use super::parallel::{BLOCK_ROWS, reduce_blocks};
 use super::vae_model::{MAX_PARAMS, MAX_WIDTH, Widths, check_widths};
 use crabmix_kernels::gaussian::fill_standard_normal;
-use crabmix_kernels::gaussian::normal::uniform01;
 use crabmix_kernels::mlp::Init;
-use crabmix_kernels::models::{Lipschitz, OptimizerKind, WganConfig};
+use crabmix_kernels::models::wgan_net::{
+    SliceOptimizer, WganShape, constrain, critic_accumulate, draw_critic_noise, generator_accumulate,
+    spectral_init,
+};
+use crabmix_kernels::models::{Lipschitz, WganConfig};
+
+/// The message for a kernels error on buffers sized from the shape: a bug, not bad input.
+const SIZED: &str = "buffers sized from the WGAN shape";
 use rand_core::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -89,19 +95,6 @@ pub struct WganModel {
     critic_wt: Vec<f32>,
 }
 
-/// Per-thread buffers.
-#[derive(Default)]
-pub struct Scratch {
-    gen_trace: Trace,
-    real: Trace,
-    fake: Trace,
-    mix: Trace,
-    g_fake: Vec<f32>,
-    mixed: Vec<f32>,
-    critic_grads: Vec<f32>,
-    ones: Vec<f32>,
-}
-
 impl WganModel {
     /// He-normal weights, zero biases, generator first (as `train::wgan`).
     pub fn new<R: Rng + ?Sized>(
@@ -159,32 +152,12 @@ impl WganModel {
     }
 }
 
-enum Opt {
-    Adam(FlatAdam),
-    Rms(FlatRmsProp),
-}
-
-impl Opt {
-    fn new(kind: OptimizerKind<f32>, n: usize) -> Self {
-        match kind {
-            OptimizerKind::Adam { lr, beta1, beta2 } => Opt::Adam(FlatAdam::new(n, lr, beta1, beta2)),
-            OptimizerKind::RmsProp { lr } => Opt::Rms(FlatRmsProp::new(n, lr)),
-        }
-    }
-    fn step(&mut self, p: &mut [f32], g: &[f32]) {
-        match self {
-            Opt::Adam(a) => a.step(p, g),
-            Opt::Rms(r) => r.step(p, g),
-        }
-    }
-}
-
 /// Trains `model` for `iterations` generator steps on `data` (data units, row-major X columns),
 /// minibatches of `batch` rows. Calls `on_iteration(i, w1)` with the last critic step's estimate
 /// Ŵ₁ = mean D(real) − mean D(fake); returns Ŵ₁ per iteration.
 ///
-/// Errors: spectral normalization (compiled shapes only), no rows, batch 0 or above the rows, or
-/// a non-finite loss or parameter (divergence), naming the iteration.
+/// Errors: no rows, batch 0 or above the rows, or a non-finite loss or parameter (divergence),
+/// naming the iteration.
 pub fn train<R: Rng + ?Sized>(
     model: &mut WganModel,
     data: &[f32],
@@ -199,19 +172,37 @@ pub fn train<R: Rng + ?Sized>(
     if rows == 0 || batch == 0 || batch > rows {
         return Err(format!("training needs 1 ≤ batch ≤ rows (batch {batch}, {rows} rows)"));
     }
-    if matches!(config.lipschitz, Lipschitz::SpectralNorm) {
-        return Err(
-            "spectral normalization is available for the compiled ring networks only (--demo ring)".into()
-        );
-    }
     let mut xs = data.to_vec();
     if let Some(s) = &model.standardize {
         s.apply(&mut xs);
     }
-    let mut c_opt = Opt::new(config.critic_opt, model.critic.len());
-    let mut g_opt = Opt::new(config.generator_opt, model.generator.len());
-    let (mut gc, mut gg) = (vec![0.0f32; model.critic.len()], vec![0.0f32; model.generator.len()]);
+    let lipschitz = config.lipschitz;
+    let (gen_specs, critic_specs) = (model.gen_net.specs().to_vec(), model.critic_net.specs().to_vec());
+    let shape = WganShape::new(
+        Architecture::new(&gen_specs).expect("validated"),
+        Architecture::new(&critic_specs).expect("validated"),
+        lipschitz,
+    )
+    .map_err(|e| format!("critic: {e}"))?;
+    let work_len = shape.work_len(BLOCK_ROWS).expect(SIZED);
+    let (nu, nv) = shape.spectral_state_len();
+    let (mut u, mut v) = (vec![0.0f32; nu], vec![0.0f32; nv]);
+    if let Lipschitz::SpectralNorm = lipschitz {
+        spectral_init(&shape, &mut u, &mut v, rng).expect(SIZED);
+    }
+    let constrain_critic = |m: &mut WganModel, u: &mut [f32], v: &mut [f32]| {
+        constrain(&shape, lipschitz, &mut m.critic, u, v).map_err(|e| format!("critic constraint: {e}"))?;
+        m.critic_wt = m.critic_net.transpose(&m.critic);
+        Ok::<(), String>(())
+    };
+    constrain_critic(model, &mut u, &mut v)?;
+    let (nc, ng) = (model.critic.len(), model.generator.len());
+    let mut c_opt = SliceOptimizer::new(config.critic_opt);
+    let mut g_opt = SliceOptimizer::new(config.generator_opt);
+    let (mut c1, mut c2, mut g1, mut g2) = (vec![0.0; nc], vec![0.0; nc], vec![0.0; ng], vec![0.0; ng]);
+    let (mut gc, mut gg) = (vec![0.0f32; nc], vec![0.0f32; ng]);
     let (mut real, mut z, mut t) = (Vec::new(), vec![0.0f32; batch * zd], vec![0.0f32; batch]);
+    let penalty = matches!(lipschitz, Lipschitz::GradientPenalty { .. });
     let weight = 1.0 / batch as f32;
     let mut curve = Vec::with_capacity(iterations);
     let fail = |it: usize, what: &str| {
@@ -228,50 +219,20 @@ pub fn train<R: Rng + ?Sized>(
                 let i = ((rng.next_u64() as u128 * rows as u128) >> 64) as usize;
                 real.extend_from_slice(&xs[i * xd..(i + 1) * xd]);
             }
-            for b in 0..batch {
-                fill_standard_normal(rng, &mut z[b * zd..(b + 1) * zd]);
-                if let Lipschitz::GradientPenalty { .. } = config.lipschitz {
-                    t[b] = uniform01(rng);
-                }
-            }
-            let lambda = match config.lipschitz {
-                Lipschitz::GradientPenalty { lambda } => Some(lambda),
-                _ => None,
-            };
+            draw_critic_noise(rng, zd, &mut z, penalty.then_some(&mut t[..])).expect(SIZED);
             let m = &*model;
             let s = reduce_blocks(
                 batch,
-                m.critic.len(),
-                Scratch::default,
-                |r, g, s| {
-                    let n = r.len();
+                nc,
+                || vec![0.0f32; work_len],
+                |r, g, work| {
                     let (xr, zr) = (&real[r.start * xd..r.end * xd], &z[r.start * zd..r.end * zd]);
-                    m.gen_net.forward(&m.generator, &m.gen_wt, zr, n, &mut s.gen_trace);
-                    let fake = m.gen_net.output(&s.gen_trace);
-                    let c = &m.critic_net;
-                    c.forward(&m.critic, &m.critic_wt, xr, n, &mut s.real);
-                    c.forward(&m.critic, &m.critic_wt, fake, n, &mut s.fake);
-                    let d_real: f64 = c.output(&s.real).iter().map(|&v| v as f64).sum();
-                    let d_fake: f64 = c.output(&s.fake).iter().map(|&v| v as f64).sum();
-                    s.ones.clear();
-                    s.ones.resize(n, -weight);
-                    c.backward(&m.critic, xr, n, &mut s.real, &s.ones, g, None);
-                    s.ones.fill(weight);
-                    c.backward(&m.critic, fake, n, &mut s.fake, &s.ones, g, None);
-                    let mut pen = 0.0;
-                    if let Some(lambda) = lambda {
-                        s.mixed.clear();
-                        for b in 0..n {
-                            let tb = t[r.start + b];
-                            for j in 0..xd {
-                                let k = b * xd + j;
-                                s.mixed.push(tb * xr[k] + (1.0 - tb) * fake[k]);
-                            }
-                        }
-                        c.forward(&m.critic, &m.critic_wt, &s.mixed, n, &mut s.mix);
-                        pen = c.penalty_backward(&m.critic, n, &s.mix, lambda, weight, g).0;
-                    }
-                    [d_real, d_fake, pen, 0.0]
+                    let tr = penalty.then(|| &t[r.clone()]);
+                    let gnet = (&m.generator[..], &m.gen_wt[..]);
+                    let cri = (&m.critic[..], &m.critic_wt[..]);
+                    let st = critic_accumulate(&shape, gnet, cri, xr, zr, tr, lipschitz, weight, work, g)
+                        .expect(SIZED);
+                    [st.d_real as f64, st.d_fake as f64, st.penalty as f64, 0.0]
                 },
                 &mut gc,
             );
@@ -279,54 +240,35 @@ pub fn train<R: Rng + ?Sized>(
             if !(w1.is_finite() && s[2].is_finite()) || gc.iter().any(|v| !v.is_finite()) {
                 return Err(fail(it, "the critic loss or its gradient"));
             }
-            c_opt.step(&mut model.critic, &gc);
-            if let Lipschitz::WeightClip { c } = config.lipschitz {
-                model.critic.iter_mut().for_each(|p| *p = p.clamp(-c, c));
+            c_opt.step(&mut model.critic, &gc, &mut c1, &mut c2).expect(SIZED);
+            if model.critic.iter().any(|v| !v.is_finite()) {
+                return Err(fail(it, "a critic parameter"));
             }
-            model.critic_wt = model.critic_net.transpose(&model.critic);
+            constrain_critic(model, &mut u, &mut v)?;
         }
         fill_standard_normal(rng, &mut z);
         let m = &*model;
         let s = reduce_blocks(
             batch,
-            m.generator.len(),
-            Scratch::default,
-            |r, g, s| {
-                let n = r.len();
+            ng,
+            || vec![0.0f32; work_len],
+            |r, g, work| {
                 let zr = &z[r.start * zd..r.end * zd];
-                m.gen_net.forward(&m.generator, &m.gen_wt, zr, n, &mut s.gen_trace);
-                let c = &m.critic_net;
-                c.forward(&m.critic, &m.critic_wt, m.gen_net.output(&s.gen_trace), n, &mut s.fake);
-                let d_fake: f64 = c.output(&s.fake).iter().map(|&v| v as f64).sum();
-                s.ones.clear();
-                s.ones.resize(n, -weight);
-                s.critic_grads.clear();
-                s.critic_grads.resize(c.params(), 0.0);
-                s.g_fake.clear();
-                s.g_fake.resize(n * xd, 0.0);
-                let fake = m.gen_net.output(&s.gen_trace).to_vec();
-                c.backward(
-                    &m.critic,
-                    &fake,
-                    n,
-                    &mut s.fake,
-                    &s.ones,
-                    &mut s.critic_grads,
-                    Some(&mut s.g_fake),
-                );
-                m.gen_net.backward(&m.generator, zr, n, &mut s.gen_trace, &s.g_fake, g, None);
-                [d_fake, 0.0, 0.0, 0.0]
+                let gnet = (&m.generator[..], &m.gen_wt[..]);
+                let cri = (&m.critic[..], &m.critic_wt[..]);
+                let loss = generator_accumulate(&shape, gnet, cri, zr, weight, work, g).expect(SIZED);
+                [loss as f64, 0.0, 0.0, 0.0]
             },
             &mut gg,
         );
         if !s[0].is_finite() || gg.iter().any(|v| !v.is_finite()) {
             return Err(fail(it, "the generator loss or its gradient"));
         }
-        g_opt.step(&mut model.generator, &gg);
-        model.gen_wt = model.gen_net.transpose(&model.generator);
-        if model.generator.iter().chain(&model.critic).any(|v| !v.is_finite()) {
-            return Err(fail(it, "a parameter"));
+        g_opt.step(&mut model.generator, &gg, &mut g1, &mut g2).expect(SIZED);
+        if model.generator.iter().any(|v| !v.is_finite()) {
+            return Err(fail(it, "a generator parameter"));
         }
+        model.gen_wt = model.gen_net.transpose(&model.generator);
         curve.push(w1);
         on_iteration(it, w1);
     }

@@ -66,29 +66,6 @@ pub fn fill_weights<T: Real, R: Rng + ?Sized>(
     }
 }
 
-/// Initializes a flat parameter slice of `arch` as the const-generic chain's
-/// [`Layer::init`](super::Layer::init) does (same draws in the same order): per layer, W by
-/// `scheme` with fan-in `inputs` and fan-out `outputs`, then b = 0.
-///
-/// Errors: `ShapeMismatch` when `params` is not `arch.params_len()` long (nothing is drawn).
-pub fn init_params<T: Real, R: Rng + ?Sized>(
-    arch: &super::Architecture<'_, T>,
-    params: &mut [T],
-    scheme: Init,
-    rng: &mut R,
-) -> crate::Result<()> {
-    super::arch::check_len("params", params, arch.params_len())?;
-    let mut rest = params;
-    for spec in arch.layers() {
-        let (w, tail) = core::mem::take(&mut rest).split_at_mut(spec.outputs * spec.inputs);
-        let (b, tail) = tail.split_at_mut(spec.outputs);
-        rest = tail;
-        fill_weights(w, spec.inputs, spec.outputs, scheme, rng);
-        b.fill(T::ZERO);
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::{Dense, Layer};
@@ -120,26 +97,6 @@ mod tests {
                 assert!(w.iter().all(|v| v.abs() <= a));
             }
         }
-    }
-
-    #[test]
-    fn init_params_draws_as_the_chain_does() {
-        use super::super::{Act, ActivationKind, Architecture, LayerSpec, Relu};
-        let specs =
-            [LayerSpec::new(3, 5, ActivationKind::Relu), LayerSpec::new(5, 2, ActivationKind::Identity)];
-        let arch = Architecture::<f32>::new(&specs).unwrap();
-        let mut net =
-            crate::chain!(Dense::<f32, 3, 5>::zeros(), Act::<_, 5>(Relu), Dense::<f32, 5, 2>::zeros());
-        net.init(Init::HeUniform, &mut Xoshiro256PlusPlus::seed_from_u64(8));
-        let mut flat = vec![1.0f32; arch.params_len()];
-        init_params(&arch, &mut flat, Init::HeUniform, &mut Xoshiro256PlusPlus::seed_from_u64(8)).unwrap();
-        let mut want = Vec::new();
-        net.visit_params(&mut |p| want.push(p));
-        assert_eq!(flat, want);
-        assert!(
-            init_params(&arch, &mut flat[1..], Init::HeUniform, &mut Xoshiro256PlusPlus::seed_from_u64(8))
-                .is_err()
-        );
     }
 
     #[test]

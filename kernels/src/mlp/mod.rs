@@ -49,8 +49,9 @@ pub mod optim;
 
 pub use activation::{Act, Activation, Identity, LeakyRelu, Relu, Sigmoid, Softplus, Tanh};
 pub use arch::{ActivationKind, Architecture, LayerSpec};
+pub use batch::init_params;
 pub use dense::Dense;
-pub use init::{Init, init_params};
+pub use init::Init;
 
 use crate::{Error, Real, Result};
 use rand_core::Rng;
