@@ -17,8 +17,9 @@
 //! At ∇ₓD = 0, r = 0 (torch's subgradient).
 //!
 //! Per row the critic's real and fake passes and the penalty accumulate in the fixed-size
-//! order (real, fake, penalty, next row), so a chunk of rows is processed row after row;
-//! threads split a minibatch into chunks as in `docs/mlp-core.md`.
+//! order (real, fake, penalty, next row): with the penalty a chunk is processed row after row,
+//! without it all rows go through the critic in one interleaved batch (same order per entry).
+//! Threads split a minibatch into chunks as in `docs/mlp-core.md`.
 
 use super::wgan::{CriticStats, Lipschitz, OptimizerKind, penalty_scale};
 use crate::gaussian::normal::{fill_standard_normal, uniform01};
@@ -101,9 +102,11 @@ impl<'a, T: Real> WganShape<'a, T> {
         let units: usize = self.critic.layers().iter().map(|s| s.outputs).sum();
         let over = Error::CapacityExceeded { what: "WGAN scratch", capacity: usize::MAX, requested: rows };
         let per_pass = self.generator.cache_len(rows)?.checked_add(self.generator.work_len(rows)?);
-        let critic = self.critic.cache_len(rows.max(2))?.checked_add(self.critic.work_len(rows.max(2))?);
+        let pairs = rows.checked_mul(2).ok_or(over)?;
+        let critic = self.critic.cache_len(pairs)?.checked_add(self.critic.work_len(pairs)?);
         let fixed = units.checked_mul(5).and_then(|u| u.checked_add(4 * x + 2 + self.critic.max_width()));
-        let rows_x = rows.checked_mul(x).and_then(|n| n.checked_mul(2));
+        // Interleaved real/fake inputs (2·rows × X) and their output gradients (2·rows).
+        let rows_x = pairs.checked_mul(x).and_then(|n| n.checked_add(pairs));
         per_pass
             .zip(critic)
             .and_then(|(a, b)| a.checked_add(b))
@@ -355,11 +358,35 @@ pub fn critic_accumulate<T: Real>(
     };
     let x = shape.features();
     let (fake, work) = generate(shape, generator, z, rows, work)?;
+    let (cp, cwt) = critic;
+    let mut stats = CriticStats { d_real: T::ZERO, d_fake: T::ZERO, penalty: T::ZERO, grad_norm: T::ZERO };
+    let (Some(lambda), Some(t)) = (lambda, t) else {
+        // No penalty: all rows at once, interleaved (real_0, fake_0, real_1, …), so every
+        // gradient entry still sums real_b then fake_b row after row (the fixed-size order).
+        let (pairs, work) = work.split_at_mut(2 * rows * x);
+        let (g_out, work) = work.split_at_mut(2 * rows);
+        let (cache, work) = work.split_at_mut(shape.critic.cache_len(2 * rows)?);
+        for ((p, xr), fr) in pairs.chunks_exact_mut(2 * x).zip(real.chunks_exact(x)).zip(fake.chunks_exact(x))
+        {
+            p[..x].copy_from_slice(xr);
+            p[x..].copy_from_slice(fr);
+        }
+        batch::forward(&shape.critic, cp, cwt, pairs, 2 * rows, cache)?;
+        for d in shape.critic.output(cache, 2 * rows)?.chunks_exact(2) {
+            stats.d_real += d[0];
+            stats.d_fake += d[1];
+        }
+        for g in g_out.chunks_exact_mut(2) {
+            g[0] = -weight;
+            g[1] = weight;
+        }
+        batch::backward(&shape.critic, cp, pairs, 2 * rows, cache, g_out, grads, None, work)?;
+        return Ok(stats);
+    };
+    // With the penalty: row by row (real, fake, penalty), the fixed-size accumulation order.
     let (pair, work) = work.split_at_mut(2 * x);
     let (cache, work) = work.split_at_mut(shape.critic.cache_len(2)?);
     let (cwork, gp_work) = work.split_at_mut(shape.critic.work_len(2)?);
-    let (cp, cwt) = critic;
-    let mut stats = CriticStats { d_real: T::ZERO, d_fake: T::ZERO, penalty: T::ZERO, grad_norm: T::ZERO };
     for (b, (xr, fr)) in real.chunks_exact(x).zip(fake.chunks_exact(x)).enumerate() {
         pair[..x].copy_from_slice(xr);
         pair[x..].copy_from_slice(fr);
@@ -368,15 +395,13 @@ pub fn critic_accumulate<T: Real>(
         stats.d_real += d[0];
         stats.d_fake += d[1];
         batch::backward(&shape.critic, cp, pair, 2, cache, &[-weight, weight], grads, None, cwork)?;
-        if let (Some(lambda), Some(t)) = (lambda, t) {
-            let tb = t[b];
-            for (h, (xi, fi)) in pair[..x].iter_mut().zip(xr.iter().zip(fr)) {
-                *h = tb * *xi + (T::ONE - tb) * *fi;
-            }
-            let (p, n) = penalty_row(&shape.critic, cp, cwt, &pair[..x], lambda, weight, gp_work, grads);
-            stats.penalty += p;
-            stats.grad_norm += n;
+        let tb = t[b];
+        for (h, (xi, fi)) in pair[..x].iter_mut().zip(xr.iter().zip(fr)) {
+            *h = tb * *xi + (T::ONE - tb) * *fi;
         }
+        let (p, n) = penalty_row(&shape.critic, cp, cwt, &pair[..x], lambda, weight, gp_work, grads);
+        stats.penalty += p;
+        stats.grad_norm += n;
     }
     Ok(stats)
 }
