@@ -14,10 +14,10 @@
 //! | `grads`   | `params_len()`          | ∂L/∂θ, *added into* (zero it to start a minibatch)    |
 //! | `work`    | `work_len(rows)`        | backward scratch                                      |
 //!
-//! Why W and Wᵀ: the forward pass runs i-k-j (for each row, for each input k, y += x_k · Wᵀ[k]),
+//! Why W and Wᵀ: the forward pass runs i-k-j (for each row, for each input k, y += x_k · Wᵀ_k),
 //! whose inner loop walks contiguous outputs and vectorizes while every output keeps its own sum
 //! in input order k = 0, 1, … — exactly the order of the fixed-size dot product, so the results
-//! are identical. Backward walks W row by row (∂L/∂x += W[o] g_o and ∂L/∂W[o] += g_o x, both
+//! are identical. Backward walks W row by row (∂L/∂x += W_o g_o and ∂L/∂W_o += g_o x, both
 //! contiguous). Transposing costs one pass over the weights; do it once per optimizer step and
 //! share `wt` read-only between threads.
 //!

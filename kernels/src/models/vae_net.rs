@@ -631,42 +631,80 @@ mod tests {
         VaeShape::new(Architecture::new(&ENC).unwrap(), 2, Architecture::new(&DEC).unwrap(), lik).unwrap()
     }
 
+    /// One step of the core against `VaeTrainer::step_with` from the same state and ε.
+    fn check_one_step<E, D, const X: usize, const Z: usize>(
+        mut v: Vae<E, D>,
+        s: &VaeShape<'_, f64>,
+        x: &[f64],
+        seed: u64,
+    ) -> core::result::Result<(), TestCaseError>
+    where
+        E: Layer<f64, Input = [f64; X], Output = ([f64; Z], [f64; Z])>,
+        D: Layer<f64, Input = [f64; Z], Output = [f64; X]>,
+    {
+        let flat = |v: &Vae<E, D>| {
+            let mut out = Vec::new();
+            v.encoder.visit_params(&mut |p| out.push(p));
+            v.decoder.visit_params(&mut |p| out.push(p));
+            out
+        };
+        let rows = x.len() / X;
+        let mut params = flat(&v);
+        prop_assert_eq!(params.len(), s.params_len());
+        let mut eps = vec![0.0; Z * rows];
+        fill_standard_normal(&mut Xoshiro256PlusPlus::seed_from_u64(seed + 1), &mut eps);
+        let batch: Vec<[f64; X]> = x.chunks_exact(X).map(|r| core::array::from_fn(|i| r[i])).collect();
+        let mut tr = VaeTrainer::new(&v, 0.01);
+        let mut e_rows = eps.chunks_exact(Z);
+        let want = tr
+            .step_with(&mut v, &batch, |e: &mut [f64; Z]| e.copy_from_slice(e_rows.next().unwrap()))
+            .unwrap();
+        let mut wt = vec![0.0; s.weights_len()];
+        s.transpose_weights(&params, &mut wt).unwrap();
+        let mut work = vec![0.0; s.work_len(rows).unwrap()];
+        let n = s.params_len();
+        let (mut grads, mut m, mut vv) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+        let mut adam = SliceAdam::new(0.01);
+        let got =
+            step(s, &mut params, &mut wt, x, &eps, rows, &mut work, &mut grads, &mut adam, &mut m, &mut vv)
+                .unwrap();
+        prop_assert_eq!(got, want);
+        let mut g = Vec::new();
+        tr.gradient().encoder.visit_params(&mut |p| g.push(p));
+        tr.gradient().decoder.visit_params(&mut |p| g.push(p));
+        prop_assert_eq!(grads, g);
+        prop_assert_eq!(params, flat(&v));
+        Ok(())
+    }
+
+    type WideEnc = chain_type!(Dense<f64, 12, 20>, Act<Relu, 20>, GaussianHead<f64, 20, 9>);
+    type WideDec = chain_type!(Dense<f64, 9, 16>, Act<Tanh, 16>, Dense<f64, 16, 12>);
+    const WIDE_ENC: [LayerSpec<f64>; 1] = [LayerSpec::new(12, 20, ActivationKind::Relu)];
+    const WIDE_DEC: [LayerSpec<f64>; 2] =
+        [LayerSpec::new(9, 16, ActivationKind::Tanh), LayerSpec::new(16, 12, ActivationKind::Identity)];
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(48))]
         /// One training step of the core equals VaeTrainer::step_with bit for bit: ELBO terms,
-        /// gradient and updated parameters, for both fixed-size likelihoods.
+        /// gradient and updated parameters, for both fixed-size likelihoods, at two shapes (the
+        /// wider one past the core's register tiles, up to 9 rows).
         #[test]
         fn core_step_equals_fixed_size_trainer_bit_for_bit(
             seed in 0u64..500,
-            rows in 1usize..5,
+            rows in 1usize..10,
             bernoulli in proptest::bool::ANY,
-            xs in proptest::collection::vec(0.0f64..1.0, 12),
+            xs in proptest::collection::vec(0.0f64..1.0, 108),
         ) {
             let lik = if bernoulli { Likelihood::BernoulliLogits } else { Likelihood::GaussianUnit };
-            let mut v = fixed(lik, seed);
-            let s = shape(lik.into());
-            let mut params = flat(&v);
-            prop_assert_eq!(params.len(), s.params_len());
-            let x = &xs[..3 * rows];
-            let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed + 1);
-            let mut eps = vec![0.0; 2 * rows];
-            fill_standard_normal(&mut rng, &mut eps);
-            let batch: Vec<[f64; 3]> = x.chunks_exact(3).map(|r| [r[0], r[1], r[2]]).collect();
-            let mut tr = VaeTrainer::new(&v, 0.01);
-            let mut e_rows = eps.chunks_exact(2);
-            let want = tr.step_with(&mut v, &batch, |e: &mut [f64; 2]| e.copy_from_slice(e_rows.next().unwrap())).unwrap();
-            let mut wt = vec![0.0; s.weights_len()];
-            s.transpose_weights(&params, &mut wt).unwrap();
-            let mut work = vec![0.0; s.work_len(rows).unwrap()];
-            let (mut grads, mut m, mut vv) = (vec![0.0; s.params_len()], vec![0.0; s.params_len()], vec![0.0; s.params_len()]);
-            let mut adam = SliceAdam::new(0.01);
-            let got = step(&s, &mut params, &mut wt, x, &eps, rows, &mut work, &mut grads, &mut adam, &mut m, &mut vv).unwrap();
-            prop_assert_eq!(got, want);
-            let mut g = Vec::new();
-            tr.gradient().encoder.visit_params(&mut |p| g.push(p));
-            tr.gradient().decoder.visit_params(&mut |p| g.push(p));
-            prop_assert_eq!(grads, g);
-            prop_assert_eq!(params, flat(&v));
+            check_one_step(fixed(lik, seed), &shape(lik.into()), &xs[..3 * rows], seed)?;
+            let mut w: Vae<WideEnc, WideDec> = Vae {
+                encoder: chain!(Dense::zeros(), Act(Relu), GaussianHead::zeros()),
+                decoder: chain!(Dense::zeros(), Act(Tanh), Dense::zeros()),
+                likelihood: lik,
+            };
+            w.init(Init::HeUniform, &mut Xoshiro256PlusPlus::seed_from_u64(seed));
+            let ws = VaeShape::new(Architecture::new(&WIDE_ENC).unwrap(), 9, Architecture::new(&WIDE_DEC).unwrap(), lik.into()).unwrap();
+            check_one_step(w, &ws, &xs[..12 * rows], seed)?;
         }
     }
 
