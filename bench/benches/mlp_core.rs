@@ -3,7 +3,7 @@
 //! 64 → 256 → 128 → (8 + 8) with decoder 8 → 128 → 256 → 64 (Bernoulli) and a 30-feature
 //! 30 → 64 → 32 → (4 + 4) with decoder 4 → 32 → 64 → 30 (learned-variance Gaussian), batch 128.
 //! Also one WGAN critic step (generator 8 → 64 → 64 → 5, critic 5 → 64 → 64 → 1, leaky ReLU,
-//! batch 128) with the gradient penalty (row by row) and with clipping (one interleaved batch).
+//! batch 128) with the gradient penalty and with clipping.
 //! Throughput is in samples per step. The threaded host path and the PyTorch comparison are the
 //! host's benches; this one isolates the kernels.
 

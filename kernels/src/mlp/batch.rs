@@ -153,6 +153,28 @@ pub(crate) fn dense_backward<T: Real>(
             *gbo += *go;
         }
     }
+    dense_weight_gradient(x, g, gw, inputs, outputs);
+    if let Some(gx) = gx {
+        dense_input_gradient(w, g, gx, inputs, outputs);
+    }
+}
+
+/// ∂L/∂W[o] += g_o x over the rows of `x` (rows × inputs) and `g` (rows × outputs), rows in
+/// order for every entry, in register tiles of MR outputs × NB inputs (row by row below MR rows).
+#[inline]
+pub(crate) fn dense_weight_gradient<T: Real>(x: &[T], g: &[T], gw: &mut [T], inputs: usize, outputs: usize) {
+    let rows = (x.len() / inputs).min(g.len() / outputs);
+    if rows < MR {
+        for (xr, gr) in x.chunks_exact(inputs).zip(g.chunks_exact(outputs)) {
+            for (go, gwr) in gr.iter().zip(gw.chunks_exact_mut(inputs)) {
+                for (gwk, xk) in gwr.iter_mut().zip(xr) {
+                    *gwk = gwk.mul_add_to(*go, *xk);
+                }
+            }
+        }
+        return;
+    }
+    let (x, g) = (&x[..rows * inputs], &g[..rows * outputs]);
     let k_full = inputs / NB * NB;
     let o_full = outputs / MR * MR;
     for o0 in (0..o_full).step_by(MR) {
@@ -184,9 +206,6 @@ pub(crate) fn dense_backward<T: Real>(
                 *gwk = gwk.mul_add_to(go, *xk);
             }
         }
-    }
-    if let Some(gx) = gx {
-        dense_input_gradient(w, g, gx, inputs, outputs);
     }
 }
 

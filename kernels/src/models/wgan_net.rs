@@ -17,14 +17,16 @@
 //! At ∇ₓD = 0, r = 0 (torch's subgradient).
 //!
 //! Per row the critic's real and fake passes and the penalty accumulate in the fixed-size
-//! order (real, fake, penalty, next row): with the penalty a chunk is processed row after row,
-//! without it all rows go through the critic in one interleaved batch (same order per entry).
-//! Threads split a minibatch into chunks as in `docs/mlp-core.md`.
+//! order (real, fake, penalty, next row): all rows of a chunk go through the critic in one
+//! interleaved batch (real_0, fake_0, real_1, …), and with the penalty each layer's weight
+//! gradient runs over 3·rows interleaved rows (real, fake, the penalty's δ_l s_{l−1}ᵀ), so
+//! every entry keeps that order in the tiled kernels. Threads split a minibatch into chunks as
+//! in `docs/mlp-core.md`.
 
 use super::wgan::{CriticStats, Lipschitz, OptimizerKind, penalty_scale};
 use crate::gaussian::normal::{fill_standard_normal, uniform01};
 use crate::mlp::arch::{ActivationKind, Architecture, check_len, check_min_len};
-use crate::mlp::batch::{self, activate, activate_backward, dense_forward};
+use crate::mlp::batch::{self, activate_backward};
 use crate::mlp::constraint::{clip_slice, normalize_in_place, project_slice};
 use crate::mlp::optim::{SliceAdam, SliceRmsProp};
 use crate::models::vae_net::check_finite_slice;
@@ -107,12 +109,29 @@ impl<'a, T: Real> WganShape<'a, T> {
         let fixed = units.checked_mul(5).and_then(|u| u.checked_add(4 * x + 2 + self.critic.max_width()));
         // Interleaved real/fake inputs (2·rows × X) and their output gradients (2·rows).
         let rows_x = pairs.checked_mul(x).and_then(|n| n.checked_add(pairs));
-        per_pass
+        let clip = per_pass
             .zip(critic)
             .and_then(|(a, b)| a.checked_add(b))
             .zip(fixed.zip(rows_x))
             .and_then(|(a, (b, c))| a.checked_add(b)?.checked_add(c))
-            .ok_or(over)
+            .ok_or(over)?;
+        // The penalty's batch (penalty_batch): pairs, x̂, two caches, δ and s, g, the
+        // real/fake gradients (2 × 2·rows × max width) and the interleaved 3·rows rows (2×).
+        let mw = self.critic.max_width();
+        let gp = [
+            self.generator.cache_len(rows)?,
+            rows.saturating_mul(x).saturating_mul(3),
+            self.critic.cache_len(pairs)?,
+            self.critic.cache_len(rows)?,
+            rows.saturating_mul(units).saturating_mul(2),
+            rows.saturating_mul(x),
+            rows.saturating_mul(mw).saturating_mul(4),
+            rows.saturating_mul(mw).saturating_mul(6),
+        ]
+        .iter()
+        .try_fold(0usize, |a, b| a.checked_add(*b))
+        .ok_or(over)?;
+        Ok(clip.max(gp))
     }
 
     /// Length of the spectral-norm state: (Σ_l out_l for the u vectors, Σ_l in_l for the v).
@@ -208,120 +227,6 @@ pub fn constrain<T: Real>(
     }
 }
 
-/// Adds `weight` · ∂P/∂θ of P = λ (‖∇ₓD(x)‖ − 1)² for one row `x` into `grads`, and returns
-/// (P, ‖∇ₓD(x)‖) (formulas in the module documentation). `work` holds at least
-/// 5 Σ_l out_l + 2X entries. Lengths are the caller's contract.
-#[allow(clippy::too_many_arguments)] // the critic, the row, λ, the weight and two buffers
-fn penalty_row<T: Real>(
-    critic: &Architecture<'_, T>,
-    params: &[T],
-    wt: &[T],
-    x: &[T],
-    lambda: T,
-    weight: T,
-    work: &mut [T],
-    grads: &mut [T],
-) -> (T, T) {
-    let layers = critic.layers();
-    let units: usize = layers.iter().map(|s| s.outputs).sum();
-    let nx = critic.inputs();
-    let (zs, w) = work.split_at_mut(units);
-    let (a_s, w) = w.split_at_mut(units);
-    let (ds, w) = w.split_at_mut(units);
-    let (deltas, w) = w.split_at_mut(units);
-    let (ss, w) = w.split_at_mut(units);
-    let (g, w) = w.split_at_mut(nx);
-    let r = &mut w[..nx];
-    // Forward, keeping z_l, a_l, d_l.
-    let (mut p, mut t, mut off) = (params, wt, 0);
-    for (l, spec) in layers.iter().enumerate() {
-        let nw = spec.outputs * spec.inputs;
-        let (b, rest) = p[nw..].split_at(spec.outputs);
-        p = rest;
-        let (wt_l, rest) = t.split_at(nw);
-        t = rest;
-        let (before, now) = a_s.split_at_mut(off);
-        let input: &[T] = if l == 0 { x } else { &before[off - spec.inputs..] };
-        let z = &mut zs[off..off + spec.outputs];
-        dense_forward(wt_l, b, input, z, spec.inputs, spec.outputs);
-        activate(spec.activation, z, &mut now[..spec.outputs]);
-        for (d, zi) in ds[off..off + spec.outputs].iter_mut().zip(z.iter()) {
-            *d = spec.activation.derivative(*zi);
-        }
-        off += spec.outputs;
-    }
-    // δ_L = d_L; δ_l = d_l ⊙ (W_{l+1}ᵀ δ_{l+1}).
-    let top = layers.len() - 1;
-    let mut end = units;
-    deltas[units - 1] =
-        if layers[top].activation == ActivationKind::Identity { T::ONE } else { ds[units - 1] };
-    let mut p_end = critic.params_len();
-    for l in (1..layers.len()).rev() {
-        let spec = &layers[l];
-        let w_start = p_end - spec.params();
-        let w_l = &params[w_start..w_start + spec.outputs * spec.inputs];
-        let (lower, upper) = deltas.split_at_mut(end - spec.outputs);
-        let below = &mut lower[end - spec.outputs - spec.inputs..];
-        let delta = &upper[..spec.outputs];
-        if l == top && spec.outputs == 1 {
-            // W_Lᵀ δ_L without the 0 + (the fixed-size critic multiplies directly).
-            for (bi, wi) in below.iter_mut().zip(w_l) {
-                *bi = *wi * delta[0];
-            }
-        } else {
-            batch::dense_input_gradient(w_l, delta, below, spec.inputs, spec.outputs);
-        }
-        let z_below = &zs[end - spec.outputs - spec.inputs..end - spec.outputs];
-        activate_backward(layers[l - 1].activation, z_below, below);
-        end -= spec.outputs;
-        p_end = w_start;
-    }
-    // ∇ₓD = W_1ᵀ δ_1.
-    let first = &layers[0];
-    batch::dense_input_gradient(
-        &params[..first.outputs * first.inputs],
-        &deltas[..first.outputs],
-        g,
-        nx,
-        first.outputs,
-    );
-    let (penalty, norm, scale) = penalty_scale(g, lambda, weight);
-    for (ri, gi) in r.iter_mut().zip(g.iter()) {
-        *ri = *gi * scale;
-    }
-    // s_l = d_l ⊙ (W_l s_{l−1}); ∂P/∂W_l += δ_l s_{l−1}ᵀ.
-    let (mut off, mut p_start) = (0usize, 0usize);
-    for (l, spec) in layers.iter().enumerate() {
-        let nw = spec.outputs * spec.inputs;
-        let w_l = &params[p_start..p_start + nw];
-        let gw = &mut grads[p_start..p_start + nw];
-        let (done, now) = ss.split_at_mut(off);
-        let s_prev: &[T] = if l == 0 { r } else { &done[off - spec.inputs..] };
-        let delta = &deltas[off..off + spec.outputs];
-        for (gwr, dl) in gw.chunks_exact_mut(spec.inputs).zip(delta) {
-            for (gwk, sk) in gwr.iter_mut().zip(s_prev) {
-                *gwk += *dl * *sk;
-            }
-        }
-        if l < top {
-            for ((so, wr), d) in now[..spec.outputs]
-                .iter_mut()
-                .zip(w_l.chunks_exact(spec.inputs))
-                .zip(&ds[off..off + spec.outputs])
-            {
-                let mut acc = T::ZERO;
-                for (wi, si) in wr.iter().zip(s_prev) {
-                    acc += *wi * *si;
-                }
-                *so = *d * acc;
-            }
-        }
-        off += spec.outputs;
-        p_start += spec.params();
-    }
-    (penalty, norm)
-}
-
 /// The critic pass of one chunk: for each row b, z_b → fake G(z_b); adds
 /// weight · ∂[D(fake) − D(x_b)]/∂w, then with the penalty (`t` given, t_b ∈ [0, 1])
 /// weight · ∂P(x̂_b)/∂w at x̂_b = t_b x_b + (1 − t_b) fake, into `grads`. Returns the statistics
@@ -383,27 +288,182 @@ pub fn critic_accumulate<T: Real>(
         batch::backward(&shape.critic, cp, pairs, 2 * rows, cache, g_out, grads, None, work)?;
         return Ok(stats);
     };
-    // With the penalty: row by row (real, fake, penalty), the fixed-size accumulation order.
-    let (pair, work) = work.split_at_mut(2 * x);
-    let (cache, work) = work.split_at_mut(shape.critic.cache_len(2)?);
-    let (cwork, gp_work) = work.split_at_mut(shape.critic.work_len(2)?);
-    for (b, (xr, fr)) in real.chunks_exact(x).zip(fake.chunks_exact(x)).enumerate() {
-        pair[..x].copy_from_slice(xr);
-        pair[x..].copy_from_slice(fr);
-        batch::forward(&shape.critic, cp, cwt, pair, 2, cache)?;
-        let d = shape.critic.output(cache, 2)?;
-        stats.d_real += d[0];
-        stats.d_fake += d[1];
-        batch::backward(&shape.critic, cp, pair, 2, cache, &[-weight, weight], grads, None, cwork)?;
+    penalty_batch(shape, cp, cwt, real, fake, t, lambda, weight, work, grads, &mut stats)?;
+    Ok(stats)
+}
+
+/// The critic pass with the penalty over all rows at once. Every weight entry receives, row after
+/// row, the real row's, the fake row's and the penalty's contribution (the fixed-size order),
+/// via one tiled weight-gradient pass per layer over 3·rows interleaved rows; biases get the real
+/// and fake rows only (∂P/∂b = 0).
+#[allow(clippy::too_many_arguments)] // the critic, the rows, λ, the weight and the buffers
+fn penalty_batch<T: Real>(
+    shape: &WganShape<'_, T>,
+    cp: &[T],
+    cwt: &[T],
+    real: &[T],
+    fake: &[T],
+    t: &[T],
+    lambda: T,
+    weight: T,
+    work: &mut [T],
+    grads: &mut [T],
+    stats: &mut CriticStats<T>,
+) -> Result<()> {
+    let critic = &shape.critic;
+    let layers = critic.layers();
+    let (x, rows, mw) = (shape.features(), t.len(), critic.max_width());
+    let units: usize = layers.iter().map(|s| s.outputs).sum();
+    let (pairs, w) = work.split_at_mut(2 * rows * x);
+    let (cache2, w) = w.split_at_mut(critic.cache_len(2 * rows)?);
+    let (xh, w) = w.split_at_mut(rows * x);
+    let (cacheh, w) = w.split_at_mut(critic.cache_len(rows)?);
+    let (delta, w) = w.split_at_mut(rows * units);
+    let (sv, w) = w.split_at_mut(rows * units);
+    let (gr, w) = w.split_at_mut(rows * x);
+    let (g_cur, w) = w.split_at_mut(2 * rows * mw);
+    let (g_next, w) = w.split_at_mut(2 * rows * mw);
+    let (g3, w) = w.split_at_mut(3 * rows * mw);
+    let (x3, _) = w.split_at_mut(3 * rows * mw);
+    // Real/fake interleaved, and x̂_b = t_b x_b + (1 − t_b) fake_b.
+    for (b, ((p, xr), fr)) in
+        pairs.chunks_exact_mut(2 * x).zip(real.chunks_exact(x)).zip(fake.chunks_exact(x)).enumerate()
+    {
+        p[..x].copy_from_slice(xr);
+        p[x..].copy_from_slice(fr);
         let tb = t[b];
-        for (h, (xi, fi)) in pair[..x].iter_mut().zip(xr.iter().zip(fr)) {
+        for (h, (xi, fi)) in xh[b * x..(b + 1) * x].iter_mut().zip(xr.iter().zip(fr)) {
             *h = tb * *xi + (T::ONE - tb) * *fi;
         }
-        let (p, n) = penalty_row(&shape.critic, cp, cwt, &pair[..x], lambda, weight, gp_work, grads);
+    }
+    batch::forward(critic, cp, cwt, pairs, 2 * rows, cache2)?;
+    for d in critic.output(cache2, 2 * rows)?.chunks_exact(2) {
+        stats.d_real += d[0];
+        stats.d_fake += d[1];
+    }
+    batch::forward(critic, cp, cwt, xh, rows, cacheh)?;
+    // Per-layer offsets: units (rows-major blocks: layer l occupies rows × out_l at u_off[l]),
+    // parameters, caches.
+    let top = layers.len() - 1;
+    let unit_off = |l: usize| rows * layers[..l].iter().map(|s| s.outputs).sum::<usize>();
+    let param_off = |l: usize| layers[..l].iter().map(|s| s.params()).sum::<usize>();
+    let z_of = |cache: &[T], l: usize, n: usize| -> core::ops::Range<usize> {
+        let start: usize = layers[..l].iter().map(|s| 2 * s.outputs * n).sum();
+        let _ = cache;
+        start..start + layers[l].outputs * n
+    };
+    // δ: δ_L = d_L (1 for identity); δ_{l−1} = d_{l−1} ⊙ (W_lᵀ δ_l), rows × out per layer.
+    {
+        let zl = &cacheh[z_of(cacheh, top, rows)];
+        let dl = &mut delta[unit_off(top)..unit_off(top) + rows];
+        for (d, z) in dl.iter_mut().zip(zl) {
+            *d = if layers[top].activation == ActivationKind::Identity {
+                T::ONE
+            } else {
+                layers[top].activation.derivative(*z)
+            };
+        }
+    }
+    for l in (1..layers.len()).rev() {
+        let spec = &layers[l];
+        let p0 = param_off(l);
+        let w_l = &cp[p0..p0 + spec.outputs * spec.inputs];
+        let (lower, upper) = delta.split_at_mut(unit_off(l));
+        let below = &mut lower[unit_off(l - 1)..];
+        let dl = &upper[..rows * spec.outputs];
+        if l == top && spec.outputs == 1 {
+            // W_Lᵀ δ_L without the 0 + (the fixed-size critic multiplies directly).
+            for (br, d) in below.chunks_exact_mut(spec.inputs).zip(dl) {
+                for (bi, wi) in br.iter_mut().zip(w_l) {
+                    *bi = *wi * *d;
+                }
+            }
+        } else {
+            batch::dense_input_gradient(w_l, dl, below, spec.inputs, spec.outputs);
+        }
+        activate_backward(layers[l - 1].activation, &cacheh[z_of(cacheh, l - 1, rows)], below);
+    }
+    // g = W_1ᵀ δ_1, then r = s_b g per row; penalty and norm summed in row order.
+    let first = &layers[0];
+    batch::dense_input_gradient(
+        &cp[..first.outputs * first.inputs],
+        &delta[..rows * first.outputs],
+        gr,
+        x,
+        first.outputs,
+    );
+    for gb in gr.chunks_exact_mut(x) {
+        let (p, n, scale) = penalty_scale(gb, lambda, weight);
         stats.penalty += p;
         stats.grad_norm += n;
+        for v in gb.iter_mut() {
+            *v *= scale;
+        }
     }
-    Ok(stats)
+    // s_l = d_l ⊙ (W_l s_{l−1}) for l < L (s_0 = r), row by row as the fixed-size dot products.
+    for l in 0..top {
+        let spec = &layers[l];
+        let p0 = param_off(l);
+        let w_l = &cp[p0..p0 + spec.outputs * spec.inputs];
+        let z = &cacheh[z_of(cacheh, l, rows)];
+        let (done, now) = sv.split_at_mut(unit_off(l));
+        let prev: &[T] = if l == 0 { gr } else { &done[unit_off(l - 1)..] };
+        for ((so, sp), zr) in now[..rows * spec.outputs]
+            .chunks_exact_mut(spec.outputs)
+            .zip(prev.chunks_exact(spec.inputs))
+            .zip(z.chunks_exact(spec.outputs))
+        {
+            for ((sj, wr), zj) in so.iter_mut().zip(w_l.chunks_exact(spec.inputs)).zip(zr) {
+                let mut acc = T::ZERO;
+                for (wi, si) in wr.iter().zip(sp) {
+                    acc += *wi * *si;
+                }
+                *sj = spec.activation.derivative(*zj) * acc;
+            }
+        }
+    }
+    // Backward of the real/fake rows, layer by layer, with the penalty's outer products
+    // interleaved into each weight gradient.
+    let (mut cur, mut next) = (g_cur, g_next);
+    for (l, spec) in layers.iter().enumerate().rev() {
+        let (ni, no) = (spec.inputs, spec.outputs);
+        let n2 = 2 * rows * no;
+        let g = &mut cur[..n2];
+        if l == top {
+            for gp in g.chunks_exact_mut(2) {
+                gp[0] = -weight;
+                gp[1] = weight;
+            }
+        }
+        activate_backward(spec.activation, &cache2[z_of(cache2, l, 2 * rows)], g);
+        let a_prev: &[T] = if l == 0 {
+            pairs
+        } else {
+            let r = z_of(cache2, l - 1, 2 * rows);
+            &cache2[r.end..r.end + 2 * rows * ni]
+        };
+        let s_prev: &[T] = if l == 0 { gr } else { &sv[unit_off(l - 1)..unit_off(l - 1) + rows * ni] };
+        let dl = &delta[unit_off(l)..unit_off(l) + rows * no];
+        for b in 0..rows {
+            g3[3 * b * no..(3 * b + 2) * no].copy_from_slice(&g[2 * b * no..(2 * b + 2) * no]);
+            g3[(3 * b + 2) * no..(3 * b + 3) * no].copy_from_slice(&dl[b * no..(b + 1) * no]);
+            x3[3 * b * ni..(3 * b + 2) * ni].copy_from_slice(&a_prev[2 * b * ni..(2 * b + 2) * ni]);
+            x3[(3 * b + 2) * ni..(3 * b + 3) * ni].copy_from_slice(&s_prev[b * ni..(b + 1) * ni]);
+        }
+        let p0 = param_off(l);
+        let (gw, rest) = grads[p0..].split_at_mut(no * ni);
+        for gro in g.chunks_exact(no) {
+            for (gbo, go) in rest[..no].iter_mut().zip(gro) {
+                *gbo += *go;
+            }
+        }
+        batch::dense_weight_gradient(&x3[..3 * rows * ni], &g3[..3 * rows * no], gw, ni, no);
+        if l > 0 {
+            batch::dense_input_gradient(&cp[p0..p0 + no * ni], g, &mut next[..2 * rows * ni], ni, no);
+        }
+        core::mem::swap(&mut cur, &mut next);
+    }
+    Ok(())
 }
 
 /// The generator pass of one chunk: for each row b, adds weight · ∂[−D(G(z_b))]/∂θ into
@@ -752,9 +812,48 @@ mod tests {
         }
     }
 
+    /// critic_accumulate with the penalty on `rows` copies of `x` as both real and fake (a
+    /// generator W = 0, b = x): the real/fake terms cancel, leaving rows · weight · ∂P(x)/∂w.
+    fn core_penalty(
+        critic: Architecture<'_, f64>,
+        params: &[f64],
+        x: &[f64],
+        rows: usize,
+        weight: f64,
+    ) -> (Vec<f64>, CriticStats<f64>) {
+        let nx = x.len();
+        let gs = [LayerSpec::new(1, nx, ActivationKind::Identity)];
+        let ga = Architecture::new(&gs).unwrap();
+        let mut gp = vec![0.0; ga.params_len()];
+        gp[nx..].copy_from_slice(x);
+        let (mut gwt, mut cwt) = (vec![0.0; ga.weights_len()], vec![0.0; critic.weights_len()]);
+        batch::transpose_weights(&ga, &gp, &mut gwt).unwrap();
+        batch::transpose_weights(&critic, params, &mut cwt).unwrap();
+        let lip = Lipschitz::GradientPenalty { lambda: 10.0 };
+        let shape = WganShape::new(ga, critic, lip).unwrap();
+        let real: Vec<f64> = x.iter().copied().cycle().take(rows * nx).collect();
+        let (z, t) = (vec![0.3; rows], vec![0.6; rows]);
+        let mut work = vec![0.0; shape.work_len(rows).unwrap()];
+        let mut grads = vec![0.0; critic.params_len()];
+        let s = critic_accumulate(
+            &shape,
+            (&gp, &gwt),
+            (params, &cwt),
+            &real,
+            &z,
+            Some(&t),
+            lip,
+            weight,
+            &mut work,
+            &mut grads,
+        )
+        .unwrap();
+        (grads, s)
+    }
+
     #[test]
     fn penalty_equals_fixed_size_closed_form_and_finite_differences_at_depth_four() {
-        // At the fixed-size critic's shape: the same value and gradient bit for bit.
+        // At the fixed-size critic's shape: the closed form's value and gradient.
         let mut c: Critic<f64, 3, 4> = critic_zeros(0.2);
         c.init(Init::HeNormal, &mut Xoshiro256PlusPlus::seed_from_u64(4));
         let (_, cs) = specs(0.2);
@@ -762,16 +861,15 @@ mod tests {
         let x = [0.3, -0.7, 1.1];
         let mut want = c.zeros_like();
         let (wp, wn) = gradient_penalty(&c, &x, 10.0, 0.5, &mut want);
-        let params = flat(&c);
-        let mut wt = vec![0.0; ca.weights_len()];
-        batch::transpose_weights(&ca, &params, &mut wt).unwrap();
-        let mut work = vec![0.0; 64];
-        let mut grads = vec![0.0; ca.params_len()];
-        assert_eq!(penalty_row(&ca, &params, &wt, &x, 10.0, 0.5, &mut work, &mut grads), (wp, wn));
-        assert_eq!(grads, flat(&want));
+        let (grads, s) = core_penalty(ca, &flat(&c), &x, 1, 0.5);
+        assert_eq!((s.penalty, s.grad_norm), (wp, wn));
+        for (g, w) in grads.iter().zip(flat(&want)) {
+            assert!((g - w).abs() < 1e-14, "{g} vs {w}");
+        }
 
-        // Four layers, mixed piecewise-linear activations: against central differences of
-        // P(w) with ∇ₓD from the ordinary backward pass (independent of the closed form).
+        // Four layers, mixed piecewise-linear activations, 6 rows (register tiles and the
+        // remainder): against central differences of P(w) with ∇ₓD from the ordinary backward
+        // pass (independent of the closed form).
         let a = ActivationKind::LeakyRelu { slope: 0.1 };
         let deep = [
             LayerSpec::new(5, 7, a),
@@ -797,11 +895,9 @@ mod tests {
             let n = gx.iter().map(|v| v * v).sum::<f64>().sqrt();
             10.0 * (n - 1.0) * (n - 1.0)
         };
-        let mut wt = vec![0.0; da.weights_len()];
-        batch::transpose_weights(&da, &params, &mut wt).unwrap();
-        let mut work = vec![0.0; 5 * 17 + 10];
-        let mut grads = vec![0.0; da.params_len()];
-        let (p, _) = penalty_row(&da, &params, &wt, &x, 10.0, 1.0, &mut work, &mut grads);
+        let rows = 6;
+        let (grads, s) = core_penalty(da, &params, &x, rows, 1.0 / rows as f64);
+        let p = s.penalty / rows as f64;
         assert!((p - penalty(&params)).abs() < 1e-12 && p > 0.0);
         let h = 1e-6;
         for i in 0..params.len() {
