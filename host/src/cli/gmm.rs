@@ -1,4 +1,4 @@
-//! `crabmix gmm fit|score|predict|sample`.
+//! `crabmix gmm fit|score|predict|sample` (and `export`, in [`super::export`]).
 
 use super::output::{CliResult, stdout_error, write_atomically};
 use clap::{Args, Subcommand, ValueEnum};
@@ -23,6 +23,8 @@ pub(super) enum GmmCommand {
     Predict(ModelArgs),
     /// Draw samples from a model, as CSV.
     Sample(SampleArgs),
+    /// Write a model for a firmware: Rust `const`s or a checksummed binary blob.
+    Export(super::export::ExportArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -160,7 +162,7 @@ fn fit<T: GpuScalar>(a: &FitArgs) -> CliResult {
     }
 }
 
-fn load_model(path: &Path) -> Result<Mixture<f64>, String> {
+pub(super) fn load_model(path: &Path) -> Result<Mixture<f64>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let json: ModelJson = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     json.to_mixture::<f64>().map_err(|e| format!("{}: {e}", path.display()))
@@ -176,6 +178,7 @@ pub(super) fn run(c: GmmCommand) -> CliResult {
         GmmCommand::Score(a) => score(&a),
         GmmCommand::Predict(a) => predict(&a),
         GmmCommand::Sample(a) => sample(&a),
+        GmmCommand::Export(a) => super::export::run(&a),
     }
 }
 
