@@ -4,6 +4,10 @@
 #   2. on-target kernel tests on the emulated Cortex-M4F (mps2-an386) and Cortex-M0 (microbit),
 #   3. the density-estimation app on the M4F (its crab-fit line must equal golden/crab-fit.txt,
 #      which the host test also checks: same bits on both),
+#   3b. host → board → host (issue 18): the host CLI fits the crabs and exports the model (Rust
+#      constants and blob) into target/roundtrip/; src/bin/roundtrip.rs loads both, scores,
+#      adapts by online EM and prints the model; `crabmix gmm import-log` reads it back and
+#      `crabmix gmm score` on the host must agree with the device's ln p (tools/roundtrip_check.py),
 #   4. the real-board build (nRF52840, defmt-rtt) — built, not run: no board here,
 #   4b. panic-freedom proven at link time (panic-paths.sh): the kernel entry points in
 #      src/bin/prove_no_panic.rs (MLP, KL, reparameterization, GMM) and the shipped app link
@@ -28,7 +32,7 @@ step() { echo; echo "=== firmware: $*"; }
 # --- prerequisites (installed by scripts/prerequisites.sh from scripts/prerequisites.txt) --------
 source ../scripts/prerequisites.sh --no-install
 # flip-link: the linker of both thumb targets (.cargo/config.toml): stack at the bottom of RAM.
-require cargo rustc rustup qemu-system-arm defmt-print flip-link gcc readelf size llvm-objdump
+require cargo rustc rustup qemu-system-arm defmt-print flip-link gcc readelf size llvm-objdump python3 awk
 installed=$(rustup target list --installed)
 for t in thumbv7em-none-eabihf thumbv6m-none-eabi; do
   grep -qx "$t" <<<"$installed" || { echo "target $t missing: run bash scripts/prerequisites.sh" >&2; exit 1; }
@@ -58,6 +62,29 @@ else
   echo "crab fit differs between device and host:" >&2
   echo "  device: $device_line" >&2
   echo "  host:   $golden_line" >&2
+  fail=1
+fi
+
+# --- 3b. host → board → host round trip (issue 18) ---------------------------------------------
+step "round trip: host fit + export → QEMU (load, score, adapt) → import-log → host score"
+RT=$FW/target/roundtrip
+mkdir -p "$RT"
+(cd .. && cargo build --release --locked -p crabmix 2>&1 | tail -1)
+CLI=${CARGO_TARGET_DIR:-$FW/../target}/release/crabmix
+"$CLI" gmm fit ../data/pearson_crabs.csv --components 2 --seed 1 --output "$RT/model.json"
+"$CLI" gmm export "$RT/model.json" --format rust --output "$RT/model.rs"
+"$CLI" gmm export "$RT/model.json" --format bin --output "$RT/model.bin"
+if cargo run --release --features roundtrip --bin roundtrip >"$OUT/roundtrip.log" 2>&1 &&
+  grep -q "rt-result: ok" "$OUT/roundtrip.log"; then
+  # The same rows the device scored: every 15th crab ratio (the CSV holds them in RATIOS' order).
+  awk 'NR > 1 && (NR - 2) % 15 == 0' ../data/pearson_crabs.csv | head -64 >"$RT/points.csv"
+  "$CLI" gmm import-log "$OUT/roundtrip.log" --output "$RT/adapted.json"
+  "$CLI" gmm score "$RT/points.csv" --model "$RT/model.json" >"$RT/host-exported.txt"
+  "$CLI" gmm score "$RT/points.csv" --model "$RT/adapted.json" >"$RT/host-adapted.txt"
+  python3 tools/roundtrip_check.py "$OUT/roundtrip.log" "$RT/host-exported.txt" "$RT/host-adapted.txt" || fail=1
+else
+  tail -5 "$OUT/roundtrip.log" >&2
+  echo "round trip: the device run failed" >&2
   fail=1
 fi
 

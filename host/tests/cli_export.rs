@@ -98,3 +98,47 @@ fn export_errors_name_the_file() {
     let o = crabmix(&["gmm", "export", big.to_str().unwrap()]);
     assert!(!o.status.success(), "--format is required");
 }
+
+/// A firmware's `gmm-model` line (defmt text, the last one wins) comes back as a model JSON that
+/// `score` reads: the f32 bits exactly, the weights renormalized in f64.
+#[test]
+fn import_log_reads_the_devices_model_line() {
+    let h = |v: f32| format!("{:08x}", v.to_bits());
+    let line = |w0: f32| {
+        format!(
+            "0.000 INFO  gmm-model k=2 d=1 kind=full w={},{} mu={},{} cov={},{}\n",
+            h(w0),
+            h(1.0 - w0),
+            h(0.63),
+            h(0.655),
+            h(3.3e-4),
+            h(1.7e-4)
+        )
+    };
+    let log = tmp("device.log", &format!("INFO  boot\n{}{}INFO  done\n", line(0.5), line(0.4)));
+    let o = crabmix(&["gmm", "import-log", log.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(json["covariance_type"], "full");
+    let w: Vec<f64> = json["weights"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let total = 0.4f32 as f64 + (1.0f32 - 0.4) as f64;
+    assert_eq!(w, [0.4f32 as f64 / total, (1.0f32 - 0.4) as f64 / total]);
+    assert_eq!(json["means"][1][0].as_f64(), Some(0.655f32 as f64));
+    assert_eq!(json["covariances"][0][0][0].as_f64(), Some(3.3e-4f32 as f64));
+    let model = tmp("imported.json", &String::from_utf8(o.stdout).unwrap());
+    let points = tmp("points.csv", "0.63\n");
+    let o = crabmix(&["gmm", "score", points.to_str().unwrap(), "--model", model.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    for (text, want) in [
+        ("INFO  nothing here\n", "no `gmm-model` line"),
+        ("gmm-model k=2 d=1 kind=full w=3f000000 mu=0,0 cov=0,0\n", "`w=` holds 1 values"),
+        ("gmm-model k=2 d=1 kind=full w=3f00000g,3f000000 mu=0,0 cov=0,0\n", "is not 8 hex digits"),
+        ("gmm-model k=2 d=1 kind=tied w=3f000000,3f000000 mu=0,0 cov=0,0\n", "unknown covariance type"),
+    ] {
+        let bad = tmp("bad.log", text);
+        let o = crabmix(&["gmm", "import-log", bad.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains("bad.log") && err.contains(want), "{text}: {err}");
+    }
+}

@@ -261,7 +261,8 @@ fn gmm_blob_and_monitor() {
     black_box(bytes);
     for alarm in [Alarm::LogDensityBelow(black_box(-10.0f32)), Alarm::FalseAlarmRate(black_box(0.001))] {
         let batch = FitConfig::<f32> { kind: black_box(CovarianceKind::Full), ..FitConfig::default() };
-        let config = MonitorConfig { alarm, refit_every: black_box(64), online: OnlineConfig::default(), batch };
+        let config =
+            MonitorConfig { alarm, refit_every: black_box(64), online: OnlineConfig::default(), batch };
         if let Ok(mut monitor) = DensityMonitor::<f32, 4, 2, 32>::new(black_box(config)) {
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(black_box(4));
             for i in 0..black_box(100) {

@@ -1,4 +1,5 @@
-//! `crabmix gmm export MODEL.json --format rust|bin`: a fitted model, ready for a firmware.
+//! `crabmix gmm export MODEL.json --format rust|bin`: a fitted model, ready for a firmware; and
+//! back: `crabmix gmm import-log LOG`, the model a firmware printed, as MODEL.json.
 //!
 //! * `rust`: a source file of `const` parameters for `GaussianMixture<S, K, D>` and a `model()`
 //!   constructor, meant for `include!`; every value printed so that it parses back to the same
@@ -13,6 +14,8 @@
 use super::gmm::load_model;
 use super::output::{CliResult, stdout_error, write_atomically};
 use clap::{Args, ValueEnum};
+use crabmix::gmm::Mixture;
+use crabmix::gmm::json::{ModelJson, parse_kind};
 use crabmix::kernels::Real;
 use crabmix::kernels::gmm::{blob_len, encode_blob};
 use std::fmt::Write as _;
@@ -45,6 +48,74 @@ pub(super) struct ExportArgs {
     /// Write here instead of stdout (written to a temporary file, then renamed).
     #[arg(long, short = 'o')]
     output: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub(super) struct ImportLogArgs {
+    /// A firmware's log (decoded defmt text) holding a `gmm-model` line; the last one is read.
+    log: PathBuf,
+    /// Write the model JSON here instead of stdout (written to a temporary file, then renamed).
+    #[arg(long, short = 'o')]
+    output: Option<PathBuf>,
+}
+
+/// Runs `gmm import-log`: the last `gmm-model k=K d=D kind=KIND w=… mu=… cov=…` line of the log
+/// (f32 bits, 8 hex digits each, comma-separated: weights, means, dense covariances) becomes a
+/// model JSON: each f32 exactly as an f64, but the weights renormalized in f64.
+pub(super) fn import_log(a: &ImportLogArgs) -> CliResult {
+    let text = std::fs::read_to_string(&a.log).map_err(|e| format!("{}: {e}", a.log.display()))?;
+    let (number, line) = text
+        .lines()
+        .enumerate()
+        .filter_map(|(i, l)| l.find("gmm-model ").map(|at| (i + 1, &l[at..])))
+        .last()
+        .ok_or_else(|| format!("{}: no `gmm-model` line", a.log.display()))?;
+    let model = parse_model_line(line).map_err(|e| format!("{}:{number}: {e}", a.log.display()))?;
+    let text = serde_json::to_string_pretty(&ModelJson::from_mixture(&model, None))
+        .map_err(|e| e.to_string())?
+        + "\n";
+    match &a.output {
+        Some(path) => write_atomically(path, text.as_bytes()),
+        None => std::io::stdout().write_all(text.as_bytes()).map_err(stdout_error),
+    }
+}
+
+fn parse_model_line(line: &str) -> Result<Mixture<f64>, String> {
+    let field = |name: &str| -> Result<&str, String> {
+        line.split_whitespace()
+            .find_map(|t| t.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+            .ok_or_else(|| format!("no `{name}=` in the gmm-model line"))
+    };
+    let size = |name: &str| -> Result<usize, String> {
+        field(name)?.parse().map_err(|_| format!("`{name}=` is not a number"))
+    };
+    let bits = |name: &str, expected: usize| -> Result<Vec<f64>, String> {
+        let v = field(name)?
+            .split(',')
+            .map(|h| {
+                u32::from_str_radix(h, 16)
+                    .ok()
+                    .filter(|_| h.len() == 8)
+                    .map(|b| f32::from_bits(b) as f64)
+                    .ok_or_else(|| format!("`{name}=`: `{h}` is not 8 hex digits"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if v.len() != expected {
+            return Err(format!("`{name}=` holds {} values, K and D need {expected}", v.len()));
+        }
+        Ok(v)
+    };
+    let (k, d) = (size("k")?, size("d")?);
+    let kind = parse_kind(field("kind")?)?;
+    // The device's f32 weights sum to 1 within f32 rounding (≈ 1e-7), not within the f64
+    // model's √ε: renormalized in f64, they move by as much, ln p by ≤ 1e-7. Everything else is
+    // the f32 value exactly.
+    let mut w = bits("w", k)?;
+    let total: f64 = w.iter().sum();
+    w.iter_mut().for_each(|v| *v /= total);
+    let mu = bits("mu", k.saturating_mul(d))?;
+    let cov = bits("cov", k.saturating_mul(d).saturating_mul(d))?;
+    Mixture::new(kind, d, w, mu, cov).map_err(|e| e.to_string())
 }
 
 /// Runs `gmm export`.

@@ -25,6 +25,8 @@ pub(super) enum GmmCommand {
     Sample(SampleArgs),
     /// Write a model for a firmware: Rust `const`s or a checksummed binary blob.
     Export(super::export::ExportArgs),
+    /// Read the model a firmware printed (its `gmm-model` log line) back as JSON.
+    ImportLog(super::export::ImportLogArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -179,6 +181,7 @@ pub(super) fn run(c: GmmCommand) -> CliResult {
         GmmCommand::Predict(a) => predict(&a),
         GmmCommand::Sample(a) => sample(&a),
         GmmCommand::Export(a) => super::export::run(&a),
+        GmmCommand::ImportLog(a) => super::export::import_log(&a),
     }
 }
 
