@@ -8,7 +8,8 @@
 #      constants and blob) into target/roundtrip/; src/bin/roundtrip.rs loads both, scores,
 #      adapts by online EM and prints the model; `crabmix gmm import-log` reads it back and
 #      `crabmix gmm score` on the host must agree with the device's ln p (tools/roundtrip_check.py),
-#   4. the real-board build (nRF52840, defmt-rtt) — built, not run: no board here,
+#   2b. the on-target tests on QEMU netduinoplus2 (STM32F405),
+#   4. the real-board builds (nRF52840, RP2040 with boot2; defmt-rtt) — built, not run: no board here,
 #   4b. panic-freedom proven at link time (panic-paths.sh): the kernel entry points in
 #      src/bin/prove_no_panic.rs (MLP, KL, reparameterization, GMM) and the shipped app link
 #      against an undefined panic handler; a canary of each must not,
@@ -49,6 +50,9 @@ step "on-target tests, Cortex-M4F (QEMU mps2-an386)"
 cargo test --release --test kernels 2>&1 | tee "$OUT/tests-m4f.log"
 step "on-target tests, Cortex-M0 soft float (QEMU microbit)"
 cargo test --release --target thumbv6m-none-eabi --test kernels 2>&1 | tee "$OUT/tests-m0.log"
+
+step "on-target tests, STM32F405 (QEMU netduinoplus2; own target dir: another memory map)"
+cargo test-f405 --release --test kernels --target-dir "$TD/netduinoplus2" 2>&1 | tee "$OUT/tests-f405.log"
 
 # --- 3. the application ------------------------------------------------------------------------
 step "density-estimation app (QEMU mps2-an386)"
@@ -91,6 +95,13 @@ fi
 # --- 4. real board: must build ---------------------------------------------------------------
 step "real board build (nRF52840, defmt-rtt)"
 cargo build --release --no-default-features --features nrf52840 --target-dir "$TD/nrf52840" 2>&1 | tail -2
+
+step "real board build (RP2040, thumbv6m, boot2 + defmt-rtt)"
+cargo build-rp2040 --release --target-dir "$TD/rp2040" 2>&1 | tail -2
+RP=$TD/rp2040/thumbv6m-none-eabi/release/crabmix-firmware
+# The boot ROM runs the 256 bytes at the start of flash: boot2 must be there, the vectors after.
+readelf -SW "$RP" | grep -q '\.boot2 *PROGBITS *10000000 .* 000100 ' ||
+  { echo "rp2040: .boot2 is not the first 256 bytes of flash" >&2; fail=1; }
 
 # --- 4b. panic-freedom proven at link time (issue 8) -------------------------------------------
 step "panic-freedom: kernel entry points and the shipped app link with an undefined panic handler"
