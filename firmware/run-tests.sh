@@ -15,7 +15,8 @@
 #      against an undefined panic handler; a canary of each must not,
 #   4c. stack overflow is a fault (flip-link): src/bin/stack_overflow.rs recurses without bound on
 #      both QEMU boards and must end in the HardFault handler's exit status 3,
-#   5. measurements: flash/RAM (size), stack high-water marks, instructions per call of online EM,
+#   5. measurements: footprint per feature (measure-footprint.sh: flash, RAM, stack of one-feature
+#      binaries on thumbv6m and thumbv7em), flash/RAM (size), stack high-water marks, instructions per call of online EM,
 #      log density, E-step and M-step (TCG plugin), compared with golden/{size,stack,insns}.txt;
 #      the E-/M-step figures also go to target/measurements/mcu-cost.json for the bench harness.
 # Exits non-zero on any failure. Golden files: GOLDEN=check (default) prints differences as
@@ -129,6 +130,9 @@ done
 step "instruction counts (TCG plugin)"
 ./measure-mcu-cost.sh "$OUT" || fail=1
 
+step "footprint per feature (thumbv6m, thumbv7em)"
+./measure-footprint.sh "$OUT" || fail=1
+
 step "measurements"
 ELF=$TD/thumbv7em-none-eabihf/release/crabmix-firmware
 NRF=$TD/nrf52840/thumbv7em-none-eabihf/release/crabmix-firmware
@@ -155,7 +159,7 @@ loop_stack=$(awk '$1=="app" && $2=="density_loop_sensor"{print $3}' "$OUT/stack.
 echo "budget: density loop stack ${loop_stack:-?} / 2048 B"
 (( ${loop_stack:-99999} <= 2048 )) || { echo "density loop stack budget exceeded" >&2; fail=1; }
 
-for f in size stack insns; do
+for f in size stack insns footprint; do
   if ! diff -u "golden/$f.txt" "$OUT/$f.txt" >"$OUT/$f.diff" 2>&1; then
     case "$GOLDEN" in
       update) cp "$OUT/$f.txt" "golden/$f.txt"; echo "golden/$f.txt updated" ;;
