@@ -6,10 +6,14 @@ fn main() {
     let target = env::var("TARGET").unwrap_or_default();
     let qemu = env::var_os("CARGO_FEATURE_QEMU").is_some();
     let nrf = env::var_os("CARGO_FEATURE_NRF52840").is_some();
+    let f405 = env::var_os("CARGO_FEATURE_NETDUINOPLUS2").is_some();
+    let rp2040 = env::var_os("CARGO_FEATURE_RP2040").is_some();
     let v6m = target.starts_with("thumbv6m");
     // Neither/both features is reported by `compile_error!` in lib.rs with a better message;
     // here just pick something so the build gets that far.
     let map = match (qemu, nrf, v6m) {
+        _ if rp2040 => "memory/rp2040.x",
+        _ if f405 => "memory/netduinoplus2.x",
         (_, true, _) => "memory/nrf52840.x",
         (_, false, true) => "memory/microbit.x",
         _ => "memory/mps2-an386.x",

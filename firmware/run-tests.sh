@@ -4,13 +4,19 @@
 #   2. on-target kernel tests on the emulated Cortex-M4F (mps2-an386) and Cortex-M0 (microbit),
 #   3. the density-estimation app on the M4F (its crab-fit line must equal golden/crab-fit.txt,
 #      which the host test also checks: same bits on both),
-#   4. the real-board build (nRF52840, defmt-rtt) — built, not run: no board here,
+#   3b. host → board → host (issue 18): the host CLI fits the crabs and exports the model (Rust
+#      constants and blob) into target/roundtrip/; src/bin/roundtrip.rs loads both, scores,
+#      adapts by online EM and prints the model; `crabmix gmm import-log` reads it back and
+#      `crabmix gmm score` on the host must agree with the device's ln p (tools/roundtrip_check.py),
+#   2b. the on-target tests on QEMU netduinoplus2 (STM32F405),
+#   4. the real-board builds (nRF52840, RP2040 with boot2; defmt-rtt) — built, not run: no board here,
 #   4b. panic-freedom proven at link time (panic-paths.sh): the kernel entry points in
 #      src/bin/prove_no_panic.rs (MLP, KL, reparameterization, GMM) and the shipped app link
 #      against an undefined panic handler; a canary of each must not,
 #   4c. stack overflow is a fault (flip-link): src/bin/stack_overflow.rs recurses without bound on
 #      both QEMU boards and must end in the HardFault handler's exit status 3,
-#   5. measurements: flash/RAM (size), stack high-water marks, instructions per call of online EM,
+#   5. measurements: footprint per feature (measure-footprint.sh: flash, RAM, stack of one-feature
+#      binaries on thumbv6m and thumbv7em), flash/RAM (size), stack high-water marks, instructions per call of online EM,
 #      log density, E-step and M-step (TCG plugin), compared with golden/{size,stack,insns}.txt;
 #      the E-/M-step figures also go to target/measurements/mcu-cost.json for the bench harness.
 # Exits non-zero on any failure. Golden files: GOLDEN=check (default) prints differences as
@@ -28,7 +34,7 @@ step() { echo; echo "=== firmware: $*"; }
 # --- prerequisites (installed by scripts/prerequisites.sh from scripts/prerequisites.txt) --------
 source ../scripts/prerequisites.sh --no-install
 # flip-link: the linker of both thumb targets (.cargo/config.toml): stack at the bottom of RAM.
-require cargo rustc rustup qemu-system-arm defmt-print flip-link gcc readelf size llvm-objdump
+require cargo rustc rustup qemu-system-arm defmt-print flip-link gcc readelf size llvm-objdump python3 awk
 installed=$(rustup target list --installed)
 for t in thumbv7em-none-eabihf thumbv6m-none-eabi; do
   grep -qx "$t" <<<"$installed" || { echo "target $t missing: run bash scripts/prerequisites.sh" >&2; exit 1; }
@@ -46,6 +52,9 @@ cargo test --release --test kernels 2>&1 | tee "$OUT/tests-m4f.log"
 step "on-target tests, Cortex-M0 soft float (QEMU microbit)"
 cargo test --release --target thumbv6m-none-eabi --test kernels 2>&1 | tee "$OUT/tests-m0.log"
 
+step "on-target tests, STM32F405 (QEMU netduinoplus2; own target dir: another memory map)"
+cargo test-f405 --release --test kernels --target-dir "$TD/netduinoplus2" 2>&1 | tee "$OUT/tests-f405.log"
+
 # --- 3. the application ------------------------------------------------------------------------
 step "density-estimation app (QEMU mps2-an386)"
 cargo run --release 2>&1 | tee "$OUT/app.log"
@@ -61,9 +70,39 @@ else
   fail=1
 fi
 
+# --- 3b. host → board → host round trip (issue 18) ---------------------------------------------
+step "round trip: host fit + export → QEMU (load, score, adapt) → import-log → host score"
+RT=$FW/target/roundtrip
+mkdir -p "$RT"
+(cd .. && cargo build --release --locked -p crabmix 2>&1 | tail -1)
+CLI=${CARGO_TARGET_DIR:-$FW/../target}/release/crabmix
+"$CLI" gmm fit ../data/pearson_crabs.csv --components 2 --seed 1 --output "$RT/model.json"
+"$CLI" gmm export "$RT/model.json" --format rust --output "$RT/model.rs"
+"$CLI" gmm export "$RT/model.json" --format bin --output "$RT/model.bin"
+if cargo run --release --features roundtrip --bin roundtrip >"$OUT/roundtrip.log" 2>&1 &&
+  grep -q "rt-result: ok" "$OUT/roundtrip.log"; then
+  # The same rows the device scored: every 15th crab ratio (the CSV holds them in RATIOS' order).
+  awk 'NR > 1 && (NR - 2) % 15 == 0' ../data/pearson_crabs.csv | head -64 >"$RT/points.csv"
+  "$CLI" gmm import-log "$OUT/roundtrip.log" --output "$RT/adapted.json"
+  "$CLI" gmm score "$RT/points.csv" --model "$RT/model.json" >"$RT/host-exported.txt"
+  "$CLI" gmm score "$RT/points.csv" --model "$RT/adapted.json" >"$RT/host-adapted.txt"
+  python3 tools/roundtrip_check.py "$OUT/roundtrip.log" "$RT/host-exported.txt" "$RT/host-adapted.txt" || fail=1
+else
+  tail -5 "$OUT/roundtrip.log" >&2
+  echo "round trip: the device run failed" >&2
+  fail=1
+fi
+
 # --- 4. real board: must build ---------------------------------------------------------------
 step "real board build (nRF52840, defmt-rtt)"
 cargo build --release --no-default-features --features nrf52840 --target-dir "$TD/nrf52840" 2>&1 | tail -2
+
+step "real board build (RP2040, thumbv6m, boot2 + defmt-rtt)"
+cargo build-rp2040 --release --target-dir "$TD/rp2040" 2>&1 | tail -2
+RP=$TD/rp2040/thumbv6m-none-eabi/release/crabmix-firmware
+# The boot ROM runs the 256 bytes at the start of flash: boot2 must be there, the vectors after.
+readelf -SW "$RP" | grep -q '\.boot2 *PROGBITS *10000000 .* 000100 ' ||
+  { echo "rp2040: .boot2 is not the first 256 bytes of flash" >&2; fail=1; }
 
 # --- 4b. panic-freedom proven at link time (issue 8) -------------------------------------------
 step "panic-freedom: kernel entry points and the shipped app link with an undefined panic handler"
@@ -91,6 +130,9 @@ done
 step "instruction counts (TCG plugin)"
 ./measure-mcu-cost.sh "$OUT" || fail=1
 
+step "footprint per feature (thumbv6m, thumbv7em)"
+./measure-footprint.sh "$OUT" || fail=1
+
 step "measurements"
 ELF=$TD/thumbv7em-none-eabihf/release/crabmix-firmware
 NRF=$TD/nrf52840/thumbv7em-none-eabihf/release/crabmix-firmware
@@ -117,7 +159,7 @@ loop_stack=$(awk '$1=="app" && $2=="density_loop_sensor"{print $3}' "$OUT/stack.
 echo "budget: density loop stack ${loop_stack:-?} / 2048 B"
 (( ${loop_stack:-99999} <= 2048 )) || { echo "density loop stack budget exceeded" >&2; fail=1; }
 
-for f in size stack insns; do
+for f in size stack insns footprint; do
   if ! diff -u "golden/$f.txt" "$OUT/$f.txt" >"$OUT/$f.diff" 2>&1; then
     case "$GOLDEN" in
       update) cp "$OUT/$f.txt" "golden/$f.txt"; echo "golden/$f.txt updated" ;;

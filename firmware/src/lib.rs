@@ -5,22 +5,32 @@
 //! Boards (exactly one feature):
 //! * `qemu` (default): QEMU's `mps2-an386` (Cortex-M4F) for `thumbv7em-none-eabihf`, or QEMU's
 //!   `microbit` (Cortex-M0, soft float) for `thumbv6m-none-eabi`; defmt over semihosting.
+//! * `netduinoplus2` (with `qemu`): QEMU's `netduinoplus2` (STM32F405, Cortex-M4F, real MCU
+//!   peripherals), `thumbv7em-none-eabihf`; defmt over semihosting.
 //! * `nrf52840`: nRF52840-DK, defmt over RTT, run by `probe-rs run` (which also serves the
 //!   semihosting exit call).
+//! * `rp2040`: Raspberry Pi RP2040 (Cortex-M0+, `thumbv6m-none-eabi`), its second-stage
+//!   bootloader from `rp2040-boot2`, defmt over RTT, run by `probe-rs run --chip RP2040`.
+//!
+//! A board is a feature and a memory map (`memory/*.x`, chosen by `build.rs`), nothing more.
 #![no_std]
 #![deny(missing_docs)]
 
-#[cfg(not(any(feature = "qemu", feature = "nrf52840")))]
+#[cfg(not(any(feature = "qemu", feature = "nrf52840", feature = "rp2040")))]
 compile_error!(
     "select a board: `--features qemu` (default, emulated mps2-an386/microbit) or \
-     `--no-default-features --features nrf52840`"
+     `--no-default-features --features nrf52840` (or `rp2040`)"
 );
-#[cfg(all(feature = "qemu", feature = "nrf52840"))]
-compile_error!("features `qemu` and `nrf52840` select different boards: enable exactly one");
+#[cfg(any(
+    all(feature = "qemu", feature = "nrf52840"),
+    all(feature = "qemu", feature = "rp2040"),
+    all(feature = "nrf52840", feature = "rp2040")
+))]
+compile_error!("features `qemu`, `nrf52840` and `rp2040` select different boards: enable exactly one");
 
 // The transport is chosen by the board: RTT on the real board (linking the crate registers its
 // global defmt logger), semihosting under QEMU (`SemihostingLogger` below).
-#[cfg(feature = "nrf52840")]
+#[cfg(any(feature = "nrf52840", feature = "rp2040"))]
 use defmt_rtt as _;
 // Panics print through defmt, then `udf` → HardFault → `exit(false)` below. In the panic-freedom
 // proof of the shipped app (feature `prove-no-panic-app`, panic-paths.sh) the handler is one that
@@ -32,14 +42,29 @@ use core::sync::atomic::{Ordering, compiler_fence};
 use cortex_m_rt::ExceptionFrame;
 
 /// Name of the board this image was linked for.
-#[cfg(all(feature = "qemu", target_arch = "arm", not(armv6m)))]
+#[cfg(all(feature = "qemu", target_arch = "arm", not(armv6m), not(feature = "netduinoplus2")))]
 pub const BOARD: &str = "qemu-mps2-an386";
+/// Name of the board this image was linked for.
+#[cfg(all(feature = "qemu", feature = "netduinoplus2"))]
+pub const BOARD: &str = "qemu-netduinoplus2";
 /// Name of the board this image was linked for.
 #[cfg(all(feature = "qemu", armv6m))]
 pub const BOARD: &str = "qemu-microbit";
 /// Name of the board this image was linked for.
 #[cfg(feature = "nrf52840")]
 pub const BOARD: &str = "nrf52840";
+/// Name of the board this image was linked for.
+#[cfg(feature = "rp2040")]
+pub const BOARD: &str = "rp2040";
+
+/// The RP2040's second-stage bootloader (for W25Q080-class QSPI flash, as on the Raspberry Pi
+/// Pico): the boot ROM copies these 256 bytes from the start of flash and runs them to set up
+/// execute-in-place; `memory/rp2040.x` places the `.boot2` section there.
+#[cfg(feature = "rp2040")]
+#[unsafe(link_section = ".boot2")]
+#[unsafe(no_mangle)]
+#[used]
+pub static BOOT2_FIRMWARE: [u8; 256] = rp2040_boot2::BOOT_LOADER_W25Q080;
 
 /// Ends the program through semihosting: QEMU (and `probe-rs run`) exit with status 0 on success
 /// and 1 on failure, so CI sees the result in the exit code.

@@ -245,6 +245,34 @@ fn gmm_runtime_sized() {
     black_box((k, m, b));
 }
 
+/// The model blob (loader and writer) and the library's density monitor, both alarm kinds, at
+/// the app's K = 4, D = 2 (issue 18).
+#[cfg(feature = "prove-no-panic-gmm")]
+#[inline(never)]
+fn gmm_blob_and_monitor() {
+    use crabmix_kernels::gmm::{CovarianceKind, FitConfig, GaussianMixture, OnlineConfig};
+    use crabmix_kernels::monitor::{Alarm, DensityMonitor, MonitorConfig};
+    let mut bytes = black_box([0u8; 160]);
+    let len = black_box(bytes.len());
+    let loaded = GaussianMixture::<f32, 4, 2>::from_blob(black_box(bytes.get(..len).unwrap_or(&[])));
+    if let Ok(m) = loaded {
+        black_box(m.to_blob(&mut bytes).ok());
+    }
+    black_box(bytes);
+    for alarm in [Alarm::LogDensityBelow(black_box(-10.0f32)), Alarm::FalseAlarmRate(black_box(0.001))] {
+        let batch = FitConfig::<f32> { kind: black_box(CovarianceKind::Full), ..FitConfig::default() };
+        let config =
+            MonitorConfig { alarm, refit_every: black_box(64), online: OnlineConfig::default(), batch };
+        if let Ok(mut monitor) = DensityMonitor::<f32, 4, 2, 32>::new(black_box(config)) {
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(black_box(4));
+            for i in 0..black_box(100) {
+                black_box(monitor.push(&black_box([i as f32, 0.5]), &mut rng).ok());
+            }
+            black_box((monitor.threshold(), monitor.stats(), monitor.model().copied()));
+        }
+    }
+}
+
 #[cortex_m_rt::entry]
 fn main() -> ! {
     mlp_forward_backward_adam();
@@ -253,6 +281,8 @@ fn main() -> ! {
     gmm_density_estep_mstep_online();
     #[cfg(feature = "prove-no-panic-gmm")]
     gmm_runtime_sized();
+    #[cfg(feature = "prove-no-panic-gmm")]
+    gmm_blob_and_monitor();
     // The control: with this feature the image must NOT link (run-tests.sh checks), which shows
     // that the handler above really turns a reachable panic into a link error.
     #[cfg(feature = "prove-no-panic-canary")]

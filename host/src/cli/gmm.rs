@@ -1,4 +1,4 @@
-//! `crabmix gmm fit|score|predict|sample`.
+//! `crabmix gmm fit|score|predict|sample` (and `export`, in [`super::export`]).
 
 use super::output::{CliResult, check_output_path, stdout_error, write_atomically};
 use clap::{Args, Subcommand, ValueEnum};
@@ -25,6 +25,10 @@ pub(super) enum GmmCommand {
     Predict(ModelArgs),
     /// Draw samples from a model, as CSV.
     Sample(SampleArgs),
+    /// Write a model for a firmware: Rust `const`s or a checksummed binary blob.
+    Export(super::export::ExportArgs),
+    /// Read the model a firmware printed (its `gmm-model` log line) back as JSON.
+    ImportLog(super::export::ImportLogArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -199,7 +203,7 @@ fn fit<T: GpuScalar>(a: &FitArgs) -> CliResult {
     }
 }
 
-fn load_model(path: &Path) -> Result<Mixture<f64>, String> {
+pub(super) fn load_model(path: &Path) -> Result<Mixture<f64>, String> {
     let text = read_to_string_limited(path, MAX_MODEL_BYTES)?;
     parse_model(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
@@ -214,6 +218,8 @@ pub(super) fn run(c: GmmCommand) -> CliResult {
         GmmCommand::Score(a) => score(&a),
         GmmCommand::Predict(a) => predict(&a),
         GmmCommand::Sample(a) => sample(&a),
+        GmmCommand::Export(a) => super::export::run(&a),
+        GmmCommand::ImportLog(a) => super::export::import_log(&a),
     }
 }
 

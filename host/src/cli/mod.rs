@@ -1,5 +1,6 @@
 //! The `crabmix` command line: `gmm` subcommands in [`gmm`], `vae`/`wgan` in [`models`].
 
+mod export;
 mod gmm;
 mod models;
 mod output;

@@ -15,6 +15,7 @@
 //! scalar type); [`GaussianMixture`] and [`SufficientStats`] wrap them with const-generic sizes
 //! and inline storage for firmware.
 
+mod blob;
 mod em;
 mod estep;
 mod fixed;
@@ -25,6 +26,9 @@ mod stats;
 mod storage;
 mod totals;
 
+pub use blob::{
+    BLOB_HEADER_LEN, BLOB_MAGIC, BLOB_VERSION, BlobError, blob_len, blob_parameters, crc32, encode_blob,
+};
 pub use em::{FitConfig, FitReport, em_loop, em_loop_observed, fit, fit_with};
 pub use estep::{EStep, SerialEStep};
 pub use fixed::{GaussianMixture, SufficientStats};

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Footprint per feature (issue 18): builds the footprint-* binaries (src/footprint.rs: one kernel
+# family each) for the Cortex-M0 and the Cortex-M4F, runs each under QEMU for its painted stack,
+# and writes OUT/footprint.txt: flash (size text), static RAM (data + bss) and stack per
+# feature, the common runtime (footprint-base: defmt logger, semihosting, fault handler, stack
+# painting) included, then the issue's goals checked without it and with it.
+#   ./measure-footprint.sh OUT      (run-tests.sh compares OUT/footprint.txt with golden/)
+set -euo pipefail
+cd "$(dirname "$0")"
+source ../scripts/prerequisites.sh --no-install
+require cargo size awk grep sed
+OUT=${1:?usage: measure-footprint.sh OUT}
+TD=${CARGO_TARGET_DIR:-$PWD/target}
+features=(base score online batch monitor kl mlp)
+bins=()
+for f in "${features[@]}"; do bins+=(--bin "footprint-$f"); done
+fail=0
+{
+  echo "# feature target flash=text ram=data+bss stack (bytes; release, fat LTO; K = 4, D = 2 full for the mixtures)"
+  for target in thumbv6m-none-eabi thumbv7em-none-eabihf; do
+    cargo build --release --target "$target" "${bins[@]}" >&2
+    for f in "${features[@]}"; do
+      elf=$TD/$target/release/footprint-$f
+      log=$OUT/footprint-$f-$target.log
+      cargo run --release --target "$target" --bin "footprint-$f" >"$log" 2>&1 || { echo "footprint-$f failed on $target" >&2; fail=1; }
+      stack=$(sed -n 's/.*footprint footprint-[a-z]* stack=\([0-9]*\) ok=true.*/\1/p' "$log")
+      size "$elf" | awk -v f="$f" -v t="$target" -v s="${stack:-?}" 'NR==2{print f" "t" flash="$1" ram="$2+$3" stack="s}'
+    done
+  done
+} >"$OUT/footprint.txt"
+cat "$OUT/footprint.txt"
+# Goals (issue 18), for each target: scoring only (K = 4, D = 2) < 8 KiB of flash; the monitor
+# < 24 KiB of flash and < 4 KiB of RAM, stack included. Reported with and without the runtime.
+awk '
+  /^#/ { next }
+  { split($3, a, "="); split($4, b, "="); split($5, c, "=");
+    flash[$1, $2] = a[2]; ram[$1, $2] = b[2]; stack[$1, $2] = c[2]; targets[$2] = 1 }
+  END {
+    for (t in targets) {
+      s = flash["score", t]; m = flash["monitor", t]; base = flash["base", t]
+      r = ram["monitor", t] + stack["monitor", t]
+      printf "goal %s: scoring flash %d B (%d B without the %d B runtime) < 8192: %s\n", t, s, s - base, base, (s < 8192 ? "met" : (s - base < 8192 ? "met without the runtime" : "NOT met"))
+      printf "goal %s: monitor flash %d B (%d B without the runtime) < 24576: %s\n", t, m, m - base, (m < 24576 ? "met" : (m - base < 24576 ? "met without the runtime" : "NOT met"))
+      printf "goal %s: monitor RAM + stack %d B < 4096: %s\n", t, r, (r < 4096 ? "met" : "NOT met")
+    }
+  }' "$OUT/footprint.txt" | tee "$OUT/footprint-goals.txt"
+exit $fail
