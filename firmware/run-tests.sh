@@ -12,7 +12,8 @@
 #      both QEMU boards and must end in the HardFault handler's exit status 3,
 #   5. measurements: flash/RAM (size), stack high-water marks, instructions per call of online EM,
 #      log density, E-step and M-step (TCG plugin), compared with golden/{size,stack,insns}.txt;
-#      the E-/M-step figures also go to target/measurements/mcu-cost.json for the bench harness.
+#      the E-/M-step figures also go to target/measurements/mcu-cost.json for the bench harness;
+#   5b. the C peers (peers/run.sh) on the same core and inputs, compared with golden/peers.txt.
 # Exits non-zero on any failure. Golden files: GOLDEN=check (default) prints differences as
 # warnings, GOLDEN=strict fails on them, GOLDEN=update rewrites them. Budgets always fail.
 set -euo pipefail
@@ -90,6 +91,10 @@ done
 # --- 5. measurements -------------------------------------------------------------------------
 step "instruction counts (TCG plugin)"
 ./measure-mcu-cost.sh "$OUT" || fail=1
+
+# The C peers on the same core and inputs (peers/run.sh, issue 19): golden/peers.txt, ±2 %.
+step "C peers: emlearn, CMSIS-DSP naive Bayes, newlib expf/logf (TCG plugin)"
+./peers/run.sh "$OUT" || fail=1
 
 step "measurements"
 ELF=$TD/thumbv7em-none-eabihf/release/crabmix-firmware
