@@ -102,6 +102,17 @@ int main(void) {
     }
     ok &= result("newlib_expf", e, want_e, PEER_N);
     ok &= result("newlib_logf", l, want_l, PEER_N);
+    /* The plugin's classifier on a known sequence (run.sh checks its mix line): one VDIV, one
+     * VSQRT, two FPU (VMLA, VADD), two multiplies (MLA, UMULL), one taken and one untaken
+     * conditional branch, between the markers' own call and return. */
+    peer_puts("region kcount_selftest calls=1\n");
+    peer_mark_start();
+    __asm__ volatile("vdiv.f32 s0, s0, s1\n vsqrt.f32 s0, s0\n vmla.f32 s0, s1, s2\n vadd.f32 s0, s0, s1\n"
+                     "mla r0, r0, r1, r2\n umull r0, r1, r2, r3\n"
+                     "cmp r0, r0\n beq 1f\n nop\n1:\n movs r0, #0\n cmp r0, #1\n beq 2f\n nop\n2:\n"
+                     ::: "s0", "s1", "s2", "r0", "r1", "cc");
+    peer_mark_end();
+    peer_puts("result kcount_selftest max_abs_diff_e9=0 sum_e6=0 ok\n");
 #endif
     peer_puts(ok ? "peers: ok\n" : "peers: FAILED\n");
     return ok ? 0 : 1;

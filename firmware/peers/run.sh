@@ -82,20 +82,30 @@ for v in o2 spc; do
   paste -d' ' <(sed -n 's/^region \([a-z_0-9]*\) calls=\([0-9]*\)$/\1 \2/p' "$OUT/peers-$v.log") \
     <(sed -n 's/^kcount: region [0-9]*: \([0-9]*\) insns.*$/\1/p' "$OUT/peers-kcount-$v.log") \
     <(sed -n 's/^result [a-z_0-9]* max_abs_diff_e9=\([-0-9]*\) sum_e6=\([-0-9]*\) .*$/\1 \2/p' "$OUT/peers-$v.log") \
+    <(sed -n 's/^kcount: region [0-9]* mix: .* est_cycles=\([0-9]*\) .*$/\1/p' "$OUT/peers-kcount-$v.log") \
     >>"$OUT/peers-regions.txt"
 done
 {
   echo "# guest instructions (QEMU TCG plugin, exact; not cycles), Cortex-M4F (mps2-an386), f32, K=4 D=2 full,"
   echo "# crabmix's model and 64 samples; per_call = region / calls; result_sum = sum of the peer's outputs"
-  echo "# (log densities; naive Bayes: all class log-likelihoods), max_abs_diff = max |peer - crabmix|"
-  awk '{ printf "%s per_call=%d region=%s result_sum=%.6f max_abs_diff=%.9f\n", $1, $3 / $2, $3, $5 / 1e6, $4 / 1e9 }' \
+  echo "# (log densities; naive Bayes: all class log-likelihoods), max_abs_diff = max |peer - crabmix|;"
+  echo "# est_cycles_per_call: an ESTIMATE (cycle table of tools/kcount.c, Cortex-M4 TRM; QEMU has no timing)"
+  awk '{ printf "%s per_call=%d region=%s result_sum=%.6f max_abs_diff=%.9f est_cycles_per_call=%d\n", $1, $3 / $2, $3, $5 / 1e6, $4 / 1e9, $6 / $2 }' \
     "$OUT/peers-regions.txt"
 } >"$OUT/peers.txt"
 cat "$OUT/peers.txt"
-[[ $(wc -l <"$OUT/peers-regions.txt") -eq 5 ]] || { echo "peer counts missing" >&2; fail=1; }
+[[ $(wc -l <"$OUT/peers-regions.txt") -eq 6 ]] || { echo "peer counts missing" >&2; fail=1; }
+# The plugin's instruction classes and cycle table on peers.c's known sequence (region 4 of the
+# -O2 program): 4 ALU (cmp, movs, cmp, nop), 4 branches (the markers' bx lr and bl, a taken and
+# an untaken beq); cycles 4 + 3 + (3 + 3 + 3 + 1) + (3 + 1) + 14 + 14 = 49 by that table.
+selftest=$(sed -n 's/^kcount: region 4 mix: //p' "$OUT/peers-kcount-o2.log")
+for want in alu=4 mul=2 branch=4 fpu=2 vdiv=1 vsqrt=1 fp_ldst=0 other=0 taken=1 est_cycles=49; do
+  [[ " $selftest " == *" $want "* ]] || { echo "kcount self-test: want $want in: $selftest" >&2; fail=1; }
+done
 awk 'BEGIN { printf "[" }
      { printf "%s\n  {\"peer\": \"%s\", \"k\": 4, \"d\": 2, \"kind\": \"full\", \"scalar\": \"f32\", \"target\": \"cortex-m4f\", ", n++ ? "," : "", $1
-       printf "\"machine\": \"qemu-7.2 mps2-an386 (TCG plugin)\", \"unit\": \"guest instructions\", \"calls\": %s, \"instructions_per_call\": %.2f}", $2, $3 / $2 }
+       printf "\"machine\": \"qemu-7.2 mps2-an386 (TCG plugin)\", \"unit\": \"guest instructions\", \"calls\": %s, \"instructions_per_call\": %.2f, ", $2, $3 / $2
+       printf "\"estimated_cycles_per_call\": %.2f, \"cycles\": \"estimate: Cortex-M4 TRM table in firmware/tools/kcount.c\"}", $6 / $2 }
      END { print "\n]" }' "$OUT/peers-regions.txt" >"$OUT/peers-cost.json"
 
 # --- golden: each peer's per-call count within 2 % of golden/peers.txt -----------------------------
