@@ -71,8 +71,9 @@ fail=0
 : >"$OUT/peers-regions.txt"
 for v in o2 spc; do
   elf=$B/peers-$v.elf
-  start=$(readelf -sW "$elf" | awk '$8=="peer_mark_start"{print "0x"$2; exit}')
-  end=$(readelf -sW "$elf" | awk '$8=="peer_mark_end"{print "0x"$2; exit}')
+  # awk reads all of readelf's output: an early exit would make readelf die of SIGPIPE, fatal here.
+  start=$(readelf -sW "$elf" | awk '$8=="peer_mark_start" && !n++ {print "0x"$2}')
+  end=$(readelf -sW "$elf" | awk '$8=="peer_mark_end" && !n++ {print "0x"$2}')
   timeout 60 qemu-system-arm -machine mps2-an386 -nographic -monitor none -serial none \
     -semihosting-config enable=on,target=native -plugin "$TD/libkcount.so,start=$start,end=$end" \
     -d plugin -D "$OUT/peers-kcount-$v.log" -kernel "$elf" >"$OUT/peers-$v.log" 2>&1 || { echo "peers ($v) failed" >&2; fail=1; }
