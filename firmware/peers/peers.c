@@ -4,13 +4,14 @@
  * checked against crabmix's (|Δ| ≤ PEER_TOL·(1 + |want|), natural-log units) and printed for run.sh:
  *   region <name> calls=<n>            (before each region, paired with the plugin's counts)
  *   result <name> max_abs_diff_e9=<i> sum_e6=<i> ok|FAILED
- * Built twice by run.sh: -O2, and -O2 -fsingle-precision-constant (PEER_SPC: emlearn only). */
+ * Built three times by run.sh: -O2 (every peer), and emlearn alone (PEER_EML_ONLY, named by
+ * PEER_EML_NAME) at -O2 -fsingle-precision-constant and at -Os. */
 #include <math.h>
 #include <stdint.h>
 #include "peer.h"
 #include "peers_inputs.h"
 #include "eml_mixture.h"
-#ifndef PEER_SPC
+#ifndef PEER_EML_ONLY
 #include "dsp/bayes_functions.h"
 #endif
 
@@ -62,11 +63,10 @@ int main(void) {
     int ok = 1, status = 0;
     const float *volatile xs = peer_samples; /* opaque to the optimizer */
 
-#ifdef PEER_SPC
-#define EML_NAME "emlearn_spc"
-#else
-#define EML_NAME "emlearn"
+#ifndef PEER_EML_NAME
+#define PEER_EML_NAME "emlearn"
 #endif
+#define EML_NAME PEER_EML_NAME
     region(EML_NAME);
     peer_mark_start();
     for (int i = 0; i < PEER_N; i++)
@@ -75,7 +75,7 @@ int main(void) {
     ok &= status == EmlOk;
     ok &= result(EML_NAME, score, crabmix_log_density, PEER_N);
 
-#ifndef PEER_SPC
+#ifndef PEER_EML_ONLY
     arm_gaussian_naive_bayes_instance_f32 nb = {PEER_D, PEER_K, peer_means, peer_variances, peer_weights, 0.0f};
     float buffer[PEER_K];
     region("cmsis_nb");

@@ -3,8 +3,9 @@
 # TCG plugin (tools/kcount.c) on crabmix's own K = 4, D = 2 full model and 64 samples (the
 # log_density region of src/bin/insn_count.rs; export/ writes them, and crabmix's results, into
 # peers_inputs.h):
-#   * emlearn 0.23.2 eml_mixture_score (eml_mixture.h, from its PyPI wheel), at -O2 and at
-#     -O2 -fsingle-precision-constant (without it, its double constants make soft-float doubles);
+#   * emlearn 0.23.2 eml_mixture_score (eml_mixture.h, from its PyPI wheel), at -O2, at
+#     -O2 -fsingle-precision-constant (without it, its double constants make soft-float doubles)
+#     and at -Os;
 #   * CMSIS-DSP 1.10.3 arm_gaussian_naive_bayes_predict_f32 (PyPI sdist; 4 classes, D = 2);
 #   * newlib's expf and logf alone.
 # Compiled with arm-none-eabi-gcc -O2 -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16,
@@ -55,7 +56,7 @@ CM=$B/src/cmsisdsp-1.10.3
 HOST=$(rustc -vV | sed -n 's/^host: //p')
 (cd export && cargo run --quiet --release --offline --target "$HOST" --target-dir "$TD/peers-export" -- "$B/peers_inputs.h")
 
-# --- build: -O2, and -O2 -fsingle-precision-constant (emlearn only) ------------------------------
+# --- build: -O2, and emlearn alone at -O2 -fsingle-precision-constant and at -Os -----------------
 # The sdist ships no CMSIS-Core (cmsis_compiler.h): __GNUC_PYTHON__ selects arm_math_types.h's
 # own GCC definitions, as the Python package's build does; the scalar C path compiles either way.
 FLAGS=(-O2 -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -std=gnu11 -D__GNUC_PYTHON__
@@ -63,13 +64,15 @@ FLAGS=(-O2 -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -std=gnu11
        -nostartfiles -T link.ld --specs=nano.specs --specs=nosys.specs)
 arm-none-eabi-gcc "${FLAGS[@]}" startup.c peers.c "$CM/Source/BayesFunctions/arm_gaussian_naive_bayes_predict_f32.c" \
   "$CM/Source/StatisticsFunctions/arm_max_f32.c" -lm -o "$B/peers-o2.elf"
-arm-none-eabi-gcc "${FLAGS[@]}" -fsingle-precision-constant -DPEER_SPC startup.c peers.c -lm -o "$B/peers-spc.elf"
+arm-none-eabi-gcc "${FLAGS[@]}" -fsingle-precision-constant -DPEER_EML_ONLY -DPEER_EML_NAME='"emlearn_spc"' \
+  startup.c peers.c -lm -o "$B/peers-spc.elf"
+arm-none-eabi-gcc "${FLAGS[@]}" -Os -DPEER_EML_ONLY -DPEER_EML_NAME='"emlearn_os"' startup.c peers.c -lm -o "$B/peers-os.elf"
 gcc -O2 -shared -fPIC -o "$TD/libkcount.so" ../tools/kcount.c
 
 # --- run and count -------------------------------------------------------------------------------
 fail=0
 : >"$OUT/peers-regions.txt"
-for v in o2 spc; do
+for v in o2 spc os; do
   elf=$B/peers-$v.elf
   # awk reads all of readelf's output: an early exit would make readelf die of SIGPIPE, fatal here.
   start=$(readelf -sW "$elf" | awk '$8=="peer_mark_start" && !n++ {print "0x"$2}')
@@ -95,7 +98,7 @@ done
     "$OUT/peers-regions.txt"
 } >"$OUT/peers.txt"
 cat "$OUT/peers.txt"
-[[ $(wc -l <"$OUT/peers-regions.txt") -eq 6 ]] || { echo "peer counts missing" >&2; fail=1; }
+[[ $(wc -l <"$OUT/peers-regions.txt") -eq 7 ]] || { echo "peer counts missing" >&2; fail=1; }
 # The plugin's instruction classes and cycle table on peers.c's known sequence (region 4 of the
 # -O2 program): 4 ALU (cmp, movs, cmp, nop), 4 branches (the markers' bx lr and bl, a taken and
 # an untaken beq); cycles 4 + 3 + (3 + 3 + 3 + 1) + (3 + 1) + 14 + 14 = 49 by that table.
