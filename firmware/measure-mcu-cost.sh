@@ -4,7 +4,8 @@
 # run-tests.sh and by the main job (scripts/main-job.sh).
 #   measure-mcu-cost.sh [OUT]   (default OUT: target/measurements)
 # Writes OUT/insn-count.log, OUT/kcount.log, OUT/regions.txt, OUT/insns.txt and OUT/mcu-cost.json
-# (one record per E-step/M-step region, for the bench harness). Exits non-zero when a count is
+# (one record per E-step/M-step region, for the bench harness), and OUT/cycles.txt: each region's
+# instruction mix and ESTIMATED Cortex-M4 cycles (the plugin's TRM table; QEMU has no timing). Exits non-zero when a count is
 # missing or the kernels under count failed.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -43,6 +44,15 @@ awk 'BEGIN { printf "[" }
        printf "\"instructions_per_sample_per_component\": %.2f, \"floor_flops\": %s}", $7 / $5 / $2, $6 }
      END { print "\n]" }' "$OUT/regions.txt" >"$OUT/mcu-cost.json"
 cat "$OUT/mcu-cost.json"
+# Estimated cycles (issue 19): the plugin's `region N mix: ... est_cycles=` lines, in region order.
+paste -d' ' "$OUT/regions.txt" <(sed -n 's/^kcount: region [0-9]* mix: \(.*\) est_cycles=\([0-9]*\) .*$/\2 \1/p' "$OUT/kcount.log") |
+  awk 'BEGIN { print "# ESTIMATED Cortex-M4 cycles per call (not measured: QEMU has no timing model; cycle table of"
+               print "# tools/kcount.c from the Cortex-M4 TRM), next to the exact guest instructions per call; mix per call" }
+       { line = sprintf("%s K=%s D=%s %s insns_per_call=%d est_cycles_per_call=%d est_cpi=%.2f", $1, $2, $3, $4, $7 / $5, $8 / $5, $8 / $7)
+         for (i = 9; i <= NF; i++) { split($i, kv, "="); line = line sprintf(" %s=%.1f", kv[1], kv[2] / $5) }
+         print line }' >"$OUT/cycles.txt"
+cat "$OUT/cycles.txt"
+[[ $(grep -vc '^#' "$OUT/cycles.txt") -eq 13 ]] || { echo "cycle estimates missing" >&2; fail=1; }
 grep -q "insn-count: ok" "$OUT/insn-count.log" || { echo "insn-count kernels failed" >&2; fail=1; }
 [[ $(wc -l <"$OUT/regions.txt") -eq 13 ]] || { echo "instruction counts missing" >&2; fail=1; }
 python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$OUT/mcu-cost.json" || fail=1

@@ -18,7 +18,8 @@
 #   5. measurements: footprint per feature (measure-footprint.sh: flash, RAM, stack of one-feature
 #      binaries on thumbv6m and thumbv7em), flash/RAM (size), stack high-water marks, instructions per call of online EM,
 #      log density, E-step and M-step (TCG plugin), compared with golden/{size,stack,insns}.txt;
-#      the E-/M-step figures also go to target/measurements/mcu-cost.json for the bench harness.
+#      the E-/M-step figures also go to target/measurements/mcu-cost.json for the bench harness;
+#   5b. the C peers (peers/run.sh) on the same core and inputs, compared with golden/peers.txt.
 # Exits non-zero on any failure. Golden files: GOLDEN=check (default) prints differences as
 # warnings, GOLDEN=strict fails on them, GOLDEN=update rewrites them. Budgets always fail.
 set -euo pipefail
@@ -132,6 +133,10 @@ step "instruction counts (TCG plugin)"
 
 step "footprint per feature (thumbv6m, thumbv7em)"
 ./measure-footprint.sh "$OUT" || fail=1
+
+# The C peers on the same core and inputs (peers/run.sh, issue 19): golden/peers.txt, ±2 %.
+step "C peers: emlearn, CMSIS-DSP naive Bayes, newlib expf/logf (TCG plugin)"
+./peers/run.sh "$OUT" || fail=1
 
 step "measurements"
 ELF=$TD/thumbv7em-none-eabihf/release/crabmix-firmware

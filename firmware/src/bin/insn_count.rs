@@ -19,7 +19,7 @@
 
 use core::hint::black_box;
 use crabmix_firmware::{crabmix_mark_end, crabmix_mark_start, exit};
-use crabmix_kernels::gmm::{CovarianceKind, GaussianMixture, OnlineConfig, OnlineEm, SufficientStats};
+use crabmix_kernels::gmm::{CovarianceKind, OnlineConfig, OnlineEm, SufficientStats};
 
 /// Calls per region.
 const CALLS: u32 = 64;
@@ -78,25 +78,9 @@ pub const fn mstep_floor(d: usize, full: bool) -> usize {
     1 + d + d + covariance + d + 1 + 2 + factor + 2 * d + 3
 }
 
-/// A well-separated mixture: means on a line 4 apart, unit covariances, equal weights.
-fn model<const K: usize, const D: usize>(kind: CovarianceKind) -> Option<GaussianMixture<f32, K, D>> {
-    let mut means = [[0.0f32; D]; K];
-    let mut covs = [[[0.0f32; D]; D]; K];
-    for k in 0..K {
-        means[k][0] = 4.0 * k as f32;
-        for i in 0..D {
-            covs[k][i][i] = 1.0;
-        }
-    }
-    GaussianMixture::new(kind, [1.0 / K as f32; K], means, covs).ok()
-}
-
-/// Sample `i`: cycles through the components with a small deterministic offset.
-fn sample<const K: usize, const D: usize>(i: u32) -> [f32; D] {
-    let mut x = [0.25f32; D];
-    x[0] = 4.0 * (i as usize % K) as f32 + 0.125 * (i % 7) as f32 - 0.375;
-    x
-}
+#[path = "../../peers/inputs.rs"]
+mod inputs;
+use inputs::{model, sample};
 
 /// Logs the region's description, then counts `CALLS` calls of `f` between the markers.
 fn region(
