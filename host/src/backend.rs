@@ -7,6 +7,7 @@
 
 use crate::device::cuda::{CudaDevice, CudaEm};
 use crate::device::em_loop::device_em_loop_observed;
+use crate::gmm::start::Start;
 use crate::gmm::{HostEStep, LowerBounds, Mixture};
 use crabmix_kernels::gmm::{CovarianceKind, FitConfig, FitReport, Shape, em_loop_observed};
 use rand_core::Rng;
@@ -72,11 +73,22 @@ pub fn select(backend: Backend, kind: CovarianceKind) -> Result<Selected, Backen
     }
 }
 
-/// [`Mixture::fit`] on `selected`: initialization on the host, then either the CPU threads' EM
-/// loop or the device-resident one ([`crate::device::em_loop::device_em_loop`]: data uploaded once,
-/// E-step, reduction and M-step on the device, five words read per iteration). Every run's
-/// lower bounds per iteration go to `trace` (the kept run is `report.best_init`).
-#[allow(clippy::too_many_arguments)]
+/// What a fit does besides its [`FitConfig`]: the progress line, the per-iteration lower bounds
+/// of every run, and user-given starting parameters applied after each initialization.
+#[derive(Debug, Default)]
+pub struct FitHooks {
+    /// Print one progress line per EM pass to stderr (CPU only).
+    pub progress: bool,
+    /// Receives every run's lower bounds (the kept run is `report.best_init`).
+    pub trace: LowerBounds,
+    /// Parameters that replace the initialization's (`--init-model`).
+    pub start: Option<Start>,
+}
+
+/// [`Mixture::fit`] on `selected`: initialization on the host (then `hooks.start` applied), then
+/// either the CPU threads' EM loop or the device-resident one
+/// ([`crate::device::em_loop::device_em_loop`]: data uploaded once, E-step, reduction and M-step
+/// on the device, five words read per iteration).
 pub fn fit<T: GpuScalar, R: Rng + ?Sized>(
     selected: &Selected,
     data: &[T],
@@ -84,13 +96,16 @@ pub fn fit<T: GpuScalar, R: Rng + ?Sized>(
     k: usize,
     config: &FitConfig<T>,
     rng: &mut R,
-    progress: bool,
-    trace: &mut LowerBounds,
+    hooks: &mut FitHooks,
 ) -> Result<(Mixture<T>, FitReport<T>), BackendError> {
+    let FitHooks { progress, trace, start } = hooks;
     match selected {
         Selected::Cpu { .. } => {
-            let mut estep = HostEStep::new(data, d).with_progress(progress);
+            let mut estep = HostEStep::new(data, d).with_progress(*progress);
             let fitted = Mixture::fit_with_em(data, d, k, config, rng, |model, stats, config| {
+                if let Some(start) = start {
+                    start.apply(model)?;
+                }
                 let mut observe = trace.start_run();
                 em_loop_observed(model, stats, &mut estep, config, &mut |t, lb: T| observe(t, lb.to_f64()))
             })?;
@@ -104,6 +119,9 @@ pub fn fit<T: GpuScalar, R: Rng + ?Sized>(
             let mut em = CudaEm::new(dev, data, Shape::new(k, d, config.kind))?;
             let mut device_error = None;
             let fitted = Mixture::fit_with_em(data, d, k, config, rng, |model, stats, config| {
+                if let Some(start) = start {
+                    start.apply(model)?;
+                }
                 let mut observe = trace.start_run();
                 let mut observe = |t, lb: T| observe(t, lb.to_f64());
                 device_em_loop_observed(&mut em, model, stats, config, &mut observe).map_err(|e| match e {

@@ -152,3 +152,58 @@ fn predict_after_fit_gives_the_labels_of_the_fits_final_e_step_with_several_init
     assert_eq!(cli.len(), 1000);
     assert_eq!(cli, labels, "kept run {}", report.best_init);
 }
+
+#[test]
+fn predict_proba_rows_sum_to_one_and_argmax_is_predict() {
+    let model = scratch("proba.json");
+    let model = model.to_str().unwrap();
+    let (ok, _, err) = run(&["gmm", "fit", &crabs(), "-k", "3", "--output", model]);
+    assert!(ok, "{err}");
+    let (ok, proba, err) = run(&["gmm", "predict-proba", &crabs(), "--model", model]);
+    assert!(ok, "{err}");
+    let (_, labels, _) = run(&["gmm", "predict", &crabs(), "--model", model]);
+    let rows: Vec<Vec<f64>> =
+        proba.lines().map(|l| l.split(',').map(|v| v.parse().unwrap()).collect()).collect();
+    assert_eq!(rows.len(), 1000);
+    for (row, label) in rows.iter().zip(labels.lines()) {
+        assert_eq!(row.len(), 3);
+        assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12, "{row:?}");
+        let best = (0..3).fold(0, |b, k| if row[k] > row[b] { k } else { b });
+        assert_eq!(best.to_string(), label);
+    }
+}
+
+#[test]
+fn init_model_warm_starts_and_sets_partial_parameters() {
+    let data = crabs();
+    let first = scratch("warm.json");
+    let first = first.to_str().unwrap();
+    let (ok, _, err) = run(&["gmm", "fit", &data, "-k", "2", "--tol", "1e-4", "--output", first]);
+    assert!(ok, "{err}");
+    let before: Value = serde_json::from_str(&std::fs::read_to_string(first).unwrap()).unwrap();
+    // Warm start: EM continues, so its first lower bound scores the given model exactly.
+    let (warm, _) = fit_json(&[&data, "-k", "2", "--tol", "1e-4", "--init-model", first]);
+    assert_eq!(floats(&warm["lower_bounds"])[0], before["mean_log_likelihood"].as_f64().unwrap());
+    // Partial: only the means are given; --max-iter 0 shows them in place, the weights and
+    // covariances from the M-step of the nearest-centre labels of the kmeans init.
+    let means = csv("means.json", r#"{"means": [[0.63], [0.66]]}"#);
+    let (m, _) = fit_json(&[&data, "-k", "2", "--max-iter", "0", "--init-model", &means]);
+    assert_eq!(m["means"], serde_json::json!([[0.63], [0.66]]));
+    assert!((floats(&m["weights"]).iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    // Precisions instead of covariances (spherical: one per component).
+    let prec = csv("prec.json", r#"{"precisions": [10000, 40000]}"#);
+    let (m, _) =
+        fit_json(&[&data, "-k", "2", "--covariance", "spherical", "--max-iter", "0", "--init-model", &prec]);
+    assert_eq!(m["covariances"], serde_json::json!([1e-4, 2.5e-5]));
+    // Bad files get score's errors, naming the file.
+    for (name, text, want) in [
+        ("w.json", r#"{"weights": [0.5, 0.6]}"#, "weights must sum to 1"),
+        ("pd.json", r#"{"covariances": [[[1.0]], [[-1.0]]]}"#, "positive definite"),
+        ("k.json", r#"{"means": [[0.6], [0.62], [0.64]]}"#, "3 components, but --components is 2"),
+    ] {
+        let path = csv(name, text);
+        let (ok, out, err) = run(&["gmm", "fit", &data, "-k", "2", "--init-model", &path]);
+        assert!(!ok && out.is_empty(), "{name}");
+        assert!(err.contains(&path) && err.contains(want), "{name}: {err}");
+    }
+}

@@ -1,10 +1,11 @@
-//! `crabmix gmm fit|score|predict|sample`.
+//! `crabmix gmm fit|score|predict|predict-proba|sample`.
 
 use super::output::{CliResult, stdout_error, write_atomically};
 use clap::{Args, Subcommand, ValueEnum};
-use crabmix::backend::{self, Backend, GpuScalar};
+use crabmix::backend::{self, Backend, FitHooks, GpuScalar};
 use crabmix::gmm::degenerate::degenerate_components;
 use crabmix::gmm::json::{FitInfo, ModelJson};
+use crabmix::gmm::start::{InitModel, Start};
 use crabmix::gmm::{LowerBounds, Mixture};
 use crabmix::io::csv::{CsvRows, read_csv};
 use crabmix::kernels::Error;
@@ -22,6 +23,8 @@ pub(super) enum GmmCommand {
     Score(ModelArgs),
     /// Print the most probable component (0-based) per input row.
     Predict(ModelArgs),
+    /// Print the K component probabilities (responsibilities, summing to 1) per input row, as CSV.
+    PredictProba(ModelArgs),
     /// Draw samples from a model, as CSV.
     Sample(SampleArgs),
 }
@@ -96,6 +99,11 @@ pub(super) struct FitArgs {
     /// when a device answers, else the CPU; the choice is printed on stderr).
     #[arg(long, value_enum, default_value = "cpu")]
     backend: BackendArg,
+    /// Start from this model JSON (scikit-learn's weights_init/means_init/precisions_init): a
+    /// whole model continues EM from it (warm start); a JSON with only some of `weights`,
+    /// `means`, `covariances` or `precisions` sets those after each initialization.
+    #[arg(long)]
+    init_model: Option<PathBuf>,
     /// Write the model here instead of stdout (written to a temporary file, then renamed).
     #[arg(long, short = 'o')]
     output: Option<PathBuf>,
@@ -153,32 +161,27 @@ fn fit<T: GpuScalar>(a: &FitArgs) -> CliResult {
     }
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(a.seed);
     let progress = std::io::stderr().is_terminal();
+    let start = match &a.init_model {
+        Some(path) => Some(load_start(path, config.kind, a.components, table.cols)?),
+        None => None,
+    };
     // The progress line and the per-iteration lines would interleave: --verbose replaces it.
-    let progress = progress && !a.verbose;
-    let mut trace = LowerBounds::new(a.verbose);
-    let (model, report): (Mixture<T>, _) = backend::fit(
-        &selected,
-        &table.data,
-        table.cols,
-        a.components,
-        &config,
-        &mut rng,
-        progress,
-        &mut trace,
-    )
-    .map_err(|e| match e {
-        // Finite data whose spread overflows T (e.g. ±1e308: variance 1e616) makes EM's
-        // own parameters non-finite; say that it is the data's scale, not a model file.
-        backend::BackendError::Kernels(Error::NonFiniteParameter { .. }) => format!(
-            "{}: {e}: EM overflowed {} arithmetic (the data's range is too large for this \
+    let mut hooks = FitHooks { progress: progress && !a.verbose, trace: LowerBounds::new(a.verbose), start };
+    let (model, report): (Mixture<T>, _) =
+        backend::fit(&selected, &table.data, table.cols, a.components, &config, &mut rng, &mut hooks)
+            .map_err(|e| match e {
+                // Finite data whose spread overflows T (e.g. ±1e308: variance 1e616) makes EM's
+                // own parameters non-finite; say that it is the data's scale, not a model file.
+                backend::BackendError::Kernels(Error::NonFiniteParameter { .. }) => format!(
+                    "{}: {e}: EM overflowed {} arithmetic (the data's range is too large for this \
                      precision; rescale the columns)",
-            a.data.display(),
-            T::NAME
-        ),
-        e => format!("{}: {e}", a.data.display()),
-    })?;
+                    a.data.display(),
+                    T::NAME
+                ),
+                e => format!("{}: {e}", a.data.display()),
+            })?;
     let mut info = FitInfo::from_report(&model, &report);
-    info.lower_bounds = trace.run(report.best_init).to_vec();
+    info.lower_bounds = hooks.trace.run(report.best_init).to_vec();
     info.warnings.extend(degenerate_components(&model, &table.data, a.reg_covar).iter().map(|g| g.message()));
     for w in &info.warnings {
         eprintln!("crabmix: warning: {w}");
@@ -189,6 +192,13 @@ fn fit<T: GpuScalar>(a: &FitArgs) -> CliResult {
         Some(path) => write_atomically(path, text.as_bytes()),
         None => std::io::stdout().write_all(text.as_bytes()).map_err(stdout_error),
     }
+}
+
+/// The `--init-model` file, checked against the fit's kind, K and D (errors name the file).
+fn load_start(path: &Path, kind: CovarianceKind, k: usize, d: usize) -> Result<Start, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let json: InitModel = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    json.resolve(kind, k, d).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn load_model(path: &Path) -> Result<Mixture<f64>, String> {
@@ -206,6 +216,7 @@ pub(super) fn run(c: GmmCommand) -> CliResult {
         },
         GmmCommand::Score(a) => score(&a),
         GmmCommand::Predict(a) => predict(&a),
+        GmmCommand::PredictProba(a) => predict_proba(&a),
         GmmCommand::Sample(a) => sample(&a),
     }
 }
@@ -256,6 +267,17 @@ fn score(a: &ModelArgs) -> CliResult {
 
 fn predict(a: &ModelArgs) -> CliResult {
     stream_rows(a, |m, x| m.predict(x), |l| l.to_string())
+}
+
+fn predict_proba(a: &ModelArgs) -> CliResult {
+    stream_rows(
+        a,
+        |m, x| {
+            let k = m.shape().components;
+            Ok(m.predict_proba(x)?.chunks(k).map(<[f64]>::to_vec).collect())
+        },
+        |row: &Vec<f64>| row.iter().map(|p| format!("{p:.17e}")).collect::<Vec<_>>().join(","),
+    )
 }
 
 fn sample(a: &SampleArgs) -> CliResult {

@@ -10,6 +10,7 @@ pub mod estep;
 pub mod heap;
 pub mod json;
 pub mod mixture;
+pub mod start;
 pub mod stats;
 pub mod streaming;
 pub mod trace;
