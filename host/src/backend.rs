@@ -83,6 +83,10 @@ pub struct FitHooks {
     pub trace: LowerBounds,
     /// Parameters that replace the initialization's (`--init-model`).
     pub start: Option<Start>,
+    /// Sample weights (N, finite, ≥ 0): a row of weight w counts as w rows in every EM
+    /// statistic, the lower bound, BIC and AIC. CPU only (the device path rejects them). The
+    /// initialization treats rows alike: the weights enter from the first E-step.
+    pub sample_weight: Option<Vec<f64>>,
 }
 
 /// [`Mixture::fit`] on `selected`: initialization on the host (then `hooks.start` applied), then
@@ -98,10 +102,22 @@ pub fn fit<T: GpuScalar, R: Rng + ?Sized>(
     rng: &mut R,
     hooks: &mut FitHooks,
 ) -> Result<(Mixture<T>, FitReport<T>), BackendError> {
-    let FitHooks { progress, trace, start } = hooks;
+    let FitHooks { progress, trace, start, sample_weight } = hooks;
+    let weights: Option<Vec<T>> = sample_weight.as_ref().map(|w| w.iter().map(|&v| T::from_f64(v)).collect());
+    if weights.as_ref().is_some_and(|w| w.len() * d != data.len()) {
+        return Err(crabmix_kernels::Error::ShapeMismatch {
+            what: "sample weights (one per row)",
+            expected: data.len() / d.max(1),
+            found: weights.as_ref().map_or(0, Vec::len),
+        }
+        .into());
+    }
     match selected {
+        Selected::Cuda(_) if weights.is_some() => {
+            Err(BackendError::Unsupported("sample weights (use --backend cpu)"))
+        }
         Selected::Cpu { .. } => {
-            let mut estep = HostEStep::new(data, d).with_progress(*progress);
+            let mut estep = HostEStep::new(data, d).with_progress(*progress).with_weights(weights.as_deref());
             let fitted = Mixture::fit_with_em(data, d, k, config, rng, |model, stats, config| {
                 if let Some(start) = start {
                     start.apply(model)?;

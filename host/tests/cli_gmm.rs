@@ -207,3 +207,63 @@ fn init_model_warm_starts_and_sets_partial_parameters() {
         assert!(err.contains(&path) && err.contains(want), "{name}: {err}");
     }
 }
+
+#[test]
+fn grouped_crabs_with_counts_fit_as_the_thousand_repeated_points() {
+    // Pearson's way: the 29 bin centres weighted by their counts are the 1000 measurements
+    // (data/pearson_crabs.csv repeats each centre count times). From the same start, EM must
+    // agree to 1e-12 in f64: parameters, lower bounds, BIC, AIC.
+    let bins =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../data/pearson_crabs_bins.csv"))
+            .unwrap();
+    let mut grouped = String::from("centre,count\n");
+    let mut weights = String::new();
+    let mut centres = String::new();
+    for line in bins.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        grouped += &format!("{},{}\n", f[1], f[2]);
+        weights += &format!("{}\n", f[2]);
+        centres += &format!("{}\n", f[1]);
+    }
+    let grouped = csv("grouped.csv", &grouped);
+    let weights = csv("weights.txt", &weights);
+    let centres = csv("centres.csv", &centres);
+    let start = csv(
+        "start.json",
+        r#"{"weights": [0.5, 0.5], "means": [[0.63], [0.66]], "covariances": [[[0.0002]], [[0.0002]]]}"#,
+    );
+    let common = ["-k", "2", "--init-model", &start, "--tol", "1e-10", "--max-iter", "200"];
+    let (points, _) = fit_json(&[&[crabs().as_str()][..], &common].concat());
+    let (by_column, _) = fit_json(&[&[grouped.as_str(), "--weight-column", "1"][..], &common].concat());
+    let (by_file, _) = fit_json(&[&[centres.as_str(), "--sample-weight", &weights][..], &common].concat());
+    assert_eq!(points["n_samples"].as_u64(), Some(1000));
+    for g in [&by_column, &by_file] {
+        assert_eq!(g["n_samples"].as_u64(), Some(29));
+        assert_eq!(g["total_weight"].as_f64(), Some(1000.0));
+        assert_eq!(g["n_iter"], points["n_iter"]);
+        let close = |a: &Value, b: &Value, what: &str| {
+            let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+            assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{what}: {a} vs {b}");
+        };
+        for key in ["mean_log_likelihood", "lower_bound", "bic", "aic"] {
+            close(&g[key], &points[key], key);
+        }
+        for key in ["weights", "lower_bounds"] {
+            for (a, b) in g[key].as_array().unwrap().iter().zip(points[key].as_array().unwrap()) {
+                close(a, b, key);
+            }
+        }
+        for k in 0..2 {
+            close(&g["means"][k][0], &points["means"][k][0], "means");
+            close(&g["covariances"][k][0][0], &points["covariances"][k][0][0], "covariances");
+        }
+    }
+    assert!(points["n_iter"].as_u64().unwrap() > 10, "a real fit, not a few steps");
+    // Bad weights name the row.
+    let bad = csv("bad.txt", &format!("-1\n{}", "1\n".repeat(28)));
+    let (ok, _, err) = run(&["gmm", "fit", &centres, "-k", "2", "--sample-weight", &bad]);
+    assert!(!ok && err.contains("row 0") && err.contains("≥ 0"), "{err}");
+    let short = csv("short.txt", "1\n2\n");
+    let (ok, _, err) = run(&["gmm", "fit", &centres, "-k", "2", "--sample-weight", &short]);
+    assert!(!ok && err.contains("2 weights for 29 data rows"), "{err}");
+}

@@ -104,6 +104,13 @@ pub(super) struct FitArgs {
     /// `means`, `covariances` or `precisions` sets those after each initialization.
     #[arg(long)]
     init_model: Option<PathBuf>,
+    /// Sample weights, one number per line (finite, ≥ 0; optional header), one per data row: a
+    /// row of weight w counts as w rows (statistics, lower bound, BIC, AIC).
+    #[arg(long, conflicts_with = "weight_column")]
+    sample_weight: Option<PathBuf>,
+    /// Take the sample weights from this column of DATA (0-based), which is then not a feature.
+    #[arg(long)]
+    weight_column: Option<usize>,
     /// Write the model here instead of stdout (written to a temporary file, then renamed).
     #[arg(long, short = 'o')]
     output: Option<PathBuf>,
@@ -130,8 +137,53 @@ pub(super) struct SampleArgs {
     seed: u64,
 }
 
+/// The sample weights of `--sample-weight` or `--weight-column` (that column is removed from
+/// `data`, N × `cols`, whose new width is returned), checked finite and ≥ 0 with the row named.
+fn sample_weights<T: GpuScalar>(
+    a: &FitArgs,
+    data: &mut Vec<T>,
+    cols: usize,
+) -> Result<(Option<Vec<f64>>, usize), String> {
+    let weights = match (&a.sample_weight, a.weight_column) {
+        (Some(path), _) => {
+            let t = read_csv::<f64>(path).map_err(|e| e.to_string())?;
+            if t.cols != 1 {
+                return Err(format!("{}: {} columns, expected one weight per line", path.display(), t.cols));
+            }
+            let rows = data.len() / cols.max(1);
+            if t.data.len() != rows {
+                return Err(format!("{}: {} weights for {rows} data rows", path.display(), t.data.len()));
+            }
+            (t.data, cols)
+        }
+        (None, Some(c)) => {
+            if c >= cols || cols < 2 {
+                return Err(format!(
+                    "--weight-column {c}: {} has {cols} columns (a feature must remain)",
+                    a.data.display()
+                ));
+            }
+            let w = data.chunks(cols).map(|r| r[c].to_f64()).collect();
+            let kept: Vec<T> = data
+                .chunks(cols)
+                .flat_map(|r| r.iter().enumerate().filter(|(j, _)| *j != c).map(|(_, v)| *v))
+                .collect();
+            *data = kept;
+            (w, cols - 1)
+        }
+        (None, None) => return Ok((None, cols)),
+    };
+    let (w, cols) = weights;
+    if let Some(i) = w.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
+        return Err(format!("sample weight of row {i} is {}: weights must be finite and ≥ 0", w[i]));
+    }
+    Ok((Some(w), cols))
+}
+
 fn fit<T: GpuScalar>(a: &FitArgs) -> CliResult {
-    let table = read_csv::<T>(&a.data).map_err(|e| e.to_string())?;
+    let mut table = read_csv::<T>(&a.data).map_err(|e| e.to_string())?;
+    let (sample_weight, cols) = sample_weights(a, &mut table.data, table.cols)?;
+    table.cols = cols;
     let config = FitConfig {
         kind: match a.covariance {
             Covariance::Full => CovarianceKind::Full,
@@ -166,7 +218,12 @@ fn fit<T: GpuScalar>(a: &FitArgs) -> CliResult {
         None => None,
     };
     // The progress line and the per-iteration lines would interleave: --verbose replaces it.
-    let mut hooks = FitHooks { progress: progress && !a.verbose, trace: LowerBounds::new(a.verbose), start };
+    let mut hooks = FitHooks {
+        progress: progress && !a.verbose,
+        trace: LowerBounds::new(a.verbose),
+        start,
+        sample_weight,
+    };
     let (model, report): (Mixture<T>, _) =
         backend::fit(&selected, &table.data, table.cols, a.components, &config, &mut rng, &mut hooks)
             .map_err(|e| match e {

@@ -427,6 +427,8 @@ pub fn merge_device_stats<T: Real>(
         log_likelihood: ll,
         compensation: T::from_f64(log_likelihood - ll.to_f64()),
         worst_log_likelihood,
+        // The device path fits unweighted data only.
+        weight_excess: T::ZERO,
     };
     let shift = model.means();
     let other = StatsRef::new(shape, shift, &resp, &s1, &s2, &worst_sample, &totals)?;

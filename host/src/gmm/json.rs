@@ -37,8 +37,11 @@ pub struct FitInfo {
     pub bic: f64,
     /// Akaike information criterion on the training data.
     pub aic: f64,
-    /// Training samples N.
+    /// Training samples N (rows).
     pub n_samples: u64,
+    /// Their total weight W = Σ w (N without sample weights): BIC's and AIC's sample size.
+    #[serde(default)]
+    pub total_weight: f64,
     /// Components re-seeded by the initialization (a centre that won no sample); EM iterations
     /// never re-seed.
     pub reseeded: u32,
@@ -199,7 +202,7 @@ impl FitInfo {
     pub fn from_report<T: Real>(model: &Mixture<T>, r: &FitReport<T>) -> Self {
         let s = model.shape();
         // In f64 whatever T is: −2 N ℓ̄ reaches 10⁶ at N = 10⁵, beyond f32's 7 digits.
-        let n = r.samples as f64;
+        let n = r.total_weight.to_f64();
         let p = s.kind.model_parameters(s.components, s.features) as f64;
         let fit_term = -2.0 * r.mean_log_likelihood.to_f64() * n;
         Self {
@@ -211,6 +214,7 @@ impl FitInfo {
             bic: fit_term + p * n.ln(),
             aic: fit_term + 2.0 * p,
             n_samples: r.samples,
+            total_weight: n,
             reseeded: r.reseeded,
             empty_components: r.empty,
             warnings: fit_warnings(r),
