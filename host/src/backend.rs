@@ -59,6 +59,10 @@ pub fn select(backend: Backend, kind: CovarianceKind) -> Result<Selected, Backen
     let supported = matches!(kind, CovarianceKind::Full | CovarianceKind::Diag);
     match backend {
         Backend::Cpu => Ok(Selected::Cpu { fallback_reason: None }),
+        // No device kernel for tied: the CPU runs it, and says so (one stderr line).
+        Backend::Cuda | Backend::Auto if kind == CovarianceKind::Tied => {
+            Ok(Selected::Cpu { fallback_reason: Some("no CUDA kernel for tied covariances".into()) })
+        }
         Backend::Cuda if !supported => {
             Err(BackendError::Unsupported("spherical covariances (use --covariance diag or full)"))
         }

@@ -267,3 +267,41 @@ fn grouped_crabs_with_counts_fit_as_the_thousand_repeated_points() {
     let (ok, _, err) = run(&["gmm", "fit", &centres, "-k", "2", "--sample-weight", &short]);
     assert!(!ok && err.contains("2 weights for 29 data rows"), "{err}");
 }
+
+#[test]
+fn tied_covariance_is_one_matrix_and_round_trips() {
+    let data = csv(
+        "tied.csv",
+        &(0..60)
+            .map(|i| {
+                format!("{},{}\n", (i % 3) as f64 * 4.0 + (i as f64 * 0.37).sin(), (i as f64 * 0.91).cos())
+            })
+            .collect::<String>(),
+    );
+    let model = scratch("tied.json");
+    let model = model.to_str().unwrap();
+    let (ok, _, err) = run(&[
+        "gmm",
+        "fit",
+        &data,
+        "-k",
+        "3",
+        "--covariance",
+        "tied",
+        "--output",
+        model,
+        "--backend",
+        "auto",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(err.lines().filter(|l| l.contains("no CUDA kernel for tied covariances")).count(), 1, "{err}");
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(model).unwrap()).unwrap();
+    assert_eq!(m["covariance_type"], "tied");
+    let c = m["covariances"].as_array().unwrap();
+    assert_eq!((c.len(), c[0].as_array().unwrap().len()), (2, 2), "one D × D matrix: {c:?}");
+    // p = D(D+1)/2 + K·D + K − 1 = 3 + 6 + 2.
+    let (n, ll) = (60.0f64, m["mean_log_likelihood"].as_f64().unwrap());
+    assert!((m["bic"].as_f64().unwrap() - (-2.0 * ll * n + 11.0 * n.ln())).abs() < 1e-9);
+    let (ok, out, err) = run(&["gmm", "score", &data, "--model", model]);
+    assert!(ok && out.lines().count() == 60, "{err}");
+}

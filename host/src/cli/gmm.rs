@@ -34,6 +34,7 @@ enum Covariance {
     Full,
     Diag,
     Spherical,
+    Tied,
 }
 
 /// scikit-learn's `init_params` names (`kmeans++` kept as an alias of `k-means++`).
@@ -189,6 +190,7 @@ fn fit<T: GpuScalar>(a: &FitArgs) -> CliResult {
             Covariance::Full => CovarianceKind::Full,
             Covariance::Diag => CovarianceKind::Diag,
             Covariance::Spherical => CovarianceKind::Spherical,
+            Covariance::Tied => CovarianceKind::Tied,
         },
         init: match a.init {
             Init::Kmeans => InitMethod::KMeans,

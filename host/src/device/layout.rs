@@ -169,10 +169,10 @@ impl EStepLaunch {
         let p = match shape.kind {
             CovarianceKind::Full => d * (d + 1) / 2,
             CovarianceKind::Diag => d,
-            CovarianceKind::Spherical => {
+            CovarianceKind::Spherical | CovarianceKind::Tied => {
                 return Err(Error::InvalidParameter {
                     name: "kind",
-                    reason: "the CUDA E-step has full and diag kernels; spherical runs on the CPU",
+                    reason: "the CUDA E-step has full and diag kernels; spherical and tied run on the CPU",
                 });
             }
         };

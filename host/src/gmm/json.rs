@@ -1,6 +1,6 @@
 //! The JSON form of a fitted mixture, as `crabmix gmm fit` writes it and `score`, `predict`
 //! and `sample` read it. Covariances follow scikit-learn's shapes: `full` `[K][D][D]`, `diag`
-//! `[K][D]`, `spherical` `[K]`.
+//! `[K][D]`, `spherical` `[K]`, `tied` `[D][D]` (one matrix, scikit-learn's shape).
 
 use super::mixture::Mixture;
 use crabmix_kernels::Real;
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub enum Covariances {
     /// `full`: K × D × D.
     Full(Vec<Vec<Vec<f64>>>),
-    /// `diag`: K × D.
+    /// `diag`: K × D; also `tied`: D × D (the same nesting).
     Diag(Vec<Vec<f64>>),
     /// `spherical`: K.
     Spherical(Vec<f64>),
@@ -80,7 +80,8 @@ pub fn parse_kind(s: &str) -> Result<CovarianceKind, String> {
         "full" => Ok(CovarianceKind::Full),
         "diag" => Ok(CovarianceKind::Diag),
         "spherical" => Ok(CovarianceKind::Spherical),
-        other => Err(format!("unknown covariance type {other:?} (expected full, diag or spherical)")),
+        "tied" => Ok(CovarianceKind::Tied),
+        other => Err(format!("unknown covariance type {other:?} (expected full, diag, spherical or tied)")),
     }
 }
 
@@ -104,6 +105,8 @@ impl ModelJson {
             CovarianceKind::Spherical => {
                 Covariances::Spherical((0..k).map(|c| cov[c * d * d].to_f64()).collect())
             }
+            // Every component holds the shared matrix: write component 0's.
+            CovarianceKind::Tied => Covariances::Diag((0..d).map(|i| f(&cov[i * d..(i + 1) * d])).collect()),
         };
         Self {
             covariance_type: s.kind.name().to_owned(),
@@ -163,6 +166,16 @@ impl ModelJson {
                 for (ci, &v) in c.iter().enumerate() {
                     for i in 0..d {
                         cov[ci * d * d + i * d + i] = v;
+                    }
+                }
+            }
+            (Covariances::Diag(c), CovarianceKind::Tied) => {
+                if c.len() != d || c.iter().any(|r| r.len() != d) {
+                    return bad("must be D × D (one shared matrix)".into());
+                }
+                for ci in 0..k {
+                    for (i, r) in c.iter().enumerate() {
+                        cov[ci * d * d + i * d..ci * d * d + (i + 1) * d].copy_from_slice(r);
                     }
                 }
             }

@@ -42,7 +42,7 @@ pub struct Start {
 /// that is not positive definite.
 fn invert_blocks(kind: CovarianceKind, p: &[f64], d: usize) -> std::result::Result<Vec<f64>, usize> {
     let mut out = vec![0.0; p.len()];
-    if kind != CovarianceKind::Full {
+    if !kind.is_full_matrix() {
         for (i, (s, &v)) in out.iter_mut().zip(p).enumerate() {
             if i % (d * d) % (d + 1) == 0 {
                 *s = 1.0 / v;
@@ -93,6 +93,9 @@ impl InitModel {
                     .collect(),
             ),
             CovarianceKind::Diag => Covariances::Diag(vec![vec![v; d]; k]),
+            CovarianceKind::Tied => Covariances::Diag(
+                (0..d).map(|i| (0..d).map(|j| if i == j { v } else { 0.0 }).collect()).collect(),
+            ),
             CovarianceKind::Spherical => Covariances::Spherical(vec![v; k]),
         };
         let covariances = match &self.precisions {

@@ -379,7 +379,7 @@ impl<'a, T: Real> StatsMut<'a, T> {
             });
         }
         let (_, d, dd) = self.shape.dims()?;
-        let full = self.shape.kind == CovarianceKind::Full;
+        let full = self.shape.kind.is_full_matrix();
         let ours = rows(self.shift, d)
             .zip(self.resp.iter_mut())
             .zip(rows_mut(self.s1, d).zip(rows_mut(self.s2, dd)));
@@ -450,7 +450,7 @@ impl<T: Real> StatsRef<'_, T> {
         let Ok((_, d, dd)) = self.shape.dims() else {
             return;
         };
-        let full = self.shape.kind == CovarianceKind::Full;
+        let full = self.shape.kind.is_full_matrix();
         let (Some(c0), Some(mean), Some(cov)) = (self.shift.get(..d), mean.get_mut(..d), cov.get_mut(..dd))
         else {
             return;
@@ -571,7 +571,7 @@ impl<T: Real> StatsRef<'_, T> {
             let lines = rows_mut(cov, d).zip(rows(s2, d)).zip(mu.iter_mut());
             for (i, (((cov_i, s2_i), mu_i), (&s1_i, &c_i))) in (0..d).zip(lines.zip(s1.iter().zip(c))) {
                 let mi = s1_i * inv_n;
-                if kind == CovarianceKind::Full {
+                if kind.is_full_matrix() {
                     if let (Some(cov_i), Some(s2_i), Some(s1_j)) =
                         (cov_i.get_mut(i..), s2_i.get(i..), s1.get(i..))
                     {
@@ -586,7 +586,7 @@ impl<T: Real> StatsRef<'_, T> {
                 }
                 *mu_i = c_i + mi;
             }
-            if kind == CovarianceKind::Full {
+            if kind.is_full_matrix() {
                 mirror_upper(cov, d);
             }
             finalize_covariance(kind, cov, d, reg_covar);
@@ -603,8 +603,37 @@ impl<T: Real> StatsRef<'_, T> {
         for w in model.weights_mut().iter_mut() {
             *w /= total;
         }
+        if kind == CovarianceKind::Tied {
+            pool_tied(model, dd);
+        }
         model.refresh()?;
         Ok(reseeded)
+    }
+}
+
+/// `tied`: Σ = Σ_k α_k Σ_k over the components' own covariances (each already + reg·I, and
+/// Σ α_k = 1, so the result is the pooled within-component scatter / N + reg·I, scikit-learn's
+/// `_estimate_gaussian_covariances_tied`), written into every component. Accumulated in
+/// component 0's slot, then copied: no scratch.
+fn pool_tied<T: Real>(model: &mut MixtureMut<'_, T>, dd: usize) {
+    let (weights, _, covs) = model.parameters_mut();
+    let Some((first, rest)) = covs.split_at_mut_checked(dd) else {
+        return;
+    };
+    let mut ws = weights.iter();
+    let w0 = ws.next().copied().unwrap_or(T::ONE);
+    for c in first.iter_mut() {
+        *c *= w0;
+    }
+    for (cov, &w) in rows(rest, dd).zip(ws) {
+        for (c, &v) in first.iter_mut().zip(cov) {
+            *c += w * v;
+        }
+    }
+    for cov in rows_mut(rest, dd) {
+        for (c, &v) in cov.iter_mut().zip(first.iter()) {
+            *c = v;
+        }
     }
 }
 
@@ -640,7 +669,7 @@ fn add_component<T: Real>(kind: CovarianceKind, d: usize, r: T, x: &[T], c: Comp
         *s += r * *v;
     }
     match kind {
-        CovarianceKind::Full => {
+        CovarianceKind::Full | CovarianceKind::Tied => {
             // The whole square, row by row: s2_ij += (r δ_i) δ_j, the same operations in the same
             // order on every target, walked two ways. Where there is SIMD, row slices (each row
             // one contiguous loop the compiler vectorizes); on 32-bit Arm (Cortex-M: no SIMD,
