@@ -305,3 +305,50 @@ fn tied_covariance_is_one_matrix_and_round_trips() {
     let (ok, out, err) = run(&["gmm", "score", &data, "--model", model]);
     assert!(ok && out.lines().count() == 60, "{err}");
 }
+
+#[test]
+fn select_marks_the_best_bic_and_draws_one_curve_per_kind() {
+    use crabmix::gmm::Mixture;
+    use crabmix::kernels::gmm::CovarianceKind;
+    use rand_core::SeedableRng;
+    // Three round, well-separated clusters of different sizes: BIC's best is K = 3 spherical
+    // (tied has as many parameters but one shape for all; full and diag have more).
+    let truth = Mixture::new(
+        CovarianceKind::Spherical,
+        2,
+        vec![0.3, 0.3, 0.4],
+        vec![0.0, 0.0, 8.0, 0.0, 0.0, 8.0],
+        vec![0.3, 0.0, 0.0, 0.3, 1.0, 0.0, 0.0, 1.0, 2.5, 0.0, 0.0, 2.5],
+    )
+    .unwrap();
+    let (x, _) = truth.sample(600, &mut rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(5));
+    let text: String = x.chunks(2).map(|r| format!("{},{}\n", r[0], r[1])).collect();
+    let data = csv("select.csv", &text);
+    let svg = scratch("bic.svg");
+    let (ok, out, err) = run(&[
+        "gmm",
+        "select",
+        &data,
+        "--components",
+        "1..5",
+        "--covariance",
+        "all",
+        "--svg",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1 + 4 * 5 + 1, "{out}");
+    assert_eq!(lines.last(), Some(&"best by BIC: spherical K = 3"), "{out}");
+    let bic_marked: Vec<&&str> =
+        lines[1..21].iter().filter(|l| l.split_whitespace().nth(3) == Some("*")).collect();
+    assert_eq!(bic_marked.len(), 1, "{out}");
+    assert!(bic_marked[0].starts_with("spherical    3"), "{out}");
+    let svg = std::fs::read_to_string(svg).unwrap();
+    assert_eq!(svg.matches("<polyline").count(), 4, "one BIC curve per kind");
+    for kind in ["full", "diag", "spherical", "tied"] {
+        assert!(svg.contains(&format!(">{kind}<")), "legend {kind}");
+    }
+    let (ok, _, err) = run(&["gmm", "select", &data, "--components", "3..2"]);
+    assert!(!ok && err.contains("1 ≤ A ≤ B"), "{err}");
+}

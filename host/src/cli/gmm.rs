@@ -4,10 +4,12 @@ use super::output::{CliResult, stdout_error, write_atomically};
 use clap::{Args, Subcommand, ValueEnum};
 use crabmix::backend::{self, Backend, FitHooks, GpuScalar};
 use crabmix::gmm::degenerate::degenerate_components;
+use crabmix::gmm::json::parse_kind;
 use crabmix::gmm::json::{FitInfo, ModelJson};
 use crabmix::gmm::start::{InitModel, Start};
 use crabmix::gmm::{LowerBounds, Mixture};
 use crabmix::io::csv::{CsvRows, read_csv};
+use crabmix::io::plot::{Chart, Series};
 use crabmix::kernels::Error;
 use crabmix::kernels::gmm::{CovarianceKind, FitConfig, InitMethod};
 use rand_core::SeedableRng;
@@ -27,6 +29,37 @@ pub(super) enum GmmCommand {
     PredictProba(ModelArgs),
     /// Draw samples from a model, as CSV.
     Sample(SampleArgs),
+    /// Model selection: fit every (covariance kind, K), print BIC and AIC, mark the best, and
+    /// optionally draw the BIC curves (scikit-learn's model-selection example).
+    Select(SelectArgs),
+}
+
+#[derive(Args)]
+pub(super) struct SelectArgs {
+    /// Numeric CSV, one sample per row (held in memory).
+    data: PathBuf,
+    /// Component counts: `A..B` (inclusive) or one number.
+    #[arg(long, default_value = "1..6", value_parser = parse_range)]
+    components: (usize, usize),
+    /// `all`, or a comma-separated list of full, diag, spherical, tied.
+    #[arg(long, default_value = "all")]
+    covariance: String,
+    #[command(flatten)]
+    em: EmArgs,
+    /// Write the BIC curves (one per kind, against K) as SVG here.
+    #[arg(long)]
+    svg: Option<PathBuf>,
+}
+
+/// `A..B` (inclusive, 1 ≤ A ≤ B) or `A`.
+fn parse_range(s: &str) -> Result<(usize, usize), String> {
+    let (a, b) = s.split_once("..").unwrap_or((s, s));
+    let num = |t: &str| t.trim().parse::<usize>().map_err(|e| format!("{t:?}: {e}"));
+    let (a, b) = (num(a)?, num(b)?);
+    if a == 0 || a > b {
+        return Err(format!("{s}: need 1 ≤ A ≤ B"));
+    }
+    Ok((a, b))
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -65,6 +98,47 @@ enum BackendArg {
     Auto,
 }
 
+/// The EM options `fit` and `select` share (scikit-learn's `GaussianMixture` arguments).
+#[derive(Args)]
+struct EmArgs {
+    #[arg(long, value_enum, default_value = "kmeans")]
+    init: Init,
+    /// Initializations; the best final lower bound is kept.
+    #[arg(long, default_value_t = 1)]
+    n_init: u32,
+    /// EM iterations per initialization; 0 returns the initialization itself (n_iter 0).
+    #[arg(long, default_value_t = 100)]
+    max_iter: u32,
+    /// Convergence threshold on the change of the mean log-likelihood.
+    #[arg(long, default_value_t = 1e-3)]
+    tol: f64,
+    /// Added to each covariance diagonal.
+    #[arg(long, default_value_t = 1e-6)]
+    reg_covar: f64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+impl EmArgs {
+    /// The kernels' settings for a fit of `kind`.
+    fn config<T: GpuScalar>(&self, kind: CovarianceKind) -> FitConfig<T> {
+        FitConfig {
+            kind,
+            init: match self.init {
+                Init::Kmeans => InitMethod::KMeans,
+                Init::KmeansPlusPlus => InitMethod::KMeansPlusPlus,
+                Init::RandomFromData => InitMethod::RandomFromData,
+                Init::Random => InitMethod::Random,
+            },
+            n_init: self.n_init,
+            max_iter: self.max_iter,
+            tol: T::from_f64(self.tol),
+            reg_covar: T::from_f64(self.reg_covar),
+            reseed_empty: true,
+        }
+    }
+}
+
 #[derive(Args)]
 pub(super) struct FitArgs {
     /// Numeric CSV, one sample per row (an optional header row is skipped). Held in memory
@@ -75,25 +149,11 @@ pub(super) struct FitArgs {
     components: usize,
     #[arg(long, value_enum, default_value = "full")]
     covariance: Covariance,
-    #[arg(long, value_enum, default_value = "kmeans")]
-    init: Init,
-    /// Initializations; the best final lower bound is kept.
-    #[arg(long, default_value_t = 1)]
-    n_init: u32,
-    /// EM iterations per initialization; 0 returns the initialization itself (n_iter 0).
-    #[arg(long, default_value_t = 100)]
-    max_iter: u32,
+    #[command(flatten)]
+    em: EmArgs,
     /// One stderr line per EM iteration: initialization, iteration, lower bound, change.
     #[arg(long, short = 'v')]
     verbose: bool,
-    /// Convergence threshold on the change of the mean log-likelihood.
-    #[arg(long, default_value_t = 1e-3)]
-    tol: f64,
-    /// Added to each covariance diagonal.
-    #[arg(long, default_value_t = 1e-6)]
-    reg_covar: f64,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
     #[arg(long, value_enum, default_value = "f64")]
     precision: Precision,
     /// Where the E-step runs: cpu (all cores), cuda (error if no device answers), auto (CUDA
@@ -185,25 +245,12 @@ fn fit<T: GpuScalar>(a: &FitArgs) -> CliResult {
     let mut table = read_csv::<T>(&a.data).map_err(|e| e.to_string())?;
     let (sample_weight, cols) = sample_weights(a, &mut table.data, table.cols)?;
     table.cols = cols;
-    let config = FitConfig {
-        kind: match a.covariance {
-            Covariance::Full => CovarianceKind::Full,
-            Covariance::Diag => CovarianceKind::Diag,
-            Covariance::Spherical => CovarianceKind::Spherical,
-            Covariance::Tied => CovarianceKind::Tied,
-        },
-        init: match a.init {
-            Init::Kmeans => InitMethod::KMeans,
-            Init::KmeansPlusPlus => InitMethod::KMeansPlusPlus,
-            Init::RandomFromData => InitMethod::RandomFromData,
-            Init::Random => InitMethod::Random,
-        },
-        n_init: a.n_init,
-        max_iter: a.max_iter,
-        tol: T::from_f64(a.tol),
-        reg_covar: T::from_f64(a.reg_covar),
-        reseed_empty: true,
-    };
+    let config = a.em.config::<T>(match a.covariance {
+        Covariance::Full => CovarianceKind::Full,
+        Covariance::Diag => CovarianceKind::Diag,
+        Covariance::Spherical => CovarianceKind::Spherical,
+        Covariance::Tied => CovarianceKind::Tied,
+    });
     let requested = match a.backend {
         BackendArg::Cpu => Backend::Cpu,
         BackendArg::Cuda => Backend::Cuda,
@@ -213,7 +260,7 @@ fn fit<T: GpuScalar>(a: &FitArgs) -> CliResult {
     if requested != Backend::Cpu {
         eprintln!("crabmix: {}", selected.describe());
     }
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(a.seed);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(a.em.seed);
     let progress = std::io::stderr().is_terminal();
     let start = match &a.init_model {
         Some(path) => Some(load_start(path, config.kind, a.components, table.cols)?),
@@ -241,7 +288,8 @@ fn fit<T: GpuScalar>(a: &FitArgs) -> CliResult {
             })?;
     let mut info = FitInfo::from_report(&model, &report);
     info.lower_bounds = hooks.trace.run(report.best_init).to_vec();
-    info.warnings.extend(degenerate_components(&model, &table.data, a.reg_covar).iter().map(|g| g.message()));
+    info.warnings
+        .extend(degenerate_components(&model, &table.data, a.em.reg_covar).iter().map(|g| g.message()));
     for w in &info.warnings {
         eprintln!("crabmix: warning: {w}");
     }
@@ -277,6 +325,7 @@ pub(super) fn run(c: GmmCommand) -> CliResult {
         GmmCommand::Predict(a) => predict(&a),
         GmmCommand::PredictProba(a) => predict_proba(&a),
         GmmCommand::Sample(a) => sample(&a),
+        GmmCommand::Select(a) => select(&a),
     }
 }
 
@@ -357,4 +406,103 @@ fn sample(a: &SampleArgs) -> CliResult {
         }
     }
     out.flush().map_err(stdout_error)
+}
+
+/// `gmm select`: one fit per (kind, K) with the same seed, a table of BIC and AIC with the best
+/// of each marked (`*`), and the BIC curves as SVG (lower is better).
+fn select(a: &SelectArgs) -> CliResult {
+    let kinds: Vec<CovarianceKind> = if a.covariance == "all" {
+        vec![CovarianceKind::Full, CovarianceKind::Diag, CovarianceKind::Spherical, CovarianceKind::Tied]
+    } else {
+        a.covariance
+            .split(',')
+            .map(|t| parse_kind(t.trim()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("--covariance: {e}"))?
+    };
+    let table = read_csv::<f64>(&a.data).map_err(|e| e.to_string())?;
+    let mut rows = Vec::new();
+    for &kind in &kinds {
+        for k in a.components.0..=a.components.1 {
+            let config = a.em.config::<f64>(kind);
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(a.em.seed);
+            let (model, report) = Mixture::fit(&table.data, table.cols, k, &config, &mut rng, false)
+                .map_err(|e| format!("{}: {} K = {k}: {e}", a.data.display(), kind.name()))?;
+            let info = FitInfo::from_report(&model, &report);
+            rows.push((kind, k, info.bic, info.aic, info.converged));
+        }
+    }
+    let best = |f: fn(&(CovarianceKind, usize, f64, f64, bool)) -> f64| {
+        rows.iter()
+            .map(f)
+            .enumerate()
+            .fold((0, f64::INFINITY), |b, (i, v)| if v < b.1 { (i, v) } else { b })
+            .0
+    };
+    let (best_bic, best_aic) = (best(|r| r.2), best(|r| r.3));
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    writeln!(out, "{:<10} {:>3} {:>18}   {:>18}   converged", "covariance", "K", "BIC", "AIC")
+        .map_err(stdout_error)?;
+    for (i, (kind, k, bic, aic, converged)) in rows.iter().enumerate() {
+        let mark = |j: usize| if i == j { "*" } else { " " };
+        writeln!(
+            out,
+            "{:<10} {k:>3} {bic:>18.6} {} {aic:>18.6} {} {converged}",
+            kind.name(),
+            mark(best_bic),
+            mark(best_aic)
+        )
+        .map_err(stdout_error)?;
+    }
+    let (kind, k, ..) = rows[best_bic];
+    writeln!(out, "best by BIC: {} K = {k}", kind.name()).map_err(stdout_error)?;
+    out.flush().map_err(stdout_error)?;
+    if let Some(path) = &a.svg {
+        write_atomically(
+            path,
+            bic_chart(&rows.iter().map(|r| (r.0, r.1, r.2)).collect::<Vec<_>>()).as_bytes(),
+        )?;
+    }
+    Ok(())
+}
+
+/// BIC against K, one line per covariance kind, through the project's one SVG writer.
+fn bic_chart(rows: &[(CovarianceKind, usize, f64)]) -> String {
+    let colors = ["steelblue", "darkorange", "seagreen", "firebrick"];
+    let kinds: Vec<CovarianceKind> = rows.iter().fold(Vec::new(), |mut v, r| {
+        if !v.contains(&r.0) {
+            v.push(r.0);
+        }
+        v
+    });
+    let series = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, &kind)| Series::Line {
+            label: kind.name().into(),
+            color: colors[i % colors.len()].into(),
+            width: 1.5,
+            dash: String::new(),
+            points: rows
+                .iter()
+                .filter(|r| r.0 == kind && r.2.is_finite())
+                .map(|r| (r.1 as f64, r.2))
+                .collect(),
+        })
+        .collect();
+    let finite = || rows.iter().map(|r| r.2).filter(|v| v.is_finite());
+    let (lo, hi) = (finite().fold(f64::INFINITY, f64::min), finite().fold(f64::NEG_INFINITY, f64::max));
+    let pad = ((hi - lo) * 0.05).max(1e-9);
+    let (k_lo, k_hi) =
+        (rows.iter().map(|r| r.1).min().unwrap_or(1), rows.iter().map(|r| r.1).max().unwrap_or(2));
+    Chart {
+        title: "BIC per covariance type (lower is better)".into(),
+        x_label: "components K".into(),
+        y_label: "BIC".into(),
+        x_range: (k_lo as f64, k_hi.max(k_lo + 1) as f64),
+        y_range: (lo - pad, hi + pad),
+        series,
+        log_y: false,
+    }
+    .to_svg()
 }
