@@ -8,8 +8,9 @@
 use crate::device::cuda::{CudaDevice, CudaEm};
 use crate::device::em_loop::device_em_loop_observed;
 use crate::gmm::start::Start;
+use crate::gmm::stream::CsvEStep;
 use crate::gmm::{HostEStep, LowerBounds, Mixture};
-use crabmix_kernels::gmm::{CovarianceKind, FitConfig, FitReport, Shape, em_loop_observed};
+use crabmix_kernels::gmm::{CovarianceKind, EStep, FitConfig, FitReport, Shape, em_loop_observed};
 use rand_core::Rng;
 use std::sync::Arc;
 
@@ -91,6 +92,11 @@ pub struct FitHooks {
     /// statistic, the lower bound, BIC and AIC. CPU only (the device path rejects them). The
     /// initialization treats rows alike: the weights enter from the first E-step.
     pub sample_weight: Option<Vec<f64>>,
+    /// `--stream`: the E-step re-reads this CSV file every pass (`data` is then only what the
+    /// initialization sees); CPU only.
+    pub stream: Option<std::path::PathBuf>,
+    /// The CSV error that stopped a streamed pass (line and column), set on failure.
+    pub stream_error: Option<String>,
 }
 
 /// [`Mixture::fit`] on `selected`: initialization on the host (then `hooks.start` applied), then
@@ -106,7 +112,7 @@ pub fn fit<T: GpuScalar, R: Rng + ?Sized>(
     rng: &mut R,
     hooks: &mut FitHooks,
 ) -> Result<(Mixture<T>, FitReport<T>), BackendError> {
-    let FitHooks { progress, trace, start, sample_weight } = hooks;
+    let FitHooks { progress, trace, start, sample_weight, stream, stream_error } = hooks;
     let weights: Option<Vec<T>> = sample_weight.as_ref().map(|w| w.iter().map(|&v| T::from_f64(v)).collect());
     if weights.as_ref().is_some_and(|w| w.len() * d != data.len()) {
         return Err(crabmix_kernels::Error::ShapeMismatch {
@@ -120,17 +126,26 @@ pub fn fit<T: GpuScalar, R: Rng + ?Sized>(
         Selected::Cuda(_) if weights.is_some() => {
             Err(BackendError::Unsupported("sample weights (use --backend cpu)"))
         }
+        Selected::Cuda(_) if stream.is_some() => {
+            Err(BackendError::Unsupported("--stream (use --backend cpu)"))
+        }
         Selected::Cpu { .. } => {
-            let mut estep = HostEStep::new(data, d).with_progress(*progress).with_weights(weights.as_deref());
+            let mut host = HostEStep::new(data, d).with_progress(*progress).with_weights(weights.as_deref());
+            let mut csv = stream.as_ref().map(|p| CsvEStep::<T>::new(p.clone(), d));
+            let estep: &mut dyn EStep<T> = match csv.as_mut() {
+                Some(c) => c,
+                None => &mut host,
+            };
             let fitted = Mixture::fit_with_em(data, d, k, config, rng, |model, stats, config| {
                 if let Some(start) = start {
                     start.apply(model)?;
                 }
                 let mut observe = trace.start_run();
-                em_loop_observed(model, stats, &mut estep, config, &mut |t, lb: T| observe(t, lb.to_f64()))
-            })?;
-            estep.finish_progress();
-            Ok(fitted)
+                em_loop_observed(model, stats, estep, config, &mut |t, lb: T| observe(t, lb.to_f64()))
+            });
+            host.finish_progress();
+            *stream_error = csv.and_then(|c| c.error);
+            Ok(fitted?)
         }
         Selected::Cuda(dev) => {
             crabmix_kernels::gmm::validate_data(data, d, k)?;

@@ -7,8 +7,9 @@ use crabmix::gmm::degenerate::degenerate_components;
 use crabmix::gmm::json::parse_kind;
 use crabmix::gmm::json::{FitInfo, ModelJson};
 use crabmix::gmm::start::{InitModel, Start};
+use crabmix::gmm::stream::STREAM_CHUNK_ROWS;
 use crabmix::gmm::{LowerBounds, Mixture};
-use crabmix::io::csv::{CsvRows, read_csv};
+use crabmix::io::csv::{CsvRows, Table, read_csv};
 use crabmix::io::plot::{Chart, Series};
 use crabmix::kernels::Error;
 use crabmix::kernels::gmm::{CovarianceKind, FitConfig, InitMethod};
@@ -172,6 +173,10 @@ pub(super) struct FitArgs {
     /// Take the sample weights from this column of DATA (0-based), which is then not a feature.
     #[arg(long)]
     weight_column: Option<usize>,
+    /// Do not hold the file: initialize on its first 65 536 rows, then re-read it in chunks on
+    /// every EM pass (memory independent of the number of rows; CPU, no sample weights).
+    #[arg(long, conflicts_with_all = ["sample_weight", "weight_column"])]
+    stream: bool,
     /// Write the model here instead of stdout (written to a temporary file, then renamed).
     #[arg(long, short = 'o')]
     output: Option<PathBuf>,
@@ -241,8 +246,21 @@ fn sample_weights<T: GpuScalar>(
     Ok((Some(w), cols))
 }
 
+/// The first [`STREAM_CHUNK_ROWS`] rows of `path` (what `--stream` initializes on) and D.
+fn first_rows<T: GpuScalar>(path: &Path) -> Result<(Vec<T>, usize), String> {
+    let mut rows = CsvRows::<T, _>::open(path).map_err(|e| e.to_string())?;
+    let mut head = Vec::new();
+    rows.next_chunk(STREAM_CHUNK_ROWS, &mut head).map_err(|e| e.to_string())?;
+    Ok((head, rows.cols()))
+}
+
 fn fit<T: GpuScalar>(a: &FitArgs) -> CliResult {
-    let mut table = read_csv::<T>(&a.data).map_err(|e| e.to_string())?;
+    let mut table = if a.stream {
+        let (data, cols) = first_rows::<T>(&a.data)?;
+        Table { rows: data.len() / cols.max(1), data, cols, header: None }
+    } else {
+        read_csv::<T>(&a.data).map_err(|e| e.to_string())?
+    };
     let (sample_weight, cols) = sample_weights(a, &mut table.data, table.cols)?;
     table.cols = cols;
     let config = a.em.config::<T>(match a.covariance {
@@ -272,6 +290,8 @@ fn fit<T: GpuScalar>(a: &FitArgs) -> CliResult {
         trace: LowerBounds::new(a.verbose),
         start,
         sample_weight,
+        stream: a.stream.then(|| a.data.clone()),
+        stream_error: None,
     };
     let (model, report): (Mixture<T>, _) =
         backend::fit(&selected, &table.data, table.cols, a.components, &config, &mut rng, &mut hooks)
@@ -284,7 +304,10 @@ fn fit<T: GpuScalar>(a: &FitArgs) -> CliResult {
                     a.data.display(),
                     T::NAME
                 ),
-                e => format!("{}: {e}", a.data.display()),
+                e => match hooks.stream_error.take() {
+                    Some(csv) => csv,
+                    None => format!("{}: {e}", a.data.display()),
+                },
             })?;
     let mut info = FitInfo::from_report(&model, &report);
     info.lower_bounds = hooks.trace.run(report.best_init).to_vec();

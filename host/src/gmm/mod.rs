@@ -12,6 +12,7 @@ pub mod json;
 pub mod mixture;
 pub mod start;
 pub mod stats;
+pub mod stream;
 pub mod streaming;
 pub mod trace;
 
