@@ -389,3 +389,40 @@ fn stream_rereads_the_file_and_equals_the_in_memory_fit() {
     let (ok, _, err) = run(&["gmm", "fit", &data, "-k", "3", "--stream", "--weight-column", "1"]);
     assert!(!ok && err.contains("cannot be used with"), "{err}");
 }
+
+#[test]
+fn online_makes_one_pass_after_a_batch_start_and_lands_near_the_batch_fit() {
+    use crabmix::gmm::Mixture;
+    use crabmix::kernels::gmm::CovarianceKind;
+    use rand_core::SeedableRng;
+    // 100 000 rows: the batch start sees the first 65 536, online EM the other 34 464 once.
+    let truth = Mixture::new(
+        CovarianceKind::Diag,
+        2,
+        vec![0.3, 0.3, 0.4],
+        vec![0.0, 0.0, 5.0, 0.0, 10.0, 0.0],
+        vec![1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 4.0, 1.0, 0.0, 0.0, 9.0],
+    )
+    .unwrap();
+    let (x, _) = truth.sample(100_000, &mut rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(9));
+    let text: String = x.chunks(2).map(|r| format!("{},{}\n", r[0], r[1])).collect();
+    let data = csv("online.csv", &text);
+    let (batch, _) = fit_json(&[&data, "-k", "3", "--covariance", "diag"]);
+    let (online, err) = fit_json(&[&data, "-k", "3", "--covariance", "diag", "--online"]);
+    assert_eq!((online["n_samples"].as_u64(), online["n_iter"].as_u64()), (Some(100_000), Some(0)));
+    assert_eq!(online["lower_bounds"], serde_json::json!([]));
+    assert!(!err.contains("ConvergenceWarning"), "{err}");
+    let (b, o) =
+        (batch["mean_log_likelihood"].as_f64().unwrap(), online["mean_log_likelihood"].as_f64().unwrap());
+    assert!(o <= b + 1e-9 && b - o < 5e-3, "online {o} vs batch {b}");
+    let sorted = |m: &Value| {
+        let mut v: Vec<f64> = m["means"].as_array().unwrap().iter().map(|r| r[0].as_f64().unwrap()).collect();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    for (a, b) in sorted(&online).iter().zip(sorted(&batch)) {
+        assert!((a - b).abs() < 0.1, "{a} vs {b}");
+    }
+    let (ok, _, err) = run(&["gmm", "fit", &data, "-k", "3", "--online", "--stream"]);
+    assert!(!ok && err.contains("cannot be used with"), "{err}");
+}

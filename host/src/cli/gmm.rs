@@ -7,7 +7,7 @@ use crabmix::gmm::degenerate::degenerate_components;
 use crabmix::gmm::json::parse_kind;
 use crabmix::gmm::json::{FitInfo, ModelJson};
 use crabmix::gmm::start::{InitModel, Start};
-use crabmix::gmm::stream::STREAM_CHUNK_ROWS;
+use crabmix::gmm::stream::{CsvEStep, STREAM_CHUNK_ROWS, online_pass};
 use crabmix::gmm::{LowerBounds, Mixture};
 use crabmix::io::csv::{CsvRows, Table, read_csv};
 use crabmix::io::plot::{Chart, Series};
@@ -177,6 +177,10 @@ pub(super) struct FitArgs {
     /// every EM pass (memory independent of the number of rows; CPU, no sample weights).
     #[arg(long, conflicts_with_all = ["sample_weight", "weight_column"])]
     stream: bool,
+    /// Fit the first 65 536 rows by EM, then run the kernels' online EM once over the rest of
+    /// the file (one pass, memory one chunk), then one streamed scoring pass.
+    #[arg(long, conflicts_with_all = ["sample_weight", "weight_column", "stream"])]
+    online: bool,
     /// Write the model here instead of stdout (written to a temporary file, then renamed).
     #[arg(long, short = 'o')]
     output: Option<PathBuf>,
@@ -255,7 +259,7 @@ fn first_rows<T: GpuScalar>(path: &Path) -> Result<(Vec<T>, usize), String> {
 }
 
 fn fit<T: GpuScalar>(a: &FitArgs) -> CliResult {
-    let mut table = if a.stream {
+    let mut table = if a.stream || a.online {
         let (data, cols) = first_rows::<T>(&a.data)?;
         Table { rows: data.len() / cols.max(1), data, cols, header: None }
     } else {
@@ -309,8 +313,24 @@ fn fit<T: GpuScalar>(a: &FitArgs) -> CliResult {
                     None => format!("{}: {e}", a.data.display()),
                 },
             })?;
+    let (model, report) = if a.online {
+        let mut model = model;
+        online_pass(&mut model, &a.data, table.rows, config.reg_covar)?;
+        // Score the result with one streamed pass (EM with max_iter 0: no iteration).
+        let score = FitConfig { max_iter: 0, ..config };
+        let mut csv = CsvEStep::<T>::new(a.data.clone(), table.cols);
+        let report = model
+            .refine_with(&score, &mut csv)
+            .map_err(|e| csv.error.take().unwrap_or_else(|| format!("{}: {e}", a.data.display())))?;
+        (report.0, report.1)
+    } else {
+        (model, report)
+    };
     let mut info = FitInfo::from_report(&model, &report);
-    info.lower_bounds = hooks.trace.run(report.best_init).to_vec();
+    // --online: the history of the initial batch fit on the first rows is not this model's.
+    if !a.online {
+        info.lower_bounds = hooks.trace.run(report.best_init).to_vec();
+    }
     info.warnings
         .extend(degenerate_components(&model, &table.data, a.em.reg_covar).iter().map(|g| g.message()));
     for w in &info.warnings {

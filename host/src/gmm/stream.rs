@@ -10,7 +10,7 @@
 
 use super::streaming::{ParallelEStep, STREAMING_CHUNK_ROWS};
 use crate::io::csv::CsvRows;
-use crabmix_kernels::gmm::{EStep, MixtureRef, StatsMut};
+use crabmix_kernels::gmm::{EStep, MixtureRef, OnlineConfig, StatsMut, online_step};
 use crabmix_kernels::{Error, Real, Result};
 use std::path::PathBuf;
 
@@ -63,6 +63,40 @@ impl<T: Real> EStep<T> for CsvEStep<T> {
                     return Err(failed(first));
                 }
             }
+        }
+    }
+}
+
+/// `fit --online`: after `model` was fitted to the first `skip` rows of `path`, one pass of the
+/// kernels' online EM ([`online_step`]) over the remaining rows, γ_n = (n + n0)^(−α) with
+/// α = `OnlineConfig`'s default 0.6 and n0 = `skip` (the initial fit counts for the rows it
+/// saw). Memory is one chunk. Errors: the CSV's (as text, with line and column) and the
+/// kernels' (row named).
+pub fn online_pass<T: Real>(
+    model: &mut super::Mixture<T>,
+    path: &std::path::Path,
+    skip: usize,
+    reg_covar: T,
+) -> std::result::Result<(), String> {
+    let shape = model.shape();
+    let (k, d) = (shape.components, shape.features);
+    let config = OnlineConfig { n0: T::from_f64(skip as f64), reg_covar, ..OnlineConfig::default() };
+    let mut rows = CsvRows::<T, _>::open(path).map_err(|e| e.to_string())?;
+    let (mut chunk, mut lp, mut work) = (Vec::new(), vec![T::ZERO; k], vec![T::ZERO; 2 * d]);
+    let mut n = 0u64;
+    loop {
+        let first = rows.rows_read();
+        if rows.next_chunk(STREAM_CHUNK_ROWS, &mut chunk).map_err(|e| e.to_string())? == 0 {
+            return Ok(());
+        }
+        for (i, x) in chunk.chunks_exact(d).enumerate() {
+            if first + i < skip {
+                continue;
+            }
+            n += 1;
+            let mut view = model.view_mut();
+            online_step(&mut view, x, config.step_size(n), reg_covar, &mut lp, &mut work)
+                .map_err(|e| format!("{}: {}", path.display(), e.offset_sample(first + i)))?;
         }
     }
 }
