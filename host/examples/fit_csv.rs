@@ -34,16 +34,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let selected = backend::select(Backend::Auto, config.kind)?;
     eprintln!("{}", selected.describe());
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(1894);
-    let (model, report) = backend::fit(
-        &selected,
-        &table.data,
-        table.cols,
-        k,
-        &config,
-        &mut rng,
-        false,
-        &mut Default::default(),
-    )?;
+    let (model, report) =
+        backend::fit(&selected, &table.data, table.cols, k, &config, &mut rng, &mut Default::default())?;
 
     println!(
         "{} rows × {} columns, K = {k}: {} EM iterations, converged {}, mean ln p = {:.6}",

@@ -152,3 +152,277 @@ fn predict_after_fit_gives_the_labels_of_the_fits_final_e_step_with_several_init
     assert_eq!(cli.len(), 1000);
     assert_eq!(cli, labels, "kept run {}", report.best_init);
 }
+
+#[test]
+fn predict_proba_rows_sum_to_one_and_argmax_is_predict() {
+    let model = scratch("proba.json");
+    let model = model.to_str().unwrap();
+    let (ok, _, err) = run(&["gmm", "fit", &crabs(), "-k", "3", "--output", model]);
+    assert!(ok, "{err}");
+    let (ok, proba, err) = run(&["gmm", "predict-proba", &crabs(), "--model", model]);
+    assert!(ok, "{err}");
+    let (_, labels, _) = run(&["gmm", "predict", &crabs(), "--model", model]);
+    let rows: Vec<Vec<f64>> =
+        proba.lines().map(|l| l.split(',').map(|v| v.parse().unwrap()).collect()).collect();
+    assert_eq!(rows.len(), 1000);
+    for (row, label) in rows.iter().zip(labels.lines()) {
+        assert_eq!(row.len(), 3);
+        assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12, "{row:?}");
+        let best = (0..3).fold(0, |b, k| if row[k] > row[b] { k } else { b });
+        assert_eq!(best.to_string(), label);
+    }
+}
+
+#[test]
+fn init_model_warm_starts_and_sets_partial_parameters() {
+    let data = crabs();
+    let first = scratch("warm.json");
+    let first = first.to_str().unwrap();
+    let (ok, _, err) = run(&["gmm", "fit", &data, "-k", "2", "--tol", "1e-4", "--output", first]);
+    assert!(ok, "{err}");
+    let before: Value = serde_json::from_str(&std::fs::read_to_string(first).unwrap()).unwrap();
+    // Warm start: EM continues, so its first lower bound scores the given model exactly.
+    let (warm, _) = fit_json(&[&data, "-k", "2", "--tol", "1e-4", "--init-model", first]);
+    assert_eq!(floats(&warm["lower_bounds"])[0], before["mean_log_likelihood"].as_f64().unwrap());
+    // Partial: only the means are given; --max-iter 0 shows them in place, the weights and
+    // covariances from the M-step of the nearest-centre labels of the kmeans init.
+    let means = csv("means.json", r#"{"means": [[0.63], [0.66]]}"#);
+    let (m, _) = fit_json(&[&data, "-k", "2", "--max-iter", "0", "--init-model", &means]);
+    assert_eq!(m["means"], serde_json::json!([[0.63], [0.66]]));
+    assert!((floats(&m["weights"]).iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    // Precisions instead of covariances (spherical: one per component).
+    let prec = csv("prec.json", r#"{"precisions": [10000, 40000]}"#);
+    let (m, _) =
+        fit_json(&[&data, "-k", "2", "--covariance", "spherical", "--max-iter", "0", "--init-model", &prec]);
+    assert_eq!(m["covariances"], serde_json::json!([1e-4, 2.5e-5]));
+    // Bad files get score's errors, naming the file.
+    for (name, text, want) in [
+        ("w.json", r#"{"weights": [0.5, 0.6]}"#, "weights must sum to 1"),
+        ("pd.json", r#"{"covariances": [[[1.0]], [[-1.0]]]}"#, "positive definite"),
+        ("k.json", r#"{"means": [[0.6], [0.62], [0.64]]}"#, "3 components, but --components is 2"),
+    ] {
+        let path = csv(name, text);
+        let (ok, out, err) = run(&["gmm", "fit", &data, "-k", "2", "--init-model", &path]);
+        assert!(!ok && out.is_empty(), "{name}");
+        assert!(err.contains(&path) && err.contains(want), "{name}: {err}");
+    }
+}
+
+#[test]
+fn grouped_crabs_with_counts_fit_as_the_thousand_repeated_points() {
+    // Pearson's way: the 29 bin centres weighted by their counts are the 1000 measurements
+    // (data/pearson_crabs.csv repeats each centre count times). From the same start, EM must
+    // agree to 1e-12 in f64: parameters, lower bounds, BIC, AIC.
+    let bins =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../data/pearson_crabs_bins.csv"))
+            .unwrap();
+    let mut grouped = String::from("centre,count\n");
+    let mut weights = String::new();
+    let mut centres = String::new();
+    for line in bins.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        grouped += &format!("{},{}\n", f[1], f[2]);
+        weights += &format!("{}\n", f[2]);
+        centres += &format!("{}\n", f[1]);
+    }
+    let grouped = csv("grouped.csv", &grouped);
+    let weights = csv("weights.txt", &weights);
+    let centres = csv("centres.csv", &centres);
+    let start = csv(
+        "start.json",
+        r#"{"weights": [0.5, 0.5], "means": [[0.63], [0.66]], "covariances": [[[0.0002]], [[0.0002]]]}"#,
+    );
+    let common = ["-k", "2", "--init-model", &start, "--tol", "1e-10", "--max-iter", "200"];
+    let (points, _) = fit_json(&[&[crabs().as_str()][..], &common].concat());
+    let (by_column, _) = fit_json(&[&[grouped.as_str(), "--weight-column", "1"][..], &common].concat());
+    let (by_file, _) = fit_json(&[&[centres.as_str(), "--sample-weight", &weights][..], &common].concat());
+    assert_eq!(points["n_samples"].as_u64(), Some(1000));
+    for g in [&by_column, &by_file] {
+        assert_eq!(g["n_samples"].as_u64(), Some(29));
+        assert_eq!(g["total_weight"].as_f64(), Some(1000.0));
+        assert_eq!(g["n_iter"], points["n_iter"]);
+        let close = |a: &Value, b: &Value, what: &str| {
+            let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+            assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{what}: {a} vs {b}");
+        };
+        for key in ["mean_log_likelihood", "lower_bound", "bic", "aic"] {
+            close(&g[key], &points[key], key);
+        }
+        for key in ["weights", "lower_bounds"] {
+            for (a, b) in g[key].as_array().unwrap().iter().zip(points[key].as_array().unwrap()) {
+                close(a, b, key);
+            }
+        }
+        for k in 0..2 {
+            close(&g["means"][k][0], &points["means"][k][0], "means");
+            close(&g["covariances"][k][0][0], &points["covariances"][k][0][0], "covariances");
+        }
+    }
+    assert!(points["n_iter"].as_u64().unwrap() > 10, "a real fit, not a few steps");
+    // Bad weights name the row.
+    let bad = csv("bad.txt", &format!("-1\n{}", "1\n".repeat(28)));
+    let (ok, _, err) = run(&["gmm", "fit", &centres, "-k", "2", "--sample-weight", &bad]);
+    assert!(!ok && err.contains("row 0") && err.contains("≥ 0"), "{err}");
+    let short = csv("short.txt", "1\n2\n");
+    let (ok, _, err) = run(&["gmm", "fit", &centres, "-k", "2", "--sample-weight", &short]);
+    assert!(!ok && err.contains("2 weights for 29 data rows"), "{err}");
+}
+
+#[test]
+fn tied_covariance_is_one_matrix_and_round_trips() {
+    let data = csv(
+        "tied.csv",
+        &(0..60)
+            .map(|i| {
+                format!("{},{}\n", (i % 3) as f64 * 4.0 + (i as f64 * 0.37).sin(), (i as f64 * 0.91).cos())
+            })
+            .collect::<String>(),
+    );
+    let model = scratch("tied.json");
+    let model = model.to_str().unwrap();
+    let (ok, _, err) = run(&[
+        "gmm",
+        "fit",
+        &data,
+        "-k",
+        "3",
+        "--covariance",
+        "tied",
+        "--output",
+        model,
+        "--backend",
+        "auto",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(err.lines().filter(|l| l.contains("no CUDA kernel for tied covariances")).count(), 1, "{err}");
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(model).unwrap()).unwrap();
+    assert_eq!(m["covariance_type"], "tied");
+    let c = m["covariances"].as_array().unwrap();
+    assert_eq!((c.len(), c[0].as_array().unwrap().len()), (2, 2), "one D × D matrix: {c:?}");
+    // p = D(D+1)/2 + K·D + K − 1 = 3 + 6 + 2.
+    let (n, ll) = (60.0f64, m["mean_log_likelihood"].as_f64().unwrap());
+    assert!((m["bic"].as_f64().unwrap() - (-2.0 * ll * n + 11.0 * n.ln())).abs() < 1e-9);
+    let (ok, out, err) = run(&["gmm", "score", &data, "--model", model]);
+    assert!(ok && out.lines().count() == 60, "{err}");
+}
+
+#[test]
+fn select_marks_the_best_bic_and_draws_one_curve_per_kind() {
+    use crabmix::gmm::Mixture;
+    use crabmix::kernels::gmm::CovarianceKind;
+    use rand_core::SeedableRng;
+    // Three round, well-separated clusters of different sizes: BIC's best is K = 3 spherical
+    // (tied has as many parameters but one shape for all; full and diag have more).
+    let truth = Mixture::new(
+        CovarianceKind::Spherical,
+        2,
+        vec![0.3, 0.3, 0.4],
+        vec![0.0, 0.0, 8.0, 0.0, 0.0, 8.0],
+        vec![0.3, 0.0, 0.0, 0.3, 1.0, 0.0, 0.0, 1.0, 2.5, 0.0, 0.0, 2.5],
+    )
+    .unwrap();
+    let (x, _) = truth.sample(600, &mut rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(5));
+    let text: String = x.chunks(2).map(|r| format!("{},{}\n", r[0], r[1])).collect();
+    let data = csv("select.csv", &text);
+    let svg = scratch("bic.svg");
+    let (ok, out, err) = run(&[
+        "gmm",
+        "select",
+        &data,
+        "--components",
+        "1..5",
+        "--covariance",
+        "all",
+        "--svg",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1 + 4 * 5 + 1, "{out}");
+    assert_eq!(lines.last(), Some(&"best by BIC: spherical K = 3"), "{out}");
+    let bic_marked: Vec<&&str> =
+        lines[1..21].iter().filter(|l| l.split_whitespace().nth(3) == Some("*")).collect();
+    assert_eq!(bic_marked.len(), 1, "{out}");
+    assert!(bic_marked[0].starts_with("spherical    3"), "{out}");
+    let svg = std::fs::read_to_string(svg).unwrap();
+    assert_eq!(svg.matches("<polyline").count(), 4, "one BIC curve per kind");
+    for kind in ["full", "diag", "spherical", "tied"] {
+        assert!(svg.contains(&format!(">{kind}<")), "legend {kind}");
+    }
+    let (ok, _, err) = run(&["gmm", "select", &data, "--components", "3..2"]);
+    assert!(!ok && err.contains("1 ≤ A ≤ B"), "{err}");
+}
+
+#[test]
+fn stream_rereads_the_file_and_equals_the_in_memory_fit() {
+    // 10 000 rows: the initialization sees them all, so --stream is the in-memory fit, bit for
+    // bit where both run the streaming E-step (diag), to rounding where memory runs the blocked
+    // one (full).
+    let text: String = (0..10_000)
+        .map(|i| {
+            let c = (i % 3) as f64;
+            format!(
+                "{},{}\n",
+                c * 5.0 + ((i * 7919) % 1000) as f64 / 500.0,
+                ((i * 104_729) % 997) as f64 / 300.0 * (1.0 + c)
+            )
+        })
+        .collect();
+    let data = csv("stream.csv", &text);
+    let (mem, _) = fit_json(&[&data, "-k", "3", "--covariance", "diag"]);
+    let (streamed, _) = fit_json(&[&data, "-k", "3", "--covariance", "diag", "--stream"]);
+    assert_eq!(mem, streamed);
+    let (mem, _) = fit_json(&[&data, "-k", "3"]);
+    let (streamed, _) = fit_json(&[&data, "-k", "3", "--stream"]);
+    assert_eq!(mem["n_iter"], streamed["n_iter"]);
+    let (a, b) =
+        (mem["mean_log_likelihood"].as_f64().unwrap(), streamed["mean_log_likelihood"].as_f64().unwrap());
+    assert!((a - b).abs() < 1e-12 * a.abs(), "{a} vs {b}");
+    // A bad cell after the first chunk (what the initialization reads) stops the first pass
+    // with its line and column; nothing is printed as a model.
+    let mut bad = "1.0\n".repeat(70_000);
+    bad.push_str("oops\n");
+    let bad = csv("stream-bad.csv", &bad);
+    let (ok, out, err) = run(&["gmm", "fit", &bad, "-k", "1", "--stream"]);
+    assert!(!ok && out.is_empty(), "{err}");
+    assert!(err.contains("stream-bad.csv:70001:1: cell \"oops\" is not a number"), "{err}");
+    let (ok, _, err) = run(&["gmm", "fit", &data, "-k", "3", "--stream", "--weight-column", "1"]);
+    assert!(!ok && err.contains("cannot be used with"), "{err}");
+}
+
+#[test]
+fn online_makes_one_pass_after_a_batch_start_and_lands_near_the_batch_fit() {
+    use crabmix::gmm::Mixture;
+    use crabmix::kernels::gmm::CovarianceKind;
+    use rand_core::SeedableRng;
+    // 100 000 rows: the batch start sees the first 65 536, online EM the other 34 464 once.
+    let truth = Mixture::new(
+        CovarianceKind::Diag,
+        2,
+        vec![0.3, 0.3, 0.4],
+        vec![0.0, 0.0, 5.0, 0.0, 10.0, 0.0],
+        vec![1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 4.0, 1.0, 0.0, 0.0, 9.0],
+    )
+    .unwrap();
+    let (x, _) = truth.sample(100_000, &mut rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(9));
+    let text: String = x.chunks(2).map(|r| format!("{},{}\n", r[0], r[1])).collect();
+    let data = csv("online.csv", &text);
+    let (batch, _) = fit_json(&[&data, "-k", "3", "--covariance", "diag"]);
+    let (online, err) = fit_json(&[&data, "-k", "3", "--covariance", "diag", "--online"]);
+    assert_eq!((online["n_samples"].as_u64(), online["n_iter"].as_u64()), (Some(100_000), Some(0)));
+    assert_eq!(online["lower_bounds"], serde_json::json!([]));
+    assert!(!err.contains("ConvergenceWarning"), "{err}");
+    let (b, o) =
+        (batch["mean_log_likelihood"].as_f64().unwrap(), online["mean_log_likelihood"].as_f64().unwrap());
+    assert!(o <= b + 1e-9 && b - o < 5e-3, "online {o} vs batch {b}");
+    let sorted = |m: &Value| {
+        let mut v: Vec<f64> = m["means"].as_array().unwrap().iter().map(|r| r[0].as_f64().unwrap()).collect();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    for (a, b) in sorted(&online).iter().zip(sorted(&batch)) {
+        assert!((a - b).abs() < 0.1, "{a} vs {b}");
+    }
+    let (ok, _, err) = run(&["gmm", "fit", &data, "-k", "3", "--online", "--stream"]);
+    assert!(!ok && err.contains("cannot be used with"), "{err}");
+}

@@ -164,8 +164,8 @@ fn malformed_or_mismatched_model_json_is_a_clear_error() {
             "number out of range at line 1 column 87",
         ),
         (
-            r#"{"covariance_type":"tied","weights":[1.0],"means":[[0.0,0.0]],"covariances":[[1.0,1.0]]}"#,
-            "unknown covariance type \"tied\"",
+            r#"{"covariance_type":"banded","weights":[1.0],"means":[[0.0,0.0]],"covariances":[[1.0,1.0]]}"#,
+            "unknown covariance type \"banded\"",
         ),
         // Wrong nesting: full needs K × D × D.
         (

@@ -62,7 +62,8 @@ impl RefGmm {
 
     /// One EM step: responsibilities q_ik, then α_k = Σ_i q_ik / n, μ_k = Σ_i q_ik x_i / Σ_i q_ik,
     /// Σ_k = Σ_i q_ik (x_i − μ_k)(x_i − μ_k)ᵀ / Σ_i q_ik + reg·I (diagonal part for `diag`,
-    /// its mean for `spherical`).
+    /// its mean for `spherical`; for `tied` the one Σ = Σ_k Σ_i q_ik (x_i − μ_k)(x_i − μ_k)ᵀ / n
+    /// + reg·I shared by every component).
     pub fn em_step(&self, data: &[f64], d: usize, reg: f64) -> RefGmm {
         let n = data.len() / d;
         let k_n = self.weights.len();
@@ -89,15 +90,29 @@ impl RefGmm {
             }
             cov /= nk;
             match self.kind {
-                "full" => {}
+                "full" | "tied" => {}
                 "diag" => cov = DMatrix::from_diagonal(&cov.diagonal()),
                 "spherical" => cov = DMatrix::identity(d, d) * (cov.trace() / d as f64),
                 other => panic!("unknown kind {other}"),
             }
-            cov += DMatrix::identity(d, d) * reg;
             out.weights[k] = nk / n as f64;
             out.means[k] = mu;
             out.covs[k] = cov;
+        }
+        if self.kind == "tied" {
+            // Σ_k (n_k / n) Σ_k = the pooled scatter / n (each Σ_k without reg yet).
+            let mut pooled = DMatrix::zeros(d, d);
+            for k in 0..k_n {
+                pooled += &out.covs[k] * out.weights[k];
+            }
+            pooled += DMatrix::identity(d, d) * reg;
+            for k in 0..k_n {
+                out.covs[k] = pooled.clone();
+            }
+        } else {
+            for k in 0..k_n {
+                out.covs[k] += DMatrix::identity(d, d) * reg;
+            }
         }
         out
     }

@@ -8,7 +8,8 @@ use proptest::prelude::*;
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-const KINDS: [CovarianceKind; 3] = [CovarianceKind::Full, CovarianceKind::Diag, CovarianceKind::Spherical];
+const KINDS: [CovarianceKind; 4] =
+    [CovarianceKind::Full, CovarianceKind::Diag, CovarianceKind::Spherical, CovarianceKind::Tied];
 
 /// Random data (N × D), and random valid parameters: weights from positive draws, means inside
 /// the data's range, covariances A Aᵀ + 0.05 I (full) or positive diagonals.
@@ -16,7 +17,7 @@ const KINDS: [CovarianceKind; 3] = [CovarianceKind::Full, CovarianceKind::Diag, 
 type Case = (usize, usize, usize, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>);
 
 fn case() -> impl Strategy<Value = Case> {
-    (1usize..=3, 1usize..=3, 0usize..3).prop_flat_map(|(k, d, kind)| {
+    (1usize..=3, 1usize..=3, 0usize..4).prop_flat_map(|(k, d, kind)| {
         let n = 40;
         (
             Just(k),
@@ -33,11 +34,15 @@ fn case() -> impl Strategy<Value = Case> {
 fn covariances(kind: CovarianceKind, a: &[f64], k: usize, d: usize) -> Vec<f64> {
     let mut out = vec![0.0; k * d * d];
     for c in 0..k {
-        let a = &a[c * d * d..(c + 1) * d * d];
+        // Tied: component 0's matrix for every component.
+        let c0 = if kind == CovarianceKind::Tied { 0 } else { c };
+        let a = &a[c0 * d * d..(c0 + 1) * d * d];
         for i in 0..d {
             for j in 0..d {
                 let v = match kind {
-                    CovarianceKind::Full => (0..d).map(|l| a[i * d + l] * a[j * d + l]).sum::<f64>(),
+                    CovarianceKind::Full | CovarianceKind::Tied => {
+                        (0..d).map(|l| a[i * d + l] * a[j * d + l]).sum::<f64>()
+                    }
                     CovarianceKind::Diag if i == j => a[i * d + i] * a[i * d + i],
                     CovarianceKind::Spherical if i == j => a[0] * a[0],
                     _ => 0.0,
@@ -66,7 +71,7 @@ proptest! {
         let after = next.score(&data).unwrap();
         prop_assert!(after >= before - 1e-10 * before.abs().max(1.0), "ℓ went from {before} to {after}");
 
-        let name = match kind { CovarianceKind::Full => "full", CovarianceKind::Diag => "diag", CovarianceKind::Spherical => "spherical" };
+        let name = kind.name();
         let reference = RefGmm::from_flat(name, d, &weights, &means, &covs);
         let ref_before = reference.mean_log_likelihood(&data, d);
         prop_assert!((before - ref_before).abs() <= 1e-9 * ref_before.abs().max(1.0));
@@ -127,7 +132,7 @@ impl<E: EStep<f64>> EStep<f64> for Recording<E> {
 type Degenerate = (usize, usize, usize, Vec<f64>, u64);
 
 fn degenerate() -> impl Strategy<Value = Degenerate> {
-    (1usize..=3, 1usize..=5, 1usize..=6, 0usize..3).prop_flat_map(|(distinct, d, copies, kind)| {
+    (1usize..=3, 1usize..=5, 1usize..=6, 0usize..4).prop_flat_map(|(distinct, d, copies, kind)| {
         let n = distinct * copies;
         (
             1usize..=n.min(10),

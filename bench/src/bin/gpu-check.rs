@@ -478,7 +478,7 @@ fn check_fit<T: GpuScalar>(
     let selected = Selected::Cuda(dev.clone());
     let run = |sel: &Selected| {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-        crabmix::backend::fit(sel, &data, d, k, &config, &mut rng, false, &mut Default::default())
+        crabmix::backend::fit(sel, &data, d, k, &config, &mut rng, &mut Default::default())
     };
     let t = Instant::now();
     let gpu = run(&selected);

@@ -356,6 +356,7 @@ mod tests {
             lower_bound: -big,
             mean_log_likelihood: -big,
             samples: u64::MAX,
+            total_weight: big,
             reseeded: u32::MAX,
             empty: u32::MAX,
             best_init: u32::MAX,

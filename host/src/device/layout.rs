@@ -169,10 +169,10 @@ impl EStepLaunch {
         let p = match shape.kind {
             CovarianceKind::Full => d * (d + 1) / 2,
             CovarianceKind::Diag => d,
-            CovarianceKind::Spherical => {
+            CovarianceKind::Spherical | CovarianceKind::Tied => {
                 return Err(Error::InvalidParameter {
                     name: "kind",
-                    reason: "the CUDA E-step has full and diag kernels; spherical runs on the CPU",
+                    reason: "the CUDA E-step has full and diag kernels; spherical and tied run on the CPU",
                 });
             }
         };
@@ -427,6 +427,8 @@ pub fn merge_device_stats<T: Real>(
         log_likelihood: ll,
         compensation: T::from_f64(log_likelihood - ll.to_f64()),
         worst_log_likelihood,
+        // The device path fits unweighted data only.
+        weight_excess: T::ZERO,
     };
     let shift = model.means();
     let other = StatsRef::new(shape, shift, &resp, &s1, &s2, &worst_sample, &totals)?;

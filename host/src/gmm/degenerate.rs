@@ -69,7 +69,7 @@ pub fn degenerate_components<T: Real>(model: &Mixture<T>, data: &[T], reg_covar:
                 }
                 (values, axes)
             }
-            CovarianceKind::Full => symmetric_eigen(&sigma, d),
+            CovarianceKind::Full | CovarianceKind::Tied => symmetric_eigen(&sigma, d),
         };
         let mut found: Option<Degenerate> = None;
         for (j, &lambda) in values.iter().enumerate() {

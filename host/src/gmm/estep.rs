@@ -23,6 +23,7 @@ pub fn uses_blocked(shape: Shape, rows: usize) -> bool {
 pub struct HostEStep<'a, T> {
     data: &'a [T],
     d: usize,
+    weights: Option<&'a [T]>,
     progress: bool,
     passes: u32,
 }
@@ -30,7 +31,12 @@ pub struct HostEStep<'a, T> {
 impl<'a, T: Real> HostEStep<'a, T> {
     /// Over `data` (N × D row-major).
     pub fn new(data: &'a [T], d: usize) -> Self {
-        Self { data, d, progress: false, passes: 0 }
+        Self { data, d, weights: None, progress: false, passes: 0 }
+    }
+    /// Sample weights (see [`ParallelEStep::with_weights`]); weighted passes always stream.
+    pub fn with_weights(mut self, weights: Option<&'a [T]>) -> Self {
+        self.weights = weights;
+        self
     }
     /// Print one progress line per pass to stderr.
     pub fn with_progress(mut self, on: bool) -> Self {
@@ -48,10 +54,10 @@ impl<'a, T: Real> HostEStep<'a, T> {
 impl<T: Real> EStep<T> for HostEStep<'_, T> {
     fn accumulate(&mut self, model: &MixtureRef<'_, T>, stats: &mut StatsMut<'_, T>) -> Result<()> {
         let rows = self.data.len() / self.d.max(1);
-        if uses_blocked(model.shape(), rows) {
+        if self.weights.is_none() && uses_blocked(model.shape(), rows) {
             BlockedEStep::new(self.data, self.d).accumulate(model, stats)?;
         } else {
-            ParallelEStep::new(self.data, self.d).accumulate(model, stats)?;
+            ParallelEStep::new(self.data, self.d).with_weights(self.weights).accumulate(model, stats)?;
         }
         self.passes += 1;
         if self.progress {

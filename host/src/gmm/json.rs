@@ -1,6 +1,6 @@
 //! The JSON form of a fitted mixture, as `crabmix gmm fit` writes it and `score`, `predict`
 //! and `sample` read it. Covariances follow scikit-learn's shapes: `full` `[K][D][D]`, `diag`
-//! `[K][D]`, `spherical` `[K]`.
+//! `[K][D]`, `spherical` `[K]`, `tied` `[D][D]` (one matrix, scikit-learn's shape).
 
 use super::mixture::Mixture;
 use crabmix_kernels::Real;
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub enum Covariances {
     /// `full`: K × D × D.
     Full(Vec<Vec<Vec<f64>>>),
-    /// `diag`: K × D.
+    /// `diag`: K × D; also `tied`: D × D (the same nesting).
     Diag(Vec<Vec<f64>>),
     /// `spherical`: K.
     Spherical(Vec<f64>),
@@ -37,8 +37,11 @@ pub struct FitInfo {
     pub bic: f64,
     /// Akaike information criterion on the training data.
     pub aic: f64,
-    /// Training samples N.
+    /// Training samples N (rows).
     pub n_samples: u64,
+    /// Their total weight W = Σ w (N without sample weights): BIC's and AIC's sample size.
+    #[serde(default)]
+    pub total_weight: f64,
     /// Components re-seeded by the initialization (a centre that won no sample); EM iterations
     /// never re-seed.
     pub reseeded: u32,
@@ -77,7 +80,8 @@ pub fn parse_kind(s: &str) -> Result<CovarianceKind, String> {
         "full" => Ok(CovarianceKind::Full),
         "diag" => Ok(CovarianceKind::Diag),
         "spherical" => Ok(CovarianceKind::Spherical),
-        other => Err(format!("unknown covariance type {other:?} (expected full, diag or spherical)")),
+        "tied" => Ok(CovarianceKind::Tied),
+        other => Err(format!("unknown covariance type {other:?} (expected full, diag, spherical or tied)")),
     }
 }
 
@@ -101,6 +105,8 @@ impl ModelJson {
             CovarianceKind::Spherical => {
                 Covariances::Spherical((0..k).map(|c| cov[c * d * d].to_f64()).collect())
             }
+            // Every component holds the shared matrix: write component 0's.
+            CovarianceKind::Tied => Covariances::Diag((0..d).map(|i| f(&cov[i * d..(i + 1) * d])).collect()),
         };
         Self {
             covariance_type: s.kind.name().to_owned(),
@@ -166,6 +172,16 @@ impl ModelJson {
                     }
                 }
             }
+            (Covariances::Diag(c), CovarianceKind::Tied) => {
+                if c.len() != d || c.iter().any(|r| r.len() != d) {
+                    return bad("must be D × D (one shared matrix)".into());
+                }
+                for ci in 0..k {
+                    for (i, r) in c.iter().enumerate() {
+                        cov[ci * d * d + i * d..ci * d * d + (i + 1) * d].copy_from_slice(r);
+                    }
+                }
+            }
             _ => return bad("have the wrong nesting for this covariance_type".into()),
         }
         let c = |v: &[f64]| v.iter().map(|&x| T::from_f64(x)).collect::<Vec<T>>();
@@ -210,7 +226,7 @@ impl FitInfo {
     pub fn from_report<T: Real>(model: &Mixture<T>, r: &FitReport<T>) -> Self {
         let s = model.shape();
         // In f64 whatever T is: −2 N ℓ̄ reaches 10⁶ at N = 10⁵, beyond f32's 7 digits.
-        let n = r.samples as f64;
+        let n = r.total_weight.to_f64();
         let p = s.kind.model_parameters(s.components, s.features) as f64;
         let fit_term = -2.0 * r.mean_log_likelihood.to_f64() * n;
         Self {
@@ -222,6 +238,7 @@ impl FitInfo {
             bic: fit_term + p * n.ln(),
             aic: fit_term + 2.0 * p,
             n_samples: r.samples,
+            total_weight: n,
             reseeded: r.reseeded,
             empty_components: r.empty,
             warnings: fit_warnings(r),

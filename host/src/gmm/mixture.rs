@@ -193,6 +193,21 @@ impl<T: Real> Mixture<T> {
         Ok((model, report))
     }
 
+    /// [`Self::refine`] with a caller-chosen E-step (e.g. one that streams the data from a file).
+    pub fn refine_with<E: EStep<T> + ?Sized>(
+        &self,
+        config: &FitConfig<T>,
+        estep: &mut E,
+    ) -> Result<(Self, FitReport<T>)> {
+        if config.kind != self.shape().kind {
+            return Err(Error::InvalidParameter { name: "kind", reason: "differs from the model's" });
+        }
+        let mut model = self.clone();
+        let mut stats = Stats::new(self.shape());
+        let report = gmm::em_loop(&mut model.view_mut(), &mut stats.view_mut(), estep, config)?;
+        Ok((model, report))
+    }
+
     /// One exact EM step (E-step + M-step, no re-seeding); returns the new model and the mean
     /// log-likelihood of `data` under `self`.
     pub fn em_step(&self, data: &[T], reg_covar: T) -> Result<(Self, T)> {

@@ -10,7 +10,9 @@ pub mod estep;
 pub mod heap;
 pub mod json;
 pub mod mixture;
+pub mod start;
 pub mod stats;
+pub mod stream;
 pub mod streaming;
 pub mod trace;
 

@@ -3,7 +3,7 @@
 
 use super::stats::Stats;
 use crabmix_kernels::gmm::{EStep, MixtureRef, StatsMut};
-use crabmix_kernels::{Real, Result};
+use crabmix_kernels::{Error, Real, Result};
 use rayon::prelude::*;
 
 /// Rows per chunk of the parallel E-step. Fixed (not derived from the thread count) so that the
@@ -16,12 +16,19 @@ pub const STREAMING_CHUNK_ROWS: usize = 4096;
 pub struct ParallelEStep<'a, T> {
     data: &'a [T],
     d: usize,
+    weights: Option<&'a [T]>,
 }
 
 impl<'a, T: Real> ParallelEStep<'a, T> {
     /// Over `data` (N × D row-major). Progress reporting is [`crate::gmm::estep::HostEStep`]'s.
     pub fn new(data: &'a [T], d: usize) -> Self {
-        Self { data, d }
+        Self { data, d, weights: None }
+    }
+    /// Sample weights (N, each finite and ≥ 0): row i counts as `weights[i]` rows
+    /// (the kernels' `StatsMut::accumulate_weighted`).
+    pub fn with_weights(mut self, weights: Option<&'a [T]>) -> Self {
+        self.weights = weights;
+        self
     }
 }
 
@@ -40,8 +47,26 @@ impl<T: Real> EStep<T> for ParallelEStep<'_, T> {
                 let mut work = vec![T::ZERO; 2 * d];
                 let mut v = s.view_mut();
                 v.reset(shifts)?;
-                v.accumulate_batch(model, chunk, &mut lp, &mut work)
-                    .map_err(|e| e.offset_sample(c * STREAMING_CHUNK_ROWS))?;
+                let first = c * STREAMING_CHUNK_ROWS;
+                match self.weights {
+                    None => v
+                        .accumulate_batch(model, chunk, &mut lp, &mut work)
+                        .map_err(|e| e.offset_sample(first))?,
+                    Some(w) => {
+                        let w = w.get(first..).unwrap_or(&[]);
+                        if w.len() * d < chunk.len() {
+                            return Err(Error::ShapeMismatch {
+                                what: "sample weights",
+                                expected: self.data.len() / d,
+                                found: first + w.len(),
+                            });
+                        }
+                        for (i, (x, &wi)) in chunk.chunks_exact(d).zip(w).enumerate() {
+                            v.accumulate_weighted(model, x, wi, &mut lp, &mut work)
+                                .map_err(|e| e.offset_sample(first + i))?;
+                        }
+                    }
+                }
                 Ok(s)
             })
             .collect();

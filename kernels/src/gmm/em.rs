@@ -86,6 +86,8 @@ pub struct FitReport<T> {
     pub mean_log_likelihood: T,
     /// Number of data samples N.
     pub samples: u64,
+    /// Their total weight W = Σ w (N for unweighted data): the sample size of BIC and AIC.
+    pub total_weight: T,
     /// Components re-seeded in the kept run's initialization (EM iterations never re-seed).
     pub reseeded: u32,
     /// Components of the returned model with no responsibility left (n_k ≤ 10·ε·N in the final
@@ -119,21 +121,23 @@ impl<T: Real> FitReport<T> {
             lower_bound,
             mean_log_likelihood: totals.mean_log_likelihood()?,
             samples: totals.samples,
+            total_weight: totals.total_weight(),
             reseeded,
             best_init: 0,
             backend: BACKEND,
         })
     }
 
-    /// Bayesian information criterion −2 N ℓ̄ + p ln N, p = free parameters (scikit-learn's).
+    /// Bayesian information criterion −2 W ℓ̄ + p ln W, p = free parameters (scikit-learn's),
+    /// W the total weight (N unweighted).
     pub fn bic(&self, kind: CovarianceKind, components: usize, features: usize) -> T {
-        let n = T::from_f64(self.samples as f64);
+        let n = self.total_weight;
         let p = T::from_usize(kind.model_parameters(components, features));
         -(T::ONE + T::ONE) * self.mean_log_likelihood * n + p * n.ln()
     }
-    /// Akaike information criterion −2 N ℓ̄ + 2 p.
+    /// Akaike information criterion −2 W ℓ̄ + 2 p.
     pub fn aic(&self, kind: CovarianceKind, components: usize, features: usize) -> T {
-        let n = T::from_f64(self.samples as f64);
+        let n = self.total_weight;
         let p = T::from_usize(kind.model_parameters(components, features));
         let two = T::ONE + T::ONE;
         -two * self.mean_log_likelihood * n + two * p

@@ -138,6 +138,7 @@ impl<T: Real, const K: usize, const D: usize> GaussianMixture<T, K, D> {
             lower_bound: mean,
             mean_log_likelihood: mean,
             samples: data.len() as u64,
+            total_weight: T::from_f64(data.len() as f64),
             reseeded: 0,
             empty: 0,
             best_init: 0,

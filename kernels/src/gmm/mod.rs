@@ -59,6 +59,10 @@ pub enum CovarianceKind {
     Diag,
     /// σ²·I per component: 1 parameter.
     Spherical,
+    /// One full covariance shared by every component (scikit-learn's `tied`): D(D+1)/2
+    /// parameters in all. Stored, like `full`, as K equal D × D matrices, so that the
+    /// per-sample work is `full`'s; the M-step pools the within-component scatter.
+    Tied,
 }
 
 impl CovarianceKind {
@@ -68,21 +72,30 @@ impl CovarianceKind {
             CovarianceKind::Full => d * (d + 1) / 2,
             CovarianceKind::Diag => d,
             CovarianceKind::Spherical => 1,
+            // Shared: counted once in `model_parameters`.
+            CovarianceKind::Tied => 0,
         }
+    }
+
+    /// Whether covariances are whole D × D matrices (`full` and `tied`), not diagonals.
+    pub const fn is_full_matrix(self) -> bool {
+        matches!(self, CovarianceKind::Full | CovarianceKind::Tied)
     }
 
     /// Free parameters of a K-component mixture: K·cov + K·D means + (K − 1) weights
     /// (scikit-learn's `_n_parameters`), used by BIC and AIC.
     pub const fn model_parameters(self, k: usize, d: usize) -> usize {
-        k * self.parameters_per_component(d) + k * d + k - 1
+        let shared = if matches!(self, CovarianceKind::Tied) { d * (d + 1) / 2 } else { 0 };
+        k * self.parameters_per_component(d) + shared + k * d + k - 1
     }
 
-    /// The name used on the command line and in JSON: `full`, `diag`, `spherical`.
+    /// The name used on the command line and in JSON: `full`, `diag`, `spherical`, `tied`.
     pub const fn name(self) -> &'static str {
         match self {
             CovarianceKind::Full => "full",
             CovarianceKind::Diag => "diag",
             CovarianceKind::Spherical => "spherical",
+            CovarianceKind::Tied => "tied",
         }
     }
 }

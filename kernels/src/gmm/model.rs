@@ -197,7 +197,7 @@ impl<'a, T: Real> MixtureRef<'a, T> {
             .zip(rows(self.precisions_cholesky, dd));
         for (((o, &log_norm), mu), u) in components {
             let maha = match self.shape.kind {
-                CovarianceKind::Full => {
+                CovarianceKind::Full | CovarianceKind::Tied => {
                     for ((v, &xi), &mi) in dev.iter_mut().zip(x).zip(mu) {
                         *v = xi - mi;
                     }
@@ -550,7 +550,7 @@ fn check_structure<T: Real>(kind: CovarianceKind, cov: &[T], d: usize) -> Result
                 });
             };
             match kind {
-                CovarianceKind::Full => {
+                CovarianceKind::Full | CovarianceKind::Tied => {
                     let scale = a.abs().max(b.abs()).max(T::MIN_POSITIVE);
                     if (a - b).abs() > T::from_f64(1e3) * T::EPSILON * scale {
                         return Err(Error::InvalidParameter {

@@ -123,7 +123,9 @@ pub fn online_step<T: Real>(
         let keep = one - eta;
         let spread = eta * keep;
         match shape.kind {
-            CovarianceKind::Full => {
+            // Tied models are refused by `OnlineEm::new`; a slice caller gets per-component
+            // full updates.
+            CovarianceKind::Full | CovarianceKind::Tied => {
                 for (row, &di) in rows_mut(cov, d).zip(dev.iter()) {
                     for (c, &dj) in row.iter_mut().zip(dev.iter()) {
                         // di·dj first: the product commutes, so Σ stays exactly symmetric
@@ -176,6 +178,13 @@ impl<T: Real, const K: usize, const D: usize> OnlineEm<T, K, D> {
     /// Starts from `initial` (e.g. a batch fit on a warm-up window). Errors: invalid `config`.
     pub fn new(initial: GaussianMixture<T, K, D>, config: OnlineConfig<T>) -> Result<Self> {
         config.validate()?;
+        if initial.kind() == CovarianceKind::Tied {
+            // Each sample's update moves one component's covariance: a tied model would untie.
+            return Err(Error::InvalidParameter {
+                name: "kind",
+                reason: "online EM does not support tied covariances",
+            });
+        }
         Ok(Self { model: initial, average: initial, averaged_samples: 0, config, n: 0 })
     }
 

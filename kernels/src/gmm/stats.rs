@@ -233,6 +233,22 @@ impl<'a, T: Real> StatsMut<'a, T> {
     pub fn observe(&mut self, x: &[T], log_likelihood: T) {
         self.totals.samples = self.totals.samples.saturating_add(1);
         self.totals.add_log_likelihood(log_likelihood);
+        self.keep_worst(x, log_likelihood);
+    }
+
+    /// [`Self::observe`] for a sample of weight `w`: w ln p(x) into the sum, w − 1 into the
+    /// weight excess.
+    #[inline(always)]
+    fn observe_weighted(&mut self, x: &[T], log_likelihood: T, w: T) {
+        self.totals.samples = self.totals.samples.saturating_add(1);
+        self.totals.add_log_likelihood(w * log_likelihood);
+        self.totals.weight_excess += w - T::ONE;
+        self.keep_worst(x, log_likelihood);
+    }
+
+    /// Keeps `x` as the worst-explained sample when its ln p(x) is the lowest so far.
+    #[inline(always)]
+    fn keep_worst(&mut self, x: &[T], log_likelihood: T) {
         if log_likelihood < self.totals.worst_log_likelihood {
             self.totals.worst_log_likelihood = log_likelihood;
             for (w, &v) in self.worst.iter_mut().zip(x) {
@@ -255,6 +271,42 @@ impl<'a, T: Real> StatsMut<'a, T> {
         log_probs: &mut [T],
         work: &mut [T],
     ) -> Result<T> {
+        self.accumulate_inner::<false>(model, x, T::ONE, log_probs, work)
+    }
+
+    /// [`Self::accumulate`] for a sample of weight `w` (it counts as w samples: responsibilities
+    /// w·q_k into every sum, w ln p(x) into the log-likelihood, w into the total weight).
+    /// Errors as `accumulate`, and `InvalidParameter { name: "sample_weight" }` for a negative
+    /// or non-finite `w` (nothing is accumulated then).
+    pub fn accumulate_weighted(
+        &mut self,
+        model: &MixtureRef<'_, T>,
+        x: &[T],
+        w: T,
+        log_probs: &mut [T],
+        work: &mut [T],
+    ) -> Result<T> {
+        self.accumulate_inner::<true>(model, x, w, log_probs, work)
+    }
+
+    /// The E-step of one sample; `WEIGHTED = false` (weight 1) compiles to the unweighted code,
+    /// without the weight's check and multiplications (the firmware's E-step instruction counts,
+    /// `firmware/golden/insns.txt`, stay those of the unweighted kernel).
+    #[inline(always)]
+    fn accumulate_inner<const WEIGHTED: bool>(
+        &mut self,
+        model: &MixtureRef<'_, T>,
+        x: &[T],
+        w: T,
+        log_probs: &mut [T],
+        work: &mut [T],
+    ) -> Result<T> {
+        if WEIGHTED && (!(w >= T::ZERO) || !w.is_finite()) {
+            return Err(Error::InvalidParameter {
+                name: "sample_weight",
+                reason: "must be finite and non-negative",
+            });
+        }
         if model.shape() != self.shape {
             return Err(Error::ShapeMismatch {
                 what: "model shape vs stats shape",
@@ -280,10 +332,15 @@ impl<'a, T: Real> StatsMut<'a, T> {
             .zip(rows_mut(self.s1, d).zip(rows_mut(self.s2, dd)));
         for (((&r, shift), n), (s1, s2)) in components {
             if r > T::ZERO {
+                let r = if WEIGHTED { r * w } else { r };
                 add_component(kind, d, r, x, Component { shift, n, s1, s2 }, dev);
             }
         }
-        self.observe(x, lse);
+        if WEIGHTED {
+            self.observe_weighted(x, lse, w);
+        } else {
+            self.observe(x, lse);
+        }
         Ok(lse)
     }
 
@@ -322,7 +379,7 @@ impl<'a, T: Real> StatsMut<'a, T> {
             });
         }
         let (_, d, dd) = self.shape.dims()?;
-        let full = self.shape.kind == CovarianceKind::Full;
+        let full = self.shape.kind.is_full_matrix();
         let ours = rows(self.shift, d)
             .zip(self.resp.iter_mut())
             .zip(rows_mut(self.s1, d).zip(rows_mut(self.s2, dd)));
@@ -354,6 +411,7 @@ impl<'a, T: Real> StatsMut<'a, T> {
         self.totals.samples = self.totals.samples.saturating_add(other.totals.samples);
         self.totals.add_log_likelihood(other.totals.log_likelihood);
         self.totals.add_log_likelihood(other.totals.compensation);
+        self.totals.weight_excess += other.totals.weight_excess;
         if other.totals.worst_log_likelihood < self.totals.worst_log_likelihood {
             self.totals.worst_log_likelihood = other.totals.worst_log_likelihood;
             for (w, &o) in self.worst.iter_mut().zip(other.worst) {
@@ -369,17 +427,17 @@ impl<'a, T: Real> StatsMut<'a, T> {
     }
 }
 
-/// The responsibility sum at or below which a component counts as empty: 10·ε·N (its mean and
-/// covariance are then rounding noise).
-fn empty_below<T: Real>(samples: u64) -> T {
-    T::from_f64(10.0) * T::EPSILON * T::from_f64(samples as f64)
+/// The responsibility sum at or below which a component counts as empty: 10·ε·W, W the total
+/// weight (N unweighted; its mean and covariance are then rounding noise).
+fn empty_below<T: Real>(totals: &Totals<T>) -> T {
+    T::from_f64(10.0) * T::EPSILON * totals.total_weight()
 }
 
 impl<T: Real> StatsRef<'_, T> {
     /// Number of components with n_k ≤ 10·ε·N (no responsibility left): those [`Self::finish`]
     /// re-seeds when asked to, and keeps with weight n_k / N otherwise.
     pub fn empty_components(&self) -> usize {
-        let below = empty_below::<T>(self.totals.samples);
+        let below = empty_below(self.totals);
         // A saturating fold, not `count()`: its overflow check would be a panic path in the
         // firmware's profile (`firmware/panic-paths.sh`).
         self.resp.iter().fold(0usize, |c, &n| if n > below { c } else { c.saturating_add(1) })
@@ -392,7 +450,7 @@ impl<T: Real> StatsRef<'_, T> {
         let Ok((_, d, dd)) = self.shape.dims() else {
             return;
         };
-        let full = self.shape.kind == CovarianceKind::Full;
+        let full = self.shape.kind.is_full_matrix();
         let (Some(c0), Some(mean), Some(cov)) = (self.shift.get(..d), mean.get_mut(..d), cov.get_mut(..dd))
         else {
             return;
@@ -481,8 +539,9 @@ impl<T: Real> StatsRef<'_, T> {
         }
         let (k_n, d, dd) = self.shape.dims()?;
         let kind = self.shape.kind;
-        let n_samples = T::from_f64(self.totals.samples as f64);
-        let empty_below = empty_below::<T>(self.totals.samples);
+        // The total weight: N for unweighted data, exactly as before weights existed.
+        let n_samples = self.totals.total_weight();
+        let empty_below = empty_below(self.totals);
         let mut reseeded = 0usize;
         let (weights, means, covs) = model.parameters_mut();
         let statistics =
@@ -512,7 +571,7 @@ impl<T: Real> StatsRef<'_, T> {
             let lines = rows_mut(cov, d).zip(rows(s2, d)).zip(mu.iter_mut());
             for (i, (((cov_i, s2_i), mu_i), (&s1_i, &c_i))) in (0..d).zip(lines.zip(s1.iter().zip(c))) {
                 let mi = s1_i * inv_n;
-                if kind == CovarianceKind::Full {
+                if kind.is_full_matrix() {
                     if let (Some(cov_i), Some(s2_i), Some(s1_j)) =
                         (cov_i.get_mut(i..), s2_i.get(i..), s1.get(i..))
                     {
@@ -527,7 +586,7 @@ impl<T: Real> StatsRef<'_, T> {
                 }
                 *mu_i = c_i + mi;
             }
-            if kind == CovarianceKind::Full {
+            if kind.is_full_matrix() {
                 mirror_upper(cov, d);
             }
             finalize_covariance(kind, cov, d, reg_covar);
@@ -544,8 +603,37 @@ impl<T: Real> StatsRef<'_, T> {
         for w in model.weights_mut().iter_mut() {
             *w /= total;
         }
+        if kind == CovarianceKind::Tied {
+            pool_tied(model, dd);
+        }
         model.refresh()?;
         Ok(reseeded)
+    }
+}
+
+/// `tied`: Σ = Σ_k α_k Σ_k over the components' own covariances (each already + reg·I, and
+/// Σ α_k = 1, so the result is the pooled within-component scatter / N + reg·I, scikit-learn's
+/// `_estimate_gaussian_covariances_tied`), written into every component. Accumulated in
+/// component 0's slot, then copied: no scratch.
+fn pool_tied<T: Real>(model: &mut MixtureMut<'_, T>, dd: usize) {
+    let (weights, _, covs) = model.parameters_mut();
+    let Some((first, rest)) = covs.split_at_mut_checked(dd) else {
+        return;
+    };
+    let mut ws = weights.iter();
+    let w0 = ws.next().copied().unwrap_or(T::ONE);
+    for c in first.iter_mut() {
+        *c *= w0;
+    }
+    for (cov, &w) in rows(rest, dd).zip(ws) {
+        for (c, &v) in first.iter_mut().zip(cov) {
+            *c += w * v;
+        }
+    }
+    for cov in rows_mut(rest, dd) {
+        for (c, &v) in cov.iter_mut().zip(first.iter()) {
+            *c = v;
+        }
     }
 }
 
@@ -581,7 +669,7 @@ fn add_component<T: Real>(kind: CovarianceKind, d: usize, r: T, x: &[T], c: Comp
         *s += r * *v;
     }
     match kind {
-        CovarianceKind::Full => {
+        CovarianceKind::Full | CovarianceKind::Tied => {
             // The whole square, row by row: s2_ij += (r δ_i) δ_j, the same operations in the same
             // order on every target, walked two ways. Where there is SIMD, row slices (each row
             // one contiguous loop the compiler vectorizes); on 32-bit Arm (Cortex-M: no SIMD,

@@ -15,11 +15,21 @@ pub struct Totals<T> {
     pub compensation: T,
     /// The smallest ln p(x) seen (`T::MAX` when none); its sample is kept for re-seeding.
     pub worst_log_likelihood: T,
+    /// Σ (w_i − 1) over the samples' weights w_i: the total weight is N + this. Kept as the
+    /// excess over 1 so that unweighted data (every w = 1) leaves it exactly 0 and N an exact
+    /// count in any precision.
+    pub weight_excess: T,
 }
 
 impl<T: Real> Default for Totals<T> {
     fn default() -> Self {
-        Self { samples: 0, log_likelihood: T::ZERO, compensation: T::ZERO, worst_log_likelihood: T::MAX }
+        Self {
+            samples: 0,
+            log_likelihood: T::ZERO,
+            compensation: T::ZERO,
+            worst_log_likelihood: T::MAX,
+            weight_excess: T::ZERO,
+        }
     }
 }
 
@@ -29,12 +39,19 @@ impl<T: Real> Totals<T> {
         self.log_likelihood + self.compensation
     }
 
-    /// Mean log-likelihood (1/N) Σ ln p(x); `Err(EmptyData)` when N = 0.
+    /// Total weight W = N + Σ (w − 1) = Σ w (N for unweighted data).
+    pub fn total_weight(&self) -> T {
+        T::from_f64(self.samples as f64) + self.weight_excess
+    }
+
+    /// Weighted mean log-likelihood (1/W) Σ w ln p(x) (the plain mean for unweighted data);
+    /// `Err(EmptyData)` when N = 0 or W = 0.
     pub fn mean_log_likelihood(&self) -> Result<T> {
-        if self.samples == 0 {
+        let w = self.total_weight();
+        if self.samples == 0 || !(w > T::ZERO) {
             return Err(Error::EmptyData);
         }
-        Ok(self.log_likelihood_sum() / T::from_f64(self.samples as f64))
+        Ok(self.log_likelihood_sum() / w)
     }
 
     /// Neumaier's compensated addition of `v` to the log-likelihood sum.

@@ -512,6 +512,7 @@ fn kind_name(shape: Shape) -> std::result::Result<&'static str, BackendError> {
         CovarianceKind::Full => Ok("full"),
         CovarianceKind::Diag => Ok("diag"),
         CovarianceKind::Spherical => Err(BackendError::Unsupported("spherical covariances")),
+        CovarianceKind::Tied => Err(BackendError::Unsupported("tied covariances")),
     }
 }
 

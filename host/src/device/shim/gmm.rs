@@ -16,6 +16,7 @@ fn is_full(kind: CovarianceKind) -> Result<bool> {
         CovarianceKind::Spherical => {
             Err(Error::InvalidParameter { name: "kind", reason: "no kernel for spherical" })
         }
+        CovarianceKind::Tied => Err(Error::InvalidParameter { name: "kind", reason: "no kernel for tied" }),
     }
 }
 
