@@ -519,10 +519,7 @@ fn bad_input_is_an_error_naming_what_and_where_and_writes_nothing() {
     let missing = s(&d.join("no/such/dir/c.svg"));
     // The message names the option and the missing folder (cli::output::check_output_path).
     fails(&["vae", "train", &ok_data, "--epochs", "2", "--curve", &missing, "-o", &ms], "--curve ");
-    fails(
-        &["wgan", "train", &ok_data, "--iterations", "2", "--scatter", &missing, "-o", &ms],
-        "--scatter ",
-    );
+    fails(&["wgan", "train", &ok_data, "--iterations", "2", "--scatter", &missing, "-o", &ms], "--scatter ");
     no_model();
     // Non-square features with --traversal: refused before training.
     fails(&["vae", "train", &ok_data, "--traversal", &s(&d.join("t.svg")), "-o", &ms], "square images");

@@ -128,6 +128,7 @@ const fn kind_code(kind: CovarianceKind) -> u8 {
         CovarianceKind::Full => 0,
         CovarianceKind::Diag => 1,
         CovarianceKind::Spherical => 2,
+        CovarianceKind::Tied => 3,
     }
 }
 
@@ -136,13 +137,16 @@ fn kind_from_code(code: u8) -> Option<CovarianceKind> {
         0 => Some(CovarianceKind::Full),
         1 => Some(CovarianceKind::Diag),
         2 => Some(CovarianceKind::Spherical),
+        3 => Some(CovarianceKind::Tied),
         _ => None,
     }
 }
 
 /// Parameters a blob holds: K weights + K·D means + K·(covariance parameters).
 pub const fn blob_parameters(kind: CovarianceKind, k: usize, d: usize) -> usize {
-    k + k * d + k * kind.parameters_per_component(d)
+    // `tied`: one shared upper triangle (every component's copy is the same matrix).
+    let shared = if matches!(kind, CovarianceKind::Tied) { d * (d + 1) / 2 } else { 0 };
+    k + k * d + k * kind.parameters_per_component(d) + shared
 }
 
 /// Bytes of a blob with `scalar_bytes`-byte scalars (4 or 8).
@@ -246,11 +250,15 @@ pub fn encode_blob<T: Real, S: Real>(
     for &m in means {
         put(m)?;
     }
-    for cov in covariances.chunks_exact(d.max(1) * d.max(1)) {
+    // `tied` keeps K equal copies of the shared matrix: the blob holds the first once.
+    let stored = if matches!(kind, CovarianceKind::Tied) { 1 } else { usize::MAX };
+    for cov in covariances.chunks_exact(d.max(1) * d.max(1)).take(stored) {
         for i in 0..d {
             let row = cov.get(i * d..(i + 1) * d).unwrap_or(&[]);
             match kind {
-                CovarianceKind::Full => row.iter().skip(i).try_for_each(|&c| put(c))?,
+                CovarianceKind::Full | CovarianceKind::Tied => {
+                    row.iter().skip(i).try_for_each(|&c| put(c))?
+                }
                 CovarianceKind::Diag => put(row.get(i).copied().unwrap_or(T::ZERO))?,
                 CovarianceKind::Spherical if i == 0 => put(row.first().copied().unwrap_or(T::ZERO))?,
                 CovarianceKind::Spherical => {}
@@ -349,9 +357,13 @@ impl<T: Real, const K: usize, const D: usize> GaussianMixture<T, K, D> {
             *m = next()?;
         }
         let mut covariances = [[[T::ZERO; D]; D]; K];
-        for cov in &mut covariances {
+        let tied = matches!(kind, CovarianceKind::Tied);
+        for (k, cov) in covariances.iter_mut().enumerate() {
+            if tied && k > 0 {
+                continue;
+            }
             match kind {
-                CovarianceKind::Full => {
+                CovarianceKind::Full | CovarianceKind::Tied => {
                     for i in 0..D {
                         for j in i..D {
                             let v = next()?;
@@ -371,6 +383,11 @@ impl<T: Real, const K: usize, const D: usize> GaussianMixture<T, K, D> {
                         cov[i][i] = v;
                     }
                 }
+            }
+        }
+        if let (true, Some(&shared)) = (tied, covariances.first()) {
+            for cov in covariances.iter_mut().skip(1) {
+                *cov = shared;
             }
         }
         GaussianMixture::new(kind, weights, means, covariances).map_err(BlobError::Model)
@@ -464,6 +481,21 @@ mod tests {
         let n = sph.to_blob(&mut b).unwrap();
         assert_eq!(n, 16 + 4 * 4 + 4);
         assert_eq!(GaussianMixture::<f32, 1, 2>::from_blob(&b[..n]), Ok(sph));
+        // tied: the shared matrix once (3 entries of its upper triangle), copied to every component.
+        let shared = [[2.0, 0.5], [0.5, 1.0]];
+        let tied = GaussianMixture::<f64, 3, 2>::new(
+            CovarianceKind::Tied,
+            [0.2, 0.3, 0.5],
+            [[0.0, 0.0], [1.0, 2.0], [3.0, -1.0]],
+            [shared; 3],
+        )
+        .unwrap();
+        let n = tied.to_blob(&mut b).unwrap();
+        assert_eq!(n, 16 + (3 + 6 + 3) * 8 + 4);
+        assert_eq!(blob_len(CovarianceKind::Tied, 3, 2, 8), n);
+        let back = GaussianMixture::<f64, 3, 2>::from_blob(&b[..n]).unwrap();
+        assert_eq!(back, tied);
+        assert_eq!(back.covariances()[2], shared);
     }
 
     #[test]
