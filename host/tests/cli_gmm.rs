@@ -426,3 +426,25 @@ fn online_makes_one_pass_after_a_batch_start_and_lands_near_the_batch_fit() {
     let (ok, _, err) = run(&["gmm", "fit", &data, "-k", "3", "--online", "--stream"]);
     assert!(!ok && err.contains("cannot be used with"), "{err}");
 }
+
+#[test]
+fn an_f32_fit_is_a_model_that_score_predict_and_sample_load() {
+    // An f32 fit's weights sum to 1 only within f32 rounding (5e-8 off at K = 5 on the crabs),
+    // past the f64 loader's √ε: the JSON holds them renormalized in f64.
+    for k in ["2", "3", "5"] {
+        let model = scratch(&format!("f32-{k}.json"));
+        let m = model.to_str().unwrap();
+        let (ok, _, err) = run(&["gmm", "fit", &crabs(), "-k", k, "--precision", "f32", "--output", m]);
+        assert!(ok, "{err}");
+        let json: Value = serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+        let total: f64 = floats(&json["weights"]).iter().sum();
+        assert!((total - 1.0).abs() < 1e-15, "K = {k}: Σw − 1 = {:e}", total - 1.0);
+        for cmd in ["score", "predict"] {
+            let (ok, out, err) = run(&["gmm", cmd, &crabs(), "--model", m]);
+            assert!(ok, "K = {k} {cmd}: {err}");
+            assert_eq!(out.lines().count(), 1000, "K = {k} {cmd}");
+        }
+        let (ok, out, err) = run(&["gmm", "sample", "--model", m, "-n", "3"]);
+        assert!(ok && out.lines().count() == 3, "K = {k} sample: {err}");
+    }
+}

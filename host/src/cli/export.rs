@@ -160,6 +160,7 @@ fn rust_source<S: Real + std::fmt::Debug>(a: &ExportArgs, model: &crabmix::gmm::
     let kind = match shape.kind.name() {
         "full" => "Full",
         "diag" => "Diag",
+        "tied" => "Tied",
         _ => "Spherical",
     };
     let list = |v: &[f64]| v.iter().map(|&x| literal::<S>(x)).collect::<Vec<_>>().join(", ");

@@ -85,6 +85,15 @@ pub fn parse_kind(s: &str) -> Result<CovarianceKind, String> {
     }
 }
 
+/// The weights in f64, divided by their f64 sum: an f32 fit's weights sum to 1 within f32
+/// rounding (≈ 5e-8 off), which the f64 model that `score`, `predict` and `sample` load rejects
+/// (it allows √ε₆₄ ≈ 1.5e-8). Each weight moves by at most that relative rounding.
+fn normalized_f64<T: Real>(w: &[T]) -> Vec<f64> {
+    let w: Vec<f64> = w.iter().map(|x| x.to_f64()).collect();
+    let total: f64 = w.iter().sum();
+    w.iter().map(|x| x / total).collect()
+}
+
 impl ModelJson {
     /// The JSON form of `model`, with `fit` information when given.
     pub fn from_mixture<T: Real>(model: &Mixture<T>, fit: Option<FitInfo>) -> Self {
@@ -110,7 +119,7 @@ impl ModelJson {
         };
         Self {
             covariance_type: s.kind.name().to_owned(),
-            weights: f(model.weights()),
+            weights: normalized_f64(model.weights()),
             means,
             covariances,
             fit,
