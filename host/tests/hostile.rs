@@ -360,9 +360,11 @@ fn all_finite(text: &str) -> bool {
         }
         return walk(&json);
     }
-    text.split([',', '\n'])
-        .filter(|t| !t.trim().is_empty())
-        .all(|t| t.trim().parse::<f64>().is_ok_and(f64::is_finite))
+    // CSV rows, or a table of words and numbers (`gmm select`): every token that reads as a
+    // number ("NaN", "inf" included) must be finite.
+    text.split([',', '\n', ' '])
+        .filter_map(|t| t.trim().parse::<f64>().ok())
+        .all(f64::is_finite)
 }
 
 /// The rule: no gmm command exits 0 having printed (or written) a non-finite number. Extreme
@@ -395,7 +397,7 @@ fn no_gmm_command_exits_0_with_a_non_finite_number() {
     let mut cases: Vec<Vec<String>> = Vec::new();
     for model in [&huge_mean, &huge_var, &tiny_var, &unit] {
         for data in [&far, &near] {
-            for cmd in ["score", "predict"] {
+            for cmd in ["score", "predict", "predict-proba"] {
                 cases.push(vec![
                     "gmm".into(),
                     cmd.into(),
@@ -416,14 +418,34 @@ fn no_gmm_command_exits_0_with_a_non_finite_number() {
     }
     for data in [&far, &near, &spread, &denormal] {
         for precision in ["f64", "f32"] {
-            for kind in ["full", "diag", "spherical"] {
+            for kind in ["full", "diag", "spherical", "tied"] {
                 cases.push(
                     ["gmm", "fit", path(data), "-k", "2", "--covariance", kind, "--precision", precision]
                         .map(String::from)
                         .to_vec(),
                 );
             }
+            // The streaming fits and model selection (issue 15) under the same rule.
+            for mode in ["--stream", "--online"] {
+                cases.push(
+                    [
+                        "gmm",
+                        "fit",
+                        path(data),
+                        "-k",
+                        "2",
+                        "--covariance",
+                        "diag",
+                        "--precision",
+                        precision,
+                        mode,
+                    ]
+                    .map(String::from)
+                    .to_vec(),
+                );
+            }
         }
+        cases.push(["gmm", "select", path(data), "--components", "1..2"].map(String::from).to_vec());
     }
     let mut succeeded = 0;
     for args in &cases {

@@ -11,10 +11,10 @@
 //! single-precision FPU) in the same way (`as`: to nearest), so the two exports hold the same
 //! bits.
 
-use super::gmm::load_model;
 use super::output::{CliResult, stdout_error, write_atomically};
 use clap::{Args, ValueEnum};
 use crabmix::gmm::Mixture;
+use crabmix::gmm::json::load_model;
 use crabmix::gmm::json::{ModelJson, parse_kind};
 use crabmix::kernels::Real;
 use crabmix::kernels::gmm::{blob_len, encode_blob};

@@ -6,7 +6,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use crabmix::backend::{self, Backend, FitHooks, GpuScalar};
 use crabmix::gmm::degenerate::degenerate_components;
 use crabmix::gmm::json::parse_kind;
-use crabmix::gmm::json::{FitInfo, ModelJson, parse_model};
+use crabmix::gmm::json::{FitInfo, ModelJson, load_model};
 use crabmix::gmm::start::{InitModel, Start};
 use crabmix::gmm::stream::{CsvEStep, STREAM_CHUNK_ROWS, online_pass};
 use crabmix::gmm::{LowerBounds, Mixture};
@@ -362,11 +362,6 @@ fn load_start(path: &Path, kind: CovarianceKind, k: usize, d: usize) -> Result<S
     let text = read_to_string_limited(path, MAX_MODEL_BYTES)?;
     let json: InitModel = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     json.resolve(kind, k, d).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-pub(super) fn load_model(path: &Path) -> Result<Mixture<f64>, String> {
-    let text = read_to_string_limited(path, MAX_MODEL_BYTES)?;
-    parse_model(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Runs one `gmm` subcommand.

@@ -199,6 +199,13 @@ impl ModelJson {
     }
 }
 
+/// Reads and parses the model file at `path` ([`parse_model`]), at most
+/// [`MAX_MODEL_BYTES`](crate::io::file::MAX_MODEL_BYTES) of it; every error names the file.
+pub fn load_model(path: &std::path::Path) -> Result<Mixture<f64>, String> {
+    let text = crate::io::file::read_to_string_limited(path, crate::io::file::MAX_MODEL_BYTES)?;
+    parse_model(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 /// Parses model JSON `text` into its f64 mixture, as `gmm score`, `predict` and `sample` load
 /// a model (and the `cli_inputs` fuzz target): serde_json's errors name line and column;
 /// [`ModelJson::to_mixture`] checks K and D before allocating, then every shape.
