@@ -134,7 +134,7 @@ fn import_log_reads_the_devices_model_line() {
         ("INFO  nothing here\n", "no `gmm-model` line"),
         ("gmm-model k=2 d=1 kind=full w=3f000000 mu=0,0 cov=0,0\n", "`w=` holds 1 values"),
         ("gmm-model k=2 d=1 kind=full w=3f00000g,3f000000 mu=0,0 cov=0,0\n", "is not 8 hex digits"),
-        ("gmm-model k=2 d=1 kind=tied w=3f000000,3f000000 mu=0,0 cov=0,0\n", "unknown covariance type"),
+        ("gmm-model k=2 d=1 kind=banded w=3f000000,3f000000 mu=0,0 cov=0,0\n", "unknown covariance type"),
     ] {
         let bad = tmp("bad.log", text);
         let o = crabmix(&["gmm", "import-log", bad.to_str().unwrap()]);
