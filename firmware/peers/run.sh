@@ -29,12 +29,19 @@ CACHE=$TD/peers-cache
 mkdir -p "$B" "$CACHE"
 
 # --- the peers' sources, pinned (version and sha256), downloaded once into the cache -------------
+# pip from the project's .venv (scripts/prerequisites.sh core creates it): a fresh Debian's
+# python3 has no pip module.
+PIP=("$FW/../.venv/bin/python" -m pip)
+[[ -x $FW/../.venv/bin/python ]] || {
+  echo "peers: $FW/../.venv is missing: run bash scripts/prerequisites.sh core" >&2
+  exit 1
+}
 EMLEARN=emlearn-0.23.2-py3-none-any.whl
 CMSIS=cmsisdsp-1.10.3.tar.gz
 [[ -f $CACHE/$EMLEARN ]] ||
-  python3 -m pip download --quiet --no-deps --only-binary :all: emlearn==0.23.2 -d "$CACHE"
+  "${PIP[@]}" download --quiet --no-deps --only-binary :all: emlearn==0.23.2 -d "$CACHE"
 [[ -f $CACHE/$CMSIS ]] ||
-  python3 -m pip download --quiet --no-deps --no-binary cmsisdsp cmsisdsp==1.10.3 -d "$CACHE"
+  "${PIP[@]}" download --quiet --no-deps --no-binary cmsisdsp cmsisdsp==1.10.3 -d "$CACHE"
 (cd "$CACHE" && sha256sum -c --quiet) <<'SUMS'
 d50982a7b3808823c943d0858e1ce7862ae88d2009d2d548e951434e3c4774cd  emlearn-0.23.2-py3-none-any.whl
 307d32298faa7c58db912851027fce35f886fec7eb1a27c4b309ce1a97f47519  cmsisdsp-1.10.3.tar.gz
