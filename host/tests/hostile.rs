@@ -362,9 +362,7 @@ fn all_finite(text: &str) -> bool {
     }
     // CSV rows, or a table of words and numbers (`gmm select`): every token that reads as a
     // number ("NaN", "inf" included) must be finite.
-    text.split([',', '\n', ' '])
-        .filter_map(|t| t.trim().parse::<f64>().ok())
-        .all(f64::is_finite)
+    text.split([',', '\n', ' ']).filter_map(|t| t.trim().parse::<f64>().ok()).all(f64::is_finite)
 }
 
 /// The rule: no gmm command exits 0 having printed (or written) a non-finite number. Extreme
