@@ -387,11 +387,7 @@ pub fn train<R: Rng + ?Sized>(
         }
         let elbo = total / rows as f64;
         curves.elbo_per_epoch.push(elbo);
-        let val = (!validation.is_empty()).then(|| {
-            let mut vr = Xoshiro256PlusPlus::seed_from_u64(validation_seed.wrapping_add(epoch as u64));
-            let (ll, kl) = model.mean_elbo(validation, 1, &mut vr);
-            ll - kl
-        });
+        let val = validation_elbo(model, validation, validation_seed, epoch);
         if let Some(v) = val {
             if !v.is_finite() {
                 return Err(format!("epoch {}: the validation ELBO is not finite", epoch + 1));
@@ -401,6 +397,16 @@ pub fn train<R: Rng + ?Sized>(
         on_epoch(epoch, elbo, val);
     }
     Ok(curves)
+}
+
+/// The validation rows' mean ELBO after `epoch` (one draw of ε per row from a generator seeded
+/// by `seed + epoch`, so it depends on the seed only), or `None` without a validation split.
+fn validation_elbo(model: &VaeModel, validation: &[f32], seed: u64, epoch: usize) -> Option<f64> {
+    (!validation.is_empty()).then(|| {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed.wrapping_add(epoch as u64));
+        let (ll, kl) = model.mean_elbo(validation, 1, &mut rng);
+        ll - kl
+    })
 }
 
 /// [`train`] through the device pipeline ([`crate::device::mlp::DeviceVae`] on `kernels`: a
@@ -474,11 +480,7 @@ pub fn train_on_device<K: crate::device::traits::MlpKernels<f32>, R: Rng + ?Size
         model.refresh();
         let elbo = total / seen.max(1) as f64;
         curves.elbo_per_epoch.push(elbo);
-        let val = (!validation.is_empty()).then(|| {
-            let mut vr = Xoshiro256PlusPlus::seed_from_u64(validation_seed.wrapping_add(epoch as u64));
-            let (ll, kl) = model.mean_elbo(validation, 1, &mut vr);
-            ll - kl
-        });
+        let val = validation_elbo(model, validation, validation_seed, epoch);
         if let Some(v) = val {
             curves.validation_elbo_per_epoch.push(v);
         }
