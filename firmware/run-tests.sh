@@ -164,6 +164,17 @@ loop_stack=$(awk '$1=="app" && $2=="density_loop_sensor"{print $3}' "$OUT/stack.
 echo "budget: density loop stack ${loop_stack:-?} / 2048 B"
 (( ${loop_stack:-99999} <= 2048 )) || { echo "density loop stack budget exceeded" >&2; fail=1; }
 
+# Instruction counts (issue 19): a kernel whose count per call grew by more than 2 % over
+# golden/insns.txt fails the run whatever GOLDEN says (except update); shrinking only shows in the diff.
+if [[ $GOLDEN != update ]]; then
+  awk 'NR == FNR { if ($1 !~ /^#/) { key = $1 " " $2 " " $3 " " $4; sub("per_call=", "", $5); g[key] = $5 }; next }
+       $1 !~ /^#/ { key = $1 " " $2 " " $3 " " $4; sub("per_call=", "", $5); seen[key] = 1
+         if (!(key in g)) { print "insns: " key " not in golden/insns.txt"; bad = 1; next }
+         if ($5 > 1.02 * g[key]) { printf "insns: %s: %d per call, golden %d (+%.1f %% > 2 %%)\n", key, $5, g[key], 100 * ($5 / g[key] - 1); bad = 1 } }
+       END { for (k in g) if (!(k in seen)) { print "insns: " k " missing"; bad = 1 }; exit bad }' \
+    golden/insns.txt "$OUT/insns.txt" || { echo "golden/insns.txt: an instruction count grew by more than 2 %" >&2; fail=1; }
+fi
+
 for f in size stack insns footprint; do
   if ! diff -u "golden/$f.txt" "$OUT/$f.txt" >"$OUT/$f.diff" 2>&1; then
     case "$GOLDEN" in

@@ -1,14 +1,27 @@
 // Footprint per feature (issue 18): one source, `include!`d by one binary per feature
-// (`src/bin/footprint/*.rs`, the `footprint-*` bins in Cargo.toml), each using one kernel family and nothing else, so that
-// `size` of the ELF is that feature's flash and static RAM (plus the common runtime, which
-// `footprint-base` measures alone) and the painted stack its stack. `run-tests.sh` builds them for
-// thumbv6m and thumbv7em, runs each under QEMU and compares the table with
-// `golden/footprint.txt`.
+// (`src/bin/footprint/*.rs`, the `footprint-*` bins in Cargo.toml), each using one kernel family
+// and nothing else, so that `size` of the ELF is what a firmware author pays for that feature:
+// the feature plus the smallest runtime that can run and report it (`footprint-base` measures
+// that runtime alone), and the painted stack its stack. `run-tests.sh` builds them for thumbv6m
+// and thumbv7em, runs each under QEMU and compares the table with `golden/footprint.txt`.
+//
+// The runtime is deliberately not the firmware library's (`crabmix_firmware`, which these
+// binaries do not link): no defmt logger (no feature logs), no `core::fmt` fault report, a
+// panic handler that only exits (panic-halt style; the kernels are proven panic-free, so it is
+// normally absent from the image). What remains: cortex-m-rt's vectors and reset, a HardFault
+// handler that exits with failure, the semihosting exit, stack painting (`src/stack.rs`) and one
+// line on the semihosting console (`src/console.rs`, shared with the library):
+// `footprint-NAME stack=0xHEX ok=BOOL`.
 //
 // Which workload runs is decided at compile time from the binary's name (`CARGO_BIN_NAME`), so
 // the optimizer drops the others whole.
 use core::hint::black_box;
-use crabmix_firmware::{exit, measure_stack};
+#[path = "console.rs"]
+#[allow(dead_code)]
+mod console;
+#[path = "stack.rs"]
+mod stack;
+use stack::measure_stack;
 use crabmix_kernels::gmm::{CovarianceKind, FitConfig, GaussianMixture, OnlineConfig, OnlineEm};
 
 const NAME: &str = env!("CARGO_BIN_NAME");
@@ -132,10 +145,42 @@ fn run_monitor(monitor: &mut Monitor) -> bool {
     (0..400).all(|i| monitor.push(&sample(i), &mut rng).is_ok())
 }
 
+/// Ends the run through semihosting: QEMU exits with status 0 on success, 1 on failure.
+fn exit(success: bool) -> ! {
+    semihosting::process::exit(if success { 0 } else { 1 })
+}
+
+/// Panic-halt style: nothing printed, the run fails. Unreachable (the kernels are proven
+/// panic-free at link time, `panic-paths.sh`), so normally not in the image at all.
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    exit(false)
+}
+
+/// Any fault fails the run instead of hanging QEMU (cortex-m-rt's default handler loops).
+#[cortex_m_rt::exception]
+unsafe fn HardFault(_: &cortex_m_rt::ExceptionFrame) -> ! {
+    exit(false)
+}
+
+/// `footprint-NAME stack=0x… ok=…` on the semihosting console: hexadecimal, which needs no
+/// division (on the Cortex-M0 that would link the runtime's division routine).
+fn report(stack: usize, ok: bool) {
+    let Some(out) = console::open(false) else { return };
+    console::write_all(out, NAME.as_bytes());
+    let mut hex = *b" stack=0x00000000";
+    let digits = hex.iter_mut().rev().take(8);
+    for (shift, d) in (0..8u32).map(|i| 4 * i).zip(digits) {
+        *d = b"0123456789abcdef"[(stack >> shift) & 0xf];
+    }
+    console::write_all(out, &hex);
+    console::write_all(out, if ok { b" ok=true\n" } else { b" ok=false\n" });
+}
+
 #[cortex_m_rt::entry]
 fn main() -> ! {
     let slot = if is("footprint-monitor") { new_monitor() } else { None };
     let (ok, stack) = measure_stack(|| workload(slot));
-    defmt::info!("footprint {=str} stack={=usize} ok={=bool}", NAME, stack, ok);
+    report(stack, ok);
     exit(ok)
 }

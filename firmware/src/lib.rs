@@ -38,7 +38,6 @@ use defmt_rtt as _;
 #[cfg(not(feature = "prove-no-panic-app"))]
 use panic_probe as _;
 
-use core::sync::atomic::{Ordering, compiler_fence};
 use cortex_m_rt::ExceptionFrame;
 
 /// Name of the board this image was linked for.
@@ -72,49 +71,7 @@ pub fn exit(success: bool) -> ! {
     semihosting::process::exit(if success { 0 } else { 1 })
 }
 
-/// Raw semihosting console output (ARM semihosting `SYS_OPEN` of `:tt` and `SYS_WRITE`, through
-/// `bkpt 0xab`) for the defmt logger and the fault messages. The `semihosting` crate's streams
-/// keep panic paths the link-time proof cannot rule out (an `assert!` that a handle is not −1 on
-/// every write, `write_all`'s slice index); here a failed call just drops the output.
-mod console {
-    const SYS_OPEN: usize = 0x01;
-    const SYS_WRITE: usize = 0x05;
-
-    /// # Safety
-    /// `op` is a semihosting operation whose parameter block is `block`.
-    unsafe fn call(op: usize, block: &[usize]) -> isize {
-        let ret: isize;
-        // SAFETY: the debugger (QEMU, probe-rs) serves the call; it reads `block` and the memory
-        // it points to, and returns in r0.
-        unsafe {
-            core::arch::asm!("bkpt #0xab", inout("r0") op => ret, in("r1") block.as_ptr(), options(nostack, preserves_flags))
-        };
-        ret
-    }
-
-    /// Opens the host console: stdout, or stderr (`:tt` in mode "w" or "a", as the semihosting
-    /// specification maps them). `None` if the host refuses.
-    pub(crate) fn open(stderr: bool) -> Option<usize> {
-        let name = b":tt\0";
-        let mode = if stderr { 8 } else { 4 };
-        // SAFETY: SYS_OPEN's block is (name, mode, length of the name without its NUL).
-        let handle = unsafe { call(SYS_OPEN, &[name.as_ptr() as usize, mode, 3]) };
-        usize::try_from(handle).ok()
-    }
-
-    /// Writes all of `bytes`, giving up silently if the host refuses some.
-    pub(crate) fn write_all(handle: usize, mut bytes: &[u8]) {
-        while !bytes.is_empty() {
-            let len = bytes.len();
-            // SAFETY: SYS_WRITE's block is (handle, buffer, length); it returns the bytes not written.
-            let not_written = unsafe { call(SYS_WRITE, &[handle, bytes.as_ptr() as usize, len]) } as usize;
-            if not_written >= len {
-                return;
-            }
-            bytes = bytes.get(len - not_written..).unwrap_or(&[]);
-        }
-    }
-}
+mod console;
 
 /// Semihosting stderr as a `core::fmt::Write` sink, for the HardFault messages.
 struct Stderr(usize);
@@ -257,10 +214,7 @@ core::arch::global_asm!(
     ".size HardFault, . - HardFault",
 );
 
-unsafe extern "C" {
-    // Bottom of the stack region (cortex-m-rt's link.x; flip-link sets it to the start of RAM).
-    static _stack_end: u32;
-}
+use stack::_stack_end;
 
 /// A fault with the stack pointer this close to the bottom of the stack region (or below it) is
 /// reported as a stack overflow: the faulting access was a push off the end of the stack (the
@@ -313,57 +267,8 @@ fn defmt_panic() -> ! {
     }
 }
 
-/// Value written over free stack by [`measure_stack`]; an unlikely float or pointer.
-const PAINT: u32 = 0xDEAD_C0DE;
-/// Paint at most this much below the stack pointer: enough for every loop measured here, and it
-/// keeps painting fast on the 4 MiB of the mps2-an386.
-const PAINT_LIMIT: usize = 32 * 1024;
-
-#[inline(always)]
-fn stack_pointer() -> usize {
-    let sp: usize;
-    // SAFETY: reads SP into a register; no memory is touched.
-    unsafe { core::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
-    sp
-}
-
-/// Runs `f` and returns its result with the bytes of stack it used (high-water mark, including
-/// the call into `f`), measured by painting the free stack before and scanning it after.
-///
-/// Repeatable (same image, same input → same number); it cannot see stack that `f` reserved but
-/// never wrote, which LLVM rarely emits. Returns `PAINT_LIMIT` if everything painted was used.
-#[inline(never)]
-pub fn measure_stack<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    let sp = stack_pointer();
-    // Only the address of the linker symbol is taken (no read), which needs no `unsafe`. The stack
-    // grows down towards it: the start of RAM under flip-link, the end of static data without.
-    let stack_end = core::ptr::addr_of!(_stack_end) as usize;
-    let bottom = stack_end.max(sp.saturating_sub(PAINT_LIMIT)) & !3;
-    // Everything below this function's frame, i.e. below `sp`, is free: no interrupts are
-    // enabled in these programs and ARM has no red zone.
-    let mut p = bottom;
-    while p < sp {
-        // SAFETY: [bottom, sp) lies between the bottom of the stack region and the live stack, is
-        // word-aligned and owned by nobody now.
-        unsafe { core::ptr::write_volatile(p as *mut u32, PAINT) };
-        p = p.wrapping_add(4);
-    }
-    compiler_fence(Ordering::SeqCst);
-    let r = call_not_inlined(f);
-    compiler_fence(Ordering::SeqCst);
-    let mut p = bottom;
-    // SAFETY: same region as above, read back after `f` returned.
-    while p < sp && unsafe { core::ptr::read_volatile(p as *const u32) } == PAINT {
-        p = p.wrapping_add(4);
-    }
-    (r, sp.saturating_sub(p))
-}
-
-/// Keeps `f`'s frame out of `measure_stack`'s own frame, which sits above the measured `sp`.
-#[inline(never)]
-fn call_not_inlined<R>(f: impl FnOnce() -> R) -> R {
-    f()
-}
+mod stack;
+pub use stack::measure_stack;
 
 /// Start marker for the instruction-count plugin (`tools/kcount.c`): it snapshots the count when
 /// the first instruction of this function executes. `no_mangle` so the runner finds it by name.

@@ -140,7 +140,8 @@ fn all_finite<T: Real>(v: &[T]) -> bool {
 }
 
 fn kind(b: u8) -> CovarianceKind {
-    [CovarianceKind::Full, CovarianceKind::Diag, CovarianceKind::Spherical][b as usize % 3]
+    [CovarianceKind::Full, CovarianceKind::Diag, CovarianceKind::Spherical, CovarianceKind::Tied]
+        [b as usize % 4]
 }
 
 /// A fitted or refreshed mixture is finite, its weights are a distribution.
@@ -203,14 +204,14 @@ fn data(input: &mut Input<'_>, n: usize, d: usize) -> Vec<f64> {
     for i in 0..n * d {
         v.push(match mode {
             0 => input.finite_f64(),
-            1 if i >= d && input.byte() % 2 == 0 => v[i - d],
+            1 if i >= d && input.byte().is_multiple_of(2) => v[i - d],
             _ => input.f64_in(-1e3, 1e3),
         });
     }
     v
 }
 
-/// **gmm_fit**: `Mixture::fit` (k-means++ or random init, EM with the host's blocked E-step) on
+/// **gmm_fit**: `Mixture::fit` (any of the four inits, EM with the host's blocked E-step) on
 /// arbitrary finite data, K, D, covariance kind, reg_covar and tolerance, in f64 and f32. Either a
 /// typed error (too few samples, a covariance that stays singular, parameters that overflow
 /// because the data's spread does) or a finite model whose weights sum to 1, with a finite mean
@@ -220,12 +221,17 @@ pub fn gmm_fit(bytes: &[u8]) {
     let (k, d, n) = (input.range(1, 4), input.range(1, 4), input.range(1, 48));
     let config = |input: &mut Input<'_>| FitConfig {
         kind: kind(input.byte()),
-        init: if input.byte() % 2 == 0 { InitMethod::KMeansPlusPlus } else { InitMethod::RandomFromData },
+        init: [
+            InitMethod::KMeans,
+            InitMethod::KMeansPlusPlus,
+            InitMethod::RandomFromData,
+            InitMethod::Random,
+        ][input.byte() as usize % 4],
         n_init: input.range(1, 2) as u32,
         max_iter: input.range(1, 30) as u32,
         tol: input.f64_in(0.0, 1.0),
         reg_covar: input.f64_in(0.0, 1.0),
-        reseed_empty: input.byte() % 2 == 0,
+        reseed_empty: input.byte().is_multiple_of(2),
     };
     let cfg = config(&mut input);
     let x = data(&mut input, n, d);
@@ -273,7 +279,7 @@ fn check_fit_error(e: Error, n: usize, k: usize) {
 }
 
 /// A model from bytes: weights from positive bytes (normalized), means in ±1e3, covariances
-/// A Aᵀ + δI with entries of A in ±30 and δ ∈ [1e-6, 10] (positive definite by construction), or
+/// (one shared for `tied`) A Aᵀ + δI with entries of A in ±30 and δ ∈ [1e-6, 10] (positive definite by construction), or
 /// raw entries to exercise `refresh`'s checks.
 fn model(input: &mut Input<'_>, k: usize, d: usize, kind: CovarianceKind) -> Result<Mixture<f64>, Error> {
     let raw: Vec<f64> = (0..k).map(|_| f64::from(input.byte()) + 1.0).collect();
@@ -281,7 +287,7 @@ fn model(input: &mut Input<'_>, k: usize, d: usize, kind: CovarianceKind) -> Res
     let weights = raw.iter().map(|w| w / total).collect();
     let means = (0..k * d).map(|_| input.f64_in(-1e3, 1e3)).collect();
     let mut cov = vec![0.0; k * d * d];
-    let raw_cov = input.byte() % 8 == 0;
+    let raw_cov = input.byte().is_multiple_of(8);
     for c in cov.chunks_exact_mut(d * d) {
         if raw_cov {
             c.iter_mut().for_each(|v| *v = input.f64_in(-10.0, 10.0));
@@ -293,13 +299,18 @@ fn model(input: &mut Input<'_>, k: usize, d: usize, kind: CovarianceKind) -> Res
             for j in 0..d {
                 let aat: f64 = (0..d).map(|l| a[i * d + l] * a[j * d + l]).sum();
                 c[i * d + j] = match kind {
-                    CovarianceKind::Full => aat,
+                    CovarianceKind::Full | CovarianceKind::Tied => aat,
                     CovarianceKind::Diag if i == j => aat,
                     CovarianceKind::Spherical if i == j => a[0] * a[0],
                     _ => 0.0,
                 } + if i == j { delta } else { 0.0 };
             }
         }
+    }
+    if kind == CovarianceKind::Tied {
+        // One shared matrix, stored K times (the layout `tied` uses).
+        let (first, rest) = cov.split_at_mut(d * d);
+        rest.chunks_exact_mut(d * d).for_each(|c| c.copy_from_slice(first));
     }
     Mixture::new(kind, d, weights, means, cov)
 }

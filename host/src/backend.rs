@@ -88,9 +88,9 @@ pub struct FitHooks {
     pub trace: LowerBounds,
     /// Parameters that replace the initialization's (`--init-model`).
     pub start: Option<Start>,
-    /// Sample weights (N, finite, ≥ 0): a row of weight w counts as w rows in every EM
-    /// statistic, the lower bound, BIC and AIC. CPU only (the device path rejects them). The
-    /// initialization treats rows alike: the weights enter from the first E-step.
+    /// Sample weights (N, finite, ≥ 0): a row of weight w counts as w rows in the
+    /// initialization (seeds, Lloyd, its M-step: the kernels' `initialize_weighted`), every EM
+    /// statistic, the lower bound, BIC and AIC. CPU only (the device path rejects them).
     pub sample_weight: Option<Vec<f64>>,
     /// `--stream`: the E-step re-reads this CSV file every pass (`data` is then only what the
     /// initialization sees); CPU only.
@@ -136,13 +136,21 @@ pub fn fit<T: GpuScalar, R: Rng + ?Sized>(
                 Some(c) => c,
                 None => &mut host,
             };
-            let fitted = Mixture::fit_with_em(data, d, k, config, rng, |model, stats, config| {
-                if let Some(start) = start {
-                    start.apply(model)?;
-                }
-                let mut observe = trace.start_run();
-                em_loop_observed(model, stats, estep, config, &mut |t, lb: T| observe(t, lb.to_f64()))
-            });
+            let fitted = Mixture::fit_weighted_with_em(
+                data,
+                weights.as_deref(),
+                d,
+                k,
+                config,
+                rng,
+                |model, stats, config| {
+                    if let Some(start) = start {
+                        start.apply(model)?;
+                    }
+                    let mut observe = trace.start_run();
+                    em_loop_observed(model, stats, estep, config, &mut |t, lb: T| observe(t, lb.to_f64()))
+                },
+            );
             host.finish_progress();
             *stream_error = csv.and_then(|c| c.error);
             Ok(fitted?)

@@ -12,7 +12,9 @@
 //!   ([`device::mlp`]) and launch shapes ([`device::layout`]);
 //! - [`backend`]: the one place that names both the CPU and CUDA (backend selection and `fit`);
 //! - [`train`]: VAE and WGAN training on the CPU;
-//! - [`io`]: numeric CSV input and the SVG figures.
+//! - [`io`]: numeric CSV input and the SVG figures;
+//! - [`math`]: branch-free eˣ and ln(1 + t) for the vectorized CPU passes, in FMA and
+//!   two-rounding forms, and the run-time choice of instruction set ([`math::isa`]).
 //!
 //! The `crabmix` command-line tool lives in `src/cli/` (binary `src/main.rs`).
 //!
@@ -24,6 +26,7 @@ pub mod backend;
 pub mod device;
 pub mod gmm;
 pub mod io;
+pub mod math;
 pub mod train;
 
 pub use crabmix_kernels as kernels;

@@ -259,6 +259,45 @@ fn grouped_crabs_with_counts_fit_as_the_thousand_repeated_points() {
         }
     }
     assert!(points["n_iter"].as_u64().unwrap() > 10, "a real fit, not a few steps");
+    // From the same seed, without a given start: the weighted initialization (k-means++ seeds
+    // drawn by weight, weighted Lloyd and M-step) makes the draws the repeated points make
+    // (data/pearson_crabs.csv lists them in the bins' order), so the fits agree to 1e-12 too.
+    for init in ["kmeans", "k-means++"] {
+        let seeded = [
+            "-k",
+            "2",
+            "--init",
+            init,
+            "--seed",
+            "5",
+            "--n-init",
+            "3",
+            "--tol",
+            "1e-10",
+            "--max-iter",
+            "200",
+        ];
+        let (points, _) = fit_json(&[&[crabs().as_str()][..], &seeded].concat());
+        let (grouped, _) =
+            fit_json(&[&[centres.as_str(), "--sample-weight", &weights][..], &seeded].concat());
+        assert_eq!(grouped["n_iter"], points["n_iter"], "{init}");
+        let close = |a: &Value, b: &Value, what: &str| {
+            let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+            assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{init} {what}: {a} vs {b}");
+        };
+        for key in ["mean_log_likelihood", "lower_bound", "bic", "aic"] {
+            close(&grouped[key], &points[key], key);
+        }
+        // Components by mean: of restarts that end at the same optimum with their components
+        // in another order, rounding may keep either.
+        let order =
+            |m: &Value| if m["means"][0][0].as_f64() < m["means"][1][0].as_f64() { [0, 1] } else { [1, 0] };
+        for (&g, &p) in order(&grouped).iter().zip(&order(&points)) {
+            close(&grouped["weights"][g], &points["weights"][p], "weights");
+            close(&grouped["means"][g][0], &points["means"][p][0], "means");
+            close(&grouped["covariances"][g][0][0], &points["covariances"][p][0][0], "covariances");
+        }
+    }
     // Bad weights name the row.
     let bad = csv("bad.txt", &format!("-1\n{}", "1\n".repeat(28)));
     let (ok, _, err) = run(&["gmm", "fit", &centres, "-k", "2", "--sample-weight", &bad]);
@@ -355,9 +394,8 @@ fn select_marks_the_best_bic_and_draws_one_curve_per_kind() {
 
 #[test]
 fn stream_rereads_the_file_and_equals_the_in_memory_fit() {
-    // 10 000 rows: the initialization sees them all, so --stream is the in-memory fit, bit for
-    // bit where both run the streaming E-step (diag), to rounding where memory runs the blocked
-    // one (full).
+    // 10 000 rows: the initialization sees them all, so --stream is the in-memory fit to
+    // rounding (memory runs the blocked E-step, --stream the streaming one, for every kind).
     let text: String = (0..10_000)
         .map(|i| {
             let c = (i % 3) as f64;
@@ -369,15 +407,14 @@ fn stream_rereads_the_file_and_equals_the_in_memory_fit() {
         })
         .collect();
     let data = csv("stream.csv", &text);
-    let (mem, _) = fit_json(&[&data, "-k", "3", "--covariance", "diag"]);
-    let (streamed, _) = fit_json(&[&data, "-k", "3", "--covariance", "diag", "--stream"]);
-    assert_eq!(mem, streamed);
-    let (mem, _) = fit_json(&[&data, "-k", "3"]);
-    let (streamed, _) = fit_json(&[&data, "-k", "3", "--stream"]);
-    assert_eq!(mem["n_iter"], streamed["n_iter"]);
-    let (a, b) =
-        (mem["mean_log_likelihood"].as_f64().unwrap(), streamed["mean_log_likelihood"].as_f64().unwrap());
-    assert!((a - b).abs() < 1e-12 * a.abs(), "{a} vs {b}");
+    for kind in ["diag", "full"] {
+        let (mem, _) = fit_json(&[&data, "-k", "3", "--covariance", kind]);
+        let (streamed, _) = fit_json(&[&data, "-k", "3", "--covariance", kind, "--stream"]);
+        assert_eq!(mem["n_iter"], streamed["n_iter"], "{kind}");
+        let (a, b) =
+            (mem["mean_log_likelihood"].as_f64().unwrap(), streamed["mean_log_likelihood"].as_f64().unwrap());
+        assert!((a - b).abs() < 1e-12 * a.abs(), "{kind}: {a} vs {b}");
+    }
     // A bad cell after the first chunk (what the initialization reads) stops the first pass
     // with its line and column; nothing is printed as a model.
     let mut bad = "1.0\n".repeat(70_000);
@@ -388,6 +425,28 @@ fn stream_rereads_the_file_and_equals_the_in_memory_fit() {
     assert!(err.contains("stream-bad.csv:70001:1: cell \"oops\" is not a number"), "{err}");
     let (ok, _, err) = run(&["gmm", "fit", &data, "-k", "3", "--stream", "--weight-column", "1"]);
     assert!(!ok && err.contains("cannot be used with"), "{err}");
+}
+
+#[test]
+fn stream_initializes_on_a_sample_of_the_whole_file() {
+    // 70 000 rows: the first 65 536 (one init buffer) near 0, the last 4 464 near 10. The
+    // streamed initialization (--max-iter 0 returns it) is a uniform sample of the whole
+    // file, so k-means puts a centre on the far cluster, which the file's head alone lacks.
+    let text: String = (0..70_000)
+        .map(|i| {
+            let base = if i < 65_536 { 0.0 } else { 10.0 };
+            format!("{}\n", base + ((i * 7919) % 1000) as f64 / 1000.0)
+        })
+        .collect();
+    let data = csv("stream-far.csv", &text);
+    let (init, _) = fit_json(&[&data, "-k", "2", "--stream", "--max-iter", "0", "--seed", "1"]);
+    let means: Vec<f64> = init["means"].as_array().unwrap().iter().map(|m| m[0].as_f64().unwrap()).collect();
+    assert!(means.iter().any(|&m| m > 9.0) && means.iter().any(|&m| m < 1.0), "{means:?}");
+    // EM over the whole file then weighs the far cluster by its share, 4 464 / 70 000.
+    let (fit, _) = fit_json(&[&data, "-k", "2", "--stream", "--seed", "1"]);
+    let far = if fit["means"][0][0].as_f64().unwrap() > 5.0 { 0 } else { 1 };
+    let w = fit["weights"][far].as_f64().unwrap();
+    assert!((w - 4_464.0 / 70_000.0).abs() < 1e-6, "far weight {w}");
 }
 
 #[test]

@@ -1,11 +1,14 @@
 //! The blocked E-step against the reference: the kernels' per-sample streaming pass
-//! (`SerialEStep`, i.e. `StatsMut::accumulate` row by row). Same model, same data; the blocked
-//! statistics must agree to 1e-12 (f64) / 1e-4 (f32) relative to each entry's natural scale, its
-//! errors must name the same rows, and its result must not depend on the thread count.
+//! (`SerialEStep`, i.e. `StatsMut::accumulate` row by row). Same model, same data, every
+//! covariance kind and both instruction-set builds (portable and, where the CPU has it,
+//! AVX2+FMA); the blocked statistics must agree to 1e-12 (f64) / 1e-4 (f32) relative to each
+//! entry's natural scale, its errors must name the same rows, and its result must not depend on
+//! the thread count.
 
 use crabmix::gmm::blocked::{BLOCK_ROWS, BLOCKED_CHUNK_ROWS, BlockedEStep};
 use crabmix::gmm::estep::{HostEStep, uses_blocked};
 use crabmix::gmm::{Mixture, Stats};
+use crabmix::math::isa::Isa;
 use crabmix_kernels::gaussian::standard_normal;
 use crabmix_kernels::gmm::{CovarianceKind, EStep, FitConfig, SerialEStep, Shape};
 use crabmix_kernels::{Error, Real};
@@ -18,6 +21,43 @@ use common::pass;
 /// A random full-covariance mixture (means spread by 3, covariances A Aᵀ + 0.2 I) and N samples
 /// from it, a few of them pushed far out so some responsibilities underflow to exactly 0.
 fn problem<T: Real>(n: usize, d: usize, k: usize, seed: u64) -> (Mixture<T>, Vec<T>) {
+    problem_of_kind(CovarianceKind::Full, n, d, k, seed)
+}
+
+/// [`problem`]'s data, with the starting model's covariances made `kind`'s: the diagonal for
+/// `diag`, its mean for `spherical`, component 0's matrix for every component for `tied`.
+fn problem_of_kind<T: Real>(
+    kind: CovarianceKind,
+    n: usize,
+    d: usize,
+    k: usize,
+    seed: u64,
+) -> (Mixture<T>, Vec<T>) {
+    let (full, data) = full_problem::<T>(n, d, k, seed);
+    if kind == CovarianceKind::Full {
+        return (full, data);
+    }
+    let c = full.covariances();
+    let mut covs = vec![T::ZERO; k * d * d];
+    for m in 0..k {
+        let mean_var =
+            (0..d).map(|i| c[m * d * d + i * d + i]).fold(T::ZERO, |s, v| s + v) / T::from_usize(d);
+        for i in 0..d {
+            for j in 0..d {
+                covs[m * d * d + i * d + j] = match kind {
+                    CovarianceKind::Tied => c[i * d + j],
+                    CovarianceKind::Diag if i == j => c[m * d * d + i * d + i],
+                    CovarianceKind::Spherical if i == j => mean_var,
+                    _ => T::ZERO,
+                };
+            }
+        }
+    }
+    let model = Mixture::new(kind, d, full.weights().to_vec(), full.means().to_vec(), covs).unwrap();
+    (model, data)
+}
+
+fn full_problem<T: Real>(n: usize, d: usize, k: usize, seed: u64) -> (Mixture<T>, Vec<T>) {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let mut normal = || standard_normal::<f64, _>(&mut rng);
     let means: Vec<f64> = (0..k * d).map(|_| 3.0 * normal()).collect();
@@ -97,11 +137,26 @@ fn assert_stats_close<T: Real>(what: &str, got: &mut Stats<T>, want: &mut Stats<
     }
 }
 
-fn compare<T: Real>(n: usize, d: usize, k: usize, rtol: f64) {
-    let (model, data) = problem::<T>(n, d, k, (n * 1000 + d * 17 + k) as u64);
+const KINDS: [CovarianceKind; 4] =
+    [CovarianceKind::Full, CovarianceKind::Diag, CovarianceKind::Spherical, CovarianceKind::Tied];
+
+/// The builds this CPU runs: the portable one, and AVX2+FMA where detected.
+fn isas() -> Vec<Isa> {
+    let mut v = vec![Isa::Portable];
+    if Isa::detect() == Isa::Avx2Fma {
+        v.push(Isa::Avx2Fma);
+    }
+    v
+}
+
+fn compare<T: Real>(kind: CovarianceKind, n: usize, d: usize, k: usize, rtol: f64) {
+    let (model, data) = problem_of_kind::<T>(kind, n, d, k, (n * 1000 + d * 17 + k) as u64);
     let mut want = streaming(&model, &data);
-    let mut got = pass(&model, &mut BlockedEStep::new(&data, d));
-    assert_stats_close(&format!("{} N={n} D={d} K={k}", T::NAME), &mut got, &mut want, rtol);
+    for isa in isas() {
+        let mut got = pass(&model, &mut BlockedEStep::new(&data, d).with_isa(isa));
+        let what = format!("{} {} {} N={n} D={d} K={k}", T::NAME, kind.name(), isa.name());
+        assert_stats_close(&what, &mut got, &mut want, rtol);
+    }
 }
 
 /// Shapes around every boundary: one row, a partial strip, a partial block, a partial chunk,
@@ -122,14 +177,26 @@ const CASES: &[(usize, usize, usize)] = &[
 #[test]
 fn blocked_matches_streaming_f64() {
     for &(n, d, k) in CASES {
-        compare::<f64>(n, d, k, 1e-12);
+        compare::<f64>(CovarianceKind::Full, n, d, k, 1e-12);
     }
 }
 
 #[test]
 fn blocked_matches_streaming_f32() {
     for &(n, d, k) in CASES {
-        compare::<f32>(n, d, k, 1e-4);
+        compare::<f32>(CovarianceKind::Full, n, d, k, 1e-4);
+    }
+}
+
+/// `diag`, `spherical` and `tied` on the boundary shapes (the diagonal kernels' edges, tied's
+/// shared matrix through the full kernels), both precisions.
+#[test]
+fn blocked_matches_streaming_for_every_kind() {
+    for kind in [CovarianceKind::Diag, CovarianceKind::Spherical, CovarianceKind::Tied] {
+        for &(n, d, k) in CASES {
+            compare::<f64>(kind, n, d, k, 1e-12);
+            compare::<f32>(kind, n, d, k, 1e-4);
+        }
     }
 }
 
@@ -161,19 +228,28 @@ fn blocked_responsibilities_handle_ties_and_underflow() {
     }
 }
 
+/// Bitwise the same statistics on 1, 2 and 3 threads, for every kind, precision and build.
 #[test]
 fn blocked_does_not_depend_on_thread_count() {
-    let (model, data) = problem::<f64>(5 * BLOCKED_CHUNK_ROWS + 300, 8, 5, 7);
-    let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        let mut s = pool.install(|| pass(&model, &mut BlockedEStep::new(&data, 8)));
-        let v = s.view_mut();
-        let r = v.as_ref();
-        (r.resp_sums().to_vec(), r.s1().to_vec(), r.s2().to_vec(), *r.totals())
-    };
-    let one = run(1);
-    assert_eq!(one, run(2));
-    assert_eq!(one, run(3));
+    fn check<T: Real>(kind: CovarianceKind, isa: Isa) {
+        let (model, data) = problem_of_kind::<T>(kind, 5 * BLOCKED_CHUNK_ROWS + 300, 8, 5, 7);
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let mut s = pool.install(|| pass(&model, &mut BlockedEStep::new(&data, 8).with_isa(isa)));
+            let v = s.view_mut();
+            let r = v.as_ref();
+            (r.resp_sums().to_vec(), r.s1().to_vec(), r.s2().to_vec(), *r.totals())
+        };
+        let one = run(1);
+        assert_eq!(one, run(2), "{} {} {}", T::NAME, kind.name(), isa.name());
+        assert_eq!(one, run(3), "{} {} {}", T::NAME, kind.name(), isa.name());
+    }
+    for kind in KINDS {
+        for isa in isas() {
+            check::<f64>(kind, isa);
+            check::<f32>(kind, isa);
+        }
+    }
 }
 
 /// Statistics reset to shifts other than the model's means: the blocked pass merges its chunks
@@ -238,7 +314,6 @@ fn mixture_refine_uses_blocked_and_matches_streaming() {
     let (d, k) = (6, 5);
     let (model, data) = problem::<f64>(20_000, d, k, 3);
     assert!(uses_blocked(model.shape(), 20_000));
-    assert!(!uses_blocked(Shape::new(k, d, CovarianceKind::Diag), 20_000));
     let config = FitConfig { max_iter: 8, tol: 0.0, ..FitConfig::default() };
     let (got, got_report) = model.refine(&data, &config).unwrap();
     let mut want = model.clone();
@@ -265,25 +340,14 @@ fn mixture_refine_uses_blocked_and_matches_streaming() {
     }
 }
 
-/// Diag and spherical models go through the streaming pass unchanged (bitwise).
+/// [`HostEStep`] takes the blocked pass for every kind (enough rows, no weights).
 #[test]
-fn blocked_falls_back_for_diag_and_spherical() {
-    for kind in [CovarianceKind::Diag, CovarianceKind::Spherical] {
-        let d = 4;
-        let (full, data) = problem::<f64>(5000, d, 3, 9);
-        let mut covs = vec![0.0; 3 * d * d];
-        for c in 0..3 {
-            for i in 0..d {
-                covs[c * d * d + i * d + i] = if c < 2 { 1.0 } else { 3.0 };
-            }
-        }
-        let model = Mixture::new(kind, d, full.weights().to_vec(), full.means().to_vec(), covs).unwrap();
-        let mut a = pass(&model, &mut BlockedEStep::new(&data, d));
-        let mut b = pass(&model, &mut crabmix::gmm::ParallelEStep::new(&data, d));
-        let (a, b) = (a.view_mut(), b.view_mut());
-        let (a, b) = (a.as_ref(), b.as_ref());
-        assert_eq!((a.resp_sums(), a.s1(), a.s2(), a.totals()), (b.resp_sums(), b.s1(), b.s2(), b.totals()));
+fn host_estep_blocks_every_kind() {
+    for kind in KINDS {
+        assert!(uses_blocked(Shape::new(3, 4, kind), 5000), "{kind:?}");
+        assert!(!uses_blocked(Shape::new(3, 4, kind), 10), "{kind:?}");
     }
+    assert!(!uses_blocked(Shape::new(0, 4, CovarianceKind::Full), 5000));
 }
 
 /// Finite samples and means so far apart that x − μ_k overflows to ±∞ for the component the

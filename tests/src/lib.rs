@@ -9,3 +9,4 @@ pub mod assignment;
 pub mod fixtures;
 pub mod gmm_reference;
 pub mod kl_reference;
+pub mod sklearn;

@@ -1,30 +1,47 @@
-//! Throughput of one EM iteration against peers measured in the same run: scikit-learn's
-//! `GaussianMixture` and linfa-clustering's GMM on the CPU (and PyTorch on the GPU when present).
+//! Throughput of one EM iteration against peers measured in the same run, in the same precision:
+//! scikit-learn's `GaussianMixture` (float64 and float32), linfa-clustering's GMM (float64, full
+//! covariance only: linfa has no other kind) and, when it is installed, torchgmm on the CPU
+//! (float64 and float32).
 //!
-//! `scripts/bench.sh` prepares the peers (a Python virtual environment with scikit-learn, the
-//! linfa peer binary) and calls this program with their commands. For every (D, K) of the grid it
-//! writes the workload (raw f64 + starting parameters), times crabmix's iteration (f32 and f64,
-//! one thread through the kernels and all threads through the host), runs the peers on the same
-//! files, cross-checks the f64 iteration against scikit-learn's, and reports ratios — a table on
-//! stdout, `throughput.json` with the machine named, and `throughput.svg`.
+//! `scripts/bench.sh` prepares the peers (Python virtual environments, the linfa peer binary) and
+//! calls this program with their commands. For every covariance kind (full, diag, spherical,
+//! tied) and every (D, K) of the grid it writes the workload (raw f64 + starting parameters),
+//! times crabmix's iteration (f32 and f64; all threads and one thread, both through the E-step
+//! `Mixture::fit` runs, [`HostEStep`], the one-thread figure in a one-thread rayon pool), runs
+//! the peers on the same files, cross-checks the f64 iteration against scikit-learn's, and
+//! reports same-precision ratios — a table on stdout, `throughput.json` with the machine named,
+//! and `throughput.svg`. The headline is the lowest same-precision ratio to scikit-learn over the
+//! goal's kinds (full and diag), never a ratio across precisions.
 //!
-//! "All threads" is the E-step `Mixture::fit` runs on the CPU ([`HostEStep`]: the blocked pass for
-//! these full-covariance workloads), so the ratios describe what users get.
+//! The FMA peak printed with the D = K = 16 full result is cores × clock × flops per cycle of the
+//! instruction set the run detected ([`Isa::peak_flops_per_cycle`]); the clock is the first
+//! `cpu MHz` line of /proc/cpuinfo at the start of the run (under a hypervisor the nominal clock;
+//! on bare metal the current one, which boost may exceed). Useful flops of a full/tied iteration:
+//! 2·N·K·D(D+1) (the E-step's triangular product and the M-step's Gram triangle, D(D+1)/2
+//! multiply-adds each per sample and component).
 
 use clap::Parser;
 use crabmix::gmm::HostEStep;
 use crabmix::gmm::{Mixture, Stats};
 use crabmix::io::plot::{Chart, Series};
+use crabmix::math::isa::Isa;
 use crabmix_bench::gmm_workload::GmmWorkload;
 use crabmix_bench::machine::MachineInfo;
 use crabmix_kernels::Real;
-use crabmix_kernels::gmm::{CovarianceKind, EStep, SerialEStep};
+use crabmix_kernels::gmm::{CovarianceKind, EStep};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 const REG: f64 = 1e-6;
+const KINDS: [CovarianceKind; 4] =
+    [CovarianceKind::Full, CovarianceKind::Diag, CovarianceKind::Spherical, CovarianceKind::Tied];
+/// The goals: ≥ 20× scikit-learn (same precision, full and diag), ≥ 5× linfa, ≥ 40 % of
+/// the FMA peak at D = K = 16 full.
+const GOAL_SKLEARN: f64 = 20.0;
+const GOAL_LINFA: f64 = 5.0;
+const GOAL_PEAK: f64 = 0.4;
 
 fn one_iteration<T: Real, E: EStep<T>>(
     model: &Mixture<T>,
@@ -40,33 +57,34 @@ fn one_iteration<T: Real, E: EStep<T>>(
     (next, ll)
 }
 
-/// Median of `repeats` timings (after one warm-up) of one EM iteration; returns (seconds, result).
-fn time_iteration<T: Real>(w: &GmmWorkload, threads: bool, repeats: usize) -> (f64, Mixture<T>, f64) {
+/// Median of `repeats` timings (after one warm-up) of one EM iteration inside `pool`; returns
+/// (seconds, result, mean log-likelihood).
+fn time_iteration<T: Real>(
+    w: &GmmWorkload,
+    kind: CovarianceKind,
+    pool: &rayon::ThreadPool,
+    repeats: usize,
+) -> (f64, Mixture<T>, f64) {
     let data = w.data::<T>();
-    let model = w.start::<T>(CovarianceKind::Full);
+    let model = w.start::<T>(kind);
     let mut stats = Stats::new(model.shape());
-    let mut lp = vec![T::ZERO; w.k];
-    let mut work = vec![T::ZERO; 2 * w.d];
-    let mut run = |stats: &mut Stats<T>| {
-        if threads {
-            one_iteration(&model, stats, &mut HostEStep::new(&data, w.d))
-        } else {
-            one_iteration(&model, stats, &mut SerialEStep::new(&data, &mut lp, &mut work))
+    pool.install(|| {
+        let run = |stats: &mut Stats<T>| one_iteration(&model, stats, &mut HostEStep::new(&data, w.d));
+        let (mut next, mut ll) = run(&mut stats);
+        let mut times = Vec::new();
+        for _ in 0..repeats.max(1) {
+            let t = Instant::now();
+            (next, ll) = run(&mut stats);
+            times.push(t.elapsed().as_secs_f64());
         }
-    };
-    let (mut next, mut ll) = run(&mut stats);
-    let mut times = Vec::new();
-    for _ in 0..repeats {
-        let t = Instant::now();
-        (next, ll) = run(&mut stats);
-        times.push(t.elapsed().as_secs_f64());
-    }
-    times.sort_by(f64::total_cmp);
-    (times[times.len() / 2], next, ll)
+        times.sort_by(f64::total_cmp);
+        (times[times.len() / 2], next, ll)
+    })
 }
 
 #[derive(Serialize, Default, Clone)]
 struct Row {
+    kind: String,
     d: usize,
     k: usize,
     n: usize,
@@ -74,17 +92,79 @@ struct Row {
     crabmix_f32_threads: f64,
     crabmix_f64_serial: f64,
     crabmix_f32_serial: f64,
-    sklearn: Option<f64>,
+    sklearn_f64: Option<f64>,
+    sklearn_f32: Option<f64>,
+    /// scikit-learn f64 / crabmix f64 (all threads)
+    speedup_vs_sklearn_f64: Option<f64>,
+    /// scikit-learn f32 / crabmix f32 (all threads)
+    speedup_vs_sklearn_f32: Option<f64>,
+    /// linfa (f64, full only) / crabmix f64
     linfa: Option<f64>,
-    speedup_vs_sklearn: Option<f64>,
     speedup_vs_linfa: Option<f64>,
+    torchgmm_f64: Option<f64>,
+    torchgmm_f32: Option<f64>,
+    speedup_vs_torchgmm_f64: Option<f64>,
+    speedup_vs_torchgmm_f32: Option<f64>,
+    /// Useful flops per second and the fraction of the FMA peak (full and tied rows).
+    gflops_f64: Option<f64>,
+    gflops_f32: Option<f64>,
+    peak_fraction_f64: Option<f64>,
+    peak_fraction_f32: Option<f64>,
     /// max relative deviation of crabmix's f64 iteration (weights, means, mean ℓ) from scikit-learn's
     crosscheck_vs_sklearn: Option<f64>,
 }
 
+/// The FMA peak of this run: cores × clock × flops per cycle of the detected instruction set.
+#[derive(Serialize, Clone)]
+struct Peak {
+    isa: &'static str,
+    cores: usize,
+    clock_ghz: f64,
+    clock_source: &'static str,
+    gflops_f64: f64,
+    gflops_f32: f64,
+}
+
+impl Peak {
+    fn measure() -> Self {
+        let isa = Isa::detect();
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let mhz = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .find(|l| l.starts_with("cpu MHz"))
+                    .and_then(|l| l.split(':').nth(1).and_then(|v| v.trim().parse::<f64>().ok()))
+            })
+            .unwrap_or(f64::NAN);
+        let ghz = mhz / 1e3;
+        let peak = |bytes| cores as f64 * ghz * isa.peak_flops_per_cycle(bytes);
+        Self {
+            isa: isa.name(),
+            cores,
+            clock_ghz: ghz,
+            clock_source: "/proc/cpuinfo cpu MHz (first core, start of run)",
+            gflops_f64: peak(8),
+            gflops_f32: peak(4),
+        }
+    }
+}
+
+/// Useful flops of one iteration of a full/tied model (see the module documentation); `None`
+/// for the diagonal kinds, whose work is not a matrix product.
+fn useful_flops(kind: CovarianceKind, n: usize, d: usize, k: usize) -> Option<f64> {
+    kind.is_full_matrix().then(|| 2.0 * (n * k * d * (d + 1)) as f64)
+}
+
 fn peer(cmd: &[String], manifest: &Path) -> Option<Vec<serde_json::Value>> {
     let (prog, args) = cmd.split_first()?;
-    let out = Command::new(prog).args(args).arg(manifest).output().ok()?;
+    let out = match Command::new(prog).args(args).arg(manifest).output() {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("peer {prog}: cannot run: {e}");
+            return None;
+        }
+    };
     if !out.status.success() {
         eprintln!("peer {prog} failed: {}", String::from_utf8_lossy(&out.stderr));
         return None;
@@ -92,35 +172,61 @@ fn peer(cmd: &[String], manifest: &Path) -> Option<Vec<serde_json::Value>> {
     serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).ok()
 }
 
-/// One EM iteration (N samples, D ∈ {2, 8, 16} × K ∈ {2, 8, 16}, full covariance) timed in
-/// crabmix and in the peers, on the same workload files.
+/// One EM iteration (N samples, D ∈ {2, 8, 16} × K ∈ {2, 8, 16}, full/diag/spherical/tied)
+/// timed in crabmix and in the peers, on the same workload files, in the same precision.
 #[derive(Parser)]
 #[command(args_override_self = true)]
 struct Args {
-    /// Output directory: workload files, manifest.json, throughput.json, throughput.svg.
+    /// Output directory: workload files, manifests, throughput.json, throughput.svg.
     #[arg(long, value_name = "DIR", default_value = "out/throughput")]
     out: PathBuf,
     /// scikit-learn peer: a command line (split on whitespace), run with the manifest's path.
     #[arg(long, value_name = "CMD")]
     sklearn: Option<String>,
-    /// linfa peer: a command line (split on whitespace), run with the manifest's path.
+    /// linfa peer (full covariance only): a command line, run with the full rows' manifest.
     #[arg(long, value_name = "CMD")]
     linfa: Option<String>,
-    /// Samples per workload.
-    #[arg(long, value_name = "N", default_value_t = 100_000)]
-    n: usize,
-    /// Timed repeats per crabmix configuration (the median is reported).
-    #[arg(long, value_name = "R", default_value_t = 5)]
-    repeats: usize,
+    /// torchgmm peer (optional): a command line, run with the manifest's path; reported as
+    /// skipped when absent or when it fails.
+    #[arg(long, value_name = "CMD")]
+    torchgmm: Option<String>,
+    /// Why torchgmm is not run (printed and recorded instead of its figures).
+    #[arg(long, value_name = "REASON")]
+    torchgmm_skipped: Option<String>,
+    /// A short run: N = 20 000 and 2 repeats unless --n / --repeats say otherwise.
+    #[arg(long)]
+    quick: bool,
+    /// Samples per workload (default 100 000; 20 000 with --quick).
+    #[arg(long, value_name = "N")]
+    n: Option<usize>,
+    /// Timed repeats per crabmix configuration, the median reported (default 5; 2 with --quick).
+    #[arg(long, value_name = "R")]
+    repeats: Option<usize>,
+}
+
+/// The smallest `f(row)` over the rows of `kinds`.
+fn lowest(rows: &[Row], kinds: &[&str], f: impl Fn(&Row) -> Option<f64>) -> Option<f64> {
+    rows.iter().filter(|r| kinds.contains(&r.kind.as_str())).filter_map(f).reduce(f64::min)
+}
+
+fn ratio(peer: Option<f64>, ours: f64) -> Option<f64> {
+    peer.map(|t| t / ours)
 }
 
 fn main() {
-    let Args { out, sklearn, linfa, n, repeats } = Args::parse();
+    let args = Args::parse();
+    let n = args.n.unwrap_or(if args.quick { 20_000 } else { 100_000 });
+    let repeats = args.repeats.unwrap_or(if args.quick { 2 } else { 5 });
+    let out = args.out;
     let words = |cmd: Option<String>| -> Vec<String> {
         cmd.map(|c| c.split_whitespace().map(String::from).collect()).unwrap_or_default()
     };
-    let (sklearn_cmd, linfa_cmd) = (words(sklearn), words(linfa));
+    let (sklearn_cmd, linfa_cmd, torchgmm_cmd) =
+        (words(args.sklearn), words(args.linfa), words(args.torchgmm));
     std::fs::create_dir_all(&out).expect("output directory");
+    let all = rayon::ThreadPoolBuilder::new().build().expect("thread pool");
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("one-thread pool");
+    let peak = Peak::measure();
     let grid: Vec<(usize, usize)> =
         [2usize, 8, 16].iter().flat_map(|&d| [2usize, 8, 16].map(|k| (d, k))).collect();
     let mut workloads = Vec::new();
@@ -130,43 +236,79 @@ fn main() {
         let path = out.join(format!("data_d{d}_k{k}.f64"));
         let bytes: Vec<u8> = w.data.iter().flat_map(|v| v.to_le_bytes()).collect();
         std::fs::write(&path, bytes).expect("write workload");
-        workloads.push(serde_json::json!({
-            "name": format!("d{d}_k{k}"), "path": path.canonicalize().unwrap(), "n": n, "d": d, "k": k,
-            "weights": w.weights, "means": w.means, "covariances": w.covariances, "reg_covar": REG,
-        }));
-        eprintln!("crabmix d={d} k={k} …");
-        let (t64, m64, ll64) = time_iteration::<f64>(&w, true, repeats);
-        let (t32, _, _) = time_iteration::<f32>(&w, true, repeats);
-        let (s64, _, _) = time_iteration::<f64>(&w, false, repeats.min(3));
-        let (s32, _, _) = time_iteration::<f32>(&w, false, repeats.min(3));
-        rows.push((
-            Row {
-                d,
-                k,
-                n,
-                crabmix_f64_threads: t64,
-                crabmix_f32_threads: t32,
-                crabmix_f64_serial: s64,
-                crabmix_f32_serial: s32,
-                ..Row::default()
-            },
-            m64,
-            ll64,
-        ));
+        let path = path.canonicalize().expect("workload path");
+        for kind in KINDS {
+            workloads.push(serde_json::json!({
+                "name": format!("{}_d{d}_k{k}", kind.name()), "kind": kind.name(), "path": path,
+                "n": n, "d": d, "k": k, "weights": w.weights, "means": w.means,
+                "covariances": w.covariances, "reg_covar": REG,
+            }));
+            eprintln!("crabmix {} d={d} k={k} …", kind.name());
+            let (t64, m64, ll64) = time_iteration::<f64>(&w, kind, &all, repeats);
+            let (t32, _, _) = time_iteration::<f32>(&w, kind, &all, repeats);
+            let (s64, _, _) = time_iteration::<f64>(&w, kind, &one, repeats.min(3));
+            let (s32, _, _) = time_iteration::<f32>(&w, kind, &one, repeats.min(3));
+            let flops = useful_flops(kind, n, d, k);
+            rows.push((
+                Row {
+                    kind: kind.name().into(),
+                    d,
+                    k,
+                    n,
+                    crabmix_f64_threads: t64,
+                    crabmix_f32_threads: t32,
+                    crabmix_f64_serial: s64,
+                    crabmix_f32_serial: s32,
+                    gflops_f64: flops.map(|f| f / t64 / 1e9),
+                    gflops_f32: flops.map(|f| f / t32 / 1e9),
+                    peak_fraction_f64: flops.map(|f| f / t64 / 1e9 / peak.gflops_f64),
+                    peak_fraction_f32: flops.map(|f| f / t32 / 1e9 / peak.gflops_f32),
+                    ..Row::default()
+                },
+                m64,
+                ll64,
+            ));
+        }
     }
-    let manifest = out.join("manifest.json");
-    let manifest_json =
-        serde_json::json!({"workloads": workloads, "repeats": 3, "linfa_extra_iterations": 5});
-    std::fs::write(&manifest, serde_json::to_string(&manifest_json).unwrap()).expect("manifest");
-    let sk = if sklearn_cmd.is_empty() { None } else { peer(&sklearn_cmd, &manifest) };
-    let li = if linfa_cmd.is_empty() { None } else { peer(&linfa_cmd, &manifest) };
+    let write_manifest = |name: &str, ws: Vec<serde_json::Value>| {
+        let path = out.join(name);
+        let json = serde_json::json!({
+            "workloads": ws, "repeats": 3, "linfa_extra_iterations": 5, "torchgmm_extra_iterations": 5,
+        });
+        std::fs::write(&path, serde_json::to_string(&json).unwrap()).expect("manifest");
+        path
+    };
+    let full_only: Vec<serde_json::Value> =
+        workloads.iter().filter(|w| w["kind"] == "full").cloned().collect();
+    let manifest = write_manifest("manifest.json", workloads);
+    let manifest_full = write_manifest("manifest-full.json", full_only);
+    let by_name =
+        |v: Option<Vec<serde_json::Value>>| -> std::collections::HashMap<String, serde_json::Value> {
+            v.into_iter().flatten().filter_map(|r| Some((r["name"].as_str()?.to_string(), r))).collect()
+        };
+    eprintln!("scikit-learn …");
+    let sk = by_name(if sklearn_cmd.is_empty() { None } else { peer(&sklearn_cmd, &manifest) });
+    eprintln!("linfa …");
+    let li = by_name(if linfa_cmd.is_empty() { None } else { peer(&linfa_cmd, &manifest_full) });
+    let torchgmm_skipped = if let Some(reason) = args.torchgmm_skipped {
+        Some(reason)
+    } else if torchgmm_cmd.is_empty() {
+        Some("no --torchgmm command".to_string())
+    } else {
+        None
+    };
+    eprintln!("torchgmm …");
+    let tg = by_name(if torchgmm_skipped.is_some() { None } else { peer(&torchgmm_cmd, &manifest) });
+    let torchgmm_skipped = torchgmm_skipped.or_else(|| tg.is_empty().then(|| "the peer failed".to_string()));
 
     let mut final_rows = Vec::new();
-    for (i, (mut row, m64, ll64)) in rows.into_iter().enumerate() {
-        let best = row.crabmix_f32_threads.min(row.crabmix_f64_threads);
-        if let Some(s) = sk.as_ref().and_then(|v| v.get(i)) {
-            row.sklearn = s["seconds_per_iteration"].as_f64();
-            row.speedup_vs_sklearn = row.sklearn.map(|t| t / best);
+    for (mut row, m64, ll64) in rows {
+        let name = format!("{}_d{}_k{}", row.kind, row.d, row.k);
+        if let Some(s) = sk.get(&name) {
+            row.sklearn_f64 = s["seconds_per_iteration"].as_f64();
+            row.sklearn_f32 = s["seconds_per_iteration_f32"].as_f64();
+            row.speedup_vs_sklearn_f64 = ratio(row.sklearn_f64, row.crabmix_f64_threads);
+            row.speedup_vs_sklearn_f32 = ratio(row.sklearn_f32, row.crabmix_f32_threads);
             let mut dev = ((s["mean_log_likelihood"].as_f64().unwrap_or(f64::NAN) - ll64) / ll64).abs();
             for (a, b) in m64.weights().iter().zip(s["weights"].as_array().into_iter().flatten()) {
                 dev = dev.max(((a - b.as_f64().unwrap_or(f64::NAN)) / a).abs());
@@ -176,54 +318,110 @@ fn main() {
             }
             row.crosscheck_vs_sklearn = Some(dev);
         }
-        if let Some(l) = li.as_ref().and_then(|v| v.get(i)) {
+        if let Some(l) = li.get(&name) {
             row.linfa = l["seconds_per_iteration"].as_f64();
-            row.speedup_vs_linfa = row.linfa.map(|t| t / best);
+            row.speedup_vs_linfa = ratio(row.linfa, row.crabmix_f64_threads);
+        }
+        if let Some(t) = tg.get(&name) {
+            row.torchgmm_f64 = t["seconds_f64"].as_f64();
+            row.torchgmm_f32 = t["seconds_f32"].as_f64();
+            row.speedup_vs_torchgmm_f64 = ratio(row.torchgmm_f64, row.crabmix_f64_threads);
+            row.speedup_vs_torchgmm_f32 = ratio(row.torchgmm_f32, row.crabmix_f32_threads);
         }
         final_rows.push(row);
     }
 
+    // The headline: the lowest same-precision ratio to scikit-learn over the goal's kinds.
+    let goal_kinds = ["full", "diag"];
+    let low64 = lowest(&final_rows, &goal_kinds, |r| r.speedup_vs_sklearn_f64);
+    let low32 = lowest(&final_rows, &goal_kinds, |r| r.speedup_vs_sklearn_f32);
+    let headline = match (low64, low32) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let big = final_rows.iter().find(|r| r.kind == "full" && r.d == 16 && r.k == 16).cloned();
+
     let machine = MachineInfo::collect();
     println!(
-        "One EM iteration (E-step + M-step), N = {n}, full covariance; median of {repeats} (crabmix), best of 3 (scikit-learn)"
+        "One EM iteration (E-step + M-step), N = {n}; median of {repeats} (crabmix), best of 3 (scikit-learn); same precision throughout"
     );
     println!("machine: {}", machine.summary());
-    println!("goal: ≥ 20× scikit-learn, ≥ 5× linfa (best crabmix precision, all threads)");
     println!(
-        "{:>3} {:>3} | {:>9} {:>9} {:>9} {:>9} | {:>9} {:>9} | {:>8} {:>8} | {:>9}",
+        "goals: ≥ {GOAL_SKLEARN}× scikit-learn in the same precision (full, diag), ≥ {GOAL_LINFA}× linfa, ≥ {:.0} % of the FMA peak at D = K = 16 full",
+        GOAL_PEAK * 100.0
+    );
+    if let Some(reason) = &torchgmm_skipped {
+        println!("torchgmm: skipped ({reason})");
+    }
+    println!(
+        "{:>9} {:>3} {:>3} | {:>8} {:>8} {:>7} | {:>8} {:>8} {:>7} | {:>8} {:>8} | {:>8} {:>7} | {:>8} {:>8} | {:>7}",
+        "kind",
         "D",
         "K",
-        "f64 thr",
-        "f32 thr",
+        "f64",
+        "sk f64",
+        "×sk64",
+        "f32",
+        "sk f32",
+        "×sk32",
         "f64 1thr",
         "f32 1thr",
-        "sklearn",
         "linfa",
-        "×sklearn",
         "×linfa",
+        "tg f64",
+        "tg f32",
         "Δ vs sk"
     );
-    let ms = |t: f64| format!("{:.1} ms", t * 1e3);
+    let ms = |t: f64| format!("{:.1}ms", t * 1e3);
     let opt = |t: Option<f64>| t.map_or("—".to_string(), ms);
-    let ratio = |r: Option<f64>, goal: f64| {
+    let mark = |r: Option<f64>, goal: f64| {
         r.map_or("—".into(), |r| format!("{r:.1}{}", if r >= goal { "✓" } else { "✗" }))
     };
     for r in &final_rows {
+        let goal = if goal_kinds.contains(&r.kind.as_str()) { GOAL_SKLEARN } else { 0.0 };
         println!(
-            "{:>3} {:>3} | {:>9} {:>9} {:>9} {:>9} | {:>9} {:>9} | {:>8} {:>8} | {:>9}",
+            "{:>9} {:>3} {:>3} | {:>8} {:>8} {:>7} | {:>8} {:>8} {:>7} | {:>8} {:>8} | {:>8} {:>7} | {:>8} {:>8} | {:>7}",
+            r.kind,
             r.d,
             r.k,
             ms(r.crabmix_f64_threads),
+            opt(r.sklearn_f64),
+            mark(r.speedup_vs_sklearn_f64, goal),
             ms(r.crabmix_f32_threads),
+            opt(r.sklearn_f32),
+            mark(r.speedup_vs_sklearn_f32, goal),
             ms(r.crabmix_f64_serial),
             ms(r.crabmix_f32_serial),
-            opt(r.sklearn),
             opt(r.linfa),
-            ratio(r.speedup_vs_sklearn, 20.0),
-            ratio(r.speedup_vs_linfa, 5.0),
-            r.crosscheck_vs_sklearn.map_or("—".into(), |d| format!("{d:.1e}")),
+            mark(r.speedup_vs_linfa, GOAL_LINFA),
+            opt(r.torchgmm_f64),
+            opt(r.torchgmm_f32),
+            r.crosscheck_vs_sklearn.map_or("—".into(), |d| format!("{d:.0e}")),
         );
     }
+    println!(
+        "FMA peak: {} cores × {:.3} GHz ({}) × {} → {:.1} GFLOP/s f64, {:.1} GFLOP/s f32",
+        peak.cores, peak.clock_ghz, peak.clock_source, peak.isa, peak.gflops_f64, peak.gflops_f32
+    );
+    if let Some(b) = &big {
+        let pct = |f: Option<f64>| f.map_or("—".into(), |f| format!("{:.1} %", f * 100.0));
+        println!(
+            "D = K = 16 full: f64 {} = {:.1} GFLOP/s = {} of peak, f32 {} = {:.1} GFLOP/s = {} of peak (useful flops 2·N·K·D(D+1))",
+            ms(b.crabmix_f64_threads),
+            b.gflops_f64.unwrap_or(f64::NAN),
+            pct(b.peak_fraction_f64),
+            ms(b.crabmix_f32_threads),
+            b.gflops_f32.unwrap_or(f64::NAN),
+            pct(b.peak_fraction_f32),
+        );
+    }
+    let x = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.1}×"));
+    println!(
+        "headline: {} scikit-learn (lowest same-precision ratio over full and diag: f64 {}, f32 {})",
+        x(headline),
+        x(low64),
+        x(low32)
+    );
 
     let series = |label: &str, color: &str, f: &dyn Fn(&Row) -> Option<f64>| Series::Line {
         label: label.into(),
@@ -232,6 +430,7 @@ fn main() {
         dash: String::new(),
         points: final_rows
             .iter()
+            .filter(|r| r.kind == "full")
             .enumerate()
             .filter_map(|(i, r)| f(r).map(|t| (i as f64, n as f64 / t)))
             .collect(),
@@ -242,25 +441,39 @@ fn main() {
         ),
         x_label: "workload index (D ∈ {2, 8, 16} × K ∈ {2, 8, 16})".into(),
         y_label: "samples / s".into(),
-        x_range: (-0.5, final_rows.len() as f64 - 0.5),
+        x_range: (-0.5, grid.len() as f64 - 0.5),
         y_range: (1e4, 1e9),
         series: vec![
             series("crabmix f32, all threads", "#d62728", &|r| Some(r.crabmix_f32_threads)),
             series("crabmix f64, all threads", "#ff9896", &|r| Some(r.crabmix_f64_threads)),
             series("crabmix f32, 1 thread", "#9467bd", &|r| Some(r.crabmix_f32_serial)),
-            series("scikit-learn", "#1f77b4", &|r| r.sklearn),
-            series("linfa", "#2ca02c", &|r| r.linfa),
+            series("scikit-learn f32", "#1f77b4", &|r| r.sklearn_f32),
+            series("scikit-learn f64", "#aec7e8", &|r| r.sklearn_f64),
+            series("linfa f64", "#2ca02c", &|r| r.linfa),
+            series("torchgmm f32", "#8c564b", &|r| r.torchgmm_f32),
         ],
         log_y: true,
     };
     std::fs::write(out.join("throughput.svg"), chart.to_svg()).expect("svg");
+    let first = |m: &std::collections::HashMap<String, serde_json::Value>| {
+        m.values().next().map(|s| s["version"].clone())
+    };
     let report = serde_json::json!({
         "machine": machine,
         "target": "cpu",
-        "workload": format!("one EM iteration, N={n}, full covariance, GmmWorkload seed 42"),
+        "workload": format!("one EM iteration, N={n}, full/diag/spherical/tied, GmmWorkload seed 42"),
         "peers": {
-            "sklearn": sk.as_ref().and_then(|v| v.first()).map(|s| s["version"].clone()),
-            "linfa": if li.is_some() { Some("linfa-clustering 0.8 (per iteration = (t(6) − t(1))/5)") } else { None },
+            "sklearn": first(&sk),
+            "linfa": if li.is_empty() { None } else { Some("linfa-clustering 0.8, f64, full only (per iteration = (t(6) − t(1))/5)") },
+            "torchgmm": first(&tg),
+            "torchgmm_skipped": torchgmm_skipped,
+        },
+        "peak": peak,
+        "headline": {
+            "lowest_same_precision_vs_sklearn": headline,
+            "lowest_f64_vs_sklearn": low64,
+            "lowest_f32_vs_sklearn": low32,
+            "kinds": goal_kinds,
         },
         "rows": final_rows,
     });

@@ -8,7 +8,7 @@ use crabmix::gmm::degenerate::degenerate_components;
 use crabmix::gmm::json::parse_kind;
 use crabmix::gmm::json::{FitInfo, ModelJson, load_model};
 use crabmix::gmm::start::{InitModel, Start};
-use crabmix::gmm::stream::{CsvEStep, STREAM_CHUNK_ROWS, online_pass};
+use crabmix::gmm::stream::{CsvEStep, STREAM_CHUNK_ROWS, online_pass, reservoir_rows};
 use crabmix::gmm::{LowerBounds, Mixture};
 use crabmix::io::csv::{CsvRows, Table, read_csv};
 use crabmix::io::file::{MAX_MODEL_BYTES, read_to_string_limited};
@@ -179,8 +179,9 @@ pub(super) struct FitArgs {
     /// Take the sample weights from this column of DATA (0-based), which is then not a feature.
     #[arg(long)]
     weight_column: Option<usize>,
-    /// Do not hold the file: initialize on its first 65 536 rows, then re-read it in chunks on
-    /// every EM pass (memory independent of the number of rows; CPU, no sample weights).
+    /// Do not hold the file: initialize on a uniform sample of 65 536 of its rows (all of them
+    /// when it has no more; one reading pass), then re-read it in chunks on every EM pass
+    /// (memory independent of the number of rows; CPU, no sample weights).
     #[arg(long, conflicts_with_all = ["sample_weight", "weight_column"])]
     stream: bool,
     /// Fit the first 65 536 rows by EM, then run the kernels' online EM once over the rest of
@@ -260,7 +261,7 @@ fn sample_weights<T: GpuScalar>(
     Ok((Some(w), cols))
 }
 
-/// The first [`STREAM_CHUNK_ROWS`] rows of `path` (what `--stream` initializes on) and D.
+/// The first [`STREAM_CHUNK_ROWS`] rows of `path` (what `--online` fits in batch) and D.
 fn first_rows<T: GpuScalar>(path: &Path) -> Result<(Vec<T>, usize), String> {
     let mut rows = CsvRows::<T, _>::open(path).map_err(|e| e.to_string())?;
     let mut head = Vec::new();
@@ -272,7 +273,13 @@ fn fit<T: GpuScalar>(a: &FitArgs) -> CliResult {
     if let Some(path) = &a.output {
         check_output_path("--output", path)?;
     }
-    let mut table = if a.stream || a.online {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(a.em.seed);
+    let mut table = if a.stream {
+        // A file of ≤ STREAM_CHUNK_ROWS rows is read whole and draws nothing, so the fit that
+        // follows is the in-memory one's.
+        let (data, cols, _) = reservoir_rows::<T, _>(&a.data, STREAM_CHUNK_ROWS, &mut rng)?;
+        Table { rows: data.len() / cols.max(1), data, cols, header: None }
+    } else if a.online {
         let (data, cols) = first_rows::<T>(&a.data)?;
         Table { rows: data.len() / cols.max(1), data, cols, header: None }
     } else {
@@ -295,7 +302,6 @@ fn fit<T: GpuScalar>(a: &FitArgs) -> CliResult {
     if requested != Backend::Cpu {
         eprintln!("crabmix: {}", selected.describe());
     }
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(a.em.seed);
     let progress = std::io::stderr().is_terminal();
     let start = match &a.init_model {
         Some(path) => Some(load_start(path, config.kind, a.components, table.cols)?),

@@ -1,47 +1,71 @@
-//! The blocked E-step for full covariances: the same statistics as the kernels' per-sample
-//! streaming pass ([`crate::gmm::streaming::ParallelEStep`]), computed a block of rows at a time so the
-//! inner loops run over many samples at once.
+//! The blocked E-step: the same statistics as the kernels' per-sample streaming pass
+//! ([`crate::gmm::streaming::ParallelEStep`]), computed a block of rows at a time so that every
+//! inner loop runs over many samples at once, for every covariance kind.
 //!
 //! The streaming pass handles one sample at a time: its inner loops have length D (2 to 16 here),
 //! too short to vectorize well, and every sample re-reads U_k, μ_k and the K·D² statistics. Here a
 //! block of [`BLOCK_ROWS`] rows is transposed to feature-major order (one contiguous run of
 //! samples per feature) and, per component k,
 //!
-//! 1. Δ = X − μ_k and the Mahalanobis terms ‖U_kᵀ δ‖² for every row of the block, as the
-//!    triangular product Y = Δ U_k over strips of [`LANES`] samples held in registers;
+//! 1. the Mahalanobis terms: `full`/`tied`, Δ = X − μ_k and the matrix product Y = Δ U_k (U_k
+//!    upper triangular, so only its D(D+1)/2 entries are multiplied) with ‖y_b‖² summed as each
+//!    column of Y is made, over strips of L samples held in registers (a register-blocked
+//!    micro-kernel: two columns of Y per pass over Δ's rows); `diag`/`spherical`,
+//!    Σ_i ((x_i − μ_ki) u_ii)²;
 //! 2. responsibilities for the whole block, the kernels' `responsibilities_in_place` formula
-//!    computed a component at a time over all rows with a vectorizable exponential
-//!    ([`crabmix_kernels::Real::exp_nonpositive`], within 2 ulp of libm's, also in builds where
-//!    the kernels' `fast_exp` is micromath's); a block with a bad row
-//!    (non-finite sample, zero density) goes row by row through the kernels' function itself,
-//!    so the error and its row are the streaming pass's (the products above add the same terms
-//!    in the same order as `component_log_probs`);
-//! 3. n_k += Σ r, s1_k += Rᵀ Δ, s2_k += Δᵀ diag(r) Δ as lane-parallel dot products over the block
-//!    (s2: upper triangle, per-lane sums kept over the chunk, then added and mirrored into the
-//!    full square the kernels' layout keeps before merging).
+//!    computed a component at a time over all rows with the branch-free eˣ and ln(1 + t) of
+//!    [`crate::math`] (f32 at 8 lanes, f64 at 4 under AVX2); a block with a bad row (non-finite
+//!    sample, zero density) goes row by row through the kernels' function itself, so the error
+//!    and its row are the streaming pass's;
+//! 3. n_k += Σ r, s1_k += Rᵀ Δ, and the weighted Gram matrix s2_k += (r ⊙ Δ)ᵀ Δ as a
+//!    lane-parallel matrix product over the block (`full`/`tied`: the upper triangle in 2 × 2
+//!    register tiles, per-lane sums kept over the chunk, then added and mirrored into the full
+//!    square the kernels' layout keeps before merging; `diag`/`spherical`: the diagonal).
 //!
-//! Determinism: rows are split into fixed chunks of [`BLOCKED_CHUNK_ROWS`] (independent of the thread
-//! count), each chunk accumulated into its own statistics on a rayon worker, the chunks merged in
-//! order; every sum inside a chunk has a fixed order too. The AVX path (chosen at run time) and the
-//! portable path execute the same IEEE operations in the same order (no FMA contraction), so the
-//! result is bitwise the same on any x86-64 machine and thread count.
+//! The deviations are taken from each component's own mean (x − μ_k, then the product), not as
+//! X U_k − μ_k U_k from one global centre: the latter subtracts two large numbers when a
+//! component sits far from the centre relative to its width, and f32 would lose the digits the
+//! shifted statistics keep (`tests/tests/gmm_precision.rs`). Forming Δ costs D per sample and
+//! component against the product's D(D+1)/2.
 //!
-//! `gmm::estep::HostEStep` is the E-step `Mixture` uses: blocked for full covariances with at
-//! least `BLOCKED_MIN_ROWS` rows, the streaming pass otherwise (see `gmm::estep::uses_blocked`).
+//! Instruction sets: the pass is compiled twice (see [`crate::math::isa`]), portable (two
+//! roundings per multiply-add) and, chosen at run time when the CPU has them, with AVX2 and FMA
+//! (one rounding, 256-bit vectors). The two builds agree within rounding, not bitwise.
+//!
+//! Determinism: rows are split into fixed chunks of [`BLOCKED_CHUNK_ROWS`] (independent of the
+//! thread count), each chunk accumulated into its own statistics on a rayon worker, the chunks
+//! merged in order; every sum inside a chunk has a fixed order too. So on one machine the result
+//! is bitwise the same for any thread count, one thread included.
+//!
+//! `gmm::estep::HostEStep` is the E-step `Mixture` uses: blocked for every kind with at least
+//! `BLOCKED_MIN_ROWS` rows and no sample weights, the streaming pass otherwise (see
+//! `gmm::estep::uses_blocked`).
 
-use super::streaming::ParallelEStep;
-use crabmix_kernels::gmm::{
-    CovarianceKind, EStep, MixtureRef, Shape, StatsMut, Totals, sample_responsibilities,
-};
+use crate::math::SimdReal;
+use crate::math::isa::Isa;
+use crabmix_kernels::gmm::{EStep, MixtureRef, Shape, StatsMut, Totals, sample_responsibilities};
 use crabmix_kernels::{Error, Real, Result};
 use rayon::prelude::*;
 
-/// Samples per register strip: two AVX registers of `f32`, four of `f64` — independent add chains
-/// that hide the adder's latency (measured: 16 lanes 1.2–1.5× faster than 8, 32 no better).
-pub const LANES: usize = 16;
+/// Samples per register strip of the E-step's product for `f64`: four 256-bit registers per
+/// column of Y, two columns at once (8 independent FMA chains, which hide its latency).
+/// Measured at D = 16 on one core of the development VM (AMD EPYC, AVX2+FMA, a block in L1,
+/// 4 runs under load average ≈ 5 from other builds; useful GFLOP/s, that core's FMA peak 41.5):
+/// 16 lanes 20–35, 8 lanes 17–35; `matrixmultiply` 0.3's dgemm for the same product (the full
+/// square, then ‖y‖²) 10–17.
+pub const E_LANES_F64: usize = 16;
+/// [`E_LANES_F64`] for `f32`: the same registers at twice the lanes.
+pub const E_LANES_F32: usize = 32;
+/// Per-entry lanes of the M-step's Gram matrix for `f64`: two 256-bit registers per entry of a
+/// 2 × 2 tile (8 accumulator registers; the operands fit beside them). Measured as above:
+/// 8 lanes 20–36, 16 lanes 10–24 (its 16 accumulators spill), `matrixmultiply`'s dgemm (the
+/// full square) 9–13.
+pub const M_LANES_F64: usize = 8;
+/// [`M_LANES_F64`] for `f32`.
+pub const M_LANES_F32: usize = 16;
 
 /// Rows per block: the block's transposed data, deviations and K log-probabilities stay in L1/L2
-/// (at D = K = 16, f64: 3 · 16 · 256 · 8 B + 16 · 256 · 8 B ≈ 128 KiB). A multiple of [`LANES`].
+/// (at D = K = 16, f64: 3 · 16 · 256 · 8 B + 16 · 256 · 8 B ≈ 128 KiB). A multiple of the lanes.
 pub const BLOCK_ROWS: usize = 256;
 
 /// Rows per parallel task (a multiple of [`BLOCK_ROWS`]). Fixed, not derived from the thread count,
@@ -49,27 +73,31 @@ pub const BLOCK_ROWS: usize = 256;
 /// N = 100 000 gives 49 tasks and two threads stay balanced.
 pub const BLOCKED_CHUNK_ROWS: usize = 2048;
 
-/// The blocked multithreaded E-step (see the module documentation). For `diag`/`spherical`
-/// models it runs the streaming [`ParallelEStep`] instead.
+/// The blocked multithreaded E-step (see the module documentation), for every covariance kind.
 #[derive(Debug)]
 pub struct BlockedEStep<'a, T> {
     data: &'a [T],
     d: usize,
+    isa: Isa,
 }
 
 impl<'a, T: Real> BlockedEStep<'a, T> {
-    /// Over `data` (N × D row-major).
+    /// Over `data` (N × D row-major), with the instruction set [`Isa::detect`] picks.
     pub fn new(data: &'a [T], d: usize) -> Self {
-        Self { data, d }
+        Self { data, d, isa: Isa::detect() }
+    }
+    /// The same pass with instruction set `isa` (the portable build where `isa` is not
+    /// available: [`Isa::Avx2Fma`] is only taken when [`Isa::detect`] reports it).
+    pub fn with_isa(mut self, isa: Isa) -> Self {
+        self.isa = if isa == Isa::Avx2Fma { Isa::detect() } else { Isa::Portable };
+        self
     }
 }
 
 impl<T: Real> EStep<T> for BlockedEStep<'_, T> {
     fn accumulate(&mut self, model: &MixtureRef<'_, T>, stats: &mut StatsMut<'_, T>) -> Result<()> {
         let shape = model.shape();
-        if shape.kind != CovarianceKind::Full {
-            return ParallelEStep::new(self.data, self.d).accumulate(model, stats);
-        }
+        shape.validate()?;
         let d = shape.features;
         if d != self.d || self.data.len() % d != 0 {
             return Err(Error::ShapeMismatch {
@@ -79,6 +107,7 @@ impl<T: Real> EStep<T> for BlockedEStep<'_, T> {
             });
         }
         let factors = Factors::new(model);
+        let isa = self.isa;
         let partials: Vec<Result<Partial<T>>> = self
             .data
             .par_chunks(BLOCKED_CHUNK_ROWS * d)
@@ -86,7 +115,7 @@ impl<T: Real> EStep<T> for BlockedEStep<'_, T> {
             .map_init(
                 || Scratch::new(shape),
                 |scratch, (c, chunk)| {
-                    accumulate_chunk(&factors, chunk, scratch)
+                    accumulate_chunk(isa, &factors, chunk, scratch)
                         .map_err(|e| e.offset_sample(c * BLOCKED_CHUNK_ROWS))
                 },
             )
@@ -103,9 +132,11 @@ impl<T: Real> EStep<T> for BlockedEStep<'_, T> {
 
 /// The model in the form the block kernels read: per component the upper triangle of U_k packed
 /// column by column (column j holds U_0j … U_jj, the terms of y_j in the order the streaming
-/// kernel adds them), μ_k and log_norm_k.
+/// kernel adds them; `diag`/`spherical`: the diagonal u_00 … u_(D−1)(D−1)), μ_k and log_norm_k.
 struct Factors<'m, T> {
     shape: Shape,
+    /// `full`/`tied`: the Mahalanobis terms are a triangular product, and s2 a whole Gram matrix.
+    full: bool,
     ucols: Vec<T>,
     means: &'m [T],
     log_norm: &'m [T],
@@ -115,16 +146,33 @@ impl<'m, T: Real> Factors<'m, T> {
     fn new(model: &MixtureRef<'m, T>) -> Self {
         let shape = model.shape();
         let (k_n, d) = (shape.components, shape.features);
+        let full = shape.kind.is_full_matrix();
         let u = model.precisions_cholesky();
         let mut ucols = Vec::with_capacity(k_n * d * (d + 1) / 2);
         for k in 0..k_n {
             for j in 0..d {
-                for i in 0..=j {
-                    ucols.push(u[k * d * d + i * d + j]);
+                if full {
+                    for i in 0..=j {
+                        ucols.push(u[k * d * d + i * d + j]);
+                    }
+                } else {
+                    ucols.push(u[k * d * d + j * d + j]);
                 }
             }
         }
-        Self { shape, ucols, means: model.means(), log_norm: model.log_norm() }
+        Self { shape, full, ucols, means: model.means(), log_norm: model.log_norm() }
+    }
+
+    /// Entries of s2_k the block kernels compute: the upper triangle, or the diagonal.
+    fn s2_entries(&self) -> usize {
+        let d = self.shape.features;
+        if self.full { d * (d + 1) / 2 } else { d }
+    }
+
+    /// Component k's packed U entries.
+    fn u(&self, k: usize) -> &[T] {
+        let n = self.s2_entries();
+        &self.ucols[k * n..(k + 1) * n]
     }
 }
 
@@ -134,23 +182,23 @@ struct Partial<T> {
     resp: Vec<T>,
     s1: Vec<T>,
     s2: Vec<T>,
-    /// Per upper-triangle entry of each s2_k, its [`LANES`] partial sums over the chunk so far
-    /// (entry e of component k at `(k · D(D+1)/2 + e) · LANES`): the lanes are added into s2
-    /// once per chunk, not once per block.
+    /// Per computed entry of each s2_k ([`Factors::s2_entries`]), its L partial sums over the
+    /// chunk so far (entry e of component k at `(k · entries + e) · L`): the lanes are added
+    /// into s2 once per chunk, not once per block.
     s2_lanes: Vec<T>,
     worst: Vec<T>,
     totals: Totals<T>,
 }
 
 impl<T: Real> Partial<T> {
-    fn new(f: &Factors<'_, T>) -> Self {
+    fn new(f: &Factors<'_, T>, lanes: usize) -> Self {
         let (k, d) = (f.shape.components, f.shape.features);
         Self {
             shift: f.means.to_vec(),
             resp: vec![T::ZERO; k],
             s1: vec![T::ZERO; k * d],
             s2: vec![T::ZERO; k * d * d],
-            s2_lanes: vec![T::ZERO; k * d * (d + 1) / 2 * LANES],
+            s2_lanes: vec![T::ZERO; k * f.s2_entries() * lanes],
             worst: vec![T::ZERO; d],
             totals: Totals::default(),
         }
@@ -199,51 +247,79 @@ impl<T: Real> Scratch<T> {
     }
 }
 
-/// Accumulates one chunk (rows × D, row-major). Runs the AVX build of the same code when the CPU
-/// has it: the portable build only gets SSE2 (no `target-cpu` is set for the workspace), half the
-/// vector width.
-fn accumulate_chunk<T: Real>(f: &Factors<'_, T>, chunk: &[T], s: &mut Scratch<T>) -> Result<Partial<T>> {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: `accumulate_chunk_avx2` only differs from the portable function by being compiled
-        // with AVX/AVX2 enabled; the check above guarantees this CPU executes those instructions.
-        return unsafe { accumulate_chunk_avx2(f, chunk, s) };
-    }
-    accumulate_chunk_portable(f, chunk, s)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx,avx2")]
-unsafe fn accumulate_chunk_avx2<T: Real>(
+/// Accumulates one chunk (rows × D, row-major) with the build `isa` names.
+fn accumulate_chunk<T: Real>(
+    isa: Isa,
     f: &Factors<'_, T>,
     chunk: &[T],
     s: &mut Scratch<T>,
 ) -> Result<Partial<T>> {
-    accumulate_chunk_portable(f, chunk, s)
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx2Fma {
+        // SAFETY: `accumulate_chunk_avx2_fma` only differs from the portable function by being
+        // compiled with AVX, AVX2 and FMA enabled; `isa` is `Avx2Fma` only when `Isa::detect`
+        // found them on this CPU (`BlockedEStep::new` / `with_isa`).
+        return unsafe { accumulate_chunk_avx2_fma(f, chunk, s) };
+    }
+    let _ = isa;
+    accumulate_chunk_generic::<T, false>(f, chunk, s)
 }
 
-// `inline(always)` down the whole call tree so the AVX wrapper above gets its own, wider copy.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,avx2,fma")]
+unsafe fn accumulate_chunk_avx2_fma<T: Real>(
+    f: &Factors<'_, T>,
+    chunk: &[T],
+    s: &mut Scratch<T>,
+) -> Result<Partial<T>> {
+    accumulate_chunk_generic::<T, true>(f, chunk, s)
+}
+
+/// [`accumulate_chunk_lanes`] with the lanes of `T` ([`E_LANES_F64`], [`M_LANES_F64`] and their
+/// `f32` counterparts).
+// `inline(always)` down the whole call tree so the AVX2+FMA wrapper gets its own, wider copy.
 #[inline(always)]
-fn accumulate_chunk_portable<T: Real>(
+fn accumulate_chunk_generic<T: Real, const FMA: bool>(
+    f: &Factors<'_, T>,
+    chunk: &[T],
+    s: &mut Scratch<T>,
+) -> Result<Partial<T>> {
+    if size_of::<T>() <= 4 {
+        accumulate_chunk_lanes::<T, FMA, E_LANES_F32, M_LANES_F32>(f, chunk, s)
+    } else {
+        accumulate_chunk_lanes::<T, FMA, E_LANES_F64, M_LANES_F64>(f, chunk, s)
+    }
+}
+
+/// The chunk with E-step strips of `LE` samples and M-step lanes `LM` (`LE` a multiple of `LM`).
+#[inline(always)]
+fn accumulate_chunk_lanes<T: Real, const FMA: bool, const LE: usize, const LM: usize>(
     f: &Factors<'_, T>,
     chunk: &[T],
     s: &mut Scratch<T>,
 ) -> Result<Partial<T>> {
     let shape = f.shape;
     let d = shape.features;
-    let mut p = Partial::new(f);
+    const { assert!(LE % LM == 0 && BLOCK_ROWS % LE == 0) };
+    let mut p = Partial::new(f, LM);
     for (b, block) in chunk.chunks(BLOCK_ROWS * d).enumerate() {
-        accumulate_block(f, block, s, &mut p).map_err(|e| e.offset_sample(b * BLOCK_ROWS))?;
+        accumulate_block::<T, FMA, LE, LM>(f, block, s, &mut p)
+            .map_err(|e| e.offset_sample(b * BLOCK_ROWS))?;
     }
-    // The kernels keep the full square; the block kernels computed the upper triangle's lanes.
-    let (k_n, d) = (shape.components, shape.features);
-    let tri = d * (d + 1) / 2;
+    // The kernels keep the full square (or its diagonal); the block kernels computed the lanes
+    // of the upper triangle's entries (or of the diagonal's).
+    let (k_n, entries) = (shape.components, f.s2_entries());
     for k in 0..k_n {
         let s2 = &mut p.s2[k * d * d..(k + 1) * d * d];
-        let mut lanes = p.s2_lanes[k * tri * LANES..(k + 1) * tri * LANES].chunks_exact(LANES);
+        let mut lanes = p.s2_lanes[k * entries * LM..(k + 1) * entries * LM].chunks_exact(LM);
         for i in 0..d {
+            if !f.full {
+                let acc: &[T; LM] = lanes.next().expect("diagonal entries").try_into().expect("LM");
+                s2[i * d + i] = hsum(acc);
+                continue;
+            }
             for j in i..d {
-                let acc: &[T; LANES] = lanes.next().expect("tri entries").try_into().expect("LANES");
+                let acc: &[T; LM] = lanes.next().expect("tri entries").try_into().expect("LM");
                 s2[i * d + j] = hsum(acc);
             }
             for j in 0..i {
@@ -254,14 +330,14 @@ fn accumulate_chunk_portable<T: Real>(
     Ok(p)
 }
 
-/// A strip of [`LANES`] consecutive entries of row `i` of a feature-major block, from sample `s`.
+/// A strip of L consecutive entries of row `i` of a feature-major block, from sample `s`.
 #[inline(always)]
-fn lane<T>(m: &[T], i: usize, s: usize) -> &[T; LANES] {
-    m[i * BLOCK_ROWS + s..i * BLOCK_ROWS + s + LANES].try_into().expect("LANES entries")
+fn lane<T, const L: usize>(m: &[T], i: usize, s: usize) -> &[T; L] {
+    m[i * BLOCK_ROWS + s..i * BLOCK_ROWS + s + L].try_into().expect("L entries")
 }
 
 #[inline(always)]
-fn accumulate_block<T: Real>(
+fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize>(
     f: &Factors<'_, T>,
     block: &[T],
     s: &mut Scratch<T>,
@@ -270,7 +346,7 @@ fn accumulate_block<T: Real>(
     let (k_n, d) = (f.shape.components, f.shape.features);
     let nb = block.len() / d;
     // Whole strips; the padding samples are zeros, get zero responsibility and are never observed.
-    let np = nb.div_ceil(LANES) * LANES;
+    let np = nb.div_ceil(LE) * LE;
     let mut finite = true;
     for (b, x) in block.chunks_exact(d).enumerate() {
         for (i, &v) in x.iter().enumerate() {
@@ -281,18 +357,22 @@ fn accumulate_block<T: Real>(
     for i in 0..d {
         s.xt[i * BLOCK_ROWS + nb..i * BLOCK_ROWS + np].fill(T::ZERO);
     }
-    let tri = d * (d + 1) / 2;
     for k in 0..k_n {
-        deviations(&s.xt, &f.means[k * d..(k + 1) * d], np, &mut s.dev);
+        let mu = &f.means[k * d..(k + 1) * d];
         let out = &mut s.lp[k * BLOCK_ROWS..k * BLOCK_ROWS + np];
-        log_probs(&f.ucols[k * tri..(k + 1) * tri], d, &s.dev, f.log_norm[k], out);
+        if f.full {
+            deviations(&s.xt, mu, np, &mut s.dev);
+            log_probs_full::<T, FMA, LE>(f.u(k), d, &s.dev, f.log_norm[k], out);
+        } else {
+            log_probs_diag::<T, FMA, LE>(f.u(k), &s.xt, mu, f.log_norm[k], out);
+        }
     }
     // Responsibilities strip by strip (vectorized); when a row is bad (non-finite sample, zero
     // density, a NaN log-probability from an overflowed Mahalanobis sum), row by row through the
     // kernels' functions instead, in row order, so that the first failing row is the one
     // reported (a non-finite row yields NaN log-probabilities, caught before any statistic is
     // added) and an overflow counts as zero density, as in the streaming pass.
-    if !finite || !strip_maxima(&s.lp, k_n, nb, &mut s.max, &mut s.top) {
+    if !finite || !strip_maxima::<T, LE>(&s.lp, k_n, nb, &mut s.max, &mut s.top) {
         for (b, x) in block.chunks_exact(d).enumerate() {
             if !finite {
                 if let Some(feature) = x.iter().position(|v| !v.is_finite()) {
@@ -308,14 +388,15 @@ fn accumulate_block<T: Real>(
             }
         }
     } else {
-        strip_responsibilities(&mut s.lp, k_n, np, &s.max, &mut s.top, &mut s.lse);
+        strip_responsibilities::<T, FMA>(&mut s.lp, k_n, np, &s.max, &mut s.top, &mut s.lse);
     }
     for k in 0..k_n {
         s.lp[k * BLOCK_ROWS + nb..k * BLOCK_ROWS + np].fill(T::ZERO);
     }
+    let entries = f.s2_entries();
     for k in 0..k_n {
         let r = &s.lp[k * BLOCK_ROWS..k * BLOCK_ROWS + np];
-        p.resp[k] += weigh(
+        p.resp[k] += weigh::<T, LM>(
             &s.xt,
             &f.means[k * d..(k + 1) * d],
             r,
@@ -324,7 +405,12 @@ fn accumulate_block<T: Real>(
             &mut s.wdev,
             &mut p.s1[k * d..(k + 1) * d],
         );
-        second_moments(&s.wdev, &s.dev, d, np, &mut p.s2_lanes[k * tri * LANES..(k + 1) * tri * LANES]);
+        let lanes = &mut p.s2_lanes[k * entries * LM..(k + 1) * entries * LM];
+        if f.full {
+            second_moments_full::<T, FMA, LM>(&s.wdev, &s.dev, d, np, lanes);
+        } else {
+            second_moments_diag::<T, FMA, LM>(&s.wdev, &s.dev, d, np, lanes);
+        }
     }
     let mut v = p.view(f.shape);
     for (b, x) in block.chunks_exact(d).enumerate() {
@@ -345,15 +431,24 @@ fn deviations<T: Real>(xt: &[T], mu: &[T], np: usize, dev: &mut [T]) {
     }
 }
 
-/// out_b = log_norm − ½ Σ_j (Σ_{i ≤ j} U_ij δ_ib)², strip by strip with the strip's y_j and running
-/// sum in registers. `ucol` is U's upper triangle packed by columns. Same additions in the same
-/// order as `MixtureRef::component_log_probs` (which also adds the exact zeros below U's diagonal).
+/// out_b = log_norm − ½ Σ_j (Σ_{i ≤ j} U_ij δ_ib)²: the product Y = Δ U over strips of L
+/// samples, the strip's y_j and running sum in registers. `ucol` is U's upper triangle packed by
+/// columns. Each y_j adds its terms in the order i = 0 … j, as `MixtureRef::component_log_probs`
+/// does (which also adds the exact zeros below U's diagonal); with `FMA` each term is one fused
+/// multiply-add.
 #[inline(always)]
-fn log_probs<T: Real>(ucol: &[T], d: usize, dev: &[T], log_norm: T, out: &mut [T]) {
+fn log_probs_full<T: Real, const FMA: bool, const L: usize>(
+    ucol: &[T],
+    d: usize,
+    dev: &[T],
+    log_norm: T,
+    out: &mut [T],
+) {
     let half = T::from_f64(0.5);
-    for (st, o) in out.chunks_exact_mut(LANES).enumerate() {
-        let s = st * LANES;
-        let mut m = [T::ZERO; LANES];
+    let madd = T::madd::<FMA>;
+    for (st, o) in out.chunks_exact_mut(L).enumerate() {
+        let s = st * L;
+        let mut m = [T::ZERO; L];
         let mut col = ucol;
         let mut j = 0;
         // Columns j and j + 1 together: two independent add chains per lane (each y_j's terms
@@ -362,41 +457,69 @@ fn log_probs<T: Real>(ucol: &[T], d: usize, dev: &[T], log_norm: T, out: &mut [T
             let (cj, rest) = col.split_at(j + 1);
             let (cj1, rest) = rest.split_at(j + 2);
             col = rest;
-            let (mut y0, mut y1) = ([T::ZERO; LANES], [T::ZERO; LANES]);
+            let (mut y0, mut y1) = ([T::ZERO; L], [T::ZERO; L]);
             for (i, (&u0, &u1)) in cj.iter().zip(cj1).enumerate() {
-                let x = lane(dev, i, s);
-                for l in 0..LANES {
-                    y0[l] += x[l] * u0;
+                let x = lane::<T, L>(dev, i, s);
+                for l in 0..L {
+                    y0[l] = madd(x[l], u0, y0[l]);
                 }
-                for l in 0..LANES {
-                    y1[l] += x[l] * u1;
+                for l in 0..L {
+                    y1[l] = madd(x[l], u1, y1[l]);
                 }
             }
-            let (x, u1) = (lane(dev, j + 1, s), cj1[j + 1]);
-            for l in 0..LANES {
-                y1[l] += x[l] * u1;
+            let (x, u1) = (lane::<T, L>(dev, j + 1, s), cj1[j + 1]);
+            for l in 0..L {
+                y1[l] = madd(x[l], u1, y1[l]);
             }
-            for l in 0..LANES {
-                m[l] += y0[l] * y0[l];
+            for l in 0..L {
+                m[l] = madd(y0[l], y0[l], m[l]);
             }
-            for l in 0..LANES {
-                m[l] += y1[l] * y1[l];
+            for l in 0..L {
+                m[l] = madd(y1[l], y1[l], m[l]);
             }
             j += 2;
         }
         if j < d {
-            let mut y = [T::ZERO; LANES];
+            let mut y = [T::ZERO; L];
             for (i, &u) in col.iter().take(j + 1).enumerate() {
-                let x = lane(dev, i, s);
-                for l in 0..LANES {
-                    y[l] += x[l] * u;
+                let x = lane::<T, L>(dev, i, s);
+                for l in 0..L {
+                    y[l] = madd(x[l], u, y[l]);
                 }
             }
-            for l in 0..LANES {
-                m[l] += y[l] * y[l];
+            for l in 0..L {
+                m[l] = madd(y[l], y[l], m[l]);
             }
         }
-        for l in 0..LANES {
+        for l in 0..L {
+            o[l] = log_norm - half * m[l];
+        }
+    }
+}
+
+/// `diag`/`spherical`: out_b = log_norm − ½ Σ_i ((x_ib − μ_i) u_ii)², terms added in order
+/// i = 0 … D−1 as in `MixtureRef::component_log_probs`, over strips of L samples.
+#[inline(always)]
+fn log_probs_diag<T: Real, const FMA: bool, const L: usize>(
+    udiag: &[T],
+    xt: &[T],
+    mu: &[T],
+    log_norm: T,
+    out: &mut [T],
+) {
+    let half = T::from_f64(0.5);
+    let madd = T::madd::<FMA>;
+    for (st, o) in out.chunks_exact_mut(L).enumerate() {
+        let s = st * L;
+        let mut m = [T::ZERO; L];
+        for (i, (&u, &mi)) in udiag.iter().zip(mu).enumerate() {
+            let x = lane::<T, L>(xt, i, s);
+            for l in 0..L {
+                let y = (x[l] - mi) * u;
+                m[l] = madd(y, y, m[l]);
+            }
+        }
+        for l in 0..L {
             o[l] = log_norm - half * m[l];
         }
     }
@@ -407,17 +530,23 @@ fn log_probs<T: Real>(ucol: &[T], d: usize, dev: &[T], log_norm: T, out: &mut [T
 /// when a row among the first `nb` has no finite maximum or a NaN, which the kernels'
 /// `responsibilities_in_place` reports (the caller then takes that path).
 #[inline(always)]
-fn strip_maxima<T: Real>(lp: &[T], k_n: usize, nb: usize, max: &mut [T], top: &mut [T]) -> bool {
-    let np = nb.div_ceil(LANES) * LANES;
+fn strip_maxima<T: Real, const L: usize>(
+    lp: &[T],
+    k_n: usize,
+    nb: usize,
+    max: &mut [T],
+    top: &mut [T],
+) -> bool {
+    let np = nb.div_ceil(L) * L;
     let (max, top) = (&mut max[..np], &mut top[..np]);
     // Strip by strip with the running maxima in registers, stored once: updating them in memory
     // component by component made LLVM emit masked stores (microcoded on AMD).
-    for (st, (ms, ts)) in max.chunks_exact_mut(LANES).zip(top.chunks_exact_mut(LANES)).enumerate() {
-        let (mut m, mut t) = ([T::NEG_INFINITY; LANES], [T::ZERO; LANES]);
+    for (st, (ms, ts)) in max.chunks_exact_mut(L).zip(top.chunks_exact_mut(L)).enumerate() {
+        let (mut m, mut t) = ([T::NEG_INFINITY; L], [T::ZERO; L]);
         for k in 0..k_n {
             let kf = T::from_usize(k);
-            let v = lane(lp, k, st * LANES);
-            for l in 0..LANES {
+            let v = lane::<T, L>(lp, k, st * L);
+            for l in 0..L {
                 // A NaN is taken as the maximum and then kept (nothing compares above it), so
                 // the finiteness check below sees it.
                 let take = v[l] > m[l] || v[l].is_nan();
@@ -433,12 +562,12 @@ fn strip_maxima<T: Real>(lp: &[T], k_n: usize, nb: usize, max: &mut [T], top: &m
 
 /// The kernels' `responsibilities_in_place` for every row of the block at once (see there): with
 /// m_b and its component k*_b from [`strip_maxima`], t_b = Σ_{k≠k*} e^{lp(k,b) − m_b}, q(k, b) =
-/// e^{lp(k,b) − m_b} / (1 + t_b) in place of lp, ln p(x_b) = m_b + ln(1 + t_b). The exponentials
-/// are [`Real::exp_nonpositive`] (within 2 ulp of libm's, one vectorized loop per component)
-/// rather than one libm call per (row, component), which cost as much as the rest of the pass at
-/// small D.
+/// e^{lp(k,b) − m_b} / (1 + t_b) in place of lp, ln p(x_b) = m_b + ln(1 + t_b). eˣ and
+/// ln(1 + t) are [`crate::math`]'s branch-free functions (within 2 ulp), one vectorized loop per
+/// component, rather than one libm call per (row, component) and per row, which cost as much as
+/// the rest of the pass at small D.
 #[inline(always)]
-fn strip_responsibilities<T: Real>(
+fn strip_responsibilities<T: Real, const FMA: bool>(
     lp: &mut [T],
     k_n: usize,
     np: usize,
@@ -453,7 +582,7 @@ fn strip_responsibilities<T: Real>(
         let v = &mut lp[k * BLOCK_ROWS..k * BLOCK_ROWS + np];
         for (((v, &m), &tp), t) in v.iter_mut().zip(max).zip(top.iter()).zip(t.iter_mut()) {
             let x = *v - m;
-            let e = if x < T::EXP_ZERO_BELOW { T::ZERO } else { x.exp_nonpositive() };
+            let e = if x < T::EXP_ZERO_BELOW { T::ZERO } else { x.exp_nonpositive_simd::<FMA>() };
             *v = e;
             *t += if kf == tp { T::ZERO } else { e };
         }
@@ -470,7 +599,7 @@ fn strip_responsibilities<T: Real>(
         }
     }
     for (t, &m) in t.iter_mut().zip(max) {
-        *t = m + t.ln_1p();
+        *t = m + t.ln_1p_nonnegative::<FMA>();
     }
 }
 
@@ -482,11 +611,19 @@ fn strip_responsibilities<T: Real>(
 /// while δ is computed, so every store is of a computed value: zeroing δ in place afterwards
 /// made LLVM emit masked stores (microcoded on AMD) or keep the loop scalar.
 #[inline(always)]
-fn weigh<T: Real>(xt: &[T], mu: &[T], r: &[T], np: usize, dev: &mut [T], w: &mut [T], s1: &mut [T]) -> T {
+fn weigh<T: Real, const L: usize>(
+    xt: &[T],
+    mu: &[T],
+    r: &[T],
+    np: usize,
+    dev: &mut [T],
+    w: &mut [T],
+    s1: &mut [T],
+) -> T {
     let r = &r[..np];
-    let mut n = [T::ZERO; LANES];
-    for rs in r.chunks_exact(LANES) {
-        for l in 0..LANES {
+    let mut n = [T::ZERO; L];
+    for rs in r.chunks_exact(L) {
+        for l in 0..L {
             n[l] += rs[l];
         }
     }
@@ -499,9 +636,9 @@ fn weigh<T: Real>(xt: &[T], mu: &[T], r: &[T], np: usize, dev: &mut [T], w: &mut
         for ((o, &dv), &r) in o.iter_mut().zip(dv.iter()).zip(r) {
             *o = r * dv;
         }
-        let mut acc = [T::ZERO; LANES];
-        for ws in o.chunks_exact(LANES) {
-            for l in 0..LANES {
+        let mut acc = [T::ZERO; L];
+        for ws in o.chunks_exact(L) {
+            for l in 0..L {
                 acc[l] += ws[l];
             }
         }
@@ -511,21 +648,27 @@ fn weigh<T: Real>(xt: &[T], mu: &[T], r: &[T], np: usize, dev: &mut [T], w: &mut
 }
 
 #[inline(always)]
-fn hsum<T: Real>(a: &[T; LANES]) -> T {
+fn hsum<T: Real, const L: usize>(a: &[T; L]) -> T {
     a.iter().fold(T::ZERO, |s, &v| s + v)
 }
 
-/// Lane l of s2(i, j) += Σ_{b ≡ l (mod LANES)} w(i, b) δ(j, b) for j ≥ i (the upper triangle,
-/// entries in row order, [`LANES`] values each in `s2_lanes`), a lane-parallel dot product per
-/// entry, strip by strip in sample order. Entries go in 2 × 2 tiles (rows i, i + 1 × columns j,
-/// j + 1): each strip of w and δ loaded feeds two multiply-adds instead of one, and the tile's
-/// four accumulators are four independent add chains. The lanes are summed once per chunk
-/// (`accumulate_chunk_portable`): summed per block, their 16 dependent scalar adds cost more than
-/// the dot product itself.
+/// The weighted Gram matrix (r ⊙ Δ)ᵀ Δ of the block, upper triangle: lane l of s2(i, j) +=
+/// Σ_{b ≡ l (mod L)} w(i, b) δ(j, b) for j ≥ i (entries in row order, L values each in
+/// `s2_lanes`), a lane-parallel dot product per entry, strip by strip in sample order. Entries
+/// go in 2 × 2 register tiles (rows i, i + 1 × columns j, j + 1): each strip of w and δ loaded
+/// feeds two multiply-adds instead of one, and the tile's four accumulators are four
+/// independent add chains. The lanes are summed once per chunk (`accumulate_chunk_lanes`):
+/// summed per block, their L dependent scalar adds cost more than the dot product itself.
 #[inline(always)]
-fn second_moments<T: Real>(w: &[T], dev: &[T], d: usize, np: usize, s2_lanes: &mut [T]) {
+fn second_moments_full<T: Real, const FMA: bool, const L: usize>(
+    w: &[T],
+    dev: &[T],
+    d: usize,
+    np: usize,
+    s2_lanes: &mut [T],
+) {
     // Offset of entry (i, j), j ≥ i, among the upper triangle's entries in row order.
-    let at = |i: usize, j: usize| (i * (2 * d + 1 - i) / 2 + (j - i)) * LANES;
+    let at = |i: usize, j: usize| (i * (2 * d + 1 - i) / 2 + (j - i)) * L;
     let mut i = 0;
     while i < d {
         let two_rows = i + 1 < d;
@@ -537,38 +680,52 @@ fn second_moments<T: Real>(w: &[T], dev: &[T], d: usize, np: usize, s2_lanes: &m
             // (i + 1, j) is below the diagonal on a diagonal tile; (i + 1, ·) and (·, j + 1) do
             // not exist past the last row or column.
             let (has01, has10, has11) = (two_cols, two_rows && j > i, two_rows && two_cols);
-            let mut a00 = lanes_at(s2_lanes, at(i, j));
-            let mut a01 = if has01 { lanes_at(s2_lanes, at(i, j + 1)) } else { [T::ZERO; LANES] };
-            let mut a10 = if has10 { lanes_at(s2_lanes, at(i + 1, j)) } else { [T::ZERO; LANES] };
-            let mut a11 = if has11 { lanes_at(s2_lanes, at(i + 1, j + 1)) } else { [T::ZERO; LANES] };
-            for (((x0, x1), y0), y1) in w0
-                .chunks_exact(LANES)
-                .zip(w1.chunks_exact(LANES))
-                .zip(d0.chunks_exact(LANES))
-                .zip(d1.chunks_exact(LANES))
+            let mut a00 = lanes_at::<T, L>(s2_lanes, at(i, j));
+            let mut a01 = if has01 { lanes_at::<T, L>(s2_lanes, at(i, j + 1)) } else { [T::ZERO; L] };
+            let mut a10 = if has10 { lanes_at::<T, L>(s2_lanes, at(i + 1, j)) } else { [T::ZERO; L] };
+            let mut a11 = if has11 { lanes_at::<T, L>(s2_lanes, at(i + 1, j + 1)) } else { [T::ZERO; L] };
+            for (((x0, x1), y0), y1) in
+                w0.chunks_exact(L).zip(w1.chunks_exact(L)).zip(d0.chunks_exact(L)).zip(d1.chunks_exact(L))
             {
-                let (x0, x1): (&[T; LANES], &[T; LANES]) =
-                    (x0.try_into().expect("LANES"), x1.try_into().expect("LANES"));
-                let (y0, y1): (&[T; LANES], &[T; LANES]) =
-                    (y0.try_into().expect("LANES"), y1.try_into().expect("LANES"));
-                mac(&mut a00, x0, y0);
-                mac(&mut a01, x0, y1);
-                mac(&mut a10, x1, y0);
-                mac(&mut a11, x1, y1);
+                let (x0, x1): (&[T; L], &[T; L]) = (x0.try_into().expect("L"), x1.try_into().expect("L"));
+                let (y0, y1): (&[T; L], &[T; L]) = (y0.try_into().expect("L"), y1.try_into().expect("L"));
+                mac::<T, FMA, L>(&mut a00, x0, y0);
+                mac::<T, FMA, L>(&mut a01, x0, y1);
+                mac::<T, FMA, L>(&mut a10, x1, y0);
+                mac::<T, FMA, L>(&mut a11, x1, y1);
             }
-            s2_lanes[at(i, j)..at(i, j) + LANES].copy_from_slice(&a00);
+            s2_lanes[at(i, j)..at(i, j) + L].copy_from_slice(&a00);
             if has01 {
-                s2_lanes[at(i, j + 1)..at(i, j + 1) + LANES].copy_from_slice(&a01);
+                s2_lanes[at(i, j + 1)..at(i, j + 1) + L].copy_from_slice(&a01);
             }
             if has10 {
-                s2_lanes[at(i + 1, j)..at(i + 1, j) + LANES].copy_from_slice(&a10);
+                s2_lanes[at(i + 1, j)..at(i + 1, j) + L].copy_from_slice(&a10);
             }
             if has11 {
-                s2_lanes[at(i + 1, j + 1)..at(i + 1, j + 1) + LANES].copy_from_slice(&a11);
+                s2_lanes[at(i + 1, j + 1)..at(i + 1, j + 1) + L].copy_from_slice(&a11);
             }
             j += 2;
         }
         i += 2;
+    }
+}
+
+/// `diag`/`spherical`: lane l of s2(i, i) += Σ_{b ≡ l (mod L)} w(i, b) δ(i, b), the diagonal of
+/// the weighted Gram matrix (L values per entry in `s2_lanes`, entries in order i = 0 … D−1).
+#[inline(always)]
+fn second_moments_diag<T: Real, const FMA: bool, const L: usize>(
+    w: &[T],
+    dev: &[T],
+    d: usize,
+    np: usize,
+    s2_lanes: &mut [T],
+) {
+    for i in 0..d {
+        let mut acc = lanes_at::<T, L>(s2_lanes, i * L);
+        for (x, y) in strip_row(w, i, np).chunks_exact(L).zip(strip_row(dev, i, np).chunks_exact(L)) {
+            mac::<T, FMA, L>(&mut acc, x.try_into().expect("L"), y.try_into().expect("L"));
+        }
+        s2_lanes[i * L..(i + 1) * L].copy_from_slice(&acc);
     }
 }
 
@@ -578,16 +735,16 @@ fn strip_row<T>(m: &[T], i: usize, np: usize) -> &[T] {
     &m[i * BLOCK_ROWS..i * BLOCK_ROWS + np]
 }
 
-/// The [`LANES`] values of `v` from `at`.
+/// The L values of `v` from `at`.
 #[inline(always)]
-fn lanes_at<T: Real>(v: &[T], at: usize) -> [T; LANES] {
-    v[at..at + LANES].try_into().expect("LANES")
+fn lanes_at<T: Real, const L: usize>(v: &[T], at: usize) -> [T; L] {
+    v[at..at + L].try_into().expect("L")
 }
 
-/// acc += x ⊙ y, lane by lane.
+/// acc += x ⊙ y, lane by lane (fused when `FMA`).
 #[inline(always)]
-fn mac<T: Real>(acc: &mut [T; LANES], x: &[T; LANES], y: &[T; LANES]) {
-    for l in 0..LANES {
-        acc[l] += x[l] * y[l];
+fn mac<T: Real, const FMA: bool, const L: usize>(acc: &mut [T; L], x: &[T; L], y: &[T; L]) {
+    for l in 0..L {
+        acc[l] = T::madd::<FMA>(x[l], y[l], acc[l]);
     }
 }

@@ -1,20 +1,21 @@
-//! The CPU E-step chooser: [`HostEStep`] runs the blocked pass ([`super::blocked`]) for full
-//! covariances with enough rows and the streaming pass ([`super::streaming`]) otherwise.
+//! The CPU E-step chooser: [`HostEStep`] runs the blocked pass ([`super::blocked`]) when there
+//! are enough rows and no sample weights, and the streaming pass ([`super::streaming`]) otherwise.
 
 use super::blocked::BlockedEStep;
 use super::streaming::ParallelEStep;
-use crabmix_kernels::gmm::{CovarianceKind, EStep, MixtureRef, Shape, StatsMut};
+use crabmix_kernels::gmm::{EStep, MixtureRef, Shape, StatsMut};
 use crabmix_kernels::{Real, Result};
 
 /// Below this many rows [`HostEStep`] keeps the streaming pass: a fit that small finishes in
 /// microseconds either way, and the streaming pass needs no block scratch.
 pub const BLOCKED_MIN_ROWS: usize = 64;
 
-/// Whether [`HostEStep`] runs the blocked pass for `shape` on `rows` samples: full covariance and
-/// at least [`BLOCKED_MIN_ROWS`] rows. Diag and spherical models keep the streaming pass: their
-/// per-sample work is O(K·D), already a few vectorized loops, with nothing for blocks to amortize.
+/// Whether [`HostEStep`] runs the blocked pass for `shape` on `rows` unweighted samples: at least
+/// [`BLOCKED_MIN_ROWS`] rows, any covariance kind. The blocked pass vectorizes across samples,
+/// which pays for `diag` and `spherical` too: their per-sample loops have length D, and the
+/// responsibilities' K exponentials and one logarithm per row are most of their work.
 pub fn uses_blocked(shape: Shape, rows: usize) -> bool {
-    shape.kind == CovarianceKind::Full && rows >= BLOCKED_MIN_ROWS
+    shape.validate().is_ok() && rows >= BLOCKED_MIN_ROWS
 }
 
 /// The E-step [`crate::gmm::Mixture`] runs on the CPU: [`BlockedEStep`] where [`uses_blocked`]

@@ -158,6 +158,24 @@ impl<T: Real> Mixture<T> {
     where
         F: FnMut(&mut MixtureMut<'_, T>, &mut StatsMut<'_, T>, &FitConfig<T>) -> Result<FitReport<T>>,
     {
+        Self::fit_weighted_with_em(data, None, d, k, config, rng, run)
+    }
+
+    /// [`Self::fit_with_em`] whose initializations weigh row i by `weights[i]` (the kernels'
+    /// [`gmm::fit_weighted_with`]); `run`'s E-step must use the same weights. `None` is exactly
+    /// [`Self::fit_with_em`].
+    pub fn fit_weighted_with_em<R: Rng + ?Sized, F>(
+        data: &[T],
+        weights: Option<&[T]>,
+        d: usize,
+        k: usize,
+        config: &FitConfig<T>,
+        rng: &mut R,
+        run: F,
+    ) -> Result<(Self, FitReport<T>)>
+    where
+        F: FnMut(&mut MixtureMut<'_, T>, &mut StatsMut<'_, T>, &FitConfig<T>) -> Result<FitReport<T>>,
+    {
         check_sizes(k, d)?;
         let shape = Shape::new(k, d, config.kind);
         gmm::validate_data(data, d, k)?;
@@ -166,8 +184,9 @@ impl<T: Real> Mixture<T> {
         let mut stats = Stats::new(shape);
         let mut work = vec![T::ZERO; d];
         let mut dist = vec![T::ZERO; data.len() / d];
-        let report = gmm::fit_with(
+        let report = gmm::fit_weighted_with(
             data,
+            weights,
             &mut best.view_mut(),
             &mut trial.view_mut(),
             &mut stats.view_mut(),

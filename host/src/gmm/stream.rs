@@ -10,9 +10,10 @@
 
 use super::streaming::{ParallelEStep, STREAMING_CHUNK_ROWS};
 use crate::io::csv::CsvRows;
-use crabmix_kernels::gmm::{EStep, MixtureRef, OnlineConfig, StatsMut, online_step};
+use crabmix_kernels::gmm::{EStep, MixtureRef, OnlineConfig, StatsMut, online_step, uniform_below};
 use crabmix_kernels::{Error, Real, Result};
-use std::path::PathBuf;
+use rand_core::Rng;
+use std::path::{Path, PathBuf};
 
 /// Rows read at once: 16 parallel chunks (64 Ki rows; ≤ 32 MiB at D = 64 in f64).
 pub const STREAM_CHUNK_ROWS: usize = 16 * STREAMING_CHUNK_ROWS;
@@ -98,5 +99,82 @@ pub fn online_pass<T: Real>(
             online_step(&mut view, x, config.step_size(n), reg_covar, &mut lp, &mut work)
                 .map_err(|e| format!("{}: {}", path.display(), e.offset_sample(first + i)))?;
         }
+    }
+}
+
+/// What `fit --stream` initializes on: a uniform sample of at most `capacity` rows of the
+/// whole file, read in one pass in memory `capacity`·D (Vitter's Algorithm R: the first
+/// `capacity` rows, then row t ≥ `capacity` (0-based) replaces slot `uniform_below(t + 1)`
+/// when that is below `capacity`). A file of at most `capacity` rows is returned whole, in
+/// order, and draws nothing from `rng`, so the streamed fit then starts exactly as the
+/// in-memory one does. Returns the rows (row-major), D and the file's row count. Errors: the
+/// CSV's, with line and column.
+pub fn reservoir_rows<T: Real, R: Rng + ?Sized>(
+    path: &Path,
+    capacity: usize,
+    rng: &mut R,
+) -> std::result::Result<(Vec<T>, usize, usize), String> {
+    let mut rows = CsvRows::<T, _>::open(path).map_err(|e| e.to_string())?;
+    let mut sample = Vec::new();
+    let mut chunk = Vec::new();
+    // The first `capacity` rows fill the reservoir.
+    rows.next_chunk(capacity, &mut sample).map_err(|e| e.to_string())?;
+    let d = rows.cols().max(1);
+    let mut seen = sample.len() / d;
+    loop {
+        let n = rows.next_chunk(STREAM_CHUNK_ROWS, &mut chunk).map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Ok((sample, rows.cols(), seen));
+        }
+        for x in chunk.chunks_exact(d) {
+            let slot = uniform_below(rng, seen + 1).map_err(|e| format!("{}: {e}", path.display()))?;
+            if let Some(dst) = sample.get_mut(slot * d..(slot + 1) * d) {
+                dst.copy_from_slice(x);
+            }
+            seen += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_core::SeedableRng;
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    fn file(name: &str, rows: usize) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("crabmix-reservoir-{}-{name}.csv", std::process::id()));
+        let text: String = (0..rows).map(|i| format!("{i},{}\n", 2 * i)).collect();
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn a_short_file_is_returned_whole_without_draws() {
+        let p = file("short", 10);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+        let (rows, d, n) = reservoir_rows::<f64, _>(&p, 16, &mut rng).unwrap();
+        assert_eq!((d, n), (2, 10));
+        assert_eq!(rows, (0..10).flat_map(|i| [i as f64, 2.0 * i as f64]).collect::<Vec<_>>());
+        // No draw was made: the generator is where a fresh one is.
+        assert_eq!(rng.next_u64(), Xoshiro256PlusPlus::seed_from_u64(1).next_u64());
+    }
+
+    #[test]
+    fn a_long_file_is_sampled_uniformly_over_its_whole_length() {
+        // 2 000 rows into 100 slots, 200 seeds: each row is kept with probability 1/20, so the
+        // mean row index of the sample is ≈ 999.5 (the first 100 rows alone would give 49.5),
+        // and rows are whole (column 2 = 2 × column 1).
+        let p = file("long", 2000);
+        let mut mean = 0.0;
+        for seed in 0..200 {
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+            let (rows, d, n) = reservoir_rows::<f64, _>(&p, 100, &mut rng).unwrap();
+            assert_eq!((d, n, rows.len()), (2, 2000, 200));
+            assert!(rows.chunks(2).all(|r| r[1] == 2.0 * r[0]));
+            mean += rows.chunks(2).map(|r| r[0]).sum::<f64>() / 100.0 / 200.0;
+        }
+        // Standard error of the mean: 577 / √(100·200) ≈ 4.1; 5 of them.
+        assert!((mean - 999.5).abs() < 21.0, "mean row index {mean}");
     }
 }

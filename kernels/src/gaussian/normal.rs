@@ -71,7 +71,8 @@ pub fn fill_standard_normal<T: Real, R: Rng + ?Sized>(rng: &mut R, out: &mut [T]
 pub fn uniform01<T: Real, R: Rng + ?Sized>(rng: &mut R) -> T {
     // Top 53 bits / 2^53: exact in f64, then rounded down for f32 by taking 24 bits instead.
     if T::EPSILON.to_f64() > 1e-10 {
-        T::from_f64((rng.next_u32() >> 8) as f64 / 16_777_216.0)
+        // 24 bits are exact in f32 and 2^-24 is a power of two: no f64 arithmetic needed.
+        T::from_usize((rng.next_u32() >> 8) as usize) * T::from_f64(1.0 / 16_777_216.0)
     } else {
         T::from_f64((rng.next_u64() >> 11) as f64 / 9_007_199_254_740_992.0)
     }

@@ -5,7 +5,7 @@
 //! GPU in the host crate — is the [`EStep`] implementation's business; the loop is shared.
 
 use super::estep::EStep;
-use super::init::{InitMethod, initialize};
+use super::init::{InitMethod, initialize_weighted};
 use super::model::MixtureMut;
 use super::stats::{StatsMut, StatsRef};
 use super::{CovarianceKind, validate_data};
@@ -21,7 +21,8 @@ pub struct FitConfig<T> {
     pub kind: CovarianceKind,
     /// Initialization (default `KMeans`, scikit-learn's).
     pub init: InitMethod,
-    /// Number of initializations; the one with the best final lower bound is kept (default 1).
+    /// Number of initializations; the one with the best final lower bound is kept (default 1;
+    /// with `max_iter` 0 the last one, as scikit-learn keeps it).
     pub n_init: u32,
     /// Maximum EM iterations per initialization (default 100); 0 returns the initialization
     /// itself (`n_iter` 0, as scikit-learn since 1.2).
@@ -238,6 +239,33 @@ pub fn fit_with<T: Real, R: Rng + ?Sized, F>(
     config: &FitConfig<T>,
     rng: &mut R,
     work: &mut [T],
+    dist: Option<&mut [T]>,
+    run: F,
+) -> Result<FitReport<T>>
+where
+    F: FnMut(&mut MixtureMut<'_, T>, &mut StatsMut<'_, T>, &FitConfig<T>) -> Result<FitReport<T>>,
+{
+    fit_weighted_with(data, None, best, trial, stats, config, rng, work, dist, run)
+}
+
+/// [`fit_with`] whose initializations see sample weights ([`super::initialize_weighted`]: a
+/// row of weight w counts as w rows); `run`'s E-step must weigh the rows alike. `None` is
+/// exactly [`fit_with`].
+///
+/// Which run is kept: the first, then any with a strictly higher final lower bound
+/// (scikit-learn's `lower_bound > max_lower_bound`); with `max_iter` 0 the **last**
+/// initialization, as scikit-learn 1.9.1 does (its `fit_predict` sets `best_params` in every
+/// initialization when `max_iter == 0`).
+#[allow(clippy::too_many_arguments)]
+pub fn fit_weighted_with<T: Real, R: Rng + ?Sized, F>(
+    data: &[T],
+    weights: Option<&[T]>,
+    best: &mut MixtureMut<'_, T>,
+    trial: &mut MixtureMut<'_, T>,
+    stats: &mut StatsMut<'_, T>,
+    config: &FitConfig<T>,
+    rng: &mut R,
+    work: &mut [T],
     mut dist: Option<&mut [T]>,
     mut run: F,
 ) -> Result<FitReport<T>>
@@ -255,13 +283,24 @@ where
     validate_data(data, shape.features, shape.components)?;
     let mut kept: Option<FitReport<T>> = None;
     for init in 0..config.n_init {
-        let init_reseeded =
-            initialize(data, trial, stats, config.init, config.reg_covar, rng, work, dist.as_deref_mut())?;
+        let init_reseeded = initialize_weighted(
+            data,
+            weights,
+            trial,
+            stats,
+            config.init,
+            config.reg_covar,
+            rng,
+            work,
+            dist.as_deref_mut(),
+        )?;
         let mut report = run(trial, stats, config)?;
         report.reseeded = report.reseeded.saturating_add(init_reseeded as u32);
         report.best_init = init;
         let better = match &kept {
             None => true,
+            // max_iter 0: no EM ran, every run is an initialization; scikit-learn keeps the last.
+            Some(_) if config.max_iter == 0 => true,
             Some(k) => report.lower_bound > k.lower_bound,
         };
         if better {

@@ -6,12 +6,13 @@
 use super::CovarianceKind;
 use super::em::{FitConfig, FitReport, em_loop, fit};
 use super::estep::SerialEStep;
-use super::model::MixtureInner;
+use super::model::{MixtureInner, argmax, overflow_is_zero_density};
 use super::stats::StatsInner;
 use super::storage::Arrays;
 use super::totals::Totals;
+use super::unrolled::{self, check_sample};
 #[cfg(doc)]
-use super::{model::MixtureMut, stats::StatsMut};
+use super::{MixtureRef, model::MixtureMut, stats::StatsMut};
 use crate::{Error, Real, Result};
 use rand_core::Rng;
 
@@ -20,13 +21,6 @@ use rand_core::Rng;
 /// and updates refresh and check the Cholesky factors, so every density is finite for finite
 /// input. [`MixtureInner::view`] / [`MixtureInner::view_mut`] lend it to the slice routines.
 pub type GaussianMixture<T, const K: usize, const D: usize> = MixtureInner<Arrays<T, K, D>>;
-
-fn check_sample<T: Real>(x: &[T]) -> Result<()> {
-    match x.iter().position(|v| !v.is_finite()) {
-        Some(feature) => Err(Error::NonFiniteSample { sample: 0, feature }),
-        None => Ok(()),
-    }
-}
 
 impl<T: Real, const K: usize, const D: usize> GaussianMixture<T, K, D> {
     const SIZES_OK: () = assert!(K > 0 && D > 0, "a mixture needs K ≥ 1 and D ≥ 1");
@@ -77,27 +71,26 @@ impl<T: Real, const K: usize, const D: usize> GaussianMixture<T, K, D> {
         &self.precisions_cholesky
     }
 
-    /// ln p(x). Errors: `NonFiniteSample` for NaN/±∞ in `x`.
+    /// ln p(x) = logsumexp_k(ln α_k N(x; μ_k, Σ_k)) (as [`MixtureRef::log_density`], bit for
+    /// bit, unrolled at K and D). Errors: `NonFiniteSample` for NaN/±∞ in `x`.
     pub fn log_density(&self, x: &[T; D]) -> Result<T> {
-        check_sample(x)?;
-        let mut lp = [T::ZERO; K];
-        let mut work = [[T::ZERO; D]; 2];
-        self.view().log_density(x, &mut lp, work.as_flattened_mut())
+        unrolled::log_density(self, x)
     }
 
-    /// Responsibilities q_k(x) into `proba`; returns ln p(x).
+    /// Responsibilities q_k(x) into `proba`; returns ln p(x). Errors: `NonFiniteSample`,
+    /// `ZeroDensity` (then `proba` holds the log-probabilities), as
+    /// [`MixtureRef::predict_proba`].
     pub fn predict_proba(&self, x: &[T; D], proba: &mut [T; K]) -> Result<T> {
-        check_sample(x)?;
-        let mut work = [[T::ZERO; D]; 2];
-        self.view().predict_proba(x, proba, work.as_flattened_mut())
+        unrolled::predict_proba(self, x, proba)
     }
 
-    /// argmax_k q_k(x).
+    /// argmax_k q_k(x) (ties: the lowest k).
     pub fn predict(&self, x: &[T; D]) -> Result<usize> {
         check_sample(x)?;
-        let mut lp = [T::ZERO; K];
-        let mut work = [[T::ZERO; D]; 2];
-        self.view().predict(x, &mut lp, work.as_flattened_mut())
+        let mut dev = [[T::ZERO; D]; K];
+        let mut lp = unrolled::log_probs(self, x, &mut dev);
+        overflow_is_zero_density(x, &mut lp);
+        Ok(argmax(&lp))
     }
 
     /// One draw x ~ p and the component it came from.
@@ -138,7 +131,7 @@ impl<T: Real, const K: usize, const D: usize> GaussianMixture<T, K, D> {
             lower_bound: mean,
             mean_log_likelihood: mean,
             samples: data.len() as u64,
-            total_weight: T::from_f64(data.len() as f64),
+            total_weight: T::from_usize(data.len()),
             reseeded: 0,
             empty: 0,
             best_init: 0,
@@ -218,11 +211,10 @@ impl<T: Real, const K: usize, const D: usize> SufficientStats<T, K, D> {
         let _ = self.view_mut().reset(model.means.as_flattened());
     }
 
-    /// E-step and accumulation of one sample under `model` (see [`StatsMut::accumulate`]).
+    /// E-step and accumulation of one sample under `model` (see [`StatsMut::accumulate`]; the
+    /// same bits, unrolled at K and D).
     pub fn accumulate(&mut self, model: &GaussianMixture<T, K, D>, x: &[T; D]) -> Result<T> {
-        let mut lp = [T::ZERO; K];
-        let mut work = [[T::ZERO; D]; 2];
-        self.view_mut().accumulate(&model.view(), x, &mut lp, work.as_flattened_mut())
+        unrolled::accumulate(self, model, x)
     }
 
     /// Adds `other` (see [`StatsMut::merge`]).
@@ -230,13 +222,11 @@ impl<T: Real, const K: usize, const D: usize> SufficientStats<T, K, D> {
         self.view_mut().merge(&other.view())
     }
 
-    /// M-step into `model` (see [`StatsMut::finish`]); returns the number of re-seeded components.
+    /// M-step into `model` (see [`StatsMut::finish`]: the same bits); returns the number of
+    /// re-seeded components. On error `model` is unchanged. In place, without a copy of the
+    /// model, except for tied models and M-steps that re-seed (see `unrolled::finish`).
     pub fn finish(&self, model: &mut GaussianMixture<T, K, D>, reg_covar: T, reseed: bool) -> Result<usize> {
-        // Work on a copy so that an error leaves `model` untouched.
-        let mut candidate = *model;
-        let n = self.view().finish(&mut candidate.view_mut(), reg_covar, reseed)?;
-        *model = candidate;
-        Ok(n)
+        unrolled::finish(self, model, reg_covar, reseed)
     }
 
     /// n_k = Σ r_k.

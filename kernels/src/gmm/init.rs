@@ -12,6 +12,23 @@
 //! that degenerate start converges to anyway, without the 10⁶-fold-too-narrow first model.
 //! Everything runs in the caller's fixed storage: the model's means hold the centres, the
 //! statistics' n and s1 the Lloyd sums; nothing is allocated.
+//!
+//! **Sample weights** ([`initialize_weighted`]): a row of weight w counts as w rows in every
+//! step — k-means++'s first centre is drawn with probability w_i / W and each next one with
+//! probability ∝ w_i·D(x_i)², Lloyd's means, its tolerance and the M-step are weighted, and
+//! random responsibilities are scaled by w_i. "The same as w repeated rows" then means:
+//! * `kmeans` and `k-means++` make **the same draws** from the same generator: with integer
+//!   weights the first centre is `uniform_below(W)` located in the cumulative weights, which
+//!   is the row `uniform_below(N)` picks among the repeated rows when they are listed in the
+//!   same order; the next centres locate the same uniform in Σ w·D² instead of Σ D² (equal up
+//!   to rounding, so a pick differs only if the uniform lands within rounding of a row's
+//!   boundary). Non-integer weights draw the first centre as `uniform01`·W.
+//! * `random_from_data` draws K distinct rows one at a time, each with probability ∝ its
+//!   weight among the rows not yet equal to a chosen centre; repeated rows go through Knuth's
+//!   Algorithm S instead (one draw per row), so the two agree in distribution only as far as
+//!   picking a row twice is excluded, and not draw for draw.
+//! * `random` draws one responsibility vector per stored row: a weight-w row gets w times one
+//!   draw where w repeated rows would get w independent draws (equal in expectation only).
 
 use super::model::MixtureMut;
 use super::stats::StatsMut;
@@ -66,7 +83,7 @@ pub fn uniform_below<R: Rng + ?Sized>(rng: &mut R, n: usize) -> Result<usize> {
         return Ok(0);
     }
     let n64 = n as u64;
-    let threshold = n64.wrapping_neg() % n64;
+    let threshold = pow2_64_mod(n64);
     for _ in 0..MAX_REJECTED_DRAWS {
         let m = (rng.next_u64() as u128) * (n64 as u128);
         if (m as u64) >= threshold {
@@ -74,6 +91,19 @@ pub fn uniform_below<R: Rng + ?Sized>(rng: &mut R, n: usize) -> Result<usize> {
         }
     }
     Err(Error::GeneratorStuck { draws: MAX_REJECTED_DRAWS })
+}
+
+/// 2⁶⁴ mod n for n ≥ 1 (what `n.wrapping_neg() % n` gives), by binary long division: the
+/// remainder r < n is doubled 64 times, subtracting n whenever 2r ≥ n (2r may pass 2⁶⁴; the
+/// wrapping subtraction then still gives 2r − n < n). No 64-bit division: on 32-bit cores that is
+/// a library routine of about 1 KiB (`__aeabi_uldivmod`), for one call per draw.
+fn pow2_64_mod(n: u64) -> u64 {
+    let mut r = 1 % n;
+    for _ in 0..64 {
+        let (twice, carried) = r.overflowing_add(r);
+        r = if carried || twice >= n { twice.wrapping_sub(n) } else { twice };
+    }
+    r
 }
 
 fn squared_distance<T: Real>(a: &[T], b: &[T]) -> T {
@@ -97,6 +127,79 @@ pub fn choose_centres<T: Real, R: Rng + ?Sized>(
     centres: &mut [T],
     method: InitMethod,
     rng: &mut R,
+    dist: Option<&mut [T]>,
+) -> Result<()> {
+    choose_centres_weighted(data, None, d, centres, method, rng, dist)
+}
+
+/// The weight of row `i` (1 without weights; 0 past the end, which validated weights never
+/// reach).
+#[inline(always)]
+fn weight_of<T: Real>(weights: Option<&[T]>, i: usize) -> T {
+    match weights {
+        None => T::ONE,
+        Some(w) => w.get(i).copied().unwrap_or(T::ZERO),
+    }
+}
+
+/// A row drawn with probability w_i / W (W = `total` = Σ w > 0): with integer weights (W a
+/// whole number below 2⁵²) `r = uniform_below(W)` and the first row whose cumulative weight
+/// exceeds r — the row `uniform_below(N)` picks among W repeated rows in the same order —
+/// else `uniform01`·W located the same way. A row of weight 0 is never picked.
+fn weighted_row<T: Real, R: Rng + ?Sized>(rng: &mut R, weights: &[T], total: T) -> Result<usize> {
+    let whole = total.to_f64();
+    let target = if whole == libm::floor(whole) && whole < 4_503_599_627_370_496.0 {
+        T::from_usize(uniform_below(rng, whole as usize)?)
+    } else {
+        uniform01::<T, R>(rng) * total
+    };
+    let mut cum = T::ZERO;
+    let mut last = 0;
+    for (i, &w) in (0..weights.len()).zip(weights) {
+        if w > T::ZERO {
+            cum += w;
+            last = i;
+            if cum > target {
+                return Ok(i);
+            }
+        }
+    }
+    Ok(last)
+}
+
+/// Checks sample weights against N rows: length N, each finite and ≥ 0, Σ w > 0; returns Σ w.
+pub fn validate_weights<T: Real>(weights: &[T], n: usize) -> Result<T> {
+    if weights.len() != n {
+        return Err(Error::ShapeMismatch { what: "sample weights", expected: n, found: weights.len() });
+    }
+    let mut total = T::ZERO;
+    for &w in weights {
+        if !(w >= T::ZERO) || !w.is_finite() {
+            return Err(Error::InvalidParameter {
+                name: "sample_weight",
+                reason: "must be finite and non-negative",
+            });
+        }
+        total += w;
+    }
+    if !(total > T::ZERO) || !total.is_finite() {
+        return Err(Error::InvalidParameter {
+            name: "sample_weight",
+            reason: "must have a positive finite sum",
+        });
+    }
+    Ok(total)
+}
+
+/// [`choose_centres`] with sample weights (N, checked by [`validate_weights`]): see the module
+/// docs for what a weight changes in each method. `None` is exactly [`choose_centres`].
+pub fn choose_centres_weighted<T: Real, R: Rng + ?Sized>(
+    data: &[T],
+    weights: Option<&[T]>,
+    d: usize,
+    centres: &mut [T],
+    method: InitMethod,
+    rng: &mut R,
     mut dist: Option<&mut [T]>,
 ) -> Result<()> {
     if d == 0 {
@@ -108,7 +211,49 @@ pub fn choose_centres<T: Real, R: Rng + ?Sized>(
         return Err(Error::TooFewSamples { samples: n, components: k_n });
     }
     let missing = Error::ShapeMismatch { what: "centres", expected: k_n, found: n };
+    let total_weight = match weights {
+        Some(w) => Some(validate_weights(w, n)?),
+        None => None,
+    };
     match method {
+        InitMethod::RandomFromData | InitMethod::Random if weights.is_some() => {
+            // One weighted draw per centre among the rows not equal to a centre chosen so far
+            // (distinct centres); when none is left with weight (fewer distinct weighted rows
+            // than K), any row.
+            for c in 0..k_n {
+                let (chosen, rest) = centres.split_at_mut(c.saturating_mul(d).min(centres.len()));
+                let chosen: &[T] = chosen;
+                let taken = |x: &[T]| rows(chosen, d).any(|y| y == x);
+                let mut left = T::ZERO;
+                for (i, x) in (0..n).zip(rows(data, d)) {
+                    if !taken(x) {
+                        left += weight_of(weights, i);
+                    }
+                }
+                let pick = if left > T::ZERO {
+                    let target = uniform01::<T, R>(rng) * left;
+                    let mut cum = T::ZERO;
+                    let mut pick = None;
+                    for (i, x) in (0..n).zip(rows(data, d)) {
+                        let w = weight_of(weights, i);
+                        if w > T::ZERO && !taken(x) {
+                            cum += w;
+                            pick = Some(i);
+                            if cum > target {
+                                break;
+                            }
+                        }
+                    }
+                    pick.unwrap_or(0)
+                } else {
+                    uniform_below(rng, n)?
+                };
+                let (Some(slot), Some(x)) = (rows_mut(rest, d).next(), rows(data, d).nth(pick)) else {
+                    return Err(missing);
+                };
+                slot.copy_from_slice(x);
+            }
+        }
         InitMethod::RandomFromData | InitMethod::Random => {
             let mut slots = rows_mut(centres, d);
             let mut chosen = 0;
@@ -124,7 +269,10 @@ pub fn choose_centres<T: Real, R: Rng + ?Sized>(
             }
         }
         InitMethod::KMeansPlusPlus | InitMethod::KMeans => {
-            let first = uniform_below(rng, n)?;
+            let first = match (weights, total_weight) {
+                (Some(w), Some(total)) => weighted_row(rng, w, total)?,
+                _ => uniform_below(rng, n)?,
+            };
             let (Some(c0), Some(x0)) = (rows_mut(centres, d).next(), rows(data, d).nth(first)) else {
                 return Err(missing);
             };
@@ -154,9 +302,10 @@ pub fn choose_centres<T: Real, R: Rng + ?Sized>(
                     }
                     best
                 };
+                // Σ w_i·D(x_i)² (w = 1 without weights: the products are exact).
                 let mut total = T::ZERO;
                 for (i, x) in (0..n).zip(rows(data, d)) {
-                    total += nearest(i, x, &dist);
+                    total += weight_of(weights, i) * nearest(i, x, &dist);
                 }
                 let pick = if total > T::ZERO && total.is_finite() {
                     let target = uniform01::<T, R>(rng) * total;
@@ -164,7 +313,7 @@ pub fn choose_centres<T: Real, R: Rng + ?Sized>(
                     // n ≥ k_n ≥ 2 here.
                     let mut pick = n.wrapping_sub(1);
                     for (i, x) in (0..n).zip(rows(data, d)) {
-                        let w = nearest(i, x, &dist);
+                        let w = weight_of(weights, i) * nearest(i, x, &dist);
                         cum += w;
                         if cum > target && w > T::ZERO {
                             pick = i;
@@ -209,20 +358,109 @@ pub fn initialize<T: Real, R: Rng + ?Sized>(
     work: &mut [T],
     dist: Option<&mut [T]>,
 ) -> Result<usize> {
+    initialize_weighted(data, None, model, stats, method, reg_covar, rng, work, dist)
+}
+
+/// [`initialize`] with sample weights (N, finite, ≥ 0, positive sum; `None` is exactly
+/// [`initialize`]): a row of weight w counts as w rows in the seeds, Lloyd's iterations and
+/// the M-step (module docs: what "as w rows" means for each method's draws).
+///
+/// Errors: those of [`initialize`], `ShapeMismatch` (weights not N long) and
+/// `InvalidParameter { name: "sample_weight" }` (a negative or non-finite weight, or Σ w = 0).
+#[allow(clippy::too_many_arguments)]
+pub fn initialize_weighted<T: Real, R: Rng + ?Sized>(
+    data: &[T],
+    weights: Option<&[T]>,
+    model: &mut MixtureMut<'_, T>,
+    stats: &mut StatsMut<'_, T>,
+    method: InitMethod,
+    reg_covar: T,
+    rng: &mut R,
+    work: &mut [T],
+    dist: Option<&mut [T]>,
+) -> Result<usize> {
     let shape = model.shape();
     let (k_n, d) = (shape.components, shape.features);
     validate_data(data, d, k_n)?;
     if work.len() < d {
         return Err(Error::ShapeMismatch { what: "work buffer", expected: d, found: work.len() });
     }
-    choose_centres(data, d, model.means_mut(), method, rng, dist)?;
+    choose_centres_weighted(data, weights, d, model.means_mut(), method, rng, dist)?;
     match method {
-        InitMethod::Random => return random_responsibilities(data, model, stats, reg_covar, rng, work),
-        InitMethod::KMeans => lloyd(data, model, stats, work)?,
+        InitMethod::Random => {
+            return random_responsibilities(data, weights, model, stats, reg_covar, rng, work);
+        }
+        InitMethod::KMeans => lloyd(data, weights, model, stats, work)?,
         InitMethod::KMeansPlusPlus | InitMethod::RandomFromData => {}
     }
-    assign_nearest(data, model, stats, work)?;
+    assign_nearest(data, weights, model, stats, work)?;
     stats.finish(model, reg_covar, true)
+}
+
+/// The M-step of hard labels: every row i given wholly (responsibility w_i, 1 without
+/// weights) to component `labels[i]`, shifts = the model's current means, then
+/// [`StatsMut::finish`] with re-seeding of a label that no row has (as the initialization
+/// does). What scikit-learn's `_initialize` computes from its k-means labels; `initialize`
+/// with `KMeans` is this with its own Lloyd labels. Returns the number of re-seeded components.
+///
+/// Errors: those of [`validate_data`] and [`validate_weights`], `ShapeMismatch` for `labels`
+/// not N long or `work` < D, `InvalidParameter { name: "labels" }` for a label ≥ K, and the
+/// M-step's.
+#[allow(clippy::too_many_arguments)]
+pub fn hard_m_step<T: Real>(
+    data: &[T],
+    weights: Option<&[T]>,
+    labels: &[usize],
+    model: &mut MixtureMut<'_, T>,
+    stats: &mut StatsMut<'_, T>,
+    reg_covar: T,
+    work: &mut [T],
+) -> Result<usize> {
+    let (k_n, d) = (model.shape().components, model.shape().features);
+    validate_data(data, d, 1)?;
+    let n = data.len() / d;
+    if labels.len() != n {
+        return Err(Error::ShapeMismatch { what: "labels", expected: n, found: labels.len() });
+    }
+    if let Some(w) = weights {
+        validate_weights(w, n)?;
+    }
+    if work.len() < d {
+        return Err(Error::ShapeMismatch { what: "work buffer", expected: d, found: work.len() });
+    }
+    if labels.iter().any(|&l| l >= k_n) {
+        return Err(Error::InvalidParameter { name: "labels", reason: "each label must be below K" });
+    }
+    stats.reset(model.as_ref().means())?;
+    for (i, (x, &label)) in (0..n).zip(rows(data, d).zip(labels)) {
+        add_hard(stats, weights, i, label, x, T::ZERO, work);
+    }
+    stats.finish(model, reg_covar, true)
+}
+
+/// Row i wholly to component k with its weight; `score` goes into the totals (for the hard
+/// assignments: −distance², which makes the farthest row the re-seeding candidate).
+#[inline(always)]
+fn add_hard<T: Real>(
+    stats: &mut StatsMut<'_, T>,
+    weights: Option<&[T]>,
+    i: usize,
+    k: usize,
+    x: &[T],
+    score: T,
+    work: &mut [T],
+) {
+    match weights {
+        None => {
+            stats.add_weighted(k, T::ONE, x, work);
+            stats.observe(x, score);
+        }
+        Some(_) => {
+            let w = weight_of(weights, i);
+            stats.add_weighted(k, w, x, work);
+            stats.observe_weighted(x, score, w);
+        }
+    }
 }
 
 /// The centre nearest to `x` (squared Euclidean distance; ties: the lowest k) and its distance.
@@ -240,10 +478,12 @@ fn nearest<T: Real>(x: &[T], means: &[T], d: usize) -> (usize, T) {
     (best, best_d)
 }
 
-/// Resets `stats` to the model's means and adds every sample with weight 1 to its nearest
-/// centre; the farthest sample from its centre is recorded as the re-seeding candidate.
+/// Resets `stats` to the model's means and adds every sample with its weight (1 without
+/// weights) to its nearest centre; the farthest sample from its centre is recorded as the
+/// re-seeding candidate.
 fn assign_nearest<T: Real>(
     data: &[T],
+    weights: Option<&[T]>,
     model: &MixtureMut<'_, T>,
     stats: &mut StatsMut<'_, T>,
     work: &mut [T],
@@ -251,10 +491,9 @@ fn assign_nearest<T: Real>(
     let d = model.shape().features;
     let means = model.as_ref().means();
     stats.reset(means)?;
-    for x in rows(data, d) {
+    for (i, x) in (0..data.len()).zip(rows(data, d)) {
         let (best, best_d) = nearest(x, means, d);
-        stats.add_weighted(best, T::ONE, x, work);
-        stats.observe(x, -best_d);
+        add_hard(stats, weights, i, best, x, -best_d, work);
     }
     Ok(())
 }
@@ -264,14 +503,15 @@ fn assign_nearest<T: Real>(
 /// of the samples assigned to k, exactly, whatever the shift. `work` ≥ D.
 fn lloyd<T: Real>(
     data: &[T],
+    weights: Option<&[T]>,
     model: &mut MixtureMut<'_, T>,
     stats: &mut StatsMut<'_, T>,
     work: &mut [T],
 ) -> Result<()> {
     let d = model.shape().features;
-    let tol = T::from_f64(1e-4) * mean_feature_variance(data, d, work);
+    let tol = T::from_f64(1e-4) * mean_feature_variance(data, weights, d, work);
     for _ in 0..KMEANS_MAX_ITER {
-        assign_nearest(data, model, stats, work)?;
+        assign_nearest(data, weights, model, stats, work)?;
         let view = stats.as_ref();
         let mut shift = T::ZERO;
         for ((c, &n), s1) in rows_mut(model.means_mut(), d).zip(view.resp_sums()).zip(rows(view.s1(), d)) {
@@ -292,25 +532,27 @@ fn lloyd<T: Real>(
     Ok(())
 }
 
-/// (1/D) Σ_j var(x_j) over `data` (N × D, N ≥ 1), two passes; `work` ≥ D holds the means.
-fn mean_feature_variance<T: Real>(data: &[T], d: usize, work: &mut [T]) -> T {
+/// (1/D) Σ_j var(x_j) over `data` (N × D, N ≥ 1), each row with its weight (1 without
+/// weights: every product below is then exact), two passes; `work` ≥ D holds the means.
+fn mean_feature_variance<T: Real>(data: &[T], weights: Option<&[T]>, d: usize, work: &mut [T]) -> T {
     let Some(mean) = work.get_mut(..d) else {
         return T::ZERO;
     };
     mean.fill(T::ZERO);
     let mut n = T::ZERO;
-    for x in rows(data, d) {
+    for (i, x) in (0..data.len()).zip(rows(data, d)) {
+        let w = weight_of(weights, i);
         for (m, &v) in mean.iter_mut().zip(x) {
-            *m += v;
+            *m += w * v;
         }
-        n += T::ONE;
+        n += w;
     }
     for m in mean.iter_mut() {
         *m /= n;
     }
     let mut total = T::ZERO;
-    for x in rows(data, d) {
-        total += squared_distance(x, mean);
+    for (i, x) in (0..data.len()).zip(rows(data, d)) {
+        total += weight_of(weights, i) * squared_distance(x, mean);
     }
     total / (n * T::from_usize(d))
 }
@@ -328,7 +570,9 @@ impl SplitMix64 {
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^= z >> 31;
         // Top 53 bits / 2^53 in [0, 1), plus 2^-53 so that no draw is 0 and every sum is > 0.
-        T::from_f64(((z >> 11) as f64 + 1.0) / 9_007_199_254_740_992.0)
+        // (z >> 11) + 1 ≤ 2^53 is rounded once to T and the scaling by 2^-53 is exact: the same
+        // value as the exact f64 quotient rounded to T, without f64 arithmetic in f32 code.
+        T::from_u64((z >> 11) + 1) * T::from_f64(1.0 / 9_007_199_254_740_992.0)
     }
 }
 
@@ -336,6 +580,7 @@ impl SplitMix64 {
 /// centres `choose_centres` wrote (distinct samples, so that s1 and s2 stay small).
 fn random_responsibilities<T: Real, R: Rng + ?Sized>(
     data: &[T],
+    weights: Option<&[T]>,
     model: &mut MixtureMut<'_, T>,
     stats: &mut StatsMut<'_, T>,
     reg_covar: T,
@@ -344,7 +589,8 @@ fn random_responsibilities<T: Real, R: Rng + ?Sized>(
 ) -> Result<usize> {
     let (k_n, d) = (model.shape().components, model.shape().features);
     stats.reset(model.as_ref().means())?;
-    for x in rows(data, d) {
+    for (i, x) in (0..data.len()).zip(rows(data, d)) {
+        let w = weight_of(weights, i);
         let seed = rng.next_u64();
         let mut draws = SplitMix64(seed);
         let mut sum = T::ZERO;
@@ -353,9 +599,13 @@ fn random_responsibilities<T: Real, R: Rng + ?Sized>(
         }
         let mut draws = SplitMix64(seed);
         for k in 0..k_n {
-            stats.add_weighted(k, draws.next::<T>() / sum, x, work);
+            // w·(u/Σu): the weight 1 of unweighted data leaves the product exact.
+            stats.add_weighted(k, w * (draws.next::<T>() / sum), x, work);
         }
-        stats.observe(x, T::ZERO);
+        match weights {
+            None => stats.observe(x, T::ZERO),
+            Some(_) => stats.observe_weighted(x, T::ZERO, w),
+        }
     }
     stats.finish(model, reg_covar, true)
 }
@@ -364,6 +614,30 @@ fn random_responsibilities<T: Real, R: Rng + ?Sized>(
 mod tests {
     use super::*;
     use crate::gaussian::normal::tests::Stuck;
+    use rand_core::SeedableRng;
+
+    #[test]
+    fn pow2_64_mod_is_the_wrapping_remainder() {
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(3);
+        let edge = [
+            1,
+            2,
+            3,
+            7,
+            10,
+            1 << 32,
+            (1 << 32) + 1,
+            (1 << 63) - 1,
+            1 << 63,
+            (1 << 63) + 1,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
+        for n in edge.into_iter().chain((0..10_000).map(|i| rng.next_u64() >> (i % 64))) {
+            let n = n.max(1);
+            assert_eq!(pow2_64_mod(n), n.wrapping_neg() % n, "n = {n}");
+        }
+    }
 
     #[test]
     fn uniform_below_is_bounded_on_a_stuck_generator() {

@@ -25,14 +25,18 @@ mod online;
 mod stats;
 mod storage;
 mod totals;
+mod unrolled;
 
 pub use blob::{
     BLOB_HEADER_LEN, BLOB_MAGIC, BLOB_VERSION, BlobError, blob_len, blob_parameters, crc32, encode_blob,
 };
-pub use em::{FitConfig, FitReport, em_loop, em_loop_observed, fit, fit_with};
+pub use em::{FitConfig, FitReport, em_loop, em_loop_observed, fit, fit_weighted_with, fit_with};
 pub use estep::{EStep, SerialEStep};
 pub use fixed::{GaussianMixture, SufficientStats};
-pub use init::{InitMethod, KMEANS_MAX_ITER, choose_centres, initialize, uniform_below};
+pub use init::{
+    InitMethod, KMEANS_MAX_ITER, choose_centres, choose_centres_weighted, hard_m_step, initialize,
+    initialize_weighted, uniform_below, validate_weights,
+};
 pub use model::{
     MixtureInner, MixtureMut, MixtureRef, log_sum_exp, responsibilities_in_place, sample_responsibilities,
 };

@@ -371,7 +371,7 @@ pub fn log_sum_exp<T: Real>(a: &[T]) -> T {
 /// log-probabilities are turned into densities or responsibilities (`log_density`, `predict`,
 /// and through [`sample_responsibilities`] `predict_proba` and the E-steps), so that all of
 /// them agree on such a point.
-fn overflow_is_zero_density<T: Real>(x: &[T], log_probs: &mut [T]) {
+pub(super) fn overflow_is_zero_density<T: Real>(x: &[T], log_probs: &mut [T]) {
     if log_probs.iter().any(|v| v.is_nan()) && x.iter().all(|v| v.is_finite()) {
         for v in log_probs.iter_mut().filter(|v| v.is_nan()) {
             *v = T::NEG_INFINITY;
@@ -394,12 +394,12 @@ pub fn sample_responsibilities<T: Real>(x: &[T], a: &mut [T]) -> Option<T> {
 // Out of line and cold, so that the common path keeps one inlined copy of the formula.
 #[cold]
 #[inline(never)]
-fn responsibilities_after_overflow<T: Real>(x: &[T], a: &mut [T]) -> Option<T> {
+pub(super) fn responsibilities_after_overflow<T: Real>(x: &[T], a: &mut [T]) -> Option<T> {
     overflow_is_zero_density(x, a);
     responsibilities_in_place(a)
 }
 
-fn argmax<T: Real>(a: &[T]) -> usize {
+pub(super) fn argmax<T: Real>(a: &[T]) -> usize {
     let Some(&first) = a.first() else {
         return 0;
     };
@@ -486,20 +486,10 @@ impl<'a, T: Real> MixtureMut<'a, T> {
         check_finite("weights", self.weights)?;
         check_finite("means", self.means)?;
         check_finite("covariances", self.covariances)?;
-        let mut total = T::ZERO;
-        for &w in self.weights.iter() {
-            if w < T::ZERO {
-                return Err(Error::InvalidParameter { name: "weights", reason: "negative weight" });
-            }
-            total += w;
-        }
-        if (total - T::ONE).abs() > T::EPSILON.sqrt() {
-            return Err(Error::InvalidParameter { name: "weights", reason: "weights must sum to 1" });
-        }
-        for w in self.weights.iter_mut() {
-            *w /= total;
-        }
-        let half_d_ln2pi = T::from_f64(0.5 * d as f64) * T::LN_2PI;
+        normalize_weights(self.weights)?;
+        // (D/2)·ln 2π with D/2 exact in T (D < 2^24), as `0.5 * d as f64` rounded to T would give,
+        // without f64 arithmetic (software on the Cortex-M0 and M4F).
+        let half_d_ln2pi = T::from_usize(d) * T::from_f64(0.5) * T::LN_2PI;
         let components = rows(self.covariances, dd)
             .zip(rows_mut(self.precisions_cholesky, dd))
             .zip(self.log_norm.iter_mut().zip(self.weights.iter()));
@@ -519,6 +509,26 @@ impl<'a, T: Real> MixtureMut<'a, T> {
     }
 }
 
+/// Weights ≥ 0 summing to 1 within √ε, rescaled by their sum (so that they sum to 1 in working
+/// precision). Errors: `InvalidParameter` for a negative weight or a sum off by more than √ε.
+#[inline]
+pub(super) fn normalize_weights<T: Real>(weights: &mut [T]) -> Result<()> {
+    let mut total = T::ZERO;
+    for &w in weights.iter() {
+        if w < T::ZERO {
+            return Err(Error::InvalidParameter { name: "weights", reason: "negative weight" });
+        }
+        total += w;
+    }
+    if (total - T::ONE).abs() > T::SQRT_EPSILON {
+        return Err(Error::InvalidParameter { name: "weights", reason: "weights must sum to 1" });
+    }
+    for w in weights.iter_mut() {
+        *w /= total;
+    }
+    Ok(())
+}
+
 /// `dst.copy_from_slice(src)`, with a typed error instead of a panic when the lengths differ.
 pub(crate) fn copy_checked<T: Copy>(what: &'static str, dst: &mut [T], src: &[T]) -> Result<()> {
     if dst.len() != src.len() {
@@ -535,7 +545,7 @@ fn check_finite<T: Real>(name: &'static str, v: &[T]) -> Result<()> {
     }
 }
 
-fn check_structure<T: Real>(kind: CovarianceKind, cov: &[T], d: usize) -> Result<()> {
+pub(super) fn check_structure<T: Real>(kind: CovarianceKind, cov: &[T], d: usize) -> Result<()> {
     if d == 0 {
         return Ok(());
     }

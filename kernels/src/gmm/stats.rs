@@ -239,7 +239,7 @@ impl<'a, T: Real> StatsMut<'a, T> {
     /// [`Self::observe`] for a sample of weight `w`: w ln p(x) into the sum, w − 1 into the
     /// weight excess.
     #[inline(always)]
-    fn observe_weighted(&mut self, x: &[T], log_likelihood: T, w: T) {
+    pub(crate) fn observe_weighted(&mut self, x: &[T], log_likelihood: T, w: T) {
         self.totals.samples = self.totals.samples.saturating_add(1);
         self.totals.add_log_likelihood(w * log_likelihood);
         self.totals.weight_excess += w - T::ONE;
@@ -429,7 +429,7 @@ impl<'a, T: Real> StatsMut<'a, T> {
 
 /// The responsibility sum at or below which a component counts as empty: 10·ε·W, W the total
 /// weight (N unweighted; its mean and covariance are then rounding noise).
-fn empty_below<T: Real>(totals: &Totals<T>) -> T {
+pub(super) fn empty_below<T: Real>(totals: &Totals<T>) -> T {
     T::from_f64(10.0) * T::EPSILON * totals.total_weight()
 }
 

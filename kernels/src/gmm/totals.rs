@@ -41,7 +41,7 @@ impl<T: Real> Totals<T> {
 
     /// Total weight W = N + Σ (w − 1) = Σ w (N for unweighted data).
     pub fn total_weight(&self) -> T {
-        T::from_f64(self.samples as f64) + self.weight_excess
+        T::from_u64(self.samples) + self.weight_excess
     }
 
     /// Weighted mean log-likelihood (1/W) Σ w ln p(x) (the plain mean for unweighted data);

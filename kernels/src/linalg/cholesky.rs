@@ -145,6 +145,59 @@ pub fn lower_inverse_transpose_in_place<T: Real>(a: &mut [T], d: usize) {
     }
 }
 
+/// [`cholesky_in_place`] of a `D × D` array: the same operations in the same order (so the
+/// same bits), with D known so that every loop unrolls and no index is checked at run time.
+/// `Err(pivot)` as there.
+#[inline]
+pub fn cholesky_fixed_in_place<T: Real, const D: usize>(a: &mut [[T; D]; D]) -> Result<(), usize> {
+    for j in 0..D {
+        let mut diag = a[j][j];
+        for k in 0..j {
+            diag -= a[j][k] * a[j][k];
+        }
+        // `!(diag > 0)` also catches NaN.
+        if !(diag > T::ZERO) || !diag.is_finite() {
+            return Err(j);
+        }
+        let ljj = diag.sqrt();
+        a[j][j] = ljj;
+        for i in j + 1..D {
+            let mut s = a[i][j];
+            for k in 0..j {
+                s -= a[i][k] * a[j][k];
+            }
+            a[i][j] = s / ljj;
+        }
+        for k in j + 1..D {
+            a[j][k] = T::ZERO;
+        }
+    }
+    Ok(())
+}
+
+/// [`lower_inverse_transpose_in_place`] of a `D × D` array: U = L⁻ᵀ by the same operations in
+/// the same order, unrolled.
+#[inline]
+pub fn lower_inverse_transpose_fixed_in_place<T: Real, const D: usize>(a: &mut [[T; D]; D]) {
+    for c in 0..D {
+        let inv_lcc = T::ONE / a[c][c];
+        for i in c + 1..D {
+            // x_i = −(Σ_{k=c}^{i−1} l_ik x_k) / l_ii with x_c = 1/l_cc, into row c.
+            let mut s = -a[i][c] * inv_lcc;
+            for k in c + 1..i {
+                s -= a[i][k] * a[c][k];
+            }
+            a[c][i] = s / a[i][i];
+        }
+    }
+    for c in 0..D {
+        a[c][c] = T::ONE / a[c][c];
+        for k in 0..c {
+            a[c][k] = T::ZERO;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,5 +291,48 @@ mod tests {
         assert_eq!(cholesky_in_place(&mut n, 2), Err(0));
         let mut short = [1.0f64; 3];
         assert_eq!(cholesky_in_place(&mut short, 2), Err(0));
+    }
+
+    /// The unrolled routines give the runtime-sized ones' bits, factor and inverse, on random
+    /// SPD matrices of D = 1 … 4 (and the same failing pivot on a singular one).
+    #[test]
+    fn fixed_size_factorization_equals_the_slice_one_bit_for_bit() {
+        fn check<const D: usize>(seed: u64) {
+            let mut state = seed;
+            let mut next = || {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((state >> 11) as f64 / (1u64 << 53) as f64 - 0.5) as f32
+            };
+            let b: [[f32; D]; D] = core::array::from_fn(|_| core::array::from_fn(|_| next()));
+            // A = B Bᵀ + 0.1 I, symmetric positive definite.
+            let a: [[f32; D]; D] = core::array::from_fn(|i| {
+                core::array::from_fn(|j| {
+                    let mut s = if i == j { 0.1 } else { 0.0 };
+                    for k in 0..D {
+                        s += b[i][k] * b[j][k];
+                    }
+                    s
+                })
+            });
+            let (mut fixed, mut flat) = (a, a);
+            assert_eq!(cholesky_fixed_in_place(&mut fixed), Ok(()));
+            assert_eq!(cholesky_in_place(flat.as_flattened_mut(), D), Ok(()));
+            assert_eq!(fixed, flat, "factor, D = {D}");
+            assert!(fixed[D - 1][D - 1] > 0.0);
+            lower_inverse_transpose_fixed_in_place(&mut fixed);
+            lower_inverse_transpose_in_place(flat.as_flattened_mut(), D);
+            assert_eq!(fixed, flat, "inverse, D = {D}");
+            let mut singular = [[1.0f32; D]; D];
+            let mut singular_flat = singular;
+            let pivot = if D == 1 { Ok(()) } else { Err(1) };
+            assert_eq!(cholesky_fixed_in_place(&mut singular), pivot);
+            assert_eq!(cholesky_in_place(singular_flat.as_flattened_mut(), D), pivot);
+        }
+        for seed in 0..50 {
+            check::<1>(seed);
+            check::<2>(seed);
+            check::<3>(seed);
+            check::<4>(seed);
+        }
     }
 }

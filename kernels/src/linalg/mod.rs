@@ -7,4 +7,7 @@
 pub mod cholesky;
 pub(crate) mod rows;
 
-pub use cholesky::{cholesky_in_place, lower_inverse_transpose_in_place, solve_lower_in_place};
+pub use cholesky::{
+    cholesky_fixed_in_place, cholesky_in_place, lower_inverse_transpose_fixed_in_place,
+    lower_inverse_transpose_in_place, solve_lower_in_place,
+};

@@ -46,7 +46,8 @@ impl FastExp for f32 {
     #[cfg(not(feature = "micromath"))]
     #[inline(always)]
     fn fast_exp_impl(self) -> Self {
-        libm::expf(self)
+        // libm's expf, branch-free (equal bit for bit: `expf.rs`).
+        super::expf::expf(self)
     }
     #[cfg(feature = "micromath")]
     #[inline(always)]

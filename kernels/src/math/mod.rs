@@ -1,6 +1,9 @@
 //! The floating-point scalar the kernels are generic over, and the math backend behind it:
-//! [`Real`] (`real.rs`), the libm | micromath switch for `fast_exp` (`backend.rs`) and the
-//! branch-free [`Real::exp_nonpositive`] (`exp_nonpositive.rs`).
+//! [`Real`] (`real.rs`), the libm | micromath switch for `fast_exp` (`backend.rs`), the
+//! branch-free [`Real::exp_nonpositive`] (`exp_nonpositive.rs`), and branch-free copies of libm's
+//! `expf`, `logf` and `log1pf` (`expf.rs`, `logf.rs`, `log1pf.rs`: equal to libm bit for bit on
+//! every `f32`, without its calls and branches, which on a Cortex-M4 cost more than the
+//! arithmetic).
 //!
 //! Every kernel is written once for `T: Real` and instantiated for `f32` and `f64`. The accurate
 //! functions (`exp`, `ln`, `sqrt`, …) always come from `libm`: Cholesky factors, log-densities and
@@ -10,7 +13,12 @@
 //! responsibilities. [`BACKEND`] records which backend a build uses, and fit reports carry it.
 
 mod backend;
+#[cfg(test)]
+mod bit_check;
 mod exp_nonpositive;
+mod expf;
+mod log1pf;
+mod logf;
 mod real;
 
 pub use backend::{BACKEND, MathBackend};

@@ -3,6 +3,7 @@
 
 use super::backend::fast_exp_impl;
 use super::exp_nonpositive::{F32_ZERO_BELOW, F64_ZERO_BELOW, exp_nonpositive_f32, exp_nonpositive_f64};
+use super::{expf::expf, log1pf::log1pf, logf::logf};
 use core::fmt::{Debug, Display};
 use core::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
@@ -36,6 +37,9 @@ pub trait Real:
     const ONE: Self;
     /// Machine epsilon (distance from 1 to the next representable number).
     const EPSILON: Self;
+    /// √ε, correctly rounded (the tolerance on Σ α_k = 1): a constant, so that no `sqrt` runs
+    /// for it.
+    const SQRT_EPSILON: Self;
     /// Largest finite value.
     const MAX: Self;
     /// Smallest positive normal value.
@@ -57,7 +61,12 @@ pub trait Real:
     fn to_f64(self) -> f64;
     /// `n` as a float (exact below 2^24 for `f32`, 2^53 for `f64`).
     fn from_usize(n: usize) -> Self;
-    /// eˣ (libm).
+    /// `n` rounded to nearest, equal to `from_f64(n as f64)` for every `n` (the counts of
+    /// samples): through `u32` when it fits, one `vcvt` on a Cortex-M4F instead of the
+    /// soft-double conversions of `u64 → f64 → f32`, the same value because below 2⁵³ the
+    /// detour through f64 is exact.
+    fn from_u64(n: u64) -> Self;
+    /// eˣ (libm's; for `f32` its branch-free copy, equal bit for bit).
     fn exp(self) -> Self;
     /// eˣ for responsibilities; micromath for `f32` under the `micromath` feature, else libm.
     fn fast_exp(self) -> Self;
@@ -72,9 +81,9 @@ pub trait Real:
     ///
     /// [`EXP_ZERO_BELOW`]: Real::EXP_ZERO_BELOW
     fn exp_nonpositive(self) -> Self;
-    /// Natural logarithm (libm).
+    /// Natural logarithm (libm's; for `f32` its branch-free copy, equal bit for bit).
     fn ln(self) -> Self;
-    /// ln(1 + x), accurate for small x (libm).
+    /// ln(1 + x), accurate for small x (libm's; for `f32` its branch-free copy, equal bit for bit).
     fn ln_1p(self) -> Self;
     /// Square root (libm).
     fn sqrt(self) -> Self;
@@ -106,11 +115,12 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ty, $name:literal, $zero_below:expr, $exp:path, $exp_np:path, $ln:path, $ln1p:path, $sqrt:path, $pow:path, $tanh:path, $fabs:path) => {
+    ($t:ty, $name:literal, $sqrt_eps:expr, $zero_below:expr, $exp:path, $exp_np:path, $ln:path, $ln1p:path, $sqrt:path, $pow:path, $tanh:path, $fabs:path) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             const EPSILON: Self = <$t>::EPSILON;
+            const SQRT_EPSILON: Self = $sqrt_eps;
             const MAX: Self = <$t>::MAX;
             const MIN_POSITIVE: Self = <$t>::MIN_POSITIVE;
             const NEG_INFINITY: Self = <$t>::NEG_INFINITY;
@@ -131,6 +141,14 @@ macro_rules! impl_real {
             #[inline(always)]
             fn from_usize(n: usize) -> Self {
                 n as $t
+            }
+            #[inline(always)]
+            fn from_u64(n: u64) -> Self {
+                match u32::try_from(n) {
+                    // u32 → f64 is exact, so rounding it once to $t is what the detour gives.
+                    Ok(small) => small as $t,
+                    Err(_) => (n as f64) as $t,
+                }
             }
             #[inline(always)]
             fn exp(self) -> Self {
@@ -180,14 +198,18 @@ macro_rules! impl_real {
     };
 }
 
+// exp, ln and ln_1p of f32: libm's functions made branch-free (`expf.rs`, `logf.rs`,
+// `log1pf.rs`), equal to them bit for bit on every input, so results are unchanged and the
+// Cortex-M4 runs them without calls or branches.
 impl_real!(
     f32,
     "f32",
+    f32::from_bits(0x39b5_04f3), // √(2⁻²³) = √2·2⁻¹², rounded to nearest
     F32_ZERO_BELOW,
-    libm::expf,
+    expf,
     exp_nonpositive_f32,
-    libm::logf,
-    libm::log1pf,
+    logf,
+    log1pf,
     libm::sqrtf,
     libm::powf,
     libm::tanhf,
@@ -196,6 +218,7 @@ impl_real!(
 impl_real!(
     f64,
     "f64",
+    1.0 / 67_108_864.0, // √(2⁻⁵²) = 2⁻²⁶, exact
     F64_ZERO_BELOW,
     libm::exp,
     exp_nonpositive_f64,
@@ -217,6 +240,39 @@ mod tests {
         assert_eq!(<f64 as Real>::LN_2PI, 1.837_877_066_409_345_6_f64);
         assert!((<f64 as Real>::LN_2PI - (2.0 * core::f64::consts::PI).ln()).abs() <= 4.5e-16);
         assert_eq!(<f32 as Real>::LN_2PI, 1.837_877_f32);
+    }
+
+    #[test]
+    fn from_u64_equals_the_detour_through_f64() {
+        let mut n = 1u64;
+        for _ in 0..200_000 {
+            for v in [n, n.wrapping_add(1), n.wrapping_sub(1), n | 0xffff, n.wrapping_mul(3)] {
+                assert_eq!(
+                    <f32 as Real>::from_u64(v).to_bits(),
+                    <f32 as Real>::from_f64(v as f64).to_bits(),
+                    "{v}"
+                );
+                assert_eq!(
+                    <f64 as Real>::from_u64(v).to_bits(),
+                    <f64 as Real>::from_f64(v as f64).to_bits(),
+                    "{v}"
+                );
+            }
+            n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) >> (n % 40);
+        }
+        assert_eq!(<f32 as Real>::from_u64(u64::MAX), 18_446_744_073_709_551_615u64 as f64 as f32);
+    }
+
+    #[test]
+    fn sqrt_epsilon_is_the_rounded_root_of_epsilon() {
+        assert_eq!(<f32 as Real>::SQRT_EPSILON, libm::sqrtf(f32::EPSILON));
+        assert_eq!(<f64 as Real>::SQRT_EPSILON, libm::sqrt(f64::EPSILON));
+        // Correctly rounded: the neighbours square farther from ε (in f64, exactly).
+        let r = <f32 as Real>::SQRT_EPSILON;
+        let err = |v: f32| ((v as f64) * (v as f64) - f32::EPSILON as f64).abs();
+        assert!(
+            err(r) < err(f32::from_bits(r.to_bits() + 1)) && err(r) < err(f32::from_bits(r.to_bits() - 1))
+        );
     }
 
     /// Skipping `fast_exp` below `EXP_ZERO_BELOW` changes no bit: every argument there gives 0.
