@@ -37,6 +37,25 @@ impl<T: Real, const K: usize, const D: usize> GaussianMixture<T, K, D> {
         }
     }
 
+    /// Weights 1/K, means 0, covariances I: a valid model of `kind` without the checks and
+    /// factorizations of [`Self::new`] (U = I; log_norm = ln(1/K) − (D/2) ln 2π, what
+    /// `refresh` gives up to rounding). For storage that a fit overwrites before anyone reads
+    /// it (the monitor's warm-up), so that a monitor-only image links no `new`.
+    pub(crate) fn standard(kind: CovarianceKind) -> Self {
+        let mut m = Self::zeroed(kind);
+        let w = T::ONE / T::from_usize(K);
+        let log_norm = w.ln() - T::from_f64(0.5 * D as f64) * T::LN_2PI;
+        for k in 0..K {
+            m.weights[k] = w;
+            m.log_norm[k] = log_norm;
+            for i in 0..D {
+                m.covariances[k][i][i] = T::ONE;
+                m.precisions_cholesky[k][i][i] = T::ONE;
+            }
+        }
+        m
+    }
+
     /// A mixture from weights (≥ 0, sum 1 within √ε), means and covariances (symmetric positive
     /// definite; zero off the diagonal for `diag`, also equal diagonal for `spherical`).
     /// Errors as [`MixtureMut::refresh`].

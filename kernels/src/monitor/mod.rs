@@ -158,14 +158,7 @@ impl<T: Real, const K: usize, const D: usize, const W: usize> DensityMonitor<T, 
             });
         }
         // Any valid model of the right kind will do: the warm-up fit overwrites all of it.
-        let eye: [[T; D]; D] =
-            core::array::from_fn(|i| core::array::from_fn(|j| if i == j { T::ONE } else { T::ZERO }));
-        let placeholder = GaussianMixture::new(
-            config.batch.kind,
-            [T::ONE / T::from_usize(K); K],
-            [[T::ZERO; D]; K],
-            [eye; K],
-        )?;
+        let placeholder = GaussianMixture::standard(config.batch.kind);
         Ok(Self {
             online: OnlineEm::new(placeholder, config.online)?,
             fitted: false,
@@ -223,7 +216,7 @@ impl<T: Real, const K: usize, const D: usize, const W: usize> DensityMonitor<T, 
         if !self.fitted {
             return self.warm_up(x, rng);
         }
-        let log_density = self.online.model().log_density(x)?;
+        let log_density = score(self.online.model(), x)?;
         if matches!(self.config.alarm, Alarm::FalseAlarmRate(_)) && log_density >= self.floor {
             // Scored before the model learns from it: what a new sample's ln p looks like.
             self.tail.push(log_density);
@@ -272,7 +265,7 @@ impl<T: Real, const K: usize, const D: usize, const W: usize> DensityMonitor<T, 
     /// `OnlineEm::update`) is not in `absorb`'s frame while the refit runs.
     #[inline(never)]
     fn online_step(&mut self, x: &[T; D]) -> Result<T> {
-        self.online.update(x)
+        self.online.update_runtime_sized(x)
     }
 
     /// Batch EM over the window from the current model, in place; on failure keeps the online
@@ -301,7 +294,7 @@ impl<T: Real, const K: usize, const D: usize, const W: usize> DensityMonitor<T, 
         self.tail.clear();
         let model = self.online.model();
         for x in self.window.as_slice() {
-            if let Ok(lp) = model.log_density(x) {
+            if let Ok(lp) = score(model, x) {
                 self.tail.push(lp);
             }
         }
@@ -342,6 +335,21 @@ impl<T: Real, const K: usize, const D: usize, const W: usize> DensityMonitor<T, 
             self.floor = t.quantile - t.scale * T::from_f64(FLOOR_DECADES * core::f64::consts::LN_10);
         }
     }
+}
+
+/// ln p(x) through the runtime-sized core ([`crate::gmm::MixtureRef::log_density`]), the same
+/// bits and errors as [`GaussianMixture::log_density`]: the monitor's batch fits run on the slice routines,
+/// so its scoring and online steps do too, and the image carries one copy of each kernel
+/// instead of a slice one and one unrolled at K and D (issue 18: 3.4 KiB of flash on the
+/// Cortex-M0, 5.3 KiB on the M4F at K = 4, D = 2).
+fn score<T: Real, const K: usize, const D: usize>(model: &GaussianMixture<T, K, D>, x: &[T; D]) -> Result<T> {
+    // The slice routine returns NaN or −∞ for a non-finite x; the fixed one refuses it.
+    if let Some(feature) = x.iter().position(|v| !v.is_finite()) {
+        return Err(Error::NonFiniteSample { sample: 0, feature });
+    }
+    let mut lp = [T::ZERO; K];
+    let mut work = [[T::ZERO; D]; 2];
+    model.view().log_density(x, &mut lp, work.as_flattened_mut())
 }
 
 /// How far below the calibrated threshold predictive scores still count for the calibration,
