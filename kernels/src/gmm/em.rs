@@ -53,6 +53,7 @@ impl<T: Real> Default for FitConfig<T> {
 
 impl<T: Real> FitConfig<T> {
     /// `n_init ≥ 1`, `tol` and `reg_covar` finite and ≥ 0 (`max_iter` 0 is allowed).
+    #[inline(never)]
     pub fn validate(&self) -> Result<()> {
         if self.n_init == 0 {
             return Err(Error::InvalidParameter { name: "n_init", reason: "must be at least 1" });

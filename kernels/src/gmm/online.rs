@@ -54,6 +54,7 @@ impl<T: Real> Default for OnlineConfig<T> {
 
 impl<T: Real> OnlineConfig<T> {
     /// α ∈ (0.5, 1], n0 ≥ 0 and reg_covar ≥ 0, all finite.
+    #[inline(never)]
     pub fn validate(&self) -> Result<()> {
         let half = T::from_f64(0.5);
         if !(self.alpha > half && self.alpha <= T::ONE) {
@@ -285,10 +286,7 @@ impl<T: Real, const K: usize, const D: usize> OnlineEm<T, K, D> {
     ) -> Result<FitReport<T>> {
         self.check_batch(data, config, stats)?;
         self.average = self.model;
-        let mut lp = [T::ZERO; K];
-        let mut work = [[T::ZERO; D]; 2];
-        let mut estep = SerialEStep::new(data.as_flattened(), &mut lp, work.as_flattened_mut());
-        let result = em_loop(&mut self.average.view_mut(), &mut stats.view_mut(), &mut estep, config);
+        let result = self.em_in_scratch(data.as_flattened(), config, stats);
         self.adopt_scratch(result)
     }
 
@@ -333,11 +331,7 @@ impl<T: Real, const K: usize, const D: usize> OnlineEm<T, K, D> {
             None,
         )
         .and_then(|init_reseeded| {
-            let mut lp = [T::ZERO; K];
-            let mut work = [[T::ZERO; D]; 2];
-            let mut estep = SerialEStep::new(flat, &mut lp, work.as_flattened_mut());
-            let mut report =
-                em_loop(&mut self.average.view_mut(), &mut stats.view_mut(), &mut estep, config)?;
+            let mut report = self.em_in_scratch(flat, config, stats)?;
             report.reseeded = report.reseeded.saturating_add(init_reseeded as u32);
             Ok(report)
         });
@@ -364,6 +358,22 @@ impl<T: Real, const K: usize, const D: usize> OnlineEm<T, K, D> {
     /// Commits a batch result computed in the average's storage: on success it becomes the model
     /// and the online state restarts (as [`OnlineEm::new`]); on error the model stays and the
     /// average, overwritten as scratch, restarts from it.
+    /// Batch EM over `flat` (N × D) in the scratch model (the average's storage), shared by
+    /// [`OnlineEm::refine`] and [`OnlineEm::fit`]: out of line, so that an image with both (the
+    /// monitor's) has one copy of the E-step's set-up.
+    #[inline(never)]
+    fn em_in_scratch(
+        &mut self,
+        flat: &[T],
+        config: &FitConfig<T>,
+        stats: &mut SufficientStats<T, K, D>,
+    ) -> Result<FitReport<T>> {
+        let mut lp = [T::ZERO; K];
+        let mut work = [[T::ZERO; D]; 2];
+        let mut estep = SerialEStep::new(flat, &mut lp, work.as_flattened_mut());
+        em_loop(&mut self.average.view_mut(), &mut stats.view_mut(), &mut estep, config)
+    }
+
     fn adopt_scratch(&mut self, result: Result<FitReport<T>>) -> Result<FitReport<T>> {
         self.averaged_samples = 0;
         if result.is_ok() {
