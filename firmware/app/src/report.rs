@@ -428,6 +428,51 @@ mod tests {
         }
     }
 
+    /// The calibrated alarms right after the warm-up ("hot after warm-up", issue 18): the
+    /// false-alarm rate over the first 192 clean samples after the 128-sample warm-up (thresholds
+    /// from the window's own scores at q/10, then from 64 and 128 predictive scores), against
+    /// the rate from sample 512 to 1 023, over 400 streams (75 600 and 200 800 clean samples:
+    /// 76 and 201 alarms expected at 0.1 %). Measured at 1 %: 1 023 alarms early = 1.35 × the
+    /// target, 2 245 later = 1.12 ×; at 0.1 %: 183 = 2.42 × early, 343 = 1.71 × later (and
+    /// 1.31 × over whole 10 000-sample streams, the test above). The excess is real (183 against
+    /// 76 expected is 12 σ of a Poisson count) and transient: the first thresholds extrapolate
+    /// a 0.1 % quantile from the window's own scores and then from 64–128 predictive ones, and
+    /// it fades as the predictive scores accumulate (docs/firmware.md).
+    #[test]
+    fn calibrated_alarms_after_the_warm_up() {
+        let early_end = SENSOR_WINDOW as u32 + 192;
+        for (rate, early_max, late_max) in [(0.01f32, 2.0, 1.4), (0.001, 4.0, 2.2)] {
+            let config = MonitorConfig { alarm: Alarm::FalseAlarmRate(rate), ..sensor_config() };
+            let mut monitor = SensorMonitor::new(config).unwrap();
+            let (mut early, mut early_alarms, mut late, mut late_alarms) = (0u32, 0u32, 0u32, 0u32);
+            for seed in 1000..1400 {
+                let mut source = SyntheticSensor::new(seed, 1024);
+                run_monitor(&mut monitor, &mut source, |t, _, v, _| {
+                    if t < SENSOR_WINDOW as u32 || SyntheticSensor::is_anomaly(t) {
+                        return;
+                    }
+                    let flagged = matches!(v, Verdict::Anomalous { .. }) as u32;
+                    if t < early_end {
+                        early += 1;
+                        early_alarms += flagged;
+                    } else if t >= 512 {
+                        late += 1;
+                        late_alarms += flagged;
+                    }
+                })
+                .unwrap();
+            }
+            let early_ratio = early_alarms as f64 / early as f64 / rate as f64;
+            let late_ratio = late_alarms as f64 / late as f64 / rate as f64;
+            println!(
+                "target {rate}: first 192 after warm-up {early_alarms}/{early} = {early_ratio:.2} ×, \
+                 from 512 on {late_alarms}/{late} = {late_ratio:.2} ×"
+            );
+            assert!(early_ratio > late_ratio, "target {rate}: no early excess");
+            assert!(early_ratio < early_max && late_ratio < late_max, "target {rate}");
+        }
+    }
+
     #[test]
     fn crab_fit_finds_pearsons_two_components() {
         let (m, r) = crabs::fit_f32().unwrap();
