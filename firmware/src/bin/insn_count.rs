@@ -5,6 +5,9 @@
 //! Regions (each `CALLS` calls on fixed inputs, so every count is deterministic):
 //! * `online_update`: `OnlineEm::update`, full, (K, D) = (2, 1), (4, 1), (2, 2), (4, 2);
 //! * `log_density`: `GaussianMixture::log_density`, full, (4, 2);
+//! * `online_update_slice`, `log_density_slice`: the same through the runtime-sized core, as the
+//!   monitor runs them (`online_step` on a copy of the model's slices, `MixtureRef::log_density`;
+//!   issue 18: one copy of each kernel in its image, at this cost per sample), full, (4, 2);
 //! * `estep`: `SufficientStats::accumulate` (E-step of one sample fused with its accumulation),
 //!   D = 2, K = 2 and 4, full and diag;
 //! * `mstep`: `SufficientStats::finish` (the M-step of all K components, including the copy of
@@ -19,7 +22,7 @@
 
 use core::hint::black_box;
 use crabmix_firmware::{crabmix_mark_end, crabmix_mark_start, exit};
-use crabmix_kernels::gmm::{CovarianceKind, OnlineConfig, OnlineEm, SufficientStats};
+use crabmix_kernels::gmm::{CovarianceKind, OnlineConfig, OnlineEm, SufficientStats, online_step};
 
 /// Calls per region.
 const CALLS: u32 = 64;
@@ -129,6 +132,40 @@ fn count_log_density() -> bool {
     })
 }
 
+/// [`count_updates`] and [`count_log_density`] at K = 4, D = 2 through the slice routines the
+/// monitor uses (`DensityMonitor`: `OnlineEm`'s runtime-sized update, the same steps: γ, a copy
+/// of the model, `online_step`, the copy kept on success).
+fn count_runtime_sized() -> bool {
+    let Some(mut m) = model::<4, 2>(CovarianceKind::Full) else { return false };
+    let config = OnlineConfig::default();
+    let (mut lp, mut work) = ([0.0f32; 4], [0.0f32; 4]);
+    let mut n = 0u64;
+    let mut update = |m: &mut crabmix_kernels::gmm::GaussianMixture<f32, 4, 2>, x: &[f32; 2]| {
+        n = n.saturating_add(1);
+        let mut next = *m;
+        let step =
+            online_step(&mut next.view_mut(), x, config.step_size(n), config.reg_covar, &mut lp, &mut work);
+        if step.is_ok() {
+            *m = next;
+        }
+        step.is_ok()
+    };
+    for i in 0..16 {
+        if !update(&mut m, &sample::<4, 2>(i)) {
+            return false;
+        }
+    }
+    let mut ok =
+        region("online_update_slice", 4, 2, CovarianceKind::Full, 0, |i| update(&mut m, &sample::<4, 2>(i)));
+    // A fresh model, as `count_log_density` scores.
+    let Some(scored) = model::<4, 2>(CovarianceKind::Full) else { return false };
+    ok &= region("log_density_slice", 4, 2, CovarianceKind::Full, 0, |i| {
+        let (mut lp, mut work) = ([0.0f32; 4], [0.0f32; 4]);
+        black_box(scored.view().log_density(&sample::<4, 2>(i), &mut lp, &mut work)).is_ok()
+    });
+    ok
+}
+
 /// E-step + accumulation per sample, then the M-step on statistics of `CALLS` samples (every
 /// component holds data, so no re-seeding path runs).
 fn count_em_steps<const K: usize, const D: usize>(kind: CovarianceKind) -> bool {
@@ -153,6 +190,7 @@ fn main() -> ! {
         & count_updates::<2, 2>()
         & count_updates::<4, 2>()
         & count_log_density()
+        & count_runtime_sized()
         & count_em_steps::<2, 2>(CovarianceKind::Full)
         & count_em_steps::<4, 2>(CovarianceKind::Full)
         & count_em_steps::<2, 2>(CovarianceKind::Diag)

@@ -172,3 +172,58 @@ fn calibrated_alarms_on_the_mauna_loa_co2_stream() {
     assert!((0.01 / 1.5..=0.015).contains(&rate), "{alarms}/{normal} = {rate}");
     assert_eq!((spikes, caught), (21, 21));
 }
+
+/// The monitor's verdicts, ln p, thresholds, refitted models and counters, bit for bit, over four
+/// configurations (calibrated and fixed alarms; every initialization; full, diag and spherical;
+/// Polyak averaging asked for) × 5 streams × 3 000 samples: an FNV-1a hash of their bits. The
+/// expected value is that of the monitor before issue 18's footprint work (commit 6241094: the
+/// unrolled fixed-size scoring and online step, averaging kept); the runtime-sized kernels it
+/// runs now must not change one bit.
+#[test]
+fn verdicts_are_those_of_the_unrolled_monitor_bit_for_bit() {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut mix = |v: u64| {
+        h ^= v;
+        h = h.wrapping_mul(0x100_0000_01b3);
+    };
+    let mut flagged = 0u32;
+    for (ci, (alarm, init, avg, kind)) in [
+        (Alarm::FalseAlarmRate(0.001f32), InitMethod::KMeansPlusPlus, None, CovarianceKind::Full),
+        (Alarm::FalseAlarmRate(0.01), InitMethod::KMeans, Some(5), CovarianceKind::Full),
+        (Alarm::LogDensityBelow(-9.0), InitMethod::Random, None, CovarianceKind::Diag),
+        (Alarm::FalseAlarmRate(0.005), InitMethod::RandomFromData, None, CovarianceKind::Spherical),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut c = config::<f32>(-9.0);
+        c.alarm = alarm;
+        c.batch.init = init;
+        c.batch.kind = kind;
+        c.online.average_from = avg;
+        let mut mon = DensityMonitor::<f32, 4, 2, 128>::new(c).unwrap();
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(ci as u64);
+        for seed in 0..5 {
+            for (x, _) in stream(seed + 10 * ci as u64, 3000) {
+                match mon.push(&[x[0] as f32, x[1] as f32], &mut rng) {
+                    Ok(Verdict::WarmingUp) => mix(1),
+                    Ok(Verdict::Normal { log_density }) => mix(2 ^ ((log_density.to_bits() as u64) << 8)),
+                    Ok(Verdict::Anomalous { log_density }) => {
+                        flagged += 1;
+                        mix(3 ^ ((log_density.to_bits() as u64) << 8))
+                    }
+                    Err(_) => mix(4),
+                }
+                mix(mon.threshold().to_bits() as u64);
+            }
+            let m = mon.model().unwrap();
+            for v in m.means().as_flattened().iter().chain(m.covariances().as_flattened().as_flattened()) {
+                mix(v.to_bits() as u64);
+            }
+            let s = mon.stats();
+            mix(((s.refits as u64) << 32) | s.failed_refits as u64);
+            mon.reset();
+        }
+    }
+    assert_eq!((h, flagged), (0xfe3a_5a8f_4d6f_b8da, 1028), "{h:016x} {flagged}");
+}
