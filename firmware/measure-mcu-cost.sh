@@ -52,9 +52,9 @@ paste -d' ' "$OUT/regions.txt" <(sed -n 's/^kcount: region [0-9]* mix: \(.*\) es
          for (i = 9; i <= NF; i++) { split($i, kv, "="); line = line sprintf(" %s=%.1f", kv[1], kv[2] / $5) }
          print line }' >"$OUT/cycles.txt"
 cat "$OUT/cycles.txt"
-[[ $(grep -vc '^#' "$OUT/cycles.txt") -eq 13 ]] || { echo "cycle estimates missing" >&2; fail=1; }
+[[ $(grep -vc '^#' "$OUT/cycles.txt") -eq 15 ]] || { echo "cycle estimates missing" >&2; fail=1; }
 grep -q "insn-count: ok" "$OUT/insn-count.log" || { echo "insn-count kernels failed" >&2; fail=1; }
-[[ $(wc -l <"$OUT/regions.txt") -eq 13 ]] || { echo "instruction counts missing" >&2; fail=1; }
+[[ $(wc -l <"$OUT/regions.txt") -eq 15 ]] || { echo "instruction counts missing" >&2; fail=1; }
 python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$OUT/mcu-cost.json" || fail=1
 
 exit "$fail"
