@@ -364,6 +364,54 @@ fn blocked_handles_overflowing_deviations() {
     let mut want = streaming(&model, &data);
     let mut got = pass(&model, &mut BlockedEStep::new(&data, 1));
     assert_stats_close("overflowing deviations", &mut got, &mut want, 1e-12);
+    // The diagonal kernels drop their r = 0 guard on blocks where x − μ_k cannot overflow; here
+    // it can, and they must keep it.
+    for kind in [CovarianceKind::Diag, CovarianceKind::Spherical] {
+        let model = Mixture::<f64>::new(kind, 1, vec![0.5, 0.5], vec![-big, big], vec![1.0, 1.0]).unwrap();
+        let mut want = streaming(&model, &data);
+        let mut got = pass(&model, &mut BlockedEStep::new(&data, 1));
+        assert_stats_close(&format!("overflowing deviations, {kind:?}"), &mut got, &mut want, 1e-12);
+    }
+}
+
+/// `diag` on data far from zero (every feature offset by 10⁴, components of width ~1 a few
+/// widths apart): the f32 blocked statistics, shifted by each component's mean, match the f64
+/// streaming pass on the same (f32-rounded) samples and model within f32's digits, which an
+/// unshifted Σ r x² − (Σ r x)² / n would lose (x² ≈ 10⁸ against a spread of ~1).
+#[test]
+fn blocked_diag_f32_keeps_its_digits_far_from_zero() {
+    let (d, k, offset) = (5, 3, 1.0e4);
+    let (model, data) = problem_of_kind::<f64>(CovarianceKind::Diag, 4 * BLOCK_ROWS + 17, d, k, 21);
+    let means: Vec<f64> = model.means().iter().map(|m| m + offset).collect();
+    let model = Mixture::<f64>::new(
+        CovarianceKind::Diag,
+        d,
+        model.weights().to_vec(),
+        means,
+        model.covariances().to_vec(),
+    )
+    .unwrap()
+    .cast::<f32>()
+    .unwrap();
+    let data: Vec<f32> = data.iter().map(|&v| (v + offset) as f32).collect();
+    let mut got = pass(&model, &mut BlockedEStep::new(&data, d));
+    let model64 = model.cast::<f64>().unwrap();
+    let data64: Vec<f64> = data.iter().map(|&v| v as f64).collect();
+    let mut want64 = streaming(&model64, &data64);
+    let (g, w) = (got.view_mut(), want64.view_mut());
+    let (g, w) = (g.as_ref(), w.as_ref());
+    for c in 0..k {
+        let (n_g, n_w) = (g.resp_sums()[c] as f64, w.resp_sums()[c]);
+        assert!((n_g - n_w).abs() <= 1e-4 * n_w, "n_{c}: {n_g} vs {n_w}");
+        for i in 0..d {
+            // The variance about the component mean, the M-step's quantity.
+            let var = |s1: f64, s2: f64, n: f64| s2 / n - (s1 / n) * (s1 / n);
+            let at = c * d * d + i * d + i;
+            let vg = var(g.s1()[c * d + i] as f64, g.s2()[at] as f64, n_g);
+            let vw = var(w.s1()[c * d + i], w.s2()[at], n_w);
+            assert!((vg - vw).abs() <= 1e-3 * vw, "var_{c},{i}: f32 blocked {vg} vs f64 streaming {vw}");
+        }
+    }
 }
 
 /// A finite sample ~1e36 from a tight, correlated component in f32: that component's

@@ -11,7 +11,8 @@
 //!    upper triangular, so only its D(D+1)/2 entries are multiplied) with ‖y_b‖² summed as each
 //!    column of Y is made, over strips of L samples held in registers (a register-blocked
 //!    micro-kernel: two columns of Y per pass over Δ's rows); `diag`/`spherical`,
-//!    Σ_i ((x_i − μ_ki) u_ii)²;
+//!    Σ_i ((x_i − μ_ki) u_ii)² for four components per pass over the block's rows (each strip
+//!    of x loaded once for four components' multiply-adds);
 //! 2. responsibilities for the whole block, the kernels' `responsibilities_in_place` formula
 //!    computed a component at a time over all rows with the branch-free eˣ and ln(1 + t) of
 //!    [`crate::math`] (f32 at 8 lanes, f64 at 4 under AVX2); a block with a bad row (non-finite
@@ -20,7 +21,9 @@
 //! 3. n_k += Σ r, s1_k += Rᵀ Δ, and the weighted Gram matrix s2_k += (r ⊙ Δ)ᵀ Δ as a
 //!    lane-parallel matrix product over the block (`full`/`tied`: the upper triangle in 2 × 2
 //!    register tiles, per-lane sums kept over the chunk, then added and mirrored into the full
-//!    square the kernels' layout keeps before merging; `diag`/`spherical`: the diagonal).
+//!    square the kernels' layout keeps before merging; `diag`/`spherical`: n_k, s1_k and the
+//!    diagonal of s2_k in one fused pass per component, nothing stored but per-lane sums, and
+//!    no r = 0 guard on blocks where x − μ_k cannot overflow).
 //!
 //! The deviations are taken from each component's own mean (x − μ_k, then the product), not as
 //! X U_k − μ_k U_k from one global centre: the latter subtracts two large numbers when a
@@ -140,6 +143,9 @@ struct Factors<'m, T> {
     ucols: Vec<T>,
     means: &'m [T],
     log_norm: &'m [T],
+    /// Every |μ_ki| ≤ [`Factors::BOUND`]: with a block's samples bounded too, x − μ_k cannot
+    /// overflow, and the `diag` statistics need no guard against 0 · ∞.
+    means_bounded: bool,
 }
 
 impl<'m, T: Real> Factors<'m, T> {
@@ -160,7 +166,14 @@ impl<'m, T: Real> Factors<'m, T> {
                 }
             }
         }
-        Self { shape, full, ucols, means: model.means(), log_norm: model.log_norm() }
+        let means = model.means();
+        let means_bounded = means.iter().all(|m| m.abs() <= Self::bound());
+        Self { shape, full, ucols, means, log_norm: model.log_norm(), means_bounded }
+    }
+
+    /// T::MAX / 4: |x|, |μ| ≤ this keeps x − μ finite (with a wide margin).
+    fn bound() -> T {
+        T::MAX * T::from_f64(0.25)
     }
 
     /// Entries of s2_k the block kernels compute: the upper triangle, or the diagonal.
@@ -186,6 +199,10 @@ struct Partial<T> {
     /// chunk so far (entry e of component k at `(k · entries + e) · L`): the lanes are added
     /// into s2 once per chunk, not once per block.
     s2_lanes: Vec<T>,
+    /// `diag`/`spherical`: the L partial sums of s1_ki (at `(k · D + i) · L`) and of n_k (at
+    /// `k · L`), added into s1 and resp once per chunk like `s2_lanes`.
+    s1_lanes: Vec<T>,
+    n_lanes: Vec<T>,
     worst: Vec<T>,
     totals: Totals<T>,
 }
@@ -199,6 +216,8 @@ impl<T: Real> Partial<T> {
             s1: vec![T::ZERO; k * d],
             s2: vec![T::ZERO; k * d * d],
             s2_lanes: vec![T::ZERO; k * f.s2_entries() * lanes],
+            s1_lanes: vec![T::ZERO; if f.full { 0 } else { k * d * lanes }],
+            n_lanes: vec![T::ZERO; if f.full { 0 } else { k * lanes }],
             worst: vec![T::ZERO; d],
             totals: Totals::default(),
         }
@@ -310,12 +329,16 @@ fn accumulate_chunk_lanes<T: Real, const FMA: bool, const LE: usize, const LM: u
     // of the upper triangle's entries (or of the diagonal's).
     let (k_n, entries) = (shape.components, f.s2_entries());
     for k in 0..k_n {
+        if !f.full {
+            p.resp[k] = hsum(&lanes_at::<T, LM>(&p.n_lanes, k * LM));
+        }
         let s2 = &mut p.s2[k * d * d..(k + 1) * d * d];
         let mut lanes = p.s2_lanes[k * entries * LM..(k + 1) * entries * LM].chunks_exact(LM);
         for i in 0..d {
             if !f.full {
                 let acc: &[T; LM] = lanes.next().expect("diagonal entries").try_into().expect("LM");
                 s2[i * d + i] = hsum(acc);
+                p.s1[k * d + i] = hsum(&lanes_at::<T, LM>(&p.s1_lanes, (k * d + i) * LM));
                 continue;
             }
             for j in i..d {
@@ -347,32 +370,41 @@ fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize>(
     let nb = block.len() / d;
     // Whole strips; the padding samples are zeros, get zero responsibility and are never observed.
     let np = nb.div_ceil(LE) * LE;
-    let mut finite = true;
-    for (b, x) in block.chunks_exact(d).enumerate() {
-        for (i, &v) in x.iter().enumerate() {
-            finite &= v.is_finite();
-            s.xt[i * BLOCK_ROWS + b] = v;
+    // Feature by feature: strided loads from the block (in L1) and contiguous stores; sample by
+    // sample, the D stores 2 KiB apart (f64) were a seventh of the diag pass.
+    for i in 0..d {
+        for (o, x) in s.xt[i * BLOCK_ROWS..i * BLOCK_ROWS + nb].iter_mut().zip(block.chunks_exact(d)) {
+            *o = x[i];
         }
     }
+    // Checked on the transposed rows, where the test vectorizes (checked per element while
+    // transposing, it stayed scalar and cost a sixth of the f32 diag pass): |x| ≤ T::MAX / 4
+    // implies finite, and only a block that fails it looks for the non-finite entries.
+    let bound = Factors::<T>::bound();
+    let bounded = (0..d).all(|i| strip_row(&s.xt, i, nb).iter().fold(true, |a, v| a & (v.abs() <= bound)));
+    let finite = bounded || block.iter().all(|v| v.is_finite());
+    let bounded = bounded && f.means_bounded;
     for i in 0..d {
         s.xt[i * BLOCK_ROWS + nb..i * BLOCK_ROWS + np].fill(T::ZERO);
     }
-    for k in 0..k_n {
-        let mu = &f.means[k * d..(k + 1) * d];
-        let out = &mut s.lp[k * BLOCK_ROWS..k * BLOCK_ROWS + np];
-        if f.full {
+    if f.full {
+        for k in 0..k_n {
+            let mu = &f.means[k * d..(k + 1) * d];
+            let out = &mut s.lp[k * BLOCK_ROWS..k * BLOCK_ROWS + np];
             deviations(&s.xt, mu, np, &mut s.dev);
             log_probs_full::<T, FMA, LE>(f.u(k), d, &s.dev, f.log_norm[k], out);
-        } else {
-            log_probs_diag::<T, FMA, LE>(f.u(k), &s.xt, mu, f.log_norm[k], out);
         }
+    } else {
+        // At most 32 accumulated values per strip (four components × 8 f64 or × 8 f32): with
+        // 64 (f32 at 16 lanes) LLVM left the loop scalar, the accumulators on the stack.
+        log_probs_diag_all::<T, FMA, 8>(f, &s.xt, np, &mut s.lp);
     }
     // Responsibilities strip by strip (vectorized); when a row is bad (non-finite sample, zero
     // density, a NaN log-probability from an overflowed Mahalanobis sum), row by row through the
     // kernels' functions instead, in row order, so that the first failing row is the one
     // reported (a non-finite row yields NaN log-probabilities, caught before any statistic is
     // added) and an overflow counts as zero density, as in the streaming pass.
-    if !finite || !strip_maxima::<T, LE>(&s.lp, k_n, nb, &mut s.max, &mut s.top) {
+    if !finite || !strip_maxima::<T, LM>(&s.lp, k_n, nb, np, &mut s.max, &mut s.top) {
         for (b, x) in block.chunks_exact(d).enumerate() {
             if !finite {
                 if let Some(feature) = x.iter().position(|v| !v.is_finite()) {
@@ -394,7 +426,23 @@ fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize>(
         s.lp[k * BLOCK_ROWS + nb..k * BLOCK_ROWS + np].fill(T::ZERO);
     }
     let entries = f.s2_entries();
-    for k in 0..k_n {
+    if !f.full {
+        for k in 0..k_n {
+            let r = &s.lp[k * BLOCK_ROWS..k * BLOCK_ROWS + np];
+            let (n, s1, s2) = (
+                &mut p.n_lanes[k * LM..(k + 1) * LM],
+                &mut p.s1_lanes[k * d * LM..(k + 1) * d * LM],
+                &mut p.s2_lanes[k * d * LM..(k + 1) * d * LM],
+            );
+            let mu = &f.means[k * d..(k + 1) * d];
+            if bounded {
+                moments_diag::<T, FMA, LM, false>(&s.xt, mu, r, n, s1, s2);
+            } else {
+                moments_diag::<T, FMA, LM, true>(&s.xt, mu, r, n, s1, s2);
+            }
+        }
+    }
+    for k in (0..k_n).filter(|_| f.full) {
         let r = &s.lp[k * BLOCK_ROWS..k * BLOCK_ROWS + np];
         p.resp[k] += weigh::<T, LM>(
             &s.xt,
@@ -406,11 +454,7 @@ fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize>(
             &mut p.s1[k * d..(k + 1) * d],
         );
         let lanes = &mut p.s2_lanes[k * entries * LM..(k + 1) * entries * LM];
-        if f.full {
-            second_moments_full::<T, FMA, LM>(&s.wdev, &s.dev, d, np, lanes);
-        } else {
-            second_moments_diag::<T, FMA, LM>(&s.wdev, &s.dev, d, np, lanes);
-        }
+        second_moments_full::<T, FMA, LM>(&s.wdev, &s.dev, d, np, lanes);
     }
     let mut v = p.view(f.shape);
     for (b, x) in block.chunks_exact(d).enumerate() {
@@ -497,31 +541,98 @@ fn log_probs_full<T: Real, const FMA: bool, const L: usize>(
     }
 }
 
-/// `diag`/`spherical`: out_b = log_norm − ½ Σ_i ((x_ib − μ_i) u_ii)², terms added in order
-/// i = 0 … D−1 as in `MixtureRef::component_log_probs`, over strips of L samples.
+/// `diag`/`spherical`: lp(k, b) = log_norm_k − ½ Σ_i ((x_ib − μ_ki) u_kii)² for every component,
+/// terms added in order i = 0 … D−1 as in `MixtureRef::component_log_probs`, over strips of L
+/// samples and groups of up to four components, so each strip of x loaded from the block feeds
+/// four components' multiply-adds (four independent add chains) instead of one.
 #[inline(always)]
-fn log_probs_diag<T: Real, const FMA: bool, const L: usize>(
-    udiag: &[T],
+fn log_probs_diag_all<T: Real, const FMA: bool, const L: usize>(
+    f: &Factors<'_, T>,
     xt: &[T],
-    mu: &[T],
-    log_norm: T,
-    out: &mut [T],
+    np: usize,
+    lp: &mut [T],
 ) {
+    let k_n = f.shape.components;
+    let mut k = 0;
+    while k < k_n {
+        k += match k_n - k {
+            1 => log_probs_diag::<T, FMA, L, 1>(f, k, xt, np, lp),
+            2 | 3 => log_probs_diag::<T, FMA, L, 2>(f, k, xt, np, lp),
+            _ => log_probs_diag::<T, FMA, L, 4>(f, k, xt, np, lp),
+        };
+    }
+}
+
+/// [`log_probs_diag_all`] for components k0 … k0 + G − 1; returns G.
+#[inline(always)]
+fn log_probs_diag<T: Real, const FMA: bool, const L: usize, const G: usize>(
+    f: &Factors<'_, T>,
+    k0: usize,
+    xt: &[T],
+    np: usize,
+    lp: &mut [T],
+) -> usize {
+    let d = f.shape.features;
     let half = T::from_f64(0.5);
     let madd = T::madd::<FMA>;
-    for (st, o) in out.chunks_exact_mut(L).enumerate() {
-        let s = st * L;
-        let mut m = [T::ZERO; L];
-        for (i, (&u, &mi)) in udiag.iter().zip(mu).enumerate() {
+    let u: [&[T]; G] = core::array::from_fn(|g| &f.u(k0 + g)[..d]);
+    let mu: [&[T]; G] = core::array::from_fn(|g| &f.means[(k0 + g) * d..(k0 + g + 1) * d]);
+    for s in (0..np).step_by(L) {
+        let mut m = [[T::ZERO; L]; G];
+        for i in 0..d {
             let x = lane::<T, L>(xt, i, s);
-            for l in 0..L {
-                let y = (x[l] - mi) * u;
-                m[l] = madd(y, y, m[l]);
+            for (m, (u, mu)) in m.iter_mut().zip(u.iter().zip(&mu)) {
+                let (ui, mi) = (u[i], mu[i]);
+                for l in 0..L {
+                    let y = (x[l] - mi) * ui;
+                    m[l] = madd(y, y, m[l]);
+                }
             }
         }
-        for l in 0..L {
-            o[l] = log_norm - half * m[l];
+        for (g, m) in m.iter().enumerate() {
+            let (o, ln) =
+                (&mut lp[(k0 + g) * BLOCK_ROWS + s..(k0 + g) * BLOCK_ROWS + s + L], f.log_norm[k0 + g]);
+            for l in 0..L {
+                o[l] = ln - half * m[l];
+            }
         }
+    }
+    G
+}
+
+/// `diag`/`spherical` statistics of one component over the block, fused (nothing stored but the
+/// lanes): with δ_ib = x_ib − μ_i, lane l of n += r_b, of s1_i += r_b δ_ib and of s2_i +=
+/// r_b δ_ib² for b ≡ l (mod L), strip by strip in sample order. `GUARD`: δ is taken as 0 where
+/// r_b = 0, as the streaming pass skips those samples, for blocks where δ may overflow to ±∞
+/// (then 0 · ∞ would be NaN); elsewhere r_b = 0 adds exact zeros and the select is left out.
+#[inline(always)]
+fn moments_diag<T: Real, const FMA: bool, const L: usize, const GUARD: bool>(
+    xt: &[T],
+    mu: &[T],
+    r: &[T],
+    n: &mut [T],
+    s1: &mut [T],
+    s2: &mut [T],
+) {
+    let mut acc = lanes_at::<T, L>(n, 0);
+    for rs in r.chunks_exact(L) {
+        for l in 0..L {
+            acc[l] += rs[l];
+        }
+    }
+    n.copy_from_slice(&acc);
+    for (i, &m) in mu.iter().enumerate() {
+        let (mut a1, mut a2) = (lanes_at::<T, L>(s1, i * L), lanes_at::<T, L>(s2, i * L));
+        for (x, rs) in strip_row(xt, i, r.len()).chunks_exact(L).zip(r.chunks_exact(L)) {
+            for l in 0..L {
+                let dv = if !GUARD || rs[l] > T::ZERO { x[l] - m } else { T::ZERO };
+                let w = rs[l] * dv;
+                a1[l] += w;
+                a2[l] = T::madd::<FMA>(w, dv, a2[l]);
+            }
+        }
+        s1[i * L..(i + 1) * L].copy_from_slice(&a1);
+        s2[i * L..(i + 1) * L].copy_from_slice(&a2);
     }
 }
 
@@ -534,13 +645,14 @@ fn strip_maxima<T: Real, const L: usize>(
     lp: &[T],
     k_n: usize,
     nb: usize,
+    np: usize,
     max: &mut [T],
     top: &mut [T],
 ) -> bool {
-    let np = nb.div_ceil(L) * L;
     let (max, top) = (&mut max[..np], &mut top[..np]);
     // Strip by strip with the running maxima in registers, stored once: updating them in memory
-    // component by component made LLVM emit masked stores (microcoded on AMD).
+    // component by component made LLVM emit masked stores (microcoded on AMD), and so did strips
+    // of 32 f32 (the caller passes the M-step's 8 f64 or 16 f32: two registers each).
     for (st, (ms, ts)) in max.chunks_exact_mut(L).zip(top.chunks_exact_mut(L)).enumerate() {
         let (mut m, mut t) = ([T::NEG_INFINITY; L], [T::ZERO; L]);
         for k in 0..k_n {
@@ -707,25 +819,6 @@ fn second_moments_full<T: Real, const FMA: bool, const L: usize>(
             j += 2;
         }
         i += 2;
-    }
-}
-
-/// `diag`/`spherical`: lane l of s2(i, i) += Σ_{b ≡ l (mod L)} w(i, b) δ(i, b), the diagonal of
-/// the weighted Gram matrix (L values per entry in `s2_lanes`, entries in order i = 0 … D−1).
-#[inline(always)]
-fn second_moments_diag<T: Real, const FMA: bool, const L: usize>(
-    w: &[T],
-    dev: &[T],
-    d: usize,
-    np: usize,
-    s2_lanes: &mut [T],
-) {
-    for i in 0..d {
-        let mut acc = lanes_at::<T, L>(s2_lanes, i * L);
-        for (x, y) in strip_row(w, i, np).chunks_exact(L).zip(strip_row(dev, i, np).chunks_exact(L)) {
-            mac::<T, FMA, L>(&mut acc, x.try_into().expect("L"), y.try_into().expect("L"));
-        }
-        s2_lanes[i * L..(i + 1) * L].copy_from_slice(&acc);
     }
 }
 
