@@ -820,13 +820,14 @@ fn check_vae<T: ShimMlpScalar>() -> f64 {
 
 #[test]
 fn vae_step_f64_matches_kernels_vae_trainer() {
-    let dev = check_vae::<f64>();
+    // Bernoulli vs the fixed-size trainer; both Gaussians vs the runtime-shaped core.
+    let dev = check_vae::<f64>().max(check_gaussian_vae_shapes::<f64>());
     assert!(dev < 1e-12, "{dev}");
 }
 
 #[test]
 fn vae_step_f32_matches_kernels_vae_trainer() {
-    let dev = check_vae::<f32>();
+    let dev = check_vae::<f32>().max(check_gaussian_vae_shapes::<f32>());
     assert!(dev < 1e-5, "{dev}");
 }
 
@@ -977,23 +978,49 @@ fn check_gaussian_vae<T: ShimMlpScalar>(
     worst
 }
 
-#[test]
-fn gaussian_vae_step_f64_matches_kernels_core() {
+/// [`check_gaussian_vae`] for both Gaussian likelihoods at two shapes: one tile and one chunk;
+/// then two hidden layers, ragged tiles and a batch past a tile. The worst deviation.
+fn check_gaussian_vae_shapes<T: ShimMlpScalar>() -> f64 {
     use crabmix::kernels::models::vae_net::VaeLikelihood::{GaussianLearned, GaussianUnit};
-    for lik in [GaussianUnit, GaussianLearned] {
-        // One tile and one chunk; then two hidden layers, ragged tiles and a batch past a tile.
-        let a = check_gaussian_vae::<f64>(lik, 6, &[16], 2, 20);
-        let b = check_gaussian_vae::<f64>(lik, 5, &[12, 7], 3, 37);
-        assert!(a.max(b) < 1e-12, "{lik:?}: {a} {b}");
-    }
+    [GaussianUnit, GaussianLearned].into_iter().fold(0.0f64, |w, lik| {
+        let a = check_gaussian_vae::<T>(lik, 6, &[16], 2, 20);
+        w.max(a).max(check_gaussian_vae::<T>(lik, 5, &[12, 7], 3, 37))
+    })
 }
 
+/// The device training loop with the learned-variance Gaussian on standardized data: features at
+/// scales 1 to 100 and offsets up to 50 (so training on the raw values would start with a
+/// log-likelihood near −10⁴ per row); `train_on_device` standardizes them as the CPU trainer
+/// does, the ELBO rises, and the host model scores the rows close to the device's last epoch.
 #[test]
-fn gaussian_vae_step_f32_matches_kernels_core() {
-    use crabmix::kernels::models::vae_net::VaeLikelihood::{GaussianLearned, GaussianUnit};
-    for lik in [GaussianUnit, GaussianLearned] {
-        let a = check_gaussian_vae::<f32>(lik, 6, &[16], 2, 20);
-        let b = check_gaussian_vae::<f32>(lik, 5, &[12, 7], 3, 37);
-        assert!(a.max(b) < 1e-5, "{lik:?}: {a} {b}");
-    }
+fn gaussian_learned_training_loop_standardizes_like_the_cpu_trainer() {
+    use crabmix::train::data::Standardization;
+    use crabmix::train::vae_model::{LikelihoodKind, VaeArch, VaeModel, VaeTrainConfig, train_on_device};
+    let mut g = Xoshiro256PlusPlus::seed_from_u64(14);
+    // 64 rows of 4 features: a 1-d latent t, features a·t + offset + small noise.
+    let (scale, offset) = ([1.0f32, 10.0, 100.0, 3.0], [0.0f32, 50.0, -20.0, 5.0]);
+    let data: Vec<f32> = (0..64)
+        .flat_map(|_| {
+            let t = 2.0 * uniform(&mut g) as f32 - 1.0;
+            let noise: [f32; 4] = core::array::from_fn(|_| 0.05 * (uniform(&mut g) as f32 - 0.5));
+            (0..4).map(move |i| scale[i] * (t + noise[i]) + offset[i])
+        })
+        .collect();
+    let arch =
+        VaeArch { features: 4, hidden: vec![8], latent: 1, likelihood: LikelihoodKind::GaussianLearned };
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(2);
+    let mut model = VaeModel::new(arch, Some(Standardization::fit(&data, 4)), &mut rng).unwrap();
+    let config = VaeTrainConfig { epochs: 10, batch: 16, lr: 2e-2 };
+    let curves =
+        train_on_device(&shim::ShimKernels, &mut model, &data, &[], &config, &mut rng, 3, &mut |_, _, _| {})
+            .unwrap();
+    let e = &curves.elbo_per_epoch;
+    eprintln!("gaussian-learned device ELBO per epoch {e:?}");
+    assert_eq!(e.len(), 10);
+    // Standardized rows start near −(X/2)(ln 2π + 1) ≈ −5.7 per row, far above raw-scale values.
+    assert!(e[0] > -30.0 && e[9] > e[0] + 1.0, "device ELBO per epoch {e:?}");
+    let lv = model.decoder_log_var().unwrap();
+    assert!(lv.iter().any(|v| *v != 0.0), "the learned ln σ² trained: {lv:?}");
+    let (ll, kl) = model.mean_elbo(&data, 4, &mut rng);
+    assert!(((ll - kl) - e[9]).abs() < 1.5, "host ELBO {} vs device {}", ll - kl, e[9]);
 }

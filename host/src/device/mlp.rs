@@ -385,8 +385,8 @@ impl<T: GpuScalar, K: MlpKernels<T>> DeviceVae<T, K> {
     }
 
     /// A VAE with encoder `body` (X → H; at least one layer), heads H → Z (μ and ln σ², identity)
-    /// and `decoder` (Z → X, the last layer's outputs being logits), for batches of `batch`
-    /// rows. `params` is flat in the crate's order: body layers, μ head (w, b), ln σ² head
+    /// and `decoder` (Z → X, the last layer's outputs being the Bernoulli's logits or the
+    /// Gaussians' mean), for batches of `batch` rows. `params` is flat in the crate's order: body layers, μ head (w, b), ln σ² head
     /// (w, b), decoder layers — `vae.encoder.visit_params` then `vae.decoder.visit_params` —
     /// then, for [`VaeLikelihood::GaussianLearned`], the X ln σ² (`vae_net`'s `param_ranges`).
     #[allow(clippy::too_many_arguments)] // the shape, its parameters and the optimizer
