@@ -223,6 +223,40 @@ __device__ void bce_logits_rows(const T* __restrict__ logits, const T* __restric
     loss[r] = s * norm;
 }
 
+// Gaussian −ln p(x | out) per row of N entries, unit variance (learned = 0) or per-feature
+// ln σ² = log_var[i] (learned = 1); the VAE's GaussianUnit and GaussianLearned likelihoods
+// (kernels/src/models/vae.rs Likelihood::GaussianUnit, kernels/src/mlp/loss.rs gaussian_nll_slice):
+//   unit:    loss[r] = ½ (Σ_i (m − x)² + N ln 2π),          grad[r][i] = (m − x)·scale
+//   learned: loss[r] = ½ Σ_i (ln 2π + ℓ_i + (m − x)² e^{−ℓ_i}),
+//            grad[r][i] = ((m − x) e^{−ℓ_i})·scale,  grad_lv_rows[r][i] = scale·½(1 − (m − x)² e^{−ℓ_i})
+// (the rows of grad_lv_rows are summed in row order by mlp_sum_chunks; unit writes none of it).
+// One thread per row; same operation order as the crate, so f64 agrees to rounding.
+template <class T>
+__device__ void gaussian_nll_rows(const T* __restrict__ mean, const T* __restrict__ target,
+                                  const T* __restrict__ log_var, i64 batch, int n, int learned, T scale,
+                                  T* __restrict__ loss, T* __restrict__ grad, T* __restrict__ grad_lv_rows) {
+    const i64 r = (i64)blockIdx.x * blockDim.x + threadIdx.x;
+    if (r >= batch) return;
+    const T ln_2pi = T(1.8378770664093454836);
+    const T half = T(0.5);
+    T s = 0;
+    for (int i = 0; i < n; ++i) {
+        const T d = mean[r * n + i] - target[r * n + i];
+        if (learned) {
+            const T l = log_var[i];
+            const T inv_var = c_exp(-l);
+            const T q = d * d * inv_var;
+            s += ln_2pi + l + q;
+            grad[r * n + i] = d * inv_var * scale;
+            grad_lv_rows[r * n + i] = scale * (half * (T(1) - q));
+        } else {
+            s += d * d;
+            grad[r * n + i] = d * scale;
+        }
+    }
+    loss[r] = learned ? half * s : half * (s + T(n) * ln_2pi);
+}
+
 // One Adam step per element (kernels/src/mlp/optim.rs `Adam::step`), e < len:
 //   g ← g + wd·p;  m ← β₁ m + (1 − β₁) g;  v ← β₂ v + (1 − β₂) g²;
 //   p ← p − step_size · m / (√v / sqrt_bc2 + eps)
@@ -272,6 +306,13 @@ __device__ void adam_elem(T* __restrict__ p, const T* __restrict__ grad, T* __re
     extern "C" __global__ void bce_logits_rows_##SUFFIX(const T* logits, const T* target, i64 batch, \
                                                        int n, T norm, T scale, T* loss, T* grad) {    \
         bce_logits_rows<T>(logits, target, batch, n, norm, scale, loss, grad);                        \
+    }                                                                                                 \
+    extern "C" __global__ void gaussian_nll_rows_##SUFFIX(const T* mean, const T* target,           \
+                                                         const T* log_var, i64 batch, int n,          \
+                                                         int learned, T scale, T* loss, T* grad,      \
+                                                         T* grad_lv_rows) {                           \
+        gaussian_nll_rows<T>(mean, target, log_var, batch, n, learned, scale, loss, grad,             \
+                             grad_lv_rows);                                                           \
     }                                                                                                 \
     extern "C" __global__ void adam_step_##SUFFIX(T* p, const T* grad, T* m, T* v, i64 len, T b1,    \
                                                  T b2, T eps, T wd, T step_size, T sqrt_bc2) {        \

@@ -630,10 +630,19 @@ fn wgan_sample_and_critic_read_everything_from_the_model_file() {
     // `auto` says which backend ran (the CPU here: no device kernels for the WGAN).
     let o = ok(&["wgan", "train", &s(&data), "--iterations", "2", "--backend", "auto", "-o", &m]);
     assert!(text(&o.stderr).contains("backend: cpu (the WGAN has no device kernels yet)"));
-    // A Gaussian VAE has no device kernels either: `auto` falls back, `cuda` refuses.
+    // Both Gaussian VAEs have device kernels: with no device here, `auto` falls back saying why
+    // (one line, not the likelihood) and `cuda` refuses.
     let v = s(&d.join("v.json"));
-    let args = ["vae", "train", &s(&data), "--likelihood", "gaussian", "--epochs", "1", "-o", &v];
-    let o = ok(&[&args[..], &["--backend", "auto"]].concat());
-    assert!(text(&o.stderr).contains("backend: cpu (the device pipeline has the Bernoulli likelihood only)"));
-    fails(&[&args[..], &["--backend", "cuda"]].concat(), "--backend cuda: the device pipeline");
+    for lik in ["gaussian", "gaussian-learned"] {
+        let args = ["vae", "train", &s(&data), "--likelihood", lik, "--epochs", "1", "-o", &v];
+        let o = ok(&[&args[..], &["--backend", "auto"]].concat());
+        let err = text(&o.stderr);
+        let said: Vec<&str> = err.lines().filter(|l| l.contains("backend:")).collect();
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(
+            said[0].starts_with("crabmix: backend: cpu (") && !said[0].contains("likelihood"),
+            "{said:?}"
+        );
+        fails(&[&args[..], &["--backend", "cuda"]].concat(), "--backend cuda: ");
+    }
 }

@@ -820,13 +820,14 @@ fn check_vae<T: ShimMlpScalar>() -> f64 {
 
 #[test]
 fn vae_step_f64_matches_kernels_vae_trainer() {
-    let dev = check_vae::<f64>();
+    // Bernoulli vs the fixed-size trainer; both Gaussians vs the runtime-shaped core.
+    let dev = check_vae::<f64>().max(check_gaussian_vae_shapes::<f64>());
     assert!(dev < 1e-12, "{dev}");
 }
 
 #[test]
 fn vae_step_f32_matches_kernels_vae_trainer() {
-    let dev = check_vae::<f32>();
+    let dev = check_vae::<f32>().max(check_gaussian_vae_shapes::<f32>());
     assert!(dev < 1e-5, "{dev}");
 }
 
@@ -871,4 +872,155 @@ fn vae_training_loop_runs_through_the_device_pipeline() {
     let (ll, kl) = model.mean_elbo(&data, 4, &mut rng);
     assert!(((ll - kl) - e[7]).abs() < 1.0, "host ELBO {} vs device {}", ll - kl, e[7]);
     assert!(model.to_json(None).is_some(), "finite parameters");
+}
+
+/// Two VAE training steps with a Gaussian likelihood (unit variance, or X learned per-feature
+/// ln σ², started away from 0) through the shim vs the kernels' runtime-shaped core
+/// (`vae_net::step`, which equals `VaeTrainer::step_with` bit for bit) on the same parameters,
+/// data and ε (the shim's Philox draws): batch ELBO terms, gradient of −L_B (ln σ² included) and
+/// parameters after each Adam update. `hidden` is the encoder body's widths (ReLU; the decoder
+/// mirrors them, linear output). Returns the largest relative deviation.
+fn check_gaussian_vae<T: ShimMlpScalar>(
+    lik: crabmix::kernels::models::vae_net::VaeLikelihood,
+    features: usize,
+    hidden: &[usize],
+    latent: usize,
+    batch: usize,
+) -> f64 {
+    use crabmix::kernels::mlp::optim::SliceAdam;
+    use crabmix::kernels::mlp::{ActivationKind as K, Architecture, LayerSpec};
+    use crabmix::kernels::models::vae_net::{self, VaeShape};
+    let mut sizes = vec![features];
+    sizes.extend(hidden);
+    let enc: Vec<LayerSpec<T>> = sizes.windows(2).map(|w| LayerSpec::new(w[0], w[1], K::Relu)).collect();
+    let mut d = vec![latent];
+    d.extend(hidden.iter().rev());
+    d.push(features);
+    let n_dec = d.len() - 1;
+    let dec: Vec<LayerSpec<T>> = (0..n_dec)
+        .map(|l| LayerSpec::new(d[l], d[l + 1], if l + 1 == n_dec { K::Identity } else { K::Relu }))
+        .collect();
+    let shape =
+        VaeShape::new(Architecture::new(&enc).unwrap(), latent, Architecture::new(&dec).unwrap(), lik)
+            .unwrap();
+    let to_dev = |l: &[LayerSpec<T>]| -> Vec<DenseSpec> {
+        let act =
+            |k: K<T>| if matches!(k, K::Relu) { ActivationKind::Relu } else { ActivationKind::Identity };
+        l.iter().map(|s| DenseSpec::new(s.inputs, s.outputs, act(s.activation))).collect()
+    };
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(51);
+    let mut params = vec![T::ZERO; shape.params_len()];
+    shape.init_params(&mut params, Init::XavierNormal, &mut rng).unwrap();
+    // Non-zero biases and ln σ² ∈ [−0.6, 0.6], so their gradients are exercised.
+    for (k, p) in params.iter_mut().enumerate() {
+        if *p == T::ZERO {
+            *p = T::from_f64(0.3 * f64::sin(0.37 * k as f64));
+        }
+    }
+    for p in &mut params[shape.param_ranges()[4].clone()] {
+        *p = T::from_f64(1.2 * uniform(&mut rng) - 0.6);
+    }
+    // Standardized-looking data in [−2, 2].
+    let data: Vec<T> = (0..batch * features).map(|_| T::from_f64(4.0 * uniform(&mut rng) - 2.0)).collect();
+    let lr = T::from_f64(0.01);
+    let mut dev = DeviceVae::<T, _>::with_likelihood(
+        &ShimKernels,
+        &to_dev(&enc),
+        latent,
+        &to_dev(&dec),
+        batch,
+        &params,
+        lik,
+        device_adam(lr),
+    )
+    .unwrap();
+    let n = shape.params_len();
+    let mut wt = vec![T::ZERO; shape.weights_len()];
+    shape.transpose_weights(&params, &mut wt).unwrap();
+    let mut work = vec![T::ZERO; shape.work_len(batch).unwrap()];
+    let (mut grads, mut m, mut v) = (vec![T::ZERO; n], vec![T::ZERO; n], vec![T::ZERO; n]);
+    let mut adam = SliceAdam::new(lr);
+    let mut worst = 0.0f64;
+    for seed in [61u64, 62] {
+        let terms = dev.step(&data, seed).unwrap();
+        let eps = dev.last_eps().unwrap();
+        let want = vae_net::step(
+            &shape,
+            &mut params,
+            &mut wt,
+            &data,
+            &eps,
+            batch,
+            &mut work,
+            &mut grads,
+            &mut adam,
+            &mut m,
+            &mut v,
+        )
+        .unwrap();
+        let (g_dev, p_dev) = (dev.grads().unwrap(), dev.params().unwrap());
+        assert_eq!((g_dev.len(), p_dev.len()), (n, n));
+        let devs = [
+            rel_dev(&[terms.log_likelihood, terms.kl], &[want.log_likelihood.to_f64(), want.kl.to_f64()]),
+            rel_dev(&g_dev, &to_f64(&grads)),
+            rel_dev(&p_dev, &to_f64(&params)),
+        ];
+        eprintln!(
+            "gaussian vae {lik:?} {} X {features} H {hidden:?} Z {latent} B {batch} seed {seed}: \
+             elbo terms, grads, params rel dev {:.3e} {:.3e} {:.3e}",
+            T::SUFFIX,
+            devs[0],
+            devs[1],
+            devs[2]
+        );
+        worst = devs.into_iter().fold(worst, f64::max);
+    }
+    worst
+}
+
+/// [`check_gaussian_vae`] for both Gaussian likelihoods at two shapes: one tile and one chunk;
+/// then two hidden layers, ragged tiles and a batch past a tile. The worst deviation.
+fn check_gaussian_vae_shapes<T: ShimMlpScalar>() -> f64 {
+    use crabmix::kernels::models::vae_net::VaeLikelihood::{GaussianLearned, GaussianUnit};
+    [GaussianUnit, GaussianLearned].into_iter().fold(0.0f64, |w, lik| {
+        let a = check_gaussian_vae::<T>(lik, 6, &[16], 2, 20);
+        w.max(a).max(check_gaussian_vae::<T>(lik, 5, &[12, 7], 3, 37))
+    })
+}
+
+/// The device training loop with the learned-variance Gaussian on standardized data: features at
+/// scales 1 to 100 and offsets up to 50 (so training on the raw values would start with a
+/// log-likelihood near −10⁴ per row); `train_on_device` standardizes them as the CPU trainer
+/// does, the ELBO rises, and the host model scores the rows close to the device's last epoch.
+#[test]
+fn gaussian_learned_training_loop_standardizes_like_the_cpu_trainer() {
+    use crabmix::train::data::Standardization;
+    use crabmix::train::vae_model::{LikelihoodKind, VaeArch, VaeModel, VaeTrainConfig, train_on_device};
+    let mut g = Xoshiro256PlusPlus::seed_from_u64(14);
+    // 64 rows of 4 features: a 1-d latent t, features a·t + offset + small noise.
+    let (scale, offset) = ([1.0f32, 10.0, 100.0, 3.0], [0.0f32, 50.0, -20.0, 5.0]);
+    let data: Vec<f32> = (0..64)
+        .flat_map(|_| {
+            let t = 2.0 * uniform(&mut g) as f32 - 1.0;
+            let noise: [f32; 4] = core::array::from_fn(|_| 0.05 * (uniform(&mut g) as f32 - 0.5));
+            (0..4).map(move |i| scale[i] * (t + noise[i]) + offset[i])
+        })
+        .collect();
+    let arch =
+        VaeArch { features: 4, hidden: vec![8], latent: 1, likelihood: LikelihoodKind::GaussianLearned };
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(2);
+    let mut model = VaeModel::new(arch, Some(Standardization::fit(&data, 4)), &mut rng).unwrap();
+    let config = VaeTrainConfig { epochs: 10, batch: 16, lr: 2e-2 };
+    let curves =
+        train_on_device(&shim::ShimKernels, &mut model, &data, &[], &config, &mut rng, 3, &mut |_, _, _| {})
+            .unwrap();
+    let e = &curves.elbo_per_epoch;
+    eprintln!("gaussian-learned device ELBO per epoch {e:?}");
+    assert_eq!(e.len(), 10);
+    // Standardized rows start near −(X/2)(ln 2π + 1) ≈ −5.7 per row, far above raw-scale values.
+    assert!(e[0] > -30.0 && e[9] > e[0] + 1.0, "device ELBO per epoch {e:?}");
+    let lv = model.decoder_log_var().unwrap();
+    assert!(lv.iter().any(|v| *v != 0.0), "the learned ln σ² trained: {lv:?}");
+    let (ll, kl) = model.mean_elbo(&data, 4, &mut rng);
+    assert!(((ll - kl) - e[9]).abs() < 1.5, "host ELBO {} vs device {}", ll - kl, e[9]);
 }

@@ -7,8 +7,9 @@
 //!   log density, the KL batch and the Philox sampler against the CPU backend / kernels crate,
 //!   every device output buffer poisoned (0xff bytes = NaN) before the kernels run; and the MLP
 //!   kernels (a 2 → 32 → 32 → 2 network's forward, MSE backward and Adam step on a batch of 4099
-//!   rows, several reduction chunks) and the batched VAE step (`DeviceVae`, batch 1000) against the
-//!   kernels crate's `mlp` and `VaeTrainer::step_with` on the same weights, data and ε. The
+//!   rows, several reduction chunks) and the batched VAE step (`DeviceVae`, batch 1000; Bernoulli
+//!   and learned-variance Gaussian) against the kernels crate's `mlp`, `VaeTrainer::step_with` and
+//!   `vae_net::step` on the same weights, data and ε. The
 //!   shapes cover the three E-step kernels (registers, tiled, generic). Then whole fits through
 //!   `backend::fit` (k-means++ on the host, the resident EM loop on the device) against the CPU
 //!   fit with the same seed.
@@ -280,6 +281,81 @@ fn check_mlp<T: GpuScalar>(dev: &Arc<CudaDevice>, seed: u64, tol: f64) -> Value 
     );
     json!({"type": T::NAME, "batch": B, "output_rel_dev": devs[0], "grads_rel_dev": devs[1], "dx_rel_dev": devs[2],
            "adam_params_rel_dev": devs[3], "tol": tol, "error": err, "ok": ok})
+}
+
+/// One batched VAE step on the device with the learned-variance Gaussian (X = 16, H = 64 ReLU,
+/// Z = 4, batch 1000, ln σ² ∈ [−0.6, 0.6]) vs the kernels' runtime-shaped `vae_net::step` fed the
+/// device's ε: ELBO terms, gradient (ln σ² included), parameters after Adam.
+fn check_gaussian_vae<T: GpuScalar>(dev: &Arc<CudaDevice>, seed: u64, tol: f64) -> Value {
+    use crabmix::kernels::mlp::optim::SliceAdam;
+    use crabmix::kernels::mlp::{ActivationKind as K, Architecture, LayerSpec};
+    use crabmix::kernels::models::vae_net::{self, VaeLikelihood, VaeShape};
+    const B: usize = 1000;
+    let enc = [LayerSpec::<T>::new(16, 64, K::Relu)];
+    let dec = [LayerSpec::<T>::new(4, 64, K::Relu), LayerSpec::new(64, 16, K::Identity)];
+    let lik = VaeLikelihood::GaussianLearned;
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut run = || -> Result<[f64; 3], crabmix::backend::BackendError> {
+        let k = crabmix::backend::BackendError::Kernels;
+        let shape =
+            VaeShape::new(Architecture::new(&enc).map_err(k)?, 4, Architecture::new(&dec).map_err(k)?, lik)
+                .map_err(k)?;
+        let n = shape.params_len();
+        let mut params = vec![T::ZERO; n];
+        shape.init_params(&mut params, Init::XavierNormal, &mut rng).map_err(k)?;
+        for p in &mut params[shape.param_ranges()[4].clone()] {
+            *p = T::from_f64(1.2 * uniform(&mut rng) - 0.6);
+        }
+        let data: Vec<T> = (0..B * 16).map(|_| T::from_f64(4.0 * uniform(&mut rng) - 2.0)).collect();
+        let lr = T::from_f64(1e-3);
+        let body = [DenseSpec::new(16, 64, ActivationKind::Relu)];
+        let ddec =
+            [DenseSpec::new(4, 64, ActivationKind::Relu), DenseSpec::new(64, 16, ActivationKind::Identity)];
+        let mut d =
+            DeviceVae::<T, _>::with_likelihood(dev, &body, 4, &ddec, B, &params, lik, device_adam(lr))?;
+        let terms = d.step(&data, seed)?;
+        let eps = d.last_eps()?;
+        let mut wt = vec![T::ZERO; shape.weights_len()];
+        shape.transpose_weights(&params, &mut wt).map_err(k)?;
+        let mut work = vec![T::ZERO; shape.work_len(B).map_err(k)?];
+        let (mut grads, mut m, mut v) = (vec![T::ZERO; n], vec![T::ZERO; n], vec![T::ZERO; n]);
+        let mut adam = SliceAdam::new(lr);
+        let want = vae_net::step(
+            &shape,
+            &mut params,
+            &mut wt,
+            &data,
+            &eps,
+            B,
+            &mut work,
+            &mut grads,
+            &mut adam,
+            &mut m,
+            &mut v,
+        )
+        .map_err(k)?;
+        Ok([
+            max_rel(&to_f64(&[terms.log_likelihood, terms.kl]), &to_f64(&[want.log_likelihood, want.kl])),
+            max_rel(&to_f64(&d.grads()?), &to_f64(&grads)),
+            max_rel(&to_f64(&d.params()?), &to_f64(&params)),
+        ])
+    };
+    let (devs, err) = match run() {
+        Ok(d) => (d, None),
+        Err(e) => ([f64::NAN; 3], Some(e.to_string())),
+    };
+    let ok = err.is_none() && devs.iter().all(|&d| d <= tol);
+    println!(
+        "{} Gaussian-learned VAE step {} B={B}: ELBO terms {:.1e} grads {:.1e} Adam params {:.1e} (tol {tol:.0e}){}",
+        if ok { "ok  " } else { "FAIL" },
+        T::NAME,
+        devs[0],
+        devs[1],
+        devs[2],
+        err.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
+    );
+    json!({"type": T::NAME, "batch": B, "likelihood": "gaussian-learned", "elbo_rel_dev": devs[0],
+           "grads_rel_dev": devs[1], "adam_params_rel_dev": devs[2], "tol": tol, "error": err, "ok": ok})
 }
 
 /// One batched VAE step on the device (X = 16, H = 64, Z = 4, batch 1000, Bernoulli, tanh) vs the
@@ -609,6 +685,8 @@ fn main() {
                 check_mlp::<f32>(&dev, seed ^ 0x12, 1e-4),
                 check_vae::<f64>(&dev, seed ^ 0x13, 1e-11),
                 check_vae::<f32>(&dev, seed ^ 0x14, 1e-4),
+                check_gaussian_vae::<f64>(&dev, seed ^ 0x15, 1e-11),
+                check_gaussian_vae::<f32>(&dev, seed ^ 0x16, 1e-4),
             ];
             let fits = vec![
                 check_fit::<f64>(&dev, CovarianceKind::Full, 200_000, 3, 4, seed ^ 0x21, 1e-8),

@@ -201,6 +201,13 @@ unsigned tiles_for(int n) { return (unsigned)((n + MLP_TILE - 1) / MLP_TILE); }
         cuda_shim::launch_seq({blocks_for(batch)}, {CRABMIX_BLOCK}, bce_logits_rows_##SUFFIX,      \
                               logits, target, batch, n, norm, scale, loss, grad);                  \
     }                                                                                              \
+    extern "C" void crabmix_shim_gaussian_nll_rows_##SUFFIX(                                      \
+        const T* mean, const T* target, const T* log_var, long long batch, int n, int learned,    \
+        T scale, T* loss, T* grad, T* grad_lv_rows) {                                              \
+        cuda_shim::launch_seq({blocks_for(batch)}, {CRABMIX_BLOCK}, gaussian_nll_rows_##SUFFIX,    \
+                              mean, target, log_var, batch, n, learned, scale, loss, grad,         \
+                              grad_lv_rows);                                                       \
+    }                                                                                              \
     extern "C" void crabmix_shim_adam_step_##SUFFIX(T* p, const T* grad, T* m, T* v,              \
                                                     long long len, T b1, T b2, T eps, T wd,        \
                                                     T step_size, T sqrt_bc2) {                     \

@@ -371,7 +371,7 @@ fn vae_train(a: &VaeTrainArgs) -> CliResult {
     let config = VaeTrainConfig { epochs: a.epochs, batch, lr: a.lr };
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(a.seed);
     let mut model = VaeModel::new(arch, standardize, &mut rng)?;
-    let device = select_vae_backend(a.backend, likelihood)?;
+    let device = select_vae_backend(a.backend)?;
     let pb = progress(a.epochs, "epochs");
     let quiet = pb.is_hidden();
     let mut on_epoch = |e: usize, elbo: f64, val: Option<f64>| {
@@ -425,30 +425,22 @@ fn vae_train(a: &VaeTrainArgs) -> CliResult {
     Ok(())
 }
 
-/// The device for `--backend` (None: the CPU), printing the choice on stderr.
-fn select_vae_backend(b: BackendArg, lik: LikelihoodKind) -> Result<Option<DeviceHandle>, String> {
+/// The device for `--backend` (None: the CPU), printing the choice on stderr. Every VAE
+/// likelihood has device kernels, so only a missing or failing device makes `auto` fall back.
+fn select_vae_backend(b: BackendArg) -> Result<Option<DeviceHandle>, String> {
     if b == BackendArg::Cpu {
         return Ok(None);
     }
-    let why_not =
-        (lik != LikelihoodKind::Bernoulli).then_some("the device pipeline has the Bernoulli likelihood only");
-    match (b, why_not) {
-        (BackendArg::Cuda, Some(w)) => Err(format!("--backend cuda: {w}")),
-        (_, Some(w)) => {
-            eprintln!("crabmix: backend: cpu ({w})");
+    match open_device() {
+        Ok(d) => {
+            eprintln!("crabmix: backend: {}", d.describe());
+            Ok(Some(d))
+        }
+        Err(e) if b == BackendArg::Cuda => Err(format!("--backend cuda: {e}")),
+        Err(e) => {
+            eprintln!("crabmix: backend: cpu ({e})");
             Ok(None)
         }
-        (_, None) => match open_device() {
-            Ok(d) => {
-                eprintln!("crabmix: backend: {}", d.describe());
-                Ok(Some(d))
-            }
-            Err(e) if b == BackendArg::Cuda => Err(format!("--backend cuda: {e}")),
-            Err(e) => {
-                eprintln!("crabmix: backend: cpu ({e})");
-                Ok(None)
-            }
-        },
     }
 }
 

@@ -236,6 +236,24 @@ macro_rules! mlp_kernel_table {
             } => Mlp bce_logits_rows ($crate::device::launch::Grid::Rows(batch))
               [in logits, in target, i64 bt, i32 nn, T norm, T scale, out loss, out grad];
 
+            /// `gaussian_nll_rows`: per-row Gaussian −ln p(x | mean), unit variance or per-feature
+            /// ln σ² = `log_var` (`learned`), its gradient times `scale`, and (learned) the per-row
+            /// ln σ² gradients times `scale`.
+            ///
+            /// # Safety
+            /// mean, target, grad, grad_lv_rows ≥ batch·n, log_var ≥ n, loss ≥ batch values.
+            fn gaussian_nll_rows(
+                mean: &Self::Buf, target: &Self::Buf, log_var: &Self::Buf, batch: usize, n: usize,
+                learned: bool, scale: T, loss: &mut Self::Buf, grad: &mut Self::Buf,
+                grad_lv_rows: &mut Self::Buf,
+            ) {
+                let bt = $crate::device::launch::c_long(batch)?;
+                let nn = $crate::device::launch::c_int(n)?;
+                let lrn = learned as i32;
+            } => Mlp gaussian_nll_rows ($crate::device::launch::Grid::Rows(batch))
+              [in mean, in target, in log_var, i64 bt, i32 nn, i32 lrn, T scale, out loss, out grad,
+               out grad_lv_rows];
+
             /// `adam_step` over `len` parameters; `t` ≥ 1 is the step number.
             ///
             /// # Safety

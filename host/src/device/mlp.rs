@@ -18,6 +18,7 @@ use crate::device::scalar::GpuScalar;
 use crate::device::traits::{ActivationKind, DeviceAdam, MlpKernels};
 use crabmix_kernels::Error;
 use crabmix_kernels::models::ElboTerms;
+pub use crabmix_kernels::models::vae_net::VaeLikelihood;
 
 type Result<T> = std::result::Result<T, BackendError>;
 
@@ -312,13 +313,15 @@ impl<T: GpuScalar, K: MlpKernels<T>> DeviceMlp<T, K> {
     }
 }
 
-/// A Bernoulli-likelihood VAE (the crate's `Vae` with `Likelihood::BernoulliLogits`) training on a
-/// device: encoder body → two heads μ, ln σ² → z = μ + σ ε (Philox) → decoder logits →
-/// ELBO → backward → Adam, data and every parameter resident.
+/// A VAE training on a device: encoder body → two heads μ, ln σ² → z = μ + σ ε (Philox) →
+/// decoder output → ELBO → backward → Adam, data and every parameter resident. The likelihood
+/// p(x | out) is any of the kernels' [`VaeLikelihood`]s: Bernoulli logits, unit-variance Gaussian,
+/// or Gaussian with X learned per-feature ln σ² (parameters after the decoder's).
 ///
-/// One [`DeviceVae::step`] is the crate's `VaeTrainer::step_with` on the same weights and ε:
-/// L_B = (1/B) Σ_b [ln p(x_b | z_b) − KL_b], gradient of −L_B, one Adam update of encoder and
-/// decoder (same step count), returning the batch-mean ELBO terms before the update.
+/// One [`DeviceVae::step`] is the crate's `VaeTrainer::step_with` (or `vae_net::step`) on the
+/// same weights and ε: L_B = (1/B) Σ_b [ln p(x_b | z_b) − KL_b], gradient of −L_B, one Adam
+/// update of every parameter (same step count), returning the batch-mean ELBO terms before the
+/// update.
 #[derive(Debug)]
 pub struct DeviceVae<T: GpuScalar, K: MlpKernels<T>> {
     kernels: K,
@@ -330,6 +333,10 @@ pub struct DeviceVae<T: GpuScalar, K: MlpKernels<T>> {
     lv_head: DeviceMlp<T, K>,
     decoder: DeviceMlp<T, K>,
     adam: DeviceAdam<T>,
+    likelihood: VaeLikelihood,
+    /// The learned ln σ² (X values; unused otherwise), its gradient, Adam moments, and the
+    /// per-row gradients summed into it (B × X).
+    log_var: LearnedLogVar<K::Buf>,
     x: K::Buf,
     eps: K::Buf,
     z: K::Buf,
@@ -342,11 +349,20 @@ pub struct DeviceVae<T: GpuScalar, K: MlpKernels<T>> {
     g_h: K::Buf,
 }
 
+/// The Gaussian likelihood's per-feature ln σ² on the device: values, gradient, Adam moments and
+/// step count, and the B × X per-row gradients (summed in row order into `g`).
+#[derive(Debug)]
+struct LearnedLogVar<B> {
+    p: B,
+    g: B,
+    m: B,
+    v: B,
+    rows: B,
+    steps: u32,
+}
+
 impl<T: GpuScalar, K: MlpKernels<T>> DeviceVae<T, K> {
-    /// A VAE with encoder `body` (X → H; at least one layer), heads H → Z (μ and ln σ², identity)
-    /// and `decoder` (Z → X, the last layer's outputs being logits), for batches of `batch`
-    /// rows. `params` is flat in the crate's order: body layers, μ head (w, b), ln σ² head
-    /// (w, b), decoder layers — `vae.encoder.visit_params` then `vae.decoder.visit_params`.
+    /// [`DeviceVae::with_likelihood`] with the Bernoulli likelihood (decoder outputs are logits).
     pub fn new(
         kernels: &K,
         body: &[DenseSpec],
@@ -354,6 +370,34 @@ impl<T: GpuScalar, K: MlpKernels<T>> DeviceVae<T, K> {
         decoder: &[DenseSpec],
         batch: usize,
         params: &[T],
+        adam: DeviceAdam<T>,
+    ) -> Result<Self> {
+        Self::with_likelihood(
+            kernels,
+            body,
+            latent,
+            decoder,
+            batch,
+            params,
+            VaeLikelihood::BernoulliLogits,
+            adam,
+        )
+    }
+
+    /// A VAE with encoder `body` (X → H; at least one layer), heads H → Z (μ and ln σ², identity)
+    /// and `decoder` (Z → X, the last layer's outputs being the Bernoulli's logits or the
+    /// Gaussians' mean), for batches of `batch` rows. `params` is flat in the crate's order: body layers, μ head (w, b), ln σ² head
+    /// (w, b), decoder layers — `vae.encoder.visit_params` then `vae.decoder.visit_params` —
+    /// then, for [`VaeLikelihood::GaussianLearned`], the X ln σ² (`vae_net`'s `param_ranges`).
+    #[allow(clippy::too_many_arguments)] // the shape, its parameters and the optimizer
+    pub fn with_likelihood(
+        kernels: &K,
+        body: &[DenseSpec],
+        latent: usize,
+        decoder: &[DenseSpec],
+        batch: usize,
+        params: &[T],
+        likelihood: VaeLikelihood,
         adam: DeviceAdam<T>,
     ) -> Result<Self> {
         let (Some(last_body), Some(first_dec), Some(last_dec)) =
@@ -374,18 +418,30 @@ impl<T: GpuScalar, K: MlpKernels<T>> DeviceVae<T, K> {
         let n_body: usize = body.iter().map(DenseSpec::params).sum();
         let n_head = head[0].params();
         let n_dec: usize = decoder.iter().map(DenseSpec::params).sum();
-        if params.len() != n_body + 2 * n_head + n_dec {
-            return Err(Error::ShapeMismatch {
-                what: "VAE parameters",
-                expected: n_body + 2 * n_head + n_dec,
-                found: params.len(),
-            }
-            .into());
+        let n_var = if likelihood == VaeLikelihood::GaussianLearned { x } else { 0 };
+        let n = n_body + 2 * n_head + n_dec + n_var;
+        if params.len() != n {
+            return Err(
+                Error::ShapeMismatch { what: "VAE parameters", expected: n, found: params.len() }.into()
+            );
         }
         let (p_body, rest) = params.split_at(n_body);
         let (p_mu, rest) = rest.split_at(n_head);
-        let (p_lv, p_dec) = rest.split_at(n_head);
+        let (p_lv, rest) = rest.split_at(n_head);
+        let (p_dec, p_var) = rest.split_at(n_dec);
         let zl = batch * latent;
+        // The unit and Bernoulli likelihoods read no ln σ²: zeros keep the kernels' contract.
+        let var_init = if n_var > 0 { p_var.to_vec() } else { vec![T::ZERO; x] };
+        let zeros = vec![T::ZERO; x];
+        let rows_len = if likelihood == VaeLikelihood::BernoulliLogits { 1 } else { batch * x };
+        let log_var = LearnedLogVar {
+            p: kernels.upload(&var_init)?,
+            g: kernels.upload(&zeros)?,
+            m: kernels.upload(&zeros)?,
+            v: kernels.upload(&zeros)?,
+            rows: kernels.alloc(rows_len)?,
+            steps: 0,
+        };
         Ok(Self {
             kernels: kernels.clone(),
             batch,
@@ -396,6 +452,8 @@ impl<T: GpuScalar, K: MlpKernels<T>> DeviceVae<T, K> {
             lv_head: DeviceMlp::new(kernels, &head, batch, p_lv)?,
             decoder: DeviceMlp::new(kernels, decoder, batch, p_dec)?,
             adam,
+            likelihood,
+            log_var,
             x: kernels.alloc(batch * x)?,
             eps: kernels.alloc(zl)?,
             z: kernels.alloc(zl)?,
@@ -409,7 +467,8 @@ impl<T: GpuScalar, K: MlpKernels<T>> DeviceVae<T, K> {
         })
     }
 
-    /// One training step on `data` (batch × features, values in [0, 1]) with ε drawn by Philox
+    /// One training step on `data` (batch × features; values in [0, 1] for the Bernoulli, any
+    /// finite values — standardized by the caller if wanted — for the Gaussians) with ε drawn by Philox
     /// keyed by `seed` at counter b·Z + j (use a new seed per step). Returns the batch-mean
     /// (ln p(x|z), KL) before the update.
     ///
@@ -429,10 +488,10 @@ impl<T: GpuScalar, K: MlpKernels<T>> DeviceVae<T, K> {
         k.write(&mut self.x, data)?;
         let weight = T::ONE / T::from_usize(b);
         let zl = b * zd;
-        // SAFETY (every call below): each buffer was allocated in new with the size the call
-        // needs: x b·X, eps/z/g_z/g_mu/g_lv b·Z, kl/nll b, g_out b·X, g_h b·H; the networks'
-        // inputs are those buffers (body: x, heads: body output b·H, decoder: z) and their
-        // outputs b·H, b·Z, b·Z, b·X.
+        // SAFETY (every call below): each buffer was allocated in with_likelihood with the size the call
+        // needs: x b·X, eps/z/g_z/g_mu/g_lv b·Z, kl/nll b, g_out b·X, g_h b·H, the ln σ²
+        // p/g X and rows b·X for the Gaussians; the networks' inputs are those buffers (body: x,
+        // heads: body output b·H, decoder: z) and their outputs b·H, b·Z, b·Z, b·X.
         unsafe {
             self.body.forward(&self.x)?;
             self.mu_head.forward(self.body.output())?;
@@ -440,16 +499,38 @@ impl<T: GpuScalar, K: MlpKernels<T>> DeviceVae<T, K> {
             k.reparam(self.mu_head.output(), self.lv_head.output(), zl, seed, &mut self.eps, &mut self.z)?;
             k.kl_rows(self.mu_head.output(), self.lv_head.output(), b, zd, &mut self.kl)?;
             self.decoder.forward(&self.z)?;
-            k.bce_logits_rows(
-                self.decoder.output(),
-                &self.x,
-                b,
-                x,
-                T::ONE,
-                weight,
-                &mut self.nll,
-                &mut self.g_out,
-            )?;
+            match self.likelihood {
+                VaeLikelihood::BernoulliLogits => k.bce_logits_rows(
+                    self.decoder.output(),
+                    &self.x,
+                    b,
+                    x,
+                    T::ONE,
+                    weight,
+                    &mut self.nll,
+                    &mut self.g_out,
+                )?,
+                lik => {
+                    let learned = lik == VaeLikelihood::GaussianLearned;
+                    let lv = &mut self.log_var;
+                    k.gaussian_nll_rows(
+                        self.decoder.output(),
+                        &self.x,
+                        &lv.p,
+                        b,
+                        x,
+                        learned,
+                        weight,
+                        &mut self.nll,
+                        &mut self.g_out,
+                        &mut lv.rows,
+                    )?;
+                    if learned {
+                        // Row order, as the crate adds weight·∂/∂ℓ row after row.
+                        k.sum_chunks(&lv.rows, b, x, &mut lv.g)?;
+                    }
+                }
+            }
             self.decoder.backward(&self.z, &self.g_out, Some((&mut self.g_z, false)))?;
             k.vae_latent_backward(
                 self.mu_head.output(),
@@ -468,6 +549,12 @@ impl<T: GpuScalar, K: MlpKernels<T>> DeviceVae<T, K> {
         let (nll, kl) = (k.download(&self.nll, b)?, k.download(&self.kl, b)?);
         for net in [&mut self.body, &mut self.mu_head, &mut self.lv_head, &mut self.decoder] {
             net.adam_step(&self.adam)?;
+        }
+        if self.likelihood == VaeLikelihood::GaussianLearned {
+            let lv = &mut self.log_var;
+            lv.steps = lv.steps.saturating_add(1);
+            // SAFETY: p, g, m, v hold X values (allocated in with_likelihood).
+            unsafe { k.adam_step(&mut lv.p, &lv.g, &mut lv.m, &mut lv.v, x, &self.adam, lv.steps) }?;
         }
         // Batch order, then × 1/B: the crate's sums.
         let (mut ll, mut kls) = (T::ZERO, T::ZERO);
@@ -489,6 +576,7 @@ impl<T: GpuScalar, K: MlpKernels<T>> DeviceVae<T, K> {
         v.extend(self.mu_head.params()?);
         v.extend(self.lv_head.params()?);
         v.extend(self.decoder.params()?);
+        self.extend_log_var(&mut v, |lv| &lv.p)?;
         Ok(v)
     }
 
@@ -498,6 +586,15 @@ impl<T: GpuScalar, K: MlpKernels<T>> DeviceVae<T, K> {
         v.extend(self.mu_head.grads()?);
         v.extend(self.lv_head.grads()?);
         v.extend(self.decoder.grads()?);
+        self.extend_log_var(&mut v, |lv| &lv.g)?;
         Ok(v)
+    }
+
+    /// Appends the learned ln σ² buffer `pick` selects (nothing for the other likelihoods).
+    fn extend_log_var(&self, v: &mut Vec<T>, pick: impl Fn(&LearnedLogVar<K::Buf>) -> &K::Buf) -> Result<()> {
+        if self.likelihood == VaeLikelihood::GaussianLearned {
+            v.extend(self.kernels.download(pick(&self.log_var), self.features)?);
+        }
+        Ok(())
     }
 }

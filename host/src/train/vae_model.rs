@@ -125,7 +125,8 @@ impl VaeArch {
         (enc, dec)
     }
 
-    fn vae_likelihood(&self) -> VaeLikelihood {
+    /// The kernels' likelihood enum (`vae_net::VaeLikelihood`) of this one.
+    pub fn vae_likelihood(&self) -> VaeLikelihood {
         match self.likelihood {
             LikelihoodKind::Bernoulli => VaeLikelihood::BernoulliLogits,
             LikelihoodKind::Gaussian => VaeLikelihood::GaussianUnit,
@@ -411,8 +412,9 @@ fn validation_elbo(model: &VaeModel, validation: &[f32], seed: u64, epoch: usize
 
 /// [`train`] through the device pipeline ([`crate::device::mlp::DeviceVae`] on `kernels`: a
 /// CUDA device, or the g++ shim in tests): parameters, Adam state and activations stay resident;
-/// ε is drawn on the device (Philox, keyed by one `rng` draw per step). Bernoulli likelihood
-/// only. The device network is sized for full batches, so each epoch steps on
+/// ε is drawn on the device (Philox, keyed by one `rng` draw per step). Every likelihood (the
+/// learned ln σ² train on the device too); the training rows are standardized on the host first
+/// when the model has a standardization, as [`train`] does. The device network is sized for full batches, so each epoch steps on
 /// ⌊rows / batch⌋ batches of the shuffled order (the remainder, < batch rows, waits for the next
 /// epoch's shuffle). Parameters are read back after each epoch (checked finite, and used for the
 /// validation ELBO on the host).
@@ -429,23 +431,26 @@ pub fn train_on_device<K: crate::device::traits::MlpKernels<f32>, R: Rng + ?Size
 ) -> Result<VaeCurves, String> {
     use crate::device::mlp::DeviceVae;
     use crate::device::traits::device_adam;
-    if model.arch.likelihood != LikelihoodKind::Bernoulli {
-        return Err("the device pipeline has the Bernoulli likelihood only".into());
-    }
     let (xd, zd) = (model.arch.features, model.arch.latent);
     let rows = train.len() / xd;
     if rows == 0 || config.batch == 0 || config.batch > rows {
         return Err(format!("training needs 1 ≤ batch ≤ rows (batch {}, {rows} rows)", config.batch));
     }
-    let n_dev = model.shape().param_ranges()[3].end;
+    let mut xs = train.to_vec();
+    if let Some(st) = &model.standardize {
+        st.apply(&mut xs);
+    }
+    let train = &xs[..];
+    let n_dev = model.theta.len();
     let (body, decoder) = model.device_specs();
-    let mut dev = DeviceVae::new(
+    let mut dev = DeviceVae::with_likelihood(
         kernels,
         &body,
         zd,
         &decoder,
         config.batch,
-        &model.theta[..n_dev],
+        &model.theta,
+        model.arch.vae_likelihood(),
         device_adam(config.lr as f32),
     )
     .map_err(|e| e.to_string())?;
