@@ -200,12 +200,15 @@ impl<T: Real, const K: usize, const D: usize> OnlineEm<T, K, D> {
         let gamma = self.config.step_size(self.n.saturating_add(1));
         // One copy, for the rollback, instead of stepping a copy and copying it back: the second
         // copy of the model cost the Cortex-M4F ≈ 120 of ≈ 1 750 instructions per update.
-        let saved = self.model;
+        // Field by field: small arrays are copied inline, the whole struct went through memcpy.
+        let m = &self.model;
+        let saved = (m.weights, m.means, m.covariances, m.precisions_cholesky, m.log_norm);
         // `online_step` unrolled at K and D (same bits), reusing the density's deviations.
         let lse = match unrolled::online_step(&mut self.model, x, gamma, self.config.reg_covar) {
             Ok(lse) => lse,
             Err(e) => {
-                self.model = saved;
+                let m = &mut self.model;
+                (m.weights, m.means, m.covariances, m.precisions_cholesky, m.log_norm) = saved;
                 return Err(e);
             }
         };
