@@ -701,18 +701,16 @@ mod tests {
                     }
                 }
             }
-            for (f, s) in [(&mut fixed, &mut slice)] {
-                let mut f2 = *f;
-                let mut s2 = *s;
-                f2.covariances[K - 1][D - 1][0] = T::NEG_INFINITY;
-                s2.covariances[K - 1][D - 1][0] = T::NEG_INFINITY;
-                let want = s2.view_mut().refresh();
-                assert!(matches!(want, Err(Error::NonFiniteParameter { name: "covariances", .. })));
-                assert_eq!(refresh(&mut f2), want);
-                f2.weights[K - 1] = T::NEG_INFINITY;
-                s2.weights[K - 1] = T::NEG_INFINITY;
-                assert_eq!(refresh(&mut f2), s2.view_mut().refresh());
-            }
+            // A non-finite covariance entry, then weight: the same first index as the slices'.
+            let (mut f2, mut s2) = (fixed, slice);
+            f2.covariances[K - 1][D - 1][0] = T::NEG_INFINITY;
+            s2.covariances[K - 1][D - 1][0] = T::NEG_INFINITY;
+            let want = s2.view_mut().refresh();
+            assert!(matches!(want, Err(Error::NonFiniteParameter { name: "covariances", .. })));
+            assert_eq!(refresh(&mut f2), want);
+            f2.weights[K - 1] = T::NEG_INFINITY;
+            s2.weights[K - 1] = T::NEG_INFINITY;
+            assert_eq!(refresh(&mut f2), s2.view_mut().refresh());
             fixed.means[K - 1][D - 1] = T::NEG_INFINITY;
             slice.means[K - 1][D - 1] = T::NEG_INFINITY;
             assert_eq!(refresh(&mut fixed), slice.view_mut().refresh());
