@@ -153,6 +153,25 @@ mod tests {
     }
 
     #[test]
+    fn vsqrt_equals_libm_sqrtf_bit_for_bit() {
+        stack("vsqrt_equals_libm_sqrtf_bit_for_bit", || {
+            // crabmix-fpu's sqrtf is one VSQRT.F32 on the M4F (libm's sqrtf on the M0): both
+            // correctly rounded, so equal on every non-NaN input. A sweep of bit patterns over
+            // every binade, subnormals included, then the special values.
+            let mut bits = 0u32;
+            while bits < 0x7f80_0000 {
+                let x = f32::from_bits(bits);
+                assert_eq!(crabmix_fpu::sqrtf(x).to_bits(), libm::sqrtf(x).to_bits());
+                bits += 65_521;
+            }
+            for x in [0.0f32, -0.0, 1.0, 2.0, 4.0, f32::MIN_POSITIVE, f32::MAX, f32::INFINITY] {
+                assert_eq!(crabmix_fpu::sqrtf(x).to_bits(), libm::sqrtf(x).to_bits());
+            }
+            assert!(crabmix_fpu::sqrtf(-1.0).is_nan());
+        });
+    }
+
+    #[test]
     fn triangular_solve_and_precision_factor() {
         stack("triangular_solve_and_precision_factor", || {
             // L y = b with b = L·(1, −2, 4, 0.5): forward substitution returns that vector exactly

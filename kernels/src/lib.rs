@@ -14,6 +14,9 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+#[macro_use]
+mod unroll;
+
 pub mod error;
 pub mod gaussian;
 pub mod gmm;

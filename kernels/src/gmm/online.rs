@@ -196,13 +196,23 @@ impl<T: Real, const K: usize, const D: usize> OnlineEm<T, K, D> {
     }
 
     /// Incorporates `x`; returns ln p(x) under the model before the update. On error the model
-    /// is unchanged (the update runs on a copy).
+    /// is unchanged (restored from a copy taken before the step).
     pub fn update(&mut self, x: &[T; D]) -> Result<T> {
         let gamma = self.config.step_size(self.n.saturating_add(1));
-        let mut next = self.model;
+        // One copy, for the rollback, instead of stepping a copy and copying it back: the second
+        // copy of the model cost the Cortex-M4F ≈ 120 of ≈ 1 750 instructions per update.
+        // Field by field: small arrays are copied inline, the whole struct went through memcpy.
+        let m = &self.model;
+        let saved = (m.weights, m.means, m.covariances, m.precisions_cholesky, m.log_norm);
         // `online_step` unrolled at K and D (same bits), reusing the density's deviations.
-        let lse = unrolled::online_step(&mut next, x, gamma, self.config.reg_covar)?;
-        self.model = next;
+        let lse = match unrolled::online_step(&mut self.model, x, gamma, self.config.reg_covar) {
+            Ok(lse) => lse,
+            Err(e) => {
+                let m = &mut self.model;
+                (m.weights, m.means, m.covariances, m.precisions_cholesky, m.log_norm) = saved;
+                return Err(e);
+            }
+        };
         self.n = self.n.saturating_add(1);
         if self.config.average_from.is_some_and(|from| self.n > from) {
             self.averaged_samples = self.averaged_samples.saturating_add(1);

@@ -150,28 +150,24 @@ pub fn lower_inverse_transpose_in_place<T: Real>(a: &mut [T], d: usize) {
 /// `Err(pivot)` as there.
 #[inline]
 pub fn cholesky_fixed_in_place<T: Real, const D: usize>(a: &mut [[T; D]; D]) -> Result<(), usize> {
-    for j in 0..D {
+    // `unroll!`: at opt-level "s" (the firmware) LLVM keeps these loops, and their control cost
+    // the online step ≈ 90 instructions per 2 × 2 factorization on the Cortex-M4F.
+    unroll!(j in D => {
         let mut diag = a[j][j];
-        for k in 0..j {
-            diag -= a[j][k] * a[j][k];
-        }
+        unroll!(k in j => { diag -= a[j][k] * a[j][k]; });
         // `!(diag > 0)` also catches NaN.
         if !(diag > T::ZERO) || !diag.is_finite() {
             return Err(j);
         }
         let ljj = diag.sqrt();
         a[j][j] = ljj;
-        for i in j + 1..D {
+        unroll!(i in j + 1, D => {
             let mut s = a[i][j];
-            for k in 0..j {
-                s -= a[i][k] * a[j][k];
-            }
+            unroll!(k in j => { s -= a[i][k] * a[j][k]; });
             a[i][j] = s / ljj;
-        }
-        for k in j + 1..D {
-            a[j][k] = T::ZERO;
-        }
-    }
+        });
+        unroll!(k in j + 1, D => { a[j][k] = T::ZERO; });
+    });
     Ok(())
 }
 
@@ -179,23 +175,19 @@ pub fn cholesky_fixed_in_place<T: Real, const D: usize>(a: &mut [[T; D]; D]) -> 
 /// the same order, unrolled.
 #[inline]
 pub fn lower_inverse_transpose_fixed_in_place<T: Real, const D: usize>(a: &mut [[T; D]; D]) {
-    for c in 0..D {
+    unroll!(c in D => {
         let inv_lcc = T::ONE / a[c][c];
-        for i in c + 1..D {
+        unroll!(i in c + 1, D => {
             // x_i = −(Σ_{k=c}^{i−1} l_ik x_k) / l_ii with x_c = 1/l_cc, into row c.
             let mut s = -a[i][c] * inv_lcc;
-            for k in c + 1..i {
-                s -= a[i][k] * a[c][k];
-            }
+            unroll!(k in c + 1, i => { s -= a[i][k] * a[c][k]; });
             a[c][i] = s / a[i][i];
-        }
-    }
-    for c in 0..D {
+        });
+    });
+    unroll!(c in D => {
         a[c][c] = T::ONE / a[c][c];
-        for k in 0..c {
-            a[c][k] = T::ZERO;
-        }
-    }
+        unroll!(k in c => { a[c][k] = T::ZERO; });
+    });
 }
 
 #[cfg(test)]

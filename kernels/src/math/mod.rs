@@ -6,8 +6,11 @@
 //! arithmetic).
 //!
 //! Every kernel is written once for `T: Real` and instantiated for `f32` and `f64`. The accurate
-//! functions (`exp`, `ln`, `sqrt`, …) always come from `libm`: Cholesky factors, log-densities and
-//! likelihood sums use only those. `fast_exp` is the one place a faster, approximate backend may
+//! functions (`exp`, `ln`, `sqrt`, …) always come from `libm` (or equal it bit for bit): Cholesky
+//! factors, log-densities and likelihood sums use only those. `f32::sqrt` is `crabmix_fpu::sqrtf`:
+//! one `VSQRT.F32` on Arm hard-float targets (the Cortex-M4F), libm's `sqrtf` elsewhere; both are
+//! correctly rounded, hence equal (the one `unsafe` block lives in that leaf crate, so this crate
+//! keeps `forbid(unsafe_code)`). `fast_exp` is the one place a faster, approximate backend may
 //! enter: with the `micromath` feature, `f32::fast_exp` is micromath's `exp` (≈1e-3 relative, up to 2.3e-3 measured
 //! error, per its documentation) and is used only to turn log-responsibilities into
 //! responsibilities. [`BACKEND`] records which backend a build uses, and fit reports carry it.

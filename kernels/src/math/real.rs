@@ -200,7 +200,8 @@ macro_rules! impl_real {
 
 // exp, ln and ln_1p of f32: libm's functions made branch-free (`expf.rs`, `logf.rs`,
 // `log1pf.rs`), equal to them bit for bit on every input, so results are unchanged and the
-// Cortex-M4 runs them without calls or branches.
+// Cortex-M4 runs them without calls or branches. sqrt of f32: VSQRT.F32 on Arm hard-float
+// targets (crabmix-fpu), libm's sqrtf elsewhere; both correctly rounded, so the same bits.
 impl_real!(
     f32,
     "f32",
@@ -210,7 +211,7 @@ impl_real!(
     exp_nonpositive_f32,
     logf,
     log1pf,
-    libm::sqrtf,
+    crabmix_fpu::sqrtf,
     libm::powf,
     libm::tanhf,
     libm::fabsf

@@ -343,7 +343,7 @@ impl<T: Real, const K: usize, const D: usize, const W: usize> DensityMonitor<T, 
 /// so its scoring and online steps do too, and the image carries one copy of each kernel
 /// instead of a slice one and one unrolled at K and D (issue 18: with the online step, 3 532 B
 /// of flash on the Cortex-M0, 5 460 B on the M4F at K = 4, D = 2; the price, per normal sample
-/// on the M4F: 6 751 instructions instead of 4 037, `firmware/golden/insns.txt`).
+/// on the M4F: 6 107 instructions instead of 2 679, `firmware/golden/insns.txt`).
 fn score<T: Real, const K: usize, const D: usize>(model: &GaussianMixture<T, K, D>, x: &[T; D]) -> Result<T> {
     // The slice routine returns NaN or −∞ for a non-finite x; the fixed one refuses it.
     if let Some(feature) = x.iter().position(|v| !v.is_finite()) {
