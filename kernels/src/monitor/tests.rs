@@ -178,7 +178,9 @@ fn calibrated_alarms_on_the_mauna_loa_co2_stream() {
 /// Polyak averaging asked for) × 5 streams × 3 000 samples: an FNV-1a hash of their bits. The
 /// expected value is that of the monitor before issue 18's footprint work (commit 6241094: the
 /// unrolled fixed-size scoring and online step, averaging kept); the runtime-sized kernels it
-/// runs now must not change one bit.
+/// runs now must not change one bit. The hash is of the default backend: under `micromath` the
+/// responsibilities' approximate exp changes the bits, so the test is of the libm build only.
+#[cfg(not(feature = "micromath"))]
 #[test]
 fn verdicts_are_those_of_the_unrolled_monitor_bit_for_bit() {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
