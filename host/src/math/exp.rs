@@ -13,6 +13,7 @@
 //! [`Real::EXP_ZERO_BELOW`]: crabmix_kernels::Real::EXP_ZERO_BELOW
 
 use super::SimdReal;
+use crabmix_kernels::math::{EXP_TAYLOR_F32, EXP_TAYLOR_F64};
 
 /// eˣ for `f32`, x ≤ 0: n = round(x·log₂e) by the 1.5·2²³ shift (exact for |x·log₂e| < 2²²,
 /// which the clamp at −104 ensures), r = x − n·ln2_hi − n·ln2_lo (ln2_hi's 9 significant bits
@@ -30,8 +31,9 @@ pub fn exp_nonpositive_f32<const FMA: bool>(x: f32) -> f32 {
     let n = t.to_bits() as i32 - SHIFT.to_bits() as i32;
     let nf = t - SHIFT;
     let r = madd(-nf, LN2_LO, madd(-nf, LN2_HI, x));
-    let mut p = 1.0 / 5040.0;
-    for c in [1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
+    let [lead, rest @ ..] = EXP_TAYLOR_F32;
+    let mut p = lead;
+    for c in rest {
         p = madd(p, r, c);
     }
     let n1 = n >> 1;
@@ -54,22 +56,9 @@ pub fn exp_nonpositive_f64<const FMA: bool>(x: f64) -> f64 {
     let n = t.to_bits() as i64 - SHIFT.to_bits() as i64;
     let nf = t - SHIFT;
     let r = madd(-nf, LN2_LO, madd(-nf, LN2_HI, x));
-    let mut p = 1.0 / 6_227_020_800.0; // 1/13!
-    for c in [
-        1.0 / 479_001_600.0,
-        1.0 / 39_916_800.0,
-        1.0 / 3_628_800.0,
-        1.0 / 362_880.0,
-        1.0 / 40_320.0,
-        1.0 / 5040.0,
-        1.0 / 720.0,
-        1.0 / 120.0,
-        1.0 / 24.0,
-        1.0 / 6.0,
-        0.5,
-        1.0,
-        1.0,
-    ] {
+    let [lead, rest @ ..] = EXP_TAYLOR_F64;
+    let mut p = lead;
+    for c in rest {
         p = madd(p, r, c);
     }
     let n1 = n >> 1;

@@ -7,6 +7,30 @@ pub(super) const F32_ZERO_BELOW: f32 = -104.0;
 /// Below this `f64` argument libm's `exp` returns exactly 0 (x < −745.133219).
 pub(super) const F64_ZERO_BELOW: f64 = -746.0;
 
+/// Horner coefficients of the degree-7 Taylor polynomial of eʳ, highest degree first:
+/// 1/7!, 1/6!, …, 1/1!, 1 (the `f32` reduction; shared with the host's SIMD exp).
+pub const EXP_TAYLOR_F32: [f32; 8] =
+    [1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0];
+
+/// Horner coefficients of the degree-13 Taylor polynomial of eʳ, highest degree first:
+/// 1/13!, 1/12!, …, 1/1!, 1 (the `f64` reduction; shared with the host's SIMD exp).
+pub const EXP_TAYLOR_F64: [f64; 14] = [
+    1.0 / 6_227_020_800.0,
+    1.0 / 479_001_600.0,
+    1.0 / 39_916_800.0,
+    1.0 / 3_628_800.0,
+    1.0 / 362_880.0,
+    1.0 / 40_320.0,
+    1.0 / 5040.0,
+    1.0 / 720.0,
+    1.0 / 120.0,
+    1.0 / 24.0,
+    1.0 / 6.0,
+    0.5,
+    1.0,
+    1.0,
+];
+
 /// `Real::exp_nonpositive` for `f32`. n = round(x·log₂e) by the 1.5·2²³ shift (exact for
 /// |x·log₂e| < 2²²); r = x − n·ln2_hi − n·ln2_lo, with ln2_hi's 9 significant bits making n·ln2_hi
 /// exact; eʳ ≈ Σ_{i≤7} rⁱ/i! (truncation ≤ 0.35⁸/8! ≈ 5e-9, below half an ulp); 2ⁿ = 2^⌊n/2⌋ ·
@@ -22,8 +46,9 @@ pub(super) fn exp_nonpositive_f32(x: f32) -> f32 {
     let n = t.to_bits() as i32 - SHIFT.to_bits() as i32;
     let nf = t - SHIFT;
     let r = (x - nf * LN2_HI) - nf * LN2_LO;
-    let mut p = 1.0 / 5040.0;
-    for c in [1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
+    let [lead, rest @ ..] = EXP_TAYLOR_F32;
+    let mut p = lead;
+    for c in rest {
         p = p * r + c;
     }
     let n1 = n >> 1;
@@ -44,22 +69,9 @@ pub(super) fn exp_nonpositive_f64(x: f64) -> f64 {
     let n = t.to_bits() as i64 - SHIFT.to_bits() as i64;
     let nf = t - SHIFT;
     let r = (x - nf * LN2_HI) - nf * LN2_LO;
-    let mut p = 1.0 / 6_227_020_800.0; // 1/13!
-    for c in [
-        1.0 / 479_001_600.0,
-        1.0 / 39_916_800.0,
-        1.0 / 3_628_800.0,
-        1.0 / 362_880.0,
-        1.0 / 40_320.0,
-        1.0 / 5040.0,
-        1.0 / 720.0,
-        1.0 / 120.0,
-        1.0 / 24.0,
-        1.0 / 6.0,
-        0.5,
-        1.0,
-        1.0,
-    ] {
+    let [lead, rest @ ..] = EXP_TAYLOR_F64;
+    let mut p = lead;
+    for c in rest {
         p = p * r + c;
     }
     let n1 = n >> 1;

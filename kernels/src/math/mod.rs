@@ -25,4 +25,5 @@ mod logf;
 mod real;
 
 pub use backend::{BACKEND, MathBackend};
+pub use exp_nonpositive::{EXP_TAYLOR_F32, EXP_TAYLOR_F64};
 pub use real::Real;
