@@ -1,5 +1,6 @@
 // Batched multilayer-perceptron kernels: dense layer forward and backward, element-wise
-// activations and their derivatives, MSE and BCE-with-logits loss gradients, and the Adam update.
+// activations and their derivatives, MSE and BCE-with-logits loss gradients, and the Adam and RMSProp updates,
+// weight clipping, and the WGAN critic's input mixing and gradient-penalty rows (host/src/device/wgan.rs).
 // The reference is the kernels crate's `mlp` (kernels/src/mlp): a `Dense<T, IN, OUT>` with
 // weights w[o][i] (row-major OUT × IN) and bias b[o], y = W x + b per sample; here a batch of B
 // samples at once, X row-major B × IN, Y = X Wᵀ + b row-major B × OUT.
@@ -276,6 +277,75 @@ __device__ void adam_elem(T* __restrict__ p, const T* __restrict__ grad, T* __re
     p[e] = pe - step_size * me / (c_sqrt(ve) / sqrt_bc2 + eps);
 }
 
+// RMSProp per element (kernels/src/mlp/optim.rs `rmsprop_update`, PyTorch's rule), e < len:
+//   g ← g + wd·p;  s ← α s + (1 − α) g²;  p ← p − lr · g / (√s + eps)
+template <class T>
+__device__ void rmsprop_elem(T* __restrict__ p, const T* __restrict__ grad, T* __restrict__ s, i64 len,
+                             T lr, T alpha, T eps, T wd) {
+    const i64 e = (i64)blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= len) return;
+    const T pe = p[e];
+    const T g = grad[e] + wd * pe;
+    const T se = alpha * s[e] + (T(1) - alpha) * g * g;
+    s[e] = se;
+    p[e] = pe - lr * g / (c_sqrt(se) + eps);
+}
+
+// Weight clipping (kernels/src/mlp/constraint.rs `clip_slice`): p ← min(max(p, −c), c), e < len;
+// NaN stays NaN (both comparisons false), as in the crate.
+template <class T>
+__device__ void clip_elem(T* __restrict__ p, i64 len, T c) {
+    const i64 e = (i64)blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= len) return;
+    const T v = p[e];
+    if (v > c) p[e] = c;
+    else if (v < -c) p[e] = -c;
+}
+
+// acc[e] ← acc[e] + a[e], e < len (the penalty's weight gradients added to the critic's).
+template <class T>
+__device__ void add_elem(T* __restrict__ acc, const T* __restrict__ a, i64 len) {
+    const i64 e = (i64)blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= len) return;
+    acc[e] = acc[e] + a[e];
+}
+
+// The WGAN critic's inputs for `rows` rows of N features (kernels/src/models/wgan_net.rs
+// `penalty_batch`): pairs interleaves real and fake rows (real_0, fake_0, real_1, …; 2·rows × N)
+// and x̂_r = t_r x_r + (1 − t_r) f_r (rows × N), in the crate's operation order. One thread per
+// entry e = r·N + i.
+template <class T>
+__device__ void wgan_mix_elem(const T* __restrict__ real, const T* __restrict__ fake, const T* __restrict__ t,
+                              i64 rows, int n, T* __restrict__ pairs, T* __restrict__ xhat) {
+    const i64 e = (i64)blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= rows * n) return;
+    const i64 r = e / n;
+    const int i = (int)(e - r * n);
+    const T x = real[e], f = fake[e], tr = t[r];
+    pairs[(2 * r) * n + i] = x;
+    pairs[(2 * r + 1) * n + i] = f;
+    xhat[e] = tr * x + (T(1) - tr) * f;
+}
+
+// The gradient penalty per row of g = ∇ₓD(x̂_r) (rows × N; kernels/src/models/wgan.rs
+// `penalty_scale`): ‖g‖ = √(Σ_i g_i²) in index order, P_r = λ (‖g‖ − 1)², and g is scaled in
+// place to r = weight · 2λ (‖g‖ − 1) g / ‖g‖ (0 when ‖g‖ = 0: torch's subgradient).
+// stats[r] = P_r, stats[rows + r] = ‖g‖. One thread per row.
+template <class T>
+__device__ void wgan_penalty_rows(T* __restrict__ g, i64 rows, int n, T lambda, T weight, T* __restrict__ stats) {
+    const i64 r = (i64)blockIdx.x * blockDim.x + threadIdx.x;
+    if (r >= rows) return;
+    T* row = g + r * n;
+    T sq = 0;
+    for (int i = 0; i < n; ++i) sq += row[i] * row[i];
+    const T norm = c_sqrt(sq);
+    const T excess = norm - T(1);
+    const T scale = norm > T(0) ? weight * T(2) * lambda * excess / norm : T(0);
+    for (int i = 0; i < n; ++i) row[i] *= scale;
+    stats[r] = lambda * excess * excess;
+    stats[rows + r] = norm;
+}
+
 #define MLP_ENTRIES(SUFFIX, T)                                                                        \
     extern "C" __global__ void dense_forward_##SUFFIX(const T* x, const T* w, const T* b, int batch, \
                                                      int in, int out, int act, T slope, T* pre,      \
@@ -313,6 +383,22 @@ __device__ void adam_elem(T* __restrict__ p, const T* __restrict__ grad, T* __re
                                                          T* grad_lv_rows) {                           \
         gaussian_nll_rows<T>(mean, target, log_var, batch, n, learned, scale, loss, grad,             \
                              grad_lv_rows);                                                           \
+    }                                                                                                 \
+    extern "C" __global__ void rmsprop_step_##SUFFIX(T* p, const T* grad, T* s, i64 len, T lr,      \
+                                                    T alpha, T eps, T wd) {                           \
+        rmsprop_elem<T>(p, grad, s, len, lr, alpha, eps, wd);                                         \
+    }                                                                                                 \
+    extern "C" __global__ void clip_params_##SUFFIX(T* p, i64 len, T c) { clip_elem<T>(p, len, c); } \
+    extern "C" __global__ void add_into_##SUFFIX(T* acc, const T* a, i64 len) {                      \
+        add_elem<T>(acc, a, len);                                                                     \
+    }                                                                                                 \
+    extern "C" __global__ void wgan_mix_##SUFFIX(const T* real, const T* fake, const T* t, i64 rows, \
+                                                int n, T* pairs, T* xhat) {                           \
+        wgan_mix_elem<T>(real, fake, t, rows, n, pairs, xhat);                                        \
+    }                                                                                                 \
+    extern "C" __global__ void wgan_penalty_##SUFFIX(T* g, i64 rows, int n, T lambda, T weight,      \
+                                                    T* stats) {                                       \
+        wgan_penalty_rows<T>(g, rows, n, lambda, weight, stats);                                      \
     }                                                                                                 \
     extern "C" __global__ void adam_step_##SUFFIX(T* p, const T* grad, T* m, T* v, i64 len, T b1,    \
                                                  T b2, T eps, T wd, T step_size, T sqrt_bc2) {        \

@@ -627,9 +627,18 @@ fn wgan_sample_and_critic_read_everything_from_the_model_file() {
             assert!(j["critic"].as_array().unwrap().iter().all(|v| v.as_f64().unwrap().abs() <= 0.01 + 1e-9));
         }
     }
-    // `auto` says which backend ran (the CPU here: no device kernels for the WGAN).
-    let o = ok(&["wgan", "train", &s(&data), "--iterations", "2", "--backend", "auto", "-o", &m]);
-    assert!(text(&o.stderr).contains("backend: cpu (the WGAN has no device kernels yet)"));
+    // Every backend says which ran, in one stderr line: `auto` falls back to the CPU here (no
+    // device) saying why; `--demo ring` runs the compiled networks on the CPU, so `cuda` refuses it.
+    for (backend, said) in [("auto", "crabmix: backend: cpu ("), ("cpu", "crabmix: backend: cpu")] {
+        let o = ok(&["wgan", "train", &s(&data), "--iterations", "2", "--backend", backend, "-o", &m]);
+        let err = text(&o.stderr);
+        let lines: Vec<&str> = err.lines().filter(|l| l.contains("backend:")).collect();
+        assert!(lines.len() == 1 && lines[0].starts_with(said), "{backend}: {lines:?}");
+    }
+    fails(
+        &["wgan", "train", "--demo", "ring", "--backend", "cuda", "-o", &m],
+        "--demo ring trains the compiled networks",
+    );
     // Both Gaussian VAEs have device kernels: with no device here, `auto` falls back saying why
     // (one line, not the likelihood) and `cuda` refuses.
     let v = s(&d.join("v.json"));

@@ -1024,3 +1024,221 @@ fn gaussian_learned_training_loop_standardizes_like_the_cpu_trainer() {
     let (ll, kl) = model.mean_elbo(&data, 4, &mut rng);
     assert!(((ll - kl) - e[9]).abs() < 1.5, "host ELBO {} vs device {}", ll - kl, e[9]);
 }
+
+// ---- WGAN (device::wgan: critic and generator steps from the mlp.cu kernels) ----
+
+use crabmix::device::wgan::DeviceWgan;
+use crabmix::kernels::mlp::batch::transpose_weights;
+use crabmix::kernels::mlp::{ActivationKind as NetAct, Architecture, LayerSpec};
+use crabmix::kernels::models::wgan_net::{
+    self, NetState, SliceOptimizer, WganShape, draw_critic_noise, spectral_init,
+};
+use crabmix::kernels::models::{Lipschitz, WganConfig};
+
+/// One network's state for the kernels' serial WGAN steps.
+struct RefNet<T> {
+    params: Vec<T>,
+    wt: Vec<T>,
+    grads: Vec<T>,
+    s1: Vec<T>,
+    s2: Vec<T>,
+    opt: SliceOptimizer<T>,
+}
+
+impl<T: Real> RefNet<T> {
+    fn new(
+        arch: &Architecture<'_, T>,
+        params: Vec<T>,
+        kind: crabmix::kernels::models::OptimizerKind<T>,
+    ) -> Self {
+        let n = params.len();
+        let mut wt = vec![T::ZERO; arch.weights_len()];
+        transpose_weights(arch, &params, &mut wt).unwrap();
+        let z = vec![T::ZERO; n];
+        Self { params, wt, grads: z.clone(), s1: z.clone(), s2: z, opt: SliceOptimizer::new(kind) }
+    }
+    fn state(&mut self) -> NetState<'_, T> {
+        NetState {
+            params: &mut self.params,
+            wt: &mut self.wt,
+            grads: &mut self.grads,
+            opt: &mut self.opt,
+            s1: &mut self.s1,
+            s2: &mut self.s2,
+        }
+    }
+}
+
+/// Layers over `sizes` with activation `hidden(l)` on layer l and identity on the last.
+fn wgan_layers<T: Real>(sizes: &[usize], hidden: impl Fn(usize) -> NetAct<T>) -> Vec<LayerSpec<T>> {
+    let n = sizes.len() - 1;
+    (0..n)
+        .map(|l| {
+            LayerSpec::new(sizes[l], sizes[l + 1], if l + 1 == n { NetAct::Identity } else { hidden(l) })
+        })
+        .collect()
+}
+
+/// Two critic steps and one generator step of [`DeviceWgan`] through the shim against the
+/// kernels' `wgan_net::critic_step` / `generator_step` from the same parameters, data and noise:
+/// the statistics, both gradients and the parameters after each update, for the Lipschitz rule
+/// `rule` (0 clipping + RMSProp, 1 spectral normalization + Adam, 2 gradient penalty + Adam).
+/// Generator Z → `gen_hidden` → X (ReLU), critic X → `critic_hidden` → 1 (leaky ReLU 0.2 and
+/// ReLU alternating). Returns the largest deviation ([`rel_dev`]).
+fn check_wgan<T: ShimMlpScalar>(
+    rule: usize,
+    latent: usize,
+    gen_hidden: &[usize],
+    features: usize,
+    critic_hidden: &[usize],
+    batch: usize,
+) -> f64 {
+    let config = [WganConfig::<T>::paper_clip(), WganConfig::spectral_norm(), WganConfig::gradient_penalty()]
+        [rule]
+        .with_lr(T::from_f64(0.01));
+    let lip = config.lipschitz;
+    let mut gs = vec![latent];
+    gs.extend(gen_hidden);
+    gs.push(features);
+    let mut cs = vec![features];
+    cs.extend(critic_hidden);
+    cs.push(1);
+    let gl = wgan_layers::<T>(&gs, |_| NetAct::Relu);
+    let cl = wgan_layers::<T>(&cs, |l| {
+        if l % 2 == 0 { NetAct::LeakyRelu { slope: T::from_f64(0.2) } } else { NetAct::Relu }
+    });
+    let (ga, ca) = (Architecture::new(&gl).unwrap(), Architecture::new(&cl).unwrap());
+    let shape = WganShape::new(ga, ca, lip).unwrap();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(71 + rule as u64);
+    // Weights ~ U(−1, 1)·1.5/√in and biases ~ U(−0.3, 0.3), so every gradient entry is exercised.
+    let mut init = |arch: &Architecture<'_, T>| -> Vec<T> {
+        let mut p = Vec::with_capacity(arch.params_len());
+        for s in arch.layers() {
+            let sc = 1.5 / (s.inputs as f64).sqrt();
+            p.extend((0..s.outputs * s.inputs).map(|_| T::from_f64(sc * (2.0 * uniform(&mut rng) - 1.0))));
+            p.extend((0..s.outputs).map(|_| T::from_f64(0.6 * uniform(&mut rng) - 0.3)));
+        }
+        p
+    };
+    let (gp, mut cp) = (init(&ga), init(&ca));
+    let (nu, nv) = shape.spectral_state_len();
+    let (mut u, mut v) = (vec![T::ZERO; nu], vec![T::ZERO; nv]);
+    if let Lipschitz::SpectralNorm = lip {
+        spectral_init(&shape, &mut u, &mut v, &mut rng).unwrap();
+    }
+    wgan_net::constrain(&shape, lip, &mut cp, &mut u, &mut v).unwrap();
+    let mut dev =
+        DeviceWgan::<T, _>::new(&ShimKernels, &shape, batch, &gp, &cp, &config, (u.clone(), v.clone()))
+            .unwrap();
+    let mut gnet = RefNet::new(&ga, gp, config.generator_opt);
+    let mut cnet = RefNet::new(&ca, cp, config.critic_opt);
+    let real: Vec<T> = (0..batch * features).map(|_| T::from_f64(3.0 * uniform(&mut rng) - 1.0)).collect();
+    let mut work = vec![T::ZERO; shape.work_len(batch).unwrap()];
+    let penalty = matches!(lip, Lipschitz::GradientPenalty { .. });
+    let mut worst = 0.0f64;
+    let mut note = |what: &str, a: &[T], b: &[T]| {
+        assert_eq!(a.len(), b.len(), "{what}");
+        // Relative to the array's own scale (clipped critics have gradients near 1e-6).
+        let b = to_f64(b);
+        let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        assert!(scale > 0.0, "{what}: all zero");
+        let d = rel_dev(a, &b) * scale.max(1.0) / scale;
+        eprintln!(
+            "wgan {} rule {rule} Z {latent} G {gen_hidden:?} X {features} C {critic_hidden:?} B {batch}: {what} {d:.3e}",
+            T::SUFFIX
+        );
+        worst = worst.max(d);
+    };
+    for _ in 0..2 {
+        let (mut z, mut t) = (vec![T::ZERO; batch * latent], vec![T::ZERO; batch]);
+        draw_critic_noise(&mut rng, latent, &mut z, penalty.then_some(&mut t[..])).unwrap();
+        let got = dev.critic_step(&real, &z, penalty.then_some(&t[..])).unwrap();
+        let want = wgan_net::critic_step(
+            &shape,
+            lip,
+            (&gnet.params, &gnet.wt),
+            cnet.state(),
+            (&mut u, &mut v),
+            &real,
+            &z,
+            penalty.then_some(&t[..]),
+            &mut work,
+        )
+        .unwrap();
+        let stats =
+            |s: &crabmix::kernels::models::CriticStats<T>| [s.d_real, s.d_fake, s.penalty, s.grad_norm];
+        note("critic stats", &stats(&got), &stats(&want));
+        note("critic grads", &dev.critic_grads().unwrap(), &cnet.grads);
+        note("critic params", &dev.critic_params().unwrap(), &cnet.params);
+    }
+    let mut z = vec![T::ZERO; batch * latent];
+    draw_critic_noise(&mut rng, latent, &mut z, None).unwrap();
+    let got = dev.generator_step(&z).unwrap();
+    let want =
+        wgan_net::generator_step(&shape, gnet.state(), (&cnet.params, &cnet.wt), &z, &mut work).unwrap();
+    note("generator loss", &[got], &[want]);
+    note("generator grads", &dev.generator_grads().unwrap(), &gnet.grads);
+    note("generator params", &dev.generator_params().unwrap(), &gnet.params);
+    worst
+}
+
+/// Every Lipschitz rule at one tile (Z 2 → 6 → X 3, critic 3 → 4 → 4 → 1, B 20); then the
+/// gradient penalty (the rule with its own kernels) at ragged tiles with three hidden
+/// critic layers over two gradient chunks (Z 4 → 17 → 9 → X 5, critic 5 → 19 → 11 → 7 → 1,
+/// B 130: 260 critic rows, chunks of 256). The shim starts 256 threads a block, so the shapes
+/// stay small.
+fn check_wgan_shapes<T: ShimMlpScalar>() -> f64 {
+    let small = (0..3).fold(0.0f64, |w, rule| w.max(check_wgan::<T>(rule, 2, &[6], 3, &[4, 4], 20)));
+    small.max(check_wgan::<T>(2, 4, &[17, 9], 5, &[19, 11, 7], 130))
+}
+
+#[test]
+fn wgan_steps_f64_match_kernels_wgan_net() {
+    let dev = check_wgan_shapes::<f64>();
+    assert!(dev < 1e-12, "{dev}");
+}
+
+#[test]
+fn wgan_steps_f32_match_kernels_wgan_net() {
+    let dev = check_wgan_shapes::<f32>();
+    assert!(dev < 1e-5, "{dev}");
+}
+
+/// `wgan train --backend cuda`'s loop (`wgan_model::train_on_device`) through the shim against
+/// the CPU trainer (`wgan_model::train`) from the same seed, for every Lipschitz rule: the same
+/// random draws, so the W₁ curves and the trained parameters agree up to f32 summation order.
+#[test]
+fn wgan_training_loop_on_the_device_follows_the_cpu_trainer() {
+    use crabmix::train::wgan_model::{WganArch, WganModel, train, train_on_device};
+    let mut g = Xoshiro256PlusPlus::seed_from_u64(5);
+    // 200 rows of 3 features around two centres.
+    let data: Vec<f32> = (0..200 * 3)
+        .map(|k| if (k / 3) % 2 == 0 { 1.0 } else { -1.0 } + 0.3 * (uniform(&mut g) as f32 - 0.5))
+        .collect();
+    for config in
+        [crabmix::train::wgan::ring_config_gp(), WganConfig::paper_clip(), WganConfig::spectral_norm()]
+    {
+        let run = |on_device: bool| {
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(9);
+            let arch = WganArch { features: 3, latent: 2, hidden: vec![16, 16], slope: 0.2 };
+            let mut m = WganModel::new(arch, None, &mut rng).unwrap();
+            let curve = if on_device {
+                train_on_device(&ShimKernels, &mut m, &data, &config, 4, 32, &mut rng, |_, _| {})
+            } else {
+                train(&mut m, &data, &config, 4, 32, &mut rng, |_, _| {})
+            }
+            .unwrap();
+            (curve, m)
+        };
+        let ((c_dev, m_dev), (c_cpu, m_cpu)) = (run(true), run(false));
+        let d_curve = rel_dev(&c_dev, &c_cpu);
+        let d_gen = rel_dev(&m_dev.generator, &to_f64(&m_cpu.generator));
+        let d_critic = rel_dev(&m_dev.critic, &to_f64(&m_cpu.critic));
+        eprintln!(
+            "{:?}: curve {d_curve:.2e}, generator {d_gen:.2e}, critic {d_critic:.2e}",
+            config.lipschitz
+        );
+        assert_eq!(c_dev.len(), 4);
+        assert!(d_curve < 3e-4 && d_gen < 3e-4 && d_critic < 3e-4, "{d_curve} {d_gen} {d_critic}");
+    }
+}

@@ -214,6 +214,28 @@ unsigned tiles_for(int n) { return (unsigned)((n + MLP_TILE - 1) / MLP_TILE); }
         cuda_shim::launch_seq({blocks_for(len)}, {CRABMIX_BLOCK}, adam_step_##SUFFIX, p, grad, m,  \
                               v, len, b1, b2, eps, wd, step_size, sqrt_bc2);                       \
     }                                                                                              \
+    extern "C" void crabmix_shim_rmsprop_step_##SUFFIX(T* p, const T* grad, T* s, long long len,  \
+                                                       T lr, T alpha, T eps, T wd) {               \
+        cuda_shim::launch_seq({blocks_for(len)}, {CRABMIX_BLOCK}, rmsprop_step_##SUFFIX, p, grad,  \
+                              s, len, lr, alpha, eps, wd);                                         \
+    }                                                                                              \
+    extern "C" void crabmix_shim_clip_params_##SUFFIX(T* p, long long len, T c) {                 \
+        cuda_shim::launch_seq({blocks_for(len)}, {CRABMIX_BLOCK}, clip_params_##SUFFIX, p, len,    \
+                              c);                                                                  \
+    }                                                                                              \
+    extern "C" void crabmix_shim_add_into_##SUFFIX(T* acc, const T* a, long long len) {           \
+        cuda_shim::launch_seq({blocks_for(len)}, {CRABMIX_BLOCK}, add_into_##SUFFIX, acc, a, len); \
+    }                                                                                              \
+    extern "C" void crabmix_shim_wgan_mix_##SUFFIX(const T* real, const T* fake, const T* t,      \
+                                                   long long rows, int n, T* pairs, T* xhat) {     \
+        cuda_shim::launch_seq({blocks_for(rows * n)}, {CRABMIX_BLOCK}, wgan_mix_##SUFFIX, real,    \
+                              fake, t, rows, n, pairs, xhat);                                      \
+    }                                                                                              \
+    extern "C" void crabmix_shim_wgan_penalty_##SUFFIX(T* g, long long rows, int n, T lambda,     \
+                                                       T weight, T* stats) {                       \
+        cuda_shim::launch_seq({blocks_for(rows)}, {CRABMIX_BLOCK}, wgan_penalty_##SUFFIX, g, rows, \
+                              n, lambda, weight, stats);                                           \
+    }                                                                                              \
     extern "C" void crabmix_shim_vae_latent_backward_##SUFFIX(const T* mu, const T* log_var,      \
                                                               const T* eps, const T* g_z,          \
                                                               long long len, T weight, T* g_mu,    \

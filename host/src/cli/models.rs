@@ -194,8 +194,8 @@ pub struct WganTrainArgs {
     lr: Option<f32>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Where training runs (the choice is printed on stderr; the WGAN has no device kernels yet,
-    /// so `auto` runs on the CPU and `cuda` is an error).
+    /// Where training runs, printed on stderr: the device pipeline (every Lipschitz rule) on a
+    /// build with `--features cuda`; `auto` falls back to the CPU when no device answers.
     #[arg(long, value_enum, default_value = "cpu")]
     backend: BackendArg,
     /// Model JSON to write.
@@ -371,7 +371,7 @@ fn vae_train(a: &VaeTrainArgs) -> CliResult {
     let config = VaeTrainConfig { epochs: a.epochs, batch, lr: a.lr };
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(a.seed);
     let mut model = VaeModel::new(arch, standardize, &mut rng)?;
-    let device = select_vae_backend(a.backend)?;
+    let device = select_device(a.backend)?;
     let pb = progress(a.epochs, "epochs");
     let quiet = pb.is_hidden();
     let mut on_epoch = |e: usize, elbo: f64, val: Option<f64>| {
@@ -425,10 +425,12 @@ fn vae_train(a: &VaeTrainArgs) -> CliResult {
     Ok(())
 }
 
-/// The device for `--backend` (None: the CPU), printing the choice on stderr. Every VAE
-/// likelihood has device kernels, so only a missing or failing device makes `auto` fall back.
-fn select_vae_backend(b: BackendArg) -> Result<Option<DeviceHandle>, String> {
+/// The device for `--backend` of `vae train` and `wgan train` (None: the CPU), printing the
+/// choice on stderr. Every VAE likelihood and WGAN Lipschitz rule has device kernels, so only a
+/// missing or failing device makes `auto` fall back.
+fn select_device(b: BackendArg) -> Result<Option<DeviceHandle>, String> {
     if b == BackendArg::Cpu {
+        eprintln!("crabmix: backend: cpu");
         return Ok(None);
     }
     match open_device() {
@@ -480,6 +482,29 @@ fn vae_train_device(
     {
         // The stub's device cannot be opened, so this is never reached without the feature.
         let _ = (dev, model, train, validation, config, rng, val_seed, on_epoch);
+        Err("built without the cuda feature".into())
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn wgan_train_device(
+    dev: DeviceHandle,
+    model: &mut WganModel,
+    data: &[f32],
+    config: &WganConfig<f32>,
+    iterations: usize,
+    batch: usize,
+    rng: &mut Xoshiro256PlusPlus,
+    on_iteration: impl FnMut(usize, f64),
+) -> Result<Vec<f64>, String> {
+    #[cfg(feature = "cuda")]
+    {
+        wgan_model::train_on_device(&dev, model, data, config, iterations, batch, rng, on_iteration)
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        // The stub's device cannot be opened, so this is never reached without the feature.
+        let _ = (dev, model, data, config, iterations, batch, rng, on_iteration);
         Err("built without the cuda feature".into())
     }
 }
@@ -626,12 +651,18 @@ fn wgan_train(a: &WganTrainArgs) -> CliResult {
             check_output_path(option, p)?;
         }
     }
-    match a.backend {
-        BackendArg::Cuda => return Err("--backend cuda: the WGAN has no device kernels yet (use cpu)".into()),
-        BackendArg::Auto => eprintln!("crabmix: backend: cpu (the WGAN has no device kernels yet)"),
-        BackendArg::Cpu => {}
-    }
-    let Some(data) = &a.data else { return wgan_train_ring(a) };
+    let Some(data) = &a.data else {
+        match a.backend {
+            BackendArg::Cuda => {
+                return Err("--backend cuda: --demo ring trains the compiled networks on the CPU; \
+                            give a data file (e.g. `wgan sample` of a ring model) for the device"
+                    .into());
+            }
+            BackendArg::Auto => eprintln!("crabmix: backend: cpu (--demo ring runs the compiled networks)"),
+            BackendArg::Cpu => {}
+        }
+        return wgan_train_ring(a);
+    };
     let name = data.display().to_string();
     let table = read_table(data)?;
     let arch = WganArch { features: table.cols, latent: a.latent, hidden: a.hidden.0.clone(), slope: 0.2 };
@@ -640,15 +671,20 @@ fn wgan_train(a: &WganTrainArgs) -> CliResult {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(a.seed);
     let mut model = WganModel::new(arch, standardize, &mut rng)?;
     let config = wgan_config(a);
+    let device = select_device(a.backend)?;
     let pb = progress(a.iterations, "iterations");
-    let curve =
-        wgan_model::train(&mut model, &table.data, &config, a.iterations, batch, &mut rng, |i, w1| {
-            if (i + 1) % 50 == 0 || i + 1 == a.iterations {
-                pb.set_position(i as u64 + 1);
-                pb.set_message(format!("critic W1 estimate {w1:.4}"));
-            }
-        })
-        .map_err(|e| format!("{name}: {e}; nothing written"))?;
+    let on_iteration = |i: usize, w1: f64| {
+        if (i + 1) % 50 == 0 || i + 1 == a.iterations {
+            pb.set_position(i as u64 + 1);
+            pb.set_message(format!("critic W1 estimate {w1:.4}"));
+        }
+    };
+    let (iters, rows) = (a.iterations, &table.data);
+    let curve = match device {
+        None => wgan_model::train(&mut model, rows, &config, iters, batch, &mut rng, on_iteration),
+        Some(dev) => wgan_train_device(dev, &mut model, rows, &config, iters, batch, &mut rng, on_iteration),
+    }
+    .map_err(|e| format!("{name}: {e}; nothing written"))?;
     pb.finish_and_clear();
     if let Some(last) = curve.last() {
         eprintln!(

@@ -268,6 +268,61 @@ macro_rules! mlp_kernel_table {
             } => Mlp adam_step ($crate::device::launch::Grid::Rows(len))
               [out p, in grad, out m, out v, i64 n, T b1, T b2, T eps, T wd, T step_size, T sqrt_bc2];
 
+            /// `rmsprop_step` over `len` parameters (the kernels' `SliceRmsProp::step`).
+            ///
+            /// # Safety
+            /// p, grad, square_avg ≥ len values.
+            fn rmsprop_step(
+                p: &mut Self::Buf, grad: &Self::Buf, square_avg: &mut Self::Buf, len: usize,
+                cfg: &$crate::kernels::mlp::optim::SliceRmsProp<T>,
+            ) {
+                let n = $crate::device::launch::c_long(len)?;
+                let (lr, alpha, eps, wd) = (cfg.lr, cfg.alpha, cfg.eps, cfg.weight_decay);
+            } => Mlp rmsprop_step ($crate::device::launch::Grid::Rows(len))
+              [out p, in grad, out square_avg, i64 n, T lr, T alpha, T eps, T wd];
+
+            /// `clip_params`: p ← clamp(p, −c, c) (NaN unchanged), the kernels' `clip_slice`.
+            ///
+            /// # Safety
+            /// p ≥ len values.
+            fn clip_params(p: &mut Self::Buf, len: usize, c: T) {
+                let n = $crate::device::launch::c_long(len)?;
+            } => Mlp clip_params ($crate::device::launch::Grid::Rows(len))
+              [out p, i64 n, T c];
+
+            /// `add_into`: acc ← acc + a, element-wise.
+            ///
+            /// # Safety
+            /// acc, a ≥ len values.
+            fn add_into(acc: &mut Self::Buf, a: &Self::Buf, len: usize) {
+                let n = $crate::device::launch::c_long(len)?;
+            } => Mlp add_into ($crate::device::launch::Grid::Rows(len))
+              [out acc, in a, i64 n];
+
+            /// `wgan_mix`: pairs = (real_0, fake_0, real_1, …), x̂_r = t_r x_r + (1 − t_r) f_r.
+            ///
+            /// # Safety
+            /// real, fake, xhat ≥ rows·n, t ≥ rows, pairs ≥ 2·rows·n values.
+            fn wgan_mix(
+                real: &Self::Buf, fake: &Self::Buf, t: &Self::Buf, rows: usize, n: usize,
+                pairs: &mut Self::Buf, xhat: &mut Self::Buf,
+            ) {
+                let r = $crate::device::launch::c_long(rows)?;
+                let nn = $crate::device::launch::c_int(n)?;
+            } => Mlp wgan_mix ($crate::device::launch::Grid::Rows(rows * n))
+              [in real, in fake, in t, i64 r, i32 nn, out pairs, out xhat];
+
+            /// `wgan_penalty`: per row of g, P = λ(‖g‖ − 1)² and ‖g‖ into stats (2·rows), g scaled
+            /// in place to weight·2λ(‖g‖ − 1) g/‖g‖ (0 at ‖g‖ = 0).
+            ///
+            /// # Safety
+            /// g ≥ rows·n, stats ≥ 2·rows values.
+            fn wgan_penalty(g: &mut Self::Buf, rows: usize, n: usize, lambda: T, weight: T, stats: &mut Self::Buf) {
+                let r = $crate::device::launch::c_long(rows)?;
+                let nn = $crate::device::launch::c_int(n)?;
+            } => Mlp wgan_penalty ($crate::device::launch::Grid::Rows(rows))
+              [out g, i64 r, i32 nn, T lambda, T weight, out stats];
+
             /// `reparam_diag_philox`: ε from Philox(seed, flat index), z = μ + e^{½ lv} ε.
             ///
             /// # Safety

@@ -56,6 +56,17 @@ pub fn chunk_rows_for(batch: usize) -> usize {
     }
 }
 
+/// `ShapeMismatch` unless `params` holds Σ outputs·(inputs + 1) values over `specs`.
+fn check_param_count<'a, T>(specs: impl Iterator<Item = &'a DenseSpec>, params: &[T]) -> Result<()> {
+    let total: usize = specs.map(DenseSpec::params).sum();
+    if params.len() != total {
+        return Err(
+            Error::ShapeMismatch { what: "MLP parameters", expected: total, found: params.len() }.into()
+        );
+    }
+    Ok(())
+}
+
 /// One layer's device buffers.
 #[derive(Debug)]
 struct LayerBufs<B> {
@@ -116,15 +127,7 @@ impl<T: GpuScalar, K: MlpKernels<T>> DeviceMlp<T, K> {
                 .into());
             }
         }
-        let total: usize = specs.iter().map(DenseSpec::params).sum();
-        if params.len() != total {
-            return Err(Error::ShapeMismatch {
-                what: "MLP parameters",
-                expected: total,
-                found: params.len(),
-            }
-            .into());
-        }
+        check_param_count(specs.iter(), params)?;
         let chunk_rows = chunk_rows_for(batch);
         let chunks = batch.div_ceil(chunk_rows);
         let mut layers = Vec::with_capacity(specs.len());
@@ -201,21 +204,31 @@ impl<T: GpuScalar, K: MlpKernels<T>> DeviceMlp<T, K> {
     /// # Safety
     /// `x` holds at least batch·inputs values.
     pub unsafe fn forward(&mut self, x: &K::Buf) -> Result<()> {
-        let batch = self.batch;
+        // SAFETY: the caller's contract, with rows = batch.
+        unsafe { self.forward_rows(x, self.batch) }
+    }
+
+    /// [`DeviceMlp::forward`] over the first `rows` ≤ batch rows of `x`: the caches and the
+    /// output hold those rows first (the WGAN critic runs 2B real/fake rows, then B rows).
+    ///
+    /// # Safety
+    /// `x` holds at least rows·inputs values.
+    pub unsafe fn forward_rows(&mut self, x: &K::Buf, rows: usize) -> Result<()> {
+        self.check_rows(rows)?;
         for l in 0..self.layers.len() {
             let (before, rest) = self.layers.split_at_mut(l);
             let cur = &mut rest[0];
             let input = if l == 0 { x } else { &before[l - 1].y };
             let s = cur.spec;
-            // SAFETY: input holds batch·inputs (the caller's x, or the previous layer's y of
-            // batch·outputs with outputs = inputs checked in new); w, b, pre, y were allocated
-            // as out·in, out, batch·out, batch·out in new.
+            // SAFETY: input holds rows·inputs (the caller's x, or the previous layer's y of
+            // batch·outputs ≥ rows·outputs with outputs = inputs checked in new); w, b, pre, y
+            // were allocated as out·in, out, batch·out, batch·out in new.
             unsafe {
                 self.kernels.dense_forward(
                     input,
                     &cur.w,
                     &cur.b,
-                    batch,
+                    rows,
                     s.inputs,
                     s.outputs,
                     s.act,
@@ -223,6 +236,18 @@ impl<T: GpuScalar, K: MlpKernels<T>> DeviceMlp<T, K> {
                     &mut cur.y,
                 )
             }?;
+        }
+        Ok(())
+    }
+
+    fn check_rows(&self, rows: usize) -> Result<()> {
+        if rows == 0 || rows > self.batch {
+            return Err(Error::ShapeMismatch {
+                what: "rows (1 to the network's batch)",
+                expected: self.batch,
+                found: rows,
+            }
+            .into());
         }
         Ok(())
     }
@@ -244,8 +269,29 @@ impl<T: GpuScalar, K: MlpKernels<T>> DeviceMlp<T, K> {
         g_out: &K::Buf,
         dx: Option<(&mut K::Buf, bool)>,
     ) -> Result<()> {
-        let (batch, chunk_rows) = (self.batch, self.chunk_rows);
-        let chunks = batch.div_ceil(chunk_rows);
+        // SAFETY: the caller's contract, with rows = batch.
+        unsafe { self.backward_rows(x, g_out, self.batch, true, dx) }
+    }
+
+    /// [`DeviceMlp::backward`] over the first `rows` ≤ batch rows of the last
+    /// [`DeviceMlp::forward_rows`] (same `rows`); with `params = false` only ∂L/∂X is computed
+    /// (the parameter gradients keep their values: the WGAN generator step differentiates through
+    /// a fixed critic).
+    ///
+    /// # Safety
+    /// `x` is the buffer of the last forward pass (≥ rows·inputs values), `g_out` holds
+    /// ≥ rows·outputs values and `dx`'s buffer ≥ rows·inputs.
+    pub unsafe fn backward_rows(
+        &mut self,
+        x: &K::Buf,
+        g_out: &K::Buf,
+        rows: usize,
+        params: bool,
+        dx: Option<(&mut K::Buf, bool)>,
+    ) -> Result<()> {
+        self.check_rows(rows)?;
+        let chunk_rows = self.chunk_rows;
+        let chunks = rows.div_ceil(chunk_rows);
         let n = self.layers.len();
         let mut dx = dx;
         for l in (0..n).rev() {
@@ -256,26 +302,51 @@ impl<T: GpuScalar, K: MlpKernels<T>> DeviceMlp<T, K> {
             let gy = if l + 1 == n { g_out } else { &after[0].gin };
             let input = if l == 0 { x } else { &before[l - 1].y };
             let k = &self.kernels;
-            // SAFETY (every launch below): pre/y/gpre hold batch·o, gin batch·i, w o·i, gw o·i,
-            // gb o, pw chunks·o·i, pb chunks·o (allocated in new / set_chunk_rows); gy is the
-            // next layer's gin (batch·its inputs = batch·o) or the caller's g_out (batch·outputs);
-            // input is x (batch·inputs) or the previous layer's y (batch·i).
+            // SAFETY (every launch below): pre/y/gpre hold batch·o ≥ rows·o, gin batch·i, w o·i,
+            // gw o·i, gb o, pw ≥ chunks·o·i, pb ≥ chunks·o (allocated in new / set_chunk_rows for
+            // the batch's chunk count, ≥ rows'); gy is the next layer's gin or the caller's g_out
+            // (≥ rows·outputs); input is x (≥ rows·inputs) or the previous layer's y.
             let g: &K::Buf = if s.act == ActivationKind::Identity {
                 gy
             } else {
-                unsafe { k.act_backward(&cur.pre, gy, batch * o, s.act, &mut cur.gpre) }?;
+                unsafe { k.act_backward(&cur.pre, gy, rows * o, s.act, &mut cur.gpre) }?;
                 &cur.gpre
             };
-            unsafe { k.dense_backward_params(input, g, batch, i, o, chunk_rows, &mut cur.pw, &mut cur.pb) }?;
-            unsafe { k.sum_chunks(&cur.pw, chunks, o * i, &mut cur.gw) }?;
-            unsafe { k.sum_chunks(&cur.pb, chunks, o, &mut cur.gb) }?;
+            if params {
+                unsafe {
+                    k.dense_backward_params(input, g, rows, i, o, chunk_rows, &mut cur.pw, &mut cur.pb)
+                }?;
+                unsafe { k.sum_chunks(&cur.pw, chunks, o * i, &mut cur.gw) }?;
+                unsafe { k.sum_chunks(&cur.pb, chunks, o, &mut cur.gb) }?;
+            }
             if l > 0 {
-                unsafe { k.dense_backward_input(g, &cur.w, batch, i, o, false, &mut cur.gin) }?;
+                unsafe { k.dense_backward_input(g, &cur.w, rows, i, o, false, &mut cur.gin) }?;
             } else if let Some((buf, acc)) = dx.take() {
-                unsafe { k.dense_backward_input(g, &cur.w, batch, i, o, acc, buf) }?;
+                unsafe { k.dense_backward_input(g, &cur.w, rows, i, o, acc, buf) }?;
             }
         }
         Ok(())
+    }
+
+    /// The layers' shapes.
+    pub fn specs(&self) -> Vec<DenseSpec> {
+        self.layers.iter().map(|l| l.spec).collect()
+    }
+
+    /// Layer `l`'s weights (outputs × inputs) and its last forward pass's pre-activations
+    /// (rows × outputs first).
+    pub(crate) fn layer_weights_and_pre(&self, l: usize) -> (&K::Buf, &K::Buf) {
+        (&self.layers[l].w, &self.layers[l].pre)
+    }
+
+    /// Adds `g` (outputs × inputs values) to layer `l`'s weight gradient.
+    ///
+    /// # Safety
+    /// `g` holds ≥ outputs·inputs of layer `l` values.
+    pub(crate) unsafe fn add_weight_gradient(&mut self, l: usize, g: &K::Buf) -> Result<()> {
+        let layer = &mut self.layers[l];
+        // SAFETY: gw holds outputs·inputs values (new); the caller's g as many.
+        unsafe { self.kernels.add_into(&mut layer.gw, g, layer.spec.outputs * layer.spec.inputs) }
     }
 
     /// One Adam update of every parameter with the gradients of the last backward pass.
@@ -288,6 +359,47 @@ impl<T: GpuScalar, K: MlpKernels<T>> DeviceMlp<T, K> {
             unsafe { self.kernels.adam_step(&mut l.w, &l.gw, &mut l.mw, &mut l.vw, o * i, cfg, t) }?;
             // SAFETY: as above.
             unsafe { self.kernels.adam_step(&mut l.b, &l.gb, &mut l.mb, &mut l.vb, o, cfg, t) }?;
+        }
+        Ok(())
+    }
+
+    /// One RMSProp update of every parameter with the last backward pass's gradients (the mean
+    /// square in the first moment's buffers).
+    pub fn rmsprop_step(&mut self, cfg: &crabmix_kernels::mlp::optim::SliceRmsProp<T>) -> Result<()> {
+        for l in &mut self.layers {
+            let (o, i) = (l.spec.outputs, l.spec.inputs);
+            // SAFETY: w, gw, mw hold o·i values; b, gb, mb hold o (allocated in new).
+            unsafe { self.kernels.rmsprop_step(&mut l.w, &l.gw, &mut l.mw, o * i, cfg) }?;
+            // SAFETY: as above.
+            unsafe { self.kernels.rmsprop_step(&mut l.b, &l.gb, &mut l.mb, o, cfg) }?;
+        }
+        Ok(())
+    }
+
+    /// Clamps every parameter (weights and biases) to [−c, c] on the device (the kernels'
+    /// `clip_slice`; the caller checks c ≥ 0 and finite).
+    pub fn clip(&mut self, c: T) -> Result<()> {
+        for l in &mut self.layers {
+            let (o, i) = (l.spec.outputs, l.spec.inputs);
+            // SAFETY: w holds o·i values, b holds o (allocated in new).
+            unsafe { self.kernels.clip_params(&mut l.w, o * i, c) }?;
+            // SAFETY: as above.
+            unsafe { self.kernels.clip_params(&mut l.b, o, c) }?;
+        }
+        Ok(())
+    }
+
+    /// Overwrites the parameters (flat, the order of [`DeviceMlp::params`]; optimizer state kept).
+    ///
+    /// Errors: `ShapeMismatch` for the wrong length.
+    pub fn set_params(&mut self, params: &[T]) -> Result<()> {
+        check_param_count(self.layers.iter().map(|l| &l.spec), params)?;
+        let mut off = 0;
+        for l in &mut self.layers {
+            let (o, i) = (l.spec.outputs, l.spec.inputs);
+            self.kernels.write(&mut l.w, &params[off..off + o * i])?;
+            self.kernels.write(&mut l.b, &params[off + o * i..off + o * i + o])?;
+            off += l.spec.params();
         }
         Ok(())
     }

@@ -4,7 +4,7 @@
 //! CPU (`shim`, feature `cuda-shim`). Both implement the traits of [`traits`].
 //!
 //! Leaves first: [`error`], [`scalar`] and [`layout`] import nothing of the crate; [`traits`]
-//! imports the leaves; [`em_loop`] and [`mlp`] drive the traits; the executors implement them.
+//! imports the leaves; [`em_loop`], [`mlp`] and [`wgan`] (over [`mlp`]) drive the traits; the executors implement them.
 
 pub mod em_loop;
 pub mod error;
@@ -13,6 +13,7 @@ pub mod layout;
 pub mod mlp;
 pub mod scalar;
 pub mod traits;
+pub mod wgan;
 
 // The CUDA backend, or (without the `cuda` feature) a stub with the same API.
 #[cfg(feature = "cuda")]

@@ -14,7 +14,7 @@
 //! made before the batch's gradient is computed on all cores ([`super::parallel`]).
 
 use super::data::{Standardization, finite_output as finite};
-use super::net::{ActivationKind, Architecture, Mlp};
+use super::net::{ActivationKind, Architecture, LayerSpec, Mlp};
 use super::parallel::{BLOCK_ROWS, reduce_blocks};
 use super::vae_model::{MAX_PARAMS, MAX_WIDTH, Widths, check_widths};
 use crabmix_kernels::gaussian::fill_standard_normal;
@@ -152,6 +152,89 @@ impl WganModel {
     }
 }
 
+/// What both trainers set up before the first step: the standardized rows, the validated shape's
+/// specs, the spectral-norm state (drawn from `rng` for spectral normalization) and the critic
+/// constrained once.
+struct Setup {
+    xs: Vec<f32>,
+    rows: usize,
+    u: Vec<f32>,
+    v: Vec<f32>,
+}
+
+impl Setup {
+    fn new<R: Rng + ?Sized>(
+        model: &mut WganModel,
+        data: &[f32],
+        config: &WganConfig<f32>,
+        batch: usize,
+        rng: &mut R,
+    ) -> Result<Self, String> {
+        let rows = data.len() / model.arch.features;
+        if rows == 0 || batch == 0 || batch > rows {
+            return Err(format!("training needs 1 ≤ batch ≤ rows (batch {batch}, {rows} rows)"));
+        }
+        let mut xs = data.to_vec();
+        if let Some(s) = &model.standardize {
+            s.apply(&mut xs);
+        }
+        let (gen_specs, critic_specs) = (model.gen_net.specs().to_vec(), model.critic_net.specs().to_vec());
+        let lipschitz = config.lipschitz;
+        let shape = shape_of(&gen_specs, &critic_specs, lipschitz)?;
+        let (nu, nv) = shape.spectral_state_len();
+        let (mut u, mut v) = (vec![0.0f32; nu], vec![0.0f32; nv]);
+        if let Lipschitz::SpectralNorm = lipschitz {
+            spectral_init(&shape, &mut u, &mut v, rng).expect(SIZED);
+        }
+        constrain(&shape, lipschitz, &mut model.critic, &mut u, &mut v)
+            .map_err(|e| format!("critic constraint: {e}"))?;
+        model.critic_wt = model.critic_net.transpose(&model.critic);
+        Ok(Self { xs, rows, u, v })
+    }
+
+    /// One critic step's random draws, in the CPU trainer's order: `batch` row indices (uniform,
+    /// with replacement) into `real`, then per row Z normals into `z` and, with the penalty, one
+    /// uniform into `t`.
+    fn draw<R: Rng + ?Sized>(
+        &self,
+        xd: usize,
+        penalty: bool,
+        rng: &mut R,
+        real: &mut Vec<f32>,
+        z: &mut [f32],
+        t: &mut [f32],
+    ) {
+        real.clear();
+        for _ in 0..t.len() {
+            let i = ((rng.next_u64() as u128 * self.rows as u128) >> 64) as usize;
+            real.extend_from_slice(&self.xs[i * xd..(i + 1) * xd]);
+        }
+        draw_critic_noise(rng, z.len() / t.len(), z, penalty.then_some(t)).expect(SIZED);
+    }
+}
+
+/// The kernels' WGAN shape over `gen_specs` and `critic_specs` for `lipschitz`.
+fn shape_of<'a>(
+    gen_specs: &'a [LayerSpec<f32>],
+    critic_specs: &'a [LayerSpec<f32>],
+    lipschitz: Lipschitz<f32>,
+) -> Result<WganShape<'a, f32>, String> {
+    WganShape::new(
+        Architecture::new(gen_specs).expect("validated"),
+        Architecture::new(critic_specs).expect("validated"),
+        lipschitz,
+    )
+    .map_err(|e| format!("critic: {e}"))
+}
+
+/// The divergence error of iteration `it` (0-based).
+fn diverged(it: usize, what: &str) -> String {
+    format!(
+        "iteration {}: {what} is not finite (training diverged; try a smaller --lr, or --standardize)",
+        it + 1
+    )
+}
+
 /// Trains `model` for `iterations` generator steps on `data` (data units, row-major X columns),
 /// minibatches of `batch` rows. Calls `on_iteration(i, w1)` with the last critic step's estimate
 /// Ŵ₁ = mean D(real) − mean D(fake); returns Ŵ₁ per iteration.
@@ -168,34 +251,11 @@ pub fn train<R: Rng + ?Sized>(
     mut on_iteration: impl FnMut(usize, f64),
 ) -> Result<Vec<f64>, String> {
     let (xd, zd) = (model.arch.features, model.arch.latent);
-    let rows = data.len() / xd;
-    if rows == 0 || batch == 0 || batch > rows {
-        return Err(format!("training needs 1 ≤ batch ≤ rows (batch {batch}, {rows} rows)"));
-    }
-    let mut xs = data.to_vec();
-    if let Some(s) = &model.standardize {
-        s.apply(&mut xs);
-    }
+    let mut setup = Setup::new(model, data, config, batch, rng)?;
     let lipschitz = config.lipschitz;
     let (gen_specs, critic_specs) = (model.gen_net.specs().to_vec(), model.critic_net.specs().to_vec());
-    let shape = WganShape::new(
-        Architecture::new(&gen_specs).expect("validated"),
-        Architecture::new(&critic_specs).expect("validated"),
-        lipschitz,
-    )
-    .map_err(|e| format!("critic: {e}"))?;
+    let shape = shape_of(&gen_specs, &critic_specs, lipschitz)?;
     let work_len = shape.work_len(BLOCK_ROWS).expect(SIZED);
-    let (nu, nv) = shape.spectral_state_len();
-    let (mut u, mut v) = (vec![0.0f32; nu], vec![0.0f32; nv]);
-    if let Lipschitz::SpectralNorm = lipschitz {
-        spectral_init(&shape, &mut u, &mut v, rng).expect(SIZED);
-    }
-    let constrain_critic = |m: &mut WganModel, u: &mut [f32], v: &mut [f32]| {
-        constrain(&shape, lipschitz, &mut m.critic, u, v).map_err(|e| format!("critic constraint: {e}"))?;
-        m.critic_wt = m.critic_net.transpose(&m.critic);
-        Ok::<(), String>(())
-    };
-    constrain_critic(model, &mut u, &mut v)?;
     let (nc, ng) = (model.critic.len(), model.generator.len());
     let mut c_opt = SliceOptimizer::new(config.critic_opt);
     let mut g_opt = SliceOptimizer::new(config.generator_opt);
@@ -205,21 +265,10 @@ pub fn train<R: Rng + ?Sized>(
     let penalty = matches!(lipschitz, Lipschitz::GradientPenalty { .. });
     let weight = 1.0 / batch as f32;
     let mut curve = Vec::with_capacity(iterations);
-    let fail = |it: usize, what: &str| {
-        format!(
-            "iteration {}: {what} is not finite (training diverged; try a smaller --lr, or --standardize)",
-            it + 1
-        )
-    };
     for it in 0..iterations {
         let mut w1 = 0.0;
         for _ in 0..config.n_critic.max(1) {
-            real.clear();
-            for _ in 0..batch {
-                let i = ((rng.next_u64() as u128 * rows as u128) >> 64) as usize;
-                real.extend_from_slice(&xs[i * xd..(i + 1) * xd]);
-            }
-            draw_critic_noise(rng, zd, &mut z, penalty.then_some(&mut t[..])).expect(SIZED);
+            setup.draw(xd, penalty, rng, &mut real, &mut z, &mut t);
             let m = &*model;
             let s = reduce_blocks(
                 batch,
@@ -238,13 +287,15 @@ pub fn train<R: Rng + ?Sized>(
             );
             w1 = (s[0] - s[1]) / batch as f64;
             if !(w1.is_finite() && s[2].is_finite()) || gc.iter().any(|v| !v.is_finite()) {
-                return Err(fail(it, "the critic loss or its gradient"));
+                return Err(diverged(it, "the critic loss or its gradient"));
             }
             c_opt.step(&mut model.critic, &gc, &mut c1, &mut c2).expect(SIZED);
             if model.critic.iter().any(|v| !v.is_finite()) {
-                return Err(fail(it, "a critic parameter"));
+                return Err(diverged(it, "a critic parameter"));
             }
-            constrain_critic(model, &mut u, &mut v)?;
+            constrain(&shape, lipschitz, &mut model.critic, &mut setup.u, &mut setup.v)
+                .map_err(|e| format!("critic constraint: {e}"))?;
+            model.critic_wt = model.critic_net.transpose(&model.critic);
         }
         fill_standard_normal(rng, &mut z);
         let m = &*model;
@@ -262,16 +313,79 @@ pub fn train<R: Rng + ?Sized>(
             &mut gg,
         );
         if !s[0].is_finite() || gg.iter().any(|v| !v.is_finite()) {
-            return Err(fail(it, "the generator loss or its gradient"));
+            return Err(diverged(it, "the generator loss or its gradient"));
         }
         g_opt.step(&mut model.generator, &gg, &mut g1, &mut g2).expect(SIZED);
         if model.generator.iter().any(|v| !v.is_finite()) {
-            return Err(fail(it, "a generator parameter"));
+            return Err(diverged(it, "a generator parameter"));
         }
         model.gen_wt = model.gen_net.transpose(&model.generator);
         curve.push(w1);
         on_iteration(it, w1);
     }
+    Ok(curve)
+}
+
+/// [`train`] through the device pipeline ([`crate::device::wgan::DeviceWgan`] on `kernels`: a
+/// CUDA device, or the g++ shim in tests): both networks, their optimizer state and the caches
+/// stay resident; the random draws are [`train`]'s, made on the host in the same order and
+/// uploaded (B·X data values, B·Z normals and B uniforms a critic step), so a device run follows
+/// the CPU run up to summation order. The critic statistics are read back every step (the
+/// divergence check: a non-finite parameter shows in the next step's outputs), the parameters
+/// after the last step (checked finite before they reach `model`).
+///
+/// Errors: as [`train`]; the device's errors.
+#[allow(clippy::too_many_arguments)]
+pub fn train_on_device<K: crate::device::traits::MlpKernels<f32>, R: Rng + ?Sized>(
+    kernels: &K,
+    model: &mut WganModel,
+    data: &[f32],
+    config: &WganConfig<f32>,
+    iterations: usize,
+    batch: usize,
+    rng: &mut R,
+    mut on_iteration: impl FnMut(usize, f64),
+) -> Result<Vec<f64>, String> {
+    use crate::device::wgan::DeviceWgan;
+    let (xd, zd) = (model.arch.features, model.arch.latent);
+    let setup = Setup::new(model, data, config, batch, rng)?;
+    let lipschitz = config.lipschitz;
+    let (gen_specs, critic_specs) = (model.gen_net.specs().to_vec(), model.critic_net.specs().to_vec());
+    let shape = shape_of(&gen_specs, &critic_specs, lipschitz)?;
+    let spectral = (setup.u.clone(), setup.v.clone());
+    let mut dev = DeviceWgan::new(kernels, &shape, batch, &model.generator, &model.critic, config, spectral)
+        .map_err(|e| e.to_string())?;
+    let (mut real, mut z, mut t) = (Vec::new(), vec![0.0f32; batch * zd], vec![0.0f32; batch]);
+    let penalty = matches!(lipschitz, Lipschitz::GradientPenalty { .. });
+    let mut curve = Vec::with_capacity(iterations);
+    for it in 0..iterations {
+        let mut w1 = 0.0;
+        for _ in 0..config.n_critic.max(1) {
+            setup.draw(xd, penalty, rng, &mut real, &mut z, &mut t);
+            let st = dev
+                .critic_step(&real, &z, penalty.then_some(&t[..]))
+                .map_err(|e| format!("iteration {}: {e}", it + 1))?;
+            w1 = st.wasserstein_estimate() as f64;
+            if !(w1.is_finite() && st.penalty.is_finite()) {
+                return Err(diverged(it, "the critic loss"));
+            }
+        }
+        fill_standard_normal(rng, &mut z);
+        let loss = dev.generator_step(&z).map_err(|e| format!("iteration {}: {e}", it + 1))?;
+        if !loss.is_finite() {
+            return Err(diverged(it, "the generator loss"));
+        }
+        curve.push(w1);
+        on_iteration(it, w1);
+    }
+    let (g, c) = (dev.generator_params(), dev.critic_params());
+    let (g, c) = (g.map_err(|e| e.to_string())?, c.map_err(|e| e.to_string())?);
+    if g.iter().chain(&c).any(|v| !v.is_finite()) {
+        return Err(diverged(iterations.saturating_sub(1), "a parameter"));
+    }
+    model.generator.copy_from_slice(&g);
+    model.critic.copy_from_slice(&c);
+    model.refresh();
     Ok(curve)
 }
 
