@@ -9,7 +9,8 @@
 //!   kernels (a 2 → 32 → 32 → 2 network's forward, MSE backward and Adam step on a batch of 4099
 //!   rows, several reduction chunks) and the batched VAE step (`DeviceVae`, batch 1000; Bernoulli
 //!   and learned-variance Gaussian) against the kernels crate's `mlp`, `VaeTrainer::step_with` and
-//!   `vae_net::step` on the same weights, data and ε. The
+//!   `vae_net::step` on the same weights, data and ε, and the WGAN-GP steps (`DeviceWgan`, batch
+//!   1024) against `wgan_net::critic_step` / `generator_step` on the same noise. The
 //!   shapes cover the three E-step kernels (registers, tiled, generic). Then whole fits through
 //!   `backend::fit` (k-means++ on the host, the resident EM loop on the device) against the CPU
 //!   fit with the same seed.
@@ -358,6 +359,120 @@ fn check_gaussian_vae<T: GpuScalar>(dev: &Arc<CudaDevice>, seed: u64, tol: f64) 
            "grads_rel_dev": devs[1], "adam_params_rel_dev": devs[2], "tol": tol, "error": err, "ok": ok})
 }
 
+/// Two WGAN-GP critic steps and one generator step on the device (`DeviceWgan`: generator
+/// 4 → 64 → 64 → 5 ReLU, critic 5 → 64 → 64 → 1 leaky ReLU 0.2, batch 1024, so 2048 critic rows
+/// in eight gradient chunks) vs the kernels' `wgan_net::critic_step` / `generator_step` on the same
+/// parameters, data and noise: statistics, both gradients, parameters after each Adam update.
+fn check_wgan<T: GpuScalar>(dev: &Arc<CudaDevice>, seed: u64, tol: f64) -> Value {
+    use crabmix::device::wgan::DeviceWgan;
+    use crabmix::kernels::mlp::batch::transpose_weights;
+    use crabmix::kernels::mlp::{ActivationKind as K, Architecture, LayerSpec};
+    use crabmix::kernels::models::WganConfig;
+    use crabmix::kernels::models::wgan_net::{self, NetState, SliceOptimizer, WganShape, draw_critic_noise};
+    const B: usize = 1024;
+    let leaky = K::LeakyRelu { slope: T::from_f64(0.2) };
+    let gl = [
+        LayerSpec::<T>::new(4, 64, K::Relu),
+        LayerSpec::new(64, 64, K::Relu),
+        LayerSpec::new(64, 5, K::Identity),
+    ];
+    let cl = [
+        LayerSpec::<T>::new(5, 64, leaky),
+        LayerSpec::new(64, 64, leaky),
+        LayerSpec::new(64, 1, K::Identity),
+    ];
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut run = || -> Result<[f64; 3], crabmix::backend::BackendError> {
+        let k = crabmix::backend::BackendError::Kernels;
+        let config = WganConfig::<T>::gradient_penalty().with_lr(T::from_f64(1e-3));
+        let (ga, ca) = (Architecture::new(&gl).map_err(k)?, Architecture::new(&cl).map_err(k)?);
+        let shape = WganShape::new(ga, ca, config.lipschitz).map_err(k)?;
+        let mut init = |arch: &Architecture<'_, T>| -> Vec<T> {
+            let mut p = vec![T::ZERO; arch.params_len()];
+            crabmix::kernels::mlp::init_params(arch, &mut p, Init::HeNormal, &mut rng).expect("sized");
+            p
+        };
+        let (mut gp, mut cp) = (init(&ga), init(&ca));
+        let mut d = DeviceWgan::<T, _>::new(dev, &shape, B, &gp, &cp, &config, (Vec::new(), Vec::new()))?;
+        let wt = |arch: &Architecture<'_, T>, p: &[T]| {
+            let mut w = vec![T::ZERO; arch.weights_len()];
+            transpose_weights(arch, p, &mut w).map(|_| w)
+        };
+        let (mut gwt, mut cwt) = (wt(&ga, &gp).map_err(k)?, wt(&ca, &cp).map_err(k)?);
+        let (ng, nc) = (gp.len(), cp.len());
+        let (mut gg, mut g1, mut g2) = (vec![T::ZERO; ng], vec![T::ZERO; ng], vec![T::ZERO; ng]);
+        let (mut gc, mut c1, mut c2) = (vec![T::ZERO; nc], vec![T::ZERO; nc], vec![T::ZERO; nc]);
+        let (mut go, mut co) =
+            (SliceOptimizer::new(config.generator_opt), SliceOptimizer::new(config.critic_opt));
+        let real: Vec<T> = (0..B * 5).map(|_| T::from_f64(4.0 * uniform(&mut rng) - 2.0)).collect();
+        let mut work = vec![T::ZERO; shape.work_len(B).map_err(k)?];
+        let mut devs = [0.0f64; 3];
+        for _ in 0..2 {
+            let (mut z, mut t) = (vec![T::ZERO; B * 4], vec![T::ZERO; B]);
+            draw_critic_noise(&mut rng, 4, &mut z, Some(&mut t[..])).map_err(k)?;
+            let got = d.critic_step(&real, &z, Some(&t))?;
+            let state = NetState {
+                params: &mut cp,
+                wt: &mut cwt,
+                grads: &mut gc,
+                opt: &mut co,
+                s1: &mut c1,
+                s2: &mut c2,
+            };
+            let want = wgan_net::critic_step(
+                &shape,
+                config.lipschitz,
+                (&gp, &gwt),
+                state,
+                (&mut [], &mut []),
+                &real,
+                &z,
+                Some(&t),
+                &mut work,
+            )
+            .map_err(k)?;
+            let st = |s: &crabmix::kernels::models::CriticStats<T>| {
+                to_f64(&[s.d_real, s.d_fake, s.penalty, s.grad_norm])
+            };
+            devs[0] = devs[0].max(max_rel(&st(&got), &st(&want)));
+            devs[1] = devs[1].max(max_rel(&to_f64(&d.critic_grads()?), &to_f64(&gc)));
+            devs[2] = devs[2].max(max_rel(&to_f64(&d.critic_params()?), &to_f64(&cp)));
+        }
+        let mut z = vec![T::ZERO; B * 4];
+        draw_critic_noise(&mut rng, 4, &mut z, None).map_err(k)?;
+        let got = d.generator_step(&z)?;
+        let state = NetState {
+            params: &mut gp,
+            wt: &mut gwt,
+            grads: &mut gg,
+            opt: &mut go,
+            s1: &mut g1,
+            s2: &mut g2,
+        };
+        let want = wgan_net::generator_step(&shape, state, (&cp, &cwt), &z, &mut work).map_err(k)?;
+        devs[0] = devs[0].max(max_rel(&to_f64(&[got]), &to_f64(&[want])));
+        devs[1] = devs[1].max(max_rel(&to_f64(&d.generator_grads()?), &to_f64(&gg)));
+        devs[2] = devs[2].max(max_rel(&to_f64(&d.generator_params()?), &to_f64(&gp)));
+        Ok(devs)
+    };
+    let (devs, err) = match run() {
+        Ok(d) => (d, None),
+        Err(e) => ([f64::NAN; 3], Some(e.to_string())),
+    };
+    let ok = err.is_none() && devs.iter().all(|&d| d <= tol);
+    println!(
+        "{} WGAN-GP steps {} B={B}: stats/loss {:.1e} grads {:.1e} Adam params {:.1e} (tol {tol:.0e}){}",
+        if ok { "ok  " } else { "FAIL" },
+        T::NAME,
+        devs[0],
+        devs[1],
+        devs[2],
+        err.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
+    );
+    json!({"type": T::NAME, "batch": B, "model": "wgan-gp", "stats_rel_dev": devs[0],
+           "grads_rel_dev": devs[1], "adam_params_rel_dev": devs[2], "tol": tol, "error": err, "ok": ok})
+}
+
 /// One batched VAE step on the device (X = 16, H = 64, Z = 4, batch 1000, Bernoulli, tanh) vs the
 /// crate's `VaeTrainer::step_with` fed the device's ε: ELBO terms, gradient, parameters after Adam.
 fn check_vae<T: GpuScalar>(dev: &Arc<CudaDevice>, seed: u64, tol: f64) -> Value {
@@ -687,6 +802,8 @@ fn main() {
                 check_vae::<f32>(&dev, seed ^ 0x14, 1e-4),
                 check_gaussian_vae::<f64>(&dev, seed ^ 0x15, 1e-11),
                 check_gaussian_vae::<f32>(&dev, seed ^ 0x16, 1e-4),
+                check_wgan::<f64>(&dev, seed ^ 0x17, 1e-11),
+                check_wgan::<f32>(&dev, seed ^ 0x18, 1e-4),
             ];
             let fits = vec![
                 check_fit::<f64>(&dev, CovarianceKind::Full, 200_000, 3, 4, seed ^ 0x21, 1e-8),
