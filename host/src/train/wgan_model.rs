@@ -348,11 +348,12 @@ pub fn train_on_device<K: crate::device::traits::MlpKernels<f32>, R: Rng + ?Size
 ) -> Result<Vec<f64>, String> {
     use crate::device::wgan::DeviceWgan;
     let (xd, zd) = (model.arch.features, model.arch.latent);
-    let setup = Setup::new(model, data, config, batch, rng)?;
+    let mut setup = Setup::new(model, data, config, batch, rng)?;
     let lipschitz = config.lipschitz;
     let (gen_specs, critic_specs) = (model.gen_net.specs().to_vec(), model.critic_net.specs().to_vec());
     let shape = shape_of(&gen_specs, &critic_specs, lipschitz)?;
-    let spectral = (setup.u.clone(), setup.v.clone());
+    // The device keeps the power-iteration state from here on.
+    let spectral = (std::mem::take(&mut setup.u), std::mem::take(&mut setup.v));
     let mut dev = DeviceWgan::new(kernels, &shape, batch, &model.generator, &model.critic, config, spectral)
         .map_err(|e| e.to_string())?;
     let (mut real, mut z, mut t) = (Vec::new(), vec![0.0f32; batch * zd], vec![0.0f32; batch]);
