@@ -56,14 +56,15 @@ pub(super) fn exp_neg_f32(x: f32) -> f32 {
 ///
 /// u = 1 + t rounded, ln(1 + t) = ln u + ln(1 + e/u) ≈ ln u + e/u with e = (1 + t) − u, exact
 /// (t − (u − 1) for u ≤ 2, 1 − (u − t) above, both differences exact by Sterbenz' lemma), the
-/// dropped term (e/u)²/2 ≤ 2⁻⁵⁰. ln u is libm's `logf` for the normal u ≥ 1 (`logf::ln_normal`,
+/// dropped term (e/u)²/2 ≤ 2⁻⁵⁰. ln u is libm's `logf` for the normal u ≥ 1 (`logf::logf`'s normal path,
 /// FreeBSD's reduction and polynomial, < 1 ulp; equal to libm bit for bit). ≈ 30 Cortex-M4
 /// instructions (libm's `log1pf`, branch-free: ≈ 80).
 #[inline]
 pub(super) fn ln_1p_nonneg_f32(t: f32) -> f32 {
     let u = 1.0 + t;
     let e = if u <= 2.0 { t - (u - 1.0) } else { 1.0 - (u - t) };
-    super::logf::ln_normal(u.to_bits(), 0x7f) + e / u
+    // `logf` itself (its positive-normal path, u ≥ 1): one copy of the core in an image.
+    super::logf::logf(u) + e / u
 }
 
 #[cfg(test)]

@@ -39,18 +39,19 @@ pub(super) fn tail(f: f32) -> (f32, f32) {
 #[inline]
 pub(super) fn logf(x: f32) -> f32 {
     let ix0 = x.to_bits();
-    if ix0.wrapping_sub(0x0080_0000) < 0x7f80_0000 - 0x0080_0000 {
-        return ln_normal(ix0, 0x7f);
-    }
-    if ix0 << 1 == 0 {
-        f32::NEG_INFINITY // ±0
+    // One copy of the core (flash on the Cortex-M0): the rare cases pick its arguments or return.
+    let (ix, bias) = if ix0.wrapping_sub(0x0080_0000) < 0x7f80_0000 - 0x0080_0000 {
+        (ix0, 0x7f)
+    } else if ix0 << 1 == 0 {
+        return f32::NEG_INFINITY; // ±0
     } else if (ix0 >> 31) != 0 {
-        f32::NAN // x < 0 (libm: (x − x)/0)
+        return f32::NAN; // x < 0 (libm: (x − x)/0)
     } else if ix0 >= 0x7f80_0000 {
-        x // +∞, NaN
+        return x; // +∞, NaN
     } else {
-        ln_normal((x * f32::from_bits(0x4c00_0000)).to_bits(), 0x7f + 25) // subnormal · 2²⁵
-    }
+        ((x * f32::from_bits(0x4c00_0000)).to_bits(), 0x7f + 25) // subnormal · 2²⁵
+    };
+    ln_normal(ix, bias)
 }
 
 /// libm's `logf` on the bits `ix` of a positive normal `f32` x·2^(bias − 127): k = exponent −
