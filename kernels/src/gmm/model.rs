@@ -340,7 +340,7 @@ pub fn responsibilities_in_place<T: Real>(a: &mut [T]) -> Option<T> {
     for v in a.iter_mut() {
         *v *= inv;
     }
-    Some(m + t.ln_1p())
+    Some(m + t.ln_1p_nonneg())
 }
 
 /// ln Σ exp(a_i), computed as m + ln Σ exp(a_i − m) with m = max a_i so nothing overflows.
@@ -358,7 +358,7 @@ pub fn log_sum_exp<T: Real>(a: &[T]) -> T {
     }
     let mut s = T::ZERO;
     for &v in a {
-        s += (v - m).exp();
+        s += (v - m).exp_neg();
     }
     m + s.ln()
 }

@@ -80,7 +80,7 @@ impl<T: Real> OnlineConfig<T> {
     /// would add 1.4 KiB of flash on the Cortex-M0.
     pub fn step_size(&self, n: u64) -> T {
         let base = (T::from_u64(n) + self.n0).max(T::ONE);
-        if self.alpha == T::ONE { T::ONE / base } else { (-self.alpha * base.ln()).exp() }
+        if self.alpha == T::ONE { T::ONE / base } else { (-self.alpha * base.ln()).exp_neg() }
     }
 }
 

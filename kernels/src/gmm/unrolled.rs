@@ -116,7 +116,7 @@ fn responsibilities<T: Real, const K: usize>(a: &mut [T; K]) -> Option<T> {
     unroll!(k in K => {
         a[k] = if k == top { inv } else { a[k] * inv };
     });
-    Some(m + t.ln_1p())
+    Some(m + t.ln_1p_nonneg())
 }
 
 /// [`responsibilities`], with a NaN term from an overflowed Mahalanobis sum at a finite `x`
@@ -157,7 +157,7 @@ fn log_sum_exp<T: Real, const K: usize>(a: &[T; K]) -> T {
     }
     let mut s = T::ZERO;
     unroll!(k in K => {
-        s += if a[k] == m { T::ONE } else { (a[k] - m).exp() };
+        s += if a[k] == m { T::ONE } else { (a[k] - m).exp_neg() };
     });
     m + s.ln()
 }

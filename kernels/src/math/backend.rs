@@ -46,8 +46,9 @@ impl FastExp for f32 {
     #[cfg(not(feature = "micromath"))]
     #[inline(always)]
     fn fast_exp_impl(self) -> Self {
-        // libm's expf, branch-free (equal bit for bit: `expf.rs`).
-        super::expf::expf(self)
+        // The exp of the kernels' exp/log pair (`exp_ln.rs`): the callers pass
+        // EXP_ZERO_BELOW ≤ x ≤ 0, where it is within 1.35 ulp of eˣ.
+        super::exp_ln::exp_neg_f32(self)
     }
     #[cfg(feature = "micromath")]
     #[inline(always)]

@@ -39,21 +39,38 @@ pub const EXP_TAYLOR_F64: [f64; 14] = [
 pub(super) fn exp_nonpositive_f32(x: f32) -> f32 {
     // The clamp (a select, not a branch) keeps n within i32 arithmetic for any x ≤ 0.
     let x = if x < F32_ZERO_BELOW { F32_ZERO_BELOW } else { x };
-    const SHIFT: f32 = 12_582_912.0; // 1.5 · 2²³
-    const LN2_HI: f32 = f32::from_bits(0x3f31_8000); // 0.693359375
-    const LN2_LO: f32 = f32::from_bits(0xb95e_8083); // −2.1219444e-4
-    let t = x * core::f32::consts::LOG2_E + SHIFT;
-    let n = t.to_bits() as i32 - SHIFT.to_bits() as i32;
-    let nf = t - SHIFT;
-    let r = (x - nf * LN2_HI) - nf * LN2_LO;
+    let (n, r) = reduce_f32(x);
     let [lead, rest @ ..] = EXP_TAYLOR_F32;
     let mut p = lead;
     for c in rest {
         p = p * r + c;
     }
+    scale_f32(p, n)
+}
+
+/// The `f32` reduction x = n·ln 2 + r, |r| ≤ ln 2 / 2, for x ∈ [−104, 0] (NaN gives a NaN r):
+/// n = round(x·log₂e) by the 1.5·2²³ shift (exact for |x·log₂e| < 2²²), r = x − n·ln2_hi − n·ln2_lo
+/// with ln2_hi's 9 significant bits making n·ln2_hi exact. Shared with `exp_ln::exp_neg_f32`.
+#[inline(always)]
+pub(super) fn reduce_f32(x: f32) -> (i32, f32) {
+    const SHIFT: f32 = 12_582_912.0; // 1.5 · 2²³
+    const LN2_HI: f32 = f32::from_bits(0x3f31_8000); // 0.693359375
+    const LN2_LO: f32 = f32::from_bits(0xb95e_8083); // −2.1219444e-4
+    let t = x * core::f32::consts::LOG2_E + SHIFT;
+    // Wrapping: the values never wrap for x in [−104, 0], and an overflow check would be a
+    // panic path (firmware/panic-paths.sh).
+    let n = (t.to_bits() as i32).wrapping_sub(SHIFT.to_bits() as i32);
+    let nf = t - SHIFT;
+    (n, (x - nf * LN2_HI) - nf * LN2_LO)
+}
+
+/// p·2ⁿ for n ∈ [−150, 0], as 2^⌊n/2⌋ · 2^(n−⌊n/2⌋), each a normal power of two, so that a
+/// subnormal result rounds once.
+#[inline(always)]
+pub(super) fn scale_f32(p: f32, n: i32) -> f32 {
     let n1 = n >> 1;
-    let s1 = f32::from_bits(((n1 + 127) as u32) << 23);
-    let s2 = f32::from_bits(((n - n1 + 127) as u32) << 23);
+    let s1 = f32::from_bits((n1.wrapping_add(127) as u32) << 23);
+    let s2 = f32::from_bits((n.wrapping_sub(n1).wrapping_add(127) as u32) << 23);
     p * s1 * s2
 }
 

@@ -31,32 +31,42 @@ pub(super) fn tail(f: f32) -> (f32, f32) {
 /// ln(x < 0) = NaN, ln(+∞) = +∞, NaN → NaN.
 ///
 /// x = 2ᵏ·m with m ∈ [√2/2, √2) (a subnormal x first scaled by 2²⁵, as libm does), then
-/// ln x = k·ln2_hi + (f − ½f² + s·(½f² + R) + k·ln2_lo) with f = m − 1. libm returns early for
-/// the special cases and x = 1; here they are selects, so there is no branch and no call
-/// (≈ 30 Cortex-M4 instructions with one `vdiv`).
+/// ln x = k·ln2_hi + (f − ½f² + s·(½f² + R) + k·ln2_lo) with f = m − 1 ([`ln_normal`]). A
+/// positive normal x (one integer compare on its bits) goes straight there, libm's own path with
+/// nothing selected; the rare inputs take one branch to their case (x = 1 needs none: that path
+/// gives +0 there, as libm's early return does). No call, ≈ 25 Cortex-M4 instructions with one
+/// `vdiv` (the branch-free copy of every case that this replaced: ≈ 63 and a call).
 #[inline]
 pub(super) fn logf(x: f32) -> f32 {
     let ix0 = x.to_bits();
-    let subnormal = ix0 < 0x0080_0000;
-    let xs = if subnormal { x * f32::from_bits(0x4c00_0000) } else { x }; // · 2²⁵
-    let ix = xs.to_bits().wrapping_add(0x3f80_0000 - 0x3f35_04f3);
-    let k = ((ix >> 23) as i32).wrapping_sub(if subnormal { 0x7f + 25 } else { 0x7f });
+    // One copy of the core (flash on the Cortex-M0): the rare cases pick its arguments or return.
+    let (ix, bias) = if ix0.wrapping_sub(0x0080_0000) < 0x7f80_0000 - 0x0080_0000 {
+        (ix0, 0x7f)
+    } else if ix0 << 1 == 0 {
+        return f32::NEG_INFINITY; // ±0
+    } else if (ix0 >> 31) != 0 {
+        return f32::NAN; // x < 0 (libm: (x − x)/0)
+    } else if ix0 >= 0x7f80_0000 {
+        return x; // +∞, NaN
+    } else {
+        ((x * f32::from_bits(0x4c00_0000)).to_bits(), 0x7f + 25) // subnormal · 2²⁵
+    };
+    ln_normal(ix, bias)
+}
+
+/// libm's `logf` on the bits `ix` of a positive normal `f32` x·2^(bias − 127): k = exponent −
+/// bias after moving m into [√2/2, √2), f = m − 1 (exact), then FreeBSD's tail and the
+/// k·ln 2 terms in libm's order. For bits that are not a positive normal number the value is
+/// unspecified (never a panic).
+#[inline(always)]
+pub(super) fn ln_normal(ix: u32, bias: i32) -> f32 {
+    let ix = ix.wrapping_add(0x3f80_0000 - 0x3f35_04f3);
+    let k = ((ix >> 23) as i32).wrapping_sub(bias);
     let m = f32::from_bits((ix & 0x007f_ffff) + 0x3f35_04f3);
     let f = m - 1.0;
     let (s_part, hfsq) = tail(f);
     let dk = k as f32;
-    let y = s_part + dk * LN2_LO - hfsq + f + dk * LN2_HI;
-    if ix0 << 1 == 0 {
-        f32::NEG_INFINITY // ±0
-    } else if (ix0 >> 31) != 0 {
-        f32::NAN // x < 0 (libm: (x − x)/0)
-    } else if ix0 >= 0x7f80_0000 {
-        x // +∞, NaN
-    } else if ix0 == 0x3f80_0000 {
-        0.0
-    } else {
-        y
-    }
+    s_part + dk * LN2_LO - hfsq + f + dk * LN2_HI
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@
 mod backend;
 #[cfg(test)]
 mod bit_check;
+mod exp_ln;
 mod exp_nonpositive;
 mod expf;
 mod log1pf;

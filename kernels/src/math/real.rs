@@ -2,6 +2,7 @@
 //! with libm supplying the accurate functions.
 
 use super::backend::fast_exp_impl;
+use super::exp_ln::{exp_neg_f32, ln_1p_nonneg_f32};
 use super::exp_nonpositive::{F32_ZERO_BELOW, F64_ZERO_BELOW, exp_nonpositive_f32, exp_nonpositive_f64};
 use super::{expf::expf, log1pf::log1pf, logf::logf};
 use core::fmt::{Debug, Display};
@@ -81,7 +82,17 @@ pub trait Real:
     ///
     /// [`EXP_ZERO_BELOW`]: Real::EXP_ZERO_BELOW
     fn exp_nonpositive(self) -> Self;
-    /// Natural logarithm (libm's; for `f32` its branch-free copy, equal bit for bit).
+    /// eˣ for x ≤ 0 in the EM hot paths (the log-sum-exps, the responsibilities' `fast_exp` by
+    /// default, the online step size): for `f32` the branch-free exp of the kernels' exp/log pair
+    /// (`math/exp_ln.rs`: within 1.35 ulp of eˣ on every `f32` in [−104, 0], exactly 1 at ±0,
+    /// exactly 0 below −104, NaN → NaN), for `f64` libm's `exp`. Above 0 the `f32` value is
+    /// unspecified (never a panic).
+    fn exp_neg(self) -> Self;
+    /// ln(1 + t) for finite t ≥ 0 (the E-step's ln p = m + ln(1 + t)): for `f32` the pair's
+    /// `ln_1p_nonneg_f32` (`math/exp_ln.rs`: within 1.25 ulp on every finite `f32` t ≥ 0), for
+    /// `f64` libm's `log1p`. Outside that domain the `f32` value is unspecified (never a panic).
+    fn ln_1p_nonneg(self) -> Self;
+    /// Natural logarithm (libm's; for `f32` its copy without calls, equal bit for bit).
     fn ln(self) -> Self;
     /// ln(1 + x), accurate for small x (libm's; for `f32` its branch-free copy, equal bit for bit).
     fn ln_1p(self) -> Self;
@@ -115,7 +126,7 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ty, $name:literal, $sqrt_eps:expr, $zero_below:expr, $exp:path, $exp_np:path, $ln:path, $ln1p:path, $sqrt:path, $pow:path, $tanh:path, $fabs:path) => {
+    ($t:ty, $name:literal, $sqrt_eps:expr, $zero_below:expr, $exp:path, $exp_np:path, $exp_neg:path, $ln1p_nn:path, $ln:path, $ln1p:path, $sqrt:path, $pow:path, $tanh:path, $fabs:path) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -161,6 +172,14 @@ macro_rules! impl_real {
             #[inline(always)]
             fn exp_nonpositive(self) -> Self {
                 $exp_np(self)
+            }
+            #[inline(always)]
+            fn exp_neg(self) -> Self {
+                $exp_neg(self)
+            }
+            #[inline(always)]
+            fn ln_1p_nonneg(self) -> Self {
+                $ln1p_nn(self)
             }
             #[inline(always)]
             fn ln(self) -> Self {
@@ -209,6 +228,8 @@ impl_real!(
     F32_ZERO_BELOW,
     expf,
     exp_nonpositive_f32,
+    exp_neg_f32,
+    ln_1p_nonneg_f32,
     logf,
     log1pf,
     crabmix_fpu::sqrtf,
@@ -223,6 +244,8 @@ impl_real!(
     F64_ZERO_BELOW,
     libm::exp,
     exp_nonpositive_f64,
+    libm::exp,
+    libm::log1p,
     libm::log,
     libm::log1p,
     libm::sqrt,
