@@ -46,6 +46,7 @@
 
 use crate::math::SimdReal;
 use crate::math::isa::Isa;
+use crate::math::transpose::to_feature_major;
 use crabmix_kernels::gmm::{EStep, MixtureRef, Shape, StatsMut, Totals, sample_responsibilities};
 use crabmix_kernels::{Error, Real, Result};
 use rayon::prelude::*;
@@ -370,13 +371,7 @@ fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize>(
     let nb = block.len() / d;
     // Whole strips; the padding samples are zeros, get zero responsibility and are never observed.
     let np = nb.div_ceil(LE) * LE;
-    // Feature by feature: strided loads from the block (in L1) and contiguous stores; sample by
-    // sample, the D stores 2 KiB apart (f64) were a seventh of the diag pass.
-    for i in 0..d {
-        for (o, x) in s.xt[i * BLOCK_ROWS..i * BLOCK_ROWS + nb].iter_mut().zip(block.chunks_exact(d)) {
-            *o = x[i];
-        }
-    }
+    to_feature_major(block, d, &mut s.xt, BLOCK_ROWS);
     // Checked on the transposed rows, where the test vectorizes (checked per element while
     // transposing, it stayed scalar and cost a sixth of the f32 diag pass): |x| ≤ T::MAX / 4
     // implies finite, and only a block that fails it looks for the non-finite entries.

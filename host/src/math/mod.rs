@@ -16,6 +16,7 @@
 pub mod exp;
 pub mod isa;
 pub mod ln_1p;
+pub mod transpose;
 
 use core::any::TypeId;
 use crabmix_kernels::Real;
