@@ -53,68 +53,77 @@ fn scalar<T: Copy>(rows: &[T], d: usize, b0: usize, n: usize, i0: usize, out: &m
     }
 }
 
-/// 4 × 4 tiles of `f64` in AVX registers. Safety: AVX available; `rows` holds n · d values and
-/// `out` (d − 1) · stride + n, n ≤ stride.
+/// Every whole 4 × 4 tile through `tile(src, dst)` — `src` at sample b, feature i of `rows`
+/// (rows of `d` values), `dst` at feature i, sample b of `out` (features `stride` apart) — then
+/// the remainders element by element. Safety: `rows` holds n · d values, `out`
+/// (d − 1) · stride + n, n ≤ stride; `tile` reads 4 values at src + r · d (r < 4) and writes 4 at
+/// dst + f · stride (f < 4), nothing else.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx")]
-unsafe fn tiles_f64_avx(rows: &[f64], d: usize, n: usize, out: &mut [f64], stride: usize) {
-    use core::arch::x86_64::*;
+#[inline(always)]
+unsafe fn tiles<T: Copy>(
+    rows: &[T],
+    d: usize,
+    n: usize,
+    out: &mut [T],
+    stride: usize,
+    tile: impl Fn(*const T, *mut T),
+) {
     let (n4, d4) = (n / 4 * 4, d / 4 * 4);
     let (src, dst) = (rows.as_ptr(), out.as_mut_ptr());
     for b in (0..n4).step_by(4) {
         for i in (0..d4).step_by(4) {
-            // SAFETY: b + 3 < n and i + 3 < d, so every load is inside rows[..n·d] and every
-            // store inside out[(i + 3) · stride + b + 4 ≤ (d − 1) · stride + n].
-            unsafe {
-                let at = |r: usize| src.add((b + r) * d + i);
-                let (r0, r1, r2, r3) = (
-                    _mm256_loadu_pd(at(0)),
-                    _mm256_loadu_pd(at(1)),
-                    _mm256_loadu_pd(at(2)),
-                    _mm256_loadu_pd(at(3)),
-                );
-                // t0 = [r0₀ r1₀ r0₂ r1₂], t1 = [r0₁ r1₁ r0₃ r1₃], t2, t3 the same of r2, r3.
-                let (t0, t1) = (_mm256_unpacklo_pd(r0, r1), _mm256_unpackhi_pd(r0, r1));
-                let (t2, t3) = (_mm256_unpacklo_pd(r2, r3), _mm256_unpackhi_pd(r2, r3));
-                let to = |f: usize| dst.add((i + f) * stride + b);
-                _mm256_storeu_pd(to(0), _mm256_permute2f128_pd::<0x20>(t0, t2));
-                _mm256_storeu_pd(to(1), _mm256_permute2f128_pd::<0x20>(t1, t3));
-                _mm256_storeu_pd(to(2), _mm256_permute2f128_pd::<0x31>(t0, t2));
-                _mm256_storeu_pd(to(3), _mm256_permute2f128_pd::<0x31>(t1, t3));
-            }
+            // SAFETY: b + 3 < n and i + 3 < d, so the tile's loads are inside rows[..n·d] and its
+            // stores inside out[..(i + 3) · stride + b + 4], at most (d − 1) · stride + n.
+            unsafe { tile(src.add(b * d + i), dst.add(i * stride + b)) };
         }
     }
     scalar(rows, d, 0, n4, d4, out, stride);
     scalar(rows, d, n4, n, 0, out, stride);
 }
 
-/// 4 × 4 tiles of `f32` in SSE registers. Safety: `rows` holds n · d values and `out`
-/// (d − 1) · stride + n, n ≤ stride.
+/// 4 × 4 tiles of `f64` in AVX registers. Safety: AVX available, and as [`tiles`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn tiles_f64_avx(rows: &[f64], d: usize, n: usize, out: &mut [f64], stride: usize) {
+    use core::arch::x86_64::*;
+    let tile = |src: *const f64, dst: *mut f64| {
+        // SAFETY: `tiles`'s contract on src and dst; AVX enabled here.
+        unsafe {
+            let (r0, r1) = (_mm256_loadu_pd(src), _mm256_loadu_pd(src.add(d)));
+            let (r2, r3) = (_mm256_loadu_pd(src.add(2 * d)), _mm256_loadu_pd(src.add(3 * d)));
+            // t0 = [r0₀ r1₀ r0₂ r1₂], t1 = [r0₁ r1₁ r0₃ r1₃], t2, t3 the same of r2, r3.
+            let (t0, t1) = (_mm256_unpacklo_pd(r0, r1), _mm256_unpackhi_pd(r0, r1));
+            let (t2, t3) = (_mm256_unpacklo_pd(r2, r3), _mm256_unpackhi_pd(r2, r3));
+            _mm256_storeu_pd(dst, _mm256_permute2f128_pd::<0x20>(t0, t2));
+            _mm256_storeu_pd(dst.add(stride), _mm256_permute2f128_pd::<0x20>(t1, t3));
+            _mm256_storeu_pd(dst.add(2 * stride), _mm256_permute2f128_pd::<0x31>(t0, t2));
+            _mm256_storeu_pd(dst.add(3 * stride), _mm256_permute2f128_pd::<0x31>(t1, t3));
+        }
+    };
+    // SAFETY: the caller's contract.
+    unsafe { tiles(rows, d, n, out, stride, tile) }
+}
+
+/// 4 × 4 tiles of `f32` in SSE registers (the x86-64 baseline). Safety: as [`tiles`].
 #[cfg(target_arch = "x86_64")]
 unsafe fn tiles_f32_sse(rows: &[f32], d: usize, n: usize, out: &mut [f32], stride: usize) {
     use core::arch::x86_64::*;
-    let (n4, d4) = (n / 4 * 4, d / 4 * 4);
-    let (src, dst) = (rows.as_ptr(), out.as_mut_ptr());
-    for b in (0..n4).step_by(4) {
-        for i in (0..d4).step_by(4) {
-            // SAFETY: as in `tiles_f64_avx`.
-            unsafe {
-                let at = |r: usize| src.add((b + r) * d + i);
-                let (r0, r1, r2, r3) =
-                    (_mm_loadu_ps(at(0)), _mm_loadu_ps(at(1)), _mm_loadu_ps(at(2)), _mm_loadu_ps(at(3)));
-                // t0 = [r0₀ r1₀ r0₁ r1₁], t1 = [r2₀ r3₀ r2₁ r3₁], t2, t3 the same of features 2, 3.
-                let (t0, t1) = (_mm_unpacklo_ps(r0, r1), _mm_unpacklo_ps(r2, r3));
-                let (t2, t3) = (_mm_unpackhi_ps(r0, r1), _mm_unpackhi_ps(r2, r3));
-                let to = |f: usize| dst.add((i + f) * stride + b);
-                _mm_storeu_ps(to(0), _mm_movelh_ps(t0, t1));
-                _mm_storeu_ps(to(1), _mm_movehl_ps(t1, t0));
-                _mm_storeu_ps(to(2), _mm_movelh_ps(t2, t3));
-                _mm_storeu_ps(to(3), _mm_movehl_ps(t3, t2));
-            }
+    let tile = |src: *const f32, dst: *mut f32| {
+        // SAFETY: `tiles`'s contract on src and dst.
+        unsafe {
+            let (r0, r1) = (_mm_loadu_ps(src), _mm_loadu_ps(src.add(d)));
+            let (r2, r3) = (_mm_loadu_ps(src.add(2 * d)), _mm_loadu_ps(src.add(3 * d)));
+            // t0 = [r0₀ r1₀ r0₁ r1₁], t1 = [r2₀ r3₀ r2₁ r3₁], t2, t3 the same of features 2, 3.
+            let (t0, t1) = (_mm_unpacklo_ps(r0, r1), _mm_unpacklo_ps(r2, r3));
+            let (t2, t3) = (_mm_unpackhi_ps(r0, r1), _mm_unpackhi_ps(r2, r3));
+            _mm_storeu_ps(dst, _mm_movelh_ps(t0, t1));
+            _mm_storeu_ps(dst.add(stride), _mm_movehl_ps(t1, t0));
+            _mm_storeu_ps(dst.add(2 * stride), _mm_movelh_ps(t2, t3));
+            _mm_storeu_ps(dst.add(3 * stride), _mm_movehl_ps(t3, t2));
         }
-    }
-    scalar(rows, d, 0, n4, d4, out, stride);
-    scalar(rows, d, n4, n, 0, out, stride);
+    };
+    // SAFETY: the caller's contract.
+    unsafe { tiles(rows, d, n, out, stride, tile) }
 }
 
 #[cfg(test)]
