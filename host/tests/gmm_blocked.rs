@@ -121,6 +121,7 @@ fn assert_stats_close<T: Real>(what: &str, got: &mut Stats<T>, want: &mut Stats<
     close("log-likelihood".into(), lg, lw, lw.abs());
     let (wg, ww) = (f(g.totals().worst_log_likelihood), f(w.totals().worst_log_likelihood));
     close("worst log-likelihood".into(), wg, ww, ww.abs());
+    assert_eq!(g.worst_sample(), w.worst_sample(), "{what}: worst sample");
     assert_eq!(g.shifts(), w.shifts(), "{what}: shifts");
     for k in 0..k_n {
         let n = f(w.resp_sums()[k]);

@@ -451,11 +451,49 @@ fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize>(
         let lanes = &mut p.s2_lanes[k * entries * LM..(k + 1) * entries * LM];
         second_moments_full::<T, FMA, LM>(&s.wdev, &s.dev, d, np, lanes);
     }
-    let mut v = p.view(f.shape);
-    for (b, x) in block.chunks_exact(d).enumerate() {
-        v.observe(x, s.lse[b]);
-    }
+    observe_block::<T, LM>(block, d, &s.lse[..nb], &mut p.totals, &mut p.worst);
     Ok(())
+}
+
+/// The block's rows into the totals, as `StatsMut::observe` row by row: N += rows, Σ ln p(x)
+/// Neumaier-compensated, and the worst-explained row (the first with the lowest ln p(x), if
+/// lower than the worst so far) kept. Row by row, the compensated sum is one dependent chain
+/// of four additions per row (a tenth of the diag pass at K = 2); here it is L interleaved
+/// compensated sums, each lane's sum and compensation then added into the totals in lane
+/// order — the same accuracy (each term's rounding error is kept), a fixed order, so the
+/// result does not depend on the thread count.
+#[inline(always)]
+fn observe_block<T: Real, const L: usize>(
+    block: &[T],
+    d: usize,
+    lse: &[T],
+    totals: &mut Totals<T>,
+    worst: &mut [T],
+) {
+    let (mut s, mut c) = ([T::ZERO; L], [T::ZERO; L]);
+    let mut strips = lse.chunks_exact(L);
+    for v in &mut strips {
+        for l in 0..L {
+            let t = s[l] + v[l];
+            c[l] += if s[l].abs() >= v[l].abs() { (s[l] - t) + v[l] } else { (v[l] - t) + s[l] };
+            s[l] = t;
+        }
+    }
+    for l in 0..L {
+        totals.add_log_likelihood(s[l]);
+        totals.compensation += c[l];
+    }
+    for &v in strips.remainder() {
+        totals.add_log_likelihood(v);
+    }
+    totals.samples = totals.samples.saturating_add(lse.len() as u64);
+    let lowest = lse.iter().fold(totals.worst_log_likelihood, |m, &v| if v < m { v } else { m });
+    if lowest < totals.worst_log_likelihood {
+        if let Some(b) = lse.iter().position(|&v| v == lowest) {
+            totals.worst_log_likelihood = lowest;
+            worst.copy_from_slice(&block[b * d..(b + 1) * d]);
+        }
+    }
 }
 
 /// dev(i, b) = xt(i, b) − μ_i for the first `np` samples.

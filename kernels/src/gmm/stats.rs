@@ -158,6 +158,11 @@ impl<'a, T: Real> StatsRef<'a, T> {
     pub fn s2(&self) -> &'a [T] {
         self.s2
     }
+    /// The sample (length D) with the lowest ln p(x) seen, `totals().worst_log_likelihood`: the
+    /// one a reseed of an empty component takes (zeros when no sample was seen).
+    pub fn worst_sample(&self) -> &'a [T] {
+        self.worst
+    }
 }
 
 impl<'a, T: Real> StatsMut<'a, T> {

@@ -54,8 +54,9 @@ impl<T: Real> Totals<T> {
         Ok(self.log_likelihood_sum() / w)
     }
 
-    /// Neumaier's compensated addition of `v` to the log-likelihood sum.
-    pub(super) fn add_log_likelihood(&mut self, v: T) {
+    /// Neumaier's compensated addition of `v` to the log-likelihood sum: t = s + v, the
+    /// compensation gains the rounding error of t ((s − t) + v when |s| ≥ |v|, else (v − t) + s).
+    pub fn add_log_likelihood(&mut self, v: T) {
         let s = self.log_likelihood;
         let t = s + v;
         if s.abs() >= v.abs() {
