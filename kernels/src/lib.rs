@@ -6,8 +6,10 @@
 //!
 //! * `#![no_std]`, no `alloc`: the caller owns every buffer; sizes are const generics in the
 //!   fixed-size types and runtime `usize` in the slice routines they wrap.
-//! * `f32` and `f64` through [`Real`]; `libm` supplies the math, `micromath` optionally supplies a
-//!   fast `f32` exp for responsibilities ([`BACKEND`] says which).
+//! * `f32` and `f64` through [`Real`]; `libm` supplies the math, except in the `f32` EM hot paths
+//!   (responsibilities, log-sum-exps, online step size), which use a branch-free exp/log pair
+//!   within 1.35 ulp; `micromath` optionally supplies a faster `f32` exp for responsibilities
+//!   ([`BACKEND`] says which).
 //! * Fallible work returns [`Result`] with the typed [`Error`]; bad input never panics.
 //! * Every EM computation has the shape accumulate → merge → finish: see [`gmm::SufficientStats`].
 #![cfg_attr(not(test), no_std)]

@@ -303,7 +303,7 @@ impl<'a, T: Real> MixtureRef<'a, T> {
 /// ln p(x) = logsumexp_k a_k; `None` when every term is −∞ or one is NaN (zero density in working
 /// precision), leaving `a` unchanged.
 ///
-/// One pass of K−1 `fast_exp` and one `ln_1p`: with m = max a_k (attained at k*), t = Σ_{k≠k*}
+/// One pass of K−1 `fast_exp` and one `ln_1p_nonneg`: with m = max a_k (attained at k*), t = Σ_{k≠k*}
 /// e^{a_k − m}, q_k = e^{a_k − m} / (1 + t) and ln p = m + ln(1 + t). The maximal term is exactly 1,
 /// so with the `micromath` backend the ≈2e-3 relative error of `fast_exp` enters ln p only as
 /// ≤ 2e-3·t/(1 + t) absolute, and not at all for well-separated components.

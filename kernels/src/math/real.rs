@@ -50,7 +50,8 @@ pub trait Real:
     /// ln(2π).
     const LN_2PI: Self;
     /// Below this argument `exp` and `fast_exp` return exactly 0 (libm `expf`: x ≤ −103.972084,
-    /// `exp`: x < −745.133219; micromath's f32 exp is cut at −87), so callers may skip the call:
+    /// `exp`: x < −745.133219; the `f32` exp/log pair's exp, `fast_exp` by default: x < −104;
+    /// micromath's f32 exp is cut at −87), so callers may skip the call:
     /// libm reaches that 0 through a division by a subnormal, ≈ 10 ns on x86-64.
     const EXP_ZERO_BELOW: Self;
     /// Name of the type, `"f32"` or `"f64"`.
@@ -69,7 +70,8 @@ pub trait Real:
     fn from_u64(n: u64) -> Self;
     /// eˣ (libm's; for `f32` its branch-free copy, equal bit for bit).
     fn exp(self) -> Self;
-    /// eˣ for responsibilities; micromath for `f32` under the `micromath` feature, else libm.
+    /// eˣ for responsibilities (x ≤ 0): for `f32` the exp/log pair's exp ([`Real::exp_neg`]'s,
+    /// within 1.35 ulp), or micromath's under the `micromath` feature; for `f64` libm's `exp`.
     fn fast_exp(self) -> Self;
     /// eˣ for `EXP_ZERO_BELOW ≤ x ≤ 0` with no branch and no call, so that a loop over many x
     /// vectorizes (libm's `exp` is a call per value): x = n·ln 2 + r with |r| ≤ ln 2 / 2
@@ -217,9 +219,10 @@ macro_rules! impl_real {
     };
 }
 
-// exp, ln and ln_1p of f32: libm's functions made branch-free (`expf.rs`, `logf.rs`,
-// `log1pf.rs`), equal to them bit for bit on every input, so results are unchanged and the
-// Cortex-M4 runs them without calls or branches. sqrt of f32: VSQRT.F32 on Arm hard-float
+// exp, ln and ln_1p of f32: libm's functions without calls (`expf.rs`, `logf.rs`, `log1pf.rs`;
+// `logf` keeps one branch for its rare inputs), equal to them bit for bit on every input. exp_neg
+// and ln_1p_nonneg of f32: the branch-free exp/log pair (`exp_ln.rs`, within 1.35 / 1.25 ulp, not
+// libm's bits; the same code on host and device, so the same bits on both). sqrt of f32: VSQRT.F32 on Arm hard-float
 // targets (crabmix-fpu), libm's sqrtf elsewhere; both correctly rounded, so the same bits.
 impl_real!(
     f32,
