@@ -4,7 +4,7 @@
 //! sizes const generics.
 //!
 //! It builds for the host too: its unit tests there are the host side of the bit-identity check
-//! (the same code, the same f32 arithmetic and the same software libm must give the same bits on
+//! (the same code, the same f32 arithmetic and the same software exp/log (`crabmix_kernels::math`) must give the same bits on
 //! x86-64 and on the emulated Cortex-M4F; `run-tests.sh` compares the two printed lines).
 #![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
