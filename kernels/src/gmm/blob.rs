@@ -286,8 +286,8 @@ fn u32_at(bytes: &[u8], at: usize) -> u32 {
 }
 
 impl<T: Real, const K: usize, const D: usize> GaussianMixture<T, K, D> {
-    /// Validates a blob (see [the module](self)) and builds the mixture it holds; T must be the
-    /// blob's scalar type and K, D its shape. Errors: [`BlobError`], naming the first check
+    /// Validates a blob (its layout: the module documentation of `kernels/src/gmm/blob.rs`) and
+    /// builds the mixture it holds; T must be the blob's scalar type and K, D its shape. Errors: [`BlobError`], naming the first check
     /// that failed; nothing is returned half-loaded.
     pub fn from_blob(bytes: &[u8]) -> Result<Self, BlobError> {
         let found = bytes.len();

@@ -206,7 +206,7 @@ pub fn em_loop_observed<T: Real, E: EStep<T> + ?Sized>(
 }
 
 /// Fits a mixture to `data` (N × D row-major): `config.n_init` times initialize
-/// ([`initialize`]) and run [`em_loop`] in `trial`, keeping in `best` the run with the highest
+/// ([`initialize`](super::initialize)) and run [`em_loop`] in `trial`, keeping in `best` the run with the highest
 /// final lower bound (scikit-learn's rule). `work` ≥ D; `dist` as in
 /// [`super::init::choose_centres`].
 ///
