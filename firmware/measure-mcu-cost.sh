@@ -3,8 +3,9 @@
 # tools/kcount.c between marker functions; src/bin/insn_count.rs runs the regions). Used by
 # run-tests.sh and by the main job (scripts/main-job.sh).
 #   measure-mcu-cost.sh [OUT]   (default OUT: target/measurements)
-# Writes OUT/insn-count.log, OUT/kcount.log, OUT/regions.txt, OUT/insns.txt and OUT/mcu-cost.json
-# (one record per E-step/M-step region, for the bench harness), and OUT/cycles.txt: each region's
+# Writes OUT/insn-count.log, OUT/kcount.log, OUT/regions.txt, OUT/insns.txt, OUT/mcu-cost.json
+# (one record per E-step/M-step region, for the bench harness), OUT/mcu-kernels.json (every region
+# per call with its estimated cycles: the harness's table beside the C peers), and OUT/cycles.txt: each region's
 # instruction mix and ESTIMATED Cortex-M4 cycles (the plugin's TRM table; QEMU has no timing). Exits non-zero when a count is
 # missing or the kernels under count failed.
 set -euo pipefail
@@ -52,9 +53,17 @@ paste -d' ' "$OUT/regions.txt" <(sed -n 's/^kcount: region [0-9]* mix: \(.*\) es
          for (i = 9; i <= NF; i++) { split($i, kv, "="); line = line sprintf(" %s=%.1f", kv[1], kv[2] / $5) }
          print line }' >"$OUT/cycles.txt"
 cat "$OUT/cycles.txt"
+# Every region per call, with its estimated cycles, for the bench harness's side-by-side table with
+# the C peers (peers/run.sh writes their peers-cost.json in the same form).
+paste -d' ' "$OUT/regions.txt" <(sed -n 's/^kcount: region [0-9]* mix: .* est_cycles=\([0-9]*\) .*$/\1/p' "$OUT/kcount.log") |
+  awk 'BEGIN { printf "[" }
+       { printf "%s\n  {\"kernel\": \"%s\", \"k\": %s, \"d\": %s, \"kind\": \"%s\", \"scalar\": \"f32\", \"target\": \"cortex-m4f\", ", n++ ? "," : "", $1, $2, $3, $4
+         printf "\"machine\": \"qemu-7.2 mps2-an386 (TCG plugin)\", \"unit\": \"guest instructions\", \"calls\": %s, \"instructions_per_call\": %.2f, ", $5, $7 / $5
+         printf "\"estimated_cycles_per_call\": %.2f}", $8 / $5 }
+       END { print "\n]" }' >"$OUT/mcu-kernels.json"
 [[ $(grep -vc '^#' "$OUT/cycles.txt") -eq 15 ]] || { echo "cycle estimates missing" >&2; fail=1; }
 grep -q "insn-count: ok" "$OUT/insn-count.log" || { echo "insn-count kernels failed" >&2; fail=1; }
 [[ $(wc -l <"$OUT/regions.txt") -eq 15 ]] || { echo "instruction counts missing" >&2; fail=1; }
-python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$OUT/mcu-cost.json" || fail=1
+python3 -c 'import json,sys; [json.load(open(f)) for f in sys.argv[1:]]' "$OUT/mcu-cost.json" "$OUT/mcu-kernels.json" || fail=1
 
 exit "$fail"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, from a fresh machine: installs what is missing from scripts/prerequisites.txt
 # (group core, the same as the test suite's),
-# builds the firmware and fits Pearson's crabs on the emulated Cortex-M4F, fits the same data on
+# builds the firmware and fits Pearson's crabs on the emulated Cortex-M4F, counts its kernels and
+# the C peers (emlearn, CMSIS-DSP) on the same emulated core, fits the same data on
 # the CPU (f64, f32) and on the GPU when present, prints the comparison table and writes the
 # picture of the fit. Outputs go to $OUT (default: out/).
 set -euo pipefail
@@ -17,6 +18,10 @@ echo "=== firmware: build and run on the emulated Cortex-M4F (QEMU mps2-an386)"
 echo "=== firmware: instruction counts (QEMU TCG plugin)"
 firmware/measure-mcu-cost.sh "$OUT/mcu" >"$OUT/mcu-count.log" 2>&1 \
   || echo "instruction counts failed (see $OUT/mcu-count.log); the table says so"
+
+echo "=== firmware: the C peers on the same core, model and samples (emlearn, CMSIS-DSP; TCG plugin)"
+firmware/peers/run.sh "$OUT/mcu" >"$OUT/mcu-peers.log" 2>&1 \
+  || echo "C peers failed or moved past their golden counts (see $OUT/mcu-peers.log)"
 
 echo "=== CPU (and GPU when present): fit, compare, draw"
 cargo run --release --locked -p crabmix-bench --bin main-job -- \

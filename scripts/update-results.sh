@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-out}
 mkdir -p bench/results
 for f in "$OUT/main-job.json" "$OUT/throughput/throughput.json" "$OUT/crosscheck-libm.json" \
-         "$OUT/crosscheck-micromath.json" "$OUT/mcu/mcu-cost.json" "$OUT/vae-throughput/vae-throughput.json"; do
+         "$OUT/crosscheck-micromath.json" "$OUT/mcu/mcu-cost.json" "$OUT/mcu/mcu-kernels.json" "$OUT/mcu/peers-cost.json" \
+         "$OUT/vae-throughput/vae-throughput.json"; do
   [[ -f $f ]] && cp "$f" bench/results/
 done
 cargo run --release --locked -q -p crabmix-bench --bin readme-results

@@ -1,5 +1,6 @@
 //! Writes the results page, docs/results.md, from the harness's JSON files, so no figure in it is
-//! typed by hand. Reads `bench/results/{main-job,throughput,crosscheck-libm,crosscheck-micromath,mcu-cost}.json`
+//! typed by hand. Reads `bench/results/{main-job,throughput,crosscheck-libm,crosscheck-micromath,mcu-cost,
+//! mcu-kernels,peers-cost}.json`
 //! (copied there from `out/` by `scripts/update-results.sh`) and replaces the text between
 //! `<!-- results:begin -->` and `<!-- results:end -->` in docs/results.md.
 
@@ -27,6 +28,64 @@ fn machine(v: &Value) -> String {
         m["os"].as_str().unwrap_or("?"),
         m["date"].as_str().unwrap_or("?")
     )
+}
+
+/// crabmix's log density beside the C peers on the same emulated core, model and samples
+/// (`firmware/measure-mcu-cost.sh`'s `mcu-kernels.json`, `firmware/peers/run.sh`'s
+/// `peers-cost.json`, both from the same main-job run), per call = per sample, with each peer's
+/// agreement with crabmix's results and crabmix's cost as a fraction of the peer's.
+fn mcu_peers(s: &mut String, ours: &Value, peers: &Value) {
+    let Some(log_density) = ours
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["kernel"] == "log_density" && r["k"] == 4 && r["d"] == 2 && r["kind"] == "full")
+    else {
+        return;
+    };
+    let (ours_insns, ours_cycles) = (
+        log_density["instructions_per_call"].as_f64().unwrap_or(f64::NAN),
+        log_density["estimated_cycles_per_call"].as_f64().unwrap_or(f64::NAN),
+    );
+    let _ = writeln!(
+        s,
+        "### MCU log density beside C peers (Cortex-M4F under QEMU, same model, samples and counter)\n\n\
+         K = 4, D = 2 full, f32, 64 samples, one sample per call; C peers built with \
+         `arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16` and the flags \
+         shown. Cycles are an **estimate** (a Cortex-M4 TRM cycle table applied to the counted \
+         instruction mix; QEMU has no timing model). Results must agree with crabmix's within \
+         10⁻⁶ (1 + |value|) or `firmware/peers/run.sh` fails. CMSIS-DSP's naive Bayes is the diagonal \
+         analogue and returns only the class terms.\n"
+    );
+    table_head(
+        s,
+        "| implementation | flags | instructions per call | est. cycles per call | max \\|Δ\\| vs crabmix | crabmix / peer (instructions) |",
+    );
+    let _ = writeln!(
+        s,
+        "| crabmix `GaussianMixture::log_density` | rustc opt-level \"s\", fat LTO | {ours_insns:.0} | ≈ {ours_cycles:.0} | — | — |"
+    );
+    let names = [
+        ("emlearn", "emlearn `eml_mixture_score` (full)"),
+        ("emlearn_spc", "emlearn `eml_mixture_score` (full)"),
+        ("emlearn_os", "emlearn `eml_mixture_score` (full)"),
+        ("cmsis_nb", "CMSIS-DSP `arm_gaussian_naive_bayes_predict_f32`"),
+    ];
+    for (peer, label) in names {
+        let Some(r) = peers.as_array().into_iter().flatten().find(|r| r["peer"] == peer) else {
+            continue;
+        };
+        let insns = r["instructions_per_call"].as_f64().unwrap_or(f64::NAN);
+        let _ = writeln!(
+            s,
+            "| {label} | `{}` | {insns:.0} | ≈ {:.0} | {:.1e} | {:.2}× |",
+            r["flags"].as_str().unwrap_or("?"),
+            r["estimated_cycles_per_call"].as_f64().unwrap_or(f64::NAN),
+            r["max_abs_diff_vs_crabmix"].as_f64().unwrap_or(f64::NAN),
+            ours_insns / insns
+        );
+    }
+    let _ = writeln!(s);
 }
 
 fn main() {
@@ -244,6 +303,9 @@ fn main() {
             );
         }
         let _ = writeln!(s, "\n(M-step rows: instructions per component per M-step.)\n");
+    }
+    if let (Some(ours), Some(peers)) = (load("mcu-kernels"), load("peers-cost")) {
+        mcu_peers(&mut s, &ours, &peers);
     }
     for backend in ["libm", "micromath"] {
         if let Some(v) = load(&format!("crosscheck-{backend}")) {

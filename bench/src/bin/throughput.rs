@@ -374,11 +374,15 @@ fn main() {
     );
     let ms = |t: f64| format!("{:.1}ms", t * 1e3);
     let opt = |t: Option<f64>| t.map_or("—".to_string(), ms);
-    let mark = |r: Option<f64>, goal: f64| {
-        r.map_or("—".into(), |r| format!("{r:.1}{}", if r >= goal { "✓" } else { "✗" }))
+    // Only ratios with a goal get a mark (spherical and tied have none: no ✓ for every value).
+    let mark = |r: Option<f64>, goal: Option<f64>| {
+        r.map_or("—".into(), |r| match goal {
+            Some(g) => format!("{r:.1}{}", if r >= g { "✓" } else { "✗" }),
+            None => format!("{r:.1} "),
+        })
     };
     for r in &final_rows {
-        let goal = if goal_kinds.contains(&r.kind.as_str()) { GOAL_SKLEARN } else { 0.0 };
+        let goal = goal_kinds.contains(&r.kind.as_str()).then_some(GOAL_SKLEARN);
         println!(
             "{:>9} {:>3} {:>3} | {:>8} {:>8} {:>7} | {:>8} {:>8} {:>7} | {:>8} {:>8} | {:>8} {:>7} | {:>8} {:>8} | {:>7}",
             r.kind,
@@ -393,7 +397,7 @@ fn main() {
             ms(r.crabmix_f64_serial),
             ms(r.crabmix_f32_serial),
             opt(r.linfa),
-            mark(r.speedup_vs_linfa, GOAL_LINFA),
+            mark(r.speedup_vs_linfa, Some(GOAL_LINFA)),
             opt(r.torchgmm_f64),
             opt(r.torchgmm_f32),
             r.crosscheck_vs_sklearn.map_or("—".into(), |d| format!("{d:.0e}")),
