@@ -722,19 +722,16 @@ fn strip_responsibilities<T: Real, const FMA: bool>(
 ) {
     let (max, top, t) = (&max[..np], &mut top[..np], &mut lse[..np]);
     t.fill(T::ZERO);
-    let below = normal_exp_below::<T>();
+    let below = normal_exp_below::<T>(k_n);
     for k in 0..k_n {
         let kf = T::from_usize(k);
         let v = &mut lp[k * BLOCK_ROWS..k * BLOCK_ROWS + np];
         for (((v, &m), &tp), t) in v.iter_mut().zip(max).zip(top.iter()).zip(t.iter_mut()) {
             let x = *v - m;
-            // Clamped before the exponential too: computed and then discarded, a subnormal eˣ
-            // still costs the microcode assist.
-            let e = if x < below {
-                T::ZERO
-            } else {
-                (if x < below { below } else { x }).exp_nonpositive_simd::<FMA>()
-            };
+            // Evaluated on the clamped argument, then selected: the loop computes eˣ in every
+            // lane, and a subnormal one, even discarded, would still cost the microcode assist.
+            let e = (if x < below { below } else { x }).exp_nonpositive_simd::<FMA>();
+            let e = if x < below { T::ZERO } else { e };
             *v = e;
             *t += if kf == tp { T::ZERO } else { e };
         }
@@ -755,16 +752,18 @@ fn strip_responsibilities<T: Real, const FMA: bool>(
     }
 }
 
-/// The block pass's cut-off for e^{lp − m}: ⌈ln MIN_POSITIVE⌉ (−87 for `f32`, −708 for `f64`),
-/// below which the responsibility is taken as exactly 0 rather than a subnormal number. The
-/// change is below MIN_POSITIVE (1.2·10⁻³⁸, 2.2·10⁻³⁰⁸) in each responsibility and leaves
-/// ln p(x) = m + ln(1 + t) as it was (1 + t rounds the same); subnormal operands and results
-/// cost a microcode assist of ~100 cycles on Intel cores, and made the `f32` pass 10–20× slower
-/// there on data where distant components get responsibilities of 10⁻⁴⁰. The streaming pass (and
-/// the firmware) keeps eˣ down to −104 / −746.
+/// The block pass's cut-off for e^{lp − m} with K components: ⌈ln(K · MIN_POSITIVE)⌉ (K = 2:
+/// −86 for `f32`, −707 for `f64`), below which the responsibility is taken as exactly 0. At and
+/// above it e ≥ K · MIN_POSITIVE and 1 + t ≤ K, so the responsibility e / (1 + t) is a normal
+/// number, never a subnormal one. Each dropped responsibility is below e^cut < e · K · MIN_POSITIVE
+/// (f32, K = 16: 5·10⁻³⁷), and ln p(x) = m + ln(1 + t) moves by less than K times
+/// that. Subnormal operands and results cost a microcode assist of ~100 cycles on Intel cores,
+/// and made the `f32` pass 10–20× slower there on data where distant components get
+/// responsibilities of 10⁻⁴⁰. The streaming pass (and the firmware) keeps eˣ down to −104 / −746.
+/// (Products in the statistics, r·δ with a small r and δ, can still be subnormal.)
 #[inline(always)]
-fn normal_exp_below<T: Real>() -> T {
-    T::from_f64(T::MIN_POSITIVE.to_f64().ln().ceil())
+fn normal_exp_below<T: Real>(components: usize) -> T {
+    T::from_f64((components.max(1) as f64 * T::MIN_POSITIVE.to_f64()).ln().ceil())
 }
 
 /// δ(i, b) = x(i, b) − μ_i where r_b > 0 and 0 elsewhere, w(i, b) = r_b δ(i, b); s1_i += Σ_b
@@ -898,41 +897,48 @@ fn mac<T: Real, const FMA: bool, const L: usize>(acc: &mut [T; L], x: &[T; L], y
 mod tests {
     use super::*;
 
-    /// Rows whose second term sits at lp − m = −90, −87, −86 (f32) and −710, −708, −707 (f64):
-    /// below ⌈ln MIN_POSITIVE⌉ the responsibility is exactly 0, at and above it a normal number
-    /// within a few ulp of e^{lp − m} / (1 + t), and ln p(x) = m + ln(1 + t) either way.
-    fn check<T: Real>(offsets: [f64; 3]) {
-        let (k_n, np) = (2, 8);
+    /// K − 1 tied maximal components at −1.5 and a last one at −1.5 + o, for o = cut − 3, cut,
+    /// cut + 1 (cut = [`normal_exp_below`]): below the cut the last responsibility is exactly 0,
+    /// at and above it a normal number within a few ulp of e^o / (K − 1 + e^o) (with K − 1 ties,
+    /// 1 + t = K − 1 + e^o: the case where e / (1 + t) would drop below MIN_POSITIVE if the cut
+    /// ignored K), and ln p(x) = −1.5 + ln(K − 1 + e^o) either way.
+    fn check<T: Real>(k_n: usize) {
+        let np = 8;
+        let cut = normal_exp_below::<T>(k_n).to_f64();
+        let offsets = [cut - 3.0, cut, cut + 1.0];
         let mut lp = vec![T::ZERO; k_n * BLOCK_ROWS];
         for (b, &o) in offsets.iter().cycle().take(np).enumerate() {
-            lp[b] = T::from_f64(-1.5);
-            lp[BLOCK_ROWS + b] = T::from_f64(-1.5 + o);
+            for k in 0..k_n - 1 {
+                lp[k * BLOCK_ROWS + b] = T::from_f64(-1.5);
+            }
+            lp[(k_n - 1) * BLOCK_ROWS + b] = T::from_f64(-1.5 + o);
         }
         let (mut max, mut top, mut lse) = (vec![T::ZERO; np], vec![T::ZERO; np], vec![T::ZERO; np]);
         assert!(strip_maxima::<T, 8>(&lp, k_n, np, np, &mut max, &mut top));
         strip_responsibilities::<T, false>(&mut lp, k_n, np, &max, &mut top, &mut lse);
-        let below = normal_exp_below::<T>().to_f64();
+        let (what, eps, ties) = (format!("{} K = {k_n}", T::NAME), T::EPSILON.to_f64(), (k_n - 1) as f64);
         for (b, &o) in offsets.iter().cycle().take(np).enumerate() {
-            let (q0, q1) = (lp[b].to_f64(), lp[BLOCK_ROWS + b].to_f64());
-            let want = o.exp() / (1.0 + o.exp());
-            if o < below {
-                assert_eq!(q1, 0.0, "{} offset {o}", T::NAME);
+            let q = lp[(k_n - 1) * BLOCK_ROWS + b].to_f64();
+            let (e, kept) = (o.exp(), o >= cut);
+            if kept {
+                let want = e / (ties + e);
+                assert!(q >= T::MIN_POSITIVE.to_f64(), "{what} offset {o}: {q:e} is subnormal");
+                assert!((q - want).abs() <= 8.0 * eps * want, "{what} offset {o}: {q:e} vs {want:e}");
             } else {
-                assert!(q1 >= T::MIN_POSITIVE.to_f64(), "{} offset {o}: {q1:e} is subnormal", T::NAME);
-                assert!(
-                    (q1 - want).abs() <= 8.0 * T::EPSILON.to_f64() * want,
-                    "{} offset {o}: {q1:e} vs {want:e}",
-                    T::NAME
-                );
+                assert_eq!(q, 0.0, "{what} offset {o}");
             }
-            assert_eq!(q0, 1.0, "{} offset {o}: the maximal term", T::NAME);
-            assert_eq!(lse[b].to_f64(), -1.5, "{} offset {o}: ln p", T::NAME);
+            let q0 = lp[b].to_f64();
+            assert!((q0 - 1.0 / ties).abs() <= 4.0 * eps, "{what} offset {o}: the maximal term {q0}");
+            let want_lse = -1.5 + ties.ln();
+            assert!((lse[b].to_f64() - want_lse).abs() <= 4.0 * eps * 2.0, "{what} offset {o}: ln p");
         }
     }
 
     #[test]
     fn responsibilities_are_zero_or_normal() {
-        check::<f32>([-90.0, -87.0, -86.0]);
-        check::<f64>([-710.0, -708.0, -707.0]);
+        for k_n in [2, 3, 16] {
+            check::<f32>(k_n);
+            check::<f64>(k_n);
+        }
     }
 }

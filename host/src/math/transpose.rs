@@ -18,7 +18,9 @@ use core::any::TypeId;
 pub fn to_feature_major<T: Copy + 'static>(rows: &[T], d: usize, out: &mut [T], stride: usize) {
     assert!(d > 0 && rows.len() % d == 0, "rows: {} values, not a multiple of D = {d}", rows.len());
     let n = rows.len() / d;
-    assert!(n <= stride && out.len() >= (d - 1) * stride + n, "feature-major block too small");
+    // Checked arithmetic: a wrapped product would let the tiles below store out of bounds.
+    let need = (d - 1).checked_mul(stride).and_then(|v| v.checked_add(n));
+    assert!(n <= stride && need.is_some_and(|need| out.len() >= need), "feature-major block too small");
     #[cfg(target_arch = "x86_64")]
     {
         if TypeId::of::<T>() == TypeId::of::<f64>() && std::arch::is_x86_feature_detected!("avx") {
@@ -152,5 +154,14 @@ mod tests {
         check::<f64>(|v| v as f64 + 0.5, -1.0);
         check::<f32>(|v| v as f32 + 0.25, -1.0);
         check::<u16>(|v| v as u16, u16::MAX);
+    }
+
+    /// A stride whose (D − 1) · stride wraps around: refused, not a store out of bounds.
+    #[test]
+    #[should_panic(expected = "feature-major block too small")]
+    fn refuses_a_wrapping_stride() {
+        let rows = vec![1.0f64; 16 * 4];
+        let mut out = vec![0.0f64; 6];
+        to_feature_major(&rows, 4, &mut out, usize::MAX / 3 + 1);
     }
 }
