@@ -9,9 +9,11 @@
 # instruction mix and ESTIMATED Cortex-M4 cycles (the plugin's TRM table; QEMU has no timing). Exits non-zero when a count is
 # missing or the kernels under count failed.
 set -euo pipefail
+# OUT relative to the caller's directory, resolved before the cd below.
+OUT_ARG=${1:+$(realpath -m "$1")}
 cd "$(dirname "$0")"
 FW=$PWD
-OUT=${1:-$FW/target/measurements}
+OUT=${OUT_ARG:-$FW/target/measurements}
 mkdir -p "$OUT"
 TD=${CARGO_TARGET_DIR:-$FW/target}
 source ../scripts/prerequisites.sh --no-install

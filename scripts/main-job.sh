@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-OUT=${OUT:-$ROOT/out}
+OUT=$(realpath -m "${OUT:-$ROOT/out}")
 mkdir -p "$OUT"
 source scripts/prerequisites.sh core
 

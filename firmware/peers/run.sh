@@ -15,11 +15,13 @@
 # GOLDEN=update rewrites it) and OUT/peers-cost.json for the bench harness. Fails when a peer's
 # results differ from crabmix's beyond the tolerance in peers.c.
 set -euo pipefail
+# OUT relative to the caller's directory, resolved before the cd below.
+OUT_ARG=${1:+$(realpath -m "$1")}
 cd "$(dirname "$0")"
 PEERS=$PWD
 FW=$(dirname "$PEERS")
 TD=${CARGO_TARGET_DIR:-$FW/target}
-OUT=${1:-$TD/measurements}
+OUT=${OUT_ARG:-$TD/measurements}
 GOLDEN=${GOLDEN:-check}
 mkdir -p "$OUT"
 source ../../scripts/prerequisites.sh --no-install
@@ -92,7 +94,7 @@ for v in o2 spc os; do
   # `region NAME calls=N` lines pair, in order, with the plugin's region counts and results.
   paste -d' ' <(sed -n 's/^region \([a-z_0-9]*\) calls=\([0-9]*\)$/\1 \2/p' "$OUT/peers-$v.log") \
     <(sed -n 's/^kcount: region [0-9]*: \([0-9]*\) insns.*$/\1/p' "$OUT/peers-kcount-$v.log") \
-    <(sed -n 's/^result [a-z_0-9]* max_abs_diff_e9=\([-0-9]*\) sum_e6=\([-0-9]*\) .*$/\1 \2/p' "$OUT/peers-$v.log") \
+    <(sed -n 's/^result [a-z_0-9]* max_abs_diff_e9=\([-0-9]*\) sum_e6=\([-0-9]*\) \(ok\|FAILED\)$/\1 \2 \3/p' "$OUT/peers-$v.log") \
     <(sed -n 's/^kcount: region [0-9]* mix: .* est_cycles=\([0-9]*\) .*$/\1/p' "$OUT/peers-kcount-$v.log") \
     >>"$OUT/peers-regions.txt"
 done
@@ -101,7 +103,7 @@ done
   echo "# crabmix's model and 64 samples; per_call = region / calls; result_sum = sum of the peer's outputs"
   echo "# (log densities; naive Bayes: all class log-likelihoods), max_abs_diff = max |peer - crabmix|;"
   echo "# est_cycles_per_call: an ESTIMATE (cycle table of tools/kcount.c, Cortex-M4 TRM; QEMU has no timing)"
-  awk '{ printf "%s per_call=%d region=%s result_sum=%.6f max_abs_diff=%.9f est_cycles_per_call=%d\n", $1, $3 / $2, $3, $5 / 1e6, $4 / 1e9, $6 / $2 }' \
+  awk '{ printf "%s per_call=%d region=%s result_sum=%.6f max_abs_diff=%.9f est_cycles_per_call=%d\n", $1, $3 / $2, $3, $5 / 1e6, $4 / 1e9, $7 / $2 }' \
     "$OUT/peers-regions.txt"
 } >"$OUT/peers.txt"
 cat "$OUT/peers.txt"
@@ -113,13 +115,18 @@ selftest=$(sed -n 's/^kcount: region 4 mix: //p' "$OUT/peers-kcount-o2.log")
 for want in alu=4 mul=2 branch=4 fpu=2 vdiv=1 vsqrt=1 fp_ldst=0 other=0 taken=1 est_cycles=49; do
   [[ " $selftest " == *" $want "* ]] || { echo "kcount self-test: want $want in: $selftest" >&2; fail=1; }
 done
+# Fields of peers-regions.txt: name calls region max_abs_diff_e9 sum_e6 ok|FAILED est_cycles; a
+# line short of one (a result or mix line missing) fails here rather than shifting the others.
+awk 'NF != 7 { print "peers-regions.txt: line " NR " has " NF " fields, not 7" > "/dev/stderr"; exit 1 }' \
+  "$OUT/peers-regions.txt" || fail=1
 awk 'BEGIN { printf "[" }
-     { flags = $1 ~ /_spc$/ ? "-O2 -fsingle-precision-constant" : ($1 ~ /_os$/ ? "-Os" : "-O2")
+     { flags = $1 ~ /^newlib_/ ? "newlib nano, prebuilt" : ($1 ~ /_spc$/ ? "-O2 -fsingle-precision-constant" : ($1 ~ /_os$/ ? "-Os" : "-O2"))
        printf "%s\n  {\"peer\": \"%s\", \"flags\": \"%s\", \"k\": 4, \"d\": 2, \"kind\": \"full\", \"scalar\": \"f32\", \"target\": \"cortex-m4f\", ", n++ ? "," : "", $1, flags
        printf "\"machine\": \"qemu-7.2 mps2-an386 (TCG plugin)\", \"unit\": \"guest instructions\", \"calls\": %s, \"instructions_per_call\": %.2f, ", $2, $3 / $2
-       printf "\"result_sum\": %.6f, \"max_abs_diff_vs_crabmix\": %.9f, ", $5 / 1e6, $4 / 1e9
-       printf "\"estimated_cycles_per_call\": %.2f, \"cycles\": \"estimate: Cortex-M4 TRM table in firmware/tools/kcount.c\"}", $6 / $2 }
+       printf "\"result_sum\": %.6f, \"max_abs_diff_vs_crabmix\": %.9f, \"agrees\": %s, ", $5 / 1e6, $4 / 1e9, $6 == "ok" ? "true" : "false"
+       printf "\"estimated_cycles_per_call\": %.2f, \"cycles\": \"estimate: Cortex-M4 TRM table in firmware/tools/kcount.c\"}", $7 / $2 }
      END { print "\n]" }' "$OUT/peers-regions.txt" >"$OUT/peers-cost.json"
+python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$OUT/peers-cost.json" || fail=1
 
 # --- golden: each peer's per-call count within 2 % of golden/peers.txt -----------------------------
 if [[ $GOLDEN == update ]]; then
