@@ -141,13 +141,9 @@ fn assert_stats_close<T: Real>(what: &str, got: &mut Stats<T>, want: &mut Stats<
 const KINDS: [CovarianceKind; 4] =
     [CovarianceKind::Full, CovarianceKind::Diag, CovarianceKind::Spherical, CovarianceKind::Tied];
 
-/// The builds this CPU runs: the portable one, and AVX2+FMA where detected.
+/// The builds this CPU runs: the portable one, AVX2+FMA and AVX-512 where detected.
 fn isas() -> Vec<Isa> {
-    let mut v = vec![Isa::Portable];
-    if Isa::detect() == Isa::Avx2Fma {
-        v.push(Isa::Avx2Fma);
-    }
-    v
+    Isa::supported()
 }
 
 fn compare<T: Real>(kind: CovarianceKind, n: usize, d: usize, k: usize, rtol: f64) {

@@ -31,9 +31,12 @@
 //! shifted statistics keep (`tests/tests/gmm_precision.rs`). Forming Δ costs D per sample and
 //! component against the product's D(D+1)/2.
 //!
-//! Instruction sets: the pass is compiled twice (see [`crate::math::isa`]), portable (two
-//! roundings per multiply-add) and, chosen at run time when the CPU has them, with AVX2 and FMA
-//! (one rounding, 256-bit vectors). The two builds agree within rounding, not bitwise.
+//! Instruction sets: the pass is compiled three times (see [`crate::math::isa`]), portable (two
+//! roundings per multiply-add), with AVX2 and FMA (one rounding, 256-bit vectors) and with
+//! AVX-512 besides (512-bit vectors, twice the lanes per strip: [`E_LANES_F64_WIDE`] and the
+//! rest), the widest the CPU has chosen at run time. The builds agree within rounding, not
+//! bitwise. Scratch rows start on cache lines ([`AlignedBuf`]): a full-width store that
+//! straddles two lines made the deviations loop alone a tenth of the D = K = 16 pass.
 //!
 //! Determinism: rows are split into fixed chunks of [`BLOCKED_CHUNK_ROWS`] (independent of the
 //! thread count), each chunk accumulated into its own statistics on a rayon worker, the chunks
@@ -45,6 +48,7 @@
 //! `gmm::estep::uses_blocked`).
 
 use crate::math::SimdReal;
+use crate::math::aligned::AlignedBuf;
 use crate::math::isa::Isa;
 use crate::math::transpose::to_feature_major;
 use crabmix_kernels::gmm::{EStep, MixtureRef, Shape, StatsMut, Totals, sample_responsibilities};
@@ -60,6 +64,10 @@ use rayon::prelude::*;
 pub const E_LANES_F64: usize = 16;
 /// [`E_LANES_F64`] for `f32`: the same registers at twice the lanes.
 pub const E_LANES_F32: usize = 32;
+/// [`E_LANES_F64`] in the AVX-512 build ([`Isa::Avx512`]).
+pub const E_LANES_F64_WIDE: usize = 32;
+/// [`E_LANES_F32`] in the AVX-512 build.
+pub const E_LANES_F32_WIDE: usize = 64;
 /// Per-entry lanes of the M-step's Gram matrix for `f64`: two 256-bit registers per entry of a
 /// 2 × 2 tile (8 accumulator registers; the operands fit beside them). Measured as above:
 /// 8 lanes 20–36, 16 lanes 10–24 (its 16 accumulators spill), `matrixmultiply`'s dgemm (the
@@ -67,6 +75,15 @@ pub const E_LANES_F32: usize = 32;
 pub const M_LANES_F64: usize = 8;
 /// [`M_LANES_F64`] for `f32`.
 pub const M_LANES_F32: usize = 16;
+/// [`M_LANES_F64`] in the AVX-512 build.
+pub const M_LANES_F64_WIDE: usize = 16;
+/// [`M_LANES_F32`] in the AVX-512 build.
+pub const M_LANES_F32_WIDE: usize = 32;
+/// Samples per strip of the `diag`/`spherical` log-probabilities in the AVX-512 build (8 in the
+/// others: see `accumulate_block`).
+pub const D_LANES_F64_WIDE: usize = 8;
+/// [`D_LANES_F64_WIDE`] for `f32`.
+pub const D_LANES_F32_WIDE: usize = 8;
 
 /// Rows per block: the block's transposed data, deviations and K log-probabilities stay in L1/L2
 /// (at D = K = 16, f64: 3 · 16 · 256 · 8 B + 16 · 256 · 8 B ≈ 128 KiB). A multiple of the lanes.
@@ -90,10 +107,10 @@ impl<'a, T: Real> BlockedEStep<'a, T> {
     pub fn new(data: &'a [T], d: usize) -> Self {
         Self { data, d, isa: Isa::detect() }
     }
-    /// The same pass with instruction set `isa` (the portable build where `isa` is not
-    /// available: [`Isa::Avx2Fma`] is only taken when [`Isa::detect`] reports it).
+    /// The same pass with instruction set `isa`, or the widest build below it this CPU runs
+    /// ([`Isa::or_supported`]).
     pub fn with_isa(mut self, isa: Isa) -> Self {
-        self.isa = if isa == Isa::Avx2Fma { Isa::detect() } else { Isa::Portable };
+        self.isa = isa.or_supported();
         self
     }
 }
@@ -239,30 +256,31 @@ impl<T: Real> Partial<T> {
 }
 
 /// Per-worker buffers, fully overwritten before each use (so reuse across chunks cannot change a
-/// result). Feature-major blocks: entry (i, b) of a D × block matrix is at `i * BLOCK_ROWS + b`.
+/// result), each on a cache-line boundary ([`AlignedBuf`]). Feature-major blocks: entry (i, b)
+/// of a D × block matrix is at `i * BLOCK_ROWS + b`.
 struct Scratch<T> {
-    xt: Vec<T>,
-    dev: Vec<T>,
-    wdev: Vec<T>,
-    lp: Vec<T>,
-    lse: Vec<T>,
+    xt: AlignedBuf<T>,
+    dev: AlignedBuf<T>,
+    wdev: AlignedBuf<T>,
+    lp: AlignedBuf<T>,
+    lse: AlignedBuf<T>,
     row: Vec<T>,
-    max: Vec<T>,
-    top: Vec<T>,
+    max: AlignedBuf<T>,
+    top: AlignedBuf<T>,
 }
 
 impl<T: Real> Scratch<T> {
     fn new(shape: Shape) -> Self {
         let (k, d) = (shape.components, shape.features);
         Self {
-            xt: vec![T::ZERO; d * BLOCK_ROWS],
-            dev: vec![T::ZERO; d * BLOCK_ROWS],
-            wdev: vec![T::ZERO; d * BLOCK_ROWS],
-            lp: vec![T::ZERO; k * BLOCK_ROWS],
-            lse: vec![T::ZERO; BLOCK_ROWS],
+            xt: AlignedBuf::new(d * BLOCK_ROWS, T::ZERO),
+            dev: AlignedBuf::new(d * BLOCK_ROWS, T::ZERO),
+            wdev: AlignedBuf::new(d * BLOCK_ROWS, T::ZERO),
+            lp: AlignedBuf::new(k * BLOCK_ROWS, T::ZERO),
+            lse: AlignedBuf::new(BLOCK_ROWS, T::ZERO),
             row: vec![T::ZERO; k],
-            max: vec![T::ZERO; BLOCK_ROWS],
-            top: vec![T::ZERO; BLOCK_ROWS],
+            max: AlignedBuf::new(BLOCK_ROWS, T::ZERO),
+            top: AlignedBuf::new(BLOCK_ROWS, T::ZERO),
         }
     }
 }
@@ -275,14 +293,16 @@ fn accumulate_chunk<T: Real>(
     s: &mut Scratch<T>,
 ) -> Result<Partial<T>> {
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Avx2Fma {
-        // SAFETY: `accumulate_chunk_avx2_fma` only differs from the portable function by being
-        // compiled with AVX, AVX2 and FMA enabled; `isa` is `Avx2Fma` only when `Isa::detect`
-        // found them on this CPU (`BlockedEStep::new` / `with_isa`).
-        return unsafe { accumulate_chunk_avx2_fma(f, chunk, s) };
+    match isa {
+        // SAFETY: the wrappers only differ from the portable function by being compiled with
+        // more target features; `isa` names a build only when `Isa::is_supported` found its
+        // features on this CPU (`BlockedEStep::new` / `with_isa`).
+        Isa::Avx512 => return unsafe { accumulate_chunk_avx512(f, chunk, s) },
+        Isa::Avx2Fma => return unsafe { accumulate_chunk_avx2_fma(f, chunk, s) },
+        Isa::Portable => {}
     }
     let _ = isa;
-    accumulate_chunk_generic::<T, false>(f, chunk, s)
+    accumulate_chunk_generic::<T, false, false>(f, chunk, s)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -292,38 +312,58 @@ unsafe fn accumulate_chunk_avx2_fma<T: Real>(
     chunk: &[T],
     s: &mut Scratch<T>,
 ) -> Result<Partial<T>> {
-    accumulate_chunk_generic::<T, true>(f, chunk, s)
+    accumulate_chunk_generic::<T, true, false>(f, chunk, s)
 }
 
-/// [`accumulate_chunk_lanes`] with the lanes of `T` ([`E_LANES_F64`], [`M_LANES_F64`] and their
-/// `f32` counterparts).
-// `inline(always)` down the whole call tree so the AVX2+FMA wrapper gets its own, wider copy.
-#[inline(always)]
-fn accumulate_chunk_generic<T: Real, const FMA: bool>(
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,avx2,fma,avx512f,avx512vl,avx512dq")]
+unsafe fn accumulate_chunk_avx512<T: Real>(
     f: &Factors<'_, T>,
     chunk: &[T],
     s: &mut Scratch<T>,
 ) -> Result<Partial<T>> {
-    if size_of::<T>() <= 4 {
-        accumulate_chunk_lanes::<T, FMA, E_LANES_F32, M_LANES_F32>(f, chunk, s)
-    } else {
-        accumulate_chunk_lanes::<T, FMA, E_LANES_F64, M_LANES_F64>(f, chunk, s)
+    accumulate_chunk_generic::<T, true, true>(f, chunk, s)
+}
+
+/// [`accumulate_chunk_lanes`] with the lanes of `T` and the vector width (`WIDE`: 512-bit
+/// registers, [`E_LANES_F64_WIDE`] and the rest; else 256-bit, [`E_LANES_F64`] and the rest).
+// `inline(always)` down the whole call tree so each target-feature wrapper gets its own copy.
+#[inline(always)]
+fn accumulate_chunk_generic<T: Real, const FMA: bool, const WIDE: bool>(
+    f: &Factors<'_, T>,
+    chunk: &[T],
+    s: &mut Scratch<T>,
+) -> Result<Partial<T>> {
+    match (WIDE, size_of::<T>() <= 4) {
+        (false, true) => accumulate_chunk_lanes::<T, FMA, E_LANES_F32, M_LANES_F32, 8>(f, chunk, s),
+        (false, false) => accumulate_chunk_lanes::<T, FMA, E_LANES_F64, M_LANES_F64, 8>(f, chunk, s),
+        (true, true) => {
+            accumulate_chunk_lanes::<T, FMA, E_LANES_F32_WIDE, M_LANES_F32_WIDE, D_LANES_F32_WIDE>(
+                f, chunk, s,
+            )
+        }
+        (true, false) => {
+            accumulate_chunk_lanes::<T, FMA, E_LANES_F64_WIDE, M_LANES_F64_WIDE, D_LANES_F64_WIDE>(
+                f, chunk, s,
+            )
+        }
     }
 }
 
-/// The chunk with E-step strips of `LE` samples and M-step lanes `LM` (`LE` a multiple of `LM`).
+/// The chunk with E-step strips of `LE` samples, M-step lanes `LM` (`LE` a multiple of `LM`) and
+/// `diag`/`spherical` log-probability strips of `LD` samples.
 #[inline(always)]
-fn accumulate_chunk_lanes<T: Real, const FMA: bool, const LE: usize, const LM: usize>(
+fn accumulate_chunk_lanes<T: Real, const FMA: bool, const LE: usize, const LM: usize, const LD: usize>(
     f: &Factors<'_, T>,
     chunk: &[T],
     s: &mut Scratch<T>,
 ) -> Result<Partial<T>> {
     let shape = f.shape;
     let d = shape.features;
-    const { assert!(LE % LM == 0 && BLOCK_ROWS % LE == 0) };
+    const { assert!(LE % LM == 0 && LE % LD == 0 && BLOCK_ROWS % LE == 0) };
     let mut p = Partial::new(f, LM);
     for (b, block) in chunk.chunks(BLOCK_ROWS * d).enumerate() {
-        accumulate_block::<T, FMA, LE, LM>(f, block, s, &mut p)
+        accumulate_block::<T, FMA, LE, LM, LD>(f, block, s, &mut p)
             .map_err(|e| e.offset_sample(b * BLOCK_ROWS))?;
     }
     // The kernels keep the full square (or its diagonal); the block kernels computed the lanes
@@ -361,7 +401,7 @@ fn lane<T, const L: usize>(m: &[T], i: usize, s: usize) -> &[T; L] {
 }
 
 #[inline(always)]
-fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize>(
+fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize, const LD: usize>(
     f: &Factors<'_, T>,
     block: &[T],
     s: &mut Scratch<T>,
@@ -392,7 +432,7 @@ fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize>(
     } else {
         // At most 32 accumulated values per strip (four components × 8 f64 or × 8 f32): with
         // 64 (f32 at 16 lanes) LLVM left the loop scalar, the accumulators on the stack.
-        log_probs_diag_all::<T, FMA, 8>(f, &s.xt, np, &mut s.lp);
+        log_probs_diag_all::<T, FMA, LD>(f, &s.xt, np, &mut s.lp);
     }
     // Responsibilities strip by strip (vectorized); when a row is bad (non-finite sample, zero
     // density, a NaN log-probability from an overflowed Mahalanobis sum), row by row through the

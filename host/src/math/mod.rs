@@ -5,14 +5,17 @@
 //! rounding (`mul_add`, a single instruction inside a function compiled with the `fma` target
 //! feature, see [`isa`]), `false` with two (a multiply and an add, what a CPU without FMA
 //! executes). The two agree within the bounds stated per function; they are not bitwise equal.
-//! Callers pick `FMA = true` only inside code compiled for [`isa::Isa::Avx2Fma`]: elsewhere
+//! Callers pick `FMA = true` only inside code compiled for [`isa::Isa::Avx2Fma`] or
+//! [`isa::Isa::Avx512`]: elsewhere
 //! `mul_add` is a libm call per value.
 //!
 //! - [`exp`]: eˣ for x ≤ 0 (the responsibilities' e^{lp − max});
 //! - [`ln_1p`]: ln(1 + t) for t ≥ 0 (the log-likelihood m + ln(1 + Σ e^{lp − m}));
-//! - [`isa`]: the run-time choice between the AVX2+FMA build and the portable one, and the FMA
-//!   peak it implies.
+//! - [`aligned`]: buffers on a cache-line boundary, for full-width vector stores;
+//! - [`isa`]: the run-time choice between the AVX-512, AVX2+FMA and portable builds, and the FMA
+//!   peak each implies.
 
+pub mod aligned;
 pub mod exp;
 pub mod isa;
 pub mod ln_1p;
