@@ -439,7 +439,16 @@ fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize, 
     // kernels' functions instead, in row order, so that the first failing row is the one
     // reported (a non-finite row yields NaN log-probabilities, caught before any statistic is
     // added) and an overflow counts as zero density, as in the streaming pass.
-    if !finite || !strip_maxima::<T, LM>(&s.lp, k_n, nb, np, &mut s.max, &mut s.top) {
+    // NaN log-probabilities need a non-finite sample (caught by `finite`) or, in `full`, ±∞
+    // deviations of both signs in one product, which bounded samples and means rule out.
+    let maxima_ok = |s: &mut Scratch<T>| {
+        if bounded {
+            strip_maxima::<T, LM, false>(&s.lp, k_n, nb, np, &mut s.max, &mut s.top)
+        } else {
+            strip_maxima::<T, LM, true>(&s.lp, k_n, nb, np, &mut s.max, &mut s.top)
+        }
+    };
+    if !finite || !maxima_ok(s) {
         for (b, x) in block.chunks_exact(d).enumerate() {
             if !finite {
                 if let Some(feature) = x.iter().position(|v| !v.is_finite()) {
@@ -712,9 +721,11 @@ fn moments_diag<T: Real, const FMA: bool, const L: usize, const GUARD: bool>(
 /// Per row b of the block (first `nb`, rounded up to whole strips), the largest log-probability
 /// m_b = max_k lp(k, b) and the first k attaining it (as a float, so the loops vectorize); `false`
 /// when a row among the first `nb` has no finite maximum or a NaN, which the kernels'
-/// `responsibilities_in_place` reports (the caller then takes that path).
+/// `responsibilities_in_place` reports (the caller then takes that path). `NAN`: look for NaNs
+/// (a NaN is then taken as the maximum); without it the caller knows there are none, and a
+/// compare and a select per value are saved.
 #[inline(always)]
-fn strip_maxima<T: Real, const L: usize>(
+fn strip_maxima<T: Real, const L: usize, const NAN: bool>(
     lp: &[T],
     k_n: usize,
     nb: usize,
@@ -734,7 +745,7 @@ fn strip_maxima<T: Real, const L: usize>(
             for l in 0..L {
                 // A NaN is taken as the maximum and then kept (nothing compares above it), so
                 // the finiteness check below sees it.
-                let take = v[l] > m[l] || v[l].is_nan();
+                let take = v[l] > m[l] || (NAN && v[l].is_nan());
                 m[l] = if take { v[l] } else { m[l] };
                 t[l] = if take { kf } else { t[l] };
             }
@@ -954,7 +965,7 @@ mod tests {
             lp[(k_n - 1) * BLOCK_ROWS + b] = T::from_f64(-1.5 + o);
         }
         let (mut max, mut top, mut lse) = (vec![T::ZERO; np], vec![T::ZERO; np], vec![T::ZERO; np]);
-        assert!(strip_maxima::<T, 8>(&lp, k_n, np, np, &mut max, &mut top));
+        assert!(strip_maxima::<T, 8, true>(&lp, k_n, np, np, &mut max, &mut top));
         strip_responsibilities::<T, false>(&mut lp, k_n, np, &max, &mut top, &mut lse);
         let (what, eps, ties) = (format!("{} K = {k_n}", T::NAME), T::EPSILON.to_f64(), (k_n - 1) as f64);
         for (b, &o) in offsets.iter().cycle().take(np).enumerate() {
