@@ -18,7 +18,7 @@ mod shim {
         cc::Build::new()
             .cpp(true)
             .std("c++20")
-            // Optimized even in debug builds: the shim runs 256 OS threads per block.
+            // Optimized even in debug builds: the shim runs every thread of every block in turn.
             .opt_level(2)
             .flag("-pthread")
             // The kernels are written for NVRTC; host-only warnings about them are noise here.

@@ -1,10 +1,14 @@
 // Host-side emulation of the CUDA execution model, so that the kernels in host/cuda/*.cu run on
 // the CPU in tests without a GPU (adapted from shared/recipes/cuda-host-shim.h).
 //
-// Semantics kept: blocks run one after another; the threads of one block run as OS threads so
-// that __syncthreads() is a real barrier; `__shared__` arrays become function-local statics (one
-// instance, valid because only one block runs at a time); dynamic shared memory
-// (CRABMIX_DYN_SHARED in common.cuh) is one buffer sized by the launch.
+// Semantics kept: blocks run one after another; the threads of one block run as user-level
+// contexts (ucontext fibers) on the calling thread, switched round-robin at each __syncthreads(),
+// so that a barrier lets no thread past it before every live thread of the block has reached it
+// (a thread that returns drops out, as on the GPU); `__shared__` arrays become function-local
+// statics (one instance, valid because only one block runs at a time); dynamic shared memory
+// (CRABMIX_DYN_SHARED in common.cuh) is one buffer sized by the launch. The shim first ran each
+// CUDA thread as an OS thread behind a std::barrier: 256 threads per block on two cores made the
+// shim tests take ~170 s of the suite, nearly all of it in context switches.
 // Not emulated: warp intrinsics (__shfl*, __ballot; the kernels guard or avoid them), memory
 // fences beyond the barrier, concurrent launches (a mutex serializes them: the state is global).
 // Results differ from the GPU in the last bits (NVRTC contracts a*b+c into FMAs): compare with
@@ -13,24 +17,37 @@
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 #error "host shim included in device compilation"
 #endif
+#include <ucontext.h>
+
 #include <atomic>
-#include <barrier>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 struct dim3 {
     unsigned x = 1, y = 1, z = 1;
 };
 namespace cuda_shim {
-inline thread_local dim3 tidx;
-inline dim3 bidx, bdim, gdim;
-inline std::barrier<>* bar = nullptr;
+inline dim3 tidx, bidx, bdim, gdim;
+// The block being run by `launch_threads`: one context per CUDA thread, and the scheduler's.
+struct Fibers {
+    static constexpr size_t stack_bytes = 256 * 1024;
+    std::vector<ucontext_t> ctx;
+    std::vector<std::unique_ptr<char[]>> stacks;  // kept across launches, never zero-filled
+    std::vector<dim3> idx;
+    std::vector<char> live;
+    ucontext_t sched;
+    unsigned cur = 0;
+    std::function<void()> body;
+};
+inline Fibers fibers;
+inline bool in_block = false;
 // Dynamic shared memory of the running block; doubles so every scalar type is aligned.
 inline std::vector<double> dyn_smem;
 inline std::mutex launch_mutex;
@@ -48,11 +65,21 @@ inline std::mutex launch_mutex;
 #define __align__(n) alignas(n)
 #define __shared__ static
 inline void __syncthreads() {
-    if (!cuda_shim::bar) {
+    using cuda_shim::fibers;
+    if (!cuda_shim::in_block) {
         std::fprintf(stderr, "__syncthreads in a sequential launch\n");
         std::abort();
     }
-    cuda_shim::bar->arrive_and_wait();
+    // Hand over to the next live thread; the last to arrive hands back to the first, which is
+    // then past the barrier with every other live thread.
+    const unsigned from = fibers.cur, n = (unsigned)fibers.ctx.size();
+    unsigned next = from;
+    do next = (next + 1) % n;
+    while (!fibers.live[next]);
+    if (next == from) return;
+    fibers.cur = next;
+    cuda_shim::tidx = fibers.idx[next];
+    swapcontext(&fibers.ctx[from], &fibers.ctx[next]);
 }
 inline float __int_as_float(int i) {
     float f;
@@ -81,7 +108,7 @@ void launch_seq(dim3 g, dim3 b, F k, A... a) {
     std::lock_guard<std::mutex> lock(launch_mutex);
     gdim = g;
     bdim = b;
-    bar = nullptr;
+    in_block = false;
     for (unsigned bz = 0; bz < g.z; ++bz)
         for (unsigned by = 0; by < g.y; ++by)
             for (unsigned bx = 0; bx < g.x; ++bx) {
@@ -94,33 +121,63 @@ void launch_seq(dim3 g, dim3 b, F k, A... a) {
                         }
             }
 }
-// Kernels with __syncthreads: one OS thread per CUDA thread, one block at a time, with
-// `smem_bytes` of dynamic shared memory, poisoned with 0xff bytes (NaN as f32 and f64) so that a
-// read before a write shows up in the results.
+inline void fiber_entry() {
+    fibers.body();
+    // Returning switches to `sched` (uc_link), which retires this thread.
+}
+// One block: a fresh context per thread, run until every thread has returned. Out of line, so
+// that getcontext/swapcontext (which return twice) share no frame with the launch's loops.
+[[gnu::noinline]] inline void run_block(unsigned n) {
+    for (unsigned t = 0; t < n; ++t) {
+        fibers.live[t] = 1;
+        getcontext(&fibers.ctx[t]);
+        fibers.ctx[t].uc_stack.ss_sp = fibers.stacks[t].get();
+        fibers.ctx[t].uc_stack.ss_size = Fibers::stack_bytes;
+        fibers.ctx[t].uc_link = &fibers.sched;
+        makecontext(&fibers.ctx[t], fiber_entry, 0);
+    }
+    // Run thread 0; each time a thread returns, control comes back here, the thread is retired
+    // and the next live one (after it, round-robin) resumed.
+    fibers.cur = 0;
+    tidx = fibers.idx[0];
+    swapcontext(&fibers.sched, &fibers.ctx[0]);
+    for (unsigned remaining = n - 1; remaining > 0; --remaining) {
+        fibers.live[fibers.cur] = 0;
+        unsigned next = fibers.cur;
+        do next = (next + 1) % n;
+        while (!fibers.live[next]);
+        fibers.cur = next;
+        tidx = fibers.idx[next];
+        swapcontext(&fibers.sched, &fibers.ctx[next]);
+    }
+    fibers.live[fibers.cur] = 0;
+}
+// Kernels with __syncthreads: one fiber per CUDA thread, one block at a time, with `smem_bytes`
+// of dynamic shared memory, poisoned with 0xff bytes (NaN as f32 and f64) so that a read before
+// a write shows up in the results.
 template <class F, class... A>
 void launch_threads(dim3 g, dim3 b, size_t smem_bytes, F k, A... a) {
     std::lock_guard<std::mutex> lock(launch_mutex);
     gdim = g;
     bdim = b;
     const unsigned n = b.x * b.y * b.z;
+    if (n == 0) return;
+    fibers.ctx.resize(n);
+    fibers.idx.resize(n);
+    fibers.live.resize(n);
+    while (fibers.stacks.size() < n) fibers.stacks.emplace_back(new char[Fibers::stack_bytes]);
+    for (unsigned t = 0; t < n; ++t) fibers.idx[t] = {t % b.x, (t / b.x) % b.y, t / (b.x * b.y)};
+    fibers.body = [&] { k(a...); };
+    in_block = true;
     for (unsigned bz = 0; bz < g.z; ++bz)
         for (unsigned by = 0; by < g.y; ++by)
             for (unsigned bx = 0; bx < g.x; ++bx) {
                 bidx = {bx, by, bz};
                 dyn_smem.assign((smem_bytes + 7) / 8, 0.0);
                 std::memset(dyn_smem.data(), 0xff, dyn_smem.size() * sizeof(double));
-                std::barrier<> block_bar(n);
-                bar = &block_bar;
-                std::vector<std::thread> ts;
-                ts.reserve(n);
-                for (unsigned t = 0; t < n; ++t)
-                    ts.emplace_back([&, t] {
-                        tidx = {t % b.x, (t / b.x) % b.y, t / (b.x * b.y)};
-                        k(a...);
-                        block_bar.arrive_and_drop();  // exited threads no longer hold barriers
-                    });
-                for (auto& th : ts) th.join();
-                bar = nullptr;
+                run_block(n);
             }
+    in_block = false;
+    fibers.body = nullptr;
 }
 }  // namespace cuda_shim
