@@ -4,8 +4,9 @@
 //! into the kernels crate's statistics by the same [`merge_device_stats`](crate::device::layout::merge_device_stats) the CUDA backend uses.
 //! CI thus checks every kernel's logic, and the host side of the backend, without a GPU.
 //!
-//! Slow by design (one OS thread per CUDA thread, ≈ 13 ms per 256-thread block on two cores):
-//! keep shapes small.
+//! Serial by design: every CUDA thread of a block runs in turn on the calling thread (a
+//! user-level context per thread, switched at each `__syncthreads`), one block after another, so
+//! a launch costs its whole grid's work on one core: keep shapes small.
 
 mod ffi;
 pub mod gmm;
