@@ -124,6 +124,9 @@ mod tests {
     /// Every `f32` in [−104, 0] (−0 included: 1.12·10⁹ inputs): within 1.35 ulp of eˣ (worst 1.3411 ulp, at
     /// x = −5.1952667).
     #[test]
+    // These functions do not depend on the backend: the default build's run covers them, and the
+    // `micromath` run (scripts/test-all.sh) would repeat ~22 s of exhaustive work.
+    #[cfg_attr(feature = "micromath", ignore = "backend-independent; exhaustive run in the default build")]
     fn exp_neg_is_within_1_35_ulp_on_every_f32_of_its_domain() {
         let (worst, at) = worst_over(0x8000_0000, EXP_NEG_CLAMP.to_bits(), exp_neg_f32, f64::exp);
         std::println!("exp_neg_f32: worst {worst:.4} ulp at {at:e}");
@@ -142,6 +145,9 @@ mod tests {
     /// Every finite `f32` t ≥ 0 (2.14·10⁹ inputs): within 1.25 ulp of ln(1 + t) (worst 1.2314 ulp, at
     /// t = 0.27583852).
     #[test]
+    // These functions do not depend on the backend: the default build's run covers them, and the
+    // `micromath` run (scripts/test-all.sh) would repeat ~22 s of exhaustive work.
+    #[cfg_attr(feature = "micromath", ignore = "backend-independent; exhaustive run in the default build")]
     fn ln_1p_nonneg_is_within_1_25_ulp_on_every_f32_of_its_domain() {
         let (worst, at) = worst_over(0, f32::MAX.to_bits(), ln_1p_nonneg_f32, ln_1p_f64);
         std::println!("ln_1p_nonneg_f32: worst {worst:.4} ulp at {at:e}");
