@@ -277,7 +277,7 @@ struct Scratch<T> {
     lse: AlignedBuf<T>,
     row: Vec<T>,
     max: AlignedBuf<T>,
-    top: AlignedBuf<T>,
+    inv: AlignedBuf<T>,
 }
 
 impl<T: Real> Scratch<T> {
@@ -291,7 +291,7 @@ impl<T: Real> Scratch<T> {
             lse: AlignedBuf::new(BLOCK_ROWS, T::ZERO),
             row: vec![T::ZERO; k],
             max: AlignedBuf::new(BLOCK_ROWS, T::ZERO),
-            top: AlignedBuf::new(BLOCK_ROWS, T::ZERO),
+            inv: AlignedBuf::new(BLOCK_ROWS, T::ZERO),
         }
     }
 }
@@ -454,9 +454,9 @@ fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize, 
     // deviations of both signs in one product, which bounded samples and means rule out.
     let maxima_ok = |s: &mut Scratch<T>| {
         if bounded {
-            strip_maxima::<T, LM, false>(&s.lp, k_n, nb, np, &mut s.max, &mut s.top)
+            strip_maxima::<T, LM, false>(&s.lp, k_n, nb, np, &mut s.max)
         } else {
-            strip_maxima::<T, LM, true>(&s.lp, k_n, nb, np, &mut s.max, &mut s.top)
+            strip_maxima::<T, LM, true>(&s.lp, k_n, nb, np, &mut s.max)
         }
     };
     if !finite || !maxima_ok(s) {
@@ -475,7 +475,7 @@ fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize, 
             }
         }
     } else {
-        strip_responsibilities::<T, FMA>(&mut s.lp, k_n, np, &s.max, &mut s.top, &mut s.lse);
+        strip_responsibilities::<T, FMA>(&mut s.lp, k_n, np, &s.max, &mut s.inv, &mut s.lse);
     }
     for k in 0..k_n {
         s.lp[k * BLOCK_ROWS + nb..k * BLOCK_ROWS + np].fill(T::ZERO);
@@ -730,11 +730,10 @@ fn moments_diag<T: Real, const FMA: bool, const L: usize, const GUARD: bool>(
 }
 
 /// Per row b of the block (first `nb`, rounded up to whole strips), the largest log-probability
-/// m_b = max_k lp(k, b) and the first k attaining it (as a float, so the loops vectorize); `false`
-/// when a row among the first `nb` has no finite maximum or a NaN, which the kernels'
-/// `responsibilities_in_place` reports (the caller then takes that path). `NAN`: look for NaNs
-/// (a NaN is then taken as the maximum); without it the caller knows there are none, and a
-/// compare and a select per value are saved.
+/// m_b = max_k lp(k, b); `false` when a row among the first `nb` has no finite maximum or a NaN,
+/// which the kernels' `responsibilities_in_place` reports (the caller then takes that path).
+/// `NAN`: look for NaNs (a NaN is then taken as the maximum); without it the caller knows there
+/// are none, and a compare and a select per value are saved.
 #[inline(always)]
 fn strip_maxima<T: Real, const L: usize, const NAN: bool>(
     lp: &[T],
@@ -742,66 +741,64 @@ fn strip_maxima<T: Real, const L: usize, const NAN: bool>(
     nb: usize,
     np: usize,
     max: &mut [T],
-    top: &mut [T],
 ) -> bool {
-    let (max, top) = (&mut max[..np], &mut top[..np]);
+    let max = &mut max[..np];
     // Strip by strip with the running maxima in registers, stored once: updating them in memory
     // component by component made LLVM emit masked stores (microcoded on AMD), and so did strips
     // of 32 f32 (the caller passes the M-step's 8 f64 or 16 f32: two registers each).
-    for (st, (ms, ts)) in max.chunks_exact_mut(L).zip(top.chunks_exact_mut(L)).enumerate() {
-        let (mut m, mut t) = ([T::NEG_INFINITY; L], [T::ZERO; L]);
+    for (st, ms) in max.chunks_exact_mut(L).enumerate() {
+        let mut m = [T::NEG_INFINITY; L];
         for k in 0..k_n {
-            let kf = T::from_usize(k);
             let v = lane::<T, L>(lp, k, st * L);
             for l in 0..L {
                 // A NaN is taken as the maximum and then kept (nothing compares above it), so
                 // the finiteness check below sees it.
                 let take = v[l] > m[l] || (NAN && v[l].is_nan());
                 m[l] = if take { v[l] } else { m[l] };
-                t[l] = if take { kf } else { t[l] };
             }
         }
         ms.copy_from_slice(&m);
-        ts.copy_from_slice(&t);
     }
     max[..nb].iter().all(|m| m.is_finite())
 }
 
-/// The kernels' `responsibilities_in_place` for every row of the block at once (see there): with
-/// m_b and its component k*_b from [`strip_maxima`], t_b = Σ_{k≠k*} e^{lp(k,b) − m_b}, q(k, b) =
-/// e^{lp(k,b) − m_b} / (1 + t_b) in place of lp, ln p(x_b) = m_b + ln(1 + t_b). eˣ and
-/// ln(1 + t) are [`crate::math`]'s branch-free functions (within 2 ulp), one vectorized loop per
-/// component, rather than one libm call per (row, component) and per row, which cost as much as
-/// the rest of the pass at small D.
+/// The kernels' `responsibilities_in_place` for every row of the block at once, up to rounding:
+/// with m_b from [`strip_maxima`], S_b = Σ_k e^{lp(k,b) − m_b} (every component, so S_b ≥ 1: a
+/// maximal one adds e⁰ = 1 exactly), q(k, b) = e^{lp(k,b) − m_b} / S_b in place of lp, and
+/// ln p(x_b) = m_b + ln(1 + (S_b − 1)). The kernels add the maximal component's 1 last (t = S − 1
+/// summed without it): here it sits in the sum, which leaves t's tiny values an absolute error of
+/// ε/2 instead of a relative one — ln p(x) moves by at most ε/2, the responsibilities by a
+/// relative ε — and spares tracking which component is maximal (a select per row and component
+/// in the maxima and a compare and a select in the sum). eˣ and ln(1 + t) are
+/// [`crate::math`]'s branch-free functions (within 2 ulp), one vectorized loop per component,
+/// rather than one libm call per (row, component) and per row, which cost as much as the rest of
+/// the pass at small D.
 #[inline(always)]
 fn strip_responsibilities<T: Real, const FMA: bool>(
     lp: &mut [T],
     k_n: usize,
     np: usize,
     max: &[T],
-    top: &mut [T],
+    inv: &mut [T],
     lse: &mut [T],
 ) {
-    let (max, top, t) = (&max[..np], &mut top[..np], &mut lse[..np]);
-    t.fill(T::ZERO);
+    let (max, inv, sum) = (&max[..np], &mut inv[..np], &mut lse[..np]);
+    sum.fill(T::ZERO);
     let below = normal_exp_below::<T>(k_n);
     for k in 0..k_n {
-        let kf = T::from_usize(k);
         let v = &mut lp[k * BLOCK_ROWS..k * BLOCK_ROWS + np];
-        for (((v, &m), &tp), t) in v.iter_mut().zip(max).zip(top.iter()).zip(t.iter_mut()) {
+        for ((v, &m), s) in v.iter_mut().zip(max).zip(sum.iter_mut()) {
             let x = *v - m;
             // Evaluated on the clamped argument, then selected: the loop computes eˣ in every
             // lane, and a subnormal one, even discarded, would still cost the microcode assist.
             let e = (if x < below { below } else { x }).exp_nonpositive_simd::<FMA>();
             let e = if x < below { T::ZERO } else { e };
             *v = e;
-            *t += if kf == tp { T::ZERO } else { e };
+            *s += e;
         }
     }
-    // `top` is done with: it takes 1 / (1 + t_b), then `t` the log-likelihoods.
-    let inv = top;
-    for (inv, &t) in inv.iter_mut().zip(t.iter()) {
-        *inv = T::ONE / (T::ONE + t);
+    for (inv, &s) in inv.iter_mut().zip(sum.iter()) {
+        *inv = T::ONE / s;
     }
     for k in 0..k_n {
         let v = &mut lp[k * BLOCK_ROWS..k * BLOCK_ROWS + np];
@@ -809,8 +806,9 @@ fn strip_responsibilities<T: Real, const FMA: bool>(
             *v *= inv;
         }
     }
-    for (t, &m) in t.iter_mut().zip(max) {
-        *t = m + t.ln_1p_nonnegative::<FMA>();
+    // `sum` then takes the log-likelihoods. S ≥ 1, so S − 1 ≥ 0 (and exact for S ≤ 2).
+    for (s, &m) in sum.iter_mut().zip(max) {
+        *s = m + (*s - T::ONE).ln_1p_nonnegative::<FMA>();
     }
 }
 
@@ -975,9 +973,9 @@ mod tests {
             }
             lp[(k_n - 1) * BLOCK_ROWS + b] = T::from_f64(-1.5 + o);
         }
-        let (mut max, mut top, mut lse) = (vec![T::ZERO; np], vec![T::ZERO; np], vec![T::ZERO; np]);
-        assert!(strip_maxima::<T, 8, true>(&lp, k_n, np, np, &mut max, &mut top));
-        strip_responsibilities::<T, false>(&mut lp, k_n, np, &max, &mut top, &mut lse);
+        let (mut max, mut inv, mut lse) = (vec![T::ZERO; np], vec![T::ZERO; np], vec![T::ZERO; np]);
+        assert!(strip_maxima::<T, 8, true>(&lp, k_n, np, np, &mut max));
+        strip_responsibilities::<T, false>(&mut lp, k_n, np, &max, &mut inv, &mut lse);
         let (what, eps, ties) = (format!("{} K = {k_n}", T::NAME), T::EPSILON.to_f64(), (k_n - 1) as f64);
         for (b, &o) in offsets.iter().cycle().take(np).enumerate() {
             let q = lp[(k_n - 1) * BLOCK_ROWS + b].to_f64();
