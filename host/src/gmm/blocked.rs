@@ -13,9 +13,10 @@
 //!    micro-kernel: two columns of Y per pass over Δ's rows); `diag`/`spherical`,
 //!    Σ_i ((x_i − μ_ki) u_ii)² for four components per pass over the block's rows (each strip
 //!    of x loaded once for four components' multiply-adds);
-//! 2. responsibilities for the whole block, the kernels' `responsibilities_in_place` formula
-//!    computed a component at a time over all rows with the branch-free eˣ and ln(1 + t) of
-//!    [`crate::math`] (f32 at 8 lanes, f64 at 4 under AVX2); a block with a bad row (non-finite
+//! 2. responsibilities for the whole block, the kernels' `responsibilities_in_place` formula (up
+//!    to where the maximal term's 1 is added) computed a component at a time over all rows with
+//!    the branch-free eˣ and ln(1 + t) of [`crate::math`] (f32 at 16 lanes, f64 at 8 under
+//!    AVX-512, half that under AVX2); a block with a bad row (non-finite
 //!    sample, zero density) goes row by row through the kernels' function itself, so the error
 //!    and its row are the streaming pass's;
 //! 3. n_k += Σ r, s1_k += Rᵀ Δ, and the weighted Gram matrix s2_k += (r ⊙ Δ)ᵀ Δ as a
