@@ -6,7 +6,7 @@
 # bench/peers/linfa, its own cargo workspace) and, optionally, torchgmm on the CPU (PyPI
 # torchgmm 0.1.4 and its torch, in .venv-torchgmm; TORCHGMM=skip leaves it out, and a failed
 # install is reported as skipped). Extra arguments go to the harness (e.g. --quick, --n 20000
-# --repeats 3). The criterion benches are separate: cargo bench -p crabmix-bench.
+# --repeats 3). The criterion benches are separate: cargo bench -p crabmix-criterion.
 # Outputs: a table on stdout, out/throughput/{throughput.json,throughput.svg};
 # scripts/update-results.sh then regenerates docs/results.md from the JSON.
 set -euo pipefail

@@ -1,4 +1,5 @@
-//! Shared helpers for the crabmix criterion benches (`benches/*.rs`).
+//! Shared helpers for the crabmix bench programs (`src/bin/`) and criterion benches
+//! (`bench/criterion/benches/*.rs`).
 //!
 //! Group names start with the backend (`cpu_`, later `cuda_`), and every group reports
 //! `Throughput::Elements` so that results read per element or per sample.
