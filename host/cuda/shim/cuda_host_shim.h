@@ -17,7 +17,9 @@
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 #error "host shim included in device compilation"
 #endif
+#include <sys/mman.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cmath>
@@ -38,8 +40,27 @@ inline dim3 tidx, bidx, bdim, gdim;
 // The block being run by `launch_threads`: one context per CUDA thread, and the scheduler's.
 struct Fibers {
     static constexpr size_t stack_bytes = 256 * 1024;
+    // Each stack sits above an inaccessible guard page, so an overflow faults instead of
+    // overwriting the next fiber's stack.
+    struct Stack {
+        char* base = nullptr;
+        size_t guard = 0;
+        Stack() {
+            guard = (size_t)sysconf(_SC_PAGESIZE);
+            void* p = mmap(nullptr, guard + stack_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (p == MAP_FAILED || mprotect(p, guard, PROT_NONE) != 0) {
+                std::fprintf(stderr, "cuda shim: cannot map a fiber stack\n");
+                std::abort();
+            }
+            base = (char*)p;
+        }
+        Stack(const Stack&) = delete;
+        Stack& operator=(const Stack&) = delete;
+        ~Stack() { munmap(base, guard + stack_bytes); }
+        char* region() const { return base + guard; }  // the stack proper, above the guard
+    };
     std::vector<ucontext_t> ctx;
-    std::vector<std::unique_ptr<char[]>> stacks;  // kept across launches, never zero-filled
+    std::vector<std::unique_ptr<Stack>> stacks;  // kept across launches
     std::vector<dim3> idx;
     std::vector<char> live;
     ucontext_t sched;
@@ -131,7 +152,7 @@ inline void fiber_entry() {
     for (unsigned t = 0; t < n; ++t) {
         fibers.live[t] = 1;
         getcontext(&fibers.ctx[t]);
-        fibers.ctx[t].uc_stack.ss_sp = fibers.stacks[t].get();
+        fibers.ctx[t].uc_stack.ss_sp = fibers.stacks[t]->region();
         fibers.ctx[t].uc_stack.ss_size = Fibers::stack_bytes;
         fibers.ctx[t].uc_link = &fibers.sched;
         makecontext(&fibers.ctx[t], fiber_entry, 0);
@@ -165,7 +186,7 @@ void launch_threads(dim3 g, dim3 b, size_t smem_bytes, F k, A... a) {
     fibers.ctx.resize(n);
     fibers.idx.resize(n);
     fibers.live.resize(n);
-    while (fibers.stacks.size() < n) fibers.stacks.emplace_back(new char[Fibers::stack_bytes]);
+    while (fibers.stacks.size() < n) fibers.stacks.emplace_back(std::make_unique<Fibers::Stack>());
     for (unsigned t = 0; t < n; ++t) fibers.idx[t] = {t % b.x, (t / b.x) % b.y, t / (b.x * b.y)};
     fibers.body = [&] { k(a...); };
     in_block = true;
