@@ -451,10 +451,14 @@ fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize, 
     // kernels' functions instead, in row order, so that the first failing row is the one
     // reported (a non-finite row yields NaN log-probabilities, caught before any statistic is
     // added) and an overflow counts as zero density, as in the streaming pass.
-    // NaN log-probabilities need a non-finite sample (caught by `finite`) or, in `full`, ±∞
-    // deviations of both signs in one product, which bounded samples and means rule out.
+    // NaN log-probabilities need a non-finite sample (caught by `finite`) or, in `full`, partial
+    // products U_ij δ_i overflowing to +∞ and −∞ in one sum: bounded samples and means keep δ
+    // finite, but a product can still overflow where each multiply is rounded on its own (the
+    // portable build); a fused multiply-add never overflows its exact product, and `diag` sums
+    // only squares. So the NaN test is left out only where neither can happen.
+    let no_nan = bounded && (FMA || !f.full);
     let maxima_ok = |s: &mut Scratch<T>| {
-        if bounded {
+        if no_nan {
             strip_maxima::<T, LM, false>(&s.lp, k_n, nb, np, &mut s.max)
         } else {
             strip_maxima::<T, LM, true>(&s.lp, k_n, nb, np, &mut s.max)
