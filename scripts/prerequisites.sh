@@ -79,6 +79,14 @@ prereq_install() {
     echo "prerequisites: missing ${missing_given[*]}; install rustup first: https://rustup.rs" >&2
     return 1
   fi
+  # The workspace's rust-version (Cargo.toml): older compilers stop with a less direct message.
+  local want have
+  want=$(sed -n 's/^rust-version = "\([0-9.]*\)"/\1/p' "$_prereq_root/Cargo.toml")
+  have=$(rustc --version | awk '{ print $2 }')
+  if [[ -n $want && $(printf '%s\n%s\n' "$want" "${have%%-*}" | sort -V | head -1) != "$want" ]]; then
+    echo "prerequisites: rustc $have is older than the workspace's rust-version $want; run: rustup update stable" >&2
+    return 1
+  fi
   if ((${#apt[@]})); then
     if [[ $(id -u) -ne 0 ]]; then
       echo "prerequisites: missing Debian packages ${apt[*]}; run this, then again:" >&2
