@@ -2,9 +2,9 @@
 // the CPU in tests without a GPU (adapted from shared/recipes/cuda-host-shim.h).
 //
 // Semantics kept: blocks run one after another; the threads of one block run as user-level
-// contexts (ucontext fibers) on the calling thread, switched round-robin at each __syncthreads(),
-// so that a barrier lets no thread past it before every live thread of the block has reached it
-// (a thread that returns drops out, as on the GPU); `__shared__` arrays become function-local
+// contexts (ucontext fibers) on the calling thread, switched round-robin at each __syncthreads()
+// (in thread order, reversed on odd blocks), so that a barrier lets no thread past it before
+// every live thread of the block has reached it (a thread that returns drops out, as on the GPU); `__shared__` arrays become function-local
 // statics (one instance, valid because only one block runs at a time); dynamic shared memory
 // (CRABMIX_DYN_SHARED in common.cuh) is one buffer sized by the launch. The shim first ran each
 // CUDA thread as an OS thread behind a std::barrier: 256 threads per block on two cores made the
@@ -65,6 +65,13 @@ struct Fibers {
     std::vector<char> live;
     ucontext_t sched;
     unsigned cur = 0;
+    // Odd blocks run their threads in the opposite order: a missing barrier between a write
+    // and another thread's read then fails whichever of the two threads comes first.
+    bool reverse = false;
+    unsigned after(unsigned t) const {
+        const unsigned n = (unsigned)ctx.size();
+        return reverse ? (t + n - 1) % n : (t + 1) % n;
+    }
     std::function<void()> body;
 };
 inline Fibers fibers;
@@ -93,9 +100,9 @@ inline void __syncthreads() {
     }
     // Hand over to the next live thread; the last to arrive hands back to the first, which is
     // then past the barrier with every other live thread.
-    const unsigned from = fibers.cur, n = (unsigned)fibers.ctx.size();
+    const unsigned from = fibers.cur;
     unsigned next = from;
-    do next = (next + 1) % n;
+    do next = fibers.after(next);
     while (!fibers.live[next]);
     if (next == from) return;
     fibers.cur = next;
@@ -157,15 +164,15 @@ inline void fiber_entry() {
         fibers.ctx[t].uc_link = &fibers.sched;
         makecontext(&fibers.ctx[t], fiber_entry, 0);
     }
-    // Run thread 0; each time a thread returns, control comes back here, the thread is retired
-    // and the next live one (after it, round-robin) resumed.
-    fibers.cur = 0;
-    tidx = fibers.idx[0];
-    swapcontext(&fibers.sched, &fibers.ctx[0]);
+    // Run the first thread (0, or n − 1 in reverse); each time a thread returns, control comes
+    // back here, the thread is retired and the next live one (after it, round-robin) resumed.
+    fibers.cur = fibers.reverse ? n - 1 : 0;
+    tidx = fibers.idx[fibers.cur];
+    swapcontext(&fibers.sched, &fibers.ctx[fibers.cur]);
     for (unsigned remaining = n - 1; remaining > 0; --remaining) {
         fibers.live[fibers.cur] = 0;
         unsigned next = fibers.cur;
-        do next = (next + 1) % n;
+        do next = fibers.after(next);
         while (!fibers.live[next]);
         fibers.cur = next;
         tidx = fibers.idx[next];
@@ -196,6 +203,7 @@ void launch_threads(dim3 g, dim3 b, size_t smem_bytes, F k, A... a) {
                 bidx = {bx, by, bz};
                 dyn_smem.assign((smem_bytes + 7) / 8, 0.0);
                 std::memset(dyn_smem.data(), 0xff, dyn_smem.size() * sizeof(double));
+                fibers.reverse = ((bx + by + bz) & 1) != 0;
                 run_block(n);
             }
     in_block = false;
