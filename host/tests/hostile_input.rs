@@ -257,14 +257,13 @@ fn run_measuring_peak_rss(mut cmd: Command) -> (std::process::ExitStatus, u64) {
         if let Some(status) = child.try_wait().unwrap() {
             return (status, peak);
         }
-        if let Ok(text) = std::fs::read_to_string(&status_path) {
-            if let Some(kib) = text
+        if let Ok(text) = std::fs::read_to_string(&status_path)
+            && let Some(kib) = text
                 .lines()
                 .find_map(|l| l.strip_prefix("VmHWM:"))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            {
-                peak = peak.max(kib);
-            }
+        {
+            peak = peak.max(kib);
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }

@@ -367,10 +367,10 @@ pub fn merge_device_stats<T: Real>(
     worst: Option<(f64, usize, &[T])>,
     stats: &mut StatsMut<'_, T>,
 ) -> Result<()> {
-    if let Some((w, row, _)) = worst {
-        if w == f64::NEG_INFINITY {
-            return Err(Error::ZeroDensity { sample: row });
-        }
+    if let Some((w, row, _)) = worst
+        && w == f64::NEG_INFINITY
+    {
+        return Err(Error::ZeroDensity { sample: row });
     }
     let shape = model.shape();
     let (k_n, d) = (shape.components, shape.features);

@@ -158,14 +158,12 @@ impl<T: GpuScalar, K: MlpKernels<T>> DeviceWgan<T, K> {
         let lipschitz = config.lipschitz;
         // Re-validates for this rule (the penalty's activations).
         WganShape::new(*shape.generator(), *shape.critic(), lipschitz)?;
-        if let Lipschitz::WeightClip { c } = lipschitz {
-            if !(c >= T::ZERO) || !c.is_finite() {
-                return Err(Error::InvalidParameter {
-                    name: "c",
-                    reason: "clip bound must be finite and >= 0",
-                }
-                .into());
-            }
+        if let Lipschitz::WeightClip { c } = lipschitz
+            && (!(c >= T::ZERO) || !c.is_finite())
+        {
+            return Err(
+                Error::InvalidParameter { name: "c", reason: "clip bound must be finite and >= 0" }.into()
+            );
         }
         let spectral = if let Lipschitz::SpectralNorm = lipschitz {
             let (nu, nv) = shape.spectral_state_len();

@@ -466,10 +466,8 @@ fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize, 
     };
     if !finite || !maxima_ok(s) {
         for (b, x) in block.chunks_exact(d).enumerate() {
-            if !finite {
-                if let Some(feature) = x.iter().position(|v| !v.is_finite()) {
-                    return Err(Error::NonFiniteSample { sample: b, feature });
-                }
+            if !finite && let Some(feature) = x.iter().position(|v| !v.is_finite()) {
+                return Err(Error::NonFiniteSample { sample: b, feature });
             }
             for (k, a) in s.row.iter_mut().enumerate() {
                 *a = s.lp[k * BLOCK_ROWS + b];
@@ -553,11 +551,11 @@ fn observe_block<T: Real, const L: usize>(
     }
     totals.samples = totals.samples.saturating_add(lse.len() as u64);
     let lowest = lse.iter().fold(totals.worst_log_likelihood, |m, &v| if v < m { v } else { m });
-    if lowest < totals.worst_log_likelihood {
-        if let Some(b) = lse.iter().position(|&v| v == lowest) {
-            totals.worst_log_likelihood = lowest;
-            worst.copy_from_slice(&block[b * d..(b + 1) * d]);
-        }
+    if lowest < totals.worst_log_likelihood
+        && let Some(b) = lse.iter().position(|&v| v == lowest)
+    {
+        totals.worst_log_likelihood = lowest;
+        worst.copy_from_slice(&block[b * d..(b + 1) * d]);
     }
 }
 

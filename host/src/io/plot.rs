@@ -364,16 +364,16 @@ pub fn image_grid(
     for (k, pixels) in images.iter().enumerate() {
         let (r, c) = (k / cols.max(1), k % cols.max(1));
         let (x0, y0) = (left + c as f64 * (img + gap), top + r as f64 * (img + gap));
-        if c == 0 {
-            if let Some(l) = row_labels.get(r) {
-                let _ = write!(
-                    out,
-                    r#"<text x="{}" y="{}" text-anchor="end" font-size="11">{}</text>"#,
-                    left - 6.0,
-                    y0 + img / 2.0 + 4.0,
-                    escape(l)
-                );
-            }
+        if c == 0
+            && let Some(l) = row_labels.get(r)
+        {
+            let _ = write!(
+                out,
+                r#"<text x="{}" y="{}" text-anchor="end" font-size="11">{}</text>"#,
+                left - 6.0,
+                y0 + img / 2.0 + 4.0,
+                escape(l)
+            );
         }
         for (p, v) in pixels.iter().enumerate().take(side * side) {
             let v = if v.is_nan() { 0.0 } else { v.clamp(0.0, 1.0) };

@@ -12,10 +12,9 @@ use core::ops::{Deref, DerefMut};
 /// Bytes of the alignment [`AlignedBuf`] gives.
 pub const ALIGN_BYTES: usize = 64;
 
-/// `len` values of `T`, the first at a multiple of [`ALIGN_BYTES`]
-/// when `T`'s size divides it (f32, f64); otherwise at `T`'s own alignment. Dereferences to
-/// the slice.
-#[derive(Clone, Debug)]
+/// `len` values of `T`, the first at a multiple of [`ALIGN_BYTES`] when `T`'s size divides it
+/// and equals its alignment (f32, f64); otherwise at `T`'s own alignment. Dereferences to the
+/// slice; a clone is a new aligned buffer.
 pub struct AlignedBuf<T> {
     buf: Vec<T>,
     start: usize,
@@ -32,6 +31,27 @@ impl<T: Copy> AlignedBuf<T> {
         let start = buf.as_ptr().align_offset(ALIGN_BYTES);
         let start = if start <= pad { start } else { 0 };
         Self { buf, start, len }
+    }
+}
+
+impl<T: Copy> Clone for AlignedBuf<T> {
+    fn clone(&self) -> Self {
+        // A derived clone would copy `start` onto a new allocation, aligned or not.
+        // Any value serves as the fill (all are overwritten); the padding has one even at len 0.
+        match self.buf.first() {
+            Some(&v) => {
+                let mut c = Self::new(self.len, v);
+                c.copy_from_slice(self);
+                c
+            }
+            None => Self { buf: Vec::new(), start: 0, len: 0 },
+        }
+    }
+}
+
+impl<T: core::fmt::Debug> core::fmt::Debug for AlignedBuf<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
     }
 }
 
@@ -65,6 +85,9 @@ mod tests {
             );
             a.iter_mut().enumerate().for_each(|(i, v)| *v = i as f64);
             assert!(a.iter().enumerate().all(|(i, &v)| v == i as f64));
+            let c = a.clone();
+            assert_eq!((c.len(), &c[..]), (len, &a[..]), "clone, len {len}");
+            assert_eq!(c.as_ptr() as usize % ALIGN_BYTES, 0, "clone of f64 len {len}");
         }
     }
 }

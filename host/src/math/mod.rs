@@ -67,15 +67,15 @@ impl<T: Real> SimdReal for T {
     #[inline(always)]
     fn madd<const FMA: bool>(a: Self, b: Self, c: Self) -> Self {
         if FMA {
-            if let (Some(a), Some(b), Some(c)) = (same::<T, f64>(a), same::<T, f64>(b), same::<T, f64>(c)) {
-                if let Some(r) = same::<f64, T>(a.mul_add(b, c)) {
-                    return r;
-                }
+            if let (Some(a), Some(b), Some(c)) = (same::<T, f64>(a), same::<T, f64>(b), same::<T, f64>(c))
+                && let Some(r) = same::<f64, T>(a.mul_add(b, c))
+            {
+                return r;
             }
-            if let (Some(a), Some(b), Some(c)) = (same::<T, f32>(a), same::<T, f32>(b), same::<T, f32>(c)) {
-                if let Some(r) = same::<f32, T>(a.mul_add(b, c)) {
-                    return r;
-                }
+            if let (Some(a), Some(b), Some(c)) = (same::<T, f32>(a), same::<T, f32>(b), same::<T, f32>(c))
+                && let Some(r) = same::<f32, T>(a.mul_add(b, c))
+            {
+                return r;
             }
         }
         a * b + c

@@ -65,13 +65,13 @@ impl<'a, T: Real> WganShape<'a, T> {
                 found: critic.outputs(),
             });
         }
-        if let Lipschitz::GradientPenalty { .. } = lipschitz {
-            if let Some(l) = critic.layers().iter().position(|s| !s.activation.is_piecewise_linear()) {
-                return Err(Error::InvalidLayer {
-                    layer: l,
-                    reason: "the gradient penalty needs identity, ReLU or leaky ReLU activations",
-                });
-            }
+        if let Lipschitz::GradientPenalty { .. } = lipschitz
+            && let Some(l) = critic.layers().iter().position(|s| !s.activation.is_piecewise_linear())
+        {
+            return Err(Error::InvalidLayer {
+                layer: l,
+                reason: "the gradient penalty needs identity, ReLU or leaky ReLU activations",
+            });
         }
         Ok(Self { generator, critic })
     }
