@@ -34,9 +34,10 @@
 //!
 //! Instruction sets: the pass is compiled three times (see [`crate::math::isa`]), portable (two
 //! roundings per multiply-add), with AVX2 and FMA (one rounding, 256-bit vectors) and with
-//! AVX-512 besides (512-bit vectors, twice the lanes per strip: [`E_LANES_F64_WIDE`] and the
-//! rest), the widest the CPU has chosen at run time. The builds agree within rounding, not
-//! bitwise. Scratch rows start on cache lines ([`AlignedBuf`]): a full-width store that
+//! AVX-512 besides (512-bit vectors, twice the lanes per E-step strip and M-step entry:
+//! [`E_LANES_F64_WIDE`], [`M_LANES_F64_WIDE`] and their `f32` counterparts; the `diag` strips stay
+//! at 8, [`D_LANES_F64_WIDE`], where 16 left the loop scalar), the widest the CPU has chosen at
+//! run time. The builds agree within rounding, not bitwise. Scratch rows start on cache lines ([`AlignedBuf`]): a full-width store that
 //! straddles two lines made the deviations loop alone a tenth of the D = K = 16 pass.
 //!
 //! Determinism: rows are split into fixed chunks of [`BLOCKED_CHUNK_ROWS`] (independent of the
@@ -748,7 +749,8 @@ fn strip_maxima<T: Real, const L: usize, const NAN: bool>(
     let max = &mut max[..np];
     // Strip by strip with the running maxima in registers, stored once: updating them in memory
     // component by component made LLVM emit masked stores (microcoded on AMD), and so did strips
-    // of 32 f32 (the caller passes the M-step's 8 f64 or 16 f32: two registers each).
+    // of 32 f32 under AVX2 (the caller passes the M-step's lanes: 8 f64 or 16 f32 there, two
+    // registers each; 16 / 32 under AVX-512, again two registers).
     for (st, ms) in max.chunks_exact_mut(L).enumerate() {
         let mut m = [T::NEG_INFINITY; L];
         for k in 0..k_n {
@@ -769,13 +771,13 @@ fn strip_maxima<T: Real, const L: usize, const NAN: bool>(
 /// with m_b from [`strip_maxima`], S_b = Σ_k e^{lp(k,b) − m_b} (every component, so S_b ≥ 1: a
 /// maximal one adds e⁰ = 1 exactly), q(k, b) = e^{lp(k,b) − m_b} / S_b in place of lp, and
 /// ln p(x_b) = m_b + ln(1 + (S_b − 1)). The kernels add the maximal component's 1 last (t = S − 1
-/// summed without it): here it sits in the sum, which leaves t's tiny values an absolute error of
-/// ε/2 instead of a relative one — ln p(x) moves by at most ε/2, the responsibilities by a
-/// relative ε — and spares tracking which component is maximal (a select per row and component
-/// in the maxima and a compare and a select in the sum). eˣ and ln(1 + t) are
-/// [`crate::math`]'s branch-free functions (within 2 ulp), one vectorized loop per component,
-/// rather than one libm call per (row, component) and per row, which cost as much as the rest of
-/// the pass at small D.
+/// summed without it): here it sits in the sum, so each term added after it is rounded at the
+/// scale of S ∈ [1, K] — ln p(x) moves by at most (K − 1)·ε/2 from the kernels' value, the
+/// responsibilities by as much relatively — and no record is kept of which component is
+/// maximal (a select per row and component in the maxima and a compare and a select in the
+/// sum). eˣ and ln(1 + t) are [`crate::math`]'s branch-free functions (within 2 ulp), one
+/// vectorized loop per component, rather than one libm call per (row, component) and per row,
+/// which cost as much as the rest of the pass at small D.
 #[inline(always)]
 fn strip_responsibilities<T: Real, const FMA: bool>(
     lp: &mut [T],
@@ -1002,6 +1004,62 @@ mod tests {
         for k_n in [2, 3, 16] {
             check::<f32>(k_n);
             check::<f64>(k_n);
+        }
+    }
+
+    /// Rows of K log-probabilities spread over ±30 around −20, the maximal one first, last or in
+    /// between, and ties: q and ln p against the kernels' `sample_responsibilities` within the
+    /// documented (K − 1)·ε/2 (times a few ulp of eˣ and ln(1 + t)), for both forms of the
+    /// multiply-add and both maxima.
+    fn against_kernels<T: Real, const FMA: bool, const NAN: bool>(k_n: usize) {
+        let np = 64;
+        let mut lp = vec![T::ZERO; k_n * BLOCK_ROWS];
+        let mut want = vec![vec![T::ZERO; k_n]; np];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for b in 0..np {
+            for k in 0..k_n {
+                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                let u = (state >> 11) as f64 / (1u64 << 53) as f64;
+                want[b][k] = T::from_f64(-20.0 + 60.0 * (u - 0.5));
+            }
+            let top = b % k_n;
+            want[b][top] = T::from_f64(15.0);
+            if b % 5 == 0 {
+                want[b][(top + 1) % k_n] = T::from_f64(15.0);
+            }
+            for k in 0..k_n {
+                lp[k * BLOCK_ROWS + b] = want[b][k];
+            }
+        }
+        let (mut max, mut inv, mut lse) = (vec![T::ZERO; np], vec![T::ZERO; np], vec![T::ZERO; np]);
+        assert!(strip_maxima::<T, 8, NAN>(&lp, k_n, np, np, &mut max));
+        strip_responsibilities::<T, FMA>(&mut lp, k_n, np, &max, &mut inv, &mut lse);
+        let tol = (k_n as f64 + 8.0) * T::EPSILON.to_f64();
+        for (b, row) in want.iter_mut().enumerate() {
+            let want_lse = sample_responsibilities(&[T::ZERO], row).expect("finite row").to_f64();
+            let what = format!("{} K = {k_n} FMA {FMA} row {b}", T::NAME);
+            let got_lse = lse[b].to_f64();
+            assert!(
+                (got_lse - want_lse).abs() <= tol * want_lse.abs(),
+                "{what}: ln p {got_lse} vs {want_lse}"
+            );
+            for (k, &q) in row.iter().enumerate() {
+                let (got, q) = (lp[k * BLOCK_ROWS + b].to_f64(), q.to_f64());
+                assert!(
+                    (got - q).abs() <= tol * q.max(T::MIN_POSITIVE.to_f64()),
+                    "{what}: q_{k} {got:e} vs {q:e}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn responsibilities_match_the_kernels_within_the_stated_bound() {
+        for k_n in [2, 5, 16] {
+            against_kernels::<f32, false, true>(k_n);
+            against_kernels::<f32, true, false>(k_n);
+            against_kernels::<f64, false, false>(k_n);
+            against_kernels::<f64, true, true>(k_n);
         }
     }
 }

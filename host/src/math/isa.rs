@@ -73,7 +73,8 @@ impl Isa {
     /// Peak floating-point operations per cycle and core for a scalar of `bytes` bytes (4 or 8):
     /// 2 vector pipes (the FMA pipes of AMD Zen 2–4 and Intel Haswell and later, and the two
     /// 512-bit FMA units of Intel's server cores; not detected, assumed — the upper figure, so a
-    /// core with one 512-bit unit is held to twice its real peak) × lanes (64 / `bytes` for
+    /// core with one 512-bit unit, or AMD Zen 4, which reports AVX-512 but runs each 512-bit
+    /// operation on its 256-bit pipes, is held to twice its real peak) × lanes (64 / `bytes` for
     /// AVX-512, 32 / `bytes` for AVX2, 16 / `bytes` for SSE2) × 2 flops per fused multiply-add.
     /// The portable build has no fused multiply-add: a multiply and an add are 2 flops on the
     /// same 2 pipes, so its peak counts 1 flop per lane and pipe.

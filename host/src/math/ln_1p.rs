@@ -1,5 +1,6 @@
 //! ln(1 + t) for finite t ≥ 0, branch-free, in an FMA and a two-rounding form: what the
-//! responsibilities need for ln p(x) = m + ln(1 + Σ_{k≠k*} e^{lp_k − m}), where t ∈ [0, K − 1].
+//! responsibilities need for ln p(x) = m + ln(1 + t), t = Σ_k e^{lp_k − m} − 1 ∈ [0, K − 1] (the
+//! blocked pass sums every component and subtracts the maximal one's 1 exactly).
 //!
 //! u = 1 + t is rounded, and its rounding error c is recovered exactly (Fast2Sum, larger operand
 //! first); ln u is the fdlibm/musl `log` (`e_log.c`, `e_logf.c`): u = 2ᵉ·m with m ∈ [√½, √2)
