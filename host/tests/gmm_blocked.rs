@@ -141,15 +141,10 @@ fn assert_stats_close<T: Real>(what: &str, got: &mut Stats<T>, want: &mut Stats<
 const KINDS: [CovarianceKind; 4] =
     [CovarianceKind::Full, CovarianceKind::Diag, CovarianceKind::Spherical, CovarianceKind::Tied];
 
-/// The builds this CPU runs: the portable one, AVX2+FMA and AVX-512 where detected.
-fn isas() -> Vec<Isa> {
-    Isa::supported()
-}
-
 fn compare<T: Real>(kind: CovarianceKind, n: usize, d: usize, k: usize, rtol: f64) {
     let (model, data) = problem_of_kind::<T>(kind, n, d, k, (n * 1000 + d * 17 + k) as u64);
     let mut want = streaming(&model, &data);
-    for isa in isas() {
+    for isa in Isa::supported() {
         let mut got = pass(&model, &mut BlockedEStep::new(&data, d).with_isa(isa));
         let what = format!("{} {} {} N={n} D={d} K={k}", T::NAME, kind.name(), isa.name());
         assert_stats_close(&what, &mut got, &mut want, rtol);
@@ -242,7 +237,7 @@ fn blocked_does_not_depend_on_thread_count() {
         assert_eq!(one, run(3), "{} {} {}", T::NAME, kind.name(), isa.name());
     }
     for kind in KINDS {
-        for isa in isas() {
+        for isa in Isa::supported() {
             check::<f64>(kind, isa);
             check::<f32>(kind, isa);
         }
@@ -435,7 +430,7 @@ fn blocked_counts_an_overflowed_component_as_zero_density() {
     let mut want = streaming(&model, &data);
     let mut want64 = streaming(&model64, &data64);
     // Every build: without fused multiply-adds the partial products overflow to +∞ and −∞.
-    for isa in isas() {
+    for isa in Isa::supported() {
         let mut got = pass(&model, &mut BlockedEStep::new(&data, 2).with_isa(isa));
         assert_stats_close(&format!("overflowed component, f32, {}", isa.name()), &mut got, &mut want, 1e-4);
         let (g, w) = (got.view_mut(), want64.view_mut());

@@ -4,9 +4,10 @@
 // Semantics kept: blocks run one after another; the threads of one block run as user-level
 // contexts (ucontext fibers) on the calling thread, switched round-robin at each __syncthreads()
 // (in thread order, reversed on odd blocks), so that a barrier lets no thread past it before
-// every live thread of the block has reached it (a thread that returns drops out, as on the GPU); `__shared__` arrays become function-local
-// statics (one instance, valid because only one block runs at a time); dynamic shared memory
-// (CRABMIX_DYN_SHARED in common.cuh) is one buffer sized by the launch. The shim first ran each
+// every live thread of the block has reached it (a thread that returns drops out, as on the
+// GPU); `__shared__` arrays become function-local statics (one instance, valid because only one
+// block runs at a time); dynamic shared memory (CRABMIX_DYN_SHARED in common.cuh) is one buffer
+// sized by the launch. The shim first ran each
 // CUDA thread as an OS thread behind a std::barrier: 256 threads per block on two cores made the
 // shim tests take ~170 s of the suite, nearly all of it in context switches.
 // Not emulated: warp intrinsics (__shfl*, __ballot; the kernels guard or avoid them), memory
@@ -72,10 +73,23 @@ struct Fibers {
         const unsigned n = (unsigned)ctx.size();
         return reverse ? (t + n - 1) % n : (t + 1) % n;
     }
+    // The next live thread after t in this block's order (t itself when it is the only one).
+    unsigned next_live(unsigned t) const {
+        unsigned n = t;
+        do n = after(n);
+        while (!live[n]);
+        return n;
+    }
+    // Makes thread t the running one and switches to it, saving the current context in `from`.
+    void resume(ucontext_t* from, unsigned t) {
+        cur = t;
+        tidx = idx[t];
+        swapcontext(from, &ctx[t]);
+    }
+    // The kernel call of the running launch; empty outside `launch_threads`.
     std::function<void()> body;
 };
 inline Fibers fibers;
-inline bool in_block = false;
 // Dynamic shared memory of the running block; doubles so every scalar type is aligned.
 inline std::vector<double> dyn_smem;
 inline std::mutex launch_mutex;
@@ -94,20 +108,14 @@ inline std::mutex launch_mutex;
 #define __shared__ static
 inline void __syncthreads() {
     using cuda_shim::fibers;
-    if (!cuda_shim::in_block) {
+    if (!fibers.body) {
         std::fprintf(stderr, "__syncthreads in a sequential launch\n");
         std::abort();
     }
     // Hand over to the next live thread; the last to arrive hands back to the first, which is
     // then past the barrier with every other live thread.
-    const unsigned from = fibers.cur;
-    unsigned next = from;
-    do next = fibers.after(next);
-    while (!fibers.live[next]);
-    if (next == from) return;
-    fibers.cur = next;
-    cuda_shim::tidx = fibers.idx[next];
-    swapcontext(&fibers.ctx[from], &fibers.ctx[next]);
+    const unsigned next = fibers.next_live(fibers.cur);
+    if (next != fibers.cur) fibers.resume(&fibers.ctx[fibers.cur], next);
 }
 inline float __int_as_float(int i) {
     float f;
@@ -136,7 +144,6 @@ void launch_seq(dim3 g, dim3 b, F k, A... a) {
     std::lock_guard<std::mutex> lock(launch_mutex);
     gdim = g;
     bdim = b;
-    in_block = false;
     for (unsigned bz = 0; bz < g.z; ++bz)
         for (unsigned by = 0; by < g.y; ++by)
             for (unsigned bx = 0; bx < g.x; ++bx) {
@@ -166,17 +173,10 @@ inline void fiber_entry() {
     }
     // Run the first thread (0, or n − 1 in reverse); each time a thread returns, control comes
     // back here, the thread is retired and the next live one (after it, round-robin) resumed.
-    fibers.cur = fibers.reverse ? n - 1 : 0;
-    tidx = fibers.idx[fibers.cur];
-    swapcontext(&fibers.sched, &fibers.ctx[fibers.cur]);
+    fibers.resume(&fibers.sched, fibers.reverse ? n - 1 : 0);
     for (unsigned remaining = n - 1; remaining > 0; --remaining) {
         fibers.live[fibers.cur] = 0;
-        unsigned next = fibers.cur;
-        do next = fibers.after(next);
-        while (!fibers.live[next]);
-        fibers.cur = next;
-        tidx = fibers.idx[next];
-        swapcontext(&fibers.sched, &fibers.ctx[next]);
+        fibers.resume(&fibers.sched, fibers.next_live(fibers.cur));
     }
     fibers.live[fibers.cur] = 0;
 }
@@ -196,7 +196,6 @@ void launch_threads(dim3 g, dim3 b, size_t smem_bytes, F k, A... a) {
     while (fibers.stacks.size() < n) fibers.stacks.emplace_back(std::make_unique<Fibers::Stack>());
     for (unsigned t = 0; t < n; ++t) fibers.idx[t] = {t % b.x, (t / b.x) % b.y, t / (b.x * b.y)};
     fibers.body = [&] { k(a...); };
-    in_block = true;
     for (unsigned bz = 0; bz < g.z; ++bz)
         for (unsigned by = 0; by < g.y; ++by)
             for (unsigned bx = 0; bx < g.x; ++bx) {
@@ -206,7 +205,6 @@ void launch_threads(dim3 g, dim3 b, size_t smem_bytes, F k, A... a) {
                 fibers.reverse = ((bx + by + bz) & 1) != 0;
                 run_block(n);
             }
-    in_block = false;
     fibers.body = nullptr;
 }
 }  // namespace cuda_shim

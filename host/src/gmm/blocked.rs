@@ -36,9 +36,10 @@
 //! roundings per multiply-add), with AVX2 and FMA (one rounding, 256-bit vectors) and with
 //! AVX-512 besides (512-bit vectors, twice the lanes per E-step strip and M-step entry:
 //! [`E_LANES_F64_WIDE`], [`M_LANES_F64_WIDE`] and their `f32` counterparts; the `diag` strips stay
-//! at 8, [`D_LANES_F64_WIDE`], where 16 left the loop scalar), the widest the CPU has chosen at
-//! run time. The builds agree within rounding, not bitwise. Scratch rows start on cache lines ([`AlignedBuf`]): a full-width store that
-//! straddles two lines made the deviations loop alone a tenth of the D = K = 16 pass.
+//! at 8, where 16 left the loop scalar), the widest the CPU has chosen at run time. The builds
+//! agree within rounding, not bitwise. Scratch rows start on cache lines ([`AlignedBuf`]): a
+//! full-width store that straddles two lines made the deviations loop alone a tenth of the
+//! D = K = 16 pass.
 //!
 //! Determinism: rows are split into fixed chunks of [`BLOCKED_CHUNK_ROWS`] (independent of the
 //! thread count), each chunk accumulated into its own statistics on a rayon worker, the chunks
@@ -81,11 +82,6 @@ pub const M_LANES_F32: usize = 16;
 pub const M_LANES_F64_WIDE: usize = 16;
 /// [`M_LANES_F32`] in the AVX-512 build.
 pub const M_LANES_F32_WIDE: usize = 32;
-/// Samples per strip of the `diag`/`spherical` log-probabilities in the AVX-512 build (8 in the
-/// others: see `accumulate_block`).
-pub const D_LANES_F64_WIDE: usize = 8;
-/// [`D_LANES_F64_WIDE`] for `f32`.
-pub const D_LANES_F32_WIDE: usize = 8;
 
 /// Rows per block: the block's transposed data, deviations and K log-probabilities stay in L1/L2
 /// (at D = K = 16, f64: 3 · 16 · 256 · 8 B + 16 · 256 · 8 B ≈ 128 KiB). A multiple of the lanes.
@@ -348,36 +344,27 @@ fn accumulate_chunk_generic<T: Real, const FMA: bool, const WIDE: bool>(
     s: &mut Scratch<T>,
 ) -> Result<Partial<T>> {
     match (WIDE, size_of::<T>() <= 4) {
-        (false, true) => accumulate_chunk_lanes::<T, FMA, E_LANES_F32, M_LANES_F32, 8>(f, chunk, s),
-        (false, false) => accumulate_chunk_lanes::<T, FMA, E_LANES_F64, M_LANES_F64, 8>(f, chunk, s),
-        (true, true) => {
-            accumulate_chunk_lanes::<T, FMA, E_LANES_F32_WIDE, M_LANES_F32_WIDE, D_LANES_F32_WIDE>(
-                f, chunk, s,
-            )
-        }
-        (true, false) => {
-            accumulate_chunk_lanes::<T, FMA, E_LANES_F64_WIDE, M_LANES_F64_WIDE, D_LANES_F64_WIDE>(
-                f, chunk, s,
-            )
-        }
+        (false, true) => accumulate_chunk_lanes::<T, FMA, E_LANES_F32, M_LANES_F32>(f, chunk, s),
+        (false, false) => accumulate_chunk_lanes::<T, FMA, E_LANES_F64, M_LANES_F64>(f, chunk, s),
+        (true, true) => accumulate_chunk_lanes::<T, FMA, E_LANES_F32_WIDE, M_LANES_F32_WIDE>(f, chunk, s),
+        (true, false) => accumulate_chunk_lanes::<T, FMA, E_LANES_F64_WIDE, M_LANES_F64_WIDE>(f, chunk, s),
     }
 }
 
-/// The chunk with E-step strips of `LE` samples, M-step lanes `LM` (`LE` a multiple of `LM`) and
-/// `diag`/`spherical` log-probability strips of `LD` samples.
+/// The chunk with E-step strips of `LE` samples and M-step lanes `LM` (`LE` a multiple of `LM`).
 #[inline(always)]
-fn accumulate_chunk_lanes<T: Real, const FMA: bool, const LE: usize, const LM: usize, const LD: usize>(
+fn accumulate_chunk_lanes<T: Real, const FMA: bool, const LE: usize, const LM: usize>(
     f: &Factors<'_, T>,
     chunk: &[T],
     s: &mut Scratch<T>,
 ) -> Result<Partial<T>> {
     let shape = f.shape;
     let d = shape.features;
-    const { assert!(LE % LM == 0 && LE % LD == 0 && BLOCK_ROWS % LE == 0) };
+    const { assert!(LE % LM == 0 && BLOCK_ROWS % LE == 0) };
     let mut p = Partial::new(f, LM);
     let rows = block_rows::<T>(d, f.full);
     for (b, block) in chunk.chunks(rows * d).enumerate() {
-        accumulate_block::<T, FMA, LE, LM, LD>(f, block, s, &mut p).map_err(|e| e.offset_sample(b * rows))?;
+        accumulate_block::<T, FMA, LE, LM>(f, block, s, &mut p).map_err(|e| e.offset_sample(b * rows))?;
     }
     // The kernels keep the full square (or its diagonal); the block kernels computed the lanes
     // of the upper triangle's entries (or of the diagonal's).
@@ -414,7 +401,7 @@ fn lane<T, const L: usize>(m: &[T], i: usize, s: usize) -> &[T; L] {
 }
 
 #[inline(always)]
-fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize, const LD: usize>(
+fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize>(
     f: &Factors<'_, T>,
     block: &[T],
     s: &mut Scratch<T>,
@@ -443,9 +430,10 @@ fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize, 
             log_probs_full::<T, FMA, LE>(f.u(k), d, &s.dev, f.log_norm[k], out);
         }
     } else {
-        // At most 32 accumulated values per strip (four components × 8 f64 or × 8 f32): with
-        // 64 (f32 at 16 lanes) LLVM left the loop scalar, the accumulators on the stack.
-        log_probs_diag_all::<T, FMA, LD>(f, &s.xt, np, &mut s.lp);
+        // At most 32 accumulated values per strip (four components × 8 f64 or × 8 f32), in every
+        // build: with 64 (f32 at 16 lanes, or f64 at 16 under AVX-512) LLVM left the loop
+        // scalar, the accumulators on the stack.
+        log_probs_diag_all::<T, FMA, 8>(f, &s.xt, np, &mut s.lp);
     }
     // Responsibilities strip by strip (vectorized); when a row is bad (non-finite sample, zero
     // density, a NaN log-probability from an overflowed Mahalanobis sum), row by row through the
@@ -458,14 +446,13 @@ fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize, 
     // portable build); a fused multiply-add never overflows its exact product, and `diag` sums
     // only squares. So the NaN test is left out only where neither can happen.
     let no_nan = bounded && (FMA || !f.full);
-    let maxima_ok = |s: &mut Scratch<T>| {
-        if no_nan {
+    let maxima_ok = finite
+        && if no_nan {
             strip_maxima::<T, LM, false>(&s.lp, k_n, nb, np, &mut s.max)
         } else {
             strip_maxima::<T, LM, true>(&s.lp, k_n, nb, np, &mut s.max)
-        }
-    };
-    if !finite || !maxima_ok(s) {
+        };
+    if !maxima_ok {
         for (b, x) in block.chunks_exact(d).enumerate() {
             if !finite && let Some(feature) = x.iter().position(|v| !v.is_finite()) {
                 return Err(Error::NonFiniteSample { sample: b, feature });

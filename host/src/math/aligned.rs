@@ -1,4 +1,4 @@
-//! A zero-filled buffer whose first element sits on a 64-byte boundary (a cache line, and the
+//! A buffer whose first element sits on a 64-byte boundary (a cache line, and the
 //! width of an AVX-512 register).
 //!
 //! `Vec<f64>` is only 8- or 16-byte aligned, so a 256- or 512-bit store into it straddles two

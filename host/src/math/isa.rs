@@ -20,12 +20,15 @@ pub enum Isa {
 }
 
 impl Isa {
+    /// Every build, widest first.
+    const WIDEST_FIRST: [Isa; 3] = [Isa::Avx512, Isa::Avx2Fma, Isa::Portable];
+
     /// The best build this CPU runs: [`Isa::Avx512`] when `is_x86_feature_detected!` reports
     /// `avx512f`, `avx512vl`, `avx512dq`, `avx2` and `fma`, else [`Isa::Avx2Fma`] when it reports
     /// `avx2` and `fma` (the checks are cached by std; cheap enough per pass), else
     /// [`Isa::Portable`].
     pub fn detect() -> Self {
-        [Isa::Avx512, Isa::Avx2Fma].into_iter().find(|isa| isa.is_supported()).unwrap_or(Isa::Portable)
+        Isa::Avx512.or_supported()
     }
 
     /// Whether this CPU has every feature the build needs ([`Isa::Portable`]: always).
@@ -49,7 +52,7 @@ impl Isa {
     /// `self` where this CPU supports it, else the widest supported build below it (the
     /// portable one at worst).
     pub fn or_supported(self) -> Self {
-        [Isa::Avx512, Isa::Avx2Fma, Isa::Portable]
+        Self::WIDEST_FIRST
             .into_iter()
             .skip_while(|&isa| isa != self)
             .find(|isa| isa.is_supported())
@@ -58,7 +61,7 @@ impl Isa {
 
     /// Every build this CPU runs, widest first (the portable one last).
     pub fn supported() -> Vec<Self> {
-        [Isa::Avx512, Isa::Avx2Fma, Isa::Portable].into_iter().filter(|isa| isa.is_supported()).collect()
+        Self::WIDEST_FIRST.into_iter().filter(|isa| isa.is_supported()).collect()
     }
 
     /// A short name for reports: `"avx512"`, `"avx2+fma"` or `"portable"`.
