@@ -90,10 +90,12 @@ pub const BLOCK_ROWS: usize = 256;
 /// Rows per block for D features of `T`: [`BLOCK_ROWS`], or half of it for `full`/`tied` when a
 /// row is wider than 64 bytes (`f64` at D > 8, `f32` at D > 16), so that the block's
 /// transposed data, deviations and weighted deviations (3 · D · rows values) stay nearer L1.
-/// The scratch keeps its [`BLOCK_ROWS`] stride; the rest of each row is left untouched.
-/// Measured on one core (Intel Xeon VM, AVX-512, N = 10⁵, `f64`, D = 16, alternating builds):
-/// `full` 3–6 % faster at K = 2, 8, 16; `diag` (one value per sample and feature in the
-/// M-step) 0–2 % slower, so it keeps whole blocks.
+/// The scratch rows are then that far apart too (the block's stride, a constant of each
+/// compiled block pass): with half blocks at a [`BLOCK_ROWS`] stride, only half of L1's sets
+/// held the block. Measured on one core (Intel Xeon VM, AVX-512, N = 10⁵, `f64`, D = 16,
+/// alternating builds): half blocks 3–6 % faster for `full` at K = 2, 8, 16, and the tight
+/// stride 4–9 % more; `diag` (one value per sample and feature in the M-step) 0–2 % slower
+/// with half blocks, so it keeps whole ones.
 fn block_rows<T>(d: usize, full: bool) -> usize {
     if full && d * size_of::<T>() > 64 { BLOCK_ROWS / 2 } else { BLOCK_ROWS }
 }
@@ -266,7 +268,8 @@ impl<T: Real> Partial<T> {
 
 /// Per-worker buffers, fully overwritten before each use (so reuse across chunks cannot change a
 /// result), each on a cache-line boundary ([`AlignedBuf`]). Feature-major blocks: entry (i, b)
-/// of a D × block matrix is at `i * BLOCK_ROWS + b`.
+/// of a D × block matrix is at `i * stride + b`, the stride being the block's rows
+/// ([`block_rows`], at most [`BLOCK_ROWS`]).
 struct Scratch<T> {
     xt: AlignedBuf<T>,
     dev: AlignedBuf<T>,
@@ -364,7 +367,12 @@ fn accumulate_chunk_lanes<T: Real, const FMA: bool, const LE: usize, const LM: u
     let mut p = Partial::new(f, LM);
     let rows = block_rows::<T>(d, f.full);
     for (b, block) in chunk.chunks(rows * d).enumerate() {
-        accumulate_block::<T, FMA, LE, LM>(f, block, s, &mut p).map_err(|e| e.offset_sample(b * rows))?;
+        if rows == BLOCK_ROWS {
+            accumulate_block::<T, FMA, LE, LM, BLOCK_ROWS>(f, block, s, &mut p)
+        } else {
+            accumulate_block::<T, FMA, LE, LM, { BLOCK_ROWS / 2 }>(f, block, s, &mut p)
+        }
+        .map_err(|e| e.offset_sample(b * rows))?;
     }
     // The kernels keep the full square (or its diagonal); the block kernels computed the lanes
     // of the upper triangle's entries (or of the diagonal's).
@@ -396,44 +404,48 @@ fn accumulate_chunk_lanes<T: Real, const FMA: bool, const LE: usize, const LM: u
 
 /// A strip of L consecutive entries of row `i` of a feature-major block, from sample `s`.
 #[inline(always)]
-fn lane<T, const L: usize>(m: &[T], i: usize, s: usize) -> &[T; L] {
-    m[i * BLOCK_ROWS + s..i * BLOCK_ROWS + s + L].try_into().expect("L entries")
+fn lane<T, const L: usize>(m: &[T], stride: usize, i: usize, s: usize) -> &[T; L] {
+    m[i * stride + s..i * stride + s + L].try_into().expect("L entries")
 }
 
 #[inline(always)]
-fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize>(
+fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize, const STRIDE: usize>(
     f: &Factors<'_, T>,
     block: &[T],
     s: &mut Scratch<T>,
     p: &mut Partial<T>,
 ) -> Result<()> {
+    // A constant, so that the strided offsets below fold into the instructions' displacements
+    // (passed at run time, the address arithmetic cost 5 % at f32 D = K = 16).
+    let stride = STRIDE;
     let (k_n, d) = (f.shape.components, f.shape.features);
     let nb = block.len() / d;
     // Whole strips; the padding samples are zeros, get zero responsibility and are never observed.
     let np = nb.div_ceil(LE) * LE;
-    to_feature_major(block, d, &mut s.xt, BLOCK_ROWS);
+    to_feature_major(block, d, &mut s.xt, stride);
     // Checked on the transposed rows, where the test vectorizes (checked per element while
     // transposing, it stayed scalar and cost a sixth of the f32 diag pass): |x| ≤ T::MAX / 4
     // implies finite, and only a block that fails it looks for the non-finite entries.
     let bound = Factors::<T>::bound();
-    let bounded = (0..d).all(|i| strip_row(&s.xt, i, nb).iter().fold(true, |a, v| a & (v.abs() <= bound)));
+    let bounded =
+        (0..d).all(|i| strip_row(&s.xt, stride, i, nb).iter().fold(true, |a, v| a & (v.abs() <= bound)));
     let finite = bounded || block.iter().all(|v| v.is_finite());
     let bounded = bounded && f.means_bounded;
     for i in 0..d {
-        s.xt[i * BLOCK_ROWS + nb..i * BLOCK_ROWS + np].fill(T::ZERO);
+        s.xt[i * stride + nb..i * stride + np].fill(T::ZERO);
     }
     if f.full {
         for k in 0..k_n {
             let mu = &f.means[k * d..(k + 1) * d];
-            let out = &mut s.lp[k * BLOCK_ROWS..k * BLOCK_ROWS + np];
-            deviations(&s.xt, mu, np, &mut s.dev);
-            log_probs_full::<T, FMA, LE>(f.u(k), d, &s.dev, f.log_norm[k], out);
+            let out = &mut s.lp[k * stride..k * stride + np];
+            deviations(&s.xt, stride, mu, np, &mut s.dev);
+            log_probs_full::<T, FMA, LE>(f.u(k), d, &s.dev, stride, f.log_norm[k], out);
         }
     } else {
         // At most 32 accumulated values per strip (four components × 8 f64 or × 8 f32), in every
         // build: with 64 (f32 at 16 lanes, or f64 at 16 under AVX-512) LLVM left the loop
         // scalar, the accumulators on the stack.
-        log_probs_diag_all::<T, FMA, 8>(f, &s.xt, np, &mut s.lp);
+        log_probs_diag_all::<T, FMA, 8>(f, &s.xt, stride, np, &mut s.lp);
     }
     // Responsibilities strip by strip (vectorized); when a row is bad (non-finite sample, zero
     // density, a NaN log-probability from an overflowed Mahalanobis sum), row by row through the
@@ -448,9 +460,9 @@ fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize>(
     let no_nan = bounded && (FMA || !f.full);
     let maxima_ok = finite
         && if no_nan {
-            strip_maxima::<T, LM, false>(&s.lp, k_n, nb, np, &mut s.max)
+            strip_maxima::<T, LM, false>(&s.lp, stride, k_n, nb, np, &mut s.max)
         } else {
-            strip_maxima::<T, LM, true>(&s.lp, k_n, nb, np, &mut s.max)
+            strip_maxima::<T, LM, true>(&s.lp, stride, k_n, nb, np, &mut s.max)
         };
     if !maxima_ok {
         for (b, x) in block.chunks_exact(d).enumerate() {
@@ -458,23 +470,23 @@ fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize>(
                 return Err(Error::NonFiniteSample { sample: b, feature });
             }
             for (k, a) in s.row.iter_mut().enumerate() {
-                *a = s.lp[k * BLOCK_ROWS + b];
+                *a = s.lp[k * stride + b];
             }
             s.lse[b] = sample_responsibilities(x, &mut s.row).ok_or(Error::ZeroDensity { sample: b })?;
             for (k, &a) in s.row.iter().enumerate() {
-                s.lp[k * BLOCK_ROWS + b] = a;
+                s.lp[k * stride + b] = a;
             }
         }
     } else {
-        strip_responsibilities::<T, FMA>(&mut s.lp, k_n, np, &s.max, &mut s.inv, &mut s.lse);
+        strip_responsibilities::<T, FMA>(&mut s.lp, stride, k_n, np, &s.max, &mut s.inv, &mut s.lse);
     }
     for k in 0..k_n {
-        s.lp[k * BLOCK_ROWS + nb..k * BLOCK_ROWS + np].fill(T::ZERO);
+        s.lp[k * stride + nb..k * stride + np].fill(T::ZERO);
     }
     let entries = f.s2_entries();
     if !f.full {
         for k in 0..k_n {
-            let r = &s.lp[k * BLOCK_ROWS..k * BLOCK_ROWS + np];
+            let r = &s.lp[k * stride..k * stride + np];
             let (n, s1, s2) = (
                 &mut p.n_lanes[k * LM..(k + 1) * LM],
                 &mut p.s1_lanes[k * d * LM..(k + 1) * d * LM],
@@ -482,16 +494,17 @@ fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize>(
             );
             let mu = &f.means[k * d..(k + 1) * d];
             if bounded {
-                moments_diag::<T, FMA, LM, false>(&s.xt, mu, r, n, s1, s2);
+                moments_diag::<T, FMA, LM, false>(&s.xt, stride, mu, r, n, s1, s2);
             } else {
-                moments_diag::<T, FMA, LM, true>(&s.xt, mu, r, n, s1, s2);
+                moments_diag::<T, FMA, LM, true>(&s.xt, stride, mu, r, n, s1, s2);
             }
         }
     }
     for k in (0..k_n).filter(|_| f.full) {
-        let r = &s.lp[k * BLOCK_ROWS..k * BLOCK_ROWS + np];
+        let r = &s.lp[k * stride..k * stride + np];
         p.resp[k] += weigh::<T, LM>(
             &s.xt,
+            stride,
             &f.means[k * d..(k + 1) * d],
             r,
             np,
@@ -500,7 +513,7 @@ fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize>(
             &mut p.s1[k * d..(k + 1) * d],
         );
         let lanes = &mut p.s2_lanes[k * entries * LM..(k + 1) * entries * LM];
-        second_moments_full::<T, FMA, LM>(&s.wdev, &s.dev, d, np, lanes);
+        second_moments_full::<T, FMA, LM>(&s.wdev, &s.dev, stride, d, np, lanes);
     }
     observe_block::<T, LM>(block, d, &s.lse[..nb], &mut p.totals, &mut p.worst);
     Ok(())
@@ -549,10 +562,9 @@ fn observe_block<T: Real, const L: usize>(
 
 /// dev(i, b) = xt(i, b) − μ_i for the first `np` samples.
 #[inline(always)]
-fn deviations<T: Real>(xt: &[T], mu: &[T], np: usize, dev: &mut [T]) {
+fn deviations<T: Real>(xt: &[T], stride: usize, mu: &[T], np: usize, dev: &mut [T]) {
     for (i, &m) in mu.iter().enumerate() {
-        let (x, o) =
-            (&xt[i * BLOCK_ROWS..i * BLOCK_ROWS + np], &mut dev[i * BLOCK_ROWS..i * BLOCK_ROWS + np]);
+        let (x, o) = (&xt[i * stride..i * stride + np], &mut dev[i * stride..i * stride + np]);
         for (o, &x) in o.iter_mut().zip(x) {
             *o = x - m;
         }
@@ -569,6 +581,7 @@ fn log_probs_full<T: Real, const FMA: bool, const L: usize>(
     ucol: &[T],
     d: usize,
     dev: &[T],
+    stride: usize,
     log_norm: T,
     out: &mut [T],
 ) {
@@ -587,7 +600,7 @@ fn log_probs_full<T: Real, const FMA: bool, const L: usize>(
             col = rest;
             let (mut y0, mut y1) = ([T::ZERO; L], [T::ZERO; L]);
             for (i, (&u0, &u1)) in cj.iter().zip(cj1).enumerate() {
-                let x = lane::<T, L>(dev, i, s);
+                let x = lane::<T, L>(dev, stride, i, s);
                 for l in 0..L {
                     y0[l] = madd(x[l], u0, y0[l]);
                 }
@@ -595,7 +608,7 @@ fn log_probs_full<T: Real, const FMA: bool, const L: usize>(
                     y1[l] = madd(x[l], u1, y1[l]);
                 }
             }
-            let (x, u1) = (lane::<T, L>(dev, j + 1, s), cj1[j + 1]);
+            let (x, u1) = (lane::<T, L>(dev, stride, j + 1, s), cj1[j + 1]);
             for l in 0..L {
                 y1[l] = madd(x[l], u1, y1[l]);
             }
@@ -610,7 +623,7 @@ fn log_probs_full<T: Real, const FMA: bool, const L: usize>(
         if j < d {
             let mut y = [T::ZERO; L];
             for (i, &u) in col.iter().take(j + 1).enumerate() {
-                let x = lane::<T, L>(dev, i, s);
+                let x = lane::<T, L>(dev, stride, i, s);
                 for l in 0..L {
                     y[l] = madd(x[l], u, y[l]);
                 }
@@ -633,6 +646,7 @@ fn log_probs_full<T: Real, const FMA: bool, const L: usize>(
 fn log_probs_diag_all<T: Real, const FMA: bool, const L: usize>(
     f: &Factors<'_, T>,
     xt: &[T],
+    stride: usize,
     np: usize,
     lp: &mut [T],
 ) {
@@ -640,9 +654,9 @@ fn log_probs_diag_all<T: Real, const FMA: bool, const L: usize>(
     let mut k = 0;
     while k < k_n {
         k += match k_n - k {
-            1 => log_probs_diag::<T, FMA, L, 1>(f, k, xt, np, lp),
-            2 | 3 => log_probs_diag::<T, FMA, L, 2>(f, k, xt, np, lp),
-            _ => log_probs_diag::<T, FMA, L, 4>(f, k, xt, np, lp),
+            1 => log_probs_diag::<T, FMA, L, 1>(f, k, xt, stride, np, lp),
+            2 | 3 => log_probs_diag::<T, FMA, L, 2>(f, k, xt, stride, np, lp),
+            _ => log_probs_diag::<T, FMA, L, 4>(f, k, xt, stride, np, lp),
         };
     }
 }
@@ -653,6 +667,7 @@ fn log_probs_diag<T: Real, const FMA: bool, const L: usize, const G: usize>(
     f: &Factors<'_, T>,
     k0: usize,
     xt: &[T],
+    stride: usize,
     np: usize,
     lp: &mut [T],
 ) -> usize {
@@ -664,7 +679,7 @@ fn log_probs_diag<T: Real, const FMA: bool, const L: usize, const G: usize>(
     for s in (0..np).step_by(L) {
         let mut m = [[T::ZERO; L]; G];
         for i in 0..d {
-            let x = lane::<T, L>(xt, i, s);
+            let x = lane::<T, L>(xt, stride, i, s);
             for (m, (u, mu)) in m.iter_mut().zip(u.iter().zip(&mu)) {
                 let (ui, mi) = (u[i], mu[i]);
                 for l in 0..L {
@@ -674,8 +689,7 @@ fn log_probs_diag<T: Real, const FMA: bool, const L: usize, const G: usize>(
             }
         }
         for (g, m) in m.iter().enumerate() {
-            let (o, ln) =
-                (&mut lp[(k0 + g) * BLOCK_ROWS + s..(k0 + g) * BLOCK_ROWS + s + L], f.log_norm[k0 + g]);
+            let (o, ln) = (&mut lp[(k0 + g) * stride + s..(k0 + g) * stride + s + L], f.log_norm[k0 + g]);
             for l in 0..L {
                 o[l] = ln - half * m[l];
             }
@@ -692,6 +706,7 @@ fn log_probs_diag<T: Real, const FMA: bool, const L: usize, const G: usize>(
 #[inline(always)]
 fn moments_diag<T: Real, const FMA: bool, const L: usize, const GUARD: bool>(
     xt: &[T],
+    stride: usize,
     mu: &[T],
     r: &[T],
     n: &mut [T],
@@ -707,7 +722,7 @@ fn moments_diag<T: Real, const FMA: bool, const L: usize, const GUARD: bool>(
     n.copy_from_slice(&acc);
     for (i, &m) in mu.iter().enumerate() {
         let (mut a1, mut a2) = (lanes_at::<T, L>(s1, i * L), lanes_at::<T, L>(s2, i * L));
-        for (x, rs) in strip_row(xt, i, r.len()).chunks_exact(L).zip(r.chunks_exact(L)) {
+        for (x, rs) in strip_row(xt, stride, i, r.len()).chunks_exact(L).zip(r.chunks_exact(L)) {
             for l in 0..L {
                 let dv = if !GUARD || rs[l] > T::ZERO { x[l] - m } else { T::ZERO };
                 let w = rs[l] * dv;
@@ -728,6 +743,7 @@ fn moments_diag<T: Real, const FMA: bool, const L: usize, const GUARD: bool>(
 #[inline(always)]
 fn strip_maxima<T: Real, const L: usize, const NAN: bool>(
     lp: &[T],
+    stride: usize,
     k_n: usize,
     nb: usize,
     np: usize,
@@ -741,7 +757,7 @@ fn strip_maxima<T: Real, const L: usize, const NAN: bool>(
     for (st, ms) in max.chunks_exact_mut(L).enumerate() {
         let mut m = [T::NEG_INFINITY; L];
         for k in 0..k_n {
-            let v = lane::<T, L>(lp, k, st * L);
+            let v = lane::<T, L>(lp, stride, k, st * L);
             for l in 0..L {
                 // A NaN is taken as the maximum and then kept (nothing compares above it), so
                 // the finiteness check below sees it.
@@ -768,6 +784,7 @@ fn strip_maxima<T: Real, const L: usize, const NAN: bool>(
 #[inline(always)]
 fn strip_responsibilities<T: Real, const FMA: bool>(
     lp: &mut [T],
+    stride: usize,
     k_n: usize,
     np: usize,
     max: &[T],
@@ -778,7 +795,7 @@ fn strip_responsibilities<T: Real, const FMA: bool>(
     sum.fill(T::ZERO);
     let below = normal_exp_below::<T>(k_n);
     for k in 0..k_n {
-        let v = &mut lp[k * BLOCK_ROWS..k * BLOCK_ROWS + np];
+        let v = &mut lp[k * stride..k * stride + np];
         for ((v, &m), s) in v.iter_mut().zip(max).zip(sum.iter_mut()) {
             let x = *v - m;
             // Evaluated on the clamped argument, then selected: the loop computes eˣ in every
@@ -793,7 +810,7 @@ fn strip_responsibilities<T: Real, const FMA: bool>(
         *inv = T::ONE / s;
     }
     for k in 0..k_n {
-        let v = &mut lp[k * BLOCK_ROWS..k * BLOCK_ROWS + np];
+        let v = &mut lp[k * stride..k * stride + np];
         for (v, &inv) in v.iter_mut().zip(inv.iter()) {
             *v *= inv;
         }
@@ -828,6 +845,7 @@ fn normal_exp_below<T: Real>(components: usize) -> T {
 #[inline(always)]
 fn weigh<T: Real, const L: usize>(
     xt: &[T],
+    stride: usize,
     mu: &[T],
     r: &[T],
     np: usize,
@@ -843,7 +861,7 @@ fn weigh<T: Real, const L: usize>(
         }
     }
     for ((i, &m), s1) in mu.iter().enumerate().zip(s1.iter_mut()) {
-        let span = i * BLOCK_ROWS..i * BLOCK_ROWS + np;
+        let span = i * stride..i * stride + np;
         let (x, dv, o) = (&xt[span.clone()], &mut dev[span.clone()], &mut w[span]);
         for ((dv, &x), &r) in dv.iter_mut().zip(x).zip(r) {
             *dv = if r > T::ZERO { x - m } else { T::ZERO };
@@ -878,6 +896,7 @@ fn hsum<T: Real, const L: usize>(a: &[T; L]) -> T {
 fn second_moments_full<T: Real, const FMA: bool, const L: usize>(
     w: &[T],
     dev: &[T],
+    stride: usize,
     d: usize,
     np: usize,
     s2_lanes: &mut [T],
@@ -887,11 +906,13 @@ fn second_moments_full<T: Real, const FMA: bool, const L: usize>(
     let mut i = 0;
     while i < d {
         let two_rows = i + 1 < d;
-        let (w0, w1) = (strip_row(w, i, np), strip_row(w, if two_rows { i + 1 } else { i }, np));
+        let (w0, w1) =
+            (strip_row(w, stride, i, np), strip_row(w, stride, if two_rows { i + 1 } else { i }, np));
         let mut j = i;
         while j < d {
             let two_cols = j + 1 < d;
-            let (d0, d1) = (strip_row(dev, j, np), strip_row(dev, if two_cols { j + 1 } else { j }, np));
+            let (d0, d1) =
+                (strip_row(dev, stride, j, np), strip_row(dev, stride, if two_cols { j + 1 } else { j }, np));
             // (i + 1, j) is below the diagonal on a diagonal tile; (i + 1, ·) and (·, j + 1) do
             // not exist past the last row or column.
             let (has01, has10, has11) = (two_cols, two_rows && j > i, two_rows && two_cols);
@@ -927,8 +948,8 @@ fn second_moments_full<T: Real, const FMA: bool, const L: usize>(
 
 /// The first `np` samples of row `i` of a feature-major block.
 #[inline(always)]
-fn strip_row<T>(m: &[T], i: usize, np: usize) -> &[T] {
-    &m[i * BLOCK_ROWS..i * BLOCK_ROWS + np]
+fn strip_row<T>(m: &[T], stride: usize, i: usize, np: usize) -> &[T] {
+    &m[i * stride..i * stride + np]
 }
 
 /// The L values of `v` from `at`.
@@ -966,8 +987,8 @@ mod tests {
             lp[(k_n - 1) * BLOCK_ROWS + b] = T::from_f64(-1.5 + o);
         }
         let (mut max, mut inv, mut lse) = (vec![T::ZERO; np], vec![T::ZERO; np], vec![T::ZERO; np]);
-        assert!(strip_maxima::<T, 8, true>(&lp, k_n, np, np, &mut max));
-        strip_responsibilities::<T, false>(&mut lp, k_n, np, &max, &mut inv, &mut lse);
+        assert!(strip_maxima::<T, 8, true>(&lp, BLOCK_ROWS, k_n, np, np, &mut max));
+        strip_responsibilities::<T, false>(&mut lp, BLOCK_ROWS, k_n, np, &max, &mut inv, &mut lse);
         let (what, eps, ties) = (format!("{} K = {k_n}", T::NAME), T::EPSILON.to_f64(), (k_n - 1) as f64);
         for (b, &o) in offsets.iter().cycle().take(np).enumerate() {
             let q = lp[(k_n - 1) * BLOCK_ROWS + b].to_f64();
@@ -1019,8 +1040,8 @@ mod tests {
             }
         }
         let (mut max, mut inv, mut lse) = (vec![T::ZERO; np], vec![T::ZERO; np], vec![T::ZERO; np]);
-        assert!(strip_maxima::<T, 8, NAN>(&lp, k_n, np, np, &mut max));
-        strip_responsibilities::<T, FMA>(&mut lp, k_n, np, &max, &mut inv, &mut lse);
+        assert!(strip_maxima::<T, 8, NAN>(&lp, BLOCK_ROWS, k_n, np, np, &mut max));
+        strip_responsibilities::<T, FMA>(&mut lp, BLOCK_ROWS, k_n, np, &max, &mut inv, &mut lse);
         let tol = (k_n as f64 + 8.0) * T::EPSILON.to_f64();
         for (b, row) in want.iter_mut().enumerate() {
             let want_lse = sample_responsibilities(&[T::ZERO], row).expect("finite row").to_f64();
