@@ -507,7 +507,6 @@ fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize, 
             stride,
             &f.means[k * d..(k + 1) * d],
             r,
-            np,
             &mut s.dev,
             &mut s.wdev,
             &mut p.s1[k * d..(k + 1) * d],
@@ -835,7 +834,7 @@ fn normal_exp_below<T: Real>(components: usize) -> T {
     T::from_f64((components.max(1) as f64 * T::MIN_POSITIVE.to_f64()).ln().ceil())
 }
 
-/// δ(i, b) = x(i, b) − μ_i where r_b > 0 and 0 elsewhere, w(i, b) = r_b δ(i, b); s1_i += Σ_b
+/// δ(i, b) = x(i, b) − μ_i where r_b > 0 and 0 elsewhere, w(i, b) = r_b δ(i, b), for the samples b of `r`; s1_i += Σ_b
 /// w(i, b); returns Σ_b r_b. Per-lane partial sums, reduced in a fixed order.
 ///
 /// Samples with r = 0 get δ = 0: the streaming pass skips them, and δ may be ±∞ there (x − μ_k
@@ -848,12 +847,11 @@ fn weigh<T: Real, const L: usize>(
     stride: usize,
     mu: &[T],
     r: &[T],
-    np: usize,
     dev: &mut [T],
     w: &mut [T],
     s1: &mut [T],
 ) -> T {
-    let r = &r[..np];
+    let np = r.len();
     let mut n = [T::ZERO; L];
     for rs in r.chunks_exact(L) {
         for l in 0..L {
