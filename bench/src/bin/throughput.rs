@@ -57,31 +57,36 @@ fn one_iteration<T: Real, E: EStep<T>>(
     (next, ll)
 }
 
-/// The best and the median of `repeats` timings (after one warm-up) of one EM iteration inside
-/// `pool`; returns ((best, median) seconds, result, mean log-likelihood). The ratios use the
-/// best, as scikit-learn's runner reports its best of the same number of repeats: one statistic
-/// for every implementation, the one least moved by other work on the machine.
-fn time_iteration<T: Real>(
-    w: &GmmWorkload,
-    kind: CovarianceKind,
-    pool: &rayon::ThreadPool,
-    repeats: usize,
-) -> ((f64, f64), Mixture<T>, f64) {
-    let data = w.data::<T>();
-    let model = w.start::<T>(kind);
-    let mut stats = Stats::new(model.shape());
-    pool.install(|| {
-        let run = |stats: &mut Stats<T>| one_iteration(&model, stats, &mut HostEStep::new(&data, w.d));
-        let (mut next, mut ll) = run(&mut stats);
-        let mut times = Vec::new();
-        for _ in 0..repeats.max(1) {
+/// One precision of one benchmark case: the data, the starting model and the statistics'
+/// storage, reused by every timed iteration.
+struct Timed<T: Real> {
+    data: std::sync::Arc<Vec<T>>,
+    model: Mixture<T>,
+    stats: Stats<T>,
+    d: usize,
+}
+
+impl<T: Real> Timed<T> {
+    fn new(w: &GmmWorkload, data: &std::sync::Arc<Vec<T>>, kind: CovarianceKind) -> Self {
+        let model = w.start::<T>(kind);
+        Self { data: data.clone(), stats: Stats::new(model.shape()), model, d: w.d }
+    }
+
+    /// One EM iteration inside `pool`: (seconds, result, mean log-likelihood).
+    fn once(&mut self, pool: &rayon::ThreadPool) -> (f64, Mixture<T>, f64) {
+        let Self { data, model, stats, d } = self;
+        pool.install(|| {
             let t = Instant::now();
-            (next, ll) = run(&mut stats);
-            times.push(t.elapsed().as_secs_f64());
-        }
-        times.sort_by(f64::total_cmp);
-        ((times[0], times[times.len() / 2]), next, ll)
-    })
+            let (next, ll) = one_iteration(model, stats, &mut HostEStep::new(data.as_slice(), *d));
+            (t.elapsed().as_secs_f64(), next, ll)
+        })
+    }
+}
+
+/// (best, median) of a case's timings.
+fn best_and_median(mut times: Vec<f64>) -> (f64, f64) {
+    times.sort_by(f64::total_cmp);
+    (times[0], times[times.len() / 2])
 }
 
 #[derive(Serialize, Default, Clone)]
@@ -244,48 +249,77 @@ fn main() {
     let grid: Vec<(usize, usize)> =
         [2usize, 8, 16].iter().flat_map(|&d| [2usize, 8, 16].map(|k| (d, k))).collect();
     let mut workloads = Vec::new();
-    let mut rows = Vec::new();
+    let mut cases = Vec::new();
     for &(d, k) in &grid {
         let w = GmmWorkload::new(n, d, k, 42);
         let path = out.join(format!("data_d{d}_k{k}.f64"));
         let bytes: Vec<u8> = w.data.iter().flat_map(|v| v.to_le_bytes()).collect();
         std::fs::write(&path, bytes).expect("write workload");
         let path = path.canonicalize().expect("workload path");
+        let (x64, x32) = (std::sync::Arc::new(w.data::<f64>()), std::sync::Arc::new(w.data::<f32>()));
         for kind in KINDS {
             workloads.push(serde_json::json!({
                 "name": format!("{}_d{d}_k{k}", kind.name()), "kind": kind.name(), "path": path,
                 "n": n, "d": d, "k": k, "weights": w.weights, "means": w.means,
                 "covariances": w.covariances, "reg_covar": REG,
             }));
-            eprintln!("crabmix {} d={d} k={k} …", kind.name());
-            let ((t64, t64_median), m64, ll64) = time_iteration::<f64>(&w, kind, &all, repeats);
-            let ((t32, t32_median), _, _) = time_iteration::<f32>(&w, kind, &all, repeats);
-            let ((s64, _), _, _) = time_iteration::<f64>(&w, kind, &one, repeats.min(3));
-            let ((s32, _), _, _) = time_iteration::<f32>(&w, kind, &one, repeats.min(3));
-            let flops = useful_flops(kind, n, d, k);
-            rows.push((
-                Row {
-                    kind: kind.name().into(),
-                    d,
-                    k,
-                    n,
-                    crabmix_f64_threads: t64,
-                    crabmix_f32_threads: t32,
-                    crabmix_f64_threads_median: t64_median,
-                    crabmix_f32_threads_median: t32_median,
-                    crabmix_f64_serial: s64,
-                    crabmix_f32_serial: s32,
-                    gflops_f64: flops.map(|f| f / t64 / 1e9),
-                    gflops_f32: flops.map(|f| f / t32 / 1e9),
-                    peak_fraction_f64: flops.map(|f| f / t64 / 1e9 / peak.gflops_f64),
-                    peak_fraction_f32: flops.map(|f| f / t32 / 1e9 / peak.gflops_f32),
-                    ..Row::default()
-                },
-                m64,
-                ll64,
-            ));
+            cases.push((kind, d, k, Timed::new(&w, &x64, kind), Timed::new(&w, &x32, kind)));
         }
     }
+    // The repeats are spread over the run: the whole grid is timed once per pass (pass 0 is the
+    // warm-up), and each case keeps its best. Back-to-back repeats of one case shared whatever
+    // else the machine was doing at that moment, and a case could lose all of them at once.
+    let serial_repeats = repeats.min(3);
+    let mut times = vec![[const { Vec::new() }; 4]; cases.len()];
+    let mut results = Vec::new();
+    for pass in 0..=repeats {
+        eprintln!("crabmix: pass {pass} of {repeats} over {} cases …", cases.len());
+        for (c, (_, _, _, t64, t32)) in cases.iter_mut().enumerate() {
+            let (a64, m64, ll64) = t64.once(&all);
+            let (a32, _, _) = t32.once(&all);
+            if pass == 0 {
+                results.push((m64, ll64));
+                continue;
+            }
+            times[c][0].push(a64);
+            times[c][1].push(a32);
+            if pass <= serial_repeats {
+                times[c][2].push(t64.once(&one).0);
+                times[c][3].push(t32.once(&one).0);
+            }
+        }
+    }
+    let mut rows = Vec::new();
+    for (((kind, d, k, _, _), [f64_all, f32_all, f64_one, f32_one]), (m64, ll64)) in
+        cases.iter().zip(times).zip(results)
+    {
+        let (kind, d, k) = (*kind, *d, *k);
+        let ((t64, t64_median), (t32, t32_median)) = (best_and_median(f64_all), best_and_median(f32_all));
+        let ((s64, _), (s32, _)) = (best_and_median(f64_one), best_and_median(f32_one));
+        let flops = useful_flops(kind, n, d, k);
+        rows.push((
+            Row {
+                kind: kind.name().into(),
+                d,
+                k,
+                n,
+                crabmix_f64_threads: t64,
+                crabmix_f32_threads: t32,
+                crabmix_f64_threads_median: t64_median,
+                crabmix_f32_threads_median: t32_median,
+                crabmix_f64_serial: s64,
+                crabmix_f32_serial: s32,
+                gflops_f64: flops.map(|f| f / t64 / 1e9),
+                gflops_f32: flops.map(|f| f / t32 / 1e9),
+                peak_fraction_f64: flops.map(|f| f / t64 / 1e9 / peak.gflops_f64),
+                peak_fraction_f32: flops.map(|f| f / t32 / 1e9 / peak.gflops_f32),
+                ..Row::default()
+            },
+            m64,
+            ll64,
+        ));
+    }
+    drop(cases);
     let write_manifest = |name: &str, ws: Vec<serde_json::Value>| {
         let path = out.join(name);
         let json = serde_json::json!({
