@@ -376,39 +376,67 @@ fn blocked_handles_overflowing_deviations() {
 /// widths apart): the f32 blocked statistics, shifted by each component's mean, match the f64
 /// streaming pass on the same (f32-rounded) samples and model within f32's digits, which an
 /// unshifted Σ r x² − (Σ r x)² / n would lose (x² ≈ 10⁸ against a spread of ~1).
+/// K = 3 takes the per-component E-step, K = 6 the centred one (`log_probs_diag_centred_all`);
+/// the log-likelihood is checked too.
 #[test]
 fn blocked_diag_f32_keeps_its_digits_far_from_zero() {
-    let (d, k, offset) = (5, 3, 1.0e4);
+    for k in [3, 6] {
+        diag_f32_far_from_zero(k);
+    }
+}
+
+fn diag_f32_far_from_zero(k: usize) {
+    let (d, offset) = (5, 1.0e4);
     let (model, data) = problem_of_kind::<f64>(CovarianceKind::Diag, 4 * BLOCK_ROWS + 17, d, k, 21);
-    let means: Vec<f64> = model.means().iter().map(|m| m + offset).collect();
-    let model = Mixture::<f64>::new(
+    // The f64 reference gets the f32-rounded means and covariances (and the weights unrounded:
+    // rounded ones need not sum to 1 in f64), so the two passes see the same model up to 1e-8.
+    let through_f32 = |v: &[f64]| v.iter().map(|&x| x as f32 as f64).collect::<Vec<f64>>();
+    let means: Vec<f64> = through_f32(&model.means().iter().map(|m| m + offset).collect::<Vec<_>>());
+    let model64 = Mixture::<f64>::new(
         CovarianceKind::Diag,
         d,
         model.weights().to_vec(),
         means,
-        model.covariances().to_vec(),
+        through_f32(model.covariances()),
     )
-    .unwrap()
-    .cast::<f32>()
     .unwrap();
+    let model = model64.cast::<f32>().unwrap();
     let data: Vec<f32> = data.iter().map(|&v| (v + offset) as f32).collect();
     let mut got = pass(&model, &mut BlockedEStep::new(&data, d));
-    let model64 = model.cast::<f64>().unwrap();
     let data64: Vec<f64> = data.iter().map(|&v| v as f64).collect();
     let mut want64 = streaming(&model64, &data64);
     let (g, w) = (got.view_mut(), want64.view_mut());
     let (g, w) = (g.as_ref(), w.as_ref());
     for c in 0..k {
         let (n_g, n_w) = (g.resp_sums()[c] as f64, w.resp_sums()[c]);
-        assert!((n_g - n_w).abs() <= 1e-4 * n_w, "n_{c}: {n_g} vs {n_w}");
+        assert!((n_g - n_w).abs() <= 1e-4 * n_w, "K = {k} n_{c}: {n_g} vs {n_w}");
         for i in 0..d {
             // The variance about the component mean, the M-step's quantity.
             let var = |s1: f64, s2: f64, n: f64| s2 / n - (s1 / n) * (s1 / n);
             let at = c * d * d + i * d + i;
             let vg = var(g.s1()[c * d + i] as f64, g.s2()[at] as f64, n_g);
             let vw = var(w.s1()[c * d + i], w.s2()[at], n_w);
-            assert!((vg - vw).abs() <= 1e-3 * vw, "var_{c},{i}: f32 blocked {vg} vs f64 streaming {vw}");
+            assert!(
+                (vg - vw).abs() <= 1e-3 * vw,
+                "K = {k} var_{c},{i}: f32 blocked {vg} vs f64 streaming {vw}"
+            );
         }
+    }
+    // ln p(x) of single samples (each repeated over a block, so the mean is that sample's, not
+    // an average whose errors cancel): the E-step's own error. Centred once by c, a term is off by
+    // ~ε |u| (|x − c| + |μ − c|) ≈ 10⁻⁶ here; uncentred, u x ≈ 10⁴ left 8·10⁻⁴.
+    for b in [0, 7, 300, 1000] {
+        let row = &data[b * d..(b + 1) * d];
+        let rows: Vec<f32> = row.iter().copied().cycle().take(BLOCK_ROWS * d).collect();
+        let rows64: Vec<f64> = rows.iter().map(|&v| v as f64).collect();
+        let mut got = pass(&model, &mut BlockedEStep::new(&rows, d));
+        let mut want = streaming(&model64, &rows64);
+        let lg = got.view_mut().totals().mean_log_likelihood().unwrap() as f64;
+        let lw = want.view_mut().totals().mean_log_likelihood().unwrap();
+        assert!(
+            (lg - lw).abs() <= 2e-6 * lw.abs().max(1.0),
+            "K = {k} ln p(x_{b}): f32 blocked {lg} vs f64 {lw}"
+        );
     }
 }
 

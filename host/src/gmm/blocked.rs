@@ -12,7 +12,9 @@
 //!    column of Y is made, over strips of L samples held in registers (a register-blocked
 //!    micro-kernel: two columns of Y per pass over Δ's rows); `diag`/`spherical`,
 //!    Σ_i ((x_i − μ_ki) u_ii)² for four components per pass over the block's rows (each strip
-//!    of x loaded once for four components' multiply-adds);
+//!    of x loaded once for four components' multiply-adds), or from K = 4 on
+//!    Σ_i (u_ii (x_i − c_i) − u_ii (μ_ki − c_i))² on the block centred once by the components'
+//!    mean c, eight components per pass;
 //! 2. responsibilities for the whole block, the kernels' `responsibilities_in_place` formula (up
 //!    to where the maximal term's 1 is added) computed a component at a time over all rows with
 //!    the branch-free eˣ and ln(1 + t) of [`crate::math`] (f32 at 16 lanes, f64 at 8 under
@@ -26,11 +28,13 @@
 //!    diagonal of s2_k in one fused pass per component, nothing stored but per-lane sums, and
 //!    no r = 0 guard on blocks where x − μ_k cannot overflow).
 //!
-//! The deviations are taken from each component's own mean (x − μ_k, then the product), not as
-//! X U_k − μ_k U_k from one global centre: the latter subtracts two large numbers when a
-//! component sits far from the centre relative to its width, and f32 would lose the digits the
-//! shifted statistics keep (`tests/tests/gmm_precision.rs`). Forming Δ costs D per sample and
-//! component against the product's D(D+1)/2.
+//! The `full`/`tied` deviations and every statistic are taken from each component's own mean
+//! (x − μ_k), not as X U_k − μ_k U_k from one global centre: the latter subtracts two large
+//! numbers when a component sits far from the centre relative to its width, and f32 would lose
+//! the digits the shifted statistics keep (`tests/tests/gmm_precision.rs`). Forming Δ costs D
+//! per sample and component against the product's D(D+1)/2. The centred `diag` E-step takes
+//! that risk only in a log-density, where a term is off by ε times the distance in widths
+//! (bound and argument at `log_probs_diag_centred_all`), and saves a third of its operations.
 //!
 //! Instruction sets: the pass is compiled three times (see [`crate::math::isa`]), portable (two
 //! roundings per multiply-add), with AVX2 and FMA (one rounding, 256-bit vectors) and with
@@ -175,6 +179,13 @@ struct Factors<'m, T> {
     /// Every |μ_ki| ≤ [`Factors::BOUND`]: with a block's samples bounded too, x − μ_k cannot
     /// overflow, and the `diag` statistics need no guard against 0 · ∞.
     means_bounded: bool,
+    /// `diag`/`spherical`: c_i, the mean over k of μ_ki, which the centred E-step shifts a
+    /// block by ([`log_probs_diag_centred`]).
+    centre: Vec<T>,
+    /// `diag`/`spherical`, feature-major (entry i · K + k): [u_kii, −u_kii (μ_ki − c_i)].
+    diag_terms: Vec<[T; 2]>,
+    /// `diag`/`spherical`: (max |u_kii|, max |μ_ki − c_i|), NaN if any is.
+    diag_scale: (T, T),
 }
 
 impl<'m, T: Real> Factors<'m, T> {
@@ -197,7 +208,40 @@ impl<'m, T: Real> Factors<'m, T> {
         }
         let means = model.means();
         let means_bounded = means.iter().all(|m| m.abs() <= Self::bound());
-        Self { shape, full, ucols, means, log_norm: model.log_norm(), means_bounded }
+        let (mut centre, mut diag_terms, mut diag_scale) = (Vec::new(), Vec::new(), (T::ZERO, T::ZERO));
+        if !full {
+            let kf = T::from_f64(k_n as f64);
+            centre = (0..d).map(|i| (0..k_n).fold(T::ZERO, |a, k| a + means[k * d + i] / kf)).collect();
+            for i in 0..d {
+                for k in 0..k_n {
+                    let (ui, mu) = (ucols[k * d + i], means[k * d + i] - centre[i]);
+                    diag_terms.push([ui, -(ui * mu)]);
+                    diag_scale.0 =
+                        if ui.abs() > diag_scale.0 || ui.is_nan() { ui.abs() } else { diag_scale.0 };
+                    diag_scale.1 =
+                        if mu.abs() > diag_scale.1 || mu.is_nan() { mu.abs() } else { diag_scale.1 };
+                }
+            }
+        }
+        Self {
+            shape,
+            full,
+            ucols,
+            means,
+            log_norm: model.log_norm(),
+            means_bounded,
+            centre,
+            diag_terms,
+            diag_scale,
+        }
+    }
+
+    /// Whether the centred E-step may run on a block whose centred samples are at most `x_max`
+    /// in magnitude: |u| (|x − c| + |μ − c|) ≤ T::MAX / 4 for every term, so u (x − c) and
+    /// u (μ − c) are finite and their difference cannot be ∞ − ∞ (false on a NaN).
+    fn centred_ok(&self, x_max: T) -> bool {
+        let (u, m) = self.diag_scale;
+        u * (x_max + m) <= Self::bound()
     }
 
     /// T::MAX / 4: |x|, |μ| ≤ this keeps x − μ finite (with a wide margin).
@@ -272,6 +316,7 @@ impl<T: Real> Partial<T> {
 /// ([`block_rows`], at most [`BLOCK_ROWS`]).
 struct Scratch<T> {
     xt: AlignedBuf<T>,
+    /// `full`/`tied`: the deviations x − μ_k; `diag`/`spherical`: the centred block x − c.
     dev: AlignedBuf<T>,
     wdev: AlignedBuf<T>,
     lp: AlignedBuf<T>,
@@ -445,7 +490,17 @@ fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize, 
         // At most 32 accumulated values per strip (four components × 8 f64 or × 8 f32), in every
         // build: with 64 (f32 at 16 lanes, or f64 at 16 under AVX-512) LLVM left the loop
         // scalar, the accumulators on the stack.
-        log_probs_diag_all::<T, FMA, 8>(f, &s.xt, stride, np, &mut s.lp);
+        // From K = 4 components the centred form's saving (one operation per term) outweighs
+        // centring the block (measured: K = 2 was 6–30 % slower with it, K = 8 and 16 5–15 %
+        // faster; one core, alternating builds, D = 8 and 16).
+        let centred = k_n >= 4
+            && bounded
+            && f.centred_ok(centre_block::<T, 8>(&s.xt, stride, &f.centre, np, &mut s.dev));
+        if centred {
+            log_probs_diag_centred_all::<T, FMA, 8>(f, &s.dev, stride, np, &mut s.lp);
+        } else {
+            log_probs_diag_all::<T, FMA, 8>(f, &s.xt, stride, np, &mut s.lp);
+        }
     }
     // Responsibilities strip by strip (vectorized); when a row is bad (non-finite sample, zero
     // density, a NaN log-probability from an overflowed Mahalanobis sum), row by row through the
@@ -683,6 +738,99 @@ fn log_probs_diag<T: Real, const FMA: bool, const L: usize, const G: usize>(
                 let (ui, mi) = (u[i], mu[i]);
                 for l in 0..L {
                     let y = (x[l] - mi) * ui;
+                    m[l] = madd(y, y, m[l]);
+                }
+            }
+        }
+        for (g, m) in m.iter().enumerate() {
+            let (o, ln) = (&mut lp[(k0 + g) * stride + s..(k0 + g) * stride + s + L], f.log_norm[k0 + g]);
+            for l in 0..L {
+                o[l] = ln - half * m[l];
+            }
+        }
+    }
+    G
+}
+
+/// xc(i, b) = x(i, b) − c_i for the first `np` samples (a multiple of L); returns max |xc|.
+/// For bounded samples and centre (a NaN would be passed over: the caller checked first).
+#[inline(always)]
+fn centre_block<T: Real, const L: usize>(
+    xt: &[T],
+    stride: usize,
+    centre: &[T],
+    np: usize,
+    xc: &mut [T],
+) -> T {
+    let mut top = [T::ZERO; L];
+    for (i, &c) in centre.iter().enumerate() {
+        let (x, o) = (&xt[i * stride..i * stride + np], &mut xc[i * stride..i * stride + np]);
+        for (o, &x) in o.iter_mut().zip(x) {
+            *o = x - c;
+        }
+        for o in o.chunks_exact(L) {
+            for l in 0..L {
+                let a = o[l].abs();
+                top[l] = if a > top[l] { a } else { top[l] };
+            }
+        }
+    }
+    top.iter().fold(T::ZERO, |m, &a| if a > m { a } else { m })
+}
+
+/// [`log_probs_diag_all`] on a centred block ([`centre_block`]): lp(k, b) = log_norm_k −
+/// ½ Σ_i y_kib² with y = u_kii (x_ib − c_i) − u_kii (μ_ki − c_i), one multiply-add per term
+/// instead of a subtract and a multiply, in groups of up to eight components (eight independent
+/// add chains: with four, the two-operation loop waited on the adder's latency).
+///
+/// Numerics: shifting every block once by c keeps the offset of data far from zero out of the
+/// products, as the per-component shift does (`host/tests/gmm_blocked.rs`, f32 at 10⁴). What
+/// is left is |y − u(x − μ)| ≲ 2ε |u| (|x − c| + |μ − c|), against ε |y| for the
+/// per-component form: ε times how many of the component's widths sample and component lie
+/// from c. It is large only for a component far (in its widths) from where a sample is, and
+/// such a component gets no responsibility for that sample. The statistics keep the
+/// per-component shift ([`moments_diag`]).
+#[inline(always)]
+fn log_probs_diag_centred_all<T: Real, const FMA: bool, const L: usize>(
+    f: &Factors<'_, T>,
+    xc: &[T],
+    stride: usize,
+    np: usize,
+    lp: &mut [T],
+) {
+    let k_n = f.shape.components;
+    let mut k = 0;
+    while k < k_n {
+        k += match k_n - k {
+            1 => log_probs_diag_centred::<T, FMA, L, 1>(f, k, xc, stride, np, lp),
+            2 | 3 => log_probs_diag_centred::<T, FMA, L, 2>(f, k, xc, stride, np, lp),
+            4..=7 => log_probs_diag_centred::<T, FMA, L, 4>(f, k, xc, stride, np, lp),
+            _ => log_probs_diag_centred::<T, FMA, L, 8>(f, k, xc, stride, np, lp),
+        };
+    }
+}
+
+/// [`log_probs_diag_centred_all`] for components k0 … k0 + G − 1; returns G.
+#[inline(always)]
+fn log_probs_diag_centred<T: Real, const FMA: bool, const L: usize, const G: usize>(
+    f: &Factors<'_, T>,
+    k0: usize,
+    xc: &[T],
+    stride: usize,
+    np: usize,
+    lp: &mut [T],
+) -> usize {
+    let (k_n, d) = (f.shape.components, f.shape.features);
+    let half = T::from_f64(0.5);
+    let madd = T::madd::<FMA>;
+    for s in (0..np).step_by(L) {
+        let mut m = [[T::ZERO; L]; G];
+        for i in 0..d {
+            let x = lane::<T, L>(xc, stride, i, s);
+            let t: &[[T; 2]; G] = f.diag_terms[i * k_n + k0..i * k_n + k0 + G].try_into().expect("G terms");
+            for (m, &[ui, oi]) in m.iter_mut().zip(t) {
+                for l in 0..L {
+                    let y = madd(x[l], ui, oi);
                     m[l] = madd(y, y, m[l]);
                 }
             }
