@@ -34,7 +34,7 @@
 //! the digits the shifted statistics keep (`tests/tests/gmm_precision.rs`). Forming Δ costs D
 //! per sample and component against the product's D(D+1)/2. The centred `diag` E-step takes
 //! that risk only in a log-density, where a term is off by ε times the distance in widths
-//! (bound and argument at `log_probs_diag_centred_all`), and saves a third of its operations.
+//! (bound and argument at `log_probs_diag_all`), and saves a third of its operations.
 //!
 //! Instruction sets: the pass is compiled three times (see [`crate::math::isa`]), portable (two
 //! roundings per multiply-add), with AVX2 and FMA (one rounding, 256-bit vectors) and with
@@ -180,7 +180,7 @@ struct Factors<'m, T> {
     /// overflow, and the `diag` statistics need no guard against 0 · ∞.
     means_bounded: bool,
     /// `diag`/`spherical`: c_i, the mean over k of μ_ki, which the centred E-step shifts a
-    /// block by ([`log_probs_diag_centred`]).
+    /// block by ([`log_probs_diag_all`]).
     centre: Vec<T>,
     /// `diag`/`spherical`, feature-major (entry i · K + k): [u_kii, −u_kii (μ_ki − c_i)].
     diag_terms: Vec<[T; 2]>,
@@ -496,11 +496,8 @@ fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize, 
         let centred = k_n >= 4
             && bounded
             && f.centred_ok(centre_block::<T, 8>(&s.xt, stride, &f.centre, np, &mut s.dev));
-        if centred {
-            log_probs_diag_centred_all::<T, FMA, 8>(f, &s.dev, stride, np, &mut s.lp);
-        } else {
-            log_probs_diag_all::<T, FMA, 8>(f, &s.xt, stride, np, &mut s.lp);
-        }
+        let x = if centred { &s.dev } else { &s.xt };
+        log_probs_diag_all::<T, FMA, 8>(f, x, centred, stride, np, &mut s.lp);
     }
     // Responsibilities strip by strip (vectorized); when a row is bad (non-finite sample, zero
     // density, a NaN log-probability from an overflowed Mahalanobis sum), row by row through the
@@ -692,68 +689,9 @@ fn log_probs_full<T: Real, const FMA: bool, const L: usize>(
     }
 }
 
-/// `diag`/`spherical`: lp(k, b) = log_norm_k − ½ Σ_i ((x_ib − μ_ki) u_kii)² for every component,
-/// terms added in order i = 0 … D−1 as in `MixtureRef::component_log_probs`, over strips of L
-/// samples and groups of up to four components, so each strip of x loaded from the block feeds
-/// four components' multiply-adds (four independent add chains) instead of one.
-#[inline(always)]
-fn log_probs_diag_all<T: Real, const FMA: bool, const L: usize>(
-    f: &Factors<'_, T>,
-    xt: &[T],
-    stride: usize,
-    np: usize,
-    lp: &mut [T],
-) {
-    let k_n = f.shape.components;
-    let mut k = 0;
-    while k < k_n {
-        k += match k_n - k {
-            1 => log_probs_diag::<T, FMA, L, 1>(f, k, xt, stride, np, lp),
-            2 | 3 => log_probs_diag::<T, FMA, L, 2>(f, k, xt, stride, np, lp),
-            _ => log_probs_diag::<T, FMA, L, 4>(f, k, xt, stride, np, lp),
-        };
-    }
-}
-
-/// [`log_probs_diag_all`] for components k0 … k0 + G − 1; returns G.
-#[inline(always)]
-fn log_probs_diag<T: Real, const FMA: bool, const L: usize, const G: usize>(
-    f: &Factors<'_, T>,
-    k0: usize,
-    xt: &[T],
-    stride: usize,
-    np: usize,
-    lp: &mut [T],
-) -> usize {
-    let d = f.shape.features;
-    let half = T::from_f64(0.5);
-    let madd = T::madd::<FMA>;
-    let u: [&[T]; G] = core::array::from_fn(|g| &f.u(k0 + g)[..d]);
-    let mu: [&[T]; G] = core::array::from_fn(|g| &f.means[(k0 + g) * d..(k0 + g + 1) * d]);
-    for s in (0..np).step_by(L) {
-        let mut m = [[T::ZERO; L]; G];
-        for i in 0..d {
-            let x = lane::<T, L>(xt, stride, i, s);
-            for (m, (u, mu)) in m.iter_mut().zip(u.iter().zip(&mu)) {
-                let (ui, mi) = (u[i], mu[i]);
-                for l in 0..L {
-                    let y = (x[l] - mi) * ui;
-                    m[l] = madd(y, y, m[l]);
-                }
-            }
-        }
-        for (g, m) in m.iter().enumerate() {
-            let (o, ln) = (&mut lp[(k0 + g) * stride + s..(k0 + g) * stride + s + L], f.log_norm[k0 + g]);
-            for l in 0..L {
-                o[l] = ln - half * m[l];
-            }
-        }
-    }
-    G
-}
-
 /// xc(i, b) = x(i, b) − c_i for the first `np` samples (a multiple of L); returns max |xc|.
 /// For bounded samples and centre (a NaN would be passed over: the caller checked first).
+/// Two loops: fused into one, LLVM stored each difference on its own.
 #[inline(always)]
 fn centre_block<T: Real, const L: usize>(
     xt: &[T],
@@ -778,22 +716,29 @@ fn centre_block<T: Real, const L: usize>(
     top.iter().fold(T::ZERO, |m, &a| if a > m { a } else { m })
 }
 
-/// [`log_probs_diag_all`] on a centred block ([`centre_block`]): lp(k, b) = log_norm_k −
-/// ½ Σ_i y_kib² with y = u_kii (x_ib − c_i) − u_kii (μ_ki − c_i), one multiply-add per term
-/// instead of a subtract and a multiply, in groups of up to eight components (eight independent
-/// add chains: with four, the two-operation loop waited on the adder's latency).
+/// `diag`/`spherical`: lp(k, b) = log_norm_k − ½ Σ_i y_kib² for every component, terms added
+/// in order i = 0 … D−1 as in `MixtureRef::component_log_probs`, over strips of L samples and
+/// groups of components, so each strip of x loaded from the block feeds several components'
+/// multiply-adds (independent add chains) instead of one. Two forms:
 ///
-/// Numerics: shifting every block once by c keeps the offset of data far from zero out of the
-/// products, as the per-component shift does (`host/tests/gmm_blocked.rs`, f32 at 10⁴). What
-/// is left is |y − u(x − μ)| ≲ 2ε |u| (|x − c| + |μ − c|), against ε |y| for the
-/// per-component form: ε times how many of the component's widths sample and component lie
+/// - `x` the block itself: y = (x_ib − μ_ki) u_kii, a subtract and a multiply, four components
+///   per group;
+/// - `centred`, `x` the block centred by [`centre_block`]: y = u_kii (x_ib − c_i) − u_kii
+///   (μ_ki − c_i), one multiply-add ([`Factors::diag_terms`]), eight components per group
+///   (with four, the two-operation loop waited on the adder's latency).
+///
+/// Numerics of the centred form: shifting every block once by c keeps the offset of data far
+/// from zero out of the products, as the per-component shift does (`host/tests/gmm_blocked.rs`,
+/// f32 at 10⁴). What is left is |y − u(x − μ)| ≲ 2ε |u| (|x − c| + |μ − c|), against ε |y| for
+/// the per-component form: ε times how many of the component's widths sample and component lie
 /// from c. It is large only for a component far (in its widths) from where a sample is, and
 /// such a component gets no responsibility for that sample. The statistics keep the
 /// per-component shift ([`moments_diag`]).
 #[inline(always)]
-fn log_probs_diag_centred_all<T: Real, const FMA: bool, const L: usize>(
+fn log_probs_diag_all<T: Real, const FMA: bool, const L: usize>(
     f: &Factors<'_, T>,
-    xc: &[T],
+    x: &[T],
+    centred: bool,
     stride: usize,
     np: usize,
     lp: &mut [T],
@@ -801,21 +746,24 @@ fn log_probs_diag_centred_all<T: Real, const FMA: bool, const L: usize>(
     let k_n = f.shape.components;
     let mut k = 0;
     while k < k_n {
-        k += match k_n - k {
-            1 => log_probs_diag_centred::<T, FMA, L, 1>(f, k, xc, stride, np, lp),
-            2 | 3 => log_probs_diag_centred::<T, FMA, L, 2>(f, k, xc, stride, np, lp),
-            4..=7 => log_probs_diag_centred::<T, FMA, L, 4>(f, k, xc, stride, np, lp),
-            _ => log_probs_diag_centred::<T, FMA, L, 8>(f, k, xc, stride, np, lp),
+        k += match (k_n - k, centred) {
+            (1, false) => log_probs_diag::<T, FMA, L, 1, false>(f, k, x, stride, np, lp),
+            (2 | 3, false) => log_probs_diag::<T, FMA, L, 2, false>(f, k, x, stride, np, lp),
+            (_, false) => log_probs_diag::<T, FMA, L, 4, false>(f, k, x, stride, np, lp),
+            (1, true) => log_probs_diag::<T, FMA, L, 1, true>(f, k, x, stride, np, lp),
+            (2 | 3, true) => log_probs_diag::<T, FMA, L, 2, true>(f, k, x, stride, np, lp),
+            (4..=7, true) => log_probs_diag::<T, FMA, L, 4, true>(f, k, x, stride, np, lp),
+            (_, true) => log_probs_diag::<T, FMA, L, 8, true>(f, k, x, stride, np, lp),
         };
     }
 }
 
-/// [`log_probs_diag_centred_all`] for components k0 … k0 + G − 1; returns G.
+/// [`log_probs_diag_all`] for components k0 … k0 + G − 1; returns G.
 #[inline(always)]
-fn log_probs_diag_centred<T: Real, const FMA: bool, const L: usize, const G: usize>(
+fn log_probs_diag<T: Real, const FMA: bool, const L: usize, const G: usize, const CENTRED: bool>(
     f: &Factors<'_, T>,
     k0: usize,
-    xc: &[T],
+    x: &[T],
     stride: usize,
     np: usize,
     lp: &mut [T],
@@ -823,15 +771,28 @@ fn log_probs_diag_centred<T: Real, const FMA: bool, const L: usize, const G: usi
     let (k_n, d) = (f.shape.components, f.shape.features);
     let half = T::from_f64(0.5);
     let madd = T::madd::<FMA>;
+    let u: [&[T]; G] = core::array::from_fn(|g| &f.u(k0 + g)[..d]);
+    let mu: [&[T]; G] = core::array::from_fn(|g| &f.means[(k0 + g) * d..(k0 + g + 1) * d]);
     for s in (0..np).step_by(L) {
         let mut m = [[T::ZERO; L]; G];
         for i in 0..d {
-            let x = lane::<T, L>(xc, stride, i, s);
-            let t: &[[T; 2]; G] = f.diag_terms[i * k_n + k0..i * k_n + k0 + G].try_into().expect("G terms");
-            for (m, &[ui, oi]) in m.iter_mut().zip(t) {
-                for l in 0..L {
-                    let y = madd(x[l], ui, oi);
-                    m[l] = madd(y, y, m[l]);
+            let x = lane::<T, L>(x, stride, i, s);
+            if CENTRED {
+                let t: &[[T; 2]; G] =
+                    f.diag_terms[i * k_n + k0..i * k_n + k0 + G].try_into().expect("G terms");
+                for (m, &[ui, oi]) in m.iter_mut().zip(t) {
+                    for l in 0..L {
+                        let y = madd(x[l], ui, oi);
+                        m[l] = madd(y, y, m[l]);
+                    }
+                }
+            } else {
+                for (m, (u, mu)) in m.iter_mut().zip(u.iter().zip(&mu)) {
+                    let (ui, mi) = (u[i], mu[i]);
+                    for l in 0..L {
+                        let y = (x[l] - mi) * ui;
+                        m[l] = madd(y, y, m[l]);
+                    }
                 }
             }
         }
