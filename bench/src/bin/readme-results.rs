@@ -134,7 +134,7 @@ fn main() {
         let p = &v["peak"];
         let _ = writeln!(
             s,
-            "### One EM iteration against peers (same run, same precision)\n\nMachine: {}. {}; peers: {}, {}, {}. Times are the best of {} runs for crabmix (all threads unless marked) and scikit-learn alike; ×peer = the peer's time / crabmix's in the same precision (f64 ↔ f64, f32 ↔ f32; scikit-learn is fed float32 and keeps it). `bash scripts/bench.sh` (`--quick` for N = 20 000), then `bash scripts/update-results.sh`.\n\n**Headline: {} scikit-learn** — the lowest same-precision ratio over full and diag (f64 {}, f32 {}). Goals: ≥ 20× scikit-learn in the same precision on every full and diag shape, ≥ 5× linfa, ≥ 40 % of the FMA peak at D = K = 16 full.\n",
+            "### One EM iteration against peers (same run, same precision)\n\nMachine: {}. {}; peers: {}, {}, {}. Times are the best of {} runs for crabmix (all threads unless marked) and scikit-learn alike, each taking its runs in passes over the whole grid; ×peer = the peer's time / crabmix's in the same precision (f64 ↔ f64, f32 ↔ f32; scikit-learn is fed float32 and keeps it). `bash scripts/bench.sh` (`--quick` for N = 20 000), then `bash scripts/update-results.sh`.\n\n**Headline: {} scikit-learn** — the lowest same-precision ratio over full and diag (f64 {}, f32 {}). Goals: ≥ 20× scikit-learn in the same precision on every full and diag shape, ≥ 5× linfa, ≥ 40 % of the FMA peak at D = K = 16 full.\n",
             machine(&v),
             v["workload"].as_str().unwrap_or(""),
             v["peers"]["sklearn"].as_str().unwrap_or("scikit-learn not run"),
