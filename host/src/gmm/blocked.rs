@@ -144,7 +144,7 @@ impl<T: Real> EStep<T> for BlockedEStep<'_, T> {
         }
         let factors = Factors::new(model);
         let isa = self.isa;
-        let partials: Vec<Result<Partial<T>>> = self
+        let partials: Vec<Result<ChunkSums<T>>> = self
             .data
             .par_chunks(BLOCKED_CHUNK_ROWS * d)
             .enumerate()
@@ -157,10 +157,12 @@ impl<T: Real> EStep<T> for BlockedEStep<'_, T> {
             )
             .collect();
         // In chunk order: the first error is the one of the lowest row, as in the streaming pass,
-        // and the statistics then hold the chunks before it.
-        for p in partials {
-            let mut p = p?;
-            stats.merge(&p.view(shape).as_ref())?;
+        // and the statistics then hold the chunks before it. One buffer in the kernels' layout
+        // takes each chunk's sums in turn.
+        let mut merged = Partial::new(&factors);
+        for c in partials {
+            merged.load(&factors, &c?);
+            stats.merge(&merged.view(shape).as_ref())?;
         }
         Ok(())
     }
@@ -262,37 +264,81 @@ impl<'m, T: Real> Factors<'m, T> {
     }
 }
 
-/// One chunk's statistics (the kernels' `StatsMut` layout), shifts = the model's means.
+/// One chunk's statistics as the block kernels leave them: n_k, s1_k and the entries of s2_k
+/// they compute ([`Factors::s2_entries`] per component: the upper triangle in row order, or the
+/// diagonal), shifts = the model's means; with the chunk's totals and worst-explained row. A
+/// few KiB (the lanes the sums are kept in while the chunk runs are the worker's, in
+/// [`Scratch`]): allocated per chunk as the whole kernels' layout with those lanes, up to
+/// 0.3 MiB at D = K = 16, each chunk's fresh pages cost a tenth of the pass in page faults.
+struct ChunkSums<T> {
+    resp: Vec<T>,
+    s1: Vec<T>,
+    s2: Vec<T>,
+    worst: Vec<T>,
+    totals: Totals<T>,
+}
+
+impl<T: Real> ChunkSums<T> {
+    fn new(f: &Factors<'_, T>) -> Self {
+        let (k, d) = (f.shape.components, f.shape.features);
+        Self {
+            resp: vec![T::ZERO; k],
+            s1: vec![T::ZERO; k * d],
+            s2: vec![T::ZERO; k * f.s2_entries()],
+            worst: vec![T::ZERO; d],
+            totals: Totals::default(),
+        }
+    }
+}
+
+/// A chunk's statistics in the kernels' `StatsMut` layout (the full square of s2_k, or its
+/// diagonal in it), shifts = the model's means, for [`StatsMut::merge`]; one per pass, loaded
+/// with each chunk's [`ChunkSums`] in turn.
 struct Partial<T> {
     shift: Vec<T>,
     resp: Vec<T>,
     s1: Vec<T>,
     s2: Vec<T>,
-    /// Per computed entry of each s2_k ([`Factors::s2_entries`]), its L partial sums over the
-    /// chunk so far (entry e of component k at `(k · entries + e) · L`): the lanes are added
-    /// into s2 once per chunk, not once per block.
-    s2_lanes: Vec<T>,
-    /// `diag`/`spherical`: the L partial sums of s1_ki (at `(k · D + i) · L`) and of n_k (at
-    /// `k · L`), added into s1 and resp once per chunk like `s2_lanes`.
-    s1_lanes: Vec<T>,
-    n_lanes: Vec<T>,
     worst: Vec<T>,
     totals: Totals<T>,
 }
 
 impl<T: Real> Partial<T> {
-    fn new(f: &Factors<'_, T>, lanes: usize) -> Self {
+    fn new(f: &Factors<'_, T>) -> Self {
         let (k, d) = (f.shape.components, f.shape.features);
         Self {
             shift: f.means.to_vec(),
             resp: vec![T::ZERO; k],
             s1: vec![T::ZERO; k * d],
             s2: vec![T::ZERO; k * d * d],
-            s2_lanes: vec![T::ZERO; k * f.s2_entries() * lanes],
-            s1_lanes: vec![T::ZERO; if f.full { 0 } else { k * d * lanes }],
-            n_lanes: vec![T::ZERO; if f.full { 0 } else { k * lanes }],
             worst: vec![T::ZERO; d],
             totals: Totals::default(),
+        }
+    }
+
+    /// Takes chunk `c`'s sums: s2_k's upper triangle mirrored into the full square, or its
+    /// diagonal (the square's other entries stay 0, as the kernels keep them for these kinds).
+    fn load(&mut self, f: &Factors<'_, T>, c: &ChunkSums<T>) {
+        let (k_n, d, entries) = (f.shape.components, f.shape.features, f.s2_entries());
+        self.resp.copy_from_slice(&c.resp);
+        self.s1.copy_from_slice(&c.s1);
+        self.worst.copy_from_slice(&c.worst);
+        self.totals = c.totals;
+        for k in 0..k_n {
+            let s2 = &mut self.s2[k * d * d..(k + 1) * d * d];
+            let mut e = c.s2[k * entries..(k + 1) * entries].iter();
+            for i in 0..d {
+                if !f.full {
+                    s2[i * d + i] = *e.next().expect("diagonal entries");
+                    continue;
+                }
+                for j in i..d {
+                    s2[i * d + j] = *e.next().expect("tri entries");
+                }
+                for j in 0..i {
+                    s2[i * d + j] = s2[j * d + i];
+                }
+            }
         }
     }
 
@@ -324,6 +370,15 @@ struct Scratch<T> {
     row: Vec<T>,
     max: AlignedBuf<T>,
     inv: AlignedBuf<T>,
+    /// Per computed entry of each s2_k ([`Factors::s2_entries`]), its L partial sums over the
+    /// chunk so far (entry e of component k at `(k · entries + e) · L`): the lanes are added
+    /// into the chunk's sums once per chunk, not once per block. Zeroed per chunk, sized on
+    /// the worker's first.
+    s2_lanes: Vec<T>,
+    /// `diag`/`spherical`: the L partial sums of s1_ki (at `(k · D + i) · L`) and of n_k (at
+    /// `k · L`), added once per chunk like `s2_lanes`.
+    s1_lanes: Vec<T>,
+    n_lanes: Vec<T>,
 }
 
 impl<T: Real> Scratch<T> {
@@ -338,6 +393,9 @@ impl<T: Real> Scratch<T> {
             row: vec![T::ZERO; k],
             max: AlignedBuf::new(BLOCK_ROWS, T::ZERO),
             inv: AlignedBuf::new(BLOCK_ROWS, T::ZERO),
+            s2_lanes: Vec::new(),
+            s1_lanes: Vec::new(),
+            n_lanes: Vec::new(),
         }
     }
 }
@@ -348,7 +406,7 @@ fn accumulate_chunk<T: Real>(
     f: &Factors<'_, T>,
     chunk: &[T],
     s: &mut Scratch<T>,
-) -> Result<Partial<T>> {
+) -> Result<ChunkSums<T>> {
     #[cfg(target_arch = "x86_64")]
     match isa {
         // SAFETY: the wrappers only differ from the portable function by being compiled with
@@ -368,7 +426,7 @@ unsafe fn accumulate_chunk_avx2_fma<T: Real>(
     f: &Factors<'_, T>,
     chunk: &[T],
     s: &mut Scratch<T>,
-) -> Result<Partial<T>> {
+) -> Result<ChunkSums<T>> {
     accumulate_chunk_generic::<T, true, false>(f, chunk, s)
 }
 
@@ -378,7 +436,7 @@ unsafe fn accumulate_chunk_avx512<T: Real>(
     f: &Factors<'_, T>,
     chunk: &[T],
     s: &mut Scratch<T>,
-) -> Result<Partial<T>> {
+) -> Result<ChunkSums<T>> {
     accumulate_chunk_generic::<T, true, true>(f, chunk, s)
 }
 
@@ -390,7 +448,7 @@ fn accumulate_chunk_generic<T: Real, const FMA: bool, const WIDE: bool>(
     f: &Factors<'_, T>,
     chunk: &[T],
     s: &mut Scratch<T>,
-) -> Result<Partial<T>> {
+) -> Result<ChunkSums<T>> {
     match (WIDE, size_of::<T>() <= 4) {
         (false, true) => accumulate_chunk_lanes::<T, FMA, E_LANES_F32, M_LANES_F32>(f, chunk, s),
         (false, false) => accumulate_chunk_lanes::<T, FMA, E_LANES_F64, M_LANES_F64>(f, chunk, s),
@@ -405,11 +463,19 @@ fn accumulate_chunk_lanes<T: Real, const FMA: bool, const LE: usize, const LM: u
     f: &Factors<'_, T>,
     chunk: &[T],
     s: &mut Scratch<T>,
-) -> Result<Partial<T>> {
+) -> Result<ChunkSums<T>> {
     let shape = f.shape;
     let d = shape.features;
     const { assert!(LE % LM == 0 && BLOCK_ROWS % LE == 0) };
-    let mut p = Partial::new(f, LM);
+    let mut p = ChunkSums::new(f);
+    let (k_n, entries) = (shape.components, f.s2_entries());
+    let zeroed = |v: &mut Vec<T>, len: usize| {
+        v.clear();
+        v.resize(len, T::ZERO);
+    };
+    zeroed(&mut s.s2_lanes, k_n * entries * LM);
+    zeroed(&mut s.s1_lanes, if f.full { 0 } else { k_n * d * LM });
+    zeroed(&mut s.n_lanes, if f.full { 0 } else { k_n * LM });
     let rows = block_rows::<T>(d, f.full);
     for (b, block) in chunk.chunks(rows * d).enumerate() {
         if rows == BLOCK_ROWS {
@@ -419,29 +485,16 @@ fn accumulate_chunk_lanes<T: Real, const FMA: bool, const LE: usize, const LM: u
         }
         .map_err(|e| e.offset_sample(b * rows))?;
     }
-    // The kernels keep the full square (or its diagonal); the block kernels computed the lanes
-    // of the upper triangle's entries (or of the diagonal's).
-    let (k_n, entries) = (shape.components, f.s2_entries());
+    // The lanes of each computed entry, added in lane order.
     for k in 0..k_n {
         if !f.full {
-            p.resp[k] = hsum(&lanes_at::<T, LM>(&p.n_lanes, k * LM));
+            p.resp[k] = hsum(&lanes_at::<T, LM>(&s.n_lanes, k * LM));
+            for i in 0..d {
+                p.s1[k * d + i] = hsum(&lanes_at::<T, LM>(&s.s1_lanes, (k * d + i) * LM));
+            }
         }
-        let s2 = &mut p.s2[k * d * d..(k + 1) * d * d];
-        let mut lanes = p.s2_lanes[k * entries * LM..(k + 1) * entries * LM].chunks_exact(LM);
-        for i in 0..d {
-            if !f.full {
-                let acc: &[T; LM] = lanes.next().expect("diagonal entries").try_into().expect("LM");
-                s2[i * d + i] = hsum(acc);
-                p.s1[k * d + i] = hsum(&lanes_at::<T, LM>(&p.s1_lanes, (k * d + i) * LM));
-                continue;
-            }
-            for j in i..d {
-                let acc: &[T; LM] = lanes.next().expect("tri entries").try_into().expect("LM");
-                s2[i * d + j] = hsum(acc);
-            }
-            for j in 0..i {
-                s2[i * d + j] = s2[j * d + i];
-            }
+        for e in 0..entries {
+            p.s2[k * entries + e] = hsum(&lanes_at::<T, LM>(&s.s2_lanes, (k * entries + e) * LM));
         }
     }
     Ok(p)
@@ -458,7 +511,7 @@ fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize, 
     f: &Factors<'_, T>,
     block: &[T],
     s: &mut Scratch<T>,
-    p: &mut Partial<T>,
+    p: &mut ChunkSums<T>,
 ) -> Result<()> {
     // A constant, so that the strided offsets below fold into the instructions' displacements
     // (passed at run time, the address arithmetic cost 5 % at f32 D = K = 16).
@@ -540,9 +593,9 @@ fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize, 
         for k in 0..k_n {
             let r = &s.lp[k * stride..k * stride + np];
             let (n, s1, s2) = (
-                &mut p.n_lanes[k * LM..(k + 1) * LM],
-                &mut p.s1_lanes[k * d * LM..(k + 1) * d * LM],
-                &mut p.s2_lanes[k * d * LM..(k + 1) * d * LM],
+                &mut s.n_lanes[k * LM..(k + 1) * LM],
+                &mut s.s1_lanes[k * d * LM..(k + 1) * d * LM],
+                &mut s.s2_lanes[k * d * LM..(k + 1) * d * LM],
             );
             let mu = &f.means[k * d..(k + 1) * d];
             if bounded {
@@ -563,7 +616,7 @@ fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize, 
             &mut s.wdev,
             &mut p.s1[k * d..(k + 1) * d],
         );
-        let lanes = &mut p.s2_lanes[k * entries * LM..(k + 1) * entries * LM];
+        let lanes = &mut s.s2_lanes[k * entries * LM..(k + 1) * entries * LM];
         second_moments_full::<T, FMA, LM>(&s.wdev, &s.dev, stride, d, np, lanes);
     }
     observe_block::<T, LM>(block, d, &s.lse[..nb], &mut p.totals, &mut p.worst);
