@@ -33,10 +33,8 @@ use crabmix_kernels::Real;
 pub trait SimdReal: Real {
     /// a·b + c: one rounding when `FMA` (for `f32`/`f64`), two otherwise.
     fn madd<const FMA: bool>(a: Self, b: Self, c: Self) -> Self;
-    /// eˣ for `EXP_ZERO_BELOW ≤ x ≤ 0` ([`exp`]: bound, clamp and special values there).
-    fn exp_nonpositive_simd<const FMA: bool>(self) -> Self;
-    /// eˣ for −708 ≤ x ≤ 0 (`f64`; `f32`: −87), where eˣ is a normal number: the same within
-    /// 2 ulp, a few operations fewer ([`exp::exp_normal_f64`]; unspecified below the range).
+    /// eˣ within 2 ulp for −708 ≤ x ≤ 0 (`f64`; `f32`: −87), where eˣ is a normal number
+    /// ([`exp::exp_normal_f64`]; unspecified below the range).
     fn exp_normal_simd<const FMA: bool>(self) -> Self;
     /// ln(1 + t) for finite t ≥ 0 ([`ln_1p`]: bound and special values there).
     fn ln_1p_nonnegative<const FMA: bool>(self) -> Self;
@@ -82,10 +80,6 @@ impl<T: Real> SimdReal for T {
             }
         }
         a * b + c
-    }
-    #[inline(always)]
-    fn exp_nonpositive_simd<const FMA: bool>(self) -> Self {
-        by_type(self, exp::exp_nonpositive_f64::<FMA>, exp::exp_nonpositive_f32::<FMA>, T::exp_nonpositive)
     }
     #[inline(always)]
     fn exp_normal_simd<const FMA: bool>(self) -> Self {
