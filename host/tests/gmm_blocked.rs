@@ -466,3 +466,47 @@ fn blocked_counts_an_overflowed_component_as_zero_density() {
         assert_eq!(got_n, w.as_ref().resp_sums(), "n_k against the f64 pass, {}", isa.name());
     }
 }
+
+/// `diag` f64 components `widths` of their own widths from the components' centre in every
+/// feature (signs alternating so the centre is the offset 10³), widths 0.5, 2 and 1 per
+/// feature, the model's means nudged off the data's by a tenth of a width. Its data and model.
+fn diag_spread_problem(widths: f64, n: usize) -> (Mixture<f64>, Vec<f64>) {
+    let (k, d, offset) = (4, 3, 1.0e3);
+    let sigma = [0.5, 2.0, 1.0];
+    let signs = [[1.0, 1.0, 1.0], [-1.0, 1.0, -1.0], [1.0, -1.0, -1.0], [-1.0, -1.0, 1.0]];
+    let mean = |c: usize, i: usize| offset + signs[c][i] * widths * sigma[i];
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(widths.to_bits());
+    let mut data = Vec::with_capacity(n * d);
+    for b in 0..n {
+        for i in 0..d {
+            data.push(mean(b % k, i) + sigma[i] * standard_normal::<f64, _>(&mut rng));
+        }
+    }
+    let means: Vec<f64> = (0..k * d).map(|e| mean(e / d, e % d) + 0.1 * sigma[e % d]).collect();
+    let mut covs = vec![0.0; k * d * d];
+    for c in 0..k {
+        for i in 0..d {
+            covs[c * d * d + i * d + i] = sigma[i] * sigma[i];
+        }
+    }
+    (Mixture::new(CovarianceKind::Diag, d, vec![0.25; k], means, covs).unwrap(), data)
+}
+
+/// The `diag` statistics taken about the components' common centre (f64, components within
+/// √255 ≈ 16 of their widths of it: `moments_diag_shared`) and, past that, about each
+/// component's mean: both agree with the streaming pass to 1e-12 on data far from zero, up to
+/// the widest spread the shared form is allowed (15.9 widths: the model's means sit a tenth of
+/// a width off) and beyond it (16.1, 10³: the per-component form).
+#[test]
+fn blocked_diag_f64_keeps_the_streaming_digits_on_spread_components() {
+    for widths in [2.0, 15.8, 16.1, 1.0e3] {
+        let n = 2 * BLOCKED_CHUNK_ROWS + 3 * BLOCK_ROWS + 5;
+        let (model, data) = diag_spread_problem(widths, n);
+        let mut want = streaming(&model, &data);
+        for isa in Isa::supported() {
+            let mut got = pass(&model, &mut BlockedEStep::new(&data, 3).with_isa(isa));
+            let what = format!("diag f64 {} components {widths} widths apart", isa.name());
+            assert_stats_close(&what, &mut got, &mut want, 1e-12);
+        }
+    }
+}

@@ -26,7 +26,9 @@
 //!    register tiles, per-lane sums kept over the chunk, then added and mirrored into the full
 //!    square the kernels' layout keeps before merging; `diag`/`spherical`: n_k, s1_k and the
 //!    diagonal of s2_k in one fused pass per component, nothing stored but per-lane sums, and
-//!    no r = 0 guard on blocks where x − μ_k cannot overflow).
+//!    no r = 0 guard on blocks where x − μ_k cannot overflow; or, in `f64` with every component
+//!    within ~16 of its widths of the centre c, as the product Rᵀ [X̃, X̃ ⊙ X̃] of the centred
+//!    block in register tiles, moved from c to each μ_k once per chunk).
 //!
 //! The `full`/`tied` deviations and every statistic are taken from each component's own mean
 //! (x − μ_k), not as X U_k − μ_k U_k from one global centre: the latter subtracts two large
@@ -188,7 +190,19 @@ struct Factors<'m, T> {
     diag_terms: Vec<[T; 2]>,
     /// `diag`/`spherical`: (max |u_kii|, max |μ_ki − c_i|), NaN if any is.
     diag_scale: (T, T),
+    /// `diag`/`spherical`: whether the statistics may be taken about the centre c on blocks
+    /// where the centred E-step runs ([`moments_diag_shared`]): ε (1 + w²) ≤
+    /// [`SHARED_SHIFT_ERROR`], w = max_ki |μ_ki − c_i| u_kii, every component's distance from c
+    /// in its own widths: `f64` within ~16 widths, never `f32`.
+    shared_shift: bool,
 }
+
+/// The bound on ε (1 + w²) under which the `diag` statistics may be accumulated about the
+/// components' common centre c instead of each component's mean ([`moments_diag_shared`]):
+/// 2⁻⁴⁴, so `f64` components within √255 ≈ 16 of their widths of c, never `f32`. The variance
+/// then moves by ~5 ε (1 + w²) ≤ 3·10⁻¹³ (measured: 1.1·10⁻¹² at w = 31), inside the 10⁻¹² that
+/// `host/tests/gmm_blocked.rs` holds the blocked pass to against the streaming one.
+const SHARED_SHIFT_ERROR: f64 = 1.0 / (1u64 << 44) as f64;
 
 impl<'m, T: Real> Factors<'m, T> {
     fn new(model: &MixtureRef<'m, T>) -> Self {
@@ -211,6 +225,8 @@ impl<'m, T: Real> Factors<'m, T> {
         let means = model.means();
         let means_bounded = means.iter().all(|m| m.abs() <= Self::bound());
         let (mut centre, mut diag_terms, mut diag_scale) = (Vec::new(), Vec::new(), (T::ZERO, T::ZERO));
+        // The largest |μ_ki − c_i| u_kii (NaN if any is: then no shared shift).
+        let mut widths = T::ZERO;
         if !full {
             let kf = T::from_f64(k_n as f64);
             centre = (0..d).map(|i| (0..k_n).fold(T::ZERO, |a, k| a + means[k * d + i] / kf)).collect();
@@ -222,9 +238,13 @@ impl<'m, T: Real> Factors<'m, T> {
                         if ui.abs() > diag_scale.0 || ui.is_nan() { ui.abs() } else { diag_scale.0 };
                     diag_scale.1 =
                         if mu.abs() > diag_scale.1 || mu.is_nan() { mu.abs() } else { diag_scale.1 };
+                    let w = (ui * mu).abs();
+                    widths = if w > widths || w.is_nan() { w } else { widths };
                 }
             }
         }
+        let widths = widths.to_f64();
+        let shared_shift = !full && T::EPSILON.to_f64() * (1.0 + widths * widths) <= SHARED_SHIFT_ERROR;
         Self {
             shape,
             full,
@@ -235,6 +255,7 @@ impl<'m, T: Real> Factors<'m, T> {
             centre,
             diag_terms,
             diag_scale,
+            shared_shift,
         }
     }
 
@@ -379,6 +400,12 @@ struct Scratch<T> {
     /// `k · L`), added once per chunk like `s2_lanes`.
     s1_lanes: Vec<T>,
     n_lanes: Vec<T>,
+    /// `diag`/`spherical`, blocks summed about the centre c ([`moments_diag_shared`]): the
+    /// partial sums of n_k (at `k · L`), Σ r (x − c) and Σ r (x − c)² (at `(k · D + i) · L`),
+    /// L that pass's lanes; turned into sums about μ_k once per chunk.
+    n_shared: Vec<T>,
+    s1_shared: Vec<T>,
+    s2_shared: Vec<T>,
 }
 
 impl<T: Real> Scratch<T> {
@@ -396,6 +423,9 @@ impl<T: Real> Scratch<T> {
             s2_lanes: Vec::new(),
             s1_lanes: Vec::new(),
             n_lanes: Vec::new(),
+            n_shared: Vec::new(),
+            s1_shared: Vec::new(),
+            s2_shared: Vec::new(),
         }
     }
 }
@@ -449,24 +479,40 @@ fn accumulate_chunk_generic<T: Real, const FMA: bool, const WIDE: bool>(
     chunk: &[T],
     s: &mut Scratch<T>,
 ) -> Result<ChunkSums<T>> {
+    // The shared-shift `diag` statistics: one register of lanes per sum, tiles of four
+    // components (16 accumulators of 32 registers) with 512-bit vectors, of two with 256-bit
+    // (8 of 16).
     match (WIDE, size_of::<T>() <= 4) {
-        (false, true) => accumulate_chunk_lanes::<T, FMA, E_LANES_F32, M_LANES_F32>(f, chunk, s),
-        (false, false) => accumulate_chunk_lanes::<T, FMA, E_LANES_F64, M_LANES_F64>(f, chunk, s),
-        (true, true) => accumulate_chunk_lanes::<T, FMA, E_LANES_F32_WIDE, M_LANES_F32_WIDE>(f, chunk, s),
-        (true, false) => accumulate_chunk_lanes::<T, FMA, E_LANES_F64_WIDE, M_LANES_F64_WIDE>(f, chunk, s),
+        (false, true) => accumulate_chunk_lanes::<T, FMA, E_LANES_F32, M_LANES_F32, 8, 2>(f, chunk, s),
+        (false, false) => accumulate_chunk_lanes::<T, FMA, E_LANES_F64, M_LANES_F64, 4, 2>(f, chunk, s),
+        (true, true) => {
+            accumulate_chunk_lanes::<T, FMA, E_LANES_F32_WIDE, M_LANES_F32_WIDE, 16, 4>(f, chunk, s)
+        }
+        (true, false) => {
+            accumulate_chunk_lanes::<T, FMA, E_LANES_F64_WIDE, M_LANES_F64_WIDE, 8, 4>(f, chunk, s)
+        }
     }
 }
 
-/// The chunk with E-step strips of `LE` samples and M-step lanes `LM` (`LE` a multiple of `LM`).
+/// The chunk with E-step strips of `LE` samples and M-step lanes `LM` (`LE` a multiple of `LM`);
+/// the shared-shift `diag` statistics ([`moments_diag_shared`]) in `LS` lanes, tiles of `GS`
+/// components.
 #[inline(always)]
-fn accumulate_chunk_lanes<T: Real, const FMA: bool, const LE: usize, const LM: usize>(
+fn accumulate_chunk_lanes<
+    T: Real,
+    const FMA: bool,
+    const LE: usize,
+    const LM: usize,
+    const LS: usize,
+    const GS: usize,
+>(
     f: &Factors<'_, T>,
     chunk: &[T],
     s: &mut Scratch<T>,
 ) -> Result<ChunkSums<T>> {
     let shape = f.shape;
     let d = shape.features;
-    const { assert!(LE % LM == 0 && BLOCK_ROWS % LE == 0) };
+    const { assert!(LE % LM == 0 && LE % LS == 0 && BLOCK_ROWS % LE == 0) };
     let mut p = ChunkSums::new(f);
     let (k_n, entries) = (shape.components, f.s2_entries());
     let zeroed = |v: &mut Vec<T>, len: usize| {
@@ -476,16 +522,22 @@ fn accumulate_chunk_lanes<T: Real, const FMA: bool, const LE: usize, const LM: u
     zeroed(&mut s.s2_lanes, k_n * entries * LM);
     zeroed(&mut s.s1_lanes, if f.full { 0 } else { k_n * d * LM });
     zeroed(&mut s.n_lanes, if f.full { 0 } else { k_n * LM });
+    let shared = if f.shared_shift { k_n } else { 0 };
+    zeroed(&mut s.n_shared, shared * LS);
+    zeroed(&mut s.s1_shared, shared * d * LS);
+    zeroed(&mut s.s2_shared, shared * d * LS);
     let rows = block_rows::<T>(d, f.full);
     for (b, block) in chunk.chunks(rows * d).enumerate() {
         if rows == BLOCK_ROWS {
-            accumulate_block::<T, FMA, LE, LM, BLOCK_ROWS>(f, block, s, &mut p)
+            accumulate_block::<T, FMA, LE, LM, LS, GS, BLOCK_ROWS>(f, block, s, &mut p)
         } else {
-            accumulate_block::<T, FMA, LE, LM, { BLOCK_ROWS / 2 }>(f, block, s, &mut p)
+            accumulate_block::<T, FMA, LE, LM, LS, GS, { BLOCK_ROWS / 2 }>(f, block, s, &mut p)
         }
         .map_err(|e| e.offset_sample(b * rows))?;
     }
-    // The lanes of each computed entry, added in lane order.
+    // The lanes of each computed entry, added in lane order; the shared-shift sums (zero where
+    // no block took them) moved to μ_k: with m = μ_ki − c_i, Σ r (x − μ) = Σ r x̃ − n m and
+    // Σ r (x − μ)² = Σ r x̃² − m (Σ r x̃ + Σ r (x − μ)).
     for k in 0..k_n {
         if !f.full {
             p.resp[k] = hsum(&lanes_at::<T, LM>(&s.n_lanes, k * LM));
@@ -495,6 +547,18 @@ fn accumulate_chunk_lanes<T: Real, const FMA: bool, const LE: usize, const LM: u
         }
         for e in 0..entries {
             p.s2[k * entries + e] = hsum(&lanes_at::<T, LM>(&s.s2_lanes, (k * entries + e) * LM));
+        }
+        if shared > 0 {
+            let n = hsum(&lanes_at::<T, LS>(&s.n_shared, k * LS));
+            p.resp[k] += n;
+            for i in 0..d {
+                let m = f.means[k * d + i] - f.centre[i];
+                let a1 = hsum(&lanes_at::<T, LS>(&s.s1_shared, (k * d + i) * LS));
+                let a2 = hsum(&lanes_at::<T, LS>(&s.s2_shared, (k * d + i) * LS));
+                let s1 = T::madd::<FMA>(-n, m, a1);
+                p.s1[k * d + i] += s1;
+                p.s2[k * d + i] += T::madd::<FMA>(-m, a1 + s1, a2);
+            }
         }
     }
     Ok(p)
@@ -507,7 +571,15 @@ fn lane<T, const L: usize>(m: &[T], stride: usize, i: usize, s: usize) -> &[T; L
 }
 
 #[inline(always)]
-fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize, const STRIDE: usize>(
+fn accumulate_block<
+    T: Real,
+    const FMA: bool,
+    const LE: usize,
+    const LM: usize,
+    const LS: usize,
+    const GS: usize,
+    const STRIDE: usize,
+>(
     f: &Factors<'_, T>,
     block: &[T],
     s: &mut Scratch<T>,
@@ -539,16 +611,20 @@ fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize, 
             deviations(&s.xt, stride, mu, np, &mut s.dev);
             log_probs_full::<T, FMA, LE>(f.u(k), d, &s.dev, stride, f.log_norm[k], out);
         }
-    } else {
+    }
+    let mut shared = false;
+    if !f.full {
         // At most 32 accumulated values per strip (four components × 8 f64 or × 8 f32), in every
         // build: with 64 (f32 at 16 lanes, or f64 at 16 under AVX-512) LLVM left the loop
         // scalar, the accumulators on the stack.
         // From K = 4 components the centred form's saving (one operation per term) outweighs
         // centring the block (measured: K = 2 was 6–30 % slower with it, K = 8 and 16 5–15 %
         // faster; one core, alternating builds, D = 8 and 16).
+        // With the statistics taken about c too, the centring serves both, and pays at K = 2.
         let centred = k_n >= 4
             && bounded
             && f.centred_ok(centre_block::<T, 8>(&s.xt, stride, &f.centre, np, &mut s.dev));
+        shared = centred && f.shared_shift;
         let x = if centred { &s.dev } else { &s.xt };
         log_probs_diag_all::<T, FMA, 8>(f, x, centred, stride, np, &mut s.lp);
     }
@@ -589,7 +665,19 @@ fn accumulate_block<T: Real, const FMA: bool, const LE: usize, const LM: usize, 
         s.lp[k * stride + nb..k * stride + np].fill(T::ZERO);
     }
     let entries = f.s2_entries();
-    if !f.full {
+    if shared {
+        moments_diag_shared::<T, FMA, LS, GS>(
+            &s.dev,
+            stride,
+            &s.lp,
+            k_n,
+            d,
+            np,
+            &mut s.n_shared,
+            &mut s.s1_shared,
+            &mut s.s2_shared,
+        );
+    } else if !f.full {
         for k in 0..k_n {
             let r = &s.lp[k * stride..k * stride + np];
             let (n, s1, s2) = (
@@ -903,6 +991,108 @@ fn moments_diag<T: Real, const FMA: bool, const L: usize, const GUARD: bool>(
         }
         s1[i * L..(i + 1) * L].copy_from_slice(&a1);
         s2[i * L..(i + 1) * L].copy_from_slice(&a2);
+    }
+}
+
+/// `diag`/`spherical` statistics of every component over a block centred by [`centre_block`]
+/// (x̃ = x − c), about c rather than μ_k: lane l of n_k += r_kb, of A1_ki += r_kb x̃_ib and of
+/// A2_ki += r_kb x̃_ib² for b ≡ l (mod L), strip by strip in sample order; the chunk then moves
+/// A1, A2 to μ_k (`accumulate_chunk_lanes`). The sums are the matrix product Rᵀ [X̃, X̃ ⊙ X̃]:
+/// two multiply-adds per sample, component and feature where [`moments_diag`] takes a subtract,
+/// a multiply, an add and a multiply-add, in register tiles of G components × 2 features (each
+/// strip of r and x̃ loaded once for 2 G products, x̃² formed once per tile).
+///
+/// Numerics: moving a sum to μ_k cancels n_k (m² + σ²) down to n_k σ² (m = μ_k − c, σ the
+/// component's width), so the relative error of the variance grows from a few ε to a few
+/// ε (1 + (m / σ)²). [`Factors::shared_shift`] allows it only where that stays under
+/// [`SHARED_SHIFT_ERROR`], and the centred block's entries are finite (`centred_ok`), so
+/// r = 0 adds exact zeros.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn moments_diag_shared<T: Real, const FMA: bool, const L: usize, const G: usize>(
+    xc: &[T],
+    stride: usize,
+    r: &[T],
+    k_n: usize,
+    d: usize,
+    np: usize,
+    n: &mut [T],
+    a1: &mut [T],
+    a2: &mut [T],
+) {
+    for k in 0..k_n {
+        let mut acc = lanes_at::<T, L>(n, k * L);
+        for rs in strip_row(r, stride, k, np).chunks_exact(L) {
+            for l in 0..L {
+                acc[l] += rs[l];
+            }
+        }
+        n[k * L..(k + 1) * L].copy_from_slice(&acc);
+    }
+    let mut k = 0;
+    while k < k_n {
+        let g = if k_n - k >= G {
+            G
+        } else if k_n - k >= 2 {
+            2
+        } else {
+            1
+        };
+        let mut i = 0;
+        while i < d {
+            let two = i + 1 < d;
+            match (g, two) {
+                (1, false) => moments_shared_tile::<T, FMA, L, 1, 1>(xc, stride, r, k, i, d, np, a1, a2),
+                (1, true) => moments_shared_tile::<T, FMA, L, 1, 2>(xc, stride, r, k, i, d, np, a1, a2),
+                (2, false) => moments_shared_tile::<T, FMA, L, 2, 1>(xc, stride, r, k, i, d, np, a1, a2),
+                (2, true) => moments_shared_tile::<T, FMA, L, 2, 2>(xc, stride, r, k, i, d, np, a1, a2),
+                (_, false) => moments_shared_tile::<T, FMA, L, G, 1>(xc, stride, r, k, i, d, np, a1, a2),
+                (_, true) => moments_shared_tile::<T, FMA, L, G, 2>(xc, stride, r, k, i, d, np, a1, a2),
+            }
+            i += if two { 2 } else { 1 };
+        }
+        k += g;
+    }
+}
+
+/// One tile of [`moments_diag_shared`]: components k0 … k0 + G − 1 × features i0 … i0 + F − 1.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn moments_shared_tile<T: Real, const FMA: bool, const L: usize, const G: usize, const F: usize>(
+    xc: &[T],
+    stride: usize,
+    r: &[T],
+    k0: usize,
+    i0: usize,
+    d: usize,
+    np: usize,
+    a1: &mut [T],
+    a2: &mut [T],
+) {
+    let madd = T::madd::<FMA>;
+    let at = |g: usize, f: usize| ((k0 + g) * d + i0 + f) * L;
+    let mut s1: [[[T; L]; F]; G] = core::array::from_fn(|g| core::array::from_fn(|f| lanes_at(a1, at(g, f))));
+    let mut s2: [[[T; L]; F]; G] = core::array::from_fn(|g| core::array::from_fn(|f| lanes_at(a2, at(g, f))));
+    for s in (0..np).step_by(L) {
+        let x: [&[T; L]; F] = core::array::from_fn(|f| lane::<T, L>(xc, stride, i0 + f, s));
+        let x2: [[T; L]; F] = core::array::from_fn(|f| core::array::from_fn(|l| x[f][l] * x[f][l]));
+        for g in 0..G {
+            let rs = lane::<T, L>(r, stride, k0 + g, s);
+            for f in 0..F {
+                for l in 0..L {
+                    s1[g][f][l] = madd(rs[l], x[f][l], s1[g][f][l]);
+                }
+                for l in 0..L {
+                    s2[g][f][l] = madd(rs[l], x2[f][l], s2[g][f][l]);
+                }
+            }
+        }
+    }
+    for g in 0..G {
+        for f in 0..F {
+            a1[at(g, f)..at(g, f) + L].copy_from_slice(&s1[g][f]);
+            a2[at(g, f)..at(g, f) + L].copy_from_slice(&s2[g][f]);
+        }
     }
 }
 
@@ -1241,5 +1431,32 @@ mod tests {
             against_kernels::<f64, false, false>(k_n);
             against_kernels::<f64, true, true>(k_n);
         }
+    }
+
+    /// The shared-shift gate ([`Factors::shared_shift`]): `diag` and `spherical` f64 components
+    /// within √255 widths of their centre take it, 16.1 widths do not, `f32` never does, nor
+    /// does `full`.
+    #[test]
+    fn shared_shift_only_within_sixteen_widths_in_f64() {
+        use crate::gmm::Mixture;
+        use crabmix_kernels::gmm::CovarianceKind::{self, Diag, Full, Spherical};
+        fn gate<T: Real>(kind: CovarianceKind, widths: f64) -> bool {
+            // Two components at c ± widths · σ_i (c = 10), σ = (0.5, 2) for `diag`, 1 otherwise.
+            let sigma = if kind == Diag { [0.5, 2.0] } else { [1.0, 1.0] };
+            let means = [1.0, 1.0, -1.0, -1.0].iter().enumerate();
+            let means = means.map(|(e, s)| T::from_f64(10.0 + s * widths * sigma[e % 2])).collect();
+            let mut covs = vec![T::ZERO; 8];
+            for (k, i) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                covs[k * 4 + i * 3] = T::from_f64(sigma[i] * sigma[i]);
+            }
+            let m = Mixture::new(kind, 2, vec![T::from_f64(0.5); 2], means, covs).unwrap();
+            Factors::new(&m.view()).shared_shift
+        }
+        assert!(gate::<f64>(Diag, 15.9));
+        assert!(!gate::<f64>(Diag, 16.1));
+        assert!(gate::<f64>(Spherical, 15.9));
+        assert!(!gate::<f64>(Spherical, 16.1));
+        assert!(!gate::<f32>(Diag, 0.5));
+        assert!(!gate::<f64>(Full, 1.0));
     }
 }
