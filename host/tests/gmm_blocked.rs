@@ -274,16 +274,20 @@ fn first_error<T: Real, E: EStep<T>>(model: &Mixture<T>, estep: &mut E) -> Error
 
 /// NaN/∞ samples and samples of zero density are reported with their global row, the lowest
 /// failing row winning, exactly as the streaming pass reports them; at D = 3 (whole blocks) and
-/// D = 12 (`f64` rows of 96 bytes: half blocks).
+/// D = 12 (`f64` rows of 96 bytes: half blocks), `full`, and `diag` / `spherical` (whose f64
+/// blocks are centred as they are transposed, a bad block then starting over on the general
+/// path).
 #[test]
 fn blocked_reports_the_same_rows() {
-    for d in [3, 12] {
-        reports_the_same_rows(d);
+    for kind in [CovarianceKind::Full, CovarianceKind::Diag, CovarianceKind::Spherical] {
+        for d in [3, 12] {
+            reports_the_same_rows(kind, d);
+        }
     }
 }
 
-fn reports_the_same_rows(d: usize) {
-    let (model, clean) = problem::<f64>(3 * BLOCKED_CHUNK_ROWS, d, 4, 5);
+fn reports_the_same_rows(kind: CovarianceKind, d: usize) {
+    let (model, clean) = problem_of_kind::<f64>(kind, 3 * BLOCKED_CHUNK_ROWS, d, 4, 5);
     let cases: &[&[(usize, usize, f64)]] = &[
         &[(BLOCKED_CHUNK_ROWS + BLOCK_ROWS + 13, 2, f64::NAN)],
         &[(0, 0, f64::INFINITY)],
@@ -300,8 +304,9 @@ fn reports_the_same_rows(d: usize) {
         let (mut lp, mut work) = (vec![0.0; 4], vec![0.0; 2 * d]);
         let want = first_error(&model, &mut SerialEStep::new(&data, &mut lp, &mut work));
         assert!(matches!(want, Error::NonFiniteSample { .. } | Error::ZeroDensity { .. }), "{want:?}");
-        assert_eq!(first_error(&model, &mut BlockedEStep::new(&data, d)), want, "D = {d}: {bad:?}");
-        assert_eq!(first_error(&model, &mut HostEStep::new(&data, d)), want, "D = {d}: {bad:?}");
+        let what = format!("{} D = {d}: {bad:?}", kind.name());
+        assert_eq!(first_error(&model, &mut BlockedEStep::new(&data, d)), want, "{what}");
+        assert_eq!(first_error(&model, &mut HostEStep::new(&data, d)), want, "{what}");
     }
 }
 

@@ -59,7 +59,7 @@
 use crate::math::SimdReal;
 use crate::math::aligned::AlignedBuf;
 use crate::math::isa::Isa;
-use crate::math::transpose::to_feature_major;
+use crate::math::transpose::{to_feature_major, to_feature_major_centred};
 use crabmix_kernels::gmm::{EStep, MixtureRef, Shape, StatsMut, Totals, sample_responsibilities};
 use crabmix_kernels::{Error, Real, Result};
 use rayon::prelude::*;
@@ -195,6 +195,10 @@ struct Factors<'m, T> {
     /// [`SHARED_SHIFT_ERROR`], w = max_ki |μ_ki − c_i| u_kii, every component's distance from c
     /// in its own widths: `f64` within ~16 widths, never `f32`.
     shared_shift: bool,
+    /// Where `shared_shift` and every |μ_ki| ≤ [`Factors::bound`]: the largest |x − c| a
+    /// centred block may hold for its E-step terms to stay finite, ½ T::MAX / 4 / max u − max
+    /// |μ − c| (so that [`Factors::centred_ok`] holds with room for rounding).
+    shared_limit: Option<T>,
 }
 
 /// The bound on ε (1 + w²) under which the `diag` statistics may be accumulated about the
@@ -245,6 +249,9 @@ impl<'m, T: Real> Factors<'m, T> {
         }
         let widths = widths.to_f64();
         let shared_shift = !full && T::EPSILON.to_f64() * (1.0 + widths * widths) <= SHARED_SHIFT_ERROR;
+        let limit = Self::bound() * T::from_f64(0.5) / diag_scale.0 - diag_scale.1;
+        let shared_limit =
+            (shared_shift && means_bounded && limit > T::ZERO && limit.is_finite()).then_some(limit);
         Self {
             shape,
             full,
@@ -256,6 +263,7 @@ impl<'m, T: Real> Factors<'m, T> {
             diag_terms,
             diag_scale,
             shared_shift,
+            shared_limit,
         }
     }
 
@@ -592,17 +600,37 @@ fn accumulate_block<
     let nb = block.len() / d;
     // Whole strips; the padding samples are zeros, get zero responsibility and are never observed.
     let np = nb.div_ceil(LE) * LE;
-    to_feature_major(block, d, &mut s.xt, stride);
-    // Checked on the transposed rows, where the test vectorizes (checked per element while
-    // transposing, it stayed scalar and cost a sixth of the f32 diag pass): |x| ≤ T::MAX / 4
-    // implies finite, and only a block that fails it looks for the non-finite entries.
-    let bound = Factors::<T>::bound();
-    let bounded =
-        (0..d).all(|i| strip_row(&s.xt, stride, i, nb).iter().fold(true, |a, v| a & (v.abs() <= bound)));
-    let finite = bounded || block.iter().all(|v| v.is_finite());
-    let bounded = bounded && f.means_bounded;
-    for i in 0..d {
-        s.xt[i * stride + nb..i * stride + np].fill(T::ZERO);
+    // With the `diag` statistics about c ([`Factors::shared_shift`]), the block is centred as it
+    // is transposed and only the centred copy made: every |x − c| ≤ `shared_limit` (false on a
+    // NaN) keeps the centred E-step's terms finite and implies finite samples. A block that
+    // fails it takes the general path below, from a plain transpose.
+    let mut shared = false;
+    if let Some(limit) = f.shared_limit {
+        to_feature_major_centred(block, d, &mut s.dev, stride, &f.centre);
+        shared =
+            (0..d).all(|i| strip_row(&s.dev, stride, i, nb).iter().fold(true, |a, v| a & (v.abs() <= limit)));
+    }
+    let (finite, bounded);
+    if shared {
+        // `bounded` stands for what the general path derives from it below: no NaN
+        // log-probability (the terms are finite, squares summed) and no overflowing deviation.
+        (finite, bounded) = (true, true);
+        for i in 0..d {
+            s.dev[i * stride + nb..i * stride + np].fill(T::ZERO);
+        }
+    } else {
+        to_feature_major(block, d, &mut s.xt, stride);
+        // Checked on the transposed rows, where the test vectorizes (checked per element while
+        // transposing, it stayed scalar and cost a sixth of the f32 diag pass): |x| ≤ T::MAX / 4
+        // implies finite, and only a block that fails it looks for the non-finite entries.
+        let bound = Factors::<T>::bound();
+        let within =
+            (0..d).all(|i| strip_row(&s.xt, stride, i, nb).iter().fold(true, |a, v| a & (v.abs() <= bound)));
+        finite = within || block.iter().all(|v| v.is_finite());
+        bounded = within && f.means_bounded;
+        for i in 0..d {
+            s.xt[i * stride + nb..i * stride + np].fill(T::ZERO);
+        }
     }
     if f.full {
         for k in 0..k_n {
@@ -612,7 +640,6 @@ fn accumulate_block<
             log_probs_full::<T, FMA, LE>(f.u(k), d, &s.dev, stride, f.log_norm[k], out);
         }
     }
-    let mut shared = false;
     if !f.full {
         // At most 32 accumulated values per strip (four components × 8 f64 or × 8 f32), in every
         // build: with 64 (f32 at 16 lanes, or f64 at 16 under AVX-512) LLVM left the loop
@@ -620,10 +647,11 @@ fn accumulate_block<
         // From K = 4 components the centred form's saving (one operation per term) outweighs
         // centring the block (measured: K = 2 was 6–30 % slower with it, K = 8 and 16 5–15 %
         // faster; one core, alternating builds, D = 8 and 16).
-        // With the statistics taken about c too, the centring serves both, and pays at K = 2.
-        let centred = k_n >= 4
-            && bounded
-            && f.centred_ok(centre_block::<T, 8>(&s.xt, stride, &f.centre, np, &mut s.dev));
+        // Blocks with the statistics about c were centred while transposed, at every K.
+        let centred = shared
+            || (k_n >= 4
+                && bounded
+                && f.centred_ok(centre_block::<T, 8>(&s.xt, stride, &f.centre, np, &mut s.dev)));
         shared = centred && f.shared_shift;
         let x = if centred { &s.dev } else { &s.xt };
         log_probs_diag_all::<T, FMA, 8>(f, x, centred, stride, np, &mut s.lp);
@@ -1071,11 +1099,22 @@ fn moments_shared_tile<T: Real, const FMA: bool, const L: usize, const G: usize,
 ) {
     let madd = T::madd::<FMA>;
     let at = |g: usize, f: usize| ((k0 + g) * d + i0 + f) * L;
-    let mut s1: [[[T; L]; F]; G] = core::array::from_fn(|g| core::array::from_fn(|f| lanes_at(a1, at(g, f))));
-    let mut s2: [[[T; L]; F]; G] = core::array::from_fn(|g| core::array::from_fn(|f| lanes_at(a2, at(g, f))));
+    // Plain loops rather than `array::from_fn`, which LLVM left as calls (a seventh of the pass).
+    let (mut s1, mut s2) = ([[[T::ZERO; L]; F]; G], [[[T::ZERO; L]; F]; G]);
+    for g in 0..G {
+        for f in 0..F {
+            s1[g][f].copy_from_slice(&a1[at(g, f)..at(g, f) + L]);
+            s2[g][f].copy_from_slice(&a2[at(g, f)..at(g, f) + L]);
+        }
+    }
     for s in (0..np).step_by(L) {
-        let x: [&[T; L]; F] = core::array::from_fn(|f| lane::<T, L>(xc, stride, i0 + f, s));
-        let x2: [[T; L]; F] = core::array::from_fn(|f| core::array::from_fn(|l| x[f][l] * x[f][l]));
+        let (mut x, mut x2) = ([[T::ZERO; L]; F], [[T::ZERO; L]; F]);
+        for f in 0..F {
+            x[f] = *lane::<T, L>(xc, stride, i0 + f, s);
+            for l in 0..L {
+                x2[f][l] = x[f][l] * x[f][l];
+            }
+        }
         for g in 0..G {
             let rs = lane::<T, L>(r, stride, k0 + g, s);
             for f in 0..F {

@@ -41,7 +41,7 @@ pub fn to_feature_major<T: Copy + 'static>(rows: &[T], d: usize, out: &mut [T], 
             unsafe {
                 let rows = core::slice::from_raw_parts(rows.as_ptr().cast::<f64>(), rows.len());
                 let out = core::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<f64>(), out.len());
-                return f64_avx(rows, out, block.d, block.stride);
+                return f64_avx::<false>(rows, out, block.d, block.stride, &[]);
             }
         }
         if TypeId::of::<T>() == TypeId::of::<f32>() {
@@ -57,6 +57,38 @@ pub fn to_feature_major<T: Copy + 'static>(rows: &[T], d: usize, out: &mut [T], 
         }
     }
     scalar(rows, out, block);
+}
+
+/// out[i · stride + b] = rows[b · d + i] − centre[i]: [`to_feature_major`] with each feature
+/// shifted by `centre` (D values), rounded once per value. `f64` with AVX subtracts inside the
+/// tiles; elsewhere the block is transposed, then shifted. Panics as [`to_feature_major`], and
+/// when `centre` does not hold D values.
+#[inline]
+pub fn to_feature_major_centred<T: Copy + core::ops::Sub<Output = T> + 'static>(
+    rows: &[T],
+    d: usize,
+    out: &mut [T],
+    stride: usize,
+    centre: &[T],
+) {
+    assert_eq!(centre.len(), d, "centre: one value per feature");
+    #[cfg(target_arch = "x86_64")]
+    if TypeId::of::<T>() == TypeId::of::<f64>() && std::arch::is_x86_feature_detected!("avx") {
+        assert!(d > 0 && rows.len() % d == 0, "rows: {} values, not a multiple of D = {d}", rows.len());
+        let n = rows.len() / d;
+        let need = (d - 1).checked_mul(stride).and_then(|v| v.checked_add(n));
+        assert!(n <= stride && need.is_some_and(|need| out.len() >= need), "feature-major block too small");
+        // SAFETY: T is f64 (equal `TypeId`s), so the casts reinterpret the same memory with the
+        // same type; the sizes and `centre`'s length were checked above; AVX was detected.
+        unsafe {
+            let rows = core::slice::from_raw_parts(rows.as_ptr().cast::<f64>(), rows.len());
+            let out = core::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<f64>(), out.len());
+            let centre = core::slice::from_raw_parts(centre.as_ptr().cast::<f64>(), d);
+            return f64_avx::<true>(rows, out, d, stride, centre);
+        }
+    }
+    to_feature_major(rows, d, out, stride);
+    centre_part(out, Block { d, stride, samples: 0..rows.len() / d, features: 0..d }, centre);
 }
 
 /// A rectangle of the transpose: `samples` × `features` of rows of `d` values, into features
@@ -89,8 +121,8 @@ fn scalar<T: Copy>(rows: &[T], out: &mut [T], b: Block) {
     }
 }
 
-/// Every whole S × S tile of the block through `tile(src, dst)` — `src` at sample b, feature i
-/// of `rows`, `dst` at feature i, sample b of `out` — then the edges through `edge`: the
+/// Every whole S × S tile of the block through `tile(src, dst, i)` — `src` at sample b, feature
+/// i of `rows`, `dst` at feature i, sample b of `out` — then the edges through `edge`: the
 /// features past the whole tiles for every sample, and the samples past them for the tiles'
 /// features. Safety: the block lies inside `rows` (its samples' rows of `d` values) and `out`
 /// (its features' rows up to the last sample); `tile` reads S values at src + r · d (r < S) and
@@ -101,7 +133,7 @@ unsafe fn tiles<T: Copy, const S: usize>(
     rows: &[T],
     out: &mut [T],
     b: Block,
-    tile: impl Fn(*const T, *mut T),
+    tile: impl Fn(*const T, *mut T, usize),
     mut edge: impl FnMut(&[T], &mut [T], Block),
 ) {
     let (d, stride) = (b.d, b.stride);
@@ -117,8 +149,8 @@ unsafe fn tiles<T: Copy, const S: usize>(
         // vouches for.
         unsafe {
             let (mut from, mut to) = (src.add(s * d), dst.add(s));
-            for _ in 0..nf / S {
-                tile(from, to);
+            for t in 0..nf / S {
+                tile(from, to, b.features.start + t * S);
                 (from, to) = (from.add(S), to.add(S * stride));
             }
         }
@@ -128,31 +160,62 @@ unsafe fn tiles<T: Copy, const S: usize>(
 }
 
 /// 4 × 4 tiles of `f64` in AVX registers, all four shuffles in registers (loading halves from
-/// two rows, as the `f32` tiles do, was slower: see the module's note). Safety: AVX available,
-/// and as [`tiles`].
+/// two rows, as the `f32` tiles do, was slower: see the module's note); with `CENTRED`, feature
+/// i's values less `centre[i]` (a subtract per stored register, free beside the loads).
+/// Safety: AVX available, `centre` holds D values where `CENTRED`, and as [`tiles`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
-unsafe fn f64_avx(rows: &[f64], out: &mut [f64], d: usize, stride: usize) {
+unsafe fn f64_avx<const CENTRED: bool>(
+    rows: &[f64],
+    out: &mut [f64],
+    d: usize,
+    stride: usize,
+    centre: &[f64],
+) {
     use core::arch::x86_64::*;
     // The whole block, built here so that its corner is a constant 0 inside the loops (passed
     // in, LLVM kept a pointer per row).
     let b = Block { d, stride, samples: 0..rows.len() / d, features: 0..d };
-    let tile = |src: *const f64, dst: *mut f64| {
-        // SAFETY: `tiles`'s contract on src and dst; AVX enabled here.
+    let tile = |src: *const f64, dst: *mut f64, i: usize| {
+        // SAFETY: `tiles`'s contract on src and dst (i + 4 ≤ D, so `centre[i..i + 4]` exists
+        // where `CENTRED`); AVX enabled here.
         unsafe {
             let (r0, r1) = (_mm256_loadu_pd(src), _mm256_loadu_pd(src.add(d)));
             let (r2, r3) = (_mm256_loadu_pd(src.add(2 * d)), _mm256_loadu_pd(src.add(3 * d)));
             // t0 = [r0₀ r1₀ r0₂ r1₂], t1 = [r0₁ r1₁ r0₃ r1₃], t2, t3 the same of r2, r3.
             let (t0, t1) = (_mm256_unpacklo_pd(r0, r1), _mm256_unpackhi_pd(r0, r1));
             let (t2, t3) = (_mm256_unpacklo_pd(r2, r3), _mm256_unpackhi_pd(r2, r3));
-            _mm256_storeu_pd(dst, _mm256_permute2f128_pd::<0x20>(t0, t2));
-            _mm256_storeu_pd(dst.add(stride), _mm256_permute2f128_pd::<0x20>(t1, t3));
-            _mm256_storeu_pd(dst.add(2 * stride), _mm256_permute2f128_pd::<0x31>(t0, t2));
-            _mm256_storeu_pd(dst.add(3 * stride), _mm256_permute2f128_pd::<0x31>(t1, t3));
+            let f = [
+                _mm256_permute2f128_pd::<0x20>(t0, t2),
+                _mm256_permute2f128_pd::<0x20>(t1, t3),
+                _mm256_permute2f128_pd::<0x31>(t0, t2),
+                _mm256_permute2f128_pd::<0x31>(t1, t3),
+            ];
+            for (j, v) in f.into_iter().enumerate() {
+                let v =
+                    if CENTRED { _mm256_sub_pd(v, _mm256_set1_pd(*centre.get_unchecked(i + j))) } else { v };
+                _mm256_storeu_pd(dst.add(j * stride), v);
+            }
+        }
+    };
+    let edge = |r: &[f64], o: &mut [f64], e: Block| {
+        scalar(r, o, e.clone());
+        if CENTRED {
+            centre_part(o, e, centre);
         }
     };
     // SAFETY: the caller's contract.
-    unsafe { tiles::<f64, 4>(rows, out, b, tile, scalar) }
+    unsafe { tiles::<f64, 4>(rows, out, b, tile, edge) }
+}
+
+/// Feature i of the part `b` of `out` less `centre[i]`.
+#[inline(always)]
+fn centre_part<T: Copy + core::ops::Sub<Output = T>>(out: &mut [T], b: Block, centre: &[T]) {
+    for i in b.features {
+        for o in &mut out[i * b.stride + b.samples.start..i * b.stride + b.samples.end] {
+            *o = *o - centre[i];
+        }
+    }
 }
 
 /// 8 × 8 tiles of `f32` in AVX registers, the edges as [`f32_sse`]: register j < 4 takes row
@@ -164,7 +227,7 @@ unsafe fn f64_avx(rows: &[f64], out: &mut [f64], d: usize, stride: usize) {
 unsafe fn f32_avx(rows: &[f32], out: &mut [f32], b: Block) {
     use core::arch::x86_64::*;
     let (d, stride) = (b.d, b.stride);
-    let tile = |src: *const f32, dst: *mut f32| {
+    let tile = |src: *const f32, dst: *mut f32, _| {
         // SAFETY: `tiles`'s contract on src and dst; AVX enabled here.
         unsafe {
             for half in [0, 4] {
@@ -196,7 +259,7 @@ unsafe fn f32_avx(rows: &[f32], out: &mut [f32], b: Block) {
 unsafe fn f32_sse(rows: &[f32], out: &mut [f32], b: Block) {
     use core::arch::x86_64::*;
     let (d, stride) = (b.d, b.stride);
-    let tile = |src: *const f32, dst: *mut f32| {
+    let tile = |src: *const f32, dst: *mut f32, _| {
         // SAFETY: `tiles`'s contract on src and dst.
         unsafe {
             let (r0, r1) = (_mm_loadu_ps(src), _mm_loadu_ps(src.add(d)));
@@ -266,12 +329,40 @@ mod tests {
         // SAFETY (all calls): the block covers `rows` and `out` as `check_path` sizes them, and
         // each path runs only where its features were detected.
         if std::arch::is_x86_feature_detected!("avx") {
-            check_path(|v| v as f64 + 0.5, -1.0, &|r, d, o, s| unsafe { f64_avx(r, o, d, s) });
+            check_path(|v| v as f64 + 0.5, -1.0, &|r, d, o, s| unsafe { f64_avx::<false>(r, o, d, s, &[]) });
             check_path(|v| v as f32 + 0.25, -1.0, &|r: &[f32], d, o, s| unsafe {
                 f32_avx(r, o, whole(r, d, s))
             });
         }
         check_path(|v| v as f32 + 0.25, -1.0, &|r: &[f32], d, o, s| unsafe { f32_sse(r, o, whole(r, d, s)) });
+    }
+
+    /// The centred transpose against the definition, in f64 (the AVX tiles, where the CPU has
+    /// them) and f32 (transpose, then shift), on every shape [`check_path`] covers: x − c rounded
+    /// once, the same bits as the subtraction itself.
+    #[test]
+    fn centred_transpose_subtracts_each_feature_s_centre() {
+        fn check_centred<T: Copy + core::ops::Sub<Output = T> + PartialEq + core::fmt::Debug + 'static>(
+            from: fn(usize) -> T,
+            fill: T,
+        ) {
+            let centred = move |rows: &[T], d: usize, out: &mut [T], stride: usize| {
+                let centre: Vec<T> = (0..d).map(|i| from(7 * i + 3)).collect();
+                to_feature_major_centred(rows, d, out, stride, &centre);
+                // Undo the shift where it was applied, so `check_path` sees the plain transpose;
+                // the forward value is checked first against x − c itself.
+                let n = rows.len() / d;
+                for i in 0..d {
+                    for b in 0..n {
+                        assert_eq!(out[i * stride + b], rows[b * d + i] - centre[i], "D {d} sample {b}");
+                        out[i * stride + b] = rows[b * d + i];
+                    }
+                }
+            };
+            check_path(from, fill, &centred);
+        }
+        check_centred::<f64>(|v| (v as f64 + 0.5) * 1.37e3, -1.0);
+        check_centred::<f32>(|v| (v as f32 + 0.25) * 1.37e3, -1.0);
     }
 
     /// A stride whose (D − 1) · stride wraps around: refused, not a store out of bounds.
