@@ -654,7 +654,7 @@ fn accumulate_block<
                 && f.centred_ok(centre_block::<T, 8>(&s.xt, stride, &f.centre, np, &mut s.dev)));
         shared = centred && f.shared_shift;
         let x = if centred { &s.dev } else { &s.xt };
-        log_probs_diag_all::<T, FMA, 8>(f, x, centred, stride, np, &mut s.lp);
+        log_probs_diag_all::<T, FMA, 8, 16>(f, x, centred, stride, np, &mut s.lp);
     }
     // Responsibilities strip by strip (vectorized); when a row is bad (non-finite sample, zero
     // density, a NaN log-probability from an overflowed Mahalanobis sum), row by row through the
@@ -898,7 +898,9 @@ fn centre_block<T: Real, const L: usize>(
 /// `diag`/`spherical`: lp(k, b) = log_norm_k − ½ Σ_i y_kib² for every component, terms added
 /// in order i = 0 … D−1 as in `MixtureRef::component_log_probs`, over strips of L samples and
 /// groups of components, so each strip of x loaded from the block feeds several components'
-/// multiply-adds (independent add chains) instead of one. Two forms:
+/// multiply-adds (independent add chains) instead of one; groups of one or two components take
+/// strips of L2 samples (with L, at K = 2, the loop's address checks cost as much as its four
+/// multiply-adds per feature). Two forms:
 ///
 /// - `x` the block itself: y = (x_ib − μ_ki) u_kii, a subtract and a multiply, four components
 ///   per group;
@@ -912,9 +914,9 @@ fn centre_block<T: Real, const L: usize>(
 /// the per-component form: ε times how many of the component's widths sample and component lie
 /// from c. It is large only for a component far (in its widths) from where a sample is, and
 /// such a component gets no responsibility for that sample. The statistics keep the
-/// per-component shift ([`moments_diag`]).
+/// per-component shift ([`moments_diag`]) or a bounded error ([`moments_diag_shared`]).
 #[inline(always)]
-fn log_probs_diag_all<T: Real, const FMA: bool, const L: usize>(
+fn log_probs_diag_all<T: Real, const FMA: bool, const L: usize, const L2: usize>(
     f: &Factors<'_, T>,
     x: &[T],
     centred: bool,
@@ -926,11 +928,11 @@ fn log_probs_diag_all<T: Real, const FMA: bool, const L: usize>(
     let mut k = 0;
     while k < k_n {
         k += match (k_n - k, centred) {
-            (1, false) => log_probs_diag::<T, FMA, L, 1, false>(f, k, x, stride, np, lp),
-            (2 | 3, false) => log_probs_diag::<T, FMA, L, 2, false>(f, k, x, stride, np, lp),
+            (1, false) => log_probs_diag::<T, FMA, L2, 1, false>(f, k, x, stride, np, lp),
+            (2 | 3, false) => log_probs_diag::<T, FMA, L2, 2, false>(f, k, x, stride, np, lp),
             (_, false) => log_probs_diag::<T, FMA, L, 4, false>(f, k, x, stride, np, lp),
-            (1, true) => log_probs_diag::<T, FMA, L, 1, true>(f, k, x, stride, np, lp),
-            (2 | 3, true) => log_probs_diag::<T, FMA, L, 2, true>(f, k, x, stride, np, lp),
+            (1, true) => log_probs_diag::<T, FMA, L2, 1, true>(f, k, x, stride, np, lp),
+            (2 | 3, true) => log_probs_diag::<T, FMA, L2, 2, true>(f, k, x, stride, np, lp),
             (4..=7, true) => log_probs_diag::<T, FMA, L, 4, true>(f, k, x, stride, np, lp),
             (_, true) => log_probs_diag::<T, FMA, L, 8, true>(f, k, x, stride, np, lp),
         };
@@ -1066,18 +1068,31 @@ fn moments_diag_shared<T: Real, const FMA: bool, const L: usize, const G: usize>
         } else {
             1
         };
+        // Features per tile: 2 at G components, up to 4 for a narrower group (the same 2 G F
+        // accumulators at most; at K = 2 two features per tile left the loop's address checks
+        // as costly as its multiply-adds).
+        let wide = 2 * G / g >= 4;
         let mut i = 0;
         while i < d {
-            let two = i + 1 < d;
-            match (g, two) {
-                (1, false) => moments_shared_tile::<T, FMA, L, 1, 1>(xc, stride, r, k, i, d, np, a1, a2),
-                (1, true) => moments_shared_tile::<T, FMA, L, 1, 2>(xc, stride, r, k, i, d, np, a1, a2),
-                (2, false) => moments_shared_tile::<T, FMA, L, 2, 1>(xc, stride, r, k, i, d, np, a1, a2),
-                (2, true) => moments_shared_tile::<T, FMA, L, 2, 2>(xc, stride, r, k, i, d, np, a1, a2),
-                (_, false) => moments_shared_tile::<T, FMA, L, G, 1>(xc, stride, r, k, i, d, np, a1, a2),
-                (_, true) => moments_shared_tile::<T, FMA, L, G, 2>(xc, stride, r, k, i, d, np, a1, a2),
+            let fw = if wide && d - i >= 4 {
+                4
+            } else if d - i >= 2 {
+                2
+            } else {
+                1
+            };
+            debug_assert!(fw <= 2 || g < G, "4-feature tiles only for narrower groups");
+            match (g, fw) {
+                (1, 1) => moments_shared_tile::<T, FMA, L, 1, 1>(xc, stride, r, k, i, d, np, a1, a2),
+                (1, 2) => moments_shared_tile::<T, FMA, L, 1, 2>(xc, stride, r, k, i, d, np, a1, a2),
+                (1, _) => moments_shared_tile::<T, FMA, L, 1, 4>(xc, stride, r, k, i, d, np, a1, a2),
+                (2, 1) => moments_shared_tile::<T, FMA, L, 2, 1>(xc, stride, r, k, i, d, np, a1, a2),
+                (2, 2) => moments_shared_tile::<T, FMA, L, 2, 2>(xc, stride, r, k, i, d, np, a1, a2),
+                (2, _) => moments_shared_tile::<T, FMA, L, 2, 4>(xc, stride, r, k, i, d, np, a1, a2),
+                (_, 1) => moments_shared_tile::<T, FMA, L, G, 1>(xc, stride, r, k, i, d, np, a1, a2),
+                (_, _) => moments_shared_tile::<T, FMA, L, G, 2>(xc, stride, r, k, i, d, np, a1, a2),
             }
-            i += if two { 2 } else { 1 };
+            i += fw;
         }
         k += g;
     }
