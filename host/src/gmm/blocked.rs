@@ -686,6 +686,8 @@ fn accumulate_block<
                 s.lp[k * stride + b] = a;
             }
         }
+    } else if k_n == 2 {
+        two_responsibilities::<T, FMA>(&mut s.lp, stride, np, &s.max, &mut s.lse);
     } else {
         strip_responsibilities::<T, FMA>(&mut s.lp, stride, k_n, np, &s.max, &mut s.inv, &mut s.lse);
     }
@@ -1238,6 +1240,34 @@ fn strip_responsibilities<T: Real, const FMA: bool>(
     }
 }
 
+/// [`strip_responsibilities`] for K = 2 in one loop and with one eˣ per row: one of the two
+/// terms is the maximal one, e⁰ = 1, so S = 1 + e with e = e^{min − m}, the maximal
+/// component's responsibility 1 / S and the other's e / S — the same bits (ties give e = 1 and
+/// ½ each, as there) — and ln p = m + ln(1 + e), from e itself where the strips take
+/// ln(1 + (S − 1)) of the rounded S: the same or closer (e below ε/2 is lost in S there).
+#[inline(always)]
+fn two_responsibilities<T: Real, const FMA: bool>(
+    lp: &mut [T],
+    stride: usize,
+    np: usize,
+    max: &[T],
+    lse: &mut [T],
+) {
+    let below = normal_exp_below::<T>(2);
+    let (first, second) = lp.split_at_mut(stride);
+    let rows = first[..np].iter_mut().zip(&mut second[..np]).zip(&max[..np]).zip(&mut lse[..np]);
+    for (((a, b), &m), out) in rows {
+        let first_max = *a >= *b;
+        let x = (if first_max { *b } else { *a }) - m;
+        let e = (if x < below { below } else { x }).exp_normal_simd::<FMA>();
+        let e = if x < below { T::ZERO } else { e };
+        let inv = T::ONE / (T::ONE + e);
+        let (hi, lo) = (inv, e * inv);
+        (*a, *b) = if first_max { (hi, lo) } else { (lo, hi) };
+        *out = m + e.ln_1p_nonnegative::<FMA>();
+    }
+}
+
 /// The block pass's cut-off for e^{lp − m} with K components: ⌈ln(K · MIN_POSITIVE)⌉ (K = 2:
 /// −86 for `f32`, −707 for `f64`), below which the responsibility is taken as exactly 0. At and
 /// above it e ≥ K · MIN_POSITIVE and 1 + t ≤ K, so the responsibility e / (1 + t) is a normal
@@ -1485,6 +1515,45 @@ mod tests {
             against_kernels::<f64, false, false>(k_n);
             against_kernels::<f64, true, true>(k_n);
         }
+    }
+
+    /// [`two_responsibilities`] against [`strip_responsibilities`] at K = 2 on ties, near ties,
+    /// either component maximal, and gaps past the underflow cut, both forms: the same
+    /// responsibilities bit for bit, ln p within 2 ε (m near 0 included, where e < ε/2 counts).
+    fn two_against_strips<T: Real, const FMA: bool>() {
+        let np = 64;
+        let cut = normal_exp_below::<T>(2).to_f64();
+        let mut lp = vec![T::ZERO; 2 * BLOCK_ROWS];
+        for b in 0..np {
+            let gap = [0.0, 1e-9, 0.3, 2.5, 40.0, -cut - 1.0, -cut + 0.5, 1e5][b % 8];
+            let base = if b % 3 == 0 { -1e-3 * b as f64 } else { -3.0 + 0.37 * b as f64 };
+            let (hi, lo) = (T::from_f64(base), T::from_f64(base - gap));
+            (lp[b], lp[BLOCK_ROWS + b]) = if b % 16 < 8 { (hi, lo) } else { (lo, hi) };
+        }
+        let mut max = vec![T::ZERO; np];
+        assert!(strip_maxima::<T, 8, true>(&lp, BLOCK_ROWS, 2, np, np, &mut max));
+        let (mut want, mut got) = (lp.clone(), lp);
+        let (mut inv, mut want_lse, mut got_lse) = (vec![T::ZERO; np], vec![T::ZERO; np], vec![T::ZERO; np]);
+        strip_responsibilities::<T, FMA>(&mut want, BLOCK_ROWS, 2, np, &max, &mut inv, &mut want_lse);
+        two_responsibilities::<T, FMA>(&mut got, BLOCK_ROWS, np, &max, &mut got_lse);
+        let bits = |v: &[T]| v.iter().map(|x| x.to_f64().to_bits()).collect::<Vec<_>>();
+        for (b, (g, w)) in got_lse.iter().zip(&want_lse).enumerate() {
+            let (g, w, eps) = (g.to_f64(), w.to_f64(), T::EPSILON.to_f64());
+            assert!(
+                (g - w).abs() <= 2.0 * eps * w.abs().max(1.0),
+                "{} FMA {FMA} row {b}: ln p {g} vs {w}",
+                T::NAME
+            );
+        }
+        assert_eq!(bits(&got), bits(&want), "{} FMA {FMA}: responsibilities", T::NAME);
+    }
+
+    #[test]
+    fn two_components_match_the_strip_responsibilities_bit_for_bit() {
+        two_against_strips::<f32, false>();
+        two_against_strips::<f32, true>();
+        two_against_strips::<f64, false>();
+        two_against_strips::<f64, true>();
     }
 
     /// The shared-shift gate ([`Factors::shared_shift`]): `diag` and `spherical` f64 components
