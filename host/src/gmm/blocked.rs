@@ -391,11 +391,11 @@ impl<T: Real> Partial<T> {
 /// ([`block_rows`], at most [`BLOCK_ROWS`]).
 struct Scratch<T> {
     xt: AlignedBuf<T>,
-    /// `full`/`tied`: the deviations x − μ_k; `diag`/`spherical`: the centred block x − c.
+    /// `diag`/`spherical`: the centred block x − c.
     dev: AlignedBuf<T>,
     wdev: AlignedBuf<T>,
-    /// `full`/`tied` blocks with bounded samples and means: every component's deviations
-    /// x − μ_k from the E-step (component k's D rows at `k · D · stride`), kept for the M-step.
+    /// `full`/`tied`: every component's deviations x − μ_k from the E-step (component k's D
+    /// rows at `k · D · stride`), kept for the M-step.
     dev_all: AlignedBuf<T>,
     lp: AlignedBuf<T>,
     lse: AlignedBuf<T>,
@@ -643,8 +643,7 @@ fn accumulate_block<
         for k in 0..k_n {
             let mu = &f.means[k * d..(k + 1) * d];
             let out = &mut s.lp[k * stride..k * stride + np];
-            let dev =
-                if bounded { &mut s.dev_all[k * d * stride..(k + 1) * d * stride] } else { &mut s.dev[..] };
+            let dev = &mut s.dev_all[k * d * stride..(k + 1) * d * stride];
             deviations(&s.xt, stride, mu, np, dev);
             log_probs_full::<T, FMA, LE>(f.u(k), d, dev, stride, f.log_norm[k], out);
         }
@@ -737,12 +736,11 @@ fn accumulate_block<
         // Bounded samples and means keep the E-step's δ finite, and r = 0 then adds 0 · δ = 0
         // exactly (kept, they save a pass over the block per component: full f32 D = K = 16
         // 5 % on one core); otherwise δ is formed again with the r = 0 samples' δ set to 0.
-        let dev = if bounded {
-            &s.dev_all[k * d * stride..(k + 1) * d * stride]
-        } else {
-            masked_deviations(&s.xt, stride, &f.means[k * d..(k + 1) * d], r, &mut s.dev);
-            &s.dev[..]
-        };
+        let dev = &mut s.dev_all[k * d * stride..(k + 1) * d * stride];
+        if !bounded {
+            masked_deviations(&s.xt, stride, &f.means[k * d..(k + 1) * d], r, dev);
+        }
+        let dev = &*dev;
         p.resp[k] += weigh::<T, LM>(dev, stride, r, &mut s.wdev, &mut p.s1[k * d..(k + 1) * d]);
         let lanes = &mut s.s2_lanes[k * entries * LM..(k + 1) * entries * LM];
         second_moments_full::<T, FMA, LM>(&s.wdev, dev, stride, d, np, lanes);
