@@ -22,7 +22,9 @@
 //!    sample, zero density) goes row by row through the kernels' function itself, so the error
 //!    and its row are the streaming pass's;
 //! 3. n_k += Σ r, s1_k += Rᵀ Δ, and the weighted Gram matrix s2_k += (r ⊙ Δ)ᵀ Δ as a
-//!    lane-parallel matrix product over the block (`full`/`tied`: the upper triangle in 2 × 2
+//!    lane-parallel matrix product over the block (`full`/`tied`: all three at once as the
+//!    symmetric Gram matrix VᵀV of the D + 1 rows V = [√r ⊙ Δ; √r], the responsibilities pass
+//!    yielding √r directly, its upper triangle in 2 × 2
 //!    register tiles, per-lane sums kept over the chunk, then added and mirrored into the full
 //!    square the kernels' layout keeps before merging; `diag`/`spherical`: n_k, s1_k and the
 //!    diagonal of s2_k in one fused pass per component, nothing stored but per-lane sums, and
@@ -286,6 +288,15 @@ impl<'m, T: Real> Factors<'m, T> {
         if self.full { d * (d + 1) / 2 } else { d }
     }
 
+    /// Lane sums kept per component while a chunk runs: `full`/`tied`, the upper triangle of
+    /// the (D + 1)-row Gram matrix that holds n_k, s1_k and s2_k at once
+    /// ([`scaled_deviations`]); `diag`/`spherical`, s2_k's diagonal (n_k and s1_k have their
+    /// own lanes).
+    fn lane_entries(&self) -> usize {
+        let d = self.shape.features;
+        if self.full { (d + 1) * (d + 2) / 2 } else { d }
+    }
+
     /// Component k's packed U entries.
     fn u(&self, k: usize) -> &[T] {
         let n = self.s2_entries();
@@ -391,18 +402,17 @@ impl<T: Real> Partial<T> {
 /// ([`block_rows`], at most [`BLOCK_ROWS`]).
 struct Scratch<T> {
     xt: AlignedBuf<T>,
-    /// `diag`/`spherical`: the centred block x − c.
+    /// `full`/`tied`: one component's deviations x − μ_k; `diag`/`spherical`: the centred
+    /// block x − c.
     dev: AlignedBuf<T>,
-    wdev: AlignedBuf<T>,
-    /// `full`/`tied`: every component's deviations x − μ_k from the E-step (component k's D
-    /// rows at `k · D · stride`), kept for the M-step.
-    dev_all: AlignedBuf<T>,
+    /// `full`/`tied`: one component's √r (x − μ_k) and, as row D, √r ([`scaled_deviations`]).
+    scaled: AlignedBuf<T>,
     lp: AlignedBuf<T>,
     lse: AlignedBuf<T>,
     row: Vec<T>,
     max: AlignedBuf<T>,
     inv: AlignedBuf<T>,
-    /// Per computed entry of each s2_k ([`Factors::s2_entries`]), its L partial sums over the
+    /// Per lane entry of each component ([`Factors::lane_entries`]), its L partial sums over the
     /// chunk so far (entry e of component k at `(k · entries + e) · L`): the lanes are added
     /// into the chunk's sums once per chunk, not once per block. Zeroed per chunk, sized on
     /// the worker's first.
@@ -425,9 +435,8 @@ impl<T: Real> Scratch<T> {
         Self {
             xt: AlignedBuf::new(d * BLOCK_ROWS, T::ZERO),
             dev: AlignedBuf::new(d * BLOCK_ROWS, T::ZERO),
-            wdev: AlignedBuf::new(d * BLOCK_ROWS, T::ZERO),
-            dev_all: AlignedBuf::new(
-                if shape.kind.is_full_matrix() { k * d * BLOCK_ROWS } else { 0 },
+            scaled: AlignedBuf::new(
+                if shape.kind.is_full_matrix() { (d + 1) * BLOCK_ROWS } else { 0 },
                 T::ZERO,
             ),
             lp: AlignedBuf::new(k * BLOCK_ROWS, T::ZERO),
@@ -529,7 +538,7 @@ fn accumulate_chunk_lanes<
     let d = shape.features;
     const { assert!(LE % LM == 0 && LE % LS == 0 && BLOCK_ROWS % LE == 0) };
     let mut p = ChunkSums::new(f);
-    let (k_n, entries) = (shape.components, f.s2_entries());
+    let (k_n, entries) = (shape.components, f.lane_entries());
     let zeroed = |v: &mut Vec<T>, len: usize| {
         v.clear();
         v.resize(len, T::ZERO);
@@ -560,8 +569,30 @@ fn accumulate_chunk_lanes<
                 p.s1[k * d + i] = hsum(&lanes_at::<T, LM>(&s.s1_lanes, (k * d + i) * LM));
             }
         }
-        for e in 0..entries {
-            p.s2[k * entries + e] = hsum(&lanes_at::<T, LM>(&s.s2_lanes, (k * entries + e) * LM));
+        let lanes = |e: usize| hsum(&lanes_at::<T, LM>(&s.s2_lanes, (k * entries + e) * LM));
+        if f.full {
+            // The (D + 1)-row Gram's upper triangle in row order: row i < D is s2_k's row i
+            // (j = i … D − 1), then s1_ki (j = D); the last entry, (D, D), is n_k.
+            let tri = d * (d + 1) / 2;
+            let (mut e, mut t) = (0, 0);
+            for i in 0..=d {
+                for j in i..=d {
+                    let v = lanes(e);
+                    e += 1;
+                    if i == d {
+                        p.resp[k] = v;
+                    } else if j == d {
+                        p.s1[k * d + i] = v;
+                    } else {
+                        p.s2[k * tri + t] = v;
+                        t += 1;
+                    }
+                }
+            }
+        } else {
+            for e in 0..entries {
+                p.s2[k * entries + e] = lanes(e);
+            }
         }
         if shared > 0 {
             let n = hsum(&lanes_at::<T, LS>(&s.n_shared, k * LS));
@@ -643,9 +674,8 @@ fn accumulate_block<
         for k in 0..k_n {
             let mu = &f.means[k * d..(k + 1) * d];
             let out = &mut s.lp[k * stride..k * stride + np];
-            let dev = &mut s.dev_all[k * d * stride..(k + 1) * d * stride];
-            deviations(&s.xt, stride, mu, np, dev);
-            log_probs_full::<T, FMA, LE>(f.u(k), d, dev, stride, f.log_norm[k], out);
+            deviations(&s.xt, stride, mu, np, &mut s.dev);
+            log_probs_full::<T, FMA, LE>(f.u(k), d, &s.dev, stride, f.log_norm[k], out);
         }
     }
     if !f.full {
@@ -691,18 +721,27 @@ fn accumulate_block<
             }
             s.lse[b] = sample_responsibilities(x, &mut s.row).ok_or(Error::ZeroDensity { sample: b })?;
             for (k, &a) in s.row.iter().enumerate() {
-                s.lp[k * stride + b] = a;
+                s.lp[k * stride + b] = if f.full { a.sqrt_simd() } else { a };
             }
         }
+    } else if f.full {
+        // The `full` M-step takes √r ([`scaled_deviations`]).
+        if k_n == 2 {
+            two_responsibilities::<T, FMA, true>(&mut s.lp, stride, np, &s.max, &mut s.lse);
+        } else {
+            strip_responsibilities::<T, FMA, true>(
+                &mut s.lp, stride, k_n, np, &s.max, &mut s.inv, &mut s.lse,
+            );
+        }
     } else if k_n == 2 {
-        two_responsibilities::<T, FMA>(&mut s.lp, stride, np, &s.max, &mut s.lse);
+        two_responsibilities::<T, FMA, false>(&mut s.lp, stride, np, &s.max, &mut s.lse);
     } else {
-        strip_responsibilities::<T, FMA>(&mut s.lp, stride, k_n, np, &s.max, &mut s.inv, &mut s.lse);
+        strip_responsibilities::<T, FMA, false>(&mut s.lp, stride, k_n, np, &s.max, &mut s.inv, &mut s.lse);
     }
     for k in 0..k_n {
         s.lp[k * stride + nb..k * stride + np].fill(T::ZERO);
     }
-    let entries = f.s2_entries();
+    let entries = f.lane_entries();
     if shared {
         moments_diag_shared::<T, FMA, LS, GS>(
             &s.dev,
@@ -732,18 +771,17 @@ fn accumulate_block<
         }
     }
     for k in (0..k_n).filter(|_| f.full) {
-        let r = &s.lp[k * stride..k * stride + np];
-        // Bounded samples and means keep the E-step's δ finite, and r = 0 then adds 0 · δ = 0
-        // exactly (kept, they save a pass over the block per component: full f32 D = K = 16
-        // 5 % on one core); otherwise δ is formed again with the r = 0 samples' δ set to 0.
-        let dev = &mut s.dev_all[k * d * stride..(k + 1) * d * stride];
-        if !bounded {
-            masked_deviations(&s.xt, stride, &f.means[k * d..(k + 1) * d], r, dev);
+        let root = &s.lp[k * stride..k * stride + np];
+        let mu = &f.means[k * d..(k + 1) * d];
+        // Bounded samples and means keep δ finite, and r = 0 then gives √r δ = 0 exactly;
+        // otherwise δ may be ±∞ where r = 0, and the zero is selected.
+        if bounded {
+            scaled_deviations::<T, false>(&s.xt, stride, mu, root, &mut s.scaled);
+        } else {
+            scaled_deviations::<T, true>(&s.xt, stride, mu, root, &mut s.scaled);
         }
-        let dev = &*dev;
-        p.resp[k] += weigh::<T, LM>(dev, stride, r, &mut s.wdev, &mut p.s1[k * d..(k + 1) * d]);
         let lanes = &mut s.s2_lanes[k * entries * LM..(k + 1) * entries * LM];
-        second_moments_full::<T, FMA, LM>(&s.wdev, dev, stride, d, np, lanes);
+        second_moments_full::<T, FMA, LM>(&s.scaled, &s.scaled, stride, d + 1, np, lanes);
     }
     observe_block::<T, LM>(block, d, &s.lse[..nb], &mut p.totals, &mut p.worst);
     Ok(())
@@ -1206,8 +1244,13 @@ fn strip_maxima<T: Real, const L: usize, const NAN: bool>(
 /// sum). eˣ and ln(1 + t) are [`crate::math`]'s branch-free functions (within 2 ulp), one
 /// vectorized loop per component, rather than one libm call per (row, component) and per row,
 /// which cost as much as the rest of the pass at small D.
+///
+/// `ROOT` (the `full`/`tied` M-step, which needs only √q: [`scaled_deviations`]): √q in place
+/// of q, as t = e^{(lp − m)/2} (same cut on lp − m), S = Σ t², and √q = t · √(1/S): one eˣ per
+/// row and component as before and one square root per row, not one per row and component.
+/// S then carries t²'s rounding (≤ ~5 ulp a term against eˣ's 2), ln p(x) the same bound.
 #[inline(always)]
-fn strip_responsibilities<T: Real, const FMA: bool>(
+fn strip_responsibilities<T: Real, const FMA: bool, const ROOT: bool>(
     lp: &mut [T],
     stride: usize,
     k_n: usize,
@@ -1227,14 +1270,19 @@ fn strip_responsibilities<T: Real, const FMA: bool>(
             // lane, and a subnormal one, even discarded, would still cost the microcode assist.
             // `below` = ⌈ln(K · MIN_POSITIVE)⌉ ≥ −708 (`f32`: −87), so the clamped argument is in
             // the normal-range exponential's domain.
-            let e = (if x < below { below } else { x }).exp_normal_simd::<FMA>();
+            let c = if x < below { below } else { x };
+            let e = if ROOT {
+                (c * T::from_f64(0.5)).exp_normal_simd::<FMA>()
+            } else {
+                c.exp_normal_simd::<FMA>()
+            };
             let e = if x < below { T::ZERO } else { e };
             *v = e;
-            *s += e;
+            *s += if ROOT { e * e } else { e };
         }
     }
     for (inv, &s) in inv.iter_mut().zip(sum.iter()) {
-        *inv = T::ONE / s;
+        *inv = if ROOT { (T::ONE / s).sqrt_simd() } else { T::ONE / s };
     }
     for k in 0..k_n {
         let v = &mut lp[k * stride..k * stride + np];
@@ -1253,8 +1301,9 @@ fn strip_responsibilities<T: Real, const FMA: bool>(
 /// component's responsibility 1 / S and the other's e / S — the same bits (ties give e = 1 and
 /// ½ each, as there) — and ln p = m + ln(1 + e), from e itself where the strips take
 /// ln(1 + (S − 1)) of the rounded S: the same or closer (e below ε/2 is lost in S there).
+/// `ROOT`: √(1/S) and t √(1/S) with t = e^{(min − m)/2}, e = t², as in [`strip_responsibilities`].
 #[inline(always)]
-fn two_responsibilities<T: Real, const FMA: bool>(
+fn two_responsibilities<T: Real, const FMA: bool, const ROOT: bool>(
     lp: &mut [T],
     stride: usize,
     np: usize,
@@ -1267,10 +1316,18 @@ fn two_responsibilities<T: Real, const FMA: bool>(
     for (((a, b), &m), out) in rows {
         let first_max = *a >= *b;
         let x = (if first_max { *b } else { *a }) - m;
-        let e = (if x < below { below } else { x }).exp_normal_simd::<FMA>();
-        let e = if x < below { T::ZERO } else { e };
+        let c = if x < below { below } else { x };
+        let t =
+            if ROOT { (c * T::from_f64(0.5)).exp_normal_simd::<FMA>() } else { c.exp_normal_simd::<FMA>() };
+        let t = if x < below { T::ZERO } else { t };
+        let e = if ROOT { t * t } else { t };
         let inv = T::ONE / (T::ONE + e);
-        let (hi, lo) = (inv, e * inv);
+        let (hi, lo) = if ROOT {
+            let q = inv.sqrt_simd();
+            (q, t * q)
+        } else {
+            (inv, e * inv)
+        };
         (*a, *b) = if first_max { (hi, lo) } else { (lo, hi) };
         *out = m + e.ln_1p_nonnegative::<FMA>();
     }
@@ -1290,50 +1347,35 @@ fn normal_exp_below<T: Real>(components: usize) -> T {
     T::from_f64((components.max(1) as f64 * T::MIN_POSITIVE.to_f64()).ln().ceil())
 }
 
-/// δ(i, b) = x(i, b) − μ_i where r_b > 0 and 0 elsewhere, for the samples b of `r`.
+/// v(i, b) = √r_b (x(i, b) − μ_i) for i < D and v(D, b) = √r_b, from `root` = √r (which the
+/// responsibilities pass makes, `ROOT`) for the samples of `root`: the Gram matrix VᵀV of these
+/// D + 1 rows holds s2_k = Σ r δ δᵀ (rows and columns < D), s1_k = Σ r δ (column D) and
+/// n_k = Σ r (entry (D, D)), so one symmetric product ([`second_moments_full`]) over one array
+/// makes all three, where r δ, its sum, Σ r and the product (r ⊙ Δ)ᵀ Δ took four passes over two.
+/// Each product v_i v_j is r δ_i δ_j within a few roundings, as the streaming pass's (r δ_i) δ_j.
 ///
-/// Samples with r = 0 get δ = 0: the streaming pass skips them, and δ may be ±∞ there (x − μ_k
-/// overflowing for finite x and μ_k far apart), where 0 · ∞ would be NaN. The zero is selected
-/// while δ is computed, so every store is of a computed value: zeroing δ in place afterwards
-/// made LLVM emit masked stores (microcoded on AMD) or keep the loop scalar.
+/// `MASK`: samples with r = 0 get v = 0 by a select, for blocks where δ may be ±∞ there (x − μ_k
+/// overflowing for finite x and μ_k far apart), where 0 · ∞ would be NaN; the streaming pass
+/// skips them. Without it (δ finite), 0 · δ = 0 exactly. The select is made while v is
+/// computed, so every store is of a computed value: zeroing in place afterwards made LLVM emit
+/// masked stores (microcoded on AMD) or keep the loop scalar.
 #[inline(always)]
-fn masked_deviations<T: Real>(xt: &[T], stride: usize, mu: &[T], r: &[T], dev: &mut [T]) {
-    let np = r.len();
+fn scaled_deviations<T: Real, const MASK: bool>(xt: &[T], stride: usize, mu: &[T], root: &[T], v: &mut [T]) {
+    let (np, d) = (root.len(), mu.len());
+    let (rows, last) = v.split_at_mut(d * stride);
+    last[..np].copy_from_slice(root);
     for (i, &m) in mu.iter().enumerate() {
-        let (x, dv) = (&xt[i * stride..i * stride + np], &mut dev[i * stride..i * stride + np]);
-        for ((dv, &x), &r) in dv.iter_mut().zip(x).zip(r) {
-            *dv = if r > T::ZERO { x - m } else { T::ZERO };
-        }
-    }
-}
-
-/// w(i, b) = r_b δ(i, b) for the samples b of `r`, s1_i += Σ_b w(i, b); returns Σ_b r_b. `dev`
-/// finite (r = 0 then gives w = ±0, as the streaming pass's skip). Per-lane partial sums,
-/// reduced in a fixed order.
-#[inline(always)]
-fn weigh<T: Real, const L: usize>(dev: &[T], stride: usize, r: &[T], w: &mut [T], s1: &mut [T]) -> T {
-    let np = r.len();
-    let mut n = [T::ZERO; L];
-    for rs in r.chunks_exact(L) {
-        for l in 0..L {
-            n[l] += rs[l];
-        }
-    }
-    for (i, s1) in s1.iter_mut().enumerate() {
-        let span = i * stride..i * stride + np;
-        let (dv, o) = (&dev[span.clone()], &mut w[span]);
-        for ((o, &dv), &r) in o.iter_mut().zip(dv).zip(r) {
-            *o = r * dv;
-        }
-        let mut acc = [T::ZERO; L];
-        for ws in o.chunks_exact(L) {
-            for l in 0..L {
-                acc[l] += ws[l];
+        let (x, o) = (&xt[i * stride..i * stride + np], &mut rows[i * stride..i * stride + np]);
+        if MASK {
+            for ((o, &x), &q) in o.iter_mut().zip(x).zip(root) {
+                *o = if q > T::ZERO { q * (x - m) } else { T::ZERO };
+            }
+        } else {
+            for ((o, &x), &q) in o.iter_mut().zip(x).zip(root) {
+                *o = q * (x - m);
             }
         }
-        *s1 += hsum(&acc);
     }
-    hsum(&n)
 }
 
 #[inline(always)]
@@ -1341,7 +1383,9 @@ fn hsum<T: Real, const L: usize>(a: &[T; L]) -> T {
     a.iter().fold(T::ZERO, |s, &v| s + v)
 }
 
-/// The weighted Gram matrix (r ⊙ Δ)ᵀ Δ of the block, upper triangle: lane l of s2(i, j) +=
+/// The Gram matrix Wᵀ Δ of two feature-major blocks of d rows, upper triangle (the `full` pass
+/// passes [`scaled_deviations`]' V as both, for VᵀV; a load of the same strip twice is one
+/// load): lane l of s2(i, j) +=
 /// Σ_{b ≡ l (mod L)} w(i, b) δ(j, b) for j ≥ i (entries in row order, L values each in
 /// `s2_lanes`), a lane-parallel dot product per entry, strip by strip in sample order. Entries
 /// go in 2 × 2 register tiles (rows i, i + 1 × columns j, j + 1): each strip of w and δ loaded
@@ -1444,7 +1488,7 @@ mod tests {
         }
         let (mut max, mut inv, mut lse) = (vec![T::ZERO; np], vec![T::ZERO; np], vec![T::ZERO; np]);
         assert!(strip_maxima::<T, 8, true>(&lp, BLOCK_ROWS, k_n, np, np, &mut max));
-        strip_responsibilities::<T, false>(&mut lp, BLOCK_ROWS, k_n, np, &max, &mut inv, &mut lse);
+        strip_responsibilities::<T, false, false>(&mut lp, BLOCK_ROWS, k_n, np, &max, &mut inv, &mut lse);
         let (what, eps, ties) = (format!("{} K = {k_n}", T::NAME), T::EPSILON.to_f64(), (k_n - 1) as f64);
         for (b, &o) in offsets.iter().cycle().take(np).enumerate() {
             let q = lp[(k_n - 1) * BLOCK_ROWS + b].to_f64();
@@ -1474,8 +1518,9 @@ mod tests {
     /// Rows of K log-probabilities spread over ±30 around −20, the maximal one first, last or in
     /// between, and ties: q and ln p against the kernels' `sample_responsibilities` within the
     /// documented (K − 1)·ε/2 (times a few ulp of eˣ and ln(1 + t)), for both forms of the
-    /// multiply-add and both maxima.
-    fn against_kernels<T: Real, const FMA: bool, const NAN: bool>(k_n: usize) {
+    /// multiply-add and both maxima; `ROOT`: the square of √q against q, within twice that
+    /// plus the squares' roundings.
+    fn against_kernels<T: Real, const FMA: bool, const NAN: bool, const ROOT: bool>(k_n: usize) {
         let np = 64;
         let mut lp = vec![T::ZERO; k_n * BLOCK_ROWS];
         let mut want = vec![vec![T::ZERO; k_n]; np];
@@ -1497,11 +1542,11 @@ mod tests {
         }
         let (mut max, mut inv, mut lse) = (vec![T::ZERO; np], vec![T::ZERO; np], vec![T::ZERO; np]);
         assert!(strip_maxima::<T, 8, NAN>(&lp, BLOCK_ROWS, k_n, np, np, &mut max));
-        strip_responsibilities::<T, FMA>(&mut lp, BLOCK_ROWS, k_n, np, &max, &mut inv, &mut lse);
-        let tol = (k_n as f64 + 8.0) * T::EPSILON.to_f64();
+        strip_responsibilities::<T, FMA, ROOT>(&mut lp, BLOCK_ROWS, k_n, np, &max, &mut inv, &mut lse);
+        let tol = if ROOT { 2.0 * k_n as f64 + 24.0 } else { k_n as f64 + 8.0 } * T::EPSILON.to_f64();
         for (b, row) in want.iter_mut().enumerate() {
             let want_lse = sample_responsibilities(&[T::ZERO], row).expect("finite row").to_f64();
-            let what = format!("{} K = {k_n} FMA {FMA} row {b}", T::NAME);
+            let what = format!("{} K = {k_n} FMA {FMA} ROOT {ROOT} row {b}", T::NAME);
             let got_lse = lse[b].to_f64();
             assert!(
                 (got_lse - want_lse).abs() <= tol * want_lse.abs(),
@@ -1509,6 +1554,7 @@ mod tests {
             );
             for (k, &q) in row.iter().enumerate() {
                 let (got, q) = (lp[k * BLOCK_ROWS + b].to_f64(), q.to_f64());
+                let got = if ROOT { got * got } else { got };
                 assert!(
                     (got - q).abs() <= tol * q.max(T::MIN_POSITIVE.to_f64()),
                     "{what}: q_{k} {got:e} vs {q:e}"
@@ -1520,17 +1566,22 @@ mod tests {
     #[test]
     fn responsibilities_match_the_kernels_within_the_stated_bound() {
         for k_n in [2, 5, 16] {
-            against_kernels::<f32, false, true>(k_n);
-            against_kernels::<f32, true, false>(k_n);
-            against_kernels::<f64, false, false>(k_n);
-            against_kernels::<f64, true, true>(k_n);
+            against_kernels::<f32, false, true, false>(k_n);
+            against_kernels::<f32, true, false, false>(k_n);
+            against_kernels::<f64, false, false, false>(k_n);
+            against_kernels::<f64, true, true, false>(k_n);
+            against_kernels::<f32, false, true, true>(k_n);
+            against_kernels::<f32, true, false, true>(k_n);
+            against_kernels::<f64, false, false, true>(k_n);
+            against_kernels::<f64, true, true, true>(k_n);
         }
     }
 
     /// [`two_responsibilities`] against [`strip_responsibilities`] at K = 2 on ties, near ties,
     /// either component maximal, and gaps past the underflow cut, both forms: the same
-    /// responsibilities bit for bit, ln p within 2 ε (m near 0 included, where e < ε/2 counts).
-    fn two_against_strips<T: Real, const FMA: bool>() {
+    /// responsibilities bit for bit, ln p within 2 ε (m near 0 included, where e < ε/2 counts);
+    /// `ROOT` the same for their square roots.
+    fn two_against_strips<T: Real, const FMA: bool, const ROOT: bool>() {
         let np = 64;
         let cut = normal_exp_below::<T>(2).to_f64();
         let mut lp = vec![T::ZERO; 2 * BLOCK_ROWS];
@@ -1544,8 +1595,8 @@ mod tests {
         assert!(strip_maxima::<T, 8, true>(&lp, BLOCK_ROWS, 2, np, np, &mut max));
         let (mut want, mut got) = (lp.clone(), lp);
         let (mut inv, mut want_lse, mut got_lse) = (vec![T::ZERO; np], vec![T::ZERO; np], vec![T::ZERO; np]);
-        strip_responsibilities::<T, FMA>(&mut want, BLOCK_ROWS, 2, np, &max, &mut inv, &mut want_lse);
-        two_responsibilities::<T, FMA>(&mut got, BLOCK_ROWS, np, &max, &mut got_lse);
+        strip_responsibilities::<T, FMA, ROOT>(&mut want, BLOCK_ROWS, 2, np, &max, &mut inv, &mut want_lse);
+        two_responsibilities::<T, FMA, ROOT>(&mut got, BLOCK_ROWS, np, &max, &mut got_lse);
         let bits = |v: &[T]| v.iter().map(|x| x.to_f64().to_bits()).collect::<Vec<_>>();
         for (b, (g, w)) in got_lse.iter().zip(&want_lse).enumerate() {
             let (g, w, eps) = (g.to_f64(), w.to_f64(), T::EPSILON.to_f64());
@@ -1560,10 +1611,14 @@ mod tests {
 
     #[test]
     fn two_components_match_the_strip_responsibilities_bit_for_bit() {
-        two_against_strips::<f32, false>();
-        two_against_strips::<f32, true>();
-        two_against_strips::<f64, false>();
-        two_against_strips::<f64, true>();
+        two_against_strips::<f32, false, false>();
+        two_against_strips::<f32, true, false>();
+        two_against_strips::<f64, false, false>();
+        two_against_strips::<f64, true, false>();
+        two_against_strips::<f32, false, true>();
+        two_against_strips::<f32, true, true>();
+        two_against_strips::<f64, false, true>();
+        two_against_strips::<f64, true, true>();
     }
 
     /// The shared-shift gate ([`Factors::shared_shift`]): `diag` and `spherical` f64 components

@@ -38,6 +38,9 @@ pub trait SimdReal: Real {
     fn exp_normal_simd<const FMA: bool>(self) -> Self;
     /// ln(1 + t) for finite t ≥ 0 ([`ln_1p`]: bound and special values there).
     fn ln_1p_nonnegative<const FMA: bool>(self) -> Self;
+    /// √x, correctly rounded for `f32`/`f64` (IEEE 754 square root: one vector instruction
+    /// over a slice; the kernels' `Real::sqrt` is libm's scalar call).
+    fn sqrt_simd(self) -> Self;
 }
 
 /// `a` as a `B` when `A` and `B` are the same type, else `None`; after monomorphization the
@@ -88,5 +91,9 @@ impl<T: Real> SimdReal for T {
     #[inline(always)]
     fn ln_1p_nonnegative<const FMA: bool>(self) -> Self {
         by_type(self, ln_1p::ln_1p_nonnegative_f64::<FMA>, ln_1p::ln_1p_nonnegative_f32::<FMA>, T::ln_1p)
+    }
+    #[inline(always)]
+    fn sqrt_simd(self) -> Self {
+        by_type(self, f64::sqrt, f32::sqrt, T::sqrt)
     }
 }
