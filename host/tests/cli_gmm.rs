@@ -135,15 +135,17 @@ fn predict_after_fit_gives_the_labels_of_the_fits_final_e_step_with_several_init
     let model = scratch("crabs-n-init.json");
     let model = model.to_str().unwrap();
     let (ok, _, err) =
-        run(&["gmm", "fit", &crabs(), "-k", "3", "--n-init", "5", "--seed", "11", "--output", model]);
+        run(&["gmm", "fit", &crabs(), "-k", "3", "--n-init", "5", "--seed", "12", "--output", model]);
     assert!(ok, "{err}");
     let (ok, out, err) = run(&["gmm", "predict", &crabs(), "--model", model]);
     assert!(ok, "{err}");
     let cli: Vec<usize> = out.lines().map(|l| l.parse().unwrap()).collect();
     // The same fit in the library: the final E-step's labels are the argmax of the kept
-    // model's responsibilities (not the last initialization's).
+    // model's responsibilities (not the last initialization's). Seed 12 keeps init 1, whose
+    // lower bound (2.56495) is above the other four's (≤ 2.56447) by far more than rounding:
+    // with seed 11 two inits tied at the best, and which one a rounding change kept flipped.
     let config = FitConfig { n_init: 5, ..FitConfig::default() };
-    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(11);
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(12);
     let (fitted, report) = Mixture::fit(&x, 1, 3, &config, &mut rng, false).unwrap();
     let proba = fitted.predict_proba(&x).unwrap();
     let labels: Vec<usize> =
