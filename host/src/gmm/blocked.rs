@@ -1248,7 +1248,8 @@ fn strip_maxima<T: Real, const L: usize, const NAN: bool>(
 /// `ROOT` (the `full`/`tied` M-step, which needs only √q: [`scaled_deviations`]): √q in place
 /// of q, as t = e^{(lp − m)/2} (same cut on lp − m), S = Σ t², and √q = t · √(1/S): one eˣ per
 /// row and component as before and one square root per row, not one per row and component.
-/// S then carries t²'s rounding (≤ ~5 ulp a term against eˣ's 2), ln p(x) the same bound.
+/// S then carries t²'s rounding (≤ ~5 ulp a term against eˣ's 2): ln p(x) and the square of
+/// √q within (2K + 24) ε of the kernels' where the plain form is within (K + 8) ε (tested).
 #[inline(always)]
 fn strip_responsibilities<T: Real, const FMA: bool, const ROOT: bool>(
     lp: &mut [T],
@@ -1474,8 +1475,9 @@ mod tests {
     /// cut + 1 (cut = [`normal_exp_below`]): below the cut the last responsibility is exactly 0,
     /// at and above it a normal number within a few ulp of e^o / (K − 1 + e^o) (with K − 1 ties,
     /// 1 + t = K − 1 + e^o: the case where e / (1 + t) would drop below MIN_POSITIVE if the cut
-    /// ignored K), and ln p(x) = −1.5 + ln(K − 1 + e^o) either way.
-    fn check<T: Real>(k_n: usize) {
+    /// ignored K), and ln p(x) = −1.5 + ln(K − 1 + e^o) either way; `ROOT`: the same of √q's
+    /// square, √q itself normal.
+    fn check<T: Real, const ROOT: bool>(k_n: usize) {
         let np = 8;
         let cut = normal_exp_below::<T>(k_n).to_f64();
         let offsets = [cut - 3.0, cut, cut + 1.0];
@@ -1488,19 +1490,23 @@ mod tests {
         }
         let (mut max, mut inv, mut lse) = (vec![T::ZERO; np], vec![T::ZERO; np], vec![T::ZERO; np]);
         assert!(strip_maxima::<T, 8, true>(&lp, BLOCK_ROWS, k_n, np, np, &mut max));
-        strip_responsibilities::<T, false, false>(&mut lp, BLOCK_ROWS, k_n, np, &max, &mut inv, &mut lse);
-        let (what, eps, ties) = (format!("{} K = {k_n}", T::NAME), T::EPSILON.to_f64(), (k_n - 1) as f64);
+        strip_responsibilities::<T, false, ROOT>(&mut lp, BLOCK_ROWS, k_n, np, &max, &mut inv, &mut lse);
+        let what = format!("{} K = {k_n} ROOT {ROOT}", T::NAME);
+        let (eps, ties) = (T::EPSILON.to_f64(), (k_n - 1) as f64);
+        let square = |v: T| if ROOT { v.to_f64() * v.to_f64() } else { v.to_f64() };
         for (b, &o) in offsets.iter().cycle().take(np).enumerate() {
-            let q = lp[(k_n - 1) * BLOCK_ROWS + b].to_f64();
+            let root = lp[(k_n - 1) * BLOCK_ROWS + b];
+            let q = square(root);
             let (e, kept) = (o.exp(), o >= cut);
             if kept {
                 let want = e / (ties + e);
-                assert!(q >= T::MIN_POSITIVE.to_f64(), "{what} offset {o}: {q:e} is subnormal");
+                assert!(root >= T::MIN_POSITIVE, "{what} offset {o}: {q:e} is subnormal");
+                assert!(q >= T::MIN_POSITIVE.to_f64(), "{what} offset {o}: {q:e} is below the normal range");
                 assert!((q - want).abs() <= 8.0 * eps * want, "{what} offset {o}: {q:e} vs {want:e}");
             } else {
                 assert_eq!(q, 0.0, "{what} offset {o}");
             }
-            let q0 = lp[b].to_f64();
+            let q0 = square(lp[b]);
             assert!((q0 - 1.0 / ties).abs() <= 4.0 * eps, "{what} offset {o}: the maximal term {q0}");
             let want_lse = -1.5 + ties.ln();
             assert!((lse[b].to_f64() - want_lse).abs() <= 4.0 * eps * 2.0, "{what} offset {o}: ln p");
@@ -1510,8 +1516,10 @@ mod tests {
     #[test]
     fn responsibilities_are_zero_or_normal() {
         for k_n in [2, 3, 16] {
-            check::<f32>(k_n);
-            check::<f64>(k_n);
+            check::<f32, false>(k_n);
+            check::<f64, false>(k_n);
+            check::<f32, true>(k_n);
+            check::<f64, true>(k_n);
         }
     }
 
