@@ -402,11 +402,10 @@ impl<T: Real> Partial<T> {
 /// ([`block_rows`], at most [`BLOCK_ROWS`]).
 struct Scratch<T> {
     xt: AlignedBuf<T>,
-    /// `full`/`tied`: one component's deviations x − μ_k; `diag`/`spherical`: the centred
-    /// block x − c.
+    /// `full`/`tied`: one component's deviations x − μ_k for its E-step, then (D + 1 rows) its
+    /// √r (x − μ_k) and √r for its M-step ([`scaled_deviations`]), never needed at once;
+    /// `diag`/`spherical`: the centred block x − c.
     dev: AlignedBuf<T>,
-    /// `full`/`tied`: one component's √r (x − μ_k) and, as row D, √r ([`scaled_deviations`]).
-    scaled: AlignedBuf<T>,
     lp: AlignedBuf<T>,
     lse: AlignedBuf<T>,
     row: Vec<T>,
@@ -434,11 +433,7 @@ impl<T: Real> Scratch<T> {
         let (k, d) = (shape.components, shape.features);
         Self {
             xt: AlignedBuf::new(d * BLOCK_ROWS, T::ZERO),
-            dev: AlignedBuf::new(d * BLOCK_ROWS, T::ZERO),
-            scaled: AlignedBuf::new(
-                if shape.kind.is_full_matrix() { (d + 1) * BLOCK_ROWS } else { 0 },
-                T::ZERO,
-            ),
+            dev: AlignedBuf::new((d + usize::from(shape.kind.is_full_matrix())) * BLOCK_ROWS, T::ZERO),
             lp: AlignedBuf::new(k * BLOCK_ROWS, T::ZERO),
             lse: AlignedBuf::new(BLOCK_ROWS, T::ZERO),
             row: vec![T::ZERO; k],
@@ -726,17 +721,9 @@ fn accumulate_block<
         }
     } else if f.full {
         // The `full` M-step takes √r ([`scaled_deviations`]).
-        if k_n == 2 {
-            two_responsibilities::<T, FMA, true>(&mut s.lp, stride, np, &s.max, &mut s.lse);
-        } else {
-            strip_responsibilities::<T, FMA, true>(
-                &mut s.lp, stride, k_n, np, &s.max, &mut s.inv, &mut s.lse,
-            );
-        }
-    } else if k_n == 2 {
-        two_responsibilities::<T, FMA, false>(&mut s.lp, stride, np, &s.max, &mut s.lse);
+        responsibilities::<T, FMA, true>(s, stride, k_n, np);
     } else {
-        strip_responsibilities::<T, FMA, false>(&mut s.lp, stride, k_n, np, &s.max, &mut s.inv, &mut s.lse);
+        responsibilities::<T, FMA, false>(s, stride, k_n, np);
     }
     for k in 0..k_n {
         s.lp[k * stride + nb..k * stride + np].fill(T::ZERO);
@@ -776,12 +763,12 @@ fn accumulate_block<
         // Bounded samples and means keep δ finite, and r = 0 then gives √r δ = 0 exactly;
         // otherwise δ may be ±∞ where r = 0, and the zero is selected.
         if bounded {
-            scaled_deviations::<T, false>(&s.xt, stride, mu, root, &mut s.scaled);
+            scaled_deviations::<T, false>(&s.xt, stride, mu, root, &mut s.dev);
         } else {
-            scaled_deviations::<T, true>(&s.xt, stride, mu, root, &mut s.scaled);
+            scaled_deviations::<T, true>(&s.xt, stride, mu, root, &mut s.dev);
         }
         let lanes = &mut s.s2_lanes[k * entries * LM..(k + 1) * entries * LM];
-        second_moments_full::<T, FMA, LM>(&s.scaled, &s.scaled, stride, d + 1, np, lanes);
+        second_moments_full::<T, FMA, LM>(&s.dev, &s.dev, stride, d + 1, np, lanes);
     }
     observe_block::<T, LM>(block, d, &s.lse[..nb], &mut p.totals, &mut p.worst);
     Ok(())
@@ -1233,6 +1220,23 @@ fn strip_maxima<T: Real, const L: usize, const NAN: bool>(
     max[..nb].iter().all(|m| m.is_finite())
 }
 
+/// The block's responsibilities (√r with `ROOT`) in place of its log-probabilities and its
+/// ln p(x) in `lse`, from the maxima in `max`: [`two_responsibilities`] at K = 2, else
+/// [`strip_responsibilities`].
+#[inline(always)]
+fn responsibilities<T: Real, const FMA: bool, const ROOT: bool>(
+    s: &mut Scratch<T>,
+    stride: usize,
+    k_n: usize,
+    np: usize,
+) {
+    if k_n == 2 {
+        two_responsibilities::<T, FMA, ROOT>(&mut s.lp, stride, np, &s.max, &mut s.lse);
+    } else {
+        strip_responsibilities::<T, FMA, ROOT>(&mut s.lp, stride, k_n, np, &s.max, &mut s.inv, &mut s.lse);
+    }
+}
+
 /// The kernels' `responsibilities_in_place` for every row of the block at once, up to rounding:
 /// with m_b from [`strip_maxima`], S_b = Σ_k e^{lp(k,b) − m_b} (every component, so S_b ≥ 1: a
 /// maximal one adds e⁰ = 1 exactly), q(k, b) = e^{lp(k,b) − m_b} / S_b in place of lp, and
@@ -1262,7 +1266,7 @@ fn strip_responsibilities<T: Real, const FMA: bool, const ROOT: bool>(
 ) {
     let (max, inv, sum) = (&max[..np], &mut inv[..np], &mut lse[..np]);
     sum.fill(T::ZERO);
-    let below = normal_exp_below::<T>(k_n);
+    let (below, half) = (normal_exp_below::<T>(k_n), T::from_f64(0.5));
     for k in 0..k_n {
         let v = &mut lp[k * stride..k * stride + np];
         for ((v, &m), s) in v.iter_mut().zip(max).zip(sum.iter_mut()) {
@@ -1272,11 +1276,7 @@ fn strip_responsibilities<T: Real, const FMA: bool, const ROOT: bool>(
             // `below` = ⌈ln(K · MIN_POSITIVE)⌉ ≥ −708 (`f32`: −87), so the clamped argument is in
             // the normal-range exponential's domain.
             let c = if x < below { below } else { x };
-            let e = if ROOT {
-                (c * T::from_f64(0.5)).exp_normal_simd::<FMA>()
-            } else {
-                c.exp_normal_simd::<FMA>()
-            };
+            let e = (if ROOT { c * half } else { c }).exp_normal_simd::<FMA>();
             let e = if x < below { T::ZERO } else { e };
             *v = e;
             *s += if ROOT { e * e } else { e };
@@ -1311,15 +1311,14 @@ fn two_responsibilities<T: Real, const FMA: bool, const ROOT: bool>(
     max: &[T],
     lse: &mut [T],
 ) {
-    let below = normal_exp_below::<T>(2);
+    let (below, half) = (normal_exp_below::<T>(2), T::from_f64(0.5));
     let (first, second) = lp.split_at_mut(stride);
     let rows = first[..np].iter_mut().zip(&mut second[..np]).zip(&max[..np]).zip(&mut lse[..np]);
     for (((a, b), &m), out) in rows {
         let first_max = *a >= *b;
         let x = (if first_max { *b } else { *a }) - m;
         let c = if x < below { below } else { x };
-        let t =
-            if ROOT { (c * T::from_f64(0.5)).exp_normal_simd::<FMA>() } else { c.exp_normal_simd::<FMA>() };
+        let t = (if ROOT { c * half } else { c }).exp_normal_simd::<FMA>();
         let t = if x < below { T::ZERO } else { t };
         let e = if ROOT { t * t } else { t };
         let inv = T::ONE / (T::ONE + e);
