@@ -24,8 +24,8 @@
 //! 3. n_k += Σ r, s1_k += Rᵀ Δ, and the weighted Gram matrix s2_k += (r ⊙ Δ)ᵀ Δ as a
 //!    lane-parallel matrix product over the block (`full`/`tied`: all three at once as the
 //!    symmetric Gram matrix VᵀV of the D + 1 rows V = [√r ⊙ Δ; √r], the responsibilities pass
-//!    yielding √r directly, its upper triangle in 2 × 2
-//!    register tiles, per-lane sums kept over the chunk, then added and mirrored into the full
+//!    yielding √r directly, its upper triangle in register tiles of 4 × 4 entries (AVX-512) or
+//!    2 × 4, per-lane sums kept over the chunk, then added and mirrored into the full
 //!    square the kernels' layout keeps before merging; `diag`/`spherical`: n_k, s1_k and the
 //!    diagonal of s2_k in one fused pass per component, nothing stored but per-lane sums, and
 //!    no r = 0 guard on blocks where x − μ_k cannot overflow; or, in `f64` with every component
@@ -498,24 +498,26 @@ fn accumulate_chunk_generic<T: Real, const FMA: bool, const WIDE: bool>(
     chunk: &[T],
     s: &mut Scratch<T>,
 ) -> Result<ChunkSums<T>> {
-    // The shared-shift `diag` statistics: one register of lanes per sum, tiles of four
-    // components (16 accumulators of 32 registers) with 512-bit vectors, of two with 256-bit
-    // (8 of 16).
+    // The shared-shift `diag` statistics and the `full` Gram matrix: one register of lanes per
+    // sum; tiles of four components (16 accumulators of 32 registers) and Gram tiles of 4 × 4
+    // entries (16 accumulators, 8 strips loaded) with 512-bit vectors, of two components and
+    // 2 × 4 entries (8 accumulators, 6 strips) with 256-bit (16 registers).
     match (WIDE, size_of::<T>() <= 4) {
-        (false, true) => accumulate_chunk_lanes::<T, FMA, E_LANES_F32, M_LANES_F32, 8, 2>(f, chunk, s),
-        (false, false) => accumulate_chunk_lanes::<T, FMA, E_LANES_F64, M_LANES_F64, 4, 2>(f, chunk, s),
+        (false, true) => accumulate_chunk_lanes::<T, FMA, E_LANES_F32, M_LANES_F32, 8, 2, 2>(f, chunk, s),
+        (false, false) => accumulate_chunk_lanes::<T, FMA, E_LANES_F64, M_LANES_F64, 4, 2, 2>(f, chunk, s),
         (true, true) => {
-            accumulate_chunk_lanes::<T, FMA, E_LANES_F32_WIDE, M_LANES_F32_WIDE, 16, 4>(f, chunk, s)
+            accumulate_chunk_lanes::<T, FMA, E_LANES_F32_WIDE, M_LANES_F32_WIDE, 16, 4, 4>(f, chunk, s)
         }
         (true, false) => {
-            accumulate_chunk_lanes::<T, FMA, E_LANES_F64_WIDE, M_LANES_F64_WIDE, 8, 4>(f, chunk, s)
+            accumulate_chunk_lanes::<T, FMA, E_LANES_F64_WIDE, M_LANES_F64_WIDE, 8, 4, 4>(f, chunk, s)
         }
     }
 }
 
 /// The chunk with E-step strips of `LE` samples and M-step lanes `LM` (`LE` a multiple of `LM`);
 /// the shared-shift `diag` statistics ([`moments_diag_shared`]) in `LS` lanes, tiles of `GS`
-/// components.
+/// components; the `full` Gram matrix ([`second_moments_full`]) in `LS` lanes, tiles of `GR`
+/// rows.
 #[inline(always)]
 fn accumulate_chunk_lanes<
     T: Real,
@@ -524,6 +526,7 @@ fn accumulate_chunk_lanes<
     const LM: usize,
     const LS: usize,
     const GS: usize,
+    const GR: usize,
 >(
     f: &Factors<'_, T>,
     chunk: &[T],
@@ -538,7 +541,7 @@ fn accumulate_chunk_lanes<
         v.clear();
         v.resize(len, T::ZERO);
     };
-    zeroed(&mut s.s2_lanes, k_n * entries * LM);
+    zeroed(&mut s.s2_lanes, k_n * entries * if f.full { LS } else { LM });
     zeroed(&mut s.s1_lanes, if f.full { 0 } else { k_n * d * LM });
     zeroed(&mut s.n_lanes, if f.full { 0 } else { k_n * LM });
     let shared = if f.shared_shift { k_n } else { 0 };
@@ -548,9 +551,9 @@ fn accumulate_chunk_lanes<
     let rows = block_rows::<T>(d, f.full);
     for (b, block) in chunk.chunks(rows * d).enumerate() {
         if rows == BLOCK_ROWS {
-            accumulate_block::<T, FMA, LE, LM, LS, GS, BLOCK_ROWS>(f, block, s, &mut p)
+            accumulate_block::<T, FMA, LE, LM, LS, GS, GR, BLOCK_ROWS>(f, block, s, &mut p)
         } else {
-            accumulate_block::<T, FMA, LE, LM, LS, GS, { BLOCK_ROWS / 2 }>(f, block, s, &mut p)
+            accumulate_block::<T, FMA, LE, LM, LS, GS, GR, { BLOCK_ROWS / 2 }>(f, block, s, &mut p)
         }
         .map_err(|e| e.offset_sample(b * rows))?;
     }
@@ -564,7 +567,13 @@ fn accumulate_chunk_lanes<
                 p.s1[k * d + i] = hsum(&lanes_at::<T, LM>(&s.s1_lanes, (k * d + i) * LM));
             }
         }
-        let lanes = |e: usize| hsum(&lanes_at::<T, LM>(&s.s2_lanes, (k * entries + e) * LM));
+        let lanes = |e: usize| {
+            if f.full {
+                hsum(&lanes_at::<T, LS>(&s.s2_lanes, (k * entries + e) * LS))
+            } else {
+                hsum(&lanes_at::<T, LM>(&s.s2_lanes, (k * entries + e) * LM))
+            }
+        };
         if f.full {
             // The (D + 1)-row Gram's upper triangle in row order: row i < D is s2_k's row i
             // (j = i … D − 1), then s1_ki (j = D); the last entry, (D, D), is n_k.
@@ -619,6 +628,7 @@ fn accumulate_block<
     const LM: usize,
     const LS: usize,
     const GS: usize,
+    const GR: usize,
     const STRIDE: usize,
 >(
     f: &Factors<'_, T>,
@@ -767,8 +777,8 @@ fn accumulate_block<
         } else {
             scaled_deviations::<T, true>(&s.xt, stride, mu, root, &mut s.dev);
         }
-        let lanes = &mut s.s2_lanes[k * entries * LM..(k + 1) * entries * LM];
-        second_moments_full::<T, FMA, LM>(&s.dev, &s.dev, stride, d + 1, np, lanes);
+        let lanes = &mut s.s2_lanes[k * entries * LS..(k + 1) * entries * LS];
+        second_moments_full::<T, FMA, LS, GR, 4>(&s.dev, stride, d + 1, np, lanes);
     }
     observe_block::<T, LM>(block, d, &s.lse[..nb], &mut p.totals, &mut p.worst);
     Ok(())
@@ -1383,66 +1393,107 @@ fn hsum<T: Real, const L: usize>(a: &[T; L]) -> T {
     a.iter().fold(T::ZERO, |s, &v| s + v)
 }
 
-/// The Gram matrix Wᵀ Δ of two feature-major blocks of d rows, upper triangle (the `full` pass
-/// passes [`scaled_deviations`]' V as both, for VᵀV; a load of the same strip twice is one
-/// load): lane l of s2(i, j) +=
-/// Σ_{b ≡ l (mod L)} w(i, b) δ(j, b) for j ≥ i (entries in row order, L values each in
-/// `s2_lanes`), a lane-parallel dot product per entry, strip by strip in sample order. Entries
-/// go in 2 × 2 register tiles (rows i, i + 1 × columns j, j + 1): each strip of w and δ loaded
-/// feeds two multiply-adds instead of one, and the tile's four accumulators are four
-/// independent add chains. The lanes are summed once per chunk (`accumulate_chunk_lanes`):
-/// summed per block, their L dependent scalar adds cost more than the dot product itself.
+/// The symmetric Gram matrix VᵀV of the `n` rows of a feature-major block (the `full` pass's
+/// [`scaled_deviations`]), upper triangle: lane l of entry (i, j), j ≥ i, accumulates
+/// Σ_{b ≡ l (mod L)} v(i, b) v(j, b), strip by strip in sample order (entries in row order, L
+/// values each in `lanes`; L one register). Rows go in groups of R: the group's diagonal R × R
+/// block (its upper triangle), then its columns to the right in R × C tiles, the last ones cut
+/// to fit, so every entry is computed once ([`gram_tile`]). An R × C tile loads R + C strips
+/// for R · C multiply-adds; 2 × 2 tiles of two-register lanes loaded one strip per
+/// multiply-add, and L1's two loads a cycle bound them (the D = K = 16 M-step took 45 % of the
+/// pass, the E-step with as many multiply-adds 25 %). The lanes are summed once per chunk
+/// (`accumulate_chunk_lanes`): summed per block, their L dependent scalar adds cost more than
+/// the product itself.
 #[inline(always)]
-fn second_moments_full<T: Real, const FMA: bool, const L: usize>(
-    w: &[T],
-    dev: &[T],
+fn second_moments_full<T: Real, const FMA: bool, const L: usize, const R: usize, const C: usize>(
+    v: &[T],
     stride: usize,
-    d: usize,
+    n: usize,
     np: usize,
-    s2_lanes: &mut [T],
+    lanes: &mut [T],
+) {
+    const { assert!(R <= 4 && C <= 4) };
+    let mut i = 0;
+    while i < n {
+        // Only the last group has fewer than R rows, and nothing to the right of its diagonal.
+        let rows = (n - i).min(R);
+        match rows {
+            1 => gram_tile::<T, FMA, L, 1, 1, true>(v, stride, n, i, i, np, lanes),
+            2 => gram_tile::<T, FMA, L, 2, 2, true>(v, stride, n, i, i, np, lanes),
+            3 => gram_tile::<T, FMA, L, 3, 3, true>(v, stride, n, i, i, np, lanes),
+            _ => gram_tile::<T, FMA, L, R, R, true>(v, stride, n, i, i, np, lanes),
+        }
+        let mut j = i + rows;
+        while j < n {
+            let cols = (n - j).min(C);
+            match cols {
+                1 => gram_tile::<T, FMA, L, R, 1, false>(v, stride, n, i, j, np, lanes),
+                2 => gram_tile::<T, FMA, L, R, 2, false>(v, stride, n, i, j, np, lanes),
+                3 => gram_tile::<T, FMA, L, R, 3, false>(v, stride, n, i, j, np, lanes),
+                _ => gram_tile::<T, FMA, L, R, C, false>(v, stride, n, i, j, np, lanes),
+            }
+            j += cols;
+        }
+        i += rows;
+    }
+}
+
+/// One tile of [`second_moments_full`]: entries (i0 + r, j0 + c) for r < R, c < C (`DIAG`: the
+/// diagonal block, j0 = i0, R = C, only c ≥ r), their R · C (or R (R + 1) / 2) lane sums held in
+/// registers over the block's strips of L samples.
+#[inline(always)]
+fn gram_tile<T: Real, const FMA: bool, const L: usize, const R: usize, const C: usize, const DIAG: bool>(
+    v: &[T],
+    stride: usize,
+    n: usize,
+    i0: usize,
+    j0: usize,
+    np: usize,
+    lanes: &mut [T],
 ) {
     // Offset of entry (i, j), j ≥ i, among the upper triangle's entries in row order.
-    let at = |i: usize, j: usize| (i * (2 * d + 1 - i) / 2 + (j - i)) * L;
-    let mut i = 0;
-    while i < d {
-        let two_rows = i + 1 < d;
-        let (w0, w1) =
-            (strip_row(w, stride, i, np), strip_row(w, stride, if two_rows { i + 1 } else { i }, np));
-        let mut j = i;
-        while j < d {
-            let two_cols = j + 1 < d;
-            let (d0, d1) =
-                (strip_row(dev, stride, j, np), strip_row(dev, stride, if two_cols { j + 1 } else { j }, np));
-            // (i + 1, j) is below the diagonal on a diagonal tile; (i + 1, ·) and (·, j + 1) do
-            // not exist past the last row or column.
-            let (has01, has10, has11) = (two_cols, two_rows && j > i, two_rows && two_cols);
-            let mut a00 = lanes_at::<T, L>(s2_lanes, at(i, j));
-            let mut a01 = if has01 { lanes_at::<T, L>(s2_lanes, at(i, j + 1)) } else { [T::ZERO; L] };
-            let mut a10 = if has10 { lanes_at::<T, L>(s2_lanes, at(i + 1, j)) } else { [T::ZERO; L] };
-            let mut a11 = if has11 { lanes_at::<T, L>(s2_lanes, at(i + 1, j + 1)) } else { [T::ZERO; L] };
-            for (((x0, x1), y0), y1) in
-                w0.chunks_exact(L).zip(w1.chunks_exact(L)).zip(d0.chunks_exact(L)).zip(d1.chunks_exact(L))
-            {
-                let (x0, x1): (&[T; L], &[T; L]) = (x0.try_into().expect("L"), x1.try_into().expect("L"));
-                let (y0, y1): (&[T; L], &[T; L]) = (y0.try_into().expect("L"), y1.try_into().expect("L"));
-                mac::<T, FMA, L>(&mut a00, x0, y0);
-                mac::<T, FMA, L>(&mut a01, x0, y1);
-                mac::<T, FMA, L>(&mut a10, x1, y0);
-                mac::<T, FMA, L>(&mut a11, x1, y1);
+    let at = |i: usize, j: usize| (i * (2 * n + 1 - i) / 2 + (j - i)) * L;
+    let kept = |r: usize, c: usize| !DIAG || c >= r;
+    let m = np / L;
+    // The strips are read through one pointer per tile side at offsets the compiler knows
+    // (the stride is a constant of the block pass): as R + C checked slices, their pointers
+    // and lengths took more general registers than there are, and were reloaded every strip.
+    let last = |first: usize, count: usize| (first + count - 1) * stride + m * L;
+    assert!(last(i0, R) <= v.len() && last(j0, C) <= v.len(), "tile inside the block");
+    let (xv, yv) = (v[i0 * stride..].as_ptr(), v[j0 * stride..].as_ptr());
+    let strip = |base: *const T, row: usize, b: usize| -> [T; L] {
+        // SAFETY: row < R (or C) and b < m, so the L values lie before `last`, inside `v`
+        // (asserted above); `[T; L]` has the alignment of `T`.
+        unsafe { base.add(row * stride + b * L).cast::<[T; L]>().read() }
+    };
+    // Index loops of constant bounds, which LLVM unrolls whole (the accumulators then live in
+    // registers; as iterator chains they were kept on the stack).
+    let mut acc = [[[T::ZERO; L]; C]; R];
+    for r in 0..R {
+        for c in 0..C {
+            if kept(r, c) {
+                acc[r][c] = lanes_at::<T, L>(lanes, at(i0 + r, j0 + c));
             }
-            s2_lanes[at(i, j)..at(i, j) + L].copy_from_slice(&a00);
-            if has01 {
-                s2_lanes[at(i, j + 1)..at(i, j + 1) + L].copy_from_slice(&a01);
-            }
-            if has10 {
-                s2_lanes[at(i + 1, j)..at(i + 1, j) + L].copy_from_slice(&a10);
-            }
-            if has11 {
-                s2_lanes[at(i + 1, j + 1)..at(i + 1, j + 1) + L].copy_from_slice(&a11);
-            }
-            j += 2;
         }
-        i += 2;
+    }
+    for b in 0..m {
+        let x: [[T; L]; R] = core::array::from_fn(|r| strip(xv, r, b));
+        let y: [[T; L]; C] = core::array::from_fn(|c| strip(yv, c, b));
+        for r in 0..R {
+            for c in 0..C {
+                if kept(r, c) {
+                    mac::<T, FMA, L>(&mut acc[r][c], &x[r], &y[c]);
+                }
+            }
+        }
+    }
+    for r in 0..R {
+        for c in 0..C {
+            if kept(r, c) {
+                let e = at(i0 + r, j0 + c);
+                lanes[e..e + L].copy_from_slice(&acc[r][c]);
+            }
+        }
     }
 }
 
