@@ -516,8 +516,8 @@ fn accumulate_chunk_generic<T: Real, const FMA: bool, const WIDE: bool>(
 
 /// The chunk with E-step strips of `LE` samples and M-step lanes `LM` (`LE` a multiple of `LM`);
 /// the shared-shift `diag` statistics ([`moments_diag_shared`]) in `LS` lanes, tiles of `GS`
-/// components; the `full` Gram matrix ([`second_moments_full`]) in `LS` lanes, tiles of `GR`
-/// rows.
+/// components; the `full` Gram matrix ([`second_moments_full`]) in `LS` lanes, tiles of `TILE`
+/// rows, and its E-step ([`log_probs_full`]) `TILE` columns of the product a pass (`f32`).
 #[inline(always)]
 fn accumulate_chunk_lanes<
     T: Real,
@@ -526,7 +526,7 @@ fn accumulate_chunk_lanes<
     const LM: usize,
     const LS: usize,
     const GS: usize,
-    const GR: usize,
+    const TILE: usize,
 >(
     f: &Factors<'_, T>,
     chunk: &[T],
@@ -551,9 +551,9 @@ fn accumulate_chunk_lanes<
     let rows = block_rows::<T>(d, f.full);
     for (b, block) in chunk.chunks(rows * d).enumerate() {
         if rows == BLOCK_ROWS {
-            accumulate_block::<T, FMA, LE, LM, LS, GS, GR, BLOCK_ROWS>(f, block, s, &mut p)
+            accumulate_block::<T, FMA, LE, LM, LS, GS, TILE, BLOCK_ROWS>(f, block, s, &mut p)
         } else {
-            accumulate_block::<T, FMA, LE, LM, LS, GS, GR, { BLOCK_ROWS / 2 }>(f, block, s, &mut p)
+            accumulate_block::<T, FMA, LE, LM, LS, GS, TILE, { BLOCK_ROWS / 2 }>(f, block, s, &mut p)
         }
         .map_err(|e| e.offset_sample(b * rows))?;
     }
@@ -628,7 +628,7 @@ fn accumulate_block<
     const LM: usize,
     const LS: usize,
     const GS: usize,
-    const GR: usize,
+    const TILE: usize,
     const STRIDE: usize,
 >(
     f: &Factors<'_, T>,
@@ -680,7 +680,13 @@ fn accumulate_block<
             let mu = &f.means[k * d..(k + 1) * d];
             let out = &mut s.lp[k * stride..k * stride + np];
             deviations(&s.xt, stride, mu, np, &mut s.dev);
-            log_probs_full::<T, FMA, LE>(f.u(k), d, &s.dev, stride, f.log_norm[k], out);
+            // f64 takes two columns a pass: four (as f32) measured 3–6 % slower there at D = 16
+            // and 8, K = 8 and 16 (one core, alternating builds), f32 5 % faster.
+            if size_of::<T>() == 8 {
+                log_probs_full::<T, FMA, LE, 2>(f.u(k), d, &s.dev, stride, f.log_norm[k], out);
+            } else {
+                log_probs_full::<T, FMA, LE, TILE>(f.u(k), d, &s.dev, stride, f.log_norm[k], out);
+            }
         }
     }
     if !f.full {
@@ -778,7 +784,7 @@ fn accumulate_block<
             scaled_deviations::<T, true>(&s.xt, stride, mu, root, &mut s.dev);
         }
         let lanes = &mut s.s2_lanes[k * entries * LS..(k + 1) * entries * LS];
-        second_moments_full::<T, FMA, LS, GR, 4>(&s.dev, stride, d + 1, np, lanes);
+        second_moments_full::<T, FMA, LS, TILE, 4>(&s.dev, stride, d + 1, np, lanes);
     }
     observe_block::<T, LM>(block, d, &s.lse[..nb], &mut p.totals, &mut p.worst);
     Ok(())
@@ -849,10 +855,11 @@ fn deviations<T: Real>(xt: &[T], stride: usize, mu: &[T], np: usize, dev: &mut [
 /// out_b = log_norm − ½ Σ_j (Σ_{i ≤ j} U_ij δ_ib)²: the product Y = Δ U over strips of L
 /// samples, the strip's y_j and running sum in registers. `ucol` is U's upper triangle packed by
 /// columns. Each y_j adds its terms in the order i = 0 … j, as `MixtureRef::component_log_probs`
-/// does (which also adds the exact zeros below U's diagonal); with `FMA` each term is one fused
-/// multiply-add.
+/// does (which also adds the exact zeros below U's diagonal), and the squares go into the sum
+/// in the order j = 0 … D − 1; with `FMA` each term is one fused multiply-add. Columns go J at
+/// a time ([`product_columns`]; the last ones two or one at a time).
 #[inline(always)]
-fn log_probs_full<T: Real, const FMA: bool, const L: usize>(
+fn log_probs_full<T: Real, const FMA: bool, const L: usize, const J: usize>(
     ucol: &[T],
     d: usize,
     dev: &[T],
@@ -861,56 +868,71 @@ fn log_probs_full<T: Real, const FMA: bool, const L: usize>(
     out: &mut [T],
 ) {
     let half = T::from_f64(0.5);
-    let madd = T::madd::<FMA>;
+    assert!(ucol.len() >= d * (d + 1) / 2 && (d - 1) * stride + out.len() <= dev.len(), "U and Δ in bounds");
     for (st, o) in out.chunks_exact_mut(L).enumerate() {
-        let s = st * L;
+        // SAFETY: i < d and the strip ends within `out.len()` samples, so it lies inside `dev`
+        // (asserted above); `[T; L]` has the alignment of `T`. Unchecked: the bounds check of
+        // every strip cost a fifth of the inner loop's instructions.
+        let x = |i: usize| unsafe { dev.as_ptr().add(i * stride + st * L).cast::<[T; L]>().read() };
         let mut m = [T::ZERO; L];
-        let mut col = ucol;
         let mut j = 0;
-        // Columns j and j + 1 together: two independent add chains per lane (each y_j's terms
-        // still added in order i = 0 … j), where one chain waits on the adder's latency.
-        while j + 1 < d {
-            let (cj, rest) = col.split_at(j + 1);
-            let (cj1, rest) = rest.split_at(j + 2);
-            col = rest;
-            let (mut y0, mut y1) = ([T::ZERO; L], [T::ZERO; L]);
-            for (i, (&u0, &u1)) in cj.iter().zip(cj1).enumerate() {
-                let x = lane::<T, L>(dev, stride, i, s);
-                for l in 0..L {
-                    y0[l] = madd(x[l], u0, y0[l]);
-                }
-                for l in 0..L {
-                    y1[l] = madd(x[l], u1, y1[l]);
-                }
-            }
-            let (x, u1) = (lane::<T, L>(dev, stride, j + 1, s), cj1[j + 1]);
-            for l in 0..L {
-                y1[l] = madd(x[l], u1, y1[l]);
-            }
-            for l in 0..L {
-                m[l] = madd(y0[l], y0[l], m[l]);
-            }
-            for l in 0..L {
-                m[l] = madd(y1[l], y1[l], m[l]);
-            }
-            j += 2;
-        }
-        if j < d {
-            let mut y = [T::ZERO; L];
-            for (i, &u) in col.iter().take(j + 1).enumerate() {
-                let x = lane::<T, L>(dev, stride, i, s);
-                for l in 0..L {
-                    y[l] = madd(x[l], u, y[l]);
-                }
-            }
-            for l in 0..L {
-                m[l] = madd(y[l], y[l], m[l]);
-            }
+        while j < d {
+            j += match d - j {
+                c if c >= J => product_columns::<T, FMA, L, J>(ucol, j, &x, &mut m),
+                c if c >= 2 => product_columns::<T, FMA, L, 2>(ucol, j, &x, &mut m),
+                _ => product_columns::<T, FMA, L, 1>(ucol, j, &x, &mut m),
+            };
         }
         for l in 0..L {
             o[l] = log_norm - half * m[l];
         }
     }
+}
+
+/// Columns j … j + J − 1 of Y = Δ U for one strip (`x(i)` its row i of Δ), their squares added
+/// into `m` in column order; returns J. Rows i ≤ j feed all J columns, each strip of Δ loaded
+/// once for J multiply-adds (J independent add chains per lane); rows j + 1 … j + J − 1 the
+/// triangle's remaining terms. `ucol` holds at least the first j + J columns (checked by the
+/// caller).
+#[inline(always)]
+fn product_columns<T: Real, const FMA: bool, const L: usize, const J: usize>(
+    ucol: &[T],
+    j: usize,
+    x: &impl Fn(usize) -> [T; L],
+    m: &mut [T; L],
+) -> usize {
+    let madd = T::madd::<FMA>;
+    // Column c of U starts at c (c + 1) / 2 of the packed triangle.
+    let start: [usize; J] = core::array::from_fn(|t| (j + t) * (j + t + 1) / 2);
+    // SAFETY: i ≤ c for column c < j + J, inside the first (j + J)(j + J + 1) / 2 entries,
+    // which `ucol` holds (the caller's assertion).
+    let u = |t: usize, i: usize| unsafe { *ucol.as_ptr().add(start[t] + i) };
+    // Index loops of constant bounds (unrolled whole, y in registers; see `gram_tile`).
+    let mut y = [[T::ZERO; L]; J];
+    for i in 0..=j {
+        let xi = x(i);
+        for t in 0..J {
+            let u = u(t, i);
+            for l in 0..L {
+                y[t][l] = madd(xi[l], u, y[t][l]);
+            }
+        }
+    }
+    for r in 1..J {
+        let xi = x(j + r);
+        for t in r..J {
+            let u = u(t, j + r);
+            for l in 0..L {
+                y[t][l] = madd(xi[l], u, y[t][l]);
+            }
+        }
+    }
+    for t in 0..J {
+        for l in 0..L {
+            m[l] = madd(y[t][l], y[t][l], m[l]);
+        }
+    }
+    J
 }
 
 /// xc(i, b) = x(i, b) − c_i for the first `np` samples (a multiple of L); returns max |xc|.
