@@ -67,7 +67,8 @@ use crabmix_kernels::{Error, Real, Result};
 use rayon::prelude::*;
 
 /// Samples per register strip of the E-step's product for `f64`: four 256-bit registers per
-/// column of Y, two columns at once (8 independent FMA chains, which hide its latency).
+/// column of Y, two columns at once (8 independent FMA chains, which hide its latency; `f32`
+/// with AVX-512 takes four, see `log_probs_full`).
 /// Measured at D = 16 on one core of the development VM (AMD EPYC, AVX2+FMA, a block in L1,
 /// 4 runs under load average ≈ 5 from other builds; useful GFLOP/s, that core's FMA peak 41.5):
 /// 16 lanes 20–35, 8 lanes 17–35; `matrixmultiply` 0.3's dgemm for the same product (the full
@@ -79,10 +80,12 @@ pub const E_LANES_F32: usize = 32;
 pub const E_LANES_F64_WIDE: usize = 32;
 /// [`E_LANES_F32`] in the AVX-512 build.
 pub const E_LANES_F32_WIDE: usize = 64;
-/// Per-entry lanes of the M-step's Gram matrix for `f64`: two 256-bit registers per entry of a
-/// 2 × 2 tile (8 accumulator registers; the operands fit beside them). Measured as above:
-/// 8 lanes 20–36, 16 lanes 10–24 (its 16 accumulators spill), `matrixmultiply`'s dgemm (the
-/// full square) 9–13.
+/// Per-sum lanes of the `diag`/`spherical` M-step's statistics for `f64` (two 256-bit
+/// registers), and the strips of the responsibilities' maxima and of the block's
+/// log-likelihoods. The `full`/`tied` Gram matrix, first measured with these lanes in 2 × 2
+/// tiles (8 lanes 20–36 GFLOP/s, 16 lanes 10–24, `matrixmultiply`'s dgemm of the full square
+/// 9–13; as above), now keeps one register of lanes per entry in larger tiles
+/// (`second_moments_full`).
 pub const M_LANES_F64: usize = 8;
 /// [`M_LANES_F64`] for `f32`.
 pub const M_LANES_F32: usize = 16;
