@@ -505,14 +505,17 @@ fn accumulate_chunk_generic<T: Real, const FMA: bool, const WIDE: bool>(
     // sum; tiles of four components (16 accumulators of 32 registers) and Gram tiles of 4 × 4
     // entries (16 accumulators, 8 strips loaded) with 512-bit vectors, of two components and
     // 2 × 4 entries (8 accumulators, 6 strips) with 256-bit (16 registers).
+    // The `full` E-step's product: two columns a pass, four in f32 with 512-bit vectors (four
+    // measured 3–6 % slower in f64 at D = 16 and 8, K = 8 and 16, one core, alternating builds;
+    // f32 5 % faster).
     match (WIDE, size_of::<T>() <= 4) {
-        (false, true) => accumulate_chunk_lanes::<T, FMA, E_LANES_F32, M_LANES_F32, 8, 2, 2>(f, chunk, s),
-        (false, false) => accumulate_chunk_lanes::<T, FMA, E_LANES_F64, M_LANES_F64, 4, 2, 2>(f, chunk, s),
+        (false, true) => accumulate_chunk_lanes::<T, FMA, E_LANES_F32, M_LANES_F32, 8, 2, 2, 2>(f, chunk, s),
+        (false, false) => accumulate_chunk_lanes::<T, FMA, E_LANES_F64, M_LANES_F64, 4, 2, 2, 2>(f, chunk, s),
         (true, true) => {
-            accumulate_chunk_lanes::<T, FMA, E_LANES_F32_WIDE, M_LANES_F32_WIDE, 16, 4, 4>(f, chunk, s)
+            accumulate_chunk_lanes::<T, FMA, E_LANES_F32_WIDE, M_LANES_F32_WIDE, 16, 4, 4, 4>(f, chunk, s)
         }
         (true, false) => {
-            accumulate_chunk_lanes::<T, FMA, E_LANES_F64_WIDE, M_LANES_F64_WIDE, 8, 4, 4>(f, chunk, s)
+            accumulate_chunk_lanes::<T, FMA, E_LANES_F64_WIDE, M_LANES_F64_WIDE, 8, 4, 4, 2>(f, chunk, s)
         }
     }
 }
@@ -520,7 +523,7 @@ fn accumulate_chunk_generic<T: Real, const FMA: bool, const WIDE: bool>(
 /// The chunk with E-step strips of `LE` samples and M-step lanes `LM` (`LE` a multiple of `LM`);
 /// the shared-shift `diag` statistics ([`moments_diag_shared`]) in `LS` lanes, tiles of `GS`
 /// components; the `full` Gram matrix ([`second_moments_full`]) in `LS` lanes, tiles of `TILE`
-/// rows, and its E-step ([`log_probs_full`]) `TILE` columns of the product a pass (`f32`).
+/// rows; its E-step ([`log_probs_full`]) `COLS` columns of the product a pass.
 #[inline(always)]
 fn accumulate_chunk_lanes<
     T: Real,
@@ -530,6 +533,7 @@ fn accumulate_chunk_lanes<
     const LS: usize,
     const GS: usize,
     const TILE: usize,
+    const COLS: usize,
 >(
     f: &Factors<'_, T>,
     chunk: &[T],
@@ -554,9 +558,9 @@ fn accumulate_chunk_lanes<
     let rows = block_rows::<T>(d, f.full);
     for (b, block) in chunk.chunks(rows * d).enumerate() {
         if rows == BLOCK_ROWS {
-            accumulate_block::<T, FMA, LE, LM, LS, GS, TILE, BLOCK_ROWS>(f, block, s, &mut p)
+            accumulate_block::<T, FMA, LE, LM, LS, GS, TILE, COLS, BLOCK_ROWS>(f, block, s, &mut p)
         } else {
-            accumulate_block::<T, FMA, LE, LM, LS, GS, TILE, { BLOCK_ROWS / 2 }>(f, block, s, &mut p)
+            accumulate_block::<T, FMA, LE, LM, LS, GS, TILE, COLS, { BLOCK_ROWS / 2 }>(f, block, s, &mut p)
         }
         .map_err(|e| e.offset_sample(b * rows))?;
     }
@@ -632,6 +636,7 @@ fn accumulate_block<
     const LS: usize,
     const GS: usize,
     const TILE: usize,
+    const COLS: usize,
     const STRIDE: usize,
 >(
     f: &Factors<'_, T>,
@@ -683,13 +688,7 @@ fn accumulate_block<
             let mu = &f.means[k * d..(k + 1) * d];
             let out = &mut s.lp[k * stride..k * stride + np];
             deviations(&s.xt, stride, mu, np, &mut s.dev);
-            // f64 takes two columns a pass: four (as f32) measured 3–6 % slower there at D = 16
-            // and 8, K = 8 and 16 (one core, alternating builds), f32 5 % faster.
-            if size_of::<T>() == 8 {
-                log_probs_full::<T, FMA, LE, 2>(f.u(k), d, &s.dev, stride, f.log_norm[k], out);
-            } else {
-                log_probs_full::<T, FMA, LE, TILE>(f.u(k), d, &s.dev, stride, f.log_norm[k], out);
-            }
+            log_probs_full::<T, FMA, LE, COLS>(f.u(k), d, &s.dev, stride, f.log_norm[k], out);
         }
     }
     if !f.full {
