@@ -164,14 +164,28 @@ impl<T: Real> EStep<T> for BlockedEStep<'_, T> {
             )
             .collect();
         // In chunk order: the first error is the one of the lowest row, as in the streaming pass,
-        // and the statistics then hold the chunks before it. One buffer in the kernels' layout
-        // takes each chunk's sums in turn.
-        let mut merged = Partial::new(&factors);
+        // and the statistics then hold the chunks before it. Every chunk's sums are about the
+        // same shifts (the model's means), so they add entry by entry, in their compact layout,
+        // and only their total is laid out and merged (merged one by one, the D × D squares'
+        // shifted merges took a twentieth of the two-thread D = K = 16 pass, on one thread).
+        let mut total: Option<ChunkSums<T>> = None;
+        let mut failed = None;
         for c in partials {
-            merged.load(&factors, &c?);
+            match (c, &mut total) {
+                (Ok(c), Some(t)) => t.add(&c),
+                (Ok(c), None) => total = Some(c),
+                (Err(e), _) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        if let Some(t) = total {
+            let mut merged = Partial::new(&factors);
+            merged.load(&factors, &t);
             stats.merge(&merged.view(shape).as_ref())?;
         }
-        Ok(())
+        failed.map_or(Ok(()), Err)
     }
 }
 
@@ -330,6 +344,19 @@ impl<T: Real> ChunkSums<T> {
             s2: vec![T::ZERO; k * f.s2_entries()],
             worst: vec![T::ZERO; d],
             totals: Totals::default(),
+        }
+    }
+
+    /// Adds a later chunk's sums (about the same shifts): n_k, s1_k and s2_k entry by entry,
+    /// the totals as [`Totals::merge`], its worst row kept if lower.
+    fn add(&mut self, o: &Self) {
+        for (a, b) in [(&mut self.resp, &o.resp), (&mut self.s1, &o.s1), (&mut self.s2, &o.s2)] {
+            for (a, &b) in a.iter_mut().zip(b.iter()) {
+                *a += b;
+            }
+        }
+        if self.totals.merge(&o.totals) {
+            self.worst.copy_from_slice(&o.worst);
         }
     }
 }
@@ -564,7 +591,7 @@ fn accumulate_chunk_lanes<
         }
         .map_err(|e| e.offset_sample(b * rows))?;
     }
-    // The lanes of each computed entry, added in lane order; the shared-shift sums (zero where
+    // The lanes of each computed entry summed ([`hsum`]); the shared-shift sums (zero where
     // no block took them) moved to μ_k: with m = μ_ki − c_i, Σ r (x − μ) = Σ r x̃ − n m and
     // Σ r (x − μ)² = Σ r x̃² − m (Σ r x̃ + Σ r (x − μ)).
     for k in 0..k_n {
@@ -574,13 +601,7 @@ fn accumulate_chunk_lanes<
                 p.s1[k * d + i] = hsum(&lanes_at::<T, LM>(&s.s1_lanes, (k * d + i) * LM));
             }
         }
-        let lanes = |e: usize| {
-            if f.full {
-                hsum(&lanes_at::<T, LS>(&s.s2_lanes, (k * entries + e) * LS))
-            } else {
-                hsum(&lanes_at::<T, LM>(&s.s2_lanes, (k * entries + e) * LM))
-            }
-        };
+        let lanes = &s.s2_lanes;
         if f.full {
             // The (D + 1)-row Gram's upper triangle in row order: row i < D is s2_k's row i
             // (j = i … D − 1), then s1_ki (j = D); the last entry, (D, D), is n_k.
@@ -588,7 +609,7 @@ fn accumulate_chunk_lanes<
             let (mut e, mut t) = (0, 0);
             for i in 0..=d {
                 for j in i..=d {
-                    let v = lanes(e);
+                    let v = hsum(&lanes_at::<T, LS>(lanes, (k * entries + e) * LS));
                     e += 1;
                     if i == d {
                         p.resp[k] = v;
@@ -602,7 +623,7 @@ fn accumulate_chunk_lanes<
             }
         } else {
             for e in 0..entries {
-                p.s2[k * entries + e] = lanes(e);
+                p.s2[k * entries + e] = hsum(&lanes_at::<T, LM>(lanes, (k * entries + e) * LM));
             }
         }
         if shared > 0 {
@@ -1412,9 +1433,23 @@ fn scaled_deviations<T: Real, const MASK: bool>(xt: &[T], stride: usize, mu: &[T
     }
 }
 
+/// Σ_l a_l, pairwise: a_l + a_(l + L/2) for l < L/2, then the same on those halves, down to
+/// one (L a power of two). Added in lane order instead, the sums were L − 1 dependent scalar
+/// additions per entry, and the chunk's 153 · K of them at D = 16 took 4 % of the pass; halved
+/// like this, each level is one vector addition.
 #[inline(always)]
 fn hsum<T: Real, const L: usize>(a: &[T; L]) -> T {
-    a.iter().fold(T::ZERO, |s, &v| s + v)
+    const { assert!(L.is_power_of_two()) };
+    let mut v = *a;
+    let mut w = L;
+    while w > 1 {
+        w /= 2;
+        for l in 0..w {
+            let h = v[l + w];
+            v[l] += h;
+        }
+    }
+    v[0]
 }
 
 /// The symmetric Gram matrix VᵀV of the `n` rows of a feature-major block (the `full` pass's

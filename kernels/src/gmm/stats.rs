@@ -417,12 +417,7 @@ impl<'a, T: Real> StatsMut<'a, T> {
             }
             *n_self += n;
         }
-        self.totals.samples = self.totals.samples.saturating_add(other.totals.samples);
-        self.totals.add_log_likelihood(other.totals.log_likelihood);
-        self.totals.add_log_likelihood(other.totals.compensation);
-        self.totals.weight_excess += other.totals.weight_excess;
-        if other.totals.worst_log_likelihood < self.totals.worst_log_likelihood {
-            self.totals.worst_log_likelihood = other.totals.worst_log_likelihood;
+        if self.totals.merge(other.totals) {
             for (w, &o) in self.worst.iter_mut().zip(other.worst) {
                 *w = o;
             }

@@ -54,6 +54,22 @@ impl<T: Real> Totals<T> {
         Ok(self.log_likelihood_sum() / w)
     }
 
+    /// Adds `other`'s totals, as [`StatsMut::merge`](super::StatsMut::merge) does: N and the
+    /// weight excess summed, `other`'s log-likelihood sum and then its compensation added
+    /// compensated, the lower worst ln p(x) kept. Returns whether `other`'s worst is the new one
+    /// (its sample should then replace the caller's).
+    pub fn merge(&mut self, other: &Self) -> bool {
+        self.samples = self.samples.saturating_add(other.samples);
+        self.add_log_likelihood(other.log_likelihood);
+        self.add_log_likelihood(other.compensation);
+        self.weight_excess += other.weight_excess;
+        let lower = other.worst_log_likelihood < self.worst_log_likelihood;
+        if lower {
+            self.worst_log_likelihood = other.worst_log_likelihood;
+        }
+        lower
+    }
+
     /// Neumaier's compensated addition of `v` to the log-likelihood sum: t = s + v, the
     /// compensation gains the rounding error of t ((s − t) + v when |s| ≥ |v|, else (v − t) + s).
     pub fn add_log_likelihood(&mut self, v: T) {
