@@ -1527,11 +1527,21 @@ fn gram_tile<T: Real, const FMA: bool, const L: usize, const R: usize, const C: 
     };
     // Index loops of constant bounds, which LLVM unrolls whole (the accumulators then live in
     // registers; as iterator chains they were kept on the stack).
+    // The tile's entries of row r are consecutive from (i0 + r, j0), and its last entry is the
+    // last of the triangle's it touches: one check, then unchecked (checked one by one, the
+    // accumulators' loads and stores took a third as many instructions as the tile's product
+    // over a block's 16 strips).
+    assert!(at(i0 + R - 1, j0 + C - 1) + L <= lanes.len(), "tile's entries inside the lanes");
+    let first: [usize; R] = core::array::from_fn(|r| at(i0 + r, j0));
+    let entry = lanes.as_mut_ptr();
+    // SAFETY: entry (i0 + r, j0 + c) is at first[r] + c · L, at most the asserted last offset.
+    let acc_at = |r: usize, c: usize| unsafe { entry.add(first[r] + c * L).cast::<[T; L]>() };
     let mut acc = [[[T::ZERO; L]; C]; R];
     for r in 0..R {
         for c in 0..C {
             if kept(r, c) {
-                acc[r][c] = lanes_at::<T, L>(lanes, at(i0 + r, j0 + c));
+                // SAFETY: inside `lanes` (above); `[T; L]` has the alignment of `T`.
+                acc[r][c] = unsafe { acc_at(r, c).read() };
             }
         }
     }
@@ -1549,8 +1559,8 @@ fn gram_tile<T: Real, const FMA: bool, const L: usize, const R: usize, const C: 
     for r in 0..R {
         for c in 0..C {
             if kept(r, c) {
-                let e = at(i0 + r, j0 + c);
-                lanes[e..e + L].copy_from_slice(&acc[r][c]);
+                // SAFETY: as the reads above; nothing else refers to `lanes` meanwhile.
+                unsafe { acc_at(r, c).write(acc[r][c]) };
             }
         }
     }
