@@ -154,7 +154,9 @@ fn compare<T: Real>(kind: CovarianceKind, n: usize, d: usize, k: usize, rtol: f6
 /// Shapes around every boundary: one row, a partial strip, a partial block, a partial chunk,
 /// several chunks; D = 1 (1 × 1 tiles), odd D (edge tiles), K = 1 (responsibility 1 everywhere).
 /// The `full` Gram matrix has D + 1 rows in groups of 4 (AVX-512) or 2: D + 1 = 2, 3, 4, 6, 8,
-/// 9, 11 and 17 give every cut diagonal block (1, 2, 3 rows) and every cut column tile (1, 2, 3).
+/// 11 give every cut diagonal block (1, 2, 3 rows) and every cut column tile (1, 2, 3); with 4 × 4
+/// tiles, five rows left go in one 5 × 5 diagonal block and five columns in one 4 × 5 tile:
+/// D + 1 = 5 (that block alone), 9, 13 and 17 (one, two and three 4 × 5 tiles before it).
 const CASES: &[(usize, usize, usize)] = &[
     (1, 1, 1),
     (5, 3, 2),
@@ -167,6 +169,8 @@ const CASES: &[(usize, usize, usize)] = &[
     (10_001, 8, 8),
     (6000, 2, 16),
     (2 * BLOCK_ROWS + 5, 10, 3),
+    (700, 4, 3),
+    (BLOCK_ROWS + 40, 12, 5),
 ];
 
 #[test]

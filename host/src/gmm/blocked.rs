@@ -1472,23 +1472,30 @@ fn second_moments_full<T: Real, const FMA: bool, const L: usize, const R: usize,
     lanes: &mut [T],
 ) {
     const { assert!(R <= 4 && C <= 4) };
+    // With 4 × 4 tiles (32 registers), five rows or columns left go in one tile of five, not
+    // four and a cut one: at D = 16 (n = 17) and D = 8 every group's last tile was 4 × 1, five
+    // strips loaded for four multiply-adds.
+    let five = R == 4 && C == 4;
     let mut i = 0;
     while i < n {
-        // Only the last group has fewer than R rows, and nothing to the right of its diagonal.
-        let rows = (n - i).min(R);
+        // Only the last group has fewer than R rows (or five), and nothing to the right of its
+        // diagonal.
+        let rows = if five && n - i == 5 { 5 } else { (n - i).min(R) };
         match rows {
             1 => gram_tile::<T, FMA, L, 1, 1, true>(v, stride, n, i, i, np, lanes),
             2 => gram_tile::<T, FMA, L, 2, 2, true>(v, stride, n, i, i, np, lanes),
             3 => gram_tile::<T, FMA, L, 3, 3, true>(v, stride, n, i, i, np, lanes),
+            5 => gram_tile::<T, FMA, L, 5, 5, true>(v, stride, n, i, i, np, lanes),
             _ => gram_tile::<T, FMA, L, R, R, true>(v, stride, n, i, i, np, lanes),
         }
         let mut j = i + rows;
         while j < n {
-            let cols = (n - j).min(C);
+            let cols = if five && n - j == 5 { 5 } else { (n - j).min(C) };
             match cols {
                 1 => gram_tile::<T, FMA, L, R, 1, false>(v, stride, n, i, j, np, lanes),
                 2 => gram_tile::<T, FMA, L, R, 2, false>(v, stride, n, i, j, np, lanes),
                 3 => gram_tile::<T, FMA, L, R, 3, false>(v, stride, n, i, j, np, lanes),
+                5 => gram_tile::<T, FMA, L, R, 5, false>(v, stride, n, i, j, np, lanes),
                 _ => gram_tile::<T, FMA, L, R, C, false>(v, stride, n, i, j, np, lanes),
             }
             j += cols;
