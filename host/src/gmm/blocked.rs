@@ -61,6 +61,7 @@
 use crate::math::SimdReal;
 use crate::math::aligned::AlignedBuf;
 use crate::math::isa::Isa;
+use crate::math::lane_sums::{lane_sums, pairwise};
 use crate::math::transpose::{to_feature_major, to_feature_major_centred};
 use crabmix_kernels::gmm::{EStep, MixtureRef, Shape, StatsMut, Totals, sample_responsibilities};
 use crabmix_kernels::{Error, Real, Result};
@@ -446,6 +447,8 @@ struct Scratch<T> {
     /// into the chunk's sums once per chunk, not once per block. Zeroed per chunk, sized on
     /// the worker's first.
     s2_lanes: Vec<T>,
+    /// `full`/`tied`: a component's entries' lane sums ([`lane_sums`]) when the chunk ends.
+    sums: Vec<T>,
     /// `diag`/`spherical`: the L partial sums of s1_ki (at `(k · D + i) · L`) and of n_k (at
     /// `k · L`), added once per chunk like `s2_lanes`.
     s1_lanes: Vec<T>,
@@ -470,6 +473,7 @@ impl<T: Real> Scratch<T> {
             max: AlignedBuf::new(BLOCK_ROWS, T::ZERO),
             inv: AlignedBuf::new(BLOCK_ROWS, T::ZERO),
             s2_lanes: Vec::new(),
+            sums: Vec::new(),
             s1_lanes: Vec::new(),
             n_lanes: Vec::new(),
             n_shared: Vec::new(),
@@ -582,6 +586,7 @@ fn accumulate_chunk_lanes<
     zeroed(&mut s.n_shared, shared * LS);
     zeroed(&mut s.s1_shared, shared * d * LS);
     zeroed(&mut s.s2_shared, shared * d * LS);
+    s.sums.resize(entries, T::ZERO);
     let rows = block_rows::<T>(d, f.full);
     for (b, block) in chunk.chunks(rows * d).enumerate() {
         if rows == BLOCK_ROWS {
@@ -591,14 +596,14 @@ fn accumulate_chunk_lanes<
         }
         .map_err(|e| e.offset_sample(b * rows))?;
     }
-    // The lanes of each computed entry summed ([`hsum`]); the shared-shift sums (zero where
+    // The lanes of each computed entry summed ([`pairwise`], many at once by [`lane_sums`]); the shared-shift sums (zero where
     // no block took them) moved to μ_k: with m = μ_ki − c_i, Σ r (x − μ) = Σ r x̃ − n m and
     // Σ r (x − μ)² = Σ r x̃² − m (Σ r x̃ + Σ r (x − μ)).
     for k in 0..k_n {
         if !f.full {
-            p.resp[k] = hsum(&lanes_at::<T, LM>(&s.n_lanes, k * LM));
+            p.resp[k] = pairwise(&lanes_at::<T, LM>(&s.n_lanes, k * LM));
             for i in 0..d {
-                p.s1[k * d + i] = hsum(&lanes_at::<T, LM>(&s.s1_lanes, (k * d + i) * LM));
+                p.s1[k * d + i] = pairwise(&lanes_at::<T, LM>(&s.s1_lanes, (k * d + i) * LM));
             }
         }
         let lanes = &s.s2_lanes;
@@ -606,10 +611,12 @@ fn accumulate_chunk_lanes<
             // The (D + 1)-row Gram's upper triangle in row order: row i < D is s2_k's row i
             // (j = i … D − 1), then s1_ki (j = D); the last entry, (D, D), is n_k.
             let tri = d * (d + 1) / 2;
+            let sums = &mut s.sums[..entries];
+            lane_sums::<T, LS>(&lanes[k * entries * LS..(k + 1) * entries * LS], sums);
             let (mut e, mut t) = (0, 0);
             for i in 0..=d {
                 for j in i..=d {
-                    let v = hsum(&lanes_at::<T, LS>(lanes, (k * entries + e) * LS));
+                    let v = sums[e];
                     e += 1;
                     if i == d {
                         p.resp[k] = v;
@@ -622,17 +629,16 @@ fn accumulate_chunk_lanes<
                 }
             }
         } else {
-            for e in 0..entries {
-                p.s2[k * entries + e] = hsum(&lanes_at::<T, LM>(lanes, (k * entries + e) * LM));
-            }
+            let out = &mut p.s2[k * entries..(k + 1) * entries];
+            lane_sums::<T, LM>(&lanes[k * entries * LM..(k + 1) * entries * LM], out);
         }
         if shared > 0 {
-            let n = hsum(&lanes_at::<T, LS>(&s.n_shared, k * LS));
+            let n = pairwise(&lanes_at::<T, LS>(&s.n_shared, k * LS));
             p.resp[k] += n;
             for i in 0..d {
                 let m = f.means[k * d + i] - f.centre[i];
-                let a1 = hsum(&lanes_at::<T, LS>(&s.s1_shared, (k * d + i) * LS));
-                let a2 = hsum(&lanes_at::<T, LS>(&s.s2_shared, (k * d + i) * LS));
+                let a1 = pairwise(&lanes_at::<T, LS>(&s.s1_shared, (k * d + i) * LS));
+                let a2 = pairwise(&lanes_at::<T, LS>(&s.s2_shared, (k * d + i) * LS));
                 let s1 = T::madd::<FMA>(-n, m, a1);
                 p.s1[k * d + i] += s1;
                 p.s2[k * d + i] += T::madd::<FMA>(-m, a1 + s1, a2);
@@ -1431,25 +1437,6 @@ fn scaled_deviations<T: Real, const MASK: bool>(xt: &[T], stride: usize, mu: &[T
             }
         }
     }
-}
-
-/// Σ_l a_l, pairwise: a_l + a_(l + L/2) for l < L/2, then the same on those halves, down to
-/// one (L a power of two). Added in lane order instead, the sums were L − 1 dependent scalar
-/// additions per entry, and the chunk's 153 · K of them at D = 16 took 4 % of the pass; halved
-/// like this, each level is one vector addition.
-#[inline(always)]
-fn hsum<T: Real, const L: usize>(a: &[T; L]) -> T {
-    const { assert!(L.is_power_of_two()) };
-    let mut v = *a;
-    let mut w = L;
-    while w > 1 {
-        w /= 2;
-        for l in 0..w {
-            let h = v[l + w];
-            v[l] += h;
-        }
-    }
-    v[0]
 }
 
 /// The symmetric Gram matrix VᵀV of the `n` rows of a feature-major block (the `full` pass's

@@ -11,6 +11,7 @@
 //!
 //! - [`exp`]: eˣ for x ≤ 0 (the responsibilities' e^{lp − max});
 //! - [`ln_1p`]: ln(1 + t) for t ≥ 0 (the log-likelihood m + ln(1 + Σ e^{lp − m}));
+//! - [`lane_sums`]: sums of runs of L lanes, pairwise, many runs at once;
 //! - [`aligned`]: buffers on a cache-line boundary, for full-width vector stores;
 //! - [`isa`]: the run-time choice between the AVX-512, AVX2+FMA and portable builds, and the FMA
 //!   peak each implies.
@@ -18,6 +19,7 @@
 pub mod aligned;
 pub mod exp;
 pub mod isa;
+pub mod lane_sums;
 pub mod ln_1p;
 pub mod transpose;
 
