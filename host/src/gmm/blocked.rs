@@ -579,7 +579,13 @@ fn accumulate_chunk_lanes<
         v.clear();
         v.resize(len, T::ZERO);
     };
-    zeroed(&mut s.s2_lanes, k_n * entries * if f.full { LS } else { LM });
+    // `full`: the chunk's first block sets every Gram lane ([`second_moments_full`]), so they
+    // are not zeroed first (a memset of 0.15 MiB per chunk at D = K = 16 in f32).
+    if f.full {
+        s.s2_lanes.resize(k_n * entries * LS, T::ZERO);
+    } else {
+        zeroed(&mut s.s2_lanes, k_n * entries * LM);
+    }
     zeroed(&mut s.s1_lanes, if f.full { 0 } else { k_n * d * LM });
     zeroed(&mut s.n_lanes, if f.full { 0 } else { k_n * LM });
     let shared = if f.shared_shift { k_n } else { 0 };
@@ -590,9 +596,15 @@ fn accumulate_chunk_lanes<
     let rows = block_rows::<T>(d, f.full);
     for (b, block) in chunk.chunks(rows * d).enumerate() {
         if rows == BLOCK_ROWS {
-            accumulate_block::<T, FMA, LE, LM, LS, GS, TILE, COLS, BLOCK_ROWS>(f, block, s, &mut p)
+            accumulate_block::<T, FMA, LE, LM, LS, GS, TILE, COLS, BLOCK_ROWS>(f, block, b == 0, s, &mut p)
         } else {
-            accumulate_block::<T, FMA, LE, LM, LS, GS, TILE, COLS, { BLOCK_ROWS / 2 }>(f, block, s, &mut p)
+            accumulate_block::<T, FMA, LE, LM, LS, GS, TILE, COLS, { BLOCK_ROWS / 2 }>(
+                f,
+                block,
+                b == 0,
+                s,
+                &mut p,
+            )
         }
         .map_err(|e| e.offset_sample(b * rows))?;
     }
@@ -668,6 +680,7 @@ fn accumulate_block<
 >(
     f: &Factors<'_, T>,
     block: &[T],
+    first: bool,
     s: &mut Scratch<T>,
     p: &mut ChunkSums<T>,
 ) -> Result<()> {
@@ -813,7 +826,7 @@ fn accumulate_block<
             scaled_deviations::<T, true>(&s.xt, stride, mu, root, &mut s.dev);
         }
         let lanes = &mut s.s2_lanes[k * entries * LS..(k + 1) * entries * LS];
-        second_moments_full::<T, FMA, LS, TILE, 4>(&s.dev, stride, d + 1, np, lanes);
+        second_moments_full::<T, FMA, LS, TILE, 4>(&s.dev, stride, d + 1, np, first, lanes);
     }
     observe_block::<T, LM>(block, d, &s.lse[..nb], &mut p.totals, &mut p.worst);
     Ok(())
@@ -1449,13 +1462,15 @@ fn scaled_deviations<T: Real, const MASK: bool>(xt: &[T], stride: usize, mu: &[T
 /// multiply-add, and L1's two loads a cycle bound them (the D = K = 16 M-step took 45 % of the
 /// pass, the E-step with as many multiply-adds 25 %). The lanes are summed once per chunk
 /// (`accumulate_chunk_lanes`): summed per block, their L dependent scalar adds cost more than
-/// the product itself.
+/// the product itself. `fresh` (the chunk's first block): the lanes start from 0, whatever
+/// `lanes` held.
 #[inline(always)]
 fn second_moments_full<T: Real, const FMA: bool, const L: usize, const R: usize, const C: usize>(
     v: &[T],
     stride: usize,
     n: usize,
     np: usize,
+    fresh: bool,
     lanes: &mut [T],
 ) {
     const { assert!(R <= 4 && C <= 4) };
@@ -1469,21 +1484,21 @@ fn second_moments_full<T: Real, const FMA: bool, const L: usize, const R: usize,
         // diagonal.
         let rows = if five && n - i == 5 { 5 } else { (n - i).min(R) };
         match rows {
-            1 => gram_tile::<T, FMA, L, 1, 1, true>(v, stride, n, i, i, np, lanes),
-            2 => gram_tile::<T, FMA, L, 2, 2, true>(v, stride, n, i, i, np, lanes),
-            3 => gram_tile::<T, FMA, L, 3, 3, true>(v, stride, n, i, i, np, lanes),
-            5 => gram_tile::<T, FMA, L, 5, 5, true>(v, stride, n, i, i, np, lanes),
-            _ => gram_tile::<T, FMA, L, R, R, true>(v, stride, n, i, i, np, lanes),
+            1 => gram_tile::<T, FMA, L, 1, 1, true>(v, stride, n, i, i, np, fresh, lanes),
+            2 => gram_tile::<T, FMA, L, 2, 2, true>(v, stride, n, i, i, np, fresh, lanes),
+            3 => gram_tile::<T, FMA, L, 3, 3, true>(v, stride, n, i, i, np, fresh, lanes),
+            5 => gram_tile::<T, FMA, L, 5, 5, true>(v, stride, n, i, i, np, fresh, lanes),
+            _ => gram_tile::<T, FMA, L, R, R, true>(v, stride, n, i, i, np, fresh, lanes),
         }
         let mut j = i + rows;
         while j < n {
             let cols = if five && n - j == 5 { 5 } else { (n - j).min(C) };
             match cols {
-                1 => gram_tile::<T, FMA, L, R, 1, false>(v, stride, n, i, j, np, lanes),
-                2 => gram_tile::<T, FMA, L, R, 2, false>(v, stride, n, i, j, np, lanes),
-                3 => gram_tile::<T, FMA, L, R, 3, false>(v, stride, n, i, j, np, lanes),
-                5 => gram_tile::<T, FMA, L, R, 5, false>(v, stride, n, i, j, np, lanes),
-                _ => gram_tile::<T, FMA, L, R, C, false>(v, stride, n, i, j, np, lanes),
+                1 => gram_tile::<T, FMA, L, R, 1, false>(v, stride, n, i, j, np, fresh, lanes),
+                2 => gram_tile::<T, FMA, L, R, 2, false>(v, stride, n, i, j, np, fresh, lanes),
+                3 => gram_tile::<T, FMA, L, R, 3, false>(v, stride, n, i, j, np, fresh, lanes),
+                5 => gram_tile::<T, FMA, L, R, 5, false>(v, stride, n, i, j, np, fresh, lanes),
+                _ => gram_tile::<T, FMA, L, R, C, false>(v, stride, n, i, j, np, fresh, lanes),
             }
             j += cols;
         }
@@ -1502,6 +1517,7 @@ fn gram_tile<T: Real, const FMA: bool, const L: usize, const R: usize, const C: 
     i0: usize,
     j0: usize,
     np: usize,
+    fresh: bool,
     lanes: &mut [T],
 ) {
     // Offset of entry (i, j), j ≥ i, among the upper triangle's entries in row order.
@@ -1533,7 +1549,7 @@ fn gram_tile<T: Real, const FMA: bool, const L: usize, const R: usize, const C: 
     let mut acc = [[[T::ZERO; L]; C]; R];
     for r in 0..R {
         for c in 0..C {
-            if kept(r, c) {
+            if kept(r, c) && !fresh {
                 // SAFETY: inside `lanes` (above); `[T; L]` has the alignment of `T`.
                 acc[r][c] = unsafe { acc_at(r, c).read() };
             }
