@@ -1484,21 +1484,21 @@ fn second_moments_full<T: Real, const FMA: bool, const L: usize, const R: usize,
         // diagonal.
         let rows = if five && n - i == 5 { 5 } else { (n - i).min(R) };
         match rows {
-            1 => gram_tile::<T, FMA, L, 1, 1, true>(v, stride, n, i, i, np, fresh, lanes),
-            2 => gram_tile::<T, FMA, L, 2, 2, true>(v, stride, n, i, i, np, fresh, lanes),
-            3 => gram_tile::<T, FMA, L, 3, 3, true>(v, stride, n, i, i, np, fresh, lanes),
-            5 => gram_tile::<T, FMA, L, 5, 5, true>(v, stride, n, i, i, np, fresh, lanes),
-            _ => gram_tile::<T, FMA, L, R, R, true>(v, stride, n, i, i, np, fresh, lanes),
+            1 => gram_tile::<T, FMA, L, 1, 1, true>(v, stride, n, (i, i), np, fresh, lanes),
+            2 => gram_tile::<T, FMA, L, 2, 2, true>(v, stride, n, (i, i), np, fresh, lanes),
+            3 => gram_tile::<T, FMA, L, 3, 3, true>(v, stride, n, (i, i), np, fresh, lanes),
+            5 => gram_tile::<T, FMA, L, 5, 5, true>(v, stride, n, (i, i), np, fresh, lanes),
+            _ => gram_tile::<T, FMA, L, R, R, true>(v, stride, n, (i, i), np, fresh, lanes),
         }
         let mut j = i + rows;
         while j < n {
             let cols = if five && n - j == 5 { 5 } else { (n - j).min(C) };
             match cols {
-                1 => gram_tile::<T, FMA, L, R, 1, false>(v, stride, n, i, j, np, fresh, lanes),
-                2 => gram_tile::<T, FMA, L, R, 2, false>(v, stride, n, i, j, np, fresh, lanes),
-                3 => gram_tile::<T, FMA, L, R, 3, false>(v, stride, n, i, j, np, fresh, lanes),
-                5 => gram_tile::<T, FMA, L, R, 5, false>(v, stride, n, i, j, np, fresh, lanes),
-                _ => gram_tile::<T, FMA, L, R, C, false>(v, stride, n, i, j, np, fresh, lanes),
+                1 => gram_tile::<T, FMA, L, R, 1, false>(v, stride, n, (i, j), np, fresh, lanes),
+                2 => gram_tile::<T, FMA, L, R, 2, false>(v, stride, n, (i, j), np, fresh, lanes),
+                3 => gram_tile::<T, FMA, L, R, 3, false>(v, stride, n, (i, j), np, fresh, lanes),
+                5 => gram_tile::<T, FMA, L, R, 5, false>(v, stride, n, (i, j), np, fresh, lanes),
+                _ => gram_tile::<T, FMA, L, R, C, false>(v, stride, n, (i, j), np, fresh, lanes),
             }
             j += cols;
         }
@@ -1514,8 +1514,7 @@ fn gram_tile<T: Real, const FMA: bool, const L: usize, const R: usize, const C: 
     v: &[T],
     stride: usize,
     n: usize,
-    i0: usize,
-    j0: usize,
+    (i0, j0): (usize, usize),
     np: usize,
     fresh: bool,
     lanes: &mut [T],
