@@ -24,9 +24,9 @@
 //! 3. n_k += Σ r, s1_k += Rᵀ Δ, and the weighted Gram matrix s2_k += (r ⊙ Δ)ᵀ Δ as a
 //!    lane-parallel matrix product over the block (`full`/`tied`: all three at once as the
 //!    symmetric Gram matrix VᵀV of the D + 1 rows V = [√r ⊙ Δ; √r], the responsibilities pass
-//!    yielding √r directly, its upper triangle in register tiles of 4 × 4 entries (AVX-512) or
-//!    2 × 4, per-lane sums kept over the chunk, then added and mirrored into the full
-//!    square the kernels' layout keeps before merging; `diag`/`spherical`: n_k, s1_k and the
+//!    yielding √r directly, its upper triangle in register tiles of 4 × 4 entries (AVX-512, and
+//!    4 × 5 or 5 × 5 where five are left) or 2 × 4, per-lane sums kept over the chunk, then
+//!    added pairwise ([`crate::math::lane_sums`]); `diag`/`spherical`: n_k, s1_k and the
 //!    diagonal of s2_k in one fused pass per component, nothing stored but per-lane sums, and
 //!    no r = 0 guard on blocks where x − μ_k cannot overflow; or, in `f64` with every component
 //!    within ~16 of its widths of the centre c, as the product Rᵀ [X̃, X̃ ⊙ X̃] of the centred
@@ -50,8 +50,9 @@
 //! D = K = 16 pass.
 //!
 //! Determinism: rows are split into fixed chunks of [`BLOCKED_CHUNK_ROWS`] (independent of the
-//! thread count), each chunk accumulated into its own statistics on a rayon worker, the chunks
-//! merged in order; every sum inside a chunk has a fixed order too. So on one machine the result
+//! thread count), each chunk accumulated into its own statistics on a rayon worker, the chunks'
+//! sums (all about the model's means) added in chunk order and the total mirrored into the
+//! kernels' layout and merged once; every sum inside a chunk has a fixed order too. So on one machine the result
 //! is bitwise the same for any thread count, one thread included.
 //!
 //! `gmm::estep::HostEStep` is the E-step `Mixture` uses: blocked for every kind with at least
@@ -1519,8 +1520,10 @@ fn gram_tile<T: Real, const FMA: bool, const L: usize, const R: usize, const C: 
     fresh: bool,
     lanes: &mut [T],
 ) {
-    // Offset of entry (i, j), j ≥ i, among the upper triangle's entries in row order.
-    let at = |i: usize, j: usize| (i * (2 * n + 1 - i) / 2 + (j - i)) * L;
+    // Offset of entry (i, j), j ≥ i, among the upper triangle's entries in row order (row i
+    // starts at i (2n + 1 − i) / 2); also taken for j < i in a diagonal tile's rows, as where
+    // their entries would start (never read there).
+    let at = |i: usize, j: usize| (i * (2 * n - 1 - i) / 2 + j) * L;
     let kept = |r: usize, c: usize| !DIAG || c >= r;
     let m = np / L;
     // The strips are read through one pointer per tile side at offsets the compiler knows
