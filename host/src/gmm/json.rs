@@ -263,3 +263,25 @@ impl FitInfo {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every saved float reloads as the same bits: 0.41401025703687133 (a fitted crabs weight)
+    /// was parsed 1 ulp off by serde_json's default parser, and a warm start then scored its
+    /// model 1 ulp away from the saved fit's log-likelihood.
+    #[test]
+    fn model_floats_reload_as_the_same_bits() {
+        let w0 = 0.41401025703687133f64;
+        let weights = [w0, 1.0 - w0];
+        let text = format!(
+            r#"{{"covariance_type": "full", "weights": [{}, {}], "means": [[0.5815], [0.6547]],
+                "covariances": [[[0.00032913046795417]], [[0.000308]]]}}"#,
+            weights[0], weights[1]
+        );
+        let m = parse_model(&text).unwrap();
+        assert_eq!(m.weights()[0].to_bits(), w0.to_bits());
+        assert_eq!(m.covariances()[0].to_bits(), 0.00032913046795417f64.to_bits());
+    }
+}
