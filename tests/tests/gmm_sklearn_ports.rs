@@ -407,9 +407,10 @@ fn test_gaussian_mixture_setting_best_params() {
     // A spherical start (6 components, precisions up to 1e6, reg_covar 0) that diverges in one
     // iteration: two components collapse onto single samples. scikit-learn returns variances
     // of 3.6e-16 and 9.5e-16 for them — the rounding of its E[x²] − E[x]² — and no error;
-    // crabmix's shifted statistics make those variances exactly 0, and with reg_covar 0 that
-    // is a typed error naming the component, not a model. With the default reg_covar (the
-    // collapsed variances become 1e-6) the iteration runs, and does not converge.
+    // crabmix's shifted statistics leave only what the other samples' responsibilities
+    // (~e⁻¹⁰⁰ and below) add, ~1e-46: still positive, so with reg_covar 0 a model (a zero
+    // variance would be a typed error naming the component, as below). With the default
+    // reg_covar (the collapsed variances become 1e-6) the iteration runs, and does not converge.
     let ports = sklearn_ports();
     let case: SkCase = serde_json::from_value(ports["setting_best_params"].clone()).unwrap();
     let e = &case.expected;
@@ -420,8 +421,18 @@ fn test_gaussian_mixture_setting_best_params() {
     let x = case.data.concat();
     let one =
         FitConfig { kind: CovarianceKind::Spherical, max_iter: 1, reg_covar: 0.0, ..FitConfig::default() };
-    let err = start.refine(&x, &one).unwrap_err();
-    assert!(matches!(err, Error::NotPositiveDefinite { component: 0 | 1, .. }), "{err:?}");
+    let (bare, _) = start.refine(&x, &one).unwrap();
+    for k in 0..2 {
+        let v = bare.covariances()[k * 9];
+        assert!(v > 0.0 && v < 1e-40, "collapsed variance {k}: {v}");
+    }
+    // Exactly collapsed (a variance of 0 with reg_covar 0): a typed error naming the component.
+    let mut flat = x.clone();
+    for row in flat.chunks_mut(3) {
+        row.copy_from_slice(&x[..3]);
+    }
+    let err = start.refine(&flat, &one).unwrap_err();
+    assert!(matches!(err, Error::NotPositiveDefinite { .. }), "{err:?}");
     let (model, report) = start.refine(&x, &FitConfig { reg_covar: 1e-6, ..one }).unwrap();
     assert!(!report.converged && report.n_iter == 1);
     // The components that did not collapse are scikit-learn's (their variances dwarf 1e-6
