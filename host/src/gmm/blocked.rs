@@ -52,8 +52,8 @@
 //! Determinism: rows are split into fixed chunks of [`BLOCKED_CHUNK_ROWS`] (independent of the
 //! thread count), each chunk accumulated into its own statistics on a rayon worker, the chunks'
 //! sums (all about the model's means) added in chunk order and the total mirrored into the
-//! kernels' layout and merged once; every sum inside a chunk has a fixed order too. So on one machine the result
-//! is bitwise the same for any thread count, one thread included.
+//! kernels' layout and merged once; every sum inside a chunk has a fixed order too. So on one
+//! machine the result is bitwise the same for any thread count, one thread included.
 //!
 //! `gmm::estep::HostEStep` is the E-step `Mixture` uses: blocked for every kind with at least
 //! `BLOCKED_MIN_ROWS` rows and no sample weights, the streaming pass otherwise (see
@@ -445,8 +445,8 @@ struct Scratch<T> {
     inv: AlignedBuf<T>,
     /// Per lane entry of each component ([`Factors::lane_entries`]), its L partial sums over the
     /// chunk so far (entry e of component k at `(k · entries + e) · L`): the lanes are added
-    /// into the chunk's sums once per chunk, not once per block. Zeroed per chunk, sized on
-    /// the worker's first.
+    /// into the chunk's sums once per chunk, not once per block. Sized on the worker's first
+    /// chunk; zeroed per chunk (`diag`/`spherical`) or set by the chunk's first block (`full`).
     s2_lanes: Vec<T>,
     /// `full`/`tied`: a component's entries' lane sums ([`lane_sums`]) when the chunk ends.
     sums: Vec<T>,
@@ -609,9 +609,9 @@ fn accumulate_chunk_lanes<
         }
         .map_err(|e| e.offset_sample(b * rows))?;
     }
-    // The lanes of each computed entry summed ([`pairwise`], many at once by [`lane_sums`]); the shared-shift sums (zero where
-    // no block took them) moved to μ_k: with m = μ_ki − c_i, Σ r (x − μ) = Σ r x̃ − n m and
-    // Σ r (x − μ)² = Σ r x̃² − m (Σ r x̃ + Σ r (x − μ)).
+    // The lanes of each computed entry summed ([`pairwise`], many at once by [`lane_sums`]);
+    // the shared-shift sums (zero where no block took them) moved to μ_k: with m = μ_ki − c_i,
+    // Σ r (x − μ) = Σ r x̃ − n m and Σ r (x − μ)² = Σ r x̃² − m (Σ r x̃ + Σ r (x − μ)).
     for k in 0..k_n {
         if !f.full {
             p.resp[k] = pairwise(&lanes_at::<T, LM>(&s.n_lanes, k * LM));
