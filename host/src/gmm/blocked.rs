@@ -593,7 +593,7 @@ fn accumulate_chunk_lanes<
     zeroed(&mut s.n_shared, shared * LS);
     zeroed(&mut s.s1_shared, shared * d * LS);
     zeroed(&mut s.s2_shared, shared * d * LS);
-    s.sums.resize(entries, T::ZERO);
+    s.sums.resize(if f.full { entries } else { 0 }, T::ZERO);
     let rows = block_rows::<T>(d, f.full);
     for (b, block) in chunk.chunks(rows * d).enumerate() {
         if rows == BLOCK_ROWS {
@@ -615,9 +615,7 @@ fn accumulate_chunk_lanes<
     for k in 0..k_n {
         if !f.full {
             p.resp[k] = pairwise(&lanes_at::<T, LM>(&s.n_lanes, k * LM));
-            for i in 0..d {
-                p.s1[k * d + i] = pairwise(&lanes_at::<T, LM>(&s.s1_lanes, (k * d + i) * LM));
-            }
+            lane_sums::<T, LM>(&s.s1_lanes[k * d * LM..(k + 1) * d * LM], &mut p.s1[k * d..(k + 1) * d]);
         }
         let lanes = &s.s2_lanes;
         if f.full {
